@@ -1,0 +1,1 @@
+//! The cloud on one machine (see issue: localcloud).

@@ -1,0 +1,435 @@
+//! Accounts: validation, argon2id password hashing, sign-up, sign-in with throttling,
+//! password changes and the first admin. Every outcome is written to the audit log.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::domain::{Actor, NewAudit, Outcome, Project, User};
+use crate::{now_ms, Error, Result, Store};
+
+pub const PASSWORD_MIN_CHARS: usize = 12;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+pub const EMAIL_MAX_CHARS: usize = 254;
+/// Failed sign-ins allowed per account and per client address in [`THROTTLE_WINDOW_MS`].
+pub const THROTTLE_MAX_FAILURES: i64 = 10;
+pub const THROTTLE_WINDOW_MS: i64 = 5 * 60 * 1000;
+const SETTING_SIGNUP_OPEN: &str = "signup_open";
+
+/// Checks and normalises an email address (trimmed, lower-cased).
+pub fn validate_email(raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err(Error::invalid("email", "Enter your email address."));
+    }
+    if email.chars().count() > EMAIL_MAX_CHARS {
+        return Err(Error::invalid(
+            "email",
+            format!("Email is too long (at most {EMAIL_MAX_CHARS} characters)."),
+        ));
+    }
+    let malformed = || {
+        Error::invalid(
+            "email",
+            "Email is malformed: it should look like name@example.com.",
+        )
+    };
+    let (local, domain) = email.split_once('@').ok_or_else(malformed)?;
+    let domain_ok = !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != '@' && c != '<' && c != '>');
+    if !domain_ok || !local_ok {
+        return Err(malformed());
+    }
+    Ok(email)
+}
+
+/// Checks a new password's length (in characters, not bytes).
+pub fn validate_password(password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if n == 0 {
+        return Err(Error::invalid("password", "Enter a password."));
+    }
+    if n < PASSWORD_MIN_CHARS {
+        return Err(Error::invalid(
+            "password",
+            format!("Password is too short: use at least {PASSWORD_MIN_CHARS} characters."),
+        ));
+    }
+    if n > PASSWORD_MAX_CHARS {
+        return Err(Error::invalid(
+            "password",
+            format!("Password is too long (at most {PASSWORD_MAX_CHARS} characters)."),
+        ));
+    }
+    Ok(())
+}
+
+/// argon2id with OWASP's floor: 19 MiB, 2 passes, 1 lane.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).expect("static argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password on the blocking pool (it takes tens of milliseconds).
+pub async fn hash_password(password: &str) -> Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::internal(format!("argon2: {e}")))
+    })
+    .await
+    .map_err(Error::internal)?
+}
+
+/// Verifies on the blocking pool; a malformed stored hash counts as a mismatch.
+pub async fn verify_password(password: &str, hash: &str) -> Result<bool> {
+    let password = password.to_owned();
+    let hash = hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        argon2().verify_password(password.as_bytes(), &parsed).is_ok()
+    })
+    .await
+    .map_err(Error::internal)
+}
+
+/// A hash of a random password, verified against when the account does not exist so
+/// that timing does not tell which emails have accounts.
+async fn dummy_hash() -> &'static str {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_init(|| async {
+            hash_password("not-a-real-password-0123456789")
+                .await
+                .unwrap_or_default()
+        })
+        .await
+}
+
+pub async fn signup_open(store: &Store) -> Result<bool> {
+    Ok(store.setting_get(SETTING_SIGNUP_OPEN).await?.as_deref() != Some("false"))
+}
+
+pub async fn set_signup_open(store: &Store, actor: &Actor, open: bool) -> Result<()> {
+    require_admin(actor)?;
+    store
+        .setting_set(SETTING_SIGNUP_OPEN, if open { "true" } else { "false" })
+        .await?;
+    audit(store, actor, None, "settings.signup", if open { "open" } else { "closed" }, Outcome::Success, "").await
+}
+
+/// Creates an account and its personal project.
+pub async fn sign_up(
+    store: &Store,
+    email: &str,
+    password: &str,
+    client_addr: &str,
+) -> Result<(User, Project)> {
+    let email = validate_email(email)?;
+    validate_password(password)?;
+    if !signup_open(store).await? {
+        return Err(Error::Forbidden(
+            "Sign-up is closed on this Shipyard; ask an administrator for an account.".into(),
+        ));
+    }
+    let hash = hash_password(password).await?;
+    let created = store.user_create_with_project(&email, &hash, false, false).await;
+    let (outcome, detail) = match &created {
+        Ok(_) => (Outcome::Success, String::new()),
+        Err(e) => (Outcome::Failure, e.external_message()),
+    };
+    let user_id = created.as_ref().ok().map(|(u, _)| u.id.as_str());
+    let project_id = created.as_ref().ok().map(|(_, p)| p.id.as_str());
+    store
+        .audit_insert(&NewAudit {
+            actor_id: user_id,
+            actor_email: &email,
+            project_id,
+            action: "user.sign_up",
+            object: &format!("user:{email}"),
+            outcome,
+            client_addr,
+            detail: &detail,
+        })
+        .await?;
+    created
+}
+
+/// Checks credentials, with throttling per account and per client address.
+pub async fn sign_in(store: &Store, email: &str, password: &str, client_addr: &str) -> Result<User> {
+    let email_raw = email.trim().to_lowercase();
+    if email_raw.is_empty() {
+        return Err(Error::invalid("email", "Enter your email address."));
+    }
+    if password.is_empty() {
+        return Err(Error::invalid("password", "Enter your password."));
+    }
+    if email_raw.chars().count() > EMAIL_MAX_CHARS || password.chars().count() > PASSWORD_MAX_CHARS
+    {
+        return Err(Error::Unauthenticated("Wrong email or password.".into()));
+    }
+    let now = now_ms();
+    let since = now - THROTTLE_WINDOW_MS;
+    let windows = store.login_failure_window(&email_raw, client_addr, since).await?;
+    if let Some(oldest) = windows
+        .iter()
+        .filter(|(n, _)| *n >= THROTTLE_MAX_FAILURES)
+        .filter_map(|(_, oldest)| *oldest)
+        .max()
+    {
+        let retry_after_secs = ((oldest + THROTTLE_WINDOW_MS - now).max(1000) + 999) / 1000;
+        store
+            .audit_insert(&NewAudit {
+                actor_id: None,
+                actor_email: &email_raw,
+                project_id: None,
+                action: "user.sign_in",
+                object: &format!("user:{email_raw}"),
+                outcome: Outcome::Denied,
+                client_addr,
+                detail: "throttled",
+            })
+            .await?;
+        return Err(Error::Throttled {
+            message: format!(
+                "Too many failed sign-in attempts. Try again in {} seconds.",
+                retry_after_secs
+            ),
+            retry_after_secs: retry_after_secs as u64,
+        });
+    }
+
+    let user = store.user_by_email(&email_raw).await?;
+    let ok = match &user {
+        Some(u) => verify_password(password, &u.password_hash).await?,
+        None => {
+            verify_password(password, dummy_hash().await).await?;
+            false
+        }
+    };
+    let failure = |detail: &'static str| async move {
+        store.login_failure_record(&email_raw, client_addr, now).await?;
+        store
+            .audit_insert(&NewAudit {
+                actor_id: None,
+                actor_email: &email_raw,
+                project_id: None,
+                action: "user.sign_in",
+                object: &format!("user:{email_raw}"),
+                outcome: Outcome::Failure,
+                client_addr,
+                detail,
+            })
+            .await
+    };
+    match user {
+        Some(user) if ok && !user.disabled => {
+            store.login_failures_clear_email(&user.email).await?;
+            store
+                .audit_insert(&NewAudit {
+                    actor_id: Some(&user.id),
+                    actor_email: &user.email,
+                    project_id: None,
+                    action: "user.sign_in",
+                    object: &format!("user:{}", user.email),
+                    outcome: Outcome::Success,
+                    client_addr,
+                    detail: "",
+                })
+                .await?;
+            Ok(user)
+        }
+        Some(user) if ok && user.disabled => {
+            failure("account disabled").await?;
+            Err(Error::Forbidden(
+                "This account is disabled; ask an administrator.".into(),
+            ))
+        }
+        _ => {
+            failure("wrong email or password").await?;
+            Err(Error::Unauthenticated("Wrong email or password.".into()))
+        }
+    }
+}
+
+/// Records a sign-out.
+pub async fn sign_out(store: &Store, actor: &Actor) -> Result<()> {
+    audit(store, actor, None, "user.sign_out", &format!("user:{}", actor.email), Outcome::Success, "").await
+}
+
+/// Changes the actor's own password after checking the current one.
+pub async fn change_password(store: &Store, actor: &Actor, current: &str, new: &str) -> Result<()> {
+    if current.is_empty() {
+        return Err(Error::invalid("current", "Enter your current password."));
+    }
+    validate_password(new).map_err(|e| match e {
+        Error::Invalid { message, .. } => Error::Invalid {
+            field: Some("new"),
+            message: message.replace("Password", "New password"),
+        },
+        other => other,
+    })?;
+    let user = store
+        .user_by_id(&actor.user_id)
+        .await?
+        .ok_or_else(|| Error::Unauthenticated("Sign in again.".into()))?;
+    let object = format!("user:{}", user.email);
+    if !verify_password(current, &user.password_hash).await? {
+        audit(store, actor, None, "user.password_change", &object, Outcome::Failure, "wrong current password").await?;
+        return Err(Error::invalid("current", "The current password is wrong."));
+    }
+    if current == new {
+        return Err(Error::invalid("new", "The new password must differ from the current one."));
+    }
+    let hash = hash_password(new).await?;
+    store.user_set_password(&user.id, &hash, false).await?;
+    audit(store, actor, None, "user.password_change", &object, Outcome::Success, "").await
+}
+
+/// The first admin: created at start when no admin exists. Returns the generated
+/// one-time password when none was given, so the caller can print it once.
+pub async fn ensure_admin(
+    store: &Store,
+    email: &str,
+    password: Option<&str>,
+) -> Result<Option<(String, Option<String>)>> {
+    if store.admin_count().await? > 0 {
+        return Ok(None);
+    }
+    let email = validate_email(email)?;
+    let (password, generated) = match password {
+        Some(p) if !p.is_empty() => {
+            validate_password(p)?;
+            (p.to_string(), None)
+        }
+        _ => {
+            let p = generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = hash_password(&password).await?;
+    match store.user_by_email(&email).await? {
+        Some(existing) => {
+            store.user_set_admin(&existing.id, true).await?;
+            store
+                .user_set_password(&existing.id, &hash, generated.is_some())
+                .await?;
+        }
+        None => {
+            store
+                .user_create_with_project(&email, &hash, true, generated.is_some())
+                .await?;
+        }
+    }
+    store
+        .audit_insert(&NewAudit {
+            actor_id: None,
+            actor_email: "system",
+            project_id: None,
+            action: "user.bootstrap_admin",
+            object: &format!("user:{email}"),
+            outcome: Outcome::Success,
+            client_addr: "local",
+            detail: "",
+        })
+        .await?;
+    Ok(Some((email, generated)))
+}
+
+/// 20 characters from an unambiguous alphabet (about 113 bits).
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn require_admin(actor: &Actor) -> Result<()> {
+    if actor.is_admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("Only administrators can do this.".into()))
+    }
+}
+
+/// Writes one audit entry for an actor.
+pub async fn audit(
+    store: &Store,
+    actor: &Actor,
+    project_id: Option<&str>,
+    action: &str,
+    object: &str,
+    outcome: Outcome,
+    detail: &str,
+) -> Result<()> {
+    store
+        .audit_insert(&NewAudit {
+            actor_id: Some(&actor.user_id),
+            actor_email: &actor.email,
+            project_id,
+            action,
+            object,
+            outcome,
+            client_addr: &actor.client_addr,
+            detail,
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_rules() {
+        assert_eq!(validate_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+        for bad in ["", "   ", "no-at-sign", "@example.com", "a@", "a@b..c", "a b@c.d", "a@.com"] {
+            assert!(validate_email(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(300));
+        assert!(validate_email(&long).unwrap_err().to_string().contains("too long"));
+        assert!(validate_email("").unwrap_err().to_string().contains("Enter"));
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(validate_password("").unwrap_err().to_string().contains("Enter"));
+        assert!(validate_password("short").unwrap_err().to_string().contains("at least 12"));
+        assert!(validate_password(&"x".repeat(129)).unwrap_err().to_string().contains("too long"));
+        // Characters, not bytes: 12 multi-byte characters are enough.
+        assert!(validate_password("ééééééééééé").is_err());
+        assert!(validate_password("éééééééééééé").is_ok());
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_at_owasp_floor() {
+        let h = hash_password("correct horse battery").await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("correct horse battery", &h).await.unwrap());
+        assert!(!verify_password("wrong horse battery", &h).await.unwrap());
+        assert!(!verify_password("x", "not a hash").await.unwrap());
+    }
+
+    #[test]
+    fn generated_passwords_are_valid_and_distinct() {
+        let a = generate_password();
+        assert!(validate_password(&a).is_ok());
+        assert_ne!(a, generate_password());
+    }
+}

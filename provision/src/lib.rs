@@ -1,0 +1,27 @@
+//! Shipyard's provisioning core: domain types, the store, accounts and authorization.
+//!
+//! Nothing here knows about HTTP, Leptos or sessions; the web layer calls in and maps
+//! [`Error`] to a status code once.
+
+pub mod accounts;
+pub mod authz;
+pub mod domain;
+pub mod error;
+pub mod store;
+pub mod testdb;
+
+pub use error::{Error, Result};
+pub use store::{Backend, Store};
+
+/// Milliseconds since the Unix epoch, the one time unit stored in the database.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A fresh random identifier (UUID v4, hyphenated).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

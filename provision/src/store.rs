@@ -1,0 +1,635 @@
+//! The store: one SQL dialect subset that runs on SQLite (embedded default) and
+//! PostgreSQL (shared by replicas), through sqlx's `Any` driver.
+//!
+//! Queries use `$N` placeholders, which both backends accept; times are Unix
+//! milliseconds and flags are 0/1 integers so that rows decode the same on both.
+//! Functions are named resource first (`user_create`, `member_list`).
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::domain::{
+    AuditEntry, AuditFilter, Member, NewAudit, Project, ProjectWithRole, Role, User,
+};
+use crate::{now_ms, Error, Result};
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`) and applies migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://")
+        {
+            (Backend::Postgres, url.to_string())
+        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(Error::invalid("database_url", "SQLite URL has no file path."));
+            }
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::internal(format!("creating {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        } else {
+            return Err(Error::invalid(
+                "database_url",
+                "DATABASE_URL must start with sqlite:// or postgres://",
+            ));
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in [
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&url).await?;
+        let store = Store { pool, backend };
+        store.migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+
+    /// Ready when the database answers and every known migration is applied.
+    pub async fn readiness(&self) -> Result<()> {
+        let applied: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success = $1")
+                .bind(true)
+                .fetch_one(&self.pool)
+                .await
+                .map(|r| r.try_get::<i64, _>("n"))??;
+        let known = self.migrator().iter().count() as i64;
+        if applied < known {
+            return Err(Error::internal(format!(
+                "{applied} of {known} migrations applied"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- users ---------------------------------------------------------------------
+
+    /// Creates a user, a personal project owned by them, and the membership, at once.
+    pub async fn user_create_with_project(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+        must_change_password: bool,
+    ) -> Result<(User, Project)> {
+        let now = now_ms();
+        let user = User {
+            id: crate::new_id(),
+            email: email.to_string(),
+            password_hash: password_hash.to_string(),
+            is_admin,
+            disabled: false,
+            must_change_password,
+            created_at: now,
+        };
+        let project = Project {
+            id: crate::new_id(),
+            name: personal_project_name(email),
+            description: String::new(),
+            personal_of: Some(user.id.clone()),
+            created_at: now,
+        };
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, is_admin, disabled, must_change_password, created_at)
+             VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(is_admin as i64)
+        .bind(must_change_password as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(Error::Conflict(
+                "An account with this email already exists.".into(),
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO projects (id, name, description, personal_of, created_at) VALUES ($1, $2, '', $3, $4)",
+        )
+        .bind(&project.id)
+        .bind(&project.name)
+        .bind(&user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&project.id)
+        .bind(&user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((user, project))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("{USER_COLUMNS} WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("{USER_COLUMNS} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    pub async fn user_list(&self, limit: i64, offset: i64) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!(
+            "{USER_COLUMNS} ORDER BY email LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub async fn user_count(&self) -> Result<i64> {
+        count(&self.pool, "SELECT COUNT(*) AS n FROM users").await
+    }
+
+    pub async fn admin_count(&self) -> Result<i64> {
+        count(&self.pool, "SELECT COUNT(*) AS n FROM users WHERE is_admin = 1").await
+    }
+
+    pub async fn user_set_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        must_change_password: bool,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(must_change_password as i64)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        expect_one(done.rows_affected(), "user")
+    }
+
+    pub async fn user_set_admin(&self, id: &str, is_admin: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
+            .bind(is_admin as i64)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        expect_one(done.rows_affected(), "user")
+    }
+
+    pub async fn user_set_disabled(&self, id: &str, disabled: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled as i64)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        expect_one(done.rows_affected(), "user")
+    }
+
+    // ---- projects and members ------------------------------------------------------
+
+    pub async fn project_create(&self, name: &str, owner_id: &str) -> Result<Project> {
+        let project = Project {
+            id: crate::new_id(),
+            name: name.to_string(),
+            description: String::new(),
+            personal_of: None,
+            created_at: now_ms(),
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO projects (id, name, description, personal_of, created_at) VALUES ($1, $2, '', NULL, $3)",
+        )
+        .bind(&project.id)
+        .bind(&project.name)
+        .bind(project.created_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&project.id)
+        .bind(owner_id)
+        .bind(project.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn project_get(&self, id: &str) -> Result<Option<Project>> {
+        let row = sqlx::query(
+            "SELECT id, name, description, personal_of, created_at FROM projects WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| project_from_row(&r)).transpose()
+    }
+
+    /// The projects a user is a member of, with their role, personal project first.
+    pub async fn project_list_for_user(&self, user_id: &str) -> Result<Vec<ProjectWithRole>> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.description, p.personal_of, p.created_at, m.role
+             FROM projects p JOIN memberships m ON m.project_id = p.id
+             WHERE m.user_id = $1
+             ORDER BY CASE WHEN p.personal_of = $1 THEN 0 ELSE 1 END, p.name, p.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProjectWithRole {
+                    project: project_from_row(r)?,
+                    role: r.try_get::<String, _>("role")?.parse()?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn project_count_named_for_owner(&self, owner_id: &str, name: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM projects p JOIN memberships m ON m.project_id = p.id
+             WHERE m.user_id = $1 AND m.role = 'owner' AND p.name = $2",
+        )
+        .bind(owner_id)
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    pub async fn project_update_description(&self, id: &str, description: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE projects SET description = $1 WHERE id = $2")
+            .bind(description)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        expect_one(done.rows_affected(), "project")
+    }
+
+    pub async fn membership_role(&self, project_id: &str, user_id: &str) -> Result<Option<Role>> {
+        let row = sqlx::query("SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2")
+            .bind(project_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get::<String, _>("role")?.parse())
+            .transpose()
+    }
+
+    pub async fn member_list(&self, project_id: &str) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.user_id, u.email, m.role, m.created_at
+             FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.project_id = $1 ORDER BY u.email",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    user_id: r.try_get("user_id")?,
+                    email: r.try_get("email")?,
+                    role: r.try_get::<String, _>("role")?.parse()?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a member or changes their role.
+    pub async fn member_upsert(&self, project_id: &str, user_id: &str, role: Role) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn member_remove(&self, project_id: &str, user_id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND user_id = $2")
+            .bind(project_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        expect_one(done.rows_affected(), "member")
+    }
+
+    pub async fn owner_count(&self, project_id: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM memberships WHERE project_id = $1 AND role = 'owner'",
+        )
+        .bind(project_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    // ---- login throttling ------------------------------------------------------------
+
+    pub async fn login_failure_record(&self, email: &str, client_addr: &str, at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO login_failures (email, client_addr, at) VALUES ($1, $2, $3)")
+            .bind(email)
+            .bind(client_addr)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Failures since `since` for this email and for this address, and the oldest of
+    /// each (to compute Retry-After).
+    pub async fn login_failure_window(
+        &self,
+        email: &str,
+        client_addr: &str,
+        since: i64,
+    ) -> Result<[(i64, Option<i64>); 2]> {
+        let mut out = [(0, None), (0, None)];
+        for (i, (column, value)) in [("email", email), ("client_addr", client_addr)]
+            .into_iter()
+            .enumerate()
+        {
+            let row = sqlx::query(&format!(
+                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE {column} = $1 AND at > $2"
+            ))
+            .bind(value)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+            out[i] = (row.try_get("n")?, row.try_get("oldest")?);
+        }
+        Ok(out)
+    }
+
+    pub async fn login_failures_clear_email(&self, email: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE email = $1")
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn login_failures_prune(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    // ---- sessions (opaque records for the web layer's session store) ----------------
+
+    pub async fn session_insert(&self, id: &str, data: &str, expires_at: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn session_save(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session_load(&self, id: &str, now: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("data")).transpose()?)
+    }
+
+    pub async fn session_delete(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session_delete_expired(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    // ---- audit log -------------------------------------------------------------------
+
+    pub async fn audit_insert(&self, entry: &NewAudit<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor_id, actor_email, project_id, action, object, outcome, client_addr, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(now_ms())
+        .bind(entry.actor_id)
+        .bind(entry.actor_email)
+        .bind(entry.project_id)
+        .bind(entry.action)
+        .bind(entry.object)
+        .bind(entry.outcome.as_str())
+        .bind(entry.client_addr)
+        .bind(entry.detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Newest first.
+    pub async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor_id, actor_email, project_id, action, object, outcome, client_addr, detail
+             FROM audit_log
+             WHERE ($1 IS NULL OR actor_email = $1)
+               AND ($2 IS NULL OR project_id = $2)
+               AND ($3 IS NULL OR action = $3)
+               AND ($4 IS NULL OR outcome = $4)
+               AND ($5 IS NULL OR at >= $5)
+               AND ($6 IS NULL OR at <= $6)
+             ORDER BY id DESC LIMIT $7",
+        )
+        .bind(filter.actor_email.as_deref())
+        .bind(filter.project_id.as_deref())
+        .bind(filter.action.as_deref())
+        .bind(filter.outcome.as_deref())
+        .bind(filter.since_ms)
+        .bind(filter.until_ms)
+        .bind(filter.limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    actor_id: r.try_get("actor_id")?,
+                    actor_email: r.try_get("actor_email")?,
+                    project_id: r.try_get("project_id")?,
+                    action: r.try_get("action")?,
+                    object: r.try_get("object")?,
+                    outcome: r.try_get("outcome")?,
+                    client_addr: r.try_get("client_addr")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- settings --------------------------------------------------------------------
+
+    pub async fn setting_get(&self, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    pub async fn setting_set(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+const USER_COLUMNS: &str = "SELECT id, email, password_hash, is_admin, disabled, must_change_password, created_at FROM users";
+
+fn user_from_row(r: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        password_hash: r.try_get("password_hash")?,
+        is_admin: r.try_get::<i64, _>("is_admin")? != 0,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn project_from_row(r: &AnyRow) -> Result<Project> {
+    Ok(Project {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        personal_of: r.try_get("personal_of")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+async fn count(pool: &AnyPool, sql: &str) -> Result<i64> {
+    let row = sqlx::query(sql).fetch_one(pool).await?;
+    Ok(row.try_get("n")?)
+}
+
+fn expect_one(rows: u64, what: &str) -> Result<()> {
+    if rows == 0 {
+        Err(Error::NotFound(format!("No such {what}.")))
+    } else {
+        Ok(())
+    }
+}
+
+/// "alice@example.com" -> "alice (personal)".
+fn personal_project_name(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email);
+    format!("{local} (personal)")
+}
