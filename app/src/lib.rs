@@ -1,0 +1,89 @@
+//! The Shipyard console: Leptos pages, components and server functions.
+//!
+//! Pages render on the server (SSR) and hydrate in the browser; every form is an
+//! `ActionForm`, so it posts and redirects without JavaScript and updates in place
+//! with it. Server-only code lives under `#[cfg(feature = "ssr")]`.
+
+pub mod api;
+mod components;
+pub mod dto;
+pub mod error;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
+use leptos_router::{path, SsrMode};
+
+use crate::api::{get_session, SwitchProject};
+use crate::dto::SessionInfo;
+use crate::error::AppError;
+
+/// The signed-in session, refetched on every navigation and project switch.
+pub type SessionResource = Resource<Result<Option<SessionInfo>, AppError>>;
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Browser tests wait for this attribute before they interact.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="shipyard" href="/pkg/shipyard.css" />
+        <Router>
+            <Console />
+        </Router>
+    }
+}
+
+#[component]
+fn Console() -> impl IntoView {
+    let location = use_location();
+    let switch = ServerAction::<SwitchProject>::new();
+    let session: SessionResource = Resource::new(
+        move || (location.pathname.get(), location.search.get(), switch.version().get()),
+        |_| get_session(),
+    );
+    provide_context(session);
+    provide_context(switch);
+    view! {
+        <a class="skip" href="#main">"Skip to content"</a>
+        <components::Header />
+        <main id="main">
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/") view=pages::Home ssr=SsrMode::Async />
+                <Route path=path!("/signin") view=pages::SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=pages::SignUpPage ssr=SsrMode::Async />
+                <Route path=path!("/clusters") view=pages::ClustersPage ssr=SsrMode::Async />
+                <Route path=path!("/project") view=pages::ProjectPage ssr=SsrMode::Async />
+                <Route path=path!("/account") view=pages::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/admin") view=pages::AdminPage ssr=SsrMode::Async />
+            </Routes>
+        </main>
+    }
+}

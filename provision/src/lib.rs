@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod authz;
 pub mod domain;
 pub mod error;
+pub mod projects;
 pub mod store;
 pub mod testdb;
 

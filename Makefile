@@ -1,0 +1,110 @@
+# Shipyard: `make run` builds and starts the console; `make test` runs every test.
+# Both install what is missing first (and only that), so they work on a fresh machine
+# with the Rust toolchain, git, Node.js/npm and the package registries.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/shipyard/target
+TOOLS_DIR ?= $(HOME)/.cache/shipyard/tools
+SITE_DIR ?= $(CARGO_TARGET_DIR)/site
+export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+BINARYEN_VERSION := 132.0.0
+WASM_IN := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/frontend.wasm
+WASM_OUT := $(SITE_DIR)/pkg/shipyard_bg.wasm
+# The features rustc enables by default for wasm32-unknown-unknown.
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	--enable-mutable-globals --enable-reference-types --enable-multivalue
+SHIPYARD_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+export SHIPYARD_TEST_PG_URL
+
+.PHONY: help run build site tools test-tools postgres test test-rust test-e2e bench fmt lint clean-site
+
+help:
+	@echo "make run    build in release mode and start Shipyard at http://127.0.0.1:3000"
+	@echo "make test   run every test (unit, SQLite + PostgreSQL, headless Chromium)"
+	@echo "make bench  measure and write docs/BENCHMARKS.md"
+	@echo "make lint   cargo fmt --check and clippy -D warnings (native and WASM)"
+
+## ---- tools -------------------------------------------------------------------------
+
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+		|| rustup target add wasm32-unknown-unknown
+	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
+		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes, once)"; \
+		cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
+	fi
+	@if [ "$$(wasm-opt --version 2>/dev/null | awk '{print $$3}')" != "$(firstword $(subst ., ,$(BINARYEN_VERSION)))" ]; then \
+		echo "installing binaryen $(BINARYEN_VERSION) from npm into $(TOOLS_DIR)"; \
+		mkdir -p $(TOOLS_DIR) && npm install --prefix $(TOOLS_DIR) --no-audit --no-fund --silent binaryen@$(BINARYEN_VERSION); \
+	fi
+
+## ---- build -------------------------------------------------------------------------
+
+# The hydrate bundle: cargo (small, slow profile) -> wasm-bindgen -> wasm-opt, plus CSS
+# and public files, into $(SITE_DIR).
+site: tools
+	cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+	@$(MAKE) --no-print-directory $(WASM_OUT)
+	@mkdir -p $(SITE_DIR)/pkg
+	@cp style/main.css $(SITE_DIR)/pkg/shipyard.css
+	@cp -r public/. $(SITE_DIR)/
+
+$(WASM_OUT): $(WASM_IN)
+	wasm-bindgen --target web --no-typescript --out-dir $(SITE_DIR)/pkg --out-name shipyard $(WASM_IN)
+	wasm-opt $(WASM_OPT_FLAGS) -o $(WASM_OUT) $(WASM_OUT)
+
+build: site
+	cargo build --release -p server
+
+run: build
+	SHIPYARD_SITE_ROOT=$(SITE_DIR) $(CARGO_TARGET_DIR)/release/shipyard
+
+clean-site:
+	rm -rf $(SITE_DIR)
+
+## ---- test --------------------------------------------------------------------------
+
+test-tools:
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then \
+		cd end2end && npm ci --no-audit --no-fund --silent; \
+	fi
+
+# PostgreSQL for the store and server suites (started when installed but down).
+postgres:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		echo "starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+
+test: site test-tools postgres
+	@$(MAKE) --no-print-directory test-rust
+	@$(MAKE) --no-print-directory test-e2e
+
+test-rust:
+	cargo test --workspace --no-fail-fast
+
+# Browser tests drive the debug server binary (built by test-rust) with the release
+# WASM bundle, in headless Debian Chromium. Node's test runner prints the summary.
+test-e2e:
+	cargo build -p server
+	SHIPYARD_BIN=$(CARGO_TARGET_DIR)/debug/shipyard SHIPYARD_SITE_ROOT=$(SITE_DIR) \
+		node --test --test-concurrency=1 end2end/tests/
+
+## ---- quality and measurement ------------------------------------------------------
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+bench: build test-tools
+	bash bench/run.sh

@@ -1,0 +1,235 @@
+//! Server functions: each one says who is asking, lets the core decide, and maps the
+//! answer to a wire type. Endpoints are fixed (`/api/<name>`) so that scripts and tests
+//! can call them too.
+
+use leptos::prelude::*;
+
+use crate::dto::*;
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+mod convert {
+    use super::*;
+    use provision::domain::{AuditEntry, Member, ProjectWithRole, User};
+
+    pub fn user(u: &User) -> UserDto {
+        UserDto {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            is_admin: u.is_admin,
+            disabled: u.disabled,
+            must_change_password: u.must_change_password,
+            created_at: u.created_at,
+        }
+    }
+
+    pub fn project(p: &ProjectWithRole) -> ProjectDto {
+        ProjectDto {
+            id: p.project.id.clone(),
+            name: p.project.name.clone(),
+            description: p.project.description.clone(),
+            role: p.role.to_string(),
+            personal: p.project.personal_of.is_some(),
+        }
+    }
+
+    pub fn member(m: &Member) -> MemberDto {
+        MemberDto {
+            user_id: m.user_id.clone(),
+            email: m.email.clone(),
+            role: m.role.to_string(),
+            created_at: m.created_at,
+        }
+    }
+
+    pub fn audit(a: &AuditEntry) -> AuditDto {
+        AuditDto {
+            id: a.id,
+            at: a.at,
+            actor_email: a.actor_email.clone(),
+            project_id: a.project_id.clone(),
+            action: a.action.clone(),
+            object: a.object.clone(),
+            outcome: a.outcome.clone(),
+            client_addr: a.client_addr.clone(),
+            detail: a.detail.clone(),
+        }
+    }
+}
+
+/// The signed-in user, their projects and the current one; `None` when signed out.
+#[server(endpoint = "session")]
+pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
+    use crate::ssr::*;
+    let Some((user, session)) = current_user().await? else {
+        return Ok(None);
+    };
+    let projects = state()?.store.project_list_for_user(&user.id).await?;
+    let chosen = session_project(&session).await?;
+    let current = projects
+        .iter()
+        .find(|p| Some(&p.project.id) == chosen.as_ref())
+        .or(projects.first())
+        .map(convert::project);
+    Ok(Some(SessionInfo {
+        user: convert::user(&user),
+        projects: projects.iter().map(convert::project).collect(),
+        current,
+    }))
+}
+
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let st = state()?;
+    let (user, project) =
+        provision::accounts::sign_up(&st.store, &email, &password, &client_addr().await).await?;
+    let session = session().await?;
+    begin_session(&session, &user).await?;
+    set_session_project(&session, &project.id).await?;
+    leptos_axum::redirect("/clusters");
+    Ok(())
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let st = state()?;
+    let user =
+        provision::accounts::sign_in(&st.store, &email, &password, &client_addr().await).await?;
+    begin_session(&session().await?, &user).await?;
+    leptos_axum::redirect(if user.must_change_password { "/account" } else { "/clusters" });
+    Ok(())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::ssr::*;
+    if let Some((user, session)) = current_user().await? {
+        let actor = provision::domain::Actor {
+            user_id: user.id,
+            email: user.email,
+            is_admin: user.is_admin,
+            client_addr: client_addr().await,
+        };
+        provision::accounts::sign_out(&state()?.store, &actor).await?;
+        end_session(&session).await?;
+    }
+    leptos_axum::redirect("/signin");
+    Ok(())
+}
+
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::change_password(&state()?.store, &actor, &current, &new).await?;
+    leptos_axum::redirect("/account?changed=1");
+    Ok(())
+}
+
+#[server(endpoint = "switch_project")]
+pub async fn switch_project(project_id: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    provision::projects::get(&state()?.store, &actor, &project_id).await?;
+    set_session_project(&session, &project_id).await?;
+    Ok(())
+}
+
+#[server(endpoint = "project")]
+pub async fn get_project(project_id: String) -> Result<ProjectDetails, AppError> {
+    use crate::ssr::*;
+    use provision::authz::Action;
+    let (actor, _, _) = require_actor().await?;
+    let store = state()?.store;
+    let (project, role) = provision::projects::get(&store, &actor, &project_id).await?;
+    let members = provision::projects::members(&store, &actor, &project_id).await?;
+    let with_role = provision::domain::ProjectWithRole { project, role };
+    Ok(ProjectDetails {
+        project: convert::project(&with_role),
+        members: members.iter().map(convert::member).collect(),
+        can_edit: role.allows(Action::Mutate),
+        can_manage: role.allows(Action::ManageMembers),
+    })
+}
+
+#[server(endpoint = "project_create")]
+pub async fn create_project(name: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    let project = provision::projects::create(&state()?.store, &actor, &name).await?;
+    set_session_project(&session, &project.id).await?;
+    leptos_axum::redirect("/project");
+    Ok(())
+}
+
+#[server(endpoint = "project_update")]
+pub async fn update_project(project_id: String, description: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::projects::update_description(&state()?.store, &actor, &project_id, &description)
+        .await?;
+    leptos_axum::redirect("/project?saved=description");
+    Ok(())
+}
+
+#[server(endpoint = "member_set")]
+pub async fn set_member(project_id: String, email: String, role: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::projects::member_set(&state()?.store, &actor, &project_id, &email, &role).await?;
+    leptos_axum::redirect("/project?saved=member");
+    Ok(())
+}
+
+#[server(endpoint = "member_remove")]
+pub async fn remove_member(project_id: String, user_id: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::projects::member_remove(&state()?.store, &actor, &project_id, &user_id).await?;
+    leptos_axum::redirect("/project?saved=removed");
+    Ok(())
+}
+
+#[server(endpoint = "admin")]
+pub async fn get_admin_overview() -> Result<AdminOverview, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::require_admin(&actor)?;
+    let store = state()?.store;
+    let users = store.user_list(500, 0).await?;
+    let audit = store
+        .audit_list(&provision::domain::AuditFilter {
+            limit: 50,
+            ..Default::default()
+        })
+        .await?;
+    Ok(AdminOverview {
+        signup_open: provision::accounts::signup_open(&store).await?,
+        users: users.iter().map(convert::user).collect(),
+        audit: audit.iter().map(convert::audit).collect(),
+    })
+}
+
+#[server(endpoint = "admin_signup")]
+pub async fn admin_set_signup(open: bool) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::set_signup_open(&state()?.store, &actor, open).await?;
+    Ok(())
+}
+
+#[server(endpoint = "admin_user")]
+pub async fn admin_update_user(user_id: String, change: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::projects::admin_update_user(&state()?.store, &actor, &user_id, &change).await?;
+    Ok(())
+}
+
+/// Whether open sign-up is allowed (for the sign-up page).
+#[server(endpoint = "signup_status")]
+pub async fn signup_status() -> Result<bool, AppError> {
+    Ok(provision::accounts::signup_open(&crate::ssr::state()?.store).await?)
+}

@@ -1,0 +1,79 @@
+//! Sign in and sign up.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{signup_status, SignIn, SignUp};
+use crate::components::ActionError;
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    view! {
+        <Title text="Sign in · Shipyard" />
+        <section class="card narrow">
+            <h1>"Sign in"</h1>
+            <ActionForm action=action attr:class="form" attr:id="signin-form">
+                <ActionError value=action.value() />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required />
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="current-password"
+                    required
+                />
+                <button type="submit" disabled=move || action.pending().get()>
+                    "Sign in"
+                </button>
+            </ActionForm>
+            <p class="muted">"No account yet? " <a href="/signup">"Sign up"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let open = Resource::new(|| (), |_| signup_status());
+    view! {
+        <Title text="Sign up · Shipyard" />
+        <section class="card narrow">
+            <h1>"Create your account"</h1>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    (open.await == Ok(false))
+                        .then(|| {
+                            view! {
+                                <p class="banner warn" role="status">
+                                    "Sign-up is closed on this Shipyard; ask an administrator for an account."
+                                </p>
+                            }
+                        })
+                })}
+            </Transition>
+            <ActionForm action=action attr:class="form" attr:id="signup-form">
+                <ActionError value=action.value() />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required />
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="new-password"
+                    minlength="12"
+                    required
+                    aria-describedby="password-help"
+                />
+                <p id="password-help" class="help">"At least 12 characters."</p>
+                <button type="submit" disabled=move || action.pending().get()>
+                    "Sign up"
+                </button>
+            </ActionForm>
+            <p class="muted">"Already have an account? " <a href="/signin">"Sign in"</a></p>
+        </section>
+    }
+}

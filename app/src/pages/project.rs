@@ -1,0 +1,168 @@
+//! The current project: description, members and roles, and new projects.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_location, use_query_map};
+
+use crate::api::{get_project, CreateProject, RemoveMember, SetMember, UpdateProject};
+use crate::components::{authed, ActionError, ErrorText, Notice};
+use crate::dto::format_time;
+
+#[component]
+pub fn ProjectPage() -> impl IntoView {
+    view! {
+        <Title text="Project · Shipyard" />
+        {authed(|info| {
+            let create = ServerAction::<CreateProject>::new();
+            let body = match info.current {
+                Some(p) => view! { <ProjectDetailsView project_id=p.id /> }.into_any(),
+                None => view! { <p class="muted">"You are not a member of any project."</p> }.into_any(),
+            };
+            view! {
+                <section class="page">
+                    {body}
+                    <div class="card">
+                        <h2>"New project"</h2>
+                        <ActionForm action=create attr:class="form inline" attr:id="project-create-form">
+                            <ActionError value=create.value() />
+                            <label for="new-project-name">"Name"</label>
+                            <input id="new-project-name" name="name" maxlength="64" required />
+                            <button type="submit">"Create project"</button>
+                        </ActionForm>
+                    </div>
+                </section>
+            }
+                .into_any()
+        })}
+    }
+}
+
+#[component]
+fn ProjectDetailsView(project_id: String) -> impl IntoView {
+    let update = ServerAction::<UpdateProject>::new();
+    let set_member = ServerAction::<SetMember>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let location = use_location();
+    let query = use_query_map();
+    let pid = project_id.clone();
+    let details = Resource::new(
+        move || {
+            (
+                location.search.get(),
+                update.version().get(),
+                set_member.version().get(),
+                remove.version().get(),
+            )
+        },
+        move |_| get_project(pid.clone()),
+    );
+    let saved = move || query.with(|q| q.get("saved"));
+    view! {
+        {move || saved().map(|what| view! { <Notice text=format!("Saved ({what}).") /> })}
+        <ActionError value=update.value() />
+        <ActionError value=set_member.value() />
+        <ActionError value=remove.value() />
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let project_id = project_id.clone();
+                Suspend::new(async move {
+                    let d = match details.await {
+                        Ok(d) => d,
+                        Err(e) => return view! { <ErrorText error=e /> }.into_any(),
+                    };
+                    let can_manage = d.can_manage;
+                    let pid_update = project_id.clone();
+                    let pid_member = project_id.clone();
+                    view! {
+                        <div class="page-head">
+                            <h1>{d.project.name.clone()}</h1>
+                            <p class="muted">"Your role: " <span class="badge">{d.project.role.clone()}</span></p>
+                        </div>
+                        <div class="card">
+                            <h2>"Description"</h2>
+                            {if d.can_edit {
+                                view! {
+                                    <ActionForm action=update attr:class="form" attr:id="project-update-form">
+                                        <input type="hidden" name="project_id" value=pid_update />
+                                        <label for="description">"Description"</label>
+                                        <textarea id="description" name="description" maxlength="500" rows="3">
+                                            {d.project.description.clone()}
+                                        </textarea>
+                                        <button type="submit">"Save description"</button>
+                                    </ActionForm>
+                                }
+                                    .into_any()
+                            } else {
+                                view! {
+                                    <p data-testid="description">
+                                        {if d.project.description.is_empty() {
+                                            "No description.".to_string()
+                                        } else {
+                                            d.project.description.clone()
+                                        }}
+                                    </p>
+                                }
+                                    .into_any()
+                            }}
+                        </div>
+                        <div class="card">
+                            <h2>"Members"</h2>
+                            <table class="table" id="members">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Email"</th>
+                                        <th scope="col">"Role"</th>
+                                        <th scope="col">"Since"</th>
+                                        {can_manage.then(|| view! { <th scope="col">"Actions"</th> })}
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {d
+                                        .members
+                                        .iter()
+                                        .map(|m| {
+                                            let user_id = m.user_id.clone();
+                                            let pid = project_id.clone();
+                                            view! {
+                                                <tr>
+                                                    <td>{m.email.clone()}</td>
+                                                    <td><span class="badge">{m.role.clone()}</span></td>
+                                                    <td>{format_time(m.created_at)}</td>
+                                                    {can_manage.then(|| view! {
+                                                        <td>
+                                                            <ActionForm action=remove attr:class="inline">
+                                                                <input type="hidden" name="project_id" value=pid.clone() />
+                                                                <input type="hidden" name="user_id" value=user_id.clone() />
+                                                                <button type="submit" class="danger small">"Remove"</button>
+                                                            </ActionForm>
+                                                        </td>
+                                                    })}
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                            {can_manage.then(|| view! {
+                                <h3>"Add a member or change a role"</h3>
+                                <ActionForm action=set_member attr:class="form inline" attr:id="member-form">
+                                    <input type="hidden" name="project_id" value=pid_member />
+                                    <label for="member-email">"Email"</label>
+                                    <input id="member-email" name="email" type="email" required />
+                                    <label for="member-role">"Role"</label>
+                                    <select id="member-role" name="role">
+                                        <option value="viewer">"viewer"</option>
+                                        <option value="member" selected>"member"</option>
+                                        <option value="owner">"owner"</option>
+                                    </select>
+                                    <button type="submit">"Save member"</button>
+                                </ActionForm>
+                            })}
+                        </div>
+                    }
+                        .into_any()
+                })
+            }}
+        </Transition>
+    }
+}

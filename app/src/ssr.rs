@@ -1,0 +1,157 @@
+//! Server-only glue between server functions and the core: the shared state, who is
+//! asking, and the status code of an error.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use http::{HeaderValue, StatusCode};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use provision::domain::{Actor, User};
+use provision::Store;
+use tower_sessions::Session;
+
+use crate::error::AppError;
+
+/// Session keys.
+pub const SESSION_USER: &str = "uid";
+pub const SESSION_AUTH_AT: &str = "auth_at";
+pub const SESSION_PROJECT: &str = "project_id";
+
+/// Header set on every response whose status a server function chose itself.
+pub const ERROR_HEADER: &str = "x-shipyard-error";
+
+/// What the web layer needs from the server process.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// A session ends this long after sign-in, however active it is.
+    pub session_absolute_ms: i64,
+}
+
+pub fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| AppError::Internal("no application state".into()))
+}
+
+/// Sets the response status (and Retry-After) for an error a server function returns.
+pub fn set_error_status(err: &AppError) {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST));
+        res.insert_header(
+            http::HeaderName::from_static(ERROR_HEADER),
+            HeaderValue::from_static("1"),
+        );
+        if let AppError::Throttled { retry_after_secs, .. } = err {
+            res.insert_header(http::header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+    }
+}
+
+/// The client's address, for throttling and the audit log.
+pub async fn client_addr() -> String {
+    let trust = state().map(|s| s.config.trust_forwarded_for).unwrap_or(false);
+    if trust {
+        if let Some(parts) = use_context::<http::request::Parts>() {
+            if let Some(first) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+            {
+                let first = first.trim();
+                if !first.is_empty() {
+                    return first.to_string();
+                }
+            }
+        }
+    }
+    match leptos_axum::extract::<ConnectInfo<SocketAddr>>().await {
+        Ok(ConnectInfo(addr)) => addr.ip().to_string(),
+        Err(_) => "unknown".into(),
+    }
+}
+
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|_| AppError::Internal("no session layer".into()))
+}
+
+fn session_err(e: tower_sessions::session::Error) -> AppError {
+    tracing::error!(error = %e, "session store");
+    AppError::Internal("Session storage failed; try again.".into())
+}
+
+/// The signed-in user, if the session holds a live one. A disabled user or a session
+/// past its absolute lifetime is signed out here, on the spot.
+pub async fn current_user() -> Result<Option<(User, Session)>, AppError> {
+    let session = session().await?;
+    let Some(uid) = session.get::<String>(SESSION_USER).await.map_err(session_err)? else {
+        return Ok(None);
+    };
+    let st = state()?;
+    let auth_at = session.get::<i64>(SESSION_AUTH_AT).await.map_err(session_err)?.unwrap_or(0);
+    let expired = provision::now_ms() - auth_at > st.config.session_absolute_ms;
+    let user = st.store.user_by_id(&uid).await?;
+    match user {
+        Some(user) if !user.disabled && !expired => Ok(Some((user, session))),
+        _ => {
+            session.flush().await.map_err(session_err)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The acting user, or 401.
+pub async fn require_actor() -> Result<(Actor, User, Session), AppError> {
+    let Some((user, session)) = current_user().await? else {
+        return Err(AppError::from(provision::Error::Unauthenticated(
+            "Sign in first.".into(),
+        )));
+    };
+    let actor = Actor {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        is_admin: user.is_admin,
+        client_addr: client_addr().await,
+    };
+    Ok((actor, user, session))
+}
+
+/// Starts an authenticated session: a new session id (no fixation), then the user.
+pub async fn begin_session(session: &Session, user: &User) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_err)?;
+    session.clear().await;
+    session
+        .insert(SESSION_USER, &user.id)
+        .await
+        .map_err(session_err)?;
+    session
+        .insert(SESSION_AUTH_AT, provision::now_ms())
+        .await
+        .map_err(session_err)?;
+    Ok(())
+}
+
+pub async fn end_session(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_err)
+}
+
+pub async fn session_project(session: &Session) -> Result<Option<String>, AppError> {
+    session.get::<String>(SESSION_PROJECT).await.map_err(session_err)
+}
+
+pub async fn set_session_project(session: &Session, project_id: &str) -> Result<(), AppError> {
+    session
+        .insert(SESSION_PROJECT, project_id)
+        .await
+        .map_err(session_err)
+}

@@ -1,0 +1,96 @@
+// Test harness: starts a real `shipyard` (fresh SQLite data directory, free port) and a
+// real headless Debian Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ADMIN_EMAIL = 'admin@e2e.test';
+export const ADMIN_PASSWORD = 'admin password for e2e';
+
+/** Starts shipyard and resolves once it prints its address. */
+export async function startServer(extraEnv = {}) {
+  const bin = process.env.SHIPYARD_BIN;
+  if (!bin) throw new Error('SHIPYARD_BIN is not set (run through `make test`)');
+  const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-e2e-'));
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  const child = spawn(bin, [], {
+    env: {
+      ...env,
+      SHIPYARD_LISTEN: '127.0.0.1:0',
+      SHIPYARD_DATA_DIR: dataDir,
+      SHIPYARD_ADMIN_EMAIL: ADMIN_EMAIL,
+      SHIPYARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      RUST_LOG: process.env.RUST_LOG ?? 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`shipyard did not start:\n${output}`)), 60_000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = output.match(/listening on (http:\/\/[0-9.:]+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`shipyard exited (${code}):\n${output}`)));
+  });
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh headless Chromium with its own profile directory. */
+export async function startBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'shipyard-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
+  });
+  return {
+    context,
+    async newContext(options = {}) {
+      // An isolated cookie jar in the same browser, for a second user.
+      const browser = context.browser();
+      if (browser) return browser.newContext(options);
+      throw new Error('no browser handle');
+    },
+    async stop() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until the page's WASM has hydrated (the app marks <body>). */
+export async function hydrated(page) {
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = 'user') {
+  counter += 1;
+  return `${prefix}-${Date.now()}-${counter}@example.com`;
+}

@@ -1,0 +1,196 @@
+//! The `shipyard` server: configuration, start-up, routes, sessions and background
+//! housekeeping around the console (`app`) and the core (`provision`).
+
+pub mod config;
+pub mod metrics;
+pub mod middleware;
+pub mod session_store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::ssr::{AppState, WebConfig};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use provision::Store;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use config::{Config, LogFormat};
+
+/// Largest request body accepted (forms and server function calls are small).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Everything a running server holds.
+pub struct Server {
+    pub router: Router,
+    pub store: Store,
+}
+
+/// Connects the database (applying migrations), makes sure an admin exists and builds
+/// the router. Prints first-start sign-in instructions.
+pub async fn build(config: &Config) -> anyhow::Result<Server> {
+    let store = Store::connect(&config.database_url())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("opening the database")?;
+    if let Some((email, generated)) = provision::accounts::ensure_admin(
+        &store,
+        &config.admin_email,
+        config.admin_password.as_deref(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))
+    .context("creating the first admin")?
+    {
+        match generated {
+            Some(password) => println!(
+                "\nFirst start: sign in as {email} with this one-time password (shown only now):\n\n    {password}\n\nYou will be asked to choose your own password.\n"
+            ),
+            None => println!("\nFirst start: admin account {email} created with the password from SHIPYARD_ADMIN_PASSWORD.\n"),
+        }
+    }
+    let router = router(config, store.clone());
+    Ok(Server { router, store })
+}
+
+/// The whole HTTP surface.
+pub fn router(config: &Config, store: Store) -> Router {
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(WebConfig {
+            trust_forwarded_for: config.trust_forwarded_for,
+            session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
+        }),
+    };
+    let leptos_options = LeptosOptions::builder()
+        .output_name("shipyard")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let routes = generate_route_list(app::App);
+    let api_paths = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_string())
+        .collect::<Vec<_>>();
+    let metrics = metrics::Metrics::new(api_paths);
+
+    let sessions = SessionManagerLayer::new(session_store::DbSessionStore(store.clone()))
+        .with_name("shipyard_session")
+        .with_secure(config.secure_cookies)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            config.session_idle_minutes.max(1),
+        )));
+
+    let fn_state = state.clone();
+    let page_state = state.clone();
+    let leptos_router = Router::new()
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler)
+                .post(server_fn_handler)
+                .with_state(fn_state),
+        )
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || provide_context(page_state.clone()),
+            {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(leptos_options)
+        .layer(axum::middleware::from_fn(middleware::server_fn_answers))
+        .layer(sessions);
+
+    let ops = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz).with_state(store))
+        .route("/metrics", get(metrics::endpoint).with_state(metrics.clone()));
+
+    ops.merge(leptos_router).layer(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+            .layer(axum::middleware::from_fn(middleware::security_headers))
+            .layer(axum::middleware::from_fn(middleware::csrf))
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+    )
+}
+
+async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+}
+
+async fn readyz(State(store): State<Store>) -> impl IntoResponse {
+    match store.readiness().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(e) => {
+            tracing::warn!(error = ?e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", e.external_message()))
+        }
+    }
+}
+
+/// Periodic housekeeping: expired sessions and old login failures.
+pub fn spawn_housekeeping(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let now = provision::now_ms();
+            if let Err(e) = store.session_delete_expired(now).await {
+                tracing::warn!(error = ?e, "deleting expired sessions");
+            }
+            if let Err(e) = store
+                .login_failures_prune(now - provision::accounts::THROTTLE_WINDOW_MS)
+                .await
+            {
+                tracing::warn!(error = ?e, "pruning login failures");
+            }
+        }
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

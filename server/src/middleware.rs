@@ -1,0 +1,88 @@
+//! Request guards that apply to every route: CSRF defence, the shape of server
+//! function answers to plain form posts, and security headers.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::header::{ACCEPT, HOST, LOCATION, ORIGIN};
+use http::{HeaderValue, Method, StatusCode};
+
+/// Refuses any mutating request that the browser says comes from another site.
+///
+/// `Sec-Fetch-Site` (sent by every current browser) must be `same-origin` or `none`;
+/// `Origin`, when present, must name this host. Requests with neither header (curl,
+/// API clients) carry no ambient browser credentials from another site and pass.
+pub async fn csrf(req: Request, next: Next) -> Response {
+    if !matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
+        if let Some(reason) = cross_site(&req) {
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), reason, "cross-site request refused");
+            return (
+                StatusCode::FORBIDDEN,
+                [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "Cross-site request refused: this action must be submitted from Shipyard's own pages.\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn cross_site(req: &Request) -> Option<&'static str> {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("");
+        if site != "same-origin" && site != "none" {
+            return Some("sec-fetch-site");
+        }
+    }
+    if let Some(origin) = headers.get(ORIGIN) {
+        let origin = origin.to_str().unwrap_or("null");
+        let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/'))
+            .unwrap_or("");
+        if origin == "null" || origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+            return Some("origin");
+        }
+    }
+    None
+}
+
+/// Server functions answer plain (no-JavaScript) form posts with a redirect back to
+/// the page, carrying the error in the URL. Leptos would keep the error's 4xx status
+/// on that redirect, which browsers do not follow; make it a 303. A body that fails to
+/// decode before our code runs is the client's fault: 400, not 500.
+pub async fn server_fn_answers(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let accepts_html = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let mut res = next.run(req).await;
+    if !is_api {
+        return res;
+    }
+    let status = res.status();
+    if accepts_html && res.headers().contains_key(LOCATION) && (status.is_client_error() || status.is_server_error()) {
+        *res.status_mut() = StatusCode::SEE_OTHER;
+    } else if status == StatusCode::INTERNAL_SERVER_ERROR
+        && !res.headers().contains_key(app::ssr::ERROR_HEADER)
+    {
+        *res.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    res
+}
+
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    res
+}
