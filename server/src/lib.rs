@@ -22,7 +22,6 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use provision::Store;
 use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -128,7 +127,9 @@ pub fn router(config: &Config, store: Store) -> Router {
             .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
             .layer(axum::middleware::from_fn(middleware::security_headers))
             .layer(axum::middleware::from_fn(middleware::csrf))
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+            .layer(axum::middleware::from_fn(|req, next| {
+                middleware::body_limit(BODY_LIMIT, req, next)
+            })),
     )
 }
 

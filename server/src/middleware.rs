@@ -78,6 +78,41 @@ pub async fn server_fn_answers(req: Request, next: Next) -> Response {
     res
 }
 
+/// Bodies larger than `limit` are refused with 413. A declared oversize body is read
+/// and discarded (up to [`DRAIN_MAX`], for at most 5 s) before answering, so that the
+/// client finishes sending and sees the answer instead of a reset connection.
+pub async fn body_limit(limit: usize, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let body = req.into_body();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            axum::body::to_bytes(body, DRAIN_MAX),
+        )
+        .await;
+        return too_large(limit);
+    }
+    let (parts, body) = req.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The most of an oversize body read before answering 413.
+pub const DRAIN_MAX: usize = 8 * 1024 * 1024;
+
+fn too_large(limit: usize) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("Request body too large: at most {} KiB.\n", limit / 1024),
+    )
+        .into_response()
+}
+
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();

@@ -1,0 +1,492 @@
+//! The server over real TCP, on SQLite and on PostgreSQL: sign-up and sign-in,
+//! sessions, throttling, CSRF, roles, tenant isolation and bad input.
+
+use std::time::Duration;
+
+use clap::Parser;
+use provision::testdb::{TempDir, TestDb};
+use provision::{Backend, Store};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const ADMIN_EMAIL: &str = "admin@test.example";
+const ADMIN_PASSWORD: &str = "admin password 123";
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = super::App::start(provision::Backend::Sqlite).await;
+                super::$name(&app).await;
+                app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = super::App::start(provision::Backend::Postgres).await;
+                super::$name(&app).await;
+                app.stop().await;
+            }
+        }
+    };
+}
+
+struct App {
+    url: String,
+    store: Store,
+    db: Option<TestDb>,
+    _site: TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    async fn start(backend: Backend) -> App {
+        let db = TestDb::new(backend).await.expect("test database");
+        let site = TempDir::new(&format!("shipyard-site-{}", provision::new_id())).unwrap();
+        let config = server::Config::parse_from([
+            "shipyard",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+            "--site-root",
+            site.0.to_str().unwrap(),
+            "--admin-email",
+            ADMIN_EMAIL,
+            "--admin-password",
+            ADMIN_PASSWORD,
+        ]);
+        let built = server::build(&config).await.expect("server builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = built.router;
+        let task = tokio::spawn(async move {
+            let _ = server::serve(listener, router).await;
+        });
+        App { url, store: built.store, db: Some(db), _site: site, task }
+    }
+
+    async fn stop(mut self) {
+        self.task.abort();
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client {
+            base: self.url.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    async fn signed_up(&self, email: &str) -> Client {
+        let mut c = self.client();
+        let r = c.call("sign_up", &[("email", email), ("password", "a long password!")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        c
+    }
+
+    async fn admin(&self) -> Client {
+        let mut c = self.client();
+        let r = c.call("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        c
+    }
+}
+
+/// A browser-like client that keeps the session cookie by hand, so tests can replay
+/// an old one.
+struct Client {
+    base: String,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+impl Client {
+    /// Calls a server function the way the hydrated app does.
+    async fn call(&mut self, endpoint: &str, form: &[(&str, &str)]) -> Answer {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.send(
+            reqwest::Method::POST,
+            &format!("/api/{endpoint}"),
+            Some(body.into_bytes()),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("accept", "application/json"),
+            ],
+        )
+        .await
+    }
+
+    async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, c);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let res = req.send().await.expect("request");
+        for v in res.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let pair = v.split(';').next().unwrap().to_string();
+            if pair.starts_with("shipyard_session=") {
+                let expired = v.contains("Max-Age=0") || pair == "shipyard_session=";
+                self.cookie = if expired { None } else { Some(pair) };
+            }
+        }
+        Answer {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body: res.text().await.unwrap_or_default(),
+        }
+    }
+
+    async fn session(&mut self) -> Value {
+        let r = self.call("session", &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()
+    }
+
+    async fn email(&mut self) -> Option<String> {
+        self.session().await["user"]["email"].as_str().map(String::from)
+    }
+}
+
+async fn sign_up_sign_in_and_cycled_sessions(app: &App) {
+    let mut c = app.signed_up("Alice@Example.com").await;
+    assert_eq!(c.email().await.as_deref(), Some("alice@example.com"));
+    let projects = c.session().await["projects"].clone();
+    assert_eq!(projects[0]["role"], "owner");
+    let first = c.cookie.clone().expect("session cookie");
+
+    // Signing in again issues a new session id; the old id is dead.
+    let r = c.call("sign_in", &[("email", "alice@example.com"), ("password", "a long password!")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers.get(LOCATION).unwrap(), "/clusters");
+    let second = c.cookie.clone().expect("new cookie");
+    assert_ne!(first, second, "session id not cycled at sign-in");
+    let mut old = app.client();
+    old.cookie = Some(first);
+    assert_eq!(old.email().await, None);
+    assert_eq!(c.email().await.as_deref(), Some("alice@example.com"));
+
+    // Cookie attributes.
+    let mut fresh = app.client();
+    let r = fresh.call("sign_in", &[("email", "alice@example.com"), ("password", "a long password!")]).await;
+    let set = r.headers.get(SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Lax"), "{set}");
+    assert!(!set.contains("Secure"), "{set}");
+}
+both!(sign_up_sign_in_and_cycled_sessions);
+
+async fn sign_up_validation_messages(app: &App) {
+    let mut c = app.client();
+    for (email, password, expect) in [
+        ("", "a long password!", "Enter your email"),
+        ("not-an-email", "a long password!", "malformed"),
+        (&format!("{}@example.com", "x".repeat(300)) as &str, "a long password!", "too long"),
+        ("bob@example.com", "", "Enter a password"),
+        ("bob@example.com", "eleven char", "at least 12"),
+        ("bob@example.com", &"p".repeat(200), "too long"),
+    ] {
+        let r = c.call("sign_up", &[("email", email), ("password", password)]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{email:?}: {}", r.body);
+        assert!(r.body.contains(expect), "{email:?}/{password:?}: {}", r.body);
+    }
+    assert_eq!(app.store.user_count().await.unwrap(), 1, "only the admin exists");
+}
+both!(sign_up_validation_messages);
+
+async fn wrong_password_then_throttled(app: &App) {
+    app.signed_up("bob@example.com").await;
+    let mut c = app.client();
+    for _ in 0..10 {
+        let r = c.call("sign_in", &[("email", "bob@example.com"), ("password", "not the password")]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        assert!(r.body.contains("Wrong email or password"), "{}", r.body);
+    }
+    let r = c.call("sign_in", &[("email", "bob@example.com"), ("password", "a long password!")]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    let retry: u64 = r.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&retry));
+    assert!(r.body.contains("Too many failed sign-in attempts"), "{}", r.body);
+    assert!(c.cookie.is_none(), "no session for a throttled sign-in");
+
+    // The same refusal as a plain form post: a redirect back with the message.
+    let r = c
+        .send(
+            reqwest::Method::POST,
+            "/api/sign_in",
+            Some(b"email=bob%40example.com&password=whatever+password".to_vec()),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("accept", "text/html"),
+                ("referer", &format!("{}/signin", app.url)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let location = r.headers.get(LOCATION).unwrap().to_str().unwrap();
+    assert!(location.starts_with(&format!("{}/signin?", app.url)) && location.contains("__err="), "{location}");
+    let page = c.send(reqwest::Method::GET, location.trim_start_matches(&app.url), None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Too many failed sign-in attempts"), "message not in the page");
+}
+both!(wrong_password_then_throttled);
+
+async fn sign_out_ends_the_session(app: &App) {
+    let mut c = app.signed_up("carol@example.com").await;
+    let cookie = c.cookie.clone();
+    // A GET never mutates: the sign-out function refuses GET.
+    let r = c.send(reqwest::Method::GET, "/api/sign_out", None, &[]).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert_eq!(c.email().await.as_deref(), Some("carol@example.com"));
+
+    let r = c.call("sign_out", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(c.email().await, None);
+    let mut replay = app.client();
+    replay.cookie = cookie;
+    assert_eq!(replay.email().await, None, "old cookie still signed in");
+    let page = replay.send(reqwest::Method::GET, "/clusters", None, &[("accept", "text/html")]).await;
+    assert_eq!(page.status, StatusCode::FOUND);
+    assert_eq!(page.headers.get(LOCATION).unwrap(), "/signin");
+}
+both!(sign_out_ends_the_session);
+
+async fn cross_site_posts_are_refused(app: &App) {
+    let mut c = app.signed_up("dave@example.com").await;
+    let host = app.url.trim_start_matches("http://").to_string();
+    for headers in [
+        vec![("origin", "http://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site"), ("origin", &app.url as &str)],
+    ] {
+        let mut h = vec![("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")];
+        h.extend(headers.iter().copied());
+        let r = c.send(reqwest::Method::POST, "/api/sign_out", Some(Vec::new()), &h).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
+        let r = c.send(reqwest::Method::POST, "/api/project_create", Some(b"name=x".to_vec()), &h).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    assert_eq!(c.email().await.as_deref(), Some("dave@example.com"), "refused sign-out ran");
+    assert_eq!(c.session().await["projects"].as_array().unwrap().len(), 1);
+    // The same request from the same origin goes through.
+    let origin = format!("http://{host}");
+    let r = c
+        .send(
+            reqwest::Method::POST,
+            "/api/project_create",
+            Some(b"name=same+origin".to_vec()),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("accept", "application/json"),
+                ("origin", &origin),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both!(cross_site_posts_are_refused);
+
+async fn roles_viewer_member_owner(app: &App) {
+    let mut owner = app.signed_up("owner@example.com").await;
+    let mut viewer = app.signed_up("viewer@example.com").await;
+    let mut member = app.signed_up("member@example.com").await;
+    let project = owner.session().await["current"]["id"].as_str().unwrap().to_string();
+    for (email, role) in [("viewer@example.com", "viewer"), ("member@example.com", "member")] {
+        let r = owner.call("member_set", &[("project_id", &project), ("email", email), ("role", role)]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    // A viewer can read but not change.
+    let r = viewer.call("project", &[("project_id", &project)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["can_edit"], false);
+    let r = viewer.call("project_update", &[("project_id", &project), ("description", "viewer was here")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("viewer"), "{}", r.body);
+    // A member can change, but not manage members.
+    let r = member.call("project_update", &[("project_id", &project), ("description", "member was here")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = member.call("member_set", &[("project_id", &project), ("email", "member@example.com"), ("role", "owner")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = owner.call("project", &[("project_id", &project)]).await;
+    assert_eq!(r.json()["project"]["description"], "member was here");
+    // The last owner stays.
+    let owner_id = owner.session().await["user"]["id"].as_str().unwrap().to_string();
+    let r = owner.call("member_remove", &[("project_id", &project), ("user_id", &owner_id)]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // Denials are audited.
+    let denied = app
+        .store
+        .audit_list(&provision::domain::AuditFilter { outcome: Some("denied".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(denied.iter().any(|a| a.actor_email == "viewer@example.com" && a.action == "project.update"));
+}
+both!(roles_viewer_member_owner);
+
+async fn tenants_are_isolated(app: &App) {
+    let mut erin = app.signed_up("erin@example.com").await;
+    let mut frank = app.signed_up("frank@example.com").await;
+    let erins = erin.session().await["current"]["id"].as_str().unwrap().to_string();
+    for (endpoint, form) in [
+        ("project", vec![("project_id", erins.as_str())]),
+        ("switch_project", vec![("project_id", erins.as_str())]),
+        ("project_update", vec![("project_id", erins.as_str()), ("description", "x")]),
+        ("member_set", vec![("project_id", erins.as_str()), ("email", "frank@example.com"), ("role", "owner")]),
+    ] {
+        let r = frank.call(endpoint, &form).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{endpoint}: {}", r.body);
+        assert!(!r.body.contains("erin"), "{endpoint} leaks: {}", r.body);
+    }
+    let r = frank.call("project", &[("project_id", "no-such-project")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(frank.session().await["projects"].as_array().unwrap().iter().all(|p| p["id"] != erins.as_str()));
+    // Signed out: 401, not data.
+    let r = app.client().call("project", &[("project_id", &erins)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Admin pages and functions are for admins only.
+    let r = frank.call("admin", &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = frank.call("admin_signup", &[("open", "false")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let page = frank.send(reqwest::Method::GET, "/admin", None, &[("accept", "text/html")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!page.body.contains("frank@example.com</td>"), "user list leaked");
+}
+both!(tenants_are_isolated);
+
+async fn admin_closes_signup_and_disables_users(app: &App) {
+    let mut admin = app.admin().await;
+    let mut gina = app.signed_up("gina@example.com").await;
+    let r = admin.call("admin_signup", &[("open", "false")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.client().call("sign_up", &[("email", "hank@example.com"), ("password", "a long password!")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("Sign-up is closed"));
+    let overview = admin.call("admin", &[]).await.json();
+    assert_eq!(overview["signup_open"], false);
+    let gina_id = overview["users"].as_array().unwrap().iter().find(|u| u["email"] == "gina@example.com").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = admin.call("admin_user", &[("user_id", &gina_id), ("change", "disable")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Her live session stops working at once.
+    assert_eq!(gina.email().await, None);
+    let r = app.client().call("sign_in", &[("email", "gina@example.com"), ("password", "a long password!")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // Audit entries for all of it.
+    let actions: Vec<String> = overview["audit"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap().to_string()).collect();
+    assert!(actions.contains(&"settings.signup".to_string()), "{actions:?}");
+    assert!(actions.contains(&"user.sign_in".to_string()), "{actions:?}");
+}
+both!(admin_closes_signup_and_disables_users);
+
+async fn bad_input_never_5xx_and_changes_nothing(app: &App) {
+    let mut c = app.signed_up("ivan@example.com").await;
+    let users = app.store.user_count().await.unwrap();
+    let projects = c.session().await["projects"].as_array().unwrap().len();
+    let big = vec![b'a'; 1024 * 1024];
+    let mut big_form = b"email=".to_vec();
+    big_form.extend(vec![b'x'; 1024 * 1024]);
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("oversized", big),
+        ("oversized form", big_form),
+        ("malformed", b"%%%&&&==&email".to_vec()),
+        ("non-utf8", vec![0xff, 0xfe, 0xfd, b'=', 0xc3, 0x28]),
+        ("non-utf8 escaped", b"email=%ff%fe&password=%c3%28".to_vec()),
+        ("json", b"{\"email\": [1,2,3]}".to_vec()),
+        ("wrong types", b"open=maybe&project_id[]=1&project_id[x]=2".to_vec()),
+    ];
+    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
+    paths.sort();
+    paths.dedup();
+    // Signing out needs no input, so any body is a valid sign-out; it is tested above.
+    paths.retain(|p| p != "/api/sign_out");
+    assert!(paths.len() >= 14, "{paths:?}");
+    paths.extend(["/signin", "/signup", "/clusters", "/healthz", "/metrics", "/nope", "/api/nope"].map(String::from));
+    for path in &paths {
+        for (what, body) in &bodies {
+            for content_type in ["application/x-www-form-urlencoded", "application/json", "text/plain"] {
+                let r = c
+                    .send(
+                        reqwest::Method::POST,
+                        path,
+                        Some(body.clone()),
+                        &[(CONTENT_TYPE.as_str(), content_type), (ACCEPT.as_str(), "application/json")],
+                    )
+                    .await;
+                assert!(
+                    !r.status.is_server_error(),
+                    "{path} with {what} body ({content_type}): {} {}",
+                    r.status,
+                    &r.body[..r.body.len().min(300)]
+                );
+                if r.status.is_client_error() {
+                    assert!(!r.body.trim().is_empty() || r.status == StatusCode::METHOD_NOT_ALLOWED, "{path} {what}: no message");
+                }
+            }
+        }
+    }
+    assert_eq!(app.store.user_count().await.unwrap(), users);
+    assert_eq!(c.email().await.as_deref(), Some("ivan@example.com"), "bad input signed us out");
+    assert_eq!(c.session().await["projects"].as_array().unwrap().len(), projects);
+}
+both!(bad_input_never_5xx_and_changes_nothing);
+
+async fn health_readiness_metrics(app: &App) {
+    let mut c = app.client();
+    let r = c.send(reqwest::Method::GET, "/healthz", None, &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ok\n"));
+    let r = c.send(reqwest::Method::GET, "/readyz", None, &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ready\n"));
+    c.send(reqwest::Method::GET, "/signin", None, &[]).await;
+    let r = c.send(reqwest::Method::GET, "/metrics", None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("shipyard_http_requests_total{route=\"/signin\",method=\"GET\",status=\"200\"} 1"), "{}", r.body);
+    assert!(r.body.contains("shipyard_http_request_duration_seconds_bucket{route=\"/readyz\",method=\"GET\",le=\"+Inf\"} 1"), "{}", r.body);
+    // Unknown paths share one label.
+    c.send(reqwest::Method::GET, "/random/path/123", None, &[]).await;
+    let r = c.send(reqwest::Method::GET, "/metrics", None, &[]).await;
+    assert!(!r.body.contains("/random/path/123"));
+    let page = c.send(reqwest::Method::GET, "/does-not-exist", None, &[]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("Page not found"));
+}
+both!(health_readiness_metrics);
