@@ -15,8 +15,6 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(
 BINARYEN_VERSION := 132.0.0
 WASM_IN := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/frontend.wasm
 WASM_OUT := $(SITE_DIR)/pkg/shipyard_bg.wasm
-# Type-erased views: a much smaller bundle for the same markup (see docs/DECISIONS.md).
-WASM_RUSTFLAGS := --cfg erase_components
 # The features rustc enables by default for wasm32-unknown-unknown.
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
@@ -50,7 +48,7 @@ tools:
 # The hydrate bundle: cargo (small, slow profile) -> wasm-bindgen -> wasm-opt, plus CSS
 # and public files, into $(SITE_DIR).
 site: tools
-	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+	cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
 	@$(MAKE) --no-print-directory $(WASM_OUT)
 	@mkdir -p $(SITE_DIR)/pkg
 	@cp style/main.css $(SITE_DIR)/pkg/shipyard.css

@@ -160,7 +160,8 @@ pub async fn create_project(name: String) -> Result<(), AppError> {
     let (actor, _, session) = require_actor().await?;
     let project = provision::projects::create(&state()?.store, &actor, &name).await?;
     set_session_project(&session, &project.id).await?;
-    leptos_axum::redirect("/project");
+    // A new query string on every creation, so the page refetches what it shows.
+    leptos_axum::redirect(&format!("/project?created={}", project.id));
     Ok(())
 }
 

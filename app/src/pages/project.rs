@@ -56,9 +56,15 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
         },
         move |_| get_project(pid.clone()),
     );
-    let saved = move || query.with(|q| q.get("saved"));
+    let notice = move || {
+        query.with(|q| match (q.get("saved"), q.get("created")) {
+            (Some(what), _) => Some(format!("Saved ({what}).")),
+            (None, Some(_)) => Some("Project created; it is now your current project.".to_string()),
+            _ => None,
+        })
+    };
     view! {
-        {move || saved().map(|what| view! { <Notice text=format!("Saved ({what}).") /> })}
+        {move || notice().map(|text| view! { <Notice text /> })}
         <ActionError value=update.value() />
         <ActionError value=set_member.value() />
         <ActionError value=remove.value() />

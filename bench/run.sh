@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Measures, side by side in one run on this machine:
+#   - the signed-in clusters page vs. the same bytes served as a static file by the
+#     same server (requests/s and p99 latency, wrk on loopback);
+#   - the hydrate bundle size, raw and gzip -9.
+# Writes the table to docs/BENCHMARKS.md. Run it with `make bench` (which builds the
+# release binary and the site first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${CARGO_TARGET_DIR:=$HOME/.cache/shipyard/target}"
+: "${SITE_DIR:=$CARGO_TARGET_DIR/site}"
+BIN="$CARGO_TARGET_DIR/release/shipyard"
+DURATION="${BENCH_DURATION:-10s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-16}"
+[ -x "$BIN" ] || { echo "no release binary at $BIN: run 'make bench'" >&2; exit 1; }
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+WORK="$(mktemp -d)"
+trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cp -r "$SITE_DIR" "$WORK/site"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+EMAIL=bench@shipyard.local
+PASSWORD="bench password 1234"
+SHIPYARD_LISTEN="127.0.0.1:$PORT" SHIPYARD_DATA_DIR="$WORK/data" SHIPYARD_SITE_ROOT="$WORK/site" \
+  SHIPYARD_ADMIN_EMAIL="$EMAIL" SHIPYARD_ADMIN_PASSWORD="$PASSWORD" RUST_LOG=warn \
+  "$BIN" >"$WORK/server.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+
+# Sign in like the browser does and keep the session cookie.
+curl -sf -o /dev/null -c "$WORK/jar" -H 'accept: application/json' \
+  --data-urlencode "email=$EMAIL" --data-urlencode "password=$PASSWORD" "$URL/api/sign_in"
+COOKIE="$(awk '$6 == "shipyard_session" { print "shipyard_session=" $7 }' "$WORK/jar")"
+[ -n "$COOKIE" ] || { echo "sign-in failed" >&2; cat "$WORK/server.log" >&2; exit 1; }
+curl -sf -H "cookie: $COOKIE" -H 'accept: text/html' "$URL/clusters" >"$WORK/site/clusters-static.html"
+grep -q "No clusters in this project yet" "$WORK/site/clusters-static.html" || { echo "not the signed-in page" >&2; exit 1; }
+PAGE_BYTES=$(wc -c <"$WORK/site/clusters-static.html")
+
+run_wrk() { # url [cookie] -> "req/s p99_ms"
+  local out
+  if [ -n "${2:-}" ]; then
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "cookie: $2" -H 'accept: text/html' "$1")
+  else
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H 'accept: text/html' "$1")
+  fi
+  local rps p99 non2xx
+  rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
+  p99=$(awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 }; printf "%.2f", v }' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ { print $5 }' <<<"$out")
+  [ -z "$non2xx" ] || { echo "wrk saw non-2xx answers for $1:" >&2; echo "$out" >&2; exit 1; }
+  echo "$rps $p99"
+}
+
+# Warm up both, then measure page and static file back to back.
+wrk -t1 -c4 -d2s -H "cookie: $COOKIE" "$URL/clusters" >/dev/null
+wrk -t1 -c4 -d2s "$URL/clusters-static.html" >/dev/null
+read -r PAGE_RPS PAGE_P99 < <(run_wrk "$URL/clusters" "$COOKIE")
+read -r STATIC_RPS STATIC_P99 < <(run_wrk "$URL/clusters-static.html")
+RATIO=$(python3 -c "print(f'{100*$PAGE_RPS/$STATIC_RPS:.1f}')")
+
+WASM="$SITE_DIR/pkg/shipyard_bg.wasm"; JS="$SITE_DIR/pkg/shipyard.js"; CSS="$SITE_DIR/pkg/shipyard.css"
+WASM_RAW=$(wc -c <"$WASM"); WASM_GZ=$(gzip -9 -c "$WASM" | wc -c)
+JS_RAW=$(wc -c <"$JS"); JS_GZ=$(gzip -9 -c "$JS" | wc -c)
+CSS_RAW=$(wc -c <"$CSS"); CSS_GZ=$(gzip -9 -c "$CSS" | wc -c)
+TOTAL_GZ=$((WASM_GZ + JS_GZ + CSS_GZ))
+kb() { python3 -c "print(f'{$1/1024:.1f}')"; }
+
+mkdir -p docs
+cat >docs/BENCHMARKS.md <<MD
+# Benchmarks
+
+Measured by \`make bench\` (script: \`bench/run.sh\`) on $(date -u +%Y-%m-%d), on this project's
+machine ($(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB; wrk and the server share the cores, so
+only the ratios within one run mean much). Release build, SQLite, wrk on loopback with
+$CONNECTIONS connections for $DURATION per row.
+
+## Signed-in clusters page vs. the same bytes as a static file
+
+| what | requests/s | p99 latency |
+| --- | ---: | ---: |
+| \`GET /clusters\` (signed in: session lookup, user, projects, SSR of $PAGE_BYTES bytes) | $PAGE_RPS | $PAGE_P99 ms |
+| \`GET /clusters-static.html\` (same bytes, static file, same server) | $STATIC_RPS | $STATIC_P99 ms |
+| **page / static** | **$RATIO %** | goal ≥ 25 % |
+
+## Hydrate bundle
+
+| file | raw | gzip -9 |
+| --- | ---: | ---: |
+| \`pkg/shipyard_bg.wasm\` | $(kb "$WASM_RAW") KiB | $(kb "$WASM_GZ") KiB |
+| \`pkg/shipyard.js\` | $(kb "$JS_RAW") KiB | $(kb "$JS_GZ") KiB |
+| \`pkg/shipyard.css\` | $(kb "$CSS_RAW") KiB | $(kb "$CSS_GZ") KiB |
+| **total** | | **$(kb "$TOTAL_GZ") KiB** (goal: WASM ≤ 300 KB gzip) |
+
+Reproduce: \`make bench\` (or \`BENCH_DURATION=30s make bench\` for longer runs).
+MD
+cat docs/BENCHMARKS.md

@@ -1,0 +1,152 @@
+// Every page and form of the console shell, as users do them in Chromium.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, copyFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, startBrowser, hydrated, uniqueEmail, ADMIN_EMAIL, ADMIN_PASSWORD } from '../lib/harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  await browser?.stop();
+  await server?.stop();
+});
+
+async function signUp(ctx, prefix) {
+  const page = await ctx.newPage();
+  const email = uniqueEmail(prefix);
+  await page.goto(`${server.url}/signup`);
+  await hydrated(page);
+  await page.fill('#email', email);
+  await page.fill('#password', `${prefix} long password`);
+  await page.click('#signup-form button[type=submit]');
+  await page.waitForURL(`${server.url}/clusters`);
+  return { page, email, password: `${prefix} long password` };
+}
+
+async function signIn(ctx, email, password) {
+  const page = await ctx.newPage();
+  await page.goto(`${server.url}/signin`);
+  await hydrated(page);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForURL(`${server.url}/clusters`);
+  return page;
+}
+
+test('projects: create, describe, add a viewer who sees it read-only', async () => {
+  const ownerCtx = await browser.newContext();
+  const viewerCtx = await browser.newContext();
+  const owner = await signUp(ownerCtx, 'owner');
+  const viewer = await signUp(viewerCtx, 'viewer');
+  const name = `Team ${Date.now()}`;
+
+  const page = owner.page;
+  await page.click('nav >> text=Project');
+  await page.waitForURL(`${server.url}/project`);
+  await page.fill('#new-project-name', name);
+  await page.click('#project-create-form button[type=submit]');
+  await page.waitForSelector(`h1:text-is("${name}")`);
+  assert.equal(await page.$eval('#project-switch', (s) => s.selectedOptions[0].textContent), name);
+
+  await page.fill('#description', 'Clusters for the payments team');
+  await page.click('#project-update-form button[type=submit]');
+  await page.waitForSelector('[role=status]:has-text("Saved (description)")');
+
+  await page.fill('#member-email', viewer.email);
+  await page.selectOption('#member-role', 'viewer');
+  await page.click('#member-form button[type=submit]');
+  await page.waitForSelector(`#members td:text-is("${viewer.email}")`);
+  const row = page.locator('#members tr', { hasText: viewer.email });
+  assert.equal(await row.locator('.badge').textContent(), 'viewer');
+
+  // The viewer switches to the project and can read but not edit it.
+  const v = viewer.page;
+  await v.reload();
+  await hydrated(v);
+  await v.selectOption('#project-switch', { label: name });
+  await v.click('.switcher button');
+  await v.goto(`${server.url}/project`);
+  await v.waitForSelector(`h1:text-is("${name}")`);
+  assert.equal(await v.textContent('[data-testid=description]'), 'Clusters for the payments team');
+  assert.equal(await v.locator('#project-update-form').count(), 0);
+  assert.equal(await v.locator('#member-form').count(), 0);
+  await ownerCtx.close();
+  await viewerCtx.close();
+});
+
+test('account: change the password, then sign in with the new one', async () => {
+  const ctx = await browser.newContext();
+  const user = await signUp(ctx, 'pw');
+  const page = user.page;
+  await page.click('nav >> text=Account');
+  await page.waitForURL(`${server.url}/account`);
+  await hydrated(page);
+  await page.fill('#current', 'not my password');
+  await page.fill('#new', 'a completely new password');
+  await page.click('#password-form button[type=submit]');
+  await page.waitForSelector('[role=alert]:has-text("current password is wrong")');
+  await page.fill('#current', user.password);
+  await page.fill('#new', 'a completely new password');
+  await page.click('#password-form button[type=submit]');
+  await page.waitForSelector('[role=status]:has-text("Password changed")');
+  await page.click('form.signout button');
+  await page.waitForURL(`${server.url}/signin`);
+  const again = await signIn(ctx, user.email, 'a completely new password');
+  assert.equal(await again.textContent('[data-testid=whoami]'), user.email);
+  await ctx.close();
+});
+
+test('admin: users, audit log and the sign-up switch; everyone else is refused', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await signIn(ctx, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await page.click('nav >> text=Admin');
+  await page.waitForURL(`${server.url}/admin`);
+  await page.waitForSelector(`#users td:text-is("${ADMIN_EMAIL}")`);
+  assert.ok(await page.locator('#audit code:text-is("user.sign_in")').count() > 0);
+
+  await page.click('#signup-toggle button');
+  await page.waitForSelector('[data-testid=signup-state]:has-text("Closed")');
+  const anon = await browser.newContext();
+  const signupPage = await anon.newPage();
+  await signupPage.goto(`${server.url}/signup`);
+  await signupPage.waitForSelector('text=Sign-up is closed');
+  await page.click('#signup-toggle button');
+  await page.waitForSelector('[data-testid=signup-state]:has-text("Open")');
+
+  const other = await signUp(anon, 'notadmin');
+  assert.equal(await other.page.locator('nav >> text=Admin').count(), 0);
+  await other.page.goto(`${server.url}/admin`);
+  await other.page.waitForSelector('[role=alert]:has-text("Only administrators")');
+  assert.equal(await other.page.locator('#users').count(), 0);
+
+  // The screenshot for the README: the clusters page at desktop width.
+  await page.goto(`${server.url}/clusters`);
+  await hydrated(page);
+  const out = join(here, '..', 'test-results');
+  mkdirSync(out, { recursive: true });
+  await page.screenshot({ path: join(out, 'clusters.png') });
+  if (process.env.UPDATE_SCREENSHOTS) {
+    copyFileSync(join(out, 'clusters.png'), join(here, '..', '..', 'docs', 'screenshots', 'clusters.png'));
+  }
+  await anon.close();
+  await ctx.close();
+});
+
+test('the layout works on a phone-sized screen', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 800 } });
+  const user = await signUp(ctx, 'phone');
+  const width = await user.page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `page scrolls sideways: ${width}px`);
+  assert.ok(await user.page.isVisible('form.signout button'));
+  await ctx.close();
+});
