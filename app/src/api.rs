@@ -98,7 +98,11 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let user =
         provision::accounts::sign_in(&st.store, &email, &password, &client_addr().await).await?;
     begin_session(&session().await?, &user).await?;
-    leptos_axum::redirect(if user.must_change_password { "/account" } else { "/clusters" });
+    leptos_axum::redirect(if user.must_change_password {
+        "/account"
+    } else {
+        "/clusters"
+    });
     Ok(())
 }
 

@@ -93,6 +93,9 @@ mod tests {
     #[test]
     fn formats_times() {
         assert_eq!(super::format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::format_time(1_795_891_920_000), "2026-11-28 18:52 UTC");
+        assert_eq!(
+            super::format_time(1_795_891_920_000),
+            "2026-11-28 18:52 UTC"
+        );
     }
 }

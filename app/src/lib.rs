@@ -66,7 +66,13 @@ fn Console() -> impl IntoView {
     let location = use_location();
     let switch = ServerAction::<SwitchProject>::new();
     let session: SessionResource = Resource::new(
-        move || (location.pathname.get(), location.search.get(), switch.version().get()),
+        move || {
+            (
+                location.pathname.get(),
+                location.search.get(),
+                switch.version().get(),
+            )
+        },
         |_| get_session(),
     );
     provide_context(session);

@@ -49,15 +49,23 @@ pub fn set_error_status(err: &AppError) {
             http::HeaderName::from_static(ERROR_HEADER),
             HeaderValue::from_static("1"),
         );
-        if let AppError::Throttled { retry_after_secs, .. } = err {
-            res.insert_header(http::header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        if let AppError::Throttled {
+            retry_after_secs, ..
+        } = err
+        {
+            res.insert_header(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(*retry_after_secs),
+            );
         }
     }
 }
 
 /// The client's address, for throttling and the audit log.
 pub async fn client_addr() -> String {
-    let trust = state().map(|s| s.config.trust_forwarded_for).unwrap_or(false);
+    let trust = state()
+        .map(|s| s.config.trust_forwarded_for)
+        .unwrap_or(false);
     if trust {
         if let Some(parts) = use_context::<http::request::Parts>() {
             if let Some(first) = parts
@@ -94,11 +102,19 @@ fn session_err(e: tower_sessions::session::Error) -> AppError {
 /// past its absolute lifetime is signed out here, on the spot.
 pub async fn current_user() -> Result<Option<(User, Session)>, AppError> {
     let session = session().await?;
-    let Some(uid) = session.get::<String>(SESSION_USER).await.map_err(session_err)? else {
+    let Some(uid) = session
+        .get::<String>(SESSION_USER)
+        .await
+        .map_err(session_err)?
+    else {
         return Ok(None);
     };
     let st = state()?;
-    let auth_at = session.get::<i64>(SESSION_AUTH_AT).await.map_err(session_err)?.unwrap_or(0);
+    let auth_at = session
+        .get::<i64>(SESSION_AUTH_AT)
+        .await
+        .map_err(session_err)?
+        .unwrap_or(0);
     let expired = provision::now_ms() - auth_at > st.config.session_absolute_ms;
     let user = st.store.user_by_id(&uid).await?;
     match user {
@@ -146,7 +162,10 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
 }
 
 pub async fn session_project(session: &Session) -> Result<Option<String>, AppError> {
-    session.get::<String>(SESSION_PROJECT).await.map_err(session_err)
+    session
+        .get::<String>(SESSION_PROJECT)
+        .await
+        .map_err(session_err)
 }
 
 pub async fn set_session_project(session: &Session, project_id: &str) -> Result<(), AppError> {

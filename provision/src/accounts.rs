@@ -101,7 +101,9 @@ pub async fn verify_password(password: &str, hash: &str) -> Result<bool> {
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;
         };
-        argon2().verify_password(password.as_bytes(), &parsed).is_ok()
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
     })
     .await
     .map_err(Error::internal)
@@ -129,7 +131,16 @@ pub async fn set_signup_open(store: &Store, actor: &Actor, open: bool) -> Result
     store
         .setting_set(SETTING_SIGNUP_OPEN, if open { "true" } else { "false" })
         .await?;
-    audit(store, actor, None, "settings.signup", if open { "open" } else { "closed" }, Outcome::Success, "").await
+    audit(
+        store,
+        actor,
+        None,
+        "settings.signup",
+        if open { "open" } else { "closed" },
+        Outcome::Success,
+        "",
+    )
+    .await
 }
 
 /// Creates an account and its personal project.
@@ -147,7 +158,9 @@ pub async fn sign_up(
         ));
     }
     let hash = hash_password(password).await?;
-    let created = store.user_create_with_project(&email, &hash, false, false).await;
+    let created = store
+        .user_create_with_project(&email, &hash, false, false)
+        .await;
     let (outcome, detail) = match &created {
         Ok(_) => (Outcome::Success, String::new()),
         Err(e) => (Outcome::Failure, e.external_message()),
@@ -170,7 +183,12 @@ pub async fn sign_up(
 }
 
 /// Checks credentials, with throttling per account and per client address.
-pub async fn sign_in(store: &Store, email: &str, password: &str, client_addr: &str) -> Result<User> {
+pub async fn sign_in(
+    store: &Store,
+    email: &str,
+    password: &str,
+    client_addr: &str,
+) -> Result<User> {
     let email_raw = email.trim().to_lowercase();
     if email_raw.is_empty() {
         return Err(Error::invalid("email", "Enter your email address."));
@@ -184,7 +202,9 @@ pub async fn sign_in(store: &Store, email: &str, password: &str, client_addr: &s
     }
     let now = now_ms();
     let since = now - THROTTLE_WINDOW_MS;
-    let windows = store.login_failure_window(&email_raw, client_addr, since).await?;
+    let windows = store
+        .login_failure_window(&email_raw, client_addr, since)
+        .await?;
     if let Some(oldest) = windows
         .iter()
         .filter(|(n, _)| *n >= THROTTLE_MAX_FAILURES)
@@ -192,18 +212,15 @@ pub async fn sign_in(store: &Store, email: &str, password: &str, client_addr: &s
         .max()
     {
         let retry_after_secs = ((oldest + THROTTLE_WINDOW_MS - now).max(1000) + 999) / 1000;
-        store
-            .audit_insert(&NewAudit {
-                actor_id: None,
-                actor_email: &email_raw,
-                project_id: None,
-                action: "user.sign_in",
-                object: &format!("user:{email_raw}"),
-                outcome: Outcome::Denied,
-                client_addr,
-                detail: "throttled",
-            })
-            .await?;
+        audit_sign_in(
+            store,
+            None,
+            &email_raw,
+            Outcome::Denied,
+            client_addr,
+            "throttled",
+        )
+        .await?;
         return Err(Error::Throttled {
             message: format!(
                 "Too many failed sign-in attempts. Try again in {} seconds.",
@@ -222,35 +239,31 @@ pub async fn sign_in(store: &Store, email: &str, password: &str, client_addr: &s
         }
     };
     let failure = |detail: &'static str| async move {
-        store.login_failure_record(&email_raw, client_addr, now).await?;
         store
-            .audit_insert(&NewAudit {
-                actor_id: None,
-                actor_email: &email_raw,
-                project_id: None,
-                action: "user.sign_in",
-                object: &format!("user:{email_raw}"),
-                outcome: Outcome::Failure,
-                client_addr,
-                detail,
-            })
-            .await
+            .login_failure_record(&email_raw, client_addr, now)
+            .await?;
+        audit_sign_in(
+            store,
+            None,
+            &email_raw,
+            Outcome::Failure,
+            client_addr,
+            detail,
+        )
+        .await
     };
     match user {
         Some(user) if ok && !user.disabled => {
             store.login_failures_clear_email(&user.email).await?;
-            store
-                .audit_insert(&NewAudit {
-                    actor_id: Some(&user.id),
-                    actor_email: &user.email,
-                    project_id: None,
-                    action: "user.sign_in",
-                    object: &format!("user:{}", user.email),
-                    outcome: Outcome::Success,
-                    client_addr,
-                    detail: "",
-                })
-                .await?;
+            audit_sign_in(
+                store,
+                Some(&user.id),
+                &user.email,
+                Outcome::Success,
+                client_addr,
+                "",
+            )
+            .await?;
             Ok(user)
         }
         Some(user) if ok && user.disabled => {
@@ -266,9 +279,41 @@ pub async fn sign_in(store: &Store, email: &str, password: &str, client_addr: &s
     }
 }
 
+/// One sign-in attempt in the audit log.
+async fn audit_sign_in(
+    store: &Store,
+    user_id: Option<&str>,
+    email: &str,
+    outcome: Outcome,
+    client_addr: &str,
+    detail: &str,
+) -> Result<()> {
+    store
+        .audit_insert(&NewAudit {
+            actor_id: user_id,
+            actor_email: email,
+            project_id: None,
+            action: "user.sign_in",
+            object: &format!("user:{email}"),
+            outcome,
+            client_addr,
+            detail,
+        })
+        .await
+}
+
 /// Records a sign-out.
 pub async fn sign_out(store: &Store, actor: &Actor) -> Result<()> {
-    audit(store, actor, None, "user.sign_out", &format!("user:{}", actor.email), Outcome::Success, "").await
+    audit(
+        store,
+        actor,
+        None,
+        "user.sign_out",
+        &format!("user:{}", actor.email),
+        Outcome::Success,
+        "",
+    )
+    .await
 }
 
 /// Changes the actor's own password after checking the current one.
@@ -289,15 +334,36 @@ pub async fn change_password(store: &Store, actor: &Actor, current: &str, new: &
         .ok_or_else(|| Error::Unauthenticated("Sign in again.".into()))?;
     let object = format!("user:{}", user.email);
     if !verify_password(current, &user.password_hash).await? {
-        audit(store, actor, None, "user.password_change", &object, Outcome::Failure, "wrong current password").await?;
+        audit(
+            store,
+            actor,
+            None,
+            "user.password_change",
+            &object,
+            Outcome::Failure,
+            "wrong current password",
+        )
+        .await?;
         return Err(Error::invalid("current", "The current password is wrong."));
     }
     if current == new {
-        return Err(Error::invalid("new", "The new password must differ from the current one."));
+        return Err(Error::invalid(
+            "new",
+            "The new password must differ from the current one.",
+        ));
     }
     let hash = hash_password(new).await?;
     store.user_set_password(&user.id, &hash, false).await?;
-    audit(store, actor, None, "user.password_change", &object, Outcome::Success, "").await
+    audit(
+        store,
+        actor,
+        None,
+        "user.password_change",
+        &object,
+        Outcome::Success,
+        "",
+    )
+    .await
 }
 
 /// The first admin: created at start when no admin exists. Returns the generated
@@ -398,20 +464,47 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        assert_eq!(validate_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
-        for bad in ["", "   ", "no-at-sign", "@example.com", "a@", "a@b..c", "a b@c.d", "a@.com"] {
+        assert_eq!(
+            validate_email("  Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
+        for bad in [
+            "",
+            "   ",
+            "no-at-sign",
+            "@example.com",
+            "a@",
+            "a@b..c",
+            "a b@c.d",
+            "a@.com",
+        ] {
             assert!(validate_email(bad).is_err(), "{bad:?} accepted");
         }
         let long = format!("{}@example.com", "a".repeat(300));
-        assert!(validate_email(&long).unwrap_err().to_string().contains("too long"));
-        assert!(validate_email("").unwrap_err().to_string().contains("Enter"));
+        assert!(validate_email(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("too long"));
+        assert!(validate_email("")
+            .unwrap_err()
+            .to_string()
+            .contains("Enter"));
     }
 
     #[test]
     fn password_rules() {
-        assert!(validate_password("").unwrap_err().to_string().contains("Enter"));
-        assert!(validate_password("short").unwrap_err().to_string().contains("at least 12"));
-        assert!(validate_password(&"x".repeat(129)).unwrap_err().to_string().contains("too long"));
+        assert!(validate_password("")
+            .unwrap_err()
+            .to_string()
+            .contains("Enter"));
+        assert!(validate_password("short")
+            .unwrap_err()
+            .to_string()
+            .contains("at least 12"));
+        assert!(validate_password(&"x".repeat(129))
+            .unwrap_err()
+            .to_string()
+            .contains("too long"));
         // Characters, not bytes: 12 multi-byte characters are enough.
         assert!(validate_password("ééééééééééé").is_err());
         assert!(validate_password("éééééééééééé").is_ok());

@@ -52,7 +52,9 @@ impl Error {
     /// The message that may be shown to the user.
     pub fn external_message(&self) -> String {
         match self {
-            Error::Internal { .. } => "Something went wrong on our side; it has been logged.".into(),
+            Error::Internal { .. } => {
+                "Something went wrong on our side; it has been logged.".into()
+            }
             other => other.to_string(),
         }
     }

@@ -22,13 +22,31 @@ pub async fn create(store: &Store, actor: &Actor, name: &str) -> Result<Project>
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::invalid("name", "Project name cannot contain control characters."));
+        return Err(Error::invalid(
+            "name",
+            "Project name cannot contain control characters.",
+        ));
     }
-    if store.project_count_named_for_owner(&actor.user_id, name).await? > 0 {
-        return Err(Error::Conflict(format!("You already own a project named \"{name}\".")));
+    if store
+        .project_count_named_for_owner(&actor.user_id, name)
+        .await?
+        > 0
+    {
+        return Err(Error::Conflict(format!(
+            "You already own a project named \"{name}\"."
+        )));
     }
     let project = store.project_create(name, &actor.user_id).await?;
-    audit(store, actor, Some(&project.id), "project.create", &format!("project:{name}"), Outcome::Success, "").await?;
+    audit(
+        store,
+        actor,
+        Some(&project.id),
+        "project.create",
+        &format!("project:{name}"),
+        Outcome::Success,
+        "",
+    )
+    .await?;
     Ok(project)
 }
 
@@ -56,8 +74,19 @@ pub async fn update_description(
             format!("Description is too long (at most {DESCRIPTION_MAX} characters)."),
         ));
     }
-    store.project_update_description(&project.id, description).await?;
-    audit(store, actor, Some(&project.id), "project.update", &format!("project:{}", project.name), Outcome::Success, "").await
+    store
+        .project_update_description(&project.id, description)
+        .await?;
+    audit(
+        store,
+        actor,
+        Some(&project.id),
+        "project.update",
+        &format!("project:{}", project.name),
+        Outcome::Success,
+        "",
+    )
+    .await
 }
 
 pub async fn members(store: &Store, actor: &Actor, project_id: &str) -> Result<Vec<Member>> {
@@ -73,55 +102,125 @@ pub async fn member_set(
     email: &str,
     role: &str,
 ) -> Result<()> {
-    let (project, _) = guarded(store, actor, project_id, Action::ManageMembers, "member.set").await?;
+    let (project, _) = guarded(
+        store,
+        actor,
+        project_id,
+        Action::ManageMembers,
+        "member.set",
+    )
+    .await?;
     let role: Role = role.parse()?;
     let email = crate::accounts::validate_email(email)?;
-    let user = store
-        .user_by_email(&email)
-        .await?
-        .ok_or_else(|| Error::invalid("email", format!("No account uses {email}; they must sign up first.")))?;
-    if let Some(Role::Owner) = store.membership_role(project_id, &user.id).await? {
-        if role != Role::Owner && store.owner_count(project_id).await? <= 1 {
-            return Err(Error::Conflict("A project keeps at least one owner.".into()));
-        }
+    let user = store.user_by_email(&email).await?.ok_or_else(|| {
+        Error::invalid(
+            "email",
+            format!("No account uses {email}; they must sign up first."),
+        )
+    })?;
+    if role != Role::Owner {
+        keep_an_owner(store, project_id, &user.id).await?;
     }
     store.member_upsert(project_id, &user.id, role).await?;
-    audit(store, actor, Some(project_id), "member.set", &format!("project:{} member:{email}", project.name), Outcome::Success, role.as_str()).await
+    audit(
+        store,
+        actor,
+        Some(project_id),
+        "member.set",
+        &format!("project:{} member:{email}", project.name),
+        Outcome::Success,
+        role.as_str(),
+    )
+    .await
 }
 
-pub async fn member_remove(store: &Store, actor: &Actor, project_id: &str, user_id: &str) -> Result<()> {
-    let (project, _) = guarded(store, actor, project_id, Action::ManageMembers, "member.remove").await?;
-    let role = store
-        .membership_role(project_id, user_id)
-        .await?
-        .ok_or_else(|| Error::NotFound("No such member.".into()))?;
-    if role == Role::Owner && store.owner_count(project_id).await? <= 1 {
-        return Err(Error::Conflict("A project keeps at least one owner.".into()));
+pub async fn member_remove(
+    store: &Store,
+    actor: &Actor,
+    project_id: &str,
+    user_id: &str,
+) -> Result<()> {
+    let (project, _) = guarded(
+        store,
+        actor,
+        project_id,
+        Action::ManageMembers,
+        "member.remove",
+    )
+    .await?;
+    if store.membership_role(project_id, user_id).await?.is_none() {
+        return Err(Error::NotFound("No such member.".into()));
     }
-    let email = store.user_by_id(user_id).await?.map(|u| u.email).unwrap_or_default();
+    keep_an_owner(store, project_id, user_id).await?;
+    let email = store
+        .user_by_id(user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
     store.member_remove(project_id, user_id).await?;
-    audit(store, actor, Some(project_id), "member.remove", &format!("project:{} member:{email}", project.name), Outcome::Success, "").await
+    audit(
+        store,
+        actor,
+        Some(project_id),
+        "member.remove",
+        &format!("project:{} member:{email}", project.name),
+        Outcome::Success,
+        "",
+    )
+    .await
 }
 
 /// Admin: grant or revoke admin, disable or enable a user. An admin cannot lock
 /// themselves out.
-pub async fn admin_update_user(store: &Store, actor: &Actor, user_id: &str, change: &str) -> Result<()> {
+pub async fn admin_update_user(
+    store: &Store,
+    actor: &Actor,
+    user_id: &str,
+    change: &str,
+) -> Result<()> {
     require_admin(actor)?;
     let user = store
         .user_by_id(user_id)
         .await?
         .ok_or_else(|| Error::NotFound("No such user.".into()))?;
     if user.id == actor.user_id && matches!(change, "revoke_admin" | "disable") {
-        return Err(Error::Conflict("You cannot remove your own admin role or disable yourself.".into()));
+        return Err(Error::Conflict(
+            "You cannot remove your own admin role or disable yourself.".into(),
+        ));
     }
     match change {
         "make_admin" => store.user_set_admin(&user.id, true).await?,
         "revoke_admin" => store.user_set_admin(&user.id, false).await?,
         "disable" => store.user_set_disabled(&user.id, true).await?,
         "enable" => store.user_set_disabled(&user.id, false).await?,
-        _ => return Err(Error::invalid("action", "Unknown change; use make_admin, revoke_admin, disable or enable.")),
+        _ => {
+            return Err(Error::invalid(
+                "action",
+                "Unknown change; use make_admin, revoke_admin, disable or enable.",
+            ))
+        }
     }
-    audit(store, actor, None, &format!("user.{change}"), &format!("user:{}", user.email), Outcome::Success, "").await
+    audit(
+        store,
+        actor,
+        None,
+        &format!("user.{change}"),
+        &format!("user:{}", user.email),
+        Outcome::Success,
+        "",
+    )
+    .await
+}
+
+/// Refuses to take the owner role from `user_id` when they are the last owner.
+async fn keep_an_owner(store: &Store, project_id: &str, user_id: &str) -> Result<()> {
+    let is_owner = store.membership_role(project_id, user_id).await? == Some(Role::Owner);
+    if is_owner && store.owner_count(project_id).await? <= 1 {
+        return Err(Error::Conflict(
+            "A project keeps at least one owner.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Authorizes, and audits a refusal.
@@ -135,7 +234,16 @@ async fn guarded(
     match authorize(store, actor, project_id, action).await {
         Ok(ok) => Ok(ok),
         Err(e @ (Error::Forbidden(_) | Error::NotFound(_))) => {
-            audit(store, actor, None, audit_action, &format!("project:{project_id}"), Outcome::Denied, &e.to_string()).await?;
+            audit(
+                store,
+                actor,
+                None,
+                audit_action,
+                &format!("project:{project_id}"),
+                Outcome::Denied,
+                &e.to_string(),
+            )
+            .await?;
             Err(e)
         }
         Err(e) => Err(e),

@@ -34,19 +34,23 @@ impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://...`) and applies migrations.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://")
-        {
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
-        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or(url.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or_default();
             if path.is_empty() {
-                return Err(Error::invalid("database_url", "SQLite URL has no file path."));
+                return Err(Error::invalid(
+                    "database_url",
+                    "SQLite URL has no file path.",
+                ));
             }
             if let Some(dir) = std::path::Path::new(path).parent() {
                 if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        Error::internal(format!("creating {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
                 }
             }
             (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
@@ -201,13 +205,11 @@ impl Store {
     }
 
     pub async fn user_list(&self, limit: i64, offset: i64) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!(
-            "{USER_COLUMNS} ORDER BY email LIMIT $1 OFFSET $2"
-        ))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("{USER_COLUMNS} ORDER BY email LIMIT $1 OFFSET $2"))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -216,7 +218,11 @@ impl Store {
     }
 
     pub async fn admin_count(&self) -> Result<i64> {
-        count(&self.pool, "SELECT COUNT(*) AS n FROM users WHERE is_admin = 1").await
+        count(
+            &self.pool,
+            "SELECT COUNT(*) AS n FROM users WHERE is_admin = 1",
+        )
+        .await
     }
 
     pub async fn user_set_password(
@@ -338,11 +344,12 @@ impl Store {
     }
 
     pub async fn membership_role(&self, project_id: &str, user_id: &str) -> Result<Option<Role>> {
-        let row = sqlx::query("SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2")
-            .bind(project_id)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2")
+                .bind(project_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| r.try_get::<String, _>("role")?.parse())
             .transpose()
     }
@@ -404,7 +411,12 @@ impl Store {
 
     // ---- login throttling ------------------------------------------------------------
 
-    pub async fn login_failure_record(&self, email: &str, client_addr: &str, at: i64) -> Result<()> {
+    pub async fn login_failure_record(
+        &self,
+        email: &str,
+        client_addr: &str,
+        at: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO login_failures (email, client_addr, at) VALUES ($1, $2, $3)")
             .bind(email)
             .bind(client_addr)

@@ -27,15 +27,26 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = TempDir::new(&name)?;
                 let url = format!("sqlite://{}/shipyard.db", dir.0.display());
-                Ok(TestDb { url, backend, name, _dir: Some(dir) })
+                Ok(TestDb {
+                    url,
+                    backend,
+                    name,
+                    _dir: Some(dir),
+                })
             }
             Backend::Postgres => {
                 let admin = pg_admin_url();
                 let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await?;
                 conn.close().await?;
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-                Ok(TestDb { url: format!("{base}/{name}"), backend, name, _dir: None })
+                Ok(TestDb {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    name,
+                    _dir: None,
+                })
             }
         }
     }

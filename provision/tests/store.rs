@@ -44,162 +44,341 @@ fn actor(user: &provision::domain::User) -> Actor {
     }
 }
 
-both!(migrations_are_applied_and_idempotent, |store: Store| async move {
-    store.readiness().await.unwrap();
-    // Connecting again re-runs the migrator; nothing changes.
-    let url_store = store.clone();
-    url_store.readiness().await.unwrap();
-    assert_eq!(store.user_count().await.unwrap(), 0);
-});
+both!(
+    migrations_are_applied_and_idempotent,
+    |store: Store| async move {
+        store.readiness().await.unwrap();
+        // Connecting again re-runs the migrator; nothing changes.
+        let url_store = store.clone();
+        url_store.readiness().await.unwrap();
+        assert_eq!(store.user_count().await.unwrap(), 0);
+    }
+);
 
-both!(sign_up_creates_user_personal_project_and_owner_membership, |store: Store| async move {
-    let (user, project) = accounts::sign_up(&store, "Alice@Example.com", "a long password!", "1.2.3.4")
-        .await
-        .unwrap();
-    assert_eq!(user.email, "alice@example.com");
-    assert_eq!(project.personal_of.as_deref(), Some(user.id.as_str()));
-    let projects = store.project_list_for_user(&user.id).await.unwrap();
-    assert_eq!(projects.len(), 1);
-    assert_eq!(projects[0].role, Role::Owner);
-    assert_eq!(projects[0].project.name, "alice (personal)");
-    // Duplicate email (any case) is a conflict and adds nothing.
-    let dup = accounts::sign_up(&store, "ALICE@example.com", "another long password", "1.2.3.4").await;
-    assert!(matches!(dup, Err(Error::Conflict(_))), "{dup:?}");
-    assert_eq!(store.user_count().await.unwrap(), 1);
-    let audit = store.audit_list(&AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
-    assert_eq!(audit[0].action, "user.sign_up");
-    assert_eq!(audit[0].outcome, "failure");
-    assert_eq!(audit[1].outcome, "success");
-});
+both!(
+    sign_up_creates_user_personal_project_and_owner_membership,
+    |store: Store| async move {
+        let (user, project) =
+            accounts::sign_up(&store, "Alice@Example.com", "a long password!", "1.2.3.4")
+                .await
+                .unwrap();
+        assert_eq!(user.email, "alice@example.com");
+        assert_eq!(project.personal_of.as_deref(), Some(user.id.as_str()));
+        let projects = store.project_list_for_user(&user.id).await.unwrap();
+        assert_eq!(projects.len(), 1);
+        assert_eq!(projects[0].role, Role::Owner);
+        assert_eq!(projects[0].project.name, "alice (personal)");
+        // Duplicate email (any case) is a conflict and adds nothing.
+        let dup = accounts::sign_up(
+            &store,
+            "ALICE@example.com",
+            "another long password",
+            "1.2.3.4",
+        )
+        .await;
+        assert!(matches!(dup, Err(Error::Conflict(_))), "{dup:?}");
+        assert_eq!(store.user_count().await.unwrap(), 1);
+        let audit = store
+            .audit_list(&AuditFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(audit[0].action, "user.sign_up");
+        assert_eq!(audit[0].outcome, "failure");
+        assert_eq!(audit[1].outcome, "success");
+    }
+);
 
-both!(sign_in_checks_password_and_throttles, |store: Store| async move {
-    accounts::sign_up(&store, "bob@example.com", "bob's long password", "10.0.0.1").await.unwrap();
-    let ok = accounts::sign_in(&store, "bob@example.com", "bob's long password", "10.0.0.1").await.unwrap();
-    assert_eq!(ok.email, "bob@example.com");
-    for _ in 0..10 {
-        let e = accounts::sign_in(&store, "bob@example.com", "wrong password!!", "10.0.0.2").await;
-        assert!(matches!(e, Err(Error::Unauthenticated(_))), "{e:?}");
+both!(
+    sign_in_checks_password_and_throttles,
+    |store: Store| async move {
+        accounts::sign_up(&store, "bob@example.com", "bob's long password", "10.0.0.1")
+            .await
+            .unwrap();
+        let ok = accounts::sign_in(&store, "bob@example.com", "bob's long password", "10.0.0.1")
+            .await
+            .unwrap();
+        assert_eq!(ok.email, "bob@example.com");
+        for _ in 0..10 {
+            let e =
+                accounts::sign_in(&store, "bob@example.com", "wrong password!!", "10.0.0.2").await;
+            assert!(matches!(e, Err(Error::Unauthenticated(_))), "{e:?}");
+        }
+        // The 11th attempt is refused without checking, even with the right password.
+        let e =
+            accounts::sign_in(&store, "bob@example.com", "bob's long password", "10.0.0.3").await;
+        match e {
+            Err(Error::Throttled {
+                retry_after_secs, ..
+            }) => assert!((1..=300).contains(&retry_after_secs)),
+            other => panic!("expected throttling, got {other:?}"),
+        }
+        // Per address too: ten failures on unknown accounts from one address.
+        for i in 0..10 {
+            let _ = accounts::sign_in(
+                &store,
+                &format!("nobody{i}@example.com"),
+                "whatever password",
+                "10.9.9.9",
+            )
+            .await;
+        }
+        let e =
+            accounts::sign_in(&store, "carol@example.com", "whatever password", "10.9.9.9").await;
+        assert!(matches!(e, Err(Error::Throttled { .. })), "{e:?}");
+        let failures = store
+            .audit_list(&AuditFilter {
+                outcome: Some("failure".into()),
+                action: Some("user.sign_in".into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(failures.len(), 20);
     }
-    // The 11th attempt is refused without checking, even with the right password.
-    let e = accounts::sign_in(&store, "bob@example.com", "bob's long password", "10.0.0.3").await;
-    match e {
-        Err(Error::Throttled { retry_after_secs, .. }) => assert!((1..=300).contains(&retry_after_secs)),
-        other => panic!("expected throttling, got {other:?}"),
-    }
-    // Per address too: ten failures on unknown accounts from one address.
-    for i in 0..10 {
-        let _ = accounts::sign_in(&store, &format!("nobody{i}@example.com"), "whatever password", "10.9.9.9").await;
-    }
-    let e = accounts::sign_in(&store, "carol@example.com", "whatever password", "10.9.9.9").await;
-    assert!(matches!(e, Err(Error::Throttled { .. })), "{e:?}");
-    let failures = store
-        .audit_list(&AuditFilter { outcome: Some("failure".into()), action: Some("user.sign_in".into()), limit: 100, ..Default::default() })
-        .await
-        .unwrap();
-    assert_eq!(failures.len(), 20);
-});
+);
 
 both!(disabled_user_cannot_sign_in, |store: Store| async move {
-    let (user, _) = accounts::sign_up(&store, "dave@example.com", "dave's long password", "::1").await.unwrap();
+    let (user, _) = accounts::sign_up(&store, "dave@example.com", "dave's long password", "::1")
+        .await
+        .unwrap();
     store.user_set_disabled(&user.id, true).await.unwrap();
     let e = accounts::sign_in(&store, "dave@example.com", "dave's long password", "::1").await;
     assert!(matches!(e, Err(Error::Forbidden(_))), "{e:?}");
 });
 
-both!(change_password_requires_current, |store: Store| async move {
-    let (user, _) = accounts::sign_up(&store, "erin@example.com", "erin's long password", "::1").await.unwrap();
-    let a = actor(&user);
-    let e = accounts::change_password(&store, &a, "not it at all", "a brand new password").await;
-    assert!(matches!(e, Err(Error::Invalid { field: Some("current"), .. })), "{e:?}");
-    let e = accounts::change_password(&store, &a, "erin's long password", "short").await;
-    assert!(matches!(e, Err(Error::Invalid { field: Some("new"), .. })), "{e:?}");
-    accounts::change_password(&store, &a, "erin's long password", "a brand new password").await.unwrap();
-    assert!(accounts::sign_in(&store, "erin@example.com", "a brand new password", "::1").await.is_ok());
-    assert!(accounts::sign_in(&store, "erin@example.com", "erin's long password", "::1").await.is_err());
-});
+both!(
+    change_password_requires_current,
+    |store: Store| async move {
+        let (user, _) =
+            accounts::sign_up(&store, "erin@example.com", "erin's long password", "::1")
+                .await
+                .unwrap();
+        let a = actor(&user);
+        let e =
+            accounts::change_password(&store, &a, "not it at all", "a brand new password").await;
+        assert!(
+            matches!(
+                e,
+                Err(Error::Invalid {
+                    field: Some("current"),
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        let e = accounts::change_password(&store, &a, "erin's long password", "short").await;
+        assert!(
+            matches!(
+                e,
+                Err(Error::Invalid {
+                    field: Some("new"),
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        accounts::change_password(&store, &a, "erin's long password", "a brand new password")
+            .await
+            .unwrap();
+        assert!(
+            accounts::sign_in(&store, "erin@example.com", "a brand new password", "::1")
+                .await
+                .is_ok()
+        );
+        assert!(
+            accounts::sign_in(&store, "erin@example.com", "erin's long password", "::1")
+                .await
+                .is_err()
+        );
+    }
+);
 
 both!(signup_can_be_closed_by_admin, |store: Store| async move {
-    let created = accounts::ensure_admin(&store, "root@example.com", None).await.unwrap();
+    let created = accounts::ensure_admin(&store, "root@example.com", None)
+        .await
+        .unwrap();
     let (email, generated) = created.expect("admin created");
     assert_eq!(email, "root@example.com");
     let password = generated.expect("generated password");
     // Second start: nothing happens.
-    assert!(accounts::ensure_admin(&store, "root@example.com", None).await.unwrap().is_none());
-    let admin = accounts::sign_in(&store, "root@example.com", &password, "::1").await.unwrap();
+    assert!(accounts::ensure_admin(&store, "root@example.com", None)
+        .await
+        .unwrap()
+        .is_none());
+    let admin = accounts::sign_in(&store, "root@example.com", &password, "::1")
+        .await
+        .unwrap();
     assert!(admin.is_admin && admin.must_change_password);
-    let (user, _) = accounts::sign_up(&store, "frank@example.com", "frank's long password", "::1").await.unwrap();
-    assert!(matches!(accounts::set_signup_open(&store, &actor(&user), false).await, Err(Error::Forbidden(_))));
-    accounts::set_signup_open(&store, &actor(&admin), false).await.unwrap();
+    let (user, _) = accounts::sign_up(&store, "frank@example.com", "frank's long password", "::1")
+        .await
+        .unwrap();
+    assert!(matches!(
+        accounts::set_signup_open(&store, &actor(&user), false).await,
+        Err(Error::Forbidden(_))
+    ));
+    accounts::set_signup_open(&store, &actor(&admin), false)
+        .await
+        .unwrap();
     let e = accounts::sign_up(&store, "gina@example.com", "gina's long password", "::1").await;
     assert!(matches!(e, Err(Error::Forbidden(_))), "{e:?}");
-    accounts::set_signup_open(&store, &actor(&admin), true).await.unwrap();
-    accounts::sign_up(&store, "gina@example.com", "gina's long password", "::1").await.unwrap();
+    accounts::set_signup_open(&store, &actor(&admin), true)
+        .await
+        .unwrap();
+    accounts::sign_up(&store, "gina@example.com", "gina's long password", "::1")
+        .await
+        .unwrap();
 });
 
 both!(roles_and_isolation, |store: Store| async move {
-    let (owner, project) = accounts::sign_up(&store, "owner@example.com", "owner long password", "::1").await.unwrap();
-    let (viewer, _) = accounts::sign_up(&store, "viewer@example.com", "viewer long password", "::1").await.unwrap();
-    let (member, _) = accounts::sign_up(&store, "member@example.com", "member long password", "::1").await.unwrap();
-    let (outsider, other) = accounts::sign_up(&store, "out@example.com", "outsider long password", "::1").await.unwrap();
-    store.member_upsert(&project.id, &viewer.id, Role::Viewer).await.unwrap();
-    store.member_upsert(&project.id, &member.id, Role::Member).await.unwrap();
+    let (owner, project) =
+        accounts::sign_up(&store, "owner@example.com", "owner long password", "::1")
+            .await
+            .unwrap();
+    let (viewer, _) =
+        accounts::sign_up(&store, "viewer@example.com", "viewer long password", "::1")
+            .await
+            .unwrap();
+    let (member, _) =
+        accounts::sign_up(&store, "member@example.com", "member long password", "::1")
+            .await
+            .unwrap();
+    let (outsider, other) =
+        accounts::sign_up(&store, "out@example.com", "outsider long password", "::1")
+            .await
+            .unwrap();
+    store
+        .member_upsert(&project.id, &viewer.id, Role::Viewer)
+        .await
+        .unwrap();
+    store
+        .member_upsert(&project.id, &member.id, Role::Member)
+        .await
+        .unwrap();
 
-    assert!(authorize(&store, &actor(&viewer), &project.id, Action::View).await.is_ok());
-    assert!(matches!(authorize(&store, &actor(&viewer), &project.id, Action::Mutate).await, Err(Error::Forbidden(_))));
-    assert!(authorize(&store, &actor(&member), &project.id, Action::Mutate).await.is_ok());
-    assert!(matches!(authorize(&store, &actor(&member), &project.id, Action::ManageMembers).await, Err(Error::Forbidden(_))));
-    assert!(authorize(&store, &actor(&owner), &project.id, Action::ManageMembers).await.is_ok());
+    assert!(
+        authorize(&store, &actor(&viewer), &project.id, Action::View)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        authorize(&store, &actor(&viewer), &project.id, Action::Mutate).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(
+        authorize(&store, &actor(&member), &project.id, Action::Mutate)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        authorize(&store, &actor(&member), &project.id, Action::ManageMembers).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(
+        authorize(&store, &actor(&owner), &project.id, Action::ManageMembers)
+            .await
+            .is_ok()
+    );
     // Outsiders learn nothing: the same answer as for a project that does not exist.
-    let e = authorize(&store, &actor(&outsider), &project.id, Action::View).await.unwrap_err();
-    let none = authorize(&store, &actor(&outsider), "no-such-project", Action::View).await.unwrap_err();
+    let e = authorize(&store, &actor(&outsider), &project.id, Action::View)
+        .await
+        .unwrap_err();
+    let none = authorize(&store, &actor(&outsider), "no-such-project", Action::View)
+        .await
+        .unwrap_err();
     assert_eq!(e.to_string(), none.to_string());
     assert!(matches!(e, Error::NotFound(_)));
-    assert!(authorize(&store, &actor(&owner), &other.id, Action::View).await.is_err());
+    assert!(authorize(&store, &actor(&owner), &other.id, Action::View)
+        .await
+        .is_err());
 
     let members = store.member_list(&project.id).await.unwrap();
-    assert_eq!(members.iter().map(|m| (m.email.as_str(), m.role)).collect::<Vec<_>>(), vec![
-        ("member@example.com", Role::Member),
-        ("owner@example.com", Role::Owner),
-        ("viewer@example.com", Role::Viewer),
-    ]);
-    store.member_upsert(&project.id, &viewer.id, Role::Member).await.unwrap();
-    assert_eq!(store.membership_role(&project.id, &viewer.id).await.unwrap(), Some(Role::Member));
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| (m.email.as_str(), m.role))
+            .collect::<Vec<_>>(),
+        vec![
+            ("member@example.com", Role::Member),
+            ("owner@example.com", Role::Owner),
+            ("viewer@example.com", Role::Viewer),
+        ]
+    );
+    store
+        .member_upsert(&project.id, &viewer.id, Role::Member)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .membership_role(&project.id, &viewer.id)
+            .await
+            .unwrap(),
+        Some(Role::Member)
+    );
     store.member_remove(&project.id, &viewer.id).await.unwrap();
-    assert!(matches!(store.member_remove(&project.id, &viewer.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        store.member_remove(&project.id, &viewer.id).await,
+        Err(Error::NotFound(_))
+    ));
     assert_eq!(store.owner_count(&project.id).await.unwrap(), 1);
 });
 
-both!(sessions_expire_and_audit_filters, |store: Store| async move {
-    assert!(store.session_insert("s1", "{}", 2_000).await.unwrap());
-    assert!(!store.session_insert("s1", "{}", 2_000).await.unwrap(), "id collision must be reported");
-    store.session_save("s1", "{\"a\":1}", 3_000).await.unwrap();
-    assert_eq!(store.session_load("s1", 1_000).await.unwrap().as_deref(), Some("{\"a\":1}"));
-    assert_eq!(store.session_load("s1", 3_000).await.unwrap(), None);
-    assert_eq!(store.session_delete_expired(3_000).await.unwrap(), 1);
+both!(
+    sessions_expire_and_audit_filters,
+    |store: Store| async move {
+        assert!(store.session_insert("s1", "{}", 2_000).await.unwrap());
+        assert!(
+            !store.session_insert("s1", "{}", 2_000).await.unwrap(),
+            "id collision must be reported"
+        );
+        store.session_save("s1", "{\"a\":1}", 3_000).await.unwrap();
+        assert_eq!(
+            store.session_load("s1", 1_000).await.unwrap().as_deref(),
+            Some("{\"a\":1}")
+        );
+        assert_eq!(store.session_load("s1", 3_000).await.unwrap(), None);
+        assert_eq!(store.session_delete_expired(3_000).await.unwrap(), 1);
 
-    for (i, outcome) in [Outcome::Success, Outcome::Failure, Outcome::Denied].into_iter().enumerate() {
-        store
-            .audit_insert(&NewAudit {
-                actor_id: None,
-                actor_email: &format!("u{i}@example.com"),
-                project_id: Some("p1"),
-                action: "test.action",
-                object: "thing",
-                outcome,
-                client_addr: "::1",
-                detail: "",
-            })
-            .await
-            .unwrap();
+        for (i, outcome) in [Outcome::Success, Outcome::Failure, Outcome::Denied]
+            .into_iter()
+            .enumerate()
+        {
+            store
+                .audit_insert(&NewAudit {
+                    actor_id: None,
+                    actor_email: &format!("u{i}@example.com"),
+                    project_id: Some("p1"),
+                    action: "test.action",
+                    object: "thing",
+                    outcome,
+                    client_addr: "::1",
+                    detail: "",
+                })
+                .await
+                .unwrap();
+        }
+        let f = |actor: Option<&str>, outcome: Option<&str>| AuditFilter {
+            actor_email: actor.map(String::from),
+            outcome: outcome.map(String::from),
+            project_id: Some("p1".into()),
+            limit: 50,
+            ..Default::default()
+        };
+        assert_eq!(store.audit_list(&f(None, None)).await.unwrap().len(), 3);
+        assert_eq!(
+            store
+                .audit_list(&f(Some("u1@example.com"), None))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store.audit_list(&f(None, Some("denied"))).await.unwrap()[0].actor_email,
+            "u2@example.com"
+        );
     }
-    let f = |actor: Option<&str>, outcome: Option<&str>| AuditFilter {
-        actor_email: actor.map(String::from),
-        outcome: outcome.map(String::from),
-        project_id: Some("p1".into()),
-        limit: 50,
-        ..Default::default()
-    };
-    assert_eq!(store.audit_list(&f(None, None)).await.unwrap().len(), 3);
-    assert_eq!(store.audit_list(&f(Some("u1@example.com"), None)).await.unwrap().len(), 1);
-    assert_eq!(store.audit_list(&f(None, Some("denied"))).await.unwrap()[0].actor_email, "u2@example.com");
-});
+);

@@ -48,7 +48,11 @@ pub struct Config {
     pub session_absolute_hours: i64,
 
     /// Email of the first admin, created at first start.
-    #[arg(long, env = "SHIPYARD_ADMIN_EMAIL", default_value = "admin@shipyard.local")]
+    #[arg(
+        long,
+        env = "SHIPYARD_ADMIN_EMAIL",
+        default_value = "admin@shipyard.local"
+    )]
     pub admin_email: String,
 
     /// Password of the first admin; when unset a one-time password is generated and printed once.
@@ -62,8 +66,9 @@ pub struct Config {
 
 impl Config {
     pub fn database_url(&self) -> String {
-        self.database_url.clone().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("shipyard.db").display())
-        })
+        self.database_url
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("shipyard.db").display()))
     }
 }

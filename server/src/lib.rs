@@ -120,11 +120,17 @@ pub fn router(config: &Config, store: Store) -> Router {
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz).with_state(store))
-        .route("/metrics", get(metrics::endpoint).with_state(metrics.clone()));
+        .route(
+            "/metrics",
+            get(metrics::endpoint).with_state(metrics.clone()),
+        );
 
     ops.merge(leptos_router).layer(
         ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+            .layer(axum::middleware::from_fn_with_state(
+                metrics,
+                metrics::track,
+            ))
             .layer(axum::middleware::from_fn(middleware::security_headers))
             .layer(axum::middleware::from_fn(middleware::csrf))
             .layer(axum::middleware::from_fn(|req, next| {
@@ -142,7 +148,10 @@ async fn readyz(State(store): State<Store>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()),
         Err(e) => {
             tracing::warn!(error = ?e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", e.external_message()))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {}\n", e.external_message()),
+            )
         }
     }
 }
@@ -169,6 +178,11 @@ pub fn spawn_housekeeping(store: Store) -> tokio::task::JoinHandle<()> {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    // No Nagle: a streamed body (static files) would otherwise wait for delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -184,7 +198,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

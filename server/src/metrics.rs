@@ -43,7 +43,9 @@ impl Metrics {
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let Ok(mut inner) = self.inner.lock() else { return };
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
         *inner
             .requests
             .entry((route.to_string(), method.to_string(), status))
@@ -63,7 +65,9 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let Ok(inner) = self.inner.lock() else { return out };
+        let Ok(inner) = self.inner.lock() else {
+            return out;
+        };
         out.push_str("# HELP shipyard_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE shipyard_http_requests_total counter\n");
         for ((route, method, status), n) in &inner.requests {
@@ -76,7 +80,9 @@ impl Metrics {
                 n
             );
         }
-        out.push_str("# HELP shipyard_http_request_duration_seconds Time to answer HTTP requests.\n");
+        out.push_str(
+            "# HELP shipyard_http_request_duration_seconds Time to answer HTTP requests.\n",
+        );
         out.push_str("# TYPE shipyard_http_request_duration_seconds histogram\n");
         for ((route, method), h) in &inner.latency {
             let labels = format!("route=\"{}\",method=\"{}\"", escape(route), method);
@@ -92,8 +98,16 @@ impl Metrics {
                 "shipyard_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "shipyard_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "shipyard_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "shipyard_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "shipyard_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         out
     }
@@ -124,7 +138,12 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     let route = route_label(&metrics, &req);
     let method = req.method().as_str().to_string();
     let res = next.run(req).await;
-    metrics.observe(&route, &method, res.status().as_u16(), start.elapsed().as_secs_f64());
+    metrics.observe(
+        &route,
+        &method,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     res
 }
 

@@ -40,7 +40,10 @@ fn cross_site(req: &Request) -> Option<&'static str> {
     }
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().unwrap_or("null");
-        let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let host = headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         let origin_host = origin
             .split_once("://")
             .map(|(_, rest)| rest.trim_end_matches('/'))
@@ -68,7 +71,10 @@ pub async fn server_fn_answers(req: Request, next: Next) -> Response {
         return res;
     }
     let status = res.status();
-    if accepts_html && res.headers().contains_key(LOCATION) && (status.is_client_error() || status.is_server_error()) {
+    if accepts_html
+        && res.headers().contains_key(LOCATION)
+        && (status.is_client_error() || status.is_server_error())
+    {
         *res.status_mut() = StatusCode::SEE_OTHER;
     } else if status == StatusCode::INTERNAL_SERVER_ERROR
         && !res.headers().contains_key(app::ssr::ERROR_HEADER)
@@ -116,7 +122,10 @@ fn too_large(limit: usize) -> Response {
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     res

@@ -63,6 +63,9 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.0.session_delete(&id.to_string()).await.map_err(backend)
+        self.0
+            .session_delete(&id.to_string())
+            .await
+            .map_err(backend)
     }
 }

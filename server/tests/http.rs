@@ -64,7 +64,13 @@ impl App {
         let task = tokio::spawn(async move {
             let _ = server::serve(listener, router).await;
         });
-        App { url, store: built.store, db: Some(db), _site: site, task }
+        App {
+            url,
+            store: built.store,
+            db: Some(db),
+            _site: site,
+            task,
+        }
     }
 
     async fn stop(mut self) {
@@ -89,14 +95,24 @@ impl App {
 
     async fn signed_up(&self, email: &str) -> Client {
         let mut c = self.client();
-        let r = c.call("sign_up", &[("email", email), ("password", "a long password!")]).await;
+        let r = c
+            .call(
+                "sign_up",
+                &[("email", email), ("password", "a long password!")],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         c
     }
 
     async fn admin(&self) -> Client {
         let mut c = self.client();
-        let r = c.call("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+        let r = c
+            .call(
+                "sign_in",
+                &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         c
     }
@@ -178,7 +194,9 @@ impl Client {
     }
 
     async fn email(&mut self) -> Option<String> {
-        self.session().await["user"]["email"].as_str().map(String::from)
+        self.session().await["user"]["email"]
+            .as_str()
+            .map(String::from)
     }
 }
 
@@ -190,7 +208,15 @@ async fn sign_up_sign_in_and_cycled_sessions(app: &App) {
     let first = c.cookie.clone().expect("session cookie");
 
     // Signing in again issues a new session id; the old id is dead.
-    let r = c.call("sign_in", &[("email", "alice@example.com"), ("password", "a long password!")]).await;
+    let r = c
+        .call(
+            "sign_in",
+            &[
+                ("email", "alice@example.com"),
+                ("password", "a long password!"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.headers.get(LOCATION).unwrap(), "/clusters");
     let second = c.cookie.clone().expect("new cookie");
@@ -202,8 +228,22 @@ async fn sign_up_sign_in_and_cycled_sessions(app: &App) {
 
     // Cookie attributes.
     let mut fresh = app.client();
-    let r = fresh.call("sign_in", &[("email", "alice@example.com"), ("password", "a long password!")]).await;
-    let set = r.headers.get(SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    let r = fresh
+        .call(
+            "sign_in",
+            &[
+                ("email", "alice@example.com"),
+                ("password", "a long password!"),
+            ],
+        )
+        .await;
+    let set = r
+        .headers
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Lax"), "{set}");
     assert!(!set.contains("Secure"), "{set}");
@@ -215,16 +255,30 @@ async fn sign_up_validation_messages(app: &App) {
     for (email, password, expect) in [
         ("", "a long password!", "Enter your email"),
         ("not-an-email", "a long password!", "malformed"),
-        (&format!("{}@example.com", "x".repeat(300)) as &str, "a long password!", "too long"),
+        (
+            &format!("{}@example.com", "x".repeat(300)) as &str,
+            "a long password!",
+            "too long",
+        ),
         ("bob@example.com", "", "Enter a password"),
         ("bob@example.com", "eleven char", "at least 12"),
         ("bob@example.com", &"p".repeat(200), "too long"),
     ] {
-        let r = c.call("sign_up", &[("email", email), ("password", password)]).await;
+        let r = c
+            .call("sign_up", &[("email", email), ("password", password)])
+            .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{email:?}: {}", r.body);
-        assert!(r.body.contains(expect), "{email:?}/{password:?}: {}", r.body);
+        assert!(
+            r.body.contains(expect),
+            "{email:?}/{password:?}: {}",
+            r.body
+        );
     }
-    assert_eq!(app.store.user_count().await.unwrap(), 1, "only the admin exists");
+    assert_eq!(
+        app.store.user_count().await.unwrap(),
+        1,
+        "only the admin exists"
+    );
 }
 both!(sign_up_validation_messages);
 
@@ -232,15 +286,42 @@ async fn wrong_password_then_throttled(app: &App) {
     app.signed_up("bob@example.com").await;
     let mut c = app.client();
     for _ in 0..10 {
-        let r = c.call("sign_in", &[("email", "bob@example.com"), ("password", "not the password")]).await;
+        let r = c
+            .call(
+                "sign_in",
+                &[
+                    ("email", "bob@example.com"),
+                    ("password", "not the password"),
+                ],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
         assert!(r.body.contains("Wrong email or password"), "{}", r.body);
     }
-    let r = c.call("sign_in", &[("email", "bob@example.com"), ("password", "a long password!")]).await;
+    let r = c
+        .call(
+            "sign_in",
+            &[
+                ("email", "bob@example.com"),
+                ("password", "a long password!"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
-    let retry: u64 = r.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    let retry: u64 = r
+        .headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=300).contains(&retry));
-    assert!(r.body.contains("Too many failed sign-in attempts"), "{}", r.body);
+    assert!(
+        r.body.contains("Too many failed sign-in attempts"),
+        "{}",
+        r.body
+    );
     assert!(c.cookie.is_none(), "no session for a throttled sign-in");
 
     // The same refusal as a plain form post: a redirect back with the message.
@@ -258,10 +339,23 @@ async fn wrong_password_then_throttled(app: &App) {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let location = r.headers.get(LOCATION).unwrap().to_str().unwrap();
-    assert!(location.starts_with(&format!("{}/signin?", app.url)) && location.contains("__err="), "{location}");
-    let page = c.send(reqwest::Method::GET, location.trim_start_matches(&app.url), None, &[]).await;
+    assert!(
+        location.starts_with(&format!("{}/signin?", app.url)) && location.contains("__err="),
+        "{location}"
+    );
+    let page = c
+        .send(
+            reqwest::Method::GET,
+            location.trim_start_matches(&app.url),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Too many failed sign-in attempts"), "message not in the page");
+    assert!(
+        page.body.contains("Too many failed sign-in attempts"),
+        "message not in the page"
+    );
 }
 both!(wrong_password_then_throttled);
 
@@ -269,7 +363,9 @@ async fn sign_out_ends_the_session(app: &App) {
     let mut c = app.signed_up("carol@example.com").await;
     let cookie = c.cookie.clone();
     // A GET never mutates: the sign-out function refuses GET.
-    let r = c.send(reqwest::Method::GET, "/api/sign_out", None, &[]).await;
+    let r = c
+        .send(reqwest::Method::GET, "/api/sign_out", None, &[])
+        .await;
     assert!(r.status.is_client_error(), "{}", r.status);
     assert_eq!(c.email().await.as_deref(), Some("carol@example.com"));
 
@@ -279,7 +375,14 @@ async fn sign_out_ends_the_session(app: &App) {
     let mut replay = app.client();
     replay.cookie = cookie;
     assert_eq!(replay.email().await, None, "old cookie still signed in");
-    let page = replay.send(reqwest::Method::GET, "/clusters", None, &[("accept", "text/html")]).await;
+    let page = replay
+        .send(
+            reqwest::Method::GET,
+            "/clusters",
+            None,
+            &[("accept", "text/html")],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::FOUND);
     assert_eq!(page.headers.get(LOCATION).unwrap(), "/signin");
 }
@@ -292,16 +395,35 @@ async fn cross_site_posts_are_refused(app: &App) {
         vec![("origin", "http://evil.example")],
         vec![("origin", "null")],
         vec![("sec-fetch-site", "cross-site")],
-        vec![("sec-fetch-site", "same-site"), ("origin", &app.url as &str)],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", &app.url as &str),
+        ],
     ] {
-        let mut h = vec![("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")];
+        let mut h = vec![
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("accept", "application/json"),
+        ];
         h.extend(headers.iter().copied());
-        let r = c.send(reqwest::Method::POST, "/api/sign_out", Some(Vec::new()), &h).await;
+        let r = c
+            .send(reqwest::Method::POST, "/api/sign_out", Some(Vec::new()), &h)
+            .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
-        let r = c.send(reqwest::Method::POST, "/api/project_create", Some(b"name=x".to_vec()), &h).await;
+        let r = c
+            .send(
+                reqwest::Method::POST,
+                "/api/project_create",
+                Some(b"name=x".to_vec()),
+                &h,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
     }
-    assert_eq!(c.email().await.as_deref(), Some("dave@example.com"), "refused sign-out ran");
+    assert_eq!(
+        c.email().await.as_deref(),
+        Some("dave@example.com"),
+        "refused sign-out ran"
+    );
     assert_eq!(c.session().await["projects"].as_array().unwrap().len(), 1);
     // The same request from the same origin goes through.
     let origin = format!("http://{host}");
@@ -326,67 +448,143 @@ async fn roles_viewer_member_owner(app: &App) {
     let mut owner = app.signed_up("owner@example.com").await;
     let mut viewer = app.signed_up("viewer@example.com").await;
     let mut member = app.signed_up("member@example.com").await;
-    let project = owner.session().await["current"]["id"].as_str().unwrap().to_string();
-    for (email, role) in [("viewer@example.com", "viewer"), ("member@example.com", "member")] {
-        let r = owner.call("member_set", &[("project_id", &project), ("email", email), ("role", role)]).await;
+    let project = owner.session().await["current"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (email, role) in [
+        ("viewer@example.com", "viewer"),
+        ("member@example.com", "member"),
+    ] {
+        let r = owner
+            .call(
+                "member_set",
+                &[("project_id", &project), ("email", email), ("role", role)],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     // A viewer can read but not change.
     let r = viewer.call("project", &[("project_id", &project)]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["can_edit"], false);
-    let r = viewer.call("project_update", &[("project_id", &project), ("description", "viewer was here")]).await;
+    let r = viewer
+        .call(
+            "project_update",
+            &[("project_id", &project), ("description", "viewer was here")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(r.body.contains("viewer"), "{}", r.body);
     // A member can change, but not manage members.
-    let r = member.call("project_update", &[("project_id", &project), ("description", "member was here")]).await;
+    let r = member
+        .call(
+            "project_update",
+            &[("project_id", &project), ("description", "member was here")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = member.call("member_set", &[("project_id", &project), ("email", "member@example.com"), ("role", "owner")]).await;
+    let r = member
+        .call(
+            "member_set",
+            &[
+                ("project_id", &project),
+                ("email", "member@example.com"),
+                ("role", "owner"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let r = owner.call("project", &[("project_id", &project)]).await;
     assert_eq!(r.json()["project"]["description"], "member was here");
     // The last owner stays.
-    let owner_id = owner.session().await["user"]["id"].as_str().unwrap().to_string();
-    let r = owner.call("member_remove", &[("project_id", &project), ("user_id", &owner_id)]).await;
+    let owner_id = owner.session().await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = owner
+        .call(
+            "member_remove",
+            &[("project_id", &project), ("user_id", &owner_id)],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     // Denials are audited.
     let denied = app
         .store
-        .audit_list(&provision::domain::AuditFilter { outcome: Some("denied".into()), limit: 10, ..Default::default() })
+        .audit_list(&provision::domain::AuditFilter {
+            outcome: Some("denied".into()),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert!(denied.iter().any(|a| a.actor_email == "viewer@example.com" && a.action == "project.update"));
+    assert!(denied
+        .iter()
+        .any(|a| a.actor_email == "viewer@example.com" && a.action == "project.update"));
 }
 both!(roles_viewer_member_owner);
 
 async fn tenants_are_isolated(app: &App) {
     let mut erin = app.signed_up("erin@example.com").await;
     let mut frank = app.signed_up("frank@example.com").await;
-    let erins = erin.session().await["current"]["id"].as_str().unwrap().to_string();
+    let erins = erin.session().await["current"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for (endpoint, form) in [
         ("project", vec![("project_id", erins.as_str())]),
         ("switch_project", vec![("project_id", erins.as_str())]),
-        ("project_update", vec![("project_id", erins.as_str()), ("description", "x")]),
-        ("member_set", vec![("project_id", erins.as_str()), ("email", "frank@example.com"), ("role", "owner")]),
+        (
+            "project_update",
+            vec![("project_id", erins.as_str()), ("description", "x")],
+        ),
+        (
+            "member_set",
+            vec![
+                ("project_id", erins.as_str()),
+                ("email", "frank@example.com"),
+                ("role", "owner"),
+            ],
+        ),
     ] {
         let r = frank.call(endpoint, &form).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{endpoint}: {}", r.body);
         assert!(!r.body.contains("erin"), "{endpoint} leaks: {}", r.body);
     }
-    let r = frank.call("project", &[("project_id", "no-such-project")]).await;
+    let r = frank
+        .call("project", &[("project_id", "no-such-project")])
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(frank.session().await["projects"].as_array().unwrap().iter().all(|p| p["id"] != erins.as_str()));
+    assert!(frank.session().await["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["id"] != erins.as_str()));
     // Signed out: 401, not data.
-    let r = app.client().call("project", &[("project_id", &erins)]).await;
+    let r = app
+        .client()
+        .call("project", &[("project_id", &erins)])
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Admin pages and functions are for admins only.
     let r = frank.call("admin", &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = frank.call("admin_signup", &[("open", "false")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let page = frank.send(reqwest::Method::GET, "/admin", None, &[("accept", "text/html")]).await;
+    let page = frank
+        .send(
+            reqwest::Method::GET,
+            "/admin",
+            None,
+            &[("accept", "text/html")],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert!(!page.body.contains("frank@example.com</td>"), "user list leaked");
+    assert!(
+        !page.body.contains("frank@example.com</td>"),
+        "user list leaked"
+    );
 }
 both!(tenants_are_isolated);
 
@@ -395,24 +593,60 @@ async fn admin_closes_signup_and_disables_users(app: &App) {
     let mut gina = app.signed_up("gina@example.com").await;
     let r = admin.call("admin_signup", &[("open", "false")]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = app.client().call("sign_up", &[("email", "hank@example.com"), ("password", "a long password!")]).await;
+    let r = app
+        .client()
+        .call(
+            "sign_up",
+            &[
+                ("email", "hank@example.com"),
+                ("password", "a long password!"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(r.body.contains("Sign-up is closed"));
     let overview = admin.call("admin", &[]).await.json();
     assert_eq!(overview["signup_open"], false);
-    let gina_id = overview["users"].as_array().unwrap().iter().find(|u| u["email"] == "gina@example.com").unwrap()["id"]
+    let gina_id = overview["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "gina@example.com")
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let r = admin.call("admin_user", &[("user_id", &gina_id), ("change", "disable")]).await;
+    let r = admin
+        .call(
+            "admin_user",
+            &[("user_id", &gina_id), ("change", "disable")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // Her live session stops working at once.
     assert_eq!(gina.email().await, None);
-    let r = app.client().call("sign_in", &[("email", "gina@example.com"), ("password", "a long password!")]).await;
+    let r = app
+        .client()
+        .call(
+            "sign_in",
+            &[
+                ("email", "gina@example.com"),
+                ("password", "a long password!"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     // Audit entries for all of it.
-    let actions: Vec<String> = overview["audit"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap().to_string()).collect();
-    assert!(actions.contains(&"settings.signup".to_string()), "{actions:?}");
+    let actions: Vec<String> = overview["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        actions.contains(&"settings.signup".to_string()),
+        "{actions:?}"
+    );
     assert!(actions.contains(&"user.sign_in".to_string()), "{actions:?}");
 }
 both!(admin_closes_signup_and_disables_users);
@@ -432,24 +666,47 @@ async fn bad_input_never_5xx_and_changes_nothing(app: &App) {
         ("non-utf8", vec![0xff, 0xfe, 0xfd, b'=', 0xc3, 0x28]),
         ("non-utf8 escaped", b"email=%ff%fe&password=%c3%28".to_vec()),
         ("json", b"{\"email\": [1,2,3]}".to_vec()),
-        ("wrong types", b"open=maybe&project_id[]=1&project_id[x]=2".to_vec()),
+        (
+            "wrong types",
+            b"open=maybe&project_id[]=1&project_id[x]=2".to_vec(),
+        ),
     ];
-    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
+    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.to_string())
+        .collect();
     paths.sort();
     paths.dedup();
     // Signing out needs no input, so any body is a valid sign-out; it is tested above.
     paths.retain(|p| p != "/api/sign_out");
     assert!(paths.len() >= 14, "{paths:?}");
-    paths.extend(["/signin", "/signup", "/clusters", "/healthz", "/metrics", "/nope", "/api/nope"].map(String::from));
+    paths.extend(
+        [
+            "/signin",
+            "/signup",
+            "/clusters",
+            "/healthz",
+            "/metrics",
+            "/nope",
+            "/api/nope",
+        ]
+        .map(String::from),
+    );
     for path in &paths {
         for (what, body) in &bodies {
-            for content_type in ["application/x-www-form-urlencoded", "application/json", "text/plain"] {
+            for content_type in [
+                "application/x-www-form-urlencoded",
+                "application/json",
+                "text/plain",
+            ] {
                 let r = c
                     .send(
                         reqwest::Method::POST,
                         path,
                         Some(body.clone()),
-                        &[(CONTENT_TYPE.as_str(), content_type), (ACCEPT.as_str(), "application/json")],
+                        &[
+                            (CONTENT_TYPE.as_str(), content_type),
+                            (ACCEPT.as_str(), "application/json"),
+                        ],
                     )
                     .await;
                 assert!(
@@ -459,14 +716,24 @@ async fn bad_input_never_5xx_and_changes_nothing(app: &App) {
                     &r.body[..r.body.len().min(300)]
                 );
                 if r.status.is_client_error() {
-                    assert!(!r.body.trim().is_empty() || r.status == StatusCode::METHOD_NOT_ALLOWED, "{path} {what}: no message");
+                    assert!(
+                        !r.body.trim().is_empty() || r.status == StatusCode::METHOD_NOT_ALLOWED,
+                        "{path} {what}: no message"
+                    );
                 }
             }
         }
     }
     assert_eq!(app.store.user_count().await.unwrap(), users);
-    assert_eq!(c.email().await.as_deref(), Some("ivan@example.com"), "bad input signed us out");
-    assert_eq!(c.session().await["projects"].as_array().unwrap().len(), projects);
+    assert_eq!(
+        c.email().await.as_deref(),
+        Some("ivan@example.com"),
+        "bad input signed us out"
+    );
+    assert_eq!(
+        c.session().await["projects"].as_array().unwrap().len(),
+        projects
+    );
 }
 both!(bad_input_never_5xx_and_changes_nothing);
 
@@ -479,13 +746,22 @@ async fn health_readiness_metrics(app: &App) {
     c.send(reqwest::Method::GET, "/signin", None, &[]).await;
     let r = c.send(reqwest::Method::GET, "/metrics", None, &[]).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("shipyard_http_requests_total{route=\"/signin\",method=\"GET\",status=\"200\"} 1"), "{}", r.body);
+    assert!(
+        r.body.contains(
+            "shipyard_http_requests_total{route=\"/signin\",method=\"GET\",status=\"200\"} 1"
+        ),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("shipyard_http_request_duration_seconds_bucket{route=\"/readyz\",method=\"GET\",le=\"+Inf\"} 1"), "{}", r.body);
     // Unknown paths share one label.
-    c.send(reqwest::Method::GET, "/random/path/123", None, &[]).await;
+    c.send(reqwest::Method::GET, "/random/path/123", None, &[])
+        .await;
     let r = c.send(reqwest::Method::GET, "/metrics", None, &[]).await;
     assert!(!r.body.contains("/random/path/123"));
-    let page = c.send(reqwest::Method::GET, "/does-not-exist", None, &[]).await;
+    let page = c
+        .send(reqwest::Method::GET, "/does-not-exist", None, &[])
+        .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.body.contains("Page not found"));
 }

@@ -22,7 +22,13 @@ fn AdminBody() -> impl IntoView {
     let user_change = ServerAction::<AdminUpdateUser>::new();
     let location = use_location();
     let overview = Resource::new(
-        move || (location.search.get(), signup.version().get(), user_change.version().get()),
+        move || {
+            (
+                location.search.get(),
+                signup.version().get(),
+                user_change.version().get(),
+            )
+        },
         |_| get_admin_overview(),
     );
     view! {
