@@ -90,7 +90,9 @@ test: site test-tools postgres
 	@$(MAKE) --no-print-directory test-e2e
 
 test-rust:
-	cargo test --workspace --no-fail-fast
+	# Default members only: `--workspace` would add `frontend` and unify `hydrate` into
+	# the server build of `app`.
+	cargo test --no-fail-fast
 
 # Browser tests drive the debug server binary (built by test-rust) with the release
 # WASM bundle, in headless Debian Chromium. Node's test runner prints the summary.
@@ -103,7 +105,7 @@ test-e2e:
 
 lint:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 bench: build test-tools

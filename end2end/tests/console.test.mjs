@@ -150,3 +150,44 @@ test('the layout works on a phone-sized screen', async () => {
   assert.ok(await user.page.isVisible('form.signout button'));
   await ctx.close();
 });
+
+test('without JavaScript: create a project, describe it, add a member, switch back', async () => {
+  const other = await browser.newContext();
+  const member = await signUp(other, 'nojsmember');
+  await other.close();
+
+  const ctx = await browser.newContext({ javaScriptEnabled: false });
+  const page = await ctx.newPage();
+  const email = uniqueEmail('nojsowner');
+  await page.goto(`${server.url}/signup`);
+  await page.fill('#email', email);
+  await page.fill('#password', 'no javascript password');
+  await page.click('#signup-form button[type=submit]');
+  await page.waitForURL(`${server.url}/clusters`);
+
+  await page.goto(`${server.url}/project`);
+  const name = `NoJS ${Date.now()}`;
+  await page.fill('#new-project-name', name);
+  await page.click('#project-create-form button[type=submit]');
+  await page.waitForSelector(`h1:text-is("${name}")`);
+  await page.waitForSelector('[role=status]:has-text("Project created")');
+
+  await page.fill('#description', 'Made without a line of JavaScript');
+  await page.click('#project-update-form button[type=submit]');
+  await page.waitForSelector('[role=status]:has-text("Saved (description)")');
+  assert.equal(await page.inputValue('#description'), 'Made without a line of JavaScript');
+
+  await page.fill('#member-email', 'nobody-at-all@example.com');
+  await page.click('#member-form button[type=submit]');
+  await page.waitForSelector('[role=alert]:has-text("No account uses")');
+  await page.fill('#member-email', member.email);
+  await page.click('#member-form button[type=submit]');
+  await page.waitForSelector(`#members td:text-is("${member.email}")`);
+
+  await page.selectOption('#project-switch', { index: 0 });
+  await page.click('.switcher button');
+  await page.waitForLoadState();
+  await page.goto(`${server.url}/project`);
+  await page.waitForSelector('h1:has-text("(personal)")');
+  await ctx.close();
+});

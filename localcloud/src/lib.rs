@@ -1,1 +1,136 @@
-//! The cloud on one machine (see issue: localcloud).
+//! localcloud: an OpenStack-API-compatible cloud that runs on one machine, so that
+//! Shipyard runs without a cloud account and every test drives the same driver code as
+//! production. Each service answers in the shapes of OpenStack's published API samples.
+//!
+//! Implemented so far: Identity (Keystone v3 password tokens with a service catalog)
+//! and Compute flavors (Nova v2.1). Servers, placement, load balancers, volumes,
+//! images and networks follow (see the localcloud issue).
+
+pub mod compute;
+pub mod error;
+pub mod identity;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+
+/// A user that can request tokens, and the project its tokens are scoped to.
+#[derive(Clone, Debug)]
+pub struct UserConfig {
+    pub name: String,
+    pub password: String,
+    pub project: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub users: Vec<UserConfig>,
+    pub token_ttl: Duration,
+    pub region: String,
+}
+
+impl Config {
+    /// Loopback on `listen`, user `admin`/`admin` in project `admin`, 1 h tokens.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            listen,
+            data_dir: data_dir.into(),
+            users: vec![UserConfig {
+                name: "admin".into(),
+                password: "admin".into(),
+                project: "admin".into(),
+            }],
+            token_ttl: Duration::from_secs(3600),
+            region: "RegionOne".into(),
+        }
+    }
+}
+
+/// Shared state of one running cloud.
+pub struct Cloud {
+    pub config: Config,
+    /// `http://127.0.0.1:<port>`, as clients reach it.
+    pub base_url: String,
+    pub identity: identity::Identity,
+    pub compute: compute::Compute,
+}
+
+/// A cloud serving on its port.
+pub struct Running {
+    pub url: String,
+    pub cloud: Arc<Cloud>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The Keystone URL clients authenticate against.
+    pub fn auth_url(&self) -> String {
+        format!("{}/identity/v3", self.url)
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `config.listen`, writes `clouds.yaml` into the data directory and serves.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let cloud = Arc::new(Cloud {
+        identity: identity::Identity::new(&config),
+        compute: compute::Compute::new(),
+        base_url: url.clone(),
+        config,
+    });
+    write_clouds_yaml(&cloud.config.data_dir, &cloud)?;
+    let router = router(cloud.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "localcloud stopped");
+        }
+    });
+    Ok(Running { url, cloud, task })
+}
+
+pub fn router(cloud: Arc<Cloud>) -> Router {
+    Router::new()
+        .nest("/identity", identity::router())
+        .nest("/compute/v2.1", compute::router())
+        .with_state(cloud)
+}
+
+/// A `clouds.yaml` with one entry, `localcloud`, for the first configured user, so that
+/// `OS_CLIENT_CONFIG_FILE=<data-dir>/clouds.yaml OS_CLOUD=localcloud openstack ...` works.
+fn write_clouds_yaml(dir: &Path, cloud: &Cloud) -> anyhow::Result<()> {
+    let Some(user) = cloud.config.users.first() else {
+        return Ok(());
+    };
+    let yaml = format!(
+        "clouds:\n  localcloud:\n    auth:\n      auth_url: {}/identity/v3\n      username: {}\n      password: {}\n      project_name: {}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {}\n    identity_api_version: 3\n    interface: public\n",
+        cloud.base_url, user.name, user.password, user.project, cloud.config.region
+    );
+    std::fs::write(dir.join("clouds.yaml"), yaml)?;
+    Ok(())
+}
+
+/// RFC 3339 with microseconds and `Z`, as Keystone writes times.
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
+}
+
+/// A fresh id in OpenStack's usual form (32 hex digits).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -1,0 +1,68 @@
+//! Error bodies in each service's own published shape (see
+//! ../shared/openstack-api-samples/README.md, "Error bodies").
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde_json::json;
+
+/// Which API answered, which decides the error body's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Identity,
+    Compute,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub service: Service,
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(service: Service, status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            service,
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Nova's (and Cinder's) fault name for a status.
+pub fn nova_fault_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "badRequest",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "itemNotFound",
+        405 => "badMethod",
+        409 => "conflictingRequest",
+        413 => "overLimit",
+        415 => "badMediaType",
+        501 => "notImplemented",
+        503 => "serviceUnavailable",
+        _ => "computeFault",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.status.as_u16();
+        let body = match self.service {
+            Service::Identity => json!({
+                "error": {
+                    "code": code,
+                    "title": self.status.canonical_reason().unwrap_or("Error"),
+                    "message": self.message,
+                }
+            }),
+            Service::Compute => json!({
+                nova_fault_name(self.status): { "code": code, "message": self.message }
+            }),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,305 @@
+//! Identity: Keystone v3 password authentication scoped to a project, answering with
+//! `X-Subject-Token` and a token body carrying the service catalog.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, Service};
+use crate::{format_time, new_id, Cloud, Config};
+
+const DOMAIN_ID: &str = "default";
+const DOMAIN_NAME: &str = "Default";
+
+#[derive(Clone, Debug)]
+struct User {
+    id: String,
+    name: String,
+    password: String,
+    project_id: String,
+    project_name: String,
+}
+
+/// An issued token.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub user_id: String,
+    pub user_name: String,
+    pub project_id: String,
+    pub project_name: String,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+pub struct Identity {
+    users: Vec<User>,
+    role_id: String,
+    tokens: Mutex<HashMap<String, Token>>,
+}
+
+impl Identity {
+    pub fn new(config: &Config) -> Identity {
+        let mut project_ids: HashMap<String, String> = HashMap::new();
+        let users = config
+            .users
+            .iter()
+            .map(|u| User {
+                id: new_id(),
+                name: u.name.clone(),
+                password: u.password.clone(),
+                project_id: project_ids
+                    .entry(u.project.clone())
+                    .or_insert_with(new_id)
+                    .clone(),
+                project_name: u.project.clone(),
+            })
+            .collect();
+        Identity {
+            users,
+            role_id: new_id(),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The live token behind an `X-Auth-Token` value.
+    pub fn validate(&self, token: &str) -> Option<Token> {
+        let now = OffsetDateTime::now_utc();
+        let mut tokens = self.tokens.lock().ok()?;
+        tokens.retain(|_, t| t.expires_at > now);
+        tokens.get(token).cloned()
+    }
+}
+
+pub fn router() -> Router<Arc<Cloud>> {
+    Router::new()
+        .route("/", get(versions))
+        .route("/v3", get(version))
+        .route("/v3/", get(version))
+        .route("/v3/auth/tokens", post(issue).get(show))
+}
+
+fn version_body(cloud: &Cloud) -> Value {
+    json!({
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": format!("{}/identity/v3/", cloud.base_url)}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+    })
+}
+
+async fn versions(State(cloud): State<Arc<Cloud>>) -> Response {
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        Json(json!({"versions": {"values": [version_body(&cloud)]}})),
+    )
+        .into_response()
+}
+
+async fn version(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
+    Json(json!({"version": version_body(&cloud)}))
+}
+
+#[derive(Deserialize)]
+struct AuthRequest {
+    auth: Auth,
+}
+
+#[derive(Deserialize)]
+struct Auth {
+    identity: AuthIdentity,
+    scope: Option<Scope>,
+}
+
+#[derive(Deserialize)]
+struct AuthIdentity {
+    methods: Vec<String>,
+    password: Option<PasswordMethod>,
+}
+
+#[derive(Deserialize)]
+struct PasswordMethod {
+    user: PasswordUser,
+}
+
+#[derive(Deserialize)]
+struct PasswordUser {
+    id: Option<String>,
+    name: Option<String>,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct Scope {
+    project: Option<ScopeProject>,
+}
+
+#[derive(Deserialize)]
+struct ScopeProject {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(Service::Identity, status, message)
+}
+
+async fn issue(State(cloud): State<Arc<Cloud>>, body: Bytes) -> Result<Response, ApiError> {
+    let req: AuthRequest = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("Malformed authentication request: {e}"),
+        )
+    })?;
+    if !req.auth.identity.methods.iter().any(|m| m == "password") {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "Only the password method is supported.",
+        ));
+    }
+    let pw = req.auth.identity.password.ok_or_else(|| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "The password method needs a password object.",
+        )
+    })?;
+    let unauthorized = || {
+        err(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+    };
+    let user = cloud
+        .identity
+        .users
+        .iter()
+        .find(|u| {
+            pw.user.id.as_deref() == Some(u.id.as_str())
+                || pw.user.name.as_deref() == Some(u.name.as_str())
+        })
+        .filter(|u| u.password == pw.user.password)
+        .ok_or_else(unauthorized)?;
+    if let Some(project) = req.auth.scope.and_then(|s| s.project) {
+        let matches = project.id.as_deref() == Some(user.project_id.as_str())
+            || project.name.as_deref() == Some(user.project_name.as_str());
+        if !matches {
+            return Err(unauthorized());
+        }
+    }
+    let issued_at = OffsetDateTime::now_utc();
+    let token = Token {
+        user_id: user.id.clone(),
+        user_name: user.name.clone(),
+        project_id: user.project_id.clone(),
+        project_name: user.project_name.clone(),
+        issued_at,
+        expires_at: issued_at + cloud.config.token_ttl,
+    };
+    let id = format!("lc{}{}", new_id(), new_id());
+    let body = token_body(&cloud, &token);
+    cloud
+        .identity
+        .tokens
+        .lock()
+        .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "token store poisoned"))?
+        .insert(id.clone(), token);
+    let mut res = (StatusCode::CREATED, Json(body)).into_response();
+    res.headers_mut().insert(
+        "x-subject-token",
+        HeaderValue::from_str(&id)
+            .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+    );
+    Ok(res)
+}
+
+/// `GET /v3/auth/tokens`: validate the token in `X-Subject-Token`.
+async fn show(State(cloud): State<Arc<Cloud>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let caller = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
+    let subject = headers.get("x-subject-token").and_then(|v| v.to_str().ok());
+    let (Some(caller), Some(subject)) = (caller, subject) else {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        ));
+    };
+    if cloud.identity.validate(caller).is_none() {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        ));
+    }
+    let token = cloud
+        .identity
+        .validate(subject)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "Could not find token."))?;
+    Ok((StatusCode::OK, Json(token_body(&cloud, &token))).into_response())
+}
+
+fn token_body(cloud: &Cloud, t: &Token) -> Value {
+    json!({
+        "token": {
+            "audit_ids": [new_id()],
+            "catalog": catalog(cloud, &t.project_id),
+            "expires_at": format_time(t.expires_at),
+            "is_domain": false,
+            "issued_at": format_time(t.issued_at),
+            "methods": ["password"],
+            "project": {
+                "domain": {"id": DOMAIN_ID, "name": DOMAIN_NAME},
+                "id": t.project_id,
+                "name": t.project_name,
+            },
+            "roles": [{"id": cloud.identity.role_id, "name": "admin"}],
+            "user": {
+                "domain": {"id": DOMAIN_ID, "name": DOMAIN_NAME},
+                "id": t.user_id,
+                "name": t.user_name,
+                "password_expires_at": null,
+            },
+        }
+    })
+}
+
+/// The services this cloud serves, each with public, internal and admin endpoints.
+fn catalog(cloud: &Cloud, _project_id: &str) -> Value {
+    let base = &cloud.base_url;
+    let region = &cloud.config.region;
+    let services = [
+        ("identity", "keystone", format!("{base}/identity")),
+        ("compute", "nova", format!("{base}/compute/v2.1")),
+    ];
+    Value::Array(
+        services
+            .iter()
+            .map(|(kind, name, url)| {
+                let endpoints: Vec<Value> = ["public", "internal", "admin"]
+                    .iter()
+                    .map(|interface| {
+                        json!({
+                            "id": new_id(),
+                            "interface": interface,
+                            "region": region,
+                            "region_id": region,
+                            "url": url,
+                        })
+                    })
+                    .collect();
+                json!({
+                    "endpoints": endpoints,
+                    "type": kind,
+                    "id": new_id(),
+                    "name": name,
+                })
+            })
+            .collect(),
+    )
+}
