@@ -6,14 +6,21 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+/// `OPENSTACK_SAMPLES`, or the nearest `shared/openstack-api-samples` beside the
+/// repository or one of its parents (CI lays `shared/` beside the clone).
 fn samples_dir() -> PathBuf {
-    std::env::var_os("OPENSTACK_SAMPLES")
-        .map(PathBuf::from)
+    if let Some(dir) = std::env::var_os("OPENSTACK_SAMPLES") {
+        return PathBuf::from(dir);
+    }
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared/openstack-api-samples"))
+        .find(|p| p.is_dir())
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/openstack-api-samples"
-            ))
+            panic!(
+                "no shared/openstack-api-samples above {}; set OPENSTACK_SAMPLES",
+                here.display()
+            )
         })
 }
 
