@@ -124,6 +124,7 @@ test('admin: users, audit log and the sign-up switch; everyone else is refused',
   await page.waitForSelector('[data-testid=signup-state]:has-text("Open")');
 
   const other = await signUp(anon, 'notadmin');
+  await other.page.waitForSelector('[data-testid=whoami]');
   assert.equal(await other.page.locator('nav >> text=Admin').count(), 0);
   await other.page.goto(`${server.url}/admin`);
   await other.page.waitForSelector('[role=alert]:has-text("Only administrators")');
@@ -145,9 +146,11 @@ test('admin: users, audit log and the sign-up switch; everyone else is refused',
 test('the layout works on a phone-sized screen', async () => {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 800 } });
   const user = await signUp(ctx, 'phone');
+  // The header fills in once the session is loaded; wait for it before measuring.
+  await user.page.waitForSelector('form.signout button', { state: 'visible' });
+  await user.page.waitForSelector('[data-testid=whoami]', { state: 'visible' });
   const width = await user.page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `page scrolls sideways: ${width}px`);
-  assert.ok(await user.page.isVisible('form.signout button'));
   await ctx.close();
 });
 
