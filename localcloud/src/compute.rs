@@ -114,26 +114,23 @@ async fn flavor_list(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&cloud, &headers)?;
-    let flavors: Vec<Value> = cloud
-        .compute
-        .flavors
-        .iter()
-        .map(|f| flavor_body(&cloud, f, false))
-        .collect();
-    Ok(Json(json!({ "flavors": flavors })))
+    flavors(&cloud, &headers, false)
 }
 
 async fn flavor_detail(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&cloud, &headers)?;
+    flavors(&cloud, &headers, true)
+}
+
+fn flavors(cloud: &Cloud, headers: &HeaderMap, detail: bool) -> Result<Json<Value>, ApiError> {
+    authenticate(cloud, headers)?;
     let flavors: Vec<Value> = cloud
         .compute
         .flavors
         .iter()
-        .map(|f| flavor_body(&cloud, f, true))
+        .map(|f| flavor_body(cloud, f, detail))
         .collect();
     Ok(Json(json!({ "flavors": flavors })))
 }
