@@ -9,6 +9,7 @@
 pub mod compute;
 pub mod error;
 pub mod identity;
+pub mod placement;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
