@@ -24,11 +24,12 @@ pub struct Flavor {
 
 pub struct Compute {
     pub flavors: Vec<Flavor>,
+    pub servers: crate::servers::Servers,
 }
 
 impl Compute {
-    /// The usual m1 set.
-    pub fn new() -> Compute {
+    /// The usual m1 set, and the configured hosts.
+    pub fn new(config: &crate::Config) -> Compute {
         let f = |id: &str, name: &str, vcpus, ram_mib, disk_gib| Flavor {
             id: id.into(),
             name: name.into(),
@@ -44,13 +45,8 @@ impl Compute {
                 f("4", "m1.large", 4, 8192, 80),
                 f("5", "m1.xlarge", 8, 16384, 160),
             ],
+            servers: crate::servers::Servers::new(config.hosts.clone(), config.server_build_delay),
         }
-    }
-}
-
-impl Default for Compute {
-    fn default() -> Self {
-        Compute::new()
     }
 }
 
@@ -59,14 +55,15 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/flavors", get(flavor_list))
         .route("/flavors/detail", get(flavor_detail))
         .route("/flavors/{id}", get(flavor_show))
+        .merge(crate::servers::router())
 }
 
-fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
+pub(crate) fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError::new(Service::Compute, status, message)
 }
 
 /// The caller's token, or Nova's 401.
-fn authenticate(cloud: &Cloud, headers: &HeaderMap) -> Result<Token, ApiError> {
+pub(crate) fn authenticate(cloud: &Cloud, headers: &HeaderMap) -> Result<Token, ApiError> {
     headers
         .get("x-auth-token")
         .and_then(|v| v.to_str().ok())
@@ -79,7 +76,7 @@ fn authenticate(cloud: &Cloud, headers: &HeaderMap) -> Result<Token, ApiError> {
         })
 }
 
-fn links(cloud: &Cloud, kind: &str, id: &str) -> Value {
+pub(crate) fn links(cloud: &Cloud, kind: &str, id: &str) -> Value {
     json!([
         {"href": format!("{}/compute/v2.1/{kind}/{id}", cloud.base_url), "rel": "self"},
         {"href": format!("{}/compute/{kind}/{id}", cloud.base_url), "rel": "bookmark"},

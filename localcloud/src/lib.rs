@@ -3,13 +3,15 @@
 //! production. Each service answers in the shapes of OpenStack's published API samples.
 //!
 //! Implemented so far: Identity (Keystone v3 password tokens with a service catalog)
-//! and Compute flavors (Nova v2.1). Servers, placement, load balancers, volumes,
-//! images and networks follow (see the localcloud issue).
+//! and Compute (Nova v2.1: flavors, servers placed on hosts by bin packing, server
+//! groups, hypervisor usage). Load balancers, volumes, images, networks and persistence
+//! follow (see the localcloud issue).
 
 pub mod compute;
 pub mod error;
 pub mod identity;
 pub mod placement;
+pub mod servers;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,14 @@ pub struct UserConfig {
     pub project: String,
 }
 
+/// A compute host: what placement can fill.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    pub name: String,
+    pub vcpus: u64,
+    pub ram_mib: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -33,6 +43,9 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     pub token_ttl: Duration,
     pub region: String,
+    pub hosts: Vec<HostConfig>,
+    /// How long a new server stays in BUILD before it is ACTIVE.
+    pub server_build_delay: Duration,
 }
 
 impl Config {
@@ -48,6 +61,14 @@ impl Config {
             }],
             token_ttl: Duration::from_secs(3600),
             region: "RegionOne".into(),
+            hosts: (1..=6)
+                .map(|i| HostConfig {
+                    name: format!("host-{i}"),
+                    vcpus: 32,
+                    ram_mib: 128 * 1024,
+                })
+                .collect(),
+            server_build_delay: Duration::from_secs(20),
         }
     }
 }
@@ -86,7 +107,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let url = format!("http://{}", listener.local_addr()?);
     let cloud = Arc::new(Cloud {
         identity: identity::Identity::new(&config),
-        compute: compute::Compute::new(),
+        compute: compute::Compute::new(&config),
         base_url: url.clone(),
         config,
     });

@@ -60,9 +60,14 @@ pub fn place(
     group: Option<&GroupConstraint<'_>>,
 ) -> Option<String> {
     let fits = |h: &&HostUsage| {
-        h.vcpus.saturating_sub(h.vcpus_used) >= vcpus && h.ram_mib.saturating_sub(h.ram_used_mib) >= ram_mib
+        h.vcpus.saturating_sub(h.vcpus_used) >= vcpus
+            && h.ram_mib.saturating_sub(h.ram_used_mib) >= ram_mib
     };
-    let members_on = |h: &HostUsage| group.map_or(0, |g| g.member_hosts.iter().filter(|m| **m == h.name).count());
+    let members_on = |h: &HostUsage| {
+        group.map_or(0, |g| {
+            g.member_hosts.iter().filter(|m| **m == h.name).count()
+        })
+    };
     let best = |candidates: Vec<&HostUsage>| {
         candidates
             .into_iter()
@@ -82,7 +87,11 @@ pub fn place(
         Policy::Affinity => best(room.into_iter().filter(|h| members_on(h) > 0).collect()),
         Policy::SoftAntiAffinity => {
             let fewest = room.iter().map(|h| members_on(h)).min()?;
-            best(room.into_iter().filter(|h| members_on(h) == fewest).collect())
+            best(
+                room.into_iter()
+                    .filter(|h| members_on(h) == fewest)
+                    .collect(),
+            )
         }
         Policy::SoftAffinity => {
             let most = room.iter().map(|h| members_on(h)).max()?;
@@ -103,13 +112,23 @@ mod tests {
     use super::*;
 
     fn host(name: &str, vcpus_used: u64, ram_used_mib: u64) -> HostUsage {
-        HostUsage { name: name.into(), vcpus: 32, ram_mib: 131_072, vcpus_used, ram_used_mib }
+        HostUsage {
+            name: name.into(),
+            vcpus: 32,
+            ram_mib: 131_072,
+            vcpus_used,
+            ram_used_mib,
+        }
     }
 
     #[test]
     fn best_fit_by_the_scarcer_resource() {
         // h2 is fuller on RAM, its scarcer resource: the tightest fit.
-        let hosts = [host("h1", 4, 8192), host("h2", 4, 100_000), host("h3", 16, 8192)];
+        let hosts = [
+            host("h1", 4, 8192),
+            host("h2", 4, 100_000),
+            host("h3", 16, 8192),
+        ];
         assert_eq!(place(&hosts, 2, 4096, None).as_deref(), Some("h2"));
         // Nothing fits a 40-vCPU server.
         assert_eq!(place(&hosts, 40, 1024, None), None);
@@ -123,15 +142,28 @@ mod tests {
         let hosts = [host("h1", 0, 0), host("h2", 0, 0), host("h3", 0, 0)];
         let mut members: Vec<String> = Vec::new();
         for _ in 0..3 {
-            let g = GroupConstraint { policy: Policy::AntiAffinity, member_hosts: &members };
+            let g = GroupConstraint {
+                policy: Policy::AntiAffinity,
+                member_hosts: &members,
+            };
             let h = place(&hosts, 4, 8192, Some(&g)).expect("a host");
             assert!(!members.contains(&h));
             members.push(h);
         }
-        let g = GroupConstraint { policy: Policy::AntiAffinity, member_hosts: &members };
-        assert_eq!(place(&hosts, 4, 8192, Some(&g)), None, "a 4th master has no host of its own");
+        let g = GroupConstraint {
+            policy: Policy::AntiAffinity,
+            member_hosts: &members,
+        };
+        assert_eq!(
+            place(&hosts, 4, 8192, Some(&g)),
+            None,
+            "a 4th master has no host of its own"
+        );
         // Soft anti-affinity falls back to the least-shared host.
-        let g = GroupConstraint { policy: Policy::SoftAntiAffinity, member_hosts: &members };
+        let g = GroupConstraint {
+            policy: Policy::SoftAntiAffinity,
+            member_hosts: &members,
+        };
         assert!(place(&hosts, 4, 8192, Some(&g)).is_some());
     }
 
@@ -139,7 +171,10 @@ mod tests {
     fn affinity_keeps_members_together() {
         let hosts = [host("h1", 0, 0), host("h2", 10, 0)];
         let members = vec!["h1".to_string()];
-        let g = GroupConstraint { policy: Policy::Affinity, member_hosts: &members };
+        let g = GroupConstraint {
+            policy: Policy::Affinity,
+            member_hosts: &members,
+        };
         assert_eq!(place(&hosts, 1, 512, Some(&g)).as_deref(), Some("h1"));
         assert_eq!(Policy::parse("anti-affinity"), Some(Policy::AntiAffinity));
         assert_eq!(Policy::parse("spread"), None);

@@ -1,0 +1,650 @@
+//! Nova servers and server groups, placed on the configured hosts. A server is BUILD
+//! until its build delay has passed, then ACTIVE; one that no host can take goes to
+//! ERROR with Nova's "No valid host was found" fault, as in Nova.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::compute::{authenticate, err, links, Flavor};
+use crate::error::ApiError;
+use crate::identity::Token;
+use crate::placement::{place, GroupConstraint, HostUsage, Policy};
+use crate::{format_time, Cloud, HostConfig};
+
+pub const NAME_MAX: usize = 255;
+const NO_VALID_HOST: &str = "No valid host was found. There are not enough hosts available.";
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor: Flavor,
+    pub image_id: String,
+    pub metadata: BTreeMap<String, String>,
+    pub host: Option<String>,
+    pub group: Option<String>,
+    pub created: OffsetDateTime,
+    pub active_at: OffsetDateTime,
+    pub fault: Option<String>,
+    pub address: String,
+}
+
+impl Server {
+    pub fn status(&self, now: OffsetDateTime) -> &'static str {
+        if self.fault.is_some() {
+            "ERROR"
+        } else if now >= self.active_at {
+            "ACTIVE"
+        } else {
+            "BUILD"
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerGroup {
+    pub id: String,
+    pub name: String,
+    pub policy: Policy,
+    pub project_id: String,
+    pub user_id: String,
+    pub members: Vec<String>,
+}
+
+/// Compute state: servers, groups and the hosts they sit on.
+pub struct Servers {
+    hosts: Vec<HostConfig>,
+    build_delay: Duration,
+    state: Mutex<State_>,
+}
+
+#[derive(Default)]
+struct State_ {
+    servers: BTreeMap<String, Server>,
+    groups: BTreeMap<String, ServerGroup>,
+    next_address: u32,
+}
+
+impl Servers {
+    pub fn new(hosts: Vec<HostConfig>, build_delay: Duration) -> Servers {
+        Servers {
+            hosts,
+            build_delay,
+            state: Mutex::new(State_::default()),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State_>, ApiError> {
+        self.state
+            .lock()
+            .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "compute state poisoned"))
+    }
+
+    /// Each host's capacity and use.
+    pub fn usage(&self) -> Vec<HostUsage> {
+        self.state
+            .lock()
+            .map(|st| self.usage_in(&st))
+            .unwrap_or_default()
+    }
+
+    fn usage_in(&self, state: &State_) -> Vec<HostUsage> {
+        self.hosts
+            .iter()
+            .map(|h| {
+                let on = || {
+                    state
+                        .servers
+                        .values()
+                        .filter(|s| s.host.as_deref() == Some(h.name.as_str()))
+                };
+                HostUsage {
+                    name: h.name.clone(),
+                    vcpus: h.vcpus,
+                    ram_mib: h.ram_mib,
+                    vcpus_used: on().map(|s| s.flavor.vcpus as u64).sum(),
+                    ram_used_mib: on().map(|s| s.flavor.ram_mib).sum(),
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn router() -> Router<Arc<Cloud>> {
+    Router::new()
+        .route("/servers", get(list).post(create))
+        .route("/servers/detail", get(list_detail))
+        .route("/servers/{id}", get(show).delete(delete))
+        .route("/os-server-groups", get(group_list).post(group_create))
+        .route(
+            "/os-server-groups/{id}",
+            get(group_show).delete(group_delete),
+        )
+        .route("/os-hypervisors/detail", get(hypervisors))
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    err(StatusCode::BAD_REQUEST, message)
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| bad(format!("Invalid request body: {e}")))
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    server: CreateServer,
+    #[serde(rename = "OS-SCH-HNT:scheduler_hints", default)]
+    hints: Option<Hints>,
+}
+
+#[derive(Deserialize)]
+struct CreateServer {
+    name: String,
+    #[serde(rename = "flavorRef")]
+    flavor_ref: String,
+    #[serde(rename = "imageRef", default)]
+    image_ref: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    networks: Option<Value>,
+    #[serde(default)]
+    block_device_mapping_v2: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+struct Hints {
+    group: Option<String>,
+}
+
+fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() {
+        return Err(bad(format!(
+            "Invalid input: {what} name must not be empty."
+        )));
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(bad(format!(
+            "Invalid input: {what} name is longer than {NAME_MAX} characters."
+        )));
+    }
+    Ok(())
+}
+
+async fn create(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let req: CreateRequest = parse(&body)?;
+    let s = req.server;
+    check_name(&s.name, "server")?;
+    for (k, v) in &s.metadata {
+        if k.is_empty() || k.chars().count() > 255 || v.chars().count() > 255 {
+            return Err(bad(
+                "Invalid metadata: keys must be 1-255 characters and values at most 255.",
+            ));
+        }
+    }
+    match &s.networks {
+        None => {}
+        Some(Value::String(n)) if n == "auto" || n == "none" => {}
+        Some(Value::Array(_)) => {}
+        Some(_) => return Err(bad("Invalid networks: use \"auto\", \"none\" or a list.")),
+    }
+    let image_id = s.image_ref.clone().unwrap_or_default();
+    if image_id.is_empty()
+        && s.block_device_mapping_v2
+            .as_ref()
+            .is_none_or(|b| b.is_empty())
+    {
+        return Err(bad(
+            "Invalid input: imageRef is required when not booting from a volume.",
+        ));
+    }
+    let flavor = cloud
+        .compute
+        .flavors
+        .iter()
+        .find(|f| f.id == s.flavor_ref || f.name == s.flavor_ref)
+        .cloned()
+        .ok_or_else(|| bad(format!("Flavor {} could not be found.", s.flavor_ref)))?;
+    let servers = &cloud.compute.servers;
+    // Placement reads and claims under one lock, so concurrent creates never overfill a host.
+    let mut state = servers.lock()?;
+    let usage = servers.usage_in(&state);
+    let group_id = req.hints.and_then(|h| h.group);
+    let member_hosts: Vec<String>;
+    let constraint = match &group_id {
+        Some(gid) => {
+            let group = state
+                .groups
+                .get(gid)
+                .filter(|g| g.project_id == token.project_id)
+                .ok_or_else(|| bad(format!("Invalid server group {gid}.")))?;
+            member_hosts = group
+                .members
+                .iter()
+                .filter_map(|m| state.servers.get(m).and_then(|s| s.host.clone()))
+                .collect();
+            Some(GroupConstraint {
+                policy: group.policy,
+                member_hosts: &member_hosts,
+            })
+        }
+        None => None,
+    };
+    let host = place(
+        &usage,
+        flavor.vcpus as u64,
+        flavor.ram_mib,
+        constraint.as_ref(),
+    );
+    let now = OffsetDateTime::now_utc();
+    state.next_address += 1;
+    let n = state.next_address;
+    let server = Server {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: s.name,
+        project_id: token.project_id.clone(),
+        user_id: token.user_id.clone(),
+        fault: host.is_none().then(|| NO_VALID_HOST.to_string()),
+        host,
+        flavor,
+        image_id,
+        metadata: s.metadata,
+        group: group_id.clone(),
+        created: now,
+        active_at: now + servers.build_delay,
+        address: format!("10.0.{}.{}", (n / 250) % 256, n % 250 + 2),
+    };
+    if let Some(gid) = &group_id {
+        if let Some(g) = state.groups.get_mut(gid) {
+            g.members.push(server.id.clone());
+        }
+    }
+    let body = json!({"server": {
+        "OS-DCF:diskConfig": "MANUAL",
+        "adminPass": crate::new_id(),
+        "id": server.id,
+        "links": links(&cloud, "servers", &server.id),
+        "security_groups": [{"name": "default"}],
+    }});
+    state.servers.insert(server.id.clone(), server);
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+fn visible<'a>(state: &'a State_, token: &Token, id: &str) -> Result<&'a Server, ApiError> {
+    state
+        .servers
+        .get(id)
+        .filter(|s| s.project_id == token.project_id)
+        .ok_or_else(|| {
+            err(
+                StatusCode::NOT_FOUND,
+                format!("Instance {id} could not be found."),
+            )
+        })
+}
+
+fn server_body(cloud: &Cloud, s: &Server, now: OffsetDateTime) -> Value {
+    let status = s.status(now);
+    let fault = s
+        .fault
+        .as_ref()
+        .map(|m| json!({"code": 500, "created": format_time(s.created), "message": m}));
+    let mut body = json!({
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "addresses": if s.host.is_some() { json!({"private": [{
+            "addr": s.address,
+            "OS-EXT-IPS-MAC:mac_addr": format!("fa:16:3e:{:02x}:{:02x}:{:02x}", s.id.as_bytes()[0], s.id.as_bytes()[1], s.id.as_bytes()[2]),
+            "OS-EXT-IPS:type": "fixed",
+            "version": 4,
+        }]}) } else { json!({}) },
+        "created": format_time(s.created),
+        "description": null,
+        "locked": false,
+        "locked_reason": null,
+        "flavor": {
+            "disk": s.flavor.disk_gib,
+            "ephemeral": 0,
+            "extra_specs": {},
+            "original_name": s.flavor.name,
+            "ram": s.flavor.ram_mib,
+            "swap": 0,
+            "vcpus": s.flavor.vcpus,
+        },
+        "hostId": s.host.as_ref().map(|h| format!("{:x}", fxhash(&format!("{}{}", s.project_id, h)))).unwrap_or_default(),
+        "OS-EXT-SRV-ATTR:host": s.host,
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": s.host,
+        "id": s.id,
+        "image": if s.image_id.is_empty() { json!("") } else { json!({"id": s.image_id, "links": links(cloud, "images", &s.image_id), "properties": {}}) },
+        "key_name": null,
+        "links": links(cloud, "servers", &s.id),
+        "metadata": s.metadata,
+        "name": s.name,
+        "config_drive": "",
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": "nova",
+        "OS-EXT-SRV-ATTR:hostname": s.name,
+        "OS-EXT-STS:power_state": if status == "ACTIVE" { 1 } else { 0 },
+        "OS-EXT-STS:task_state": if status == "BUILD" { json!("spawning") } else { Value::Null },
+        "OS-EXT-STS:vm_state": match status { "ACTIVE" => "active", "ERROR" => "error", _ => "building" },
+        "os-extended-volumes:volumes_attached": [],
+        "OS-SRV-USG:launched_at": if status == "ACTIVE" { json!(format_time(s.active_at)) } else { Value::Null },
+        "OS-SRV-USG:terminated_at": null,
+        "pinned_availability_zone": null,
+        "progress": if status == "ACTIVE" { 100 } else { 0 },
+        "scheduler_hints": match &s.group { Some(g) => json!({"group": g}), None => json!({}) },
+        "security_groups": [{"name": "default"}],
+        "server_groups": s.group.iter().collect::<Vec<_>>(),
+        "status": status,
+        "tags": [],
+        "tenant_id": s.project_id,
+        "trusted_image_certificates": null,
+        "updated": format_time(if status == "ACTIVE" { s.active_at } else { s.created }),
+        "user_id": s.user_id,
+    });
+    if let (Some(f), Some(obj)) = (fault, body.as_object_mut()) {
+        obj.insert("fault".into(), f);
+    }
+    body
+}
+
+/// A stable 64-bit hash (FNV-1a) for `hostId`, which Nova derives from project and host.
+fn fxhash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    name: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+    marker: Option<String>,
+}
+
+/// The caller's servers matching the filters (`name` is a substring here; Nova takes a
+/// regular expression), oldest first, one page of them, and whether more follow.
+fn filtered(
+    state: &State_,
+    token: &Token,
+    q: &ListQuery,
+    now: OffsetDateTime,
+) -> Result<(Vec<Server>, bool), ApiError> {
+    let mut all: Vec<&Server> = state
+        .servers
+        .values()
+        .filter(|s| s.project_id == token.project_id)
+        .filter(|s| q.name.as_ref().is_none_or(|n| s.name.contains(n.as_str())))
+        .filter(|s| {
+            q.status
+                .as_ref()
+                .is_none_or(|st| st.eq_ignore_ascii_case(s.status(now)))
+        })
+        .collect();
+    all.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    let start = match &q.marker {
+        Some(m) => all
+            .iter()
+            .position(|s| &s.id == m)
+            .map(|i| i + 1)
+            .ok_or_else(|| bad(format!("marker [{m}] not found")))?,
+        None => 0,
+    };
+    let rest = &all[start..];
+    let limit = q.limit.unwrap_or(1000).max(1);
+    Ok((
+        rest.iter().take(limit).map(|s| (*s).clone()).collect(),
+        rest.len() > limit,
+    ))
+}
+
+fn next_link(cloud: &Cloud, page: &[Server], more: bool, limit: Option<usize>) -> Option<Value> {
+    let last = page.last().filter(|_| more)?;
+    Some(json!([{
+        "href": format!("{}/compute/v2.1/servers?limit={}&marker={}", cloud.base_url, limit.unwrap_or(1000), last.id),
+        "rel": "next",
+    }]))
+}
+
+fn page_body(items: Vec<Value>, next: Option<Value>) -> Value {
+    let mut body = json!({ "servers": items });
+    if let (Some(next), Some(obj)) = (next, body.as_object_mut()) {
+        obj.insert("servers_links".into(), next);
+    }
+    body
+}
+
+async fn list(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let Query(q) = q.map_err(|e| bad(format!("Invalid query: {e}")))?;
+    let now = OffsetDateTime::now_utc();
+    let (servers, more) = filtered(&*cloud.compute.servers.lock()?, &token, &q, now)?;
+    let items: Vec<Value> = servers
+        .iter()
+        .map(|s| json!({"id": s.id, "links": links(&cloud, "servers", &s.id), "name": s.name}))
+        .collect();
+    Ok(Json(page_body(
+        items,
+        next_link(&cloud, &servers, more, q.limit),
+    )))
+}
+
+async fn list_detail(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let Query(q) = q.map_err(|e| bad(format!("Invalid query: {e}")))?;
+    let now = OffsetDateTime::now_utc();
+    let (servers, more) = filtered(&*cloud.compute.servers.lock()?, &token, &q, now)?;
+    let items: Vec<Value> = servers
+        .iter()
+        .map(|s| server_body(&cloud, s, now))
+        .collect();
+    Ok(Json(page_body(
+        items,
+        next_link(&cloud, &servers, more, q.limit),
+    )))
+}
+
+async fn show(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let state = cloud.compute.servers.lock()?;
+    let server = visible(&state, &token, &id)?;
+    Ok(Json(
+        json!({"server": server_body(&cloud, server, OffsetDateTime::now_utc())}),
+    ))
+}
+
+async fn delete(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let mut state = cloud.compute.servers.lock()?;
+    visible(&state, &token, &id)?;
+    state.servers.remove(&id);
+    for g in state.groups.values_mut() {
+        g.members.retain(|m| *m != id);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct GroupRequest {
+    server_group: GroupCreate,
+}
+
+#[derive(Deserialize)]
+struct GroupCreate {
+    name: String,
+    policy: String,
+    #[serde(default)]
+    rules: Option<Value>,
+}
+
+fn group_body(g: &ServerGroup) -> Value {
+    json!({
+        "id": g.id,
+        "name": g.name,
+        "policy": g.policy.as_str(),
+        "rules": {},
+        "members": g.members,
+        "project_id": g.project_id,
+        "user_id": g.user_id,
+    })
+}
+
+async fn group_create(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let req: GroupRequest = parse(&body)?;
+    check_name(&req.server_group.name, "server group")?;
+    let policy = Policy::parse(&req.server_group.policy).ok_or_else(|| {
+        bad("Invalid input: policy must be one of affinity, anti-affinity, soft-affinity, soft-anti-affinity.")
+    })?;
+    if req
+        .server_group
+        .rules
+        .as_ref()
+        .is_some_and(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+    {
+        return Err(bad("Invalid input: rules are not supported by this cloud."));
+    }
+    let group = ServerGroup {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: req.server_group.name,
+        policy,
+        project_id: token.project_id.clone(),
+        user_id: token.user_id.clone(),
+        members: Vec::new(),
+    };
+    let body = json!({"server_group": group_body(&group)});
+    cloud
+        .compute
+        .servers
+        .lock()?
+        .groups
+        .insert(group.id.clone(), group);
+    Ok(Json(body))
+}
+
+async fn group_list(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let state = cloud.compute.servers.lock()?;
+    let groups: Vec<Value> = state
+        .groups
+        .values()
+        .filter(|g| g.project_id == token.project_id)
+        .map(group_body)
+        .collect();
+    Ok(Json(json!({"server_groups": groups})))
+}
+
+fn visible_group<'a>(
+    state: &'a State_,
+    token: &Token,
+    id: &str,
+) -> Result<&'a ServerGroup, ApiError> {
+    state
+        .groups
+        .get(id)
+        .filter(|g| g.project_id == token.project_id)
+        .ok_or_else(|| {
+            err(
+                StatusCode::NOT_FOUND,
+                format!("Server group {id} could not be found."),
+            )
+        })
+}
+
+async fn group_show(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let state = cloud.compute.servers.lock()?;
+    Ok(Json(
+        json!({"server_group": group_body(visible_group(&state, &token, &id)?)}),
+    ))
+}
+
+async fn group_delete(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let mut state = cloud.compute.servers.lock()?;
+    visible_group(&state, &token, &id)?;
+    state.groups.remove(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Host usage in the shape of Nova's hypervisors API (for the admin dashboard).
+async fn hypervisors(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authenticate(&cloud, &headers)?;
+    let servers = &cloud.compute.servers;
+    let state = servers.lock()?;
+    let items: Vec<Value> = servers
+        .usage_in(&state)
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            json!({
+                "id": i + 1,
+                "hypervisor_hostname": h.name,
+                "hypervisor_type": "localcloud",
+                "state": "up",
+                "status": "enabled",
+                "vcpus": h.vcpus,
+                "vcpus_used": h.vcpus_used,
+                "memory_mb": h.ram_mib,
+                "memory_mb_used": h.ram_used_mib,
+                "running_vms": state.servers.values().filter(|s| s.host.as_deref() == Some(h.name.as_str())).count(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"hypervisors": items})))
+}
