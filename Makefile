@@ -20,6 +20,9 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 SHIPYARD_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 export SHIPYARD_TEST_PG_URL
+# The real OpenStack client, from PyPI, in a venv outside the clone.
+VENV ?= $(HOME)/.cache/shipyard/venv
+export OPENSTACK_CLI := $(VENV)/bin/openstack
 
 .PHONY: help run build site tools test-tools postgres test test-rust test-e2e bench fmt lint clean-site
 
@@ -73,6 +76,9 @@ test-tools:
 	@command -v chromium >/dev/null || { \
 		echo "installing Debian chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@[ -x $(OPENSTACK_CLI) ] || { \
+		echo "installing python-openstackclient into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q python-openstackclient python-octaviaclient; }
 	@if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then \
 		cd end2end && npm ci --no-audit --no-fund --silent; \
 	fi

@@ -50,8 +50,22 @@ impl Compute {
     }
 }
 
+/// Nova's version document: microversions 2.1 to 2.100 (the shapes served here).
+pub async fn version(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
+    Json(json!({"version": {
+        "id": "v2.1",
+        "status": "CURRENT",
+        "version": "2.100",
+        "min_version": "2.1",
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{}/compute/v2.1/", cloud.base_url)}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}],
+    }}))
+}
+
 pub fn router() -> Router<Arc<Cloud>> {
     Router::new()
+        .route("/", get(version))
         .route("/flavors", get(flavor_list))
         .route("/flavors/detail", get(flavor_detail))
         .route("/flavors/{id}", get(flavor_show))

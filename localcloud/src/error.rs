@@ -11,6 +11,8 @@ use serde_json::json;
 pub enum Service {
     Identity,
     Compute,
+    Volume,
+    Image,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,13 @@ impl IntoResponse for ApiError {
                     "message": self.message,
                 }
             }),
-            Service::Compute => json!({
+            // Glance answers errors as webob does: title, code and a message.
+            Service::Image => json!({
+                "code": code,
+                "title": self.status.canonical_reason().unwrap_or("Error"),
+                "message": self.message,
+            }),
+            Service::Compute | Service::Volume => json!({
                 nova_fault_name(self.status): { "code": code, "message": self.message }
             }),
         };

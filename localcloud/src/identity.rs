@@ -270,12 +270,23 @@ fn token_body(cloud: &Cloud, t: &Token) -> Value {
 }
 
 /// The services this cloud serves, each with public, internal and admin endpoints.
-fn catalog(cloud: &Cloud, _project_id: &str) -> Value {
+fn catalog(cloud: &Cloud, project_id: &str) -> Value {
     let base = &cloud.base_url;
     let region = &cloud.config.region;
     let services = [
         ("identity", "keystone", format!("{base}/identity")),
         ("compute", "nova", format!("{base}/compute/v2.1")),
+        (
+            "block-storage",
+            "cinder",
+            format!("{base}/volume/v3/{project_id}"),
+        ),
+        (
+            "volumev3",
+            "cinderv3",
+            format!("{base}/volume/v3/{project_id}"),
+        ),
+        ("image", "glance", format!("{base}/image")),
     ];
     Value::Array(
         services

@@ -10,8 +10,10 @@
 pub mod compute;
 pub mod error;
 pub mod identity;
+pub mod images;
 pub mod placement;
 pub mod servers;
+pub mod volumes;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,8 @@ pub struct Config {
     pub hosts: Vec<HostConfig>,
     /// How long a new server stays in BUILD before it is ACTIVE.
     pub server_build_delay: Duration,
+    /// How long a new volume stays `creating` before it is `available`.
+    pub volume_delay: Duration,
 }
 
 impl Config {
@@ -69,6 +73,7 @@ impl Config {
                 })
                 .collect(),
             server_build_delay: Duration::from_secs(20),
+            volume_delay: Duration::from_secs(5),
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct Cloud {
     pub base_url: String,
     pub identity: identity::Identity,
     pub compute: compute::Compute,
+    pub volumes: volumes::Volumes,
+    pub images: Vec<images::Image>,
 }
 
 /// A cloud serving on its port.
@@ -108,6 +115,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let cloud = Arc::new(Cloud {
         identity: identity::Identity::new(&config),
         compute: compute::Compute::new(&config),
+        images: images::default_images(),
+        volumes: volumes::Volumes::new(config.data_dir.join("volumes"), config.volume_delay),
         base_url: url.clone(),
         config,
     });
@@ -124,7 +133,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 pub fn router(cloud: Arc<Cloud>) -> Router {
     Router::new()
         .nest("/identity", identity::router())
+        .route("/compute/v2.1/", axum::routing::get(compute::version))
         .nest("/compute/v2.1", compute::router())
+        .nest("/volume/v3", volumes::router())
+        .nest("/image", images::router())
         .with_state(cloud)
 }
 

@@ -208,8 +208,8 @@ async fn create(
         Some(Value::Array(_)) => {}
         Some(_) => return Err(bad("Invalid networks: use \"auto\", \"none\" or a list.")),
     }
-    let image_id = s.image_ref.clone().unwrap_or_default();
-    if image_id.is_empty()
+    let image_ref = s.image_ref.clone().unwrap_or_default();
+    if image_ref.is_empty()
         && s.block_device_mapping_v2
             .as_ref()
             .is_none_or(|b| b.is_empty())
@@ -218,6 +218,17 @@ async fn create(
             "Invalid input: imageRef is required when not booting from a volume.",
         ));
     }
+    // An image id (or, leniently, a name) that Glance knows.
+    let image_id = if image_ref.is_empty() {
+        String::new()
+    } else {
+        cloud
+            .images
+            .iter()
+            .find(|i| i.id == image_ref || i.name == image_ref)
+            .map(|i| i.id.clone())
+            .ok_or_else(|| bad(format!("Can not find requested image {image_ref}.")))?
+    };
     let flavor = cloud
         .compute
         .flavors

@@ -554,3 +554,126 @@ async fn bad_server_requests_change_nothing() {
     assert_eq!(groups["server_groups"].as_array().unwrap().len(), 0);
     cloud.running.stop();
 }
+
+#[tokio::test]
+async fn volumes_are_real_files_in_cinders_shapes() {
+    let cloud = Cloud::start_with(|c| c.volume_delay = std::time::Duration::ZERO).await;
+    let token = cloud.token().await;
+    let auth: Value = cloud
+        .auth("admin", "admin", "admin")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let project = auth["token"]["project"]["id"].as_str().unwrap().to_string();
+    let base = format!("/volume/v3/{project}/volumes");
+    let post = reqwest::Method::POST;
+
+    // The published request body is accepted as it is.
+    let (status, created) = cloud
+        .send(
+            post.clone(),
+            &base,
+            &token,
+            Some(sample("cinder/volume-create-request.json")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_shape(&sample("cinder/volume-create-response.json"), &created, "");
+    let id = created["volume"]["id"].as_str().unwrap().to_string();
+    let file = cloud.running.cloud.volumes.path(&id);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 10 << 30);
+
+    let (_, shown) = cloud.get(&format!("{base}/{id}"), Some(&token)).await;
+    assert_shape(&sample("cinder/volume-show-response.json"), &shown, "");
+    assert_eq!(shown["volume"]["status"], "available");
+    let (_, list) = cloud.get(&base, Some(&token)).await;
+    assert_shape(&sample("cinder/volumes-list-response.json"), &list, "");
+    let (_, detail) = cloud.get(&format!("{base}/detail"), Some(&token)).await;
+    assert_shape(
+        &sample("cinder/volumes-list-detailed-response.json"),
+        &detail,
+        "",
+    );
+
+    // Extend grows the file; the published extend body works.
+    let action = format!("{base}/{id}/action");
+    let mut extend = sample("cinder/volume-extend-request.json");
+    extend["os-extend"]["new_size"] = json!(12);
+    let (status, _) = cloud
+        .send(post.clone(), &action, &token, Some(extend))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 12 << 30);
+
+    // In use: cannot be deleted; detached: can, and the file goes.
+    let (status, _) = cloud
+        .send(
+            post.clone(),
+            &action,
+            &token,
+            Some(json!({"os-attach": {"instance_uuid": "s1", "mountpoint": "/dev/vdb"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, shown) = cloud.get(&format!("{base}/{id}"), Some(&token)).await;
+    assert_eq!(shown["volume"]["status"], "in-use");
+    let (status, refused) = cloud
+        .send(
+            reqwest::Method::DELETE,
+            &format!("{base}/{id}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["badRequest"]["code"], 400);
+    assert!(file.exists());
+    let (status, _) = cloud
+        .send(
+            post.clone(),
+            &action,
+            &token,
+            Some(json!({"os-detach": {}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = cloud
+        .send(
+            reqwest::Method::DELETE,
+            &format!("{base}/{id}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(!file.exists());
+    let (status, gone) = cloud.get(&format!("{base}/{id}"), Some(&token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(gone["itemNotFound"]["code"], 404);
+
+    // Bad sizes, names, types and bodies: 4xx, nothing created.
+    for body in [
+        json!({"volume": {"size": 0}}),
+        json!({"volume": {"size": -5}}),
+        json!({"volume": {"size": 100000}}),
+        json!({"volume": {"size": "ten"}}),
+        json!({"volume": {"size": 1, "name": "n".repeat(256)}}),
+        json!({"volume": {"size": 1, "volume_type": "gold"}}),
+        json!({"size": 1}),
+    ] {
+        let (status, answer) = cloud
+            .send(post.clone(), &base, &token, Some(body.clone()))
+            .await;
+        assert!(status.is_client_error(), "{body}: {status}");
+        assert!(answer.as_object().is_some_and(|o| o.len() == 1), "{answer}");
+    }
+    let (_, list) = cloud.get(&base, Some(&token)).await;
+    assert_eq!(list["volumes"].as_array().unwrap().len(), 0);
+    // Another project's URL is refused.
+    let (status, _) = cloud
+        .get("/volume/v3/someone-else/volumes", Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    cloud.running.stop();
+}

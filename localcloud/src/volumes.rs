@@ -1,0 +1,419 @@
+//! Block storage (Cinder v3): volumes backed by real sparse files in the data
+//! directory, created → available after a delay, attach/detach (in-use volumes cannot
+//! be deleted), extend (the file grows).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, Service};
+use crate::identity::Token;
+use crate::{format_time, Cloud};
+
+/// Largest volume accepted, in GiB.
+pub const SIZE_MAX_GIB: u64 = 16 * 1024;
+const GIB: u64 = 1024 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    pub id: String,
+    pub server_id: String,
+    pub device: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Volume {
+    pub id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub size_gib: u64,
+    pub volume_type: String,
+    pub metadata: BTreeMap<String, String>,
+    pub project_id: String,
+    pub user_id: String,
+    pub created: OffsetDateTime,
+    pub available_at: OffsetDateTime,
+    pub attachment: Option<Attachment>,
+}
+
+impl Volume {
+    pub fn status(&self, now: OffsetDateTime) -> &'static str {
+        if self.attachment.is_some() {
+            "in-use"
+        } else if now >= self.available_at {
+            "available"
+        } else {
+            "creating"
+        }
+    }
+}
+
+pub struct Volumes {
+    dir: PathBuf,
+    delay: Duration,
+    state: Mutex<BTreeMap<String, Volume>>,
+}
+
+impl Volumes {
+    pub fn new(dir: PathBuf, delay: Duration) -> Volumes {
+        Volumes {
+            dir,
+            delay,
+            state: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The file behind a volume.
+    pub fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.img"))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, Volume>>, ApiError> {
+        self.state
+            .lock()
+            .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "volume state poisoned"))
+    }
+}
+
+pub fn router() -> Router<Arc<Cloud>> {
+    Router::new()
+        .route("/{project}/volumes", get(list).post(create))
+        .route("/{project}/volumes/detail", get(list_detail))
+        .route("/{project}/volumes/{id}", get(show).delete(delete))
+        .route("/{project}/volumes/{id}/action", post(action))
+}
+
+pub(crate) fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(Service::Volume, status, message)
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    err(StatusCode::BAD_REQUEST, message)
+}
+
+/// The caller's token, which must be scoped to the project in the URL.
+fn authenticate(cloud: &Cloud, headers: &HeaderMap, project: &str) -> Result<Token, ApiError> {
+    let token = headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| cloud.identity.validate(t))
+        .ok_or_else(|| {
+            err(
+                StatusCode::UNAUTHORIZED,
+                "The request you have made requires authentication.",
+            )
+        })?;
+    if token.project_id != project {
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            "Policy doesn't allow this operation on another project.",
+        ));
+    }
+    Ok(token)
+}
+
+fn links(cloud: &Cloud, v: &Volume) -> Value {
+    json!([
+        {"href": format!("{}/volume/v3/{}/volumes/{}", cloud.base_url, v.project_id, v.id), "rel": "self"},
+        {"href": format!("{}/volume/{}/volumes/{}", cloud.base_url, v.project_id, v.id), "rel": "bookmark"},
+    ])
+}
+
+fn volume_body(cloud: &Cloud, v: &Volume, now: OffsetDateTime) -> Value {
+    let attachments: Vec<Value> = v
+        .attachment
+        .iter()
+        .map(|a| {
+            json!({
+                "id": v.id, "attachment_id": a.id, "volume_id": v.id, "server_id": a.server_id,
+                "host_name": null, "device": a.device, "attached_at": format_time(now),
+            })
+        })
+        .collect();
+    json!({
+        "attachments": attachments,
+        "availability_zone": "nova",
+        "bootable": "false",
+        "consistencygroup_id": null,
+        "created_at": format_time(v.created),
+        "description": v.description,
+        "encrypted": false,
+        "id": v.id,
+        "links": links(cloud, v),
+        "metadata": v.metadata,
+        "migration_status": null,
+        "multiattach": false,
+        "name": v.name,
+        "os-vol-host-attr:host": "localcloud@files#files",
+        "os-vol-mig-status-attr:migstat": null,
+        "os-vol-mig-status-attr:name_id": null,
+        "os-vol-tenant-attr:tenant_id": v.project_id,
+        "replication_status": null,
+        "size": v.size_gib,
+        "snapshot_id": null,
+        "source_volid": null,
+        "status": v.status(now),
+        "updated_at": format_time(if now >= v.available_at { v.available_at } else { v.created }),
+        "user_id": v.user_id,
+        "volume_type": v.volume_type,
+        "provider_id": null,
+        "group_id": null,
+        "service_uuid": null,
+        "shared_targets": null,
+        "cluster_name": null,
+        "volume_type_id": "00000000-0000-0000-0000-000000000001",
+        "consumes_quota": true,
+    })
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    volume: CreateVolume,
+}
+
+#[derive(Deserialize)]
+struct CreateVolume {
+    size: i64,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    volume_type: Option<String>,
+    #[serde(default)]
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| bad(format!("Invalid request body: {e}")))
+}
+
+fn check_size(size: i64) -> Result<u64, ApiError> {
+    if size < 1 || size as u64 > SIZE_MAX_GIB {
+        return Err(bad(format!(
+            "Invalid input received: size must be an integer from 1 to {SIZE_MAX_GIB} GiB."
+        )));
+    }
+    Ok(size as u64)
+}
+
+async fn create(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&cloud, &headers, &project)?;
+    let v = parse::<CreateRequest>(&body)?.volume;
+    let size = check_size(v.size)?;
+    if v.name.as_ref().is_some_and(|n| n.chars().count() > 255) {
+        return Err(bad(
+            "Invalid input received: name is longer than 255 characters.",
+        ));
+    }
+    if v.description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 255)
+    {
+        return Err(bad(
+            "Invalid input received: description is longer than 255 characters.",
+        ));
+    }
+    let volume_type = v.volume_type.unwrap_or_else(|| "__DEFAULT__".into());
+    if !["__DEFAULT__", "standard", "ssd"].contains(&volume_type.as_str()) {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            format!("Volume type {volume_type} could not be found."),
+        ));
+    }
+    let volumes = &cloud.volumes;
+    let now = OffsetDateTime::now_utc();
+    let volume = Volume {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: v.name,
+        description: v.description,
+        size_gib: size,
+        volume_type,
+        metadata: v.metadata.unwrap_or_default(),
+        project_id: token.project_id.clone(),
+        user_id: token.user_id.clone(),
+        created: now,
+        available_at: now + volumes.delay,
+        attachment: None,
+    };
+    std::fs::create_dir_all(&volumes.dir)
+        .and_then(|_| std::fs::File::create(volumes.path(&volume.id)))
+        .and_then(|f| f.set_len(size * GIB))
+        .map_err(|e| {
+            err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("creating the volume file: {e}"),
+            )
+        })?;
+    let answer = json!({"volume": volume_body(&cloud, &volume, now)});
+    volumes.lock()?.insert(volume.id.clone(), volume);
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+fn visible<'a>(
+    state: &'a BTreeMap<String, Volume>,
+    token: &Token,
+    id: &str,
+) -> Result<&'a Volume, ApiError> {
+    state
+        .get(id)
+        .filter(|v| v.project_id == token.project_id)
+        .ok_or_else(|| {
+            err(
+                StatusCode::NOT_FOUND,
+                format!("Volume {id} could not be found."),
+            )
+        })
+}
+
+async fn list(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers, &project)?;
+    let state = cloud.volumes.lock()?;
+    let items: Vec<Value> = state
+        .values()
+        .filter(|v| v.project_id == token.project_id)
+        .map(|v| json!({"id": v.id, "links": links(&cloud, v), "name": v.name}))
+        .collect();
+    Ok(Json(json!({"volumes": items})))
+}
+
+async fn list_detail(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers, &project)?;
+    let now = OffsetDateTime::now_utc();
+    let state = cloud.volumes.lock()?;
+    let items: Vec<Value> = state
+        .values()
+        .filter(|v| v.project_id == token.project_id)
+        .map(|v| volume_body(&cloud, v, now))
+        .collect();
+    Ok(Json(json!({"volumes": items})))
+}
+
+async fn show(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers, &project)?;
+    let state = cloud.volumes.lock()?;
+    Ok(Json(
+        json!({"volume": volume_body(&cloud, visible(&state, &token, &id)?, OffsetDateTime::now_utc())}),
+    ))
+}
+
+async fn delete(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let token = authenticate(&cloud, &headers, &project)?;
+    let mut state = cloud.volumes.lock()?;
+    let v = visible(&state, &token, &id)?;
+    if v.attachment.is_some() {
+        return Err(bad("Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
+    }
+    state.remove(&id);
+    match std::fs::remove_file(cloud.volumes.path(&id)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("removing the volume file: {e}"),
+            ))
+        }
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `os-extend`, `os-attach`, `os-detach`.
+async fn action(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let token = authenticate(&cloud, &headers, &project)?;
+    let req: Value = parse(&body)?;
+    let now = OffsetDateTime::now_utc();
+    let mut state = cloud.volumes.lock()?;
+    let status = visible(&state, &token, &id)?.status(now);
+    let volume = state
+        .get_mut(&id)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))?;
+    if let Some(extend) = req.get("os-extend") {
+        let new_size = check_size(extend.get("new_size").and_then(Value::as_i64).unwrap_or(0))?;
+        if status != "available" {
+            return Err(bad(format!("Invalid volume: Volume {id} status must be available to extend, but it is {status}.")));
+        }
+        if new_size <= volume.size_gib {
+            return Err(bad(format!("Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size}).", volume.size_gib)));
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(cloud.volumes.path(&id))
+            .and_then(|f| f.set_len(new_size * GIB))
+            .map_err(|e| {
+                err(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("extending the volume file: {e}"),
+                )
+            })?;
+        volume.size_gib = new_size;
+        return Ok(StatusCode::ACCEPTED);
+    }
+    if let Some(attach) = req.get("os-attach") {
+        let server_id = attach
+            .get("instance_uuid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("Invalid input received: os-attach needs instance_uuid."))?
+            .to_string();
+        if status != "available" {
+            return Err(bad(format!("Invalid volume: Volume {id} status must be available to attach, but it is {status}.")));
+        }
+        let device = attach
+            .get("mountpoint")
+            .and_then(Value::as_str)
+            .unwrap_or("/dev/vdb")
+            .to_string();
+        volume.attachment = Some(Attachment {
+            id: uuid::Uuid::new_v4().to_string(),
+            server_id,
+            device,
+        });
+        return Ok(StatusCode::ACCEPTED);
+    }
+    if req.get("os-detach").is_some() {
+        if volume.attachment.take().is_none() {
+            return Err(bad(format!("Invalid volume: Volume {id} is not attached.")));
+        }
+        return Ok(StatusCode::ACCEPTED);
+    }
+    Err(bad(
+        "Invalid input received: unknown volume action (use os-extend, os-attach or os-detach).",
+    ))
+}

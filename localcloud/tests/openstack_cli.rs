@@ -1,0 +1,143 @@
+//! The real outside judge: the `openstack` CLI (python-openstackclient from PyPI, in the
+//! venv that `make test` installs) authenticates with localcloud's clouds.yaml, creates
+//! and lists what Shipyard will create, and localcloud's own API sees the same objects.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn cli() -> Option<PathBuf> {
+    let path = std::env::var_os("OPENSTACK_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/shipyard/venv/bin/openstack")
+        });
+    path.exists().then_some(path)
+}
+
+fn openstack(cli: &PathBuf, clouds: &PathBuf, args: &[&str]) -> Value {
+    let out = Command::new(cli)
+        .args(args)
+        .args(["-f", "json"])
+        .env("OS_CLIENT_CONFIG_FILE", clouds)
+        .env("OS_CLOUD", "localcloud")
+        .env_remove("OS_AUTH_URL")
+        .output()
+        .expect("run openstack");
+    assert!(
+        out.status.success(),
+        "openstack {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "openstack {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openstack_cli_creates_and_lists_servers_and_volumes() {
+    let Some(cli) = cli() else {
+        // `make test` installs the CLI; CI must never pass without running this.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the openstack CLI is not installed (make test-tools)"
+        );
+        eprintln!("skipping: no openstack CLI (run `make test-tools`)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("localcloud-cli-{}", std::process::id()));
+    let mut config = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &dir);
+    config.server_build_delay = std::time::Duration::ZERO;
+    config.volume_delay = std::time::Duration::ZERO;
+    let running = localcloud::start(config).await.unwrap();
+    let clouds = dir.join("clouds.yaml");
+
+    let cli2 = cli.clone();
+    let clouds2 = clouds.clone();
+    let (flavors, server, servers, volume, volumes) = tokio::task::spawn_blocking(move || {
+        let flavors = openstack(&cli2, &clouds2, &["flavor", "list"]);
+        let server = openstack(
+            &cli2,
+            &clouds2,
+            &[
+                "server",
+                "create",
+                "--flavor",
+                "m1.medium",
+                "--image",
+                "ubuntu-22.04-k8s-v1.31",
+                "--nic",
+                "auto",
+                "--property",
+                "shipyard-cluster=c1",
+                "cli-master-0",
+            ],
+        );
+        let servers = openstack(&cli2, &clouds2, &["server", "list"]);
+        let volume = openstack(
+            &cli2,
+            &clouds2,
+            &["volume", "create", "--size", "2", "cli-etcd-0"],
+        );
+        let volumes = openstack(&cli2, &clouds2, &["volume", "list"]);
+        (flavors, server, servers, volume, volumes)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(flavors.as_array().unwrap().len(), 5);
+    let server_id = server["id"].as_str().unwrap().to_string();
+    let listed = servers.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["ID"], server_id.as_str());
+    assert_eq!(listed[0]["Status"], "ACTIVE");
+    let volume_id = volume["id"].as_str().unwrap().to_string();
+    assert_eq!(volumes.as_array().unwrap()[0]["ID"], volume_id.as_str());
+
+    // localcloud's own state agrees, and the volume is a real 2 GiB (sparse) file.
+    let servers = &running.cloud.compute.servers;
+    assert_eq!(servers.usage().iter().map(|h| h.vcpus_used).sum::<u64>(), 2);
+    let file = running.cloud.volumes.path(&volume_id);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        2 * 1024 * 1024 * 1024
+    );
+
+    let clouds3 = clouds.clone();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(&cli)
+            .args(["server", "delete", &server_id])
+            .env("OS_CLIENT_CONFIG_FILE", &clouds3)
+            .env("OS_CLOUD", "localcloud")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new(&cli)
+            .args(["volume", "delete", &volume_id])
+            .env("OS_CLIENT_CONFIG_FILE", &clouds3)
+            .env("OS_CLOUD", "localcloud")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    })
+    .await
+    .unwrap();
+    assert_eq!(servers.usage().iter().map(|h| h.vcpus_used).sum::<u64>(), 0);
+    assert!(!file.exists(), "volume file left behind");
+    running.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
