@@ -13,7 +13,7 @@ use crate::identity::Token;
 use crate::Cloud;
 
 /// A flavor on offer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Flavor {
     pub id: String,
     pub name: String,

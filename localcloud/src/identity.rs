@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, Service};
-use crate::{format_time, new_id, Cloud, Config};
+use crate::{format_time, new_id, stable_id, Cloud, Config};
 
 const DOMAIN_ID: &str = "default";
 const DOMAIN_NAME: &str = "Default";
@@ -48,24 +48,20 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(config: &Config) -> Identity {
-        let mut project_ids: HashMap<String, String> = HashMap::new();
         let users = config
             .users
             .iter()
             .map(|u| User {
-                id: new_id(),
+                id: stable_id("user", &u.name),
                 name: u.name.clone(),
                 password: u.password.clone(),
-                project_id: project_ids
-                    .entry(u.project.clone())
-                    .or_insert_with(new_id)
-                    .clone(),
+                project_id: stable_id("project", &u.project),
                 project_name: u.project.clone(),
             })
             .collect();
         Identity {
             users,
-            role_id: new_id(),
+            role_id: stable_id("role", "admin"),
             tokens: Mutex::new(HashMap::new()),
         }
     }

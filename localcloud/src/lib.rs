@@ -4,13 +4,15 @@
 //!
 //! Implemented so far: Identity (Keystone v3 password tokens with a service catalog)
 //! and Compute (Nova v2.1: flavors, servers placed on hosts by bin packing, server
-//! groups, hypervisor usage). Load balancers, volumes, images, networks and persistence
-//! follow (see the localcloud issue).
+//! groups, hypervisor usage), Block storage (Cinder v3 volumes on sparse files) and a
+//! minimal Image service (Glance v2); state is saved in `<data-dir>/localcloud.db`.
+//! Load balancers, networks, quotas and fault injection follow (see the localcloud issue).
 
 pub mod compute;
 pub mod error;
 pub mod identity;
 pub mod images;
+pub mod persist;
 pub mod placement;
 pub mod servers;
 pub mod volumes;
@@ -87,6 +89,7 @@ pub struct Cloud {
     pub compute: compute::Compute,
     pub volumes: volumes::Volumes,
     pub images: Vec<images::Image>,
+    pub persist: persist::Persist,
 }
 
 /// A cloud serving on its port.
@@ -112,11 +115,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&config.data_dir)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
+    let persist = persist::Persist::open(&config.data_dir).await?;
+    let compute = compute::Compute::new(&config);
+    if let Some(saved) = persist.load("compute").await? {
+        compute.servers.restore(saved);
+    }
+    let volumes = volumes::Volumes::new(config.data_dir.join("volumes"), config.volume_delay);
+    if let Some(saved) = persist.load("volumes").await? {
+        volumes.restore(saved);
+    }
     let cloud = Arc::new(Cloud {
+        persist,
         identity: identity::Identity::new(&config),
-        compute: compute::Compute::new(&config),
+        compute,
         images: images::default_images(),
-        volumes: volumes::Volumes::new(config.data_dir.join("volumes"), config.volume_delay),
+        volumes,
         base_url: url.clone(),
         config,
     });
@@ -162,6 +175,21 @@ pub fn format_time(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&f)
         .unwrap_or_default()
+}
+
+/// A stable id (32 hex digits) for a named thing: the same across restarts, so that
+/// saved resources keep pointing at their project.
+pub fn stable_id(kind: &str, name: &str) -> String {
+    let fnv = |seed: u64| {
+        format!("{kind}\0{name}")
+            .bytes()
+            .fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    };
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf29ce484222325),
+        fnv(0x84222325cbf29ce4)
+    )
 }
 
 /// A fresh id in OpenStack's usual form (32 hex digits).

@@ -12,7 +12,8 @@ pub struct HostUsage {
 }
 
 /// The placement rule of a server group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Policy {
     Affinity,
     AntiAffinity,

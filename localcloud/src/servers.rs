@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -26,7 +26,7 @@ use crate::{format_time, Cloud, HostConfig};
 pub const NAME_MAX: usize = 255;
 const NO_VALID_HOST: &str = "No valid host was found. There are not enough hosts available.";
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Server {
     pub id: String,
     pub name: String,
@@ -37,7 +37,9 @@ pub struct Server {
     pub metadata: BTreeMap<String, String>,
     pub host: Option<String>,
     pub group: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub active_at: OffsetDateTime,
     pub fault: Option<String>,
     pub address: String,
@@ -55,7 +57,7 @@ impl Server {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerGroup {
     pub id: String,
     pub name: String,
@@ -72,11 +74,25 @@ pub struct Servers {
     state: Mutex<State_>,
 }
 
-#[derive(Default)]
-struct State_ {
+/// The saved form of compute state (see [`crate::persist`]).
+#[derive(Default, Serialize, Deserialize)]
+pub struct State_ {
     servers: BTreeMap<String, Server>,
     groups: BTreeMap<String, ServerGroup>,
     next_address: u32,
+    version: u64,
+}
+
+impl State_ {
+    /// Marks a change and returns what to save.
+    fn changed(&mut self) -> (u64, String) {
+        self.version += 1;
+        crate::persist::snapshot(self, self.version)
+    }
+}
+
+async fn save(cloud: &Cloud, (version, body): (u64, String)) {
+    cloud.persist.save("compute", version, &body).await;
 }
 
 impl Servers {
@@ -85,6 +101,13 @@ impl Servers {
             hosts,
             build_delay,
             state: Mutex::new(State_::default()),
+        }
+    }
+
+    /// Restores saved state at start.
+    pub fn restore(&self, saved: State_) {
+        if let Ok(mut state) = self.state.lock() {
+            *state = saved;
         }
     }
 
@@ -193,111 +216,116 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let token = authenticate(&cloud, &headers)?;
     let req: CreateRequest = parse(&body)?;
-    let s = req.server;
-    check_name(&s.name, "server")?;
-    for (k, v) in &s.metadata {
-        if k.is_empty() || k.chars().count() > 255 || v.chars().count() > 255 {
+    let (body, snapshot) = (|| -> Result<(Value, (u64, String)), ApiError> {
+        let s = req.server;
+        check_name(&s.name, "server")?;
+        for (k, v) in &s.metadata {
+            if k.is_empty() || k.chars().count() > 255 || v.chars().count() > 255 {
+                return Err(bad(
+                    "Invalid metadata: keys must be 1-255 characters and values at most 255.",
+                ));
+            }
+        }
+        match &s.networks {
+            None => {}
+            Some(Value::String(n)) if n == "auto" || n == "none" => {}
+            Some(Value::Array(_)) => {}
+            Some(_) => return Err(bad("Invalid networks: use \"auto\", \"none\" or a list.")),
+        }
+        let image_ref = s.image_ref.clone().unwrap_or_default();
+        if image_ref.is_empty()
+            && s.block_device_mapping_v2
+                .as_ref()
+                .is_none_or(|b| b.is_empty())
+        {
             return Err(bad(
-                "Invalid metadata: keys must be 1-255 characters and values at most 255.",
+                "Invalid input: imageRef is required when not booting from a volume.",
             ));
         }
-    }
-    match &s.networks {
-        None => {}
-        Some(Value::String(n)) if n == "auto" || n == "none" => {}
-        Some(Value::Array(_)) => {}
-        Some(_) => return Err(bad("Invalid networks: use \"auto\", \"none\" or a list.")),
-    }
-    let image_ref = s.image_ref.clone().unwrap_or_default();
-    if image_ref.is_empty()
-        && s.block_device_mapping_v2
-            .as_ref()
-            .is_none_or(|b| b.is_empty())
-    {
-        return Err(bad(
-            "Invalid input: imageRef is required when not booting from a volume.",
-        ));
-    }
-    // An image id (or, leniently, a name) that Glance knows.
-    let image_id = if image_ref.is_empty() {
-        String::new()
-    } else {
-        cloud
-            .images
-            .iter()
-            .find(|i| i.id == image_ref || i.name == image_ref)
-            .map(|i| i.id.clone())
-            .ok_or_else(|| bad(format!("Can not find requested image {image_ref}.")))?
-    };
-    let flavor = cloud
-        .compute
-        .flavors
-        .iter()
-        .find(|f| f.id == s.flavor_ref || f.name == s.flavor_ref)
-        .cloned()
-        .ok_or_else(|| bad(format!("Flavor {} could not be found.", s.flavor_ref)))?;
-    let servers = &cloud.compute.servers;
-    // Placement reads and claims under one lock, so concurrent creates never overfill a host.
-    let mut state = servers.lock()?;
-    let usage = servers.usage_in(&state);
-    let group_id = req.hints.and_then(|h| h.group);
-    let member_hosts: Vec<String>;
-    let constraint = match &group_id {
-        Some(gid) => {
-            let group = state
-                .groups
-                .get(gid)
-                .filter(|g| g.project_id == token.project_id)
-                .ok_or_else(|| bad(format!("Invalid server group {gid}.")))?;
-            member_hosts = group
-                .members
+        // An image id (or, leniently, a name) that Glance knows.
+        let image_id = if image_ref.is_empty() {
+            String::new()
+        } else {
+            cloud
+                .images
                 .iter()
-                .filter_map(|m| state.servers.get(m).and_then(|s| s.host.clone()))
-                .collect();
-            Some(GroupConstraint {
-                policy: group.policy,
-                member_hosts: &member_hosts,
-            })
+                .find(|i| i.id == image_ref || i.name == image_ref)
+                .map(|i| i.id.clone())
+                .ok_or_else(|| bad(format!("Can not find requested image {image_ref}.")))?
+        };
+        let flavor = cloud
+            .compute
+            .flavors
+            .iter()
+            .find(|f| f.id == s.flavor_ref || f.name == s.flavor_ref)
+            .cloned()
+            .ok_or_else(|| bad(format!("Flavor {} could not be found.", s.flavor_ref)))?;
+        let servers = &cloud.compute.servers;
+        // Placement reads and claims under one lock, so concurrent creates never overfill a host.
+        let mut state = servers.lock()?;
+        let usage = servers.usage_in(&state);
+        let group_id = req.hints.and_then(|h| h.group);
+        let member_hosts: Vec<String>;
+        let constraint = match &group_id {
+            Some(gid) => {
+                let group = state
+                    .groups
+                    .get(gid)
+                    .filter(|g| g.project_id == token.project_id)
+                    .ok_or_else(|| bad(format!("Invalid server group {gid}.")))?;
+                member_hosts = group
+                    .members
+                    .iter()
+                    .filter_map(|m| state.servers.get(m).and_then(|s| s.host.clone()))
+                    .collect();
+                Some(GroupConstraint {
+                    policy: group.policy,
+                    member_hosts: &member_hosts,
+                })
+            }
+            None => None,
+        };
+        let host = place(
+            &usage,
+            flavor.vcpus as u64,
+            flavor.ram_mib,
+            constraint.as_ref(),
+        );
+        let now = OffsetDateTime::now_utc();
+        state.next_address += 1;
+        let n = state.next_address;
+        let server = Server {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: s.name,
+            project_id: token.project_id.clone(),
+            user_id: token.user_id.clone(),
+            fault: host.is_none().then(|| NO_VALID_HOST.to_string()),
+            host,
+            flavor,
+            image_id,
+            metadata: s.metadata,
+            group: group_id.clone(),
+            created: now,
+            active_at: now + servers.build_delay,
+            address: format!("10.0.{}.{}", (n / 250) % 256, n % 250 + 2),
+        };
+        if let Some(gid) = &group_id {
+            if let Some(g) = state.groups.get_mut(gid) {
+                g.members.push(server.id.clone());
+            }
         }
-        None => None,
-    };
-    let host = place(
-        &usage,
-        flavor.vcpus as u64,
-        flavor.ram_mib,
-        constraint.as_ref(),
-    );
-    let now = OffsetDateTime::now_utc();
-    state.next_address += 1;
-    let n = state.next_address;
-    let server = Server {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: s.name,
-        project_id: token.project_id.clone(),
-        user_id: token.user_id.clone(),
-        fault: host.is_none().then(|| NO_VALID_HOST.to_string()),
-        host,
-        flavor,
-        image_id,
-        metadata: s.metadata,
-        group: group_id.clone(),
-        created: now,
-        active_at: now + servers.build_delay,
-        address: format!("10.0.{}.{}", (n / 250) % 256, n % 250 + 2),
-    };
-    if let Some(gid) = &group_id {
-        if let Some(g) = state.groups.get_mut(gid) {
-            g.members.push(server.id.clone());
-        }
-    }
-    let body = json!({"server": {
-        "OS-DCF:diskConfig": "MANUAL",
-        "adminPass": crate::new_id(),
-        "id": server.id,
-        "links": links(&cloud, "servers", &server.id),
-        "security_groups": [{"name": "default"}],
-    }});
-    state.servers.insert(server.id.clone(), server);
+        let body = json!({"server": {
+            "OS-DCF:diskConfig": "MANUAL",
+            "adminPass": crate::new_id(),
+            "id": server.id,
+            "links": links(&cloud, "servers", &server.id),
+            "security_groups": [{"name": "default"}],
+        }});
+        state.servers.insert(server.id.clone(), server);
+        let snapshot = state.changed();
+        Ok((body, snapshot))
+    })()?;
+    save(&cloud, snapshot).await;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
@@ -503,12 +531,16 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let token = authenticate(&cloud, &headers)?;
-    let mut state = cloud.compute.servers.lock()?;
-    visible(&state, &token, &id)?;
-    state.servers.remove(&id);
-    for g in state.groups.values_mut() {
-        g.members.retain(|m| *m != id);
-    }
+    let snapshot = {
+        let mut state = cloud.compute.servers.lock()?;
+        visible(&state, &token, &id)?;
+        state.servers.remove(&id);
+        for g in state.groups.values_mut() {
+            g.members.retain(|m| *m != id);
+        }
+        state.changed()
+    };
+    save(&cloud, snapshot).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -624,9 +656,13 @@ async fn group_delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let token = authenticate(&cloud, &headers)?;
-    let mut state = cloud.compute.servers.lock()?;
-    visible_group(&state, &token, &id)?;
-    state.groups.remove(&id);
+    let snapshot = {
+        let mut state = cloud.compute.servers.lock()?;
+        visible_group(&state, &token, &id)?;
+        state.groups.remove(&id);
+        state.changed()
+    };
+    save(&cloud, snapshot).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

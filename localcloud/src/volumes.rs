@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -25,14 +25,14 @@ use crate::{format_time, Cloud};
 pub const SIZE_MAX_GIB: u64 = 16 * 1024;
 const GIB: u64 = 1024 * 1024 * 1024;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Attachment {
     pub id: String,
     pub server_id: String,
     pub device: String,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Volume {
     pub id: String,
     pub name: Option<String>,
@@ -42,7 +42,9 @@ pub struct Volume {
     pub metadata: BTreeMap<String, String>,
     pub project_id: String,
     pub user_id: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub available_at: OffsetDateTime,
     pub attachment: Option<Attachment>,
 }
@@ -62,7 +64,38 @@ impl Volume {
 pub struct Volumes {
     dir: PathBuf,
     delay: Duration,
-    state: Mutex<BTreeMap<String, Volume>>,
+    state: Mutex<VolumeState>,
+}
+
+/// The saved form of volume state (see [`crate::persist`]).
+#[derive(Default, Serialize, Deserialize)]
+pub struct VolumeState {
+    volumes: BTreeMap<String, Volume>,
+    version: u64,
+}
+
+impl VolumeState {
+    fn changed(&mut self) -> (u64, String) {
+        self.version += 1;
+        crate::persist::snapshot(self, self.version)
+    }
+}
+
+impl std::ops::Deref for VolumeState {
+    type Target = BTreeMap<String, Volume>;
+    fn deref(&self) -> &Self::Target {
+        &self.volumes
+    }
+}
+
+impl std::ops::DerefMut for VolumeState {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.volumes
+    }
+}
+
+async fn save(cloud: &Cloud, (version, body): (u64, String)) {
+    cloud.persist.save("volumes", version, &body).await;
 }
 
 impl Volumes {
@@ -70,7 +103,7 @@ impl Volumes {
         Volumes {
             dir,
             delay,
-            state: Mutex::new(BTreeMap::new()),
+            state: Mutex::new(VolumeState::default()),
         }
     }
 
@@ -79,7 +112,14 @@ impl Volumes {
         self.dir.join(format!("{id}.img"))
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, Volume>>, ApiError> {
+    /// Restores saved state at start.
+    pub fn restore(&self, saved: VolumeState) {
+        if let Ok(mut state) = self.state.lock() {
+            *state = saved;
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, VolumeState>, ApiError> {
         self.state
             .lock()
             .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "volume state poisoned"))
@@ -262,7 +302,12 @@ async fn create(
             )
         })?;
     let answer = json!({"volume": volume_body(&cloud, &volume, now)});
-    volumes.lock()?.insert(volume.id.clone(), volume);
+    let snapshot = {
+        let mut state = volumes.lock()?;
+        state.insert(volume.id.clone(), volume);
+        state.changed()
+    };
+    save(&cloud, snapshot).await;
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
@@ -331,12 +376,16 @@ async fn delete(
     Path((project, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let token = authenticate(&cloud, &headers, &project)?;
-    let mut state = cloud.volumes.lock()?;
-    let v = visible(&state, &token, &id)?;
-    if v.attachment.is_some() {
-        return Err(bad("Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
-    }
-    state.remove(&id);
+    let snapshot = {
+        let mut state = cloud.volumes.lock()?;
+        let v = visible(&state, &token, &id)?;
+        if v.attachment.is_some() {
+            return Err(bad("Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
+        }
+        state.remove(&id);
+        state.changed()
+    };
+    save(&cloud, snapshot).await;
     match std::fs::remove_file(cloud.volumes.path(&id)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -359,11 +408,26 @@ async fn action(
 ) -> Result<StatusCode, ApiError> {
     let token = authenticate(&cloud, &headers, &project)?;
     let req: Value = parse(&body)?;
+    let snapshot = {
+        let mut state = cloud.volumes.lock()?;
+        apply_action(&cloud, &mut state, &token, &id, &req)?;
+        state.changed()
+    };
+    save(&cloud, snapshot).await;
+    Ok(StatusCode::ACCEPTED)
+}
+
+fn apply_action(
+    cloud: &Cloud,
+    state: &mut VolumeState,
+    token: &Token,
+    id: &str,
+    req: &Value,
+) -> Result<(), ApiError> {
     let now = OffsetDateTime::now_utc();
-    let mut state = cloud.volumes.lock()?;
-    let status = visible(&state, &token, &id)?.status(now);
+    let status = visible(state, token, id)?.status(now);
     let volume = state
-        .get_mut(&id)
+        .get_mut(id)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))?;
     if let Some(extend) = req.get("os-extend") {
         let new_size = check_size(extend.get("new_size").and_then(Value::as_i64).unwrap_or(0))?;
@@ -375,7 +439,7 @@ async fn action(
         }
         std::fs::OpenOptions::new()
             .write(true)
-            .open(cloud.volumes.path(&id))
+            .open(cloud.volumes.path(id))
             .and_then(|f| f.set_len(new_size * GIB))
             .map_err(|e| {
                 err(
@@ -384,7 +448,7 @@ async fn action(
                 )
             })?;
         volume.size_gib = new_size;
-        return Ok(StatusCode::ACCEPTED);
+        return Ok(());
     }
     if let Some(attach) = req.get("os-attach") {
         let server_id = attach
@@ -405,13 +469,13 @@ async fn action(
             server_id,
             device,
         });
-        return Ok(StatusCode::ACCEPTED);
+        return Ok(());
     }
     if req.get("os-detach").is_some() {
         if volume.attachment.take().is_none() {
             return Err(bad(format!("Invalid volume: Volume {id} is not attached.")));
         }
-        return Ok(StatusCode::ACCEPTED);
+        return Ok(());
     }
     Err(bad(
         "Invalid input received: unknown volume action (use os-extend, os-attach or os-detach).",
