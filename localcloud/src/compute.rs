@@ -78,16 +78,12 @@ pub(crate) fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
 
 /// The caller's token, or Nova's 401.
 pub(crate) fn authenticate(cloud: &Cloud, headers: &HeaderMap) -> Result<Token, ApiError> {
-    headers
-        .get("x-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| cloud.identity.validate(t))
-        .ok_or_else(|| {
-            err(
-                StatusCode::UNAUTHORIZED,
-                "The request you have made requires authentication.",
-            )
-        })
+    cloud.identity.from_headers(headers).ok_or_else(|| {
+        err(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+    })
 }
 
 pub(crate) fn links(cloud: &Cloud, kind: &str, id: &str) -> Value {

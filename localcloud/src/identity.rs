@@ -66,6 +66,14 @@ impl Identity {
         }
     }
 
+    /// The live token named by a request's `X-Auth-Token` header.
+    pub fn from_headers(&self, headers: &HeaderMap) -> Option<Token> {
+        headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| self.validate(t))
+    }
+
     /// The live token behind an `X-Auth-Token` value.
     pub fn validate(&self, token: &str) -> Option<Token> {
         let now = OffsetDateTime::now_utc();

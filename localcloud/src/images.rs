@@ -57,10 +57,9 @@ async fn versions(State(cloud): State<Arc<Cloud>>) -> Response {
 }
 
 fn authenticate(cloud: &Cloud, headers: &HeaderMap) -> Result<(), ApiError> {
-    headers
-        .get("x-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| cloud.identity.validate(t))
+    cloud
+        .identity
+        .from_headers(headers)
         .map(|_| ())
         .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "This server could not verify that you are authorized to access the document you requested."))
 }

@@ -144,16 +144,12 @@ fn bad(message: impl Into<String>) -> ApiError {
 
 /// The caller's token, which must be scoped to the project in the URL.
 fn authenticate(cloud: &Cloud, headers: &HeaderMap, project: &str) -> Result<Token, ApiError> {
-    let token = headers
-        .get("x-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| cloud.identity.validate(t))
-        .ok_or_else(|| {
-            err(
-                StatusCode::UNAUTHORIZED,
-                "The request you have made requires authentication.",
-            )
-        })?;
+    let token = cloud.identity.from_headers(headers).ok_or_else(|| {
+        err(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+    })?;
     if token.project_id != project {
         return Err(err(
             StatusCode::FORBIDDEN,

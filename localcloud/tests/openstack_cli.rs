@@ -17,10 +17,10 @@ fn cli() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-fn openstack(cli: &PathBuf, clouds: &PathBuf, args: &[&str]) -> Value {
+/// Runs `openstack <args>` against localcloud and returns its standard output.
+fn run(cli: &PathBuf, clouds: &PathBuf, args: &[&str]) -> Vec<u8> {
     let out = Command::new(cli)
         .args(args)
-        .args(["-f", "json"])
         .env("OS_CLIENT_CONFIG_FILE", clouds)
         .env("OS_CLOUD", "localcloud")
         .env_remove("OS_AUTH_URL")
@@ -32,12 +32,15 @@ fn openstack(cli: &PathBuf, clouds: &PathBuf, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "openstack {args:?}: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    out.stdout
+}
+
+/// Runs `openstack <args> -f json` and parses the answer.
+fn openstack(cli: &PathBuf, clouds: &PathBuf, args: &[&str]) -> Value {
+    let args = [args, &["-f", "json"]].concat();
+    let out = run(cli, clouds, &args);
+    serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("openstack {args:?}: {e}: {}", String::from_utf8_lossy(&out)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,28 +114,8 @@ async fn openstack_cli_creates_and_lists_servers_and_volumes() {
 
     let clouds3 = clouds.clone();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(&cli)
-            .args(["server", "delete", &server_id])
-            .env("OS_CLIENT_CONFIG_FILE", &clouds3)
-            .env("OS_CLOUD", "localcloud")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = Command::new(&cli)
-            .args(["volume", "delete", &volume_id])
-            .env("OS_CLIENT_CONFIG_FILE", &clouds3)
-            .env("OS_CLOUD", "localcloud")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run(&cli, &clouds3, &["server", "delete", &server_id]);
+        run(&cli, &clouds3, &["volume", "delete", &volume_id]);
     })
     .await
     .unwrap();
