@@ -152,6 +152,14 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/servers", get(list).post(create))
         .route("/servers/detail", get(list_detail))
         .route("/servers/{id}", get(show).delete(delete))
+        .route(
+            "/servers/{id}/os-volume_attachments",
+            get(attachment_list).post(attach),
+        )
+        .route(
+            "/servers/{id}/os-volume_attachments/{volume_id}",
+            axum::routing::delete(detach),
+        )
         .route("/os-server-groups", get(group_list).post(group_create))
         .route(
             "/os-server-groups/{id}",
@@ -386,7 +394,12 @@ fn server_body(cloud: &Cloud, s: &Server, now: OffsetDateTime) -> Value {
         "OS-EXT-STS:power_state": if status == "ACTIVE" { 1 } else { 0 },
         "OS-EXT-STS:task_state": if status == "BUILD" { json!("spawning") } else { Value::Null },
         "OS-EXT-STS:vm_state": match status { "ACTIVE" => "active", "ERROR" => "error", _ => "building" },
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": cloud
+            .volumes
+            .attached_to(&s.id)
+            .iter()
+            .map(|(id, _)| json!({"id": id, "delete_on_termination": false}))
+            .collect::<Vec<_>>(),
         "OS-SRV-USG:launched_at": if status == "ACTIVE" { json!(format_time(s.active_at)) } else { Value::Null },
         "OS-SRV-USG:terminated_at": null,
         "pinned_availability_zone": null,
@@ -541,7 +554,96 @@ async fn delete(
         state.changed()
     };
     save(&cloud, snapshot).await;
+    // As in Nova, a deleted server's volumes are detached (and stay).
+    if let Some(snapshot) = cloud.volumes.detach_all(&id) {
+        crate::volumes::save(&cloud, snapshot).await;
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct AttachRequest {
+    #[serde(rename = "volumeAttachment")]
+    attachment: AttachBody,
+}
+
+#[derive(Deserialize)]
+struct AttachBody {
+    #[serde(rename = "volumeId")]
+    volume_id: String,
+    device: Option<String>,
+}
+
+fn attachment_body(server_id: &str, volume_id: &str, device: &str) -> Value {
+    json!({
+        "delete_on_termination": false,
+        "device": device,
+        "id": volume_id,
+        "serverId": server_id,
+        "tag": null,
+        "volumeId": volume_id,
+    })
+}
+
+async fn attach(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let req: AttachRequest = parse(&body)?;
+    let status = {
+        let state = cloud.compute.servers.lock()?;
+        visible(&state, &token, &id)?.status(OffsetDateTime::now_utc())
+    };
+    if status != "ACTIVE" {
+        return Err(err(
+            StatusCode::CONFLICT,
+            format!("Cannot 'attach_volume' instance {id} while it is in status {status}."),
+        ));
+    }
+    let taken = cloud.volumes.attached_to(&id).len();
+    let device = req
+        .attachment
+        .device
+        .unwrap_or_else(|| format!("/dev/vd{}", (b'b' + taken.min(24) as u8) as char));
+    let snapshot =
+        cloud
+            .volumes
+            .attach(&token.project_id, &req.attachment.volume_id, &id, &device)?;
+    crate::volumes::save(&cloud, snapshot).await;
+    Ok(Json(
+        json!({"volumeAttachment": attachment_body(&id, &req.attachment.volume_id, &device)}),
+    ))
+}
+
+async fn attachment_list(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    visible(&*cloud.compute.servers.lock()?, &token, &id)?;
+    let items: Vec<Value> = cloud
+        .volumes
+        .attached_to(&id)
+        .iter()
+        .map(|(volume, device)| attachment_body(&id, volume, device))
+        .collect();
+    Ok(Json(json!({"volumeAttachments": items})))
+}
+
+async fn detach(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path((id, volume_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    visible(&*cloud.compute.servers.lock()?, &token, &id)?;
+    let snapshot = cloud.volumes.detach(&volume_id, &id)?;
+    crate::volumes::save(&cloud, snapshot).await;
+    Ok(StatusCode::ACCEPTED)
 }
 
 #[derive(Deserialize)]

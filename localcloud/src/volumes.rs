@@ -94,7 +94,7 @@ impl std::ops::DerefMut for VolumeState {
     }
 }
 
-async fn save(cloud: &Cloud, (version, body): (u64, String)) {
+pub(crate) async fn save(cloud: &Cloud, (version, body): (u64, String)) {
     cloud.persist.save("volumes", version, &body).await;
 }
 
@@ -110,6 +110,94 @@ impl Volumes {
     /// The file behind a volume.
     pub fn path(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.img"))
+    }
+
+    /// Nova's attach: the project's available volume becomes in-use on `server_id`.
+    pub(crate) fn attach(
+        &self,
+        project_id: &str,
+        volume_id: &str,
+        server_id: &str,
+        device: &str,
+    ) -> Result<(u64, String), ApiError> {
+        let mut state = self.lock()?;
+        let now = OffsetDateTime::now_utc();
+        let v = state
+            .get_mut(volume_id)
+            .filter(|v| v.project_id == project_id)
+            .ok_or_else(|| {
+                crate::compute::err(
+                    StatusCode::NOT_FOUND,
+                    format!("Volume {volume_id} could not be found."),
+                )
+            })?;
+        let status = v.status(now);
+        if status != "available" {
+            return Err(crate::compute::err(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid volume: volume {volume_id} status must be available to attach, but it is {status}."),
+            ));
+        }
+        v.attachment = Some(Attachment {
+            id: uuid::Uuid::new_v4().to_string(),
+            server_id: server_id.to_string(),
+            device: device.to_string(),
+        });
+        Ok(state.changed())
+    }
+
+    /// Nova's detach: 404 unless the volume is attached to `server_id`.
+    pub(crate) fn detach(
+        &self,
+        volume_id: &str,
+        server_id: &str,
+    ) -> Result<(u64, String), ApiError> {
+        let mut state = self.lock()?;
+        let v = state
+            .get_mut(volume_id)
+            .filter(|v| {
+                v.attachment
+                    .as_ref()
+                    .is_some_and(|a| a.server_id == server_id)
+            })
+            .ok_or_else(|| {
+                crate::compute::err(
+                    StatusCode::NOT_FOUND,
+                    format!("volume_id not found: {volume_id}"),
+                )
+            })?;
+        v.attachment = None;
+        Ok(state.changed())
+    }
+
+    /// Detaches everything from a deleted server; `None` when nothing was attached.
+    pub(crate) fn detach_all(&self, server_id: &str) -> Option<(u64, String)> {
+        let mut state = self.state.lock().ok()?;
+        let mut any = false;
+        for v in state.values_mut() {
+            if v.attachment
+                .as_ref()
+                .is_some_and(|a| a.server_id == server_id)
+            {
+                v.attachment = None;
+                any = true;
+            }
+        }
+        any.then(|| state.changed())
+    }
+
+    /// `(volume id, device)` of each volume attached to `server_id`.
+    pub(crate) fn attached_to(&self, server_id: &str) -> Vec<(String, String)> {
+        let Ok(state) = self.state.lock() else {
+            return Vec::new();
+        };
+        state
+            .values()
+            .filter_map(|v| {
+                let a = v.attachment.as_ref().filter(|a| a.server_id == server_id)?;
+                Some((v.id.clone(), a.device.clone()))
+            })
+            .collect()
     }
 
     /// Restores saved state at start.

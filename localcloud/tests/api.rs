@@ -794,3 +794,124 @@ async fn state_outlives_a_restart() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     third.running.stop();
 }
+
+#[tokio::test]
+async fn nova_attaches_cinder_volumes() {
+    let cloud = Cloud::start_with(|c| {
+        c.server_build_delay = std::time::Duration::ZERO;
+        c.volume_delay = std::time::Duration::ZERO;
+    })
+    .await;
+    let token = cloud.token().await;
+    let auth: Value = cloud
+        .auth("admin", "admin", "admin")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let project = auth["token"]["project"]["id"].as_str().unwrap().to_string();
+    let post = reqwest::Method::POST;
+    let (_, server) = cloud
+        .send(
+            post.clone(),
+            "/compute/v2.1/servers",
+            &token,
+            Some(server_req("m0", None)),
+        )
+        .await;
+    let sid = server["server"]["id"].as_str().unwrap().to_string();
+    let (_, volume) = cloud
+        .send(
+            post.clone(),
+            &format!("/volume/v3/{project}/volumes"),
+            &token,
+            Some(json!({"volume": {"size": 1}})),
+        )
+        .await;
+    let vid = volume["volume"]["id"].as_str().unwrap().to_string();
+
+    let mut req = sample("nova/attach-volume-to-server-req.json");
+    req["volumeAttachment"]["volumeId"] = json!(vid);
+    let attachments = format!("/compute/v2.1/servers/{sid}/os-volume_attachments");
+    let (status, attached) = cloud
+        .send(post.clone(), &attachments, &token, Some(req.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    assert_shape(
+        &sample("nova/attach-volume-to-server-resp.json"),
+        &attached,
+        "",
+    );
+    assert_eq!(attached["volumeAttachment"]["device"], "/dev/vdb");
+    let (_, vol) = cloud
+        .get(&format!("/volume/v3/{project}/volumes/{vid}"), Some(&token))
+        .await;
+    assert_eq!(vol["volume"]["status"], "in-use");
+    assert_eq!(vol["volume"]["attachments"][0]["server_id"], sid.as_str());
+    let (_, srv) = cloud
+        .get(&format!("/compute/v2.1/servers/{sid}"), Some(&token))
+        .await;
+    assert_eq!(
+        srv["server"]["os-extended-volumes:volumes_attached"][0]["id"],
+        vid.as_str()
+    );
+    // Twice is refused: the volume is in use.
+    let (status, _) = cloud
+        .send(post.clone(), &attachments, &token, Some(req.clone()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, list) = cloud.get(&attachments, Some(&token)).await;
+    assert_eq!(list["volumeAttachments"].as_array().unwrap().len(), 1);
+
+    let (status, _) = cloud
+        .send(
+            reqwest::Method::DELETE,
+            &format!("{attachments}/{vid}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = cloud
+        .send(
+            reqwest::Method::DELETE,
+            &format!("{attachments}/{vid}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, vol) = cloud
+        .get(&format!("/volume/v3/{project}/volumes/{vid}"), Some(&token))
+        .await;
+    assert_eq!(vol["volume"]["status"], "available");
+
+    // Deleting the server detaches what it had.
+    let (status, _) = cloud
+        .send(post.clone(), &attachments, &token, Some(req))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = cloud
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/compute/v2.1/servers/{sid}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, vol) = cloud
+        .get(&format!("/volume/v3/{project}/volumes/{vid}"), Some(&token))
+        .await;
+    assert_eq!(vol["volume"]["status"], "available");
+    let (status, _) = cloud
+        .send(
+            post,
+            "/compute/v2.1/servers/nope/os-volume_attachments",
+            &token,
+            Some(json!({"volumeAttachment": {"volumeId": vid}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    cloud.running.stop();
+}
