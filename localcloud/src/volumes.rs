@@ -187,7 +187,7 @@ impl Volumes {
     }
 
     /// `(volume id, device)` of each volume attached to `server_id`.
-    pub(crate) fn attached_to(&self, server_id: &str) -> Vec<(String, String)> {
+    pub fn attached_to(&self, server_id: &str) -> Vec<(String, String)> {
         let Ok(state) = self.state.lock() else {
             return Vec::new();
         };

@@ -88,6 +88,11 @@ async fn openstack_cli_creates_and_lists_servers_and_volumes() {
             &clouds2,
             &["volume", "create", "--size", "2", "cli-etcd-0"],
         );
+        run(
+            &cli2,
+            &clouds2,
+            &["server", "add", "volume", "cli-master-0", "cli-etcd-0"],
+        );
         let volumes = openstack(&cli2, &clouds2, &["volume", "list"]);
         (flavors, server, servers, volume, volumes)
     })
@@ -101,7 +106,10 @@ async fn openstack_cli_creates_and_lists_servers_and_volumes() {
     assert_eq!(listed[0]["ID"], server_id.as_str());
     assert_eq!(listed[0]["Status"], "ACTIVE");
     let volume_id = volume["id"].as_str().unwrap().to_string();
-    assert_eq!(volumes.as_array().unwrap()[0]["ID"], volume_id.as_str());
+    let listed = &volumes.as_array().unwrap()[0];
+    assert_eq!(listed["ID"], volume_id.as_str());
+    assert_eq!(listed["Status"], "in-use", "{listed}");
+    assert_eq!(running.cloud.volumes.attached_to(&server_id).len(), 1);
 
     // localcloud's own state agrees, and the volume is a real 2 GiB (sparse) file.
     let servers = &running.cloud.compute.servers;
