@@ -13,6 +13,7 @@ pub enum Service {
     Compute,
     Volume,
     Image,
+    Network,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,13 @@ impl IntoResponse for ApiError {
                 "code": code,
                 "title": self.status.canonical_reason().unwrap_or("Error"),
                 "message": self.message,
+            }),
+            Service::Network => json!({
+                "NeutronError": {
+                    "type": match code { 404 => "NotFound", 401 => "NotAuthorized", 400 => "BadRequest", _ => "NeutronException" },
+                    "message": self.message,
+                    "detail": "",
+                }
             }),
             Service::Compute | Service::Volume => json!({
                 nova_fault_name(self.status): { "code": code, "message": self.message }

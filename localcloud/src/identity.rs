@@ -291,6 +291,7 @@ fn catalog(cloud: &Cloud, project_id: &str) -> Value {
             format!("{base}/volume/v3/{project_id}"),
         ),
         ("image", "glance", format!("{base}/image")),
+        ("network", "neutron", format!("{base}/network")),
     ];
     Value::Array(
         services

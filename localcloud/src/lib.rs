@@ -5,13 +5,15 @@
 //! Implemented so far: Identity (Keystone v3 password tokens with a service catalog)
 //! and Compute (Nova v2.1: flavors, servers placed on hosts by bin packing, server
 //! groups, hypervisor usage), Block storage (Cinder v3 volumes on sparse files) and a
-//! minimal Image service (Glance v2); state is saved in `<data-dir>/localcloud.db`.
-//! Load balancers, networks, quotas and fault injection follow (see the localcloud issue).
+//! minimal Image (Glance v2) and Network (Neutron v2: one shared `private` network)
+//! services; state is saved in `<data-dir>/localcloud.db`. Load balancers, quotas and
+//! fault injection follow (see the localcloud issue).
 
 pub mod compute;
 pub mod error;
 pub mod identity;
 pub mod images;
+pub mod network;
 pub mod persist;
 pub mod placement;
 pub mod servers;
@@ -150,6 +152,7 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
         .nest("/compute/v2.1", compute::router())
         .nest("/volume/v3", volumes::router())
         .nest("/image", images::router())
+        .nest("/network", network::router())
         .with_state(cloud)
 }
 

@@ -237,7 +237,17 @@ async fn create(
         match &s.networks {
             None => {}
             Some(Value::String(n)) if n == "auto" || n == "none" => {}
-            Some(Value::Array(_)) => {}
+            Some(Value::Array(nets)) => {
+                // Each entry names the one network there is, by id.
+                let private = crate::network::network_id();
+                for n in nets {
+                    match n.get("uuid").and_then(Value::as_str) {
+                        Some(id) if id == private => {}
+                        Some(id) => return Err(bad(format!("Network {id} could not be found."))),
+                        None => return Err(bad("Invalid networks: each entry needs a uuid.")),
+                    }
+                }
+            }
             Some(_) => return Err(bad("Invalid networks: use \"auto\", \"none\" or a list.")),
         }
         let image_ref = s.image_ref.clone().unwrap_or_default();
