@@ -142,14 +142,28 @@ async fn network(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = authenticate(&cloud, &headers)?;
-    if id != network_id() {
+    show(&cloud, &headers, &id, "network", network_id(), network_body)
+}
+
+/// Shows the one network or subnet there is, or Neutron's 404.
+fn show(
+    cloud: &Cloud,
+    headers: &HeaderMap,
+    id: &str,
+    kind: &str,
+    expected: String,
+    body: fn(&str) -> Value,
+) -> Result<Json<Value>, ApiError> {
+    let project = authenticate(cloud, headers)?;
+    if id != expected {
+        let mut name = kind.to_string();
+        name[..1].make_ascii_uppercase();
         return Err(err(
             StatusCode::NOT_FOUND,
-            format!("Network {id} could not be found."),
+            format!("{name} {id} could not be found."),
         ));
     }
-    Ok(Json(json!({ "network": network_body(&project) })))
+    Ok(Json(json!({ kind: body(&project) })))
 }
 
 async fn subnets(
@@ -173,14 +187,7 @@ async fn subnet(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = authenticate(&cloud, &headers)?;
-    if id != subnet_id() {
-        return Err(err(
-            StatusCode::NOT_FOUND,
-            format!("Subnet {id} could not be found."),
-        ));
-    }
-    Ok(Json(json!({ "subnet": subnet_body(&project) })))
+    show(&cloud, &headers, &id, "subnet", subnet_id(), subnet_body)
 }
 
 /// Query pairs, percent-decoded leniently (undecodable input matches nothing).

@@ -502,18 +502,7 @@ async fn list(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = authenticate(&cloud, &headers)?;
-    let Query(q) = q.map_err(|e| bad(format!("Invalid query: {e}")))?;
-    let now = OffsetDateTime::now_utc();
-    let (servers, more) = filtered(&*cloud.compute.servers.lock()?, &token, &q, now)?;
-    let items: Vec<Value> = servers
-        .iter()
-        .map(|s| json!({"id": s.id, "links": links(&cloud, "servers", &s.id), "name": s.name}))
-        .collect();
-    Ok(Json(page_body(
-        items,
-        next_link(&cloud, &servers, more, q.limit),
-    )))
+    page(&cloud, &headers, q, false)
 }
 
 async fn list_detail(
@@ -521,17 +510,33 @@ async fn list_detail(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = authenticate(&cloud, &headers)?;
+    page(&cloud, &headers, q, true)
+}
+
+/// One page of the caller's servers, short (id, links, name) or in detail.
+fn page(
+    cloud: &Cloud,
+    headers: &HeaderMap,
+    q: Result<Query<ListQuery>, QueryRejection>,
+    detail: bool,
+) -> Result<Json<Value>, ApiError> {
+    let token = authenticate(cloud, headers)?;
     let Query(q) = q.map_err(|e| bad(format!("Invalid query: {e}")))?;
     let now = OffsetDateTime::now_utc();
     let (servers, more) = filtered(&*cloud.compute.servers.lock()?, &token, &q, now)?;
     let items: Vec<Value> = servers
         .iter()
-        .map(|s| server_body(&cloud, s, now))
+        .map(|s| {
+            if detail {
+                server_body(cloud, s, now)
+            } else {
+                json!({"id": s.id, "links": links(cloud, "servers", &s.id), "name": s.name})
+            }
+        })
         .collect();
     Ok(Json(page_body(
         items,
-        next_link(&cloud, &servers, more, q.limit),
+        next_link(cloud, &servers, more, q.limit),
     )))
 }
 

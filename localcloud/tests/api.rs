@@ -123,6 +123,17 @@ impl Cloud {
             .unwrap()
     }
 
+    /// The id of the `admin` project (tokens are scoped to it).
+    async fn project_id(&self) -> String {
+        let auth: Value = self
+            .auth("admin", "admin", "admin")
+            .await
+            .json()
+            .await
+            .unwrap();
+        auth["token"]["project"]["id"].as_str().unwrap().to_string()
+    }
+
     async fn token(&self) -> String {
         let res = self.auth("admin", "admin", "admin").await;
         assert_eq!(res.status(), StatusCode::CREATED);
@@ -559,13 +570,7 @@ async fn bad_server_requests_change_nothing() {
 async fn volumes_are_real_files_in_cinders_shapes() {
     let cloud = Cloud::start_with(|c| c.volume_delay = std::time::Duration::ZERO).await;
     let token = cloud.token().await;
-    let auth: Value = cloud
-        .auth("admin", "admin", "admin")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let project = auth["token"]["project"]["id"].as_str().unwrap().to_string();
+    let project = cloud.project_id().await;
     let base = format!("/volume/v3/{project}/volumes");
     let post = reqwest::Method::POST;
 
@@ -713,13 +718,7 @@ async fn state_outlives_a_restart() {
         )
         .await;
     let sid = created["server"]["id"].as_str().unwrap().to_string();
-    let auth: Value = first
-        .auth("admin", "admin", "admin")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let project = auth["token"]["project"]["id"].as_str().unwrap().to_string();
+    let project = first.project_id().await;
     let (_, vol) = first
         .send(
             post.clone(),
@@ -803,13 +802,7 @@ async fn nova_attaches_cinder_volumes() {
     })
     .await;
     let token = cloud.token().await;
-    let auth: Value = cloud
-        .auth("admin", "admin", "admin")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let project = auth["token"]["project"]["id"].as_str().unwrap().to_string();
+    let project = cloud.project_id().await;
     let post = reqwest::Method::POST;
     let (_, server) = cloud
         .send(
