@@ -243,7 +243,10 @@ mod tests {
         let yaml = "clouds:\n  localcloud:\n    auth:\n      auth_url: http://127.0.0.1:1/identity/v3\n      username: admin\n      password: secret\n      project_name: admin\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n    identity_api_version: 3\n    interface: public\n";
         let c = OpenStackConfig::from_clouds_yaml_str(yaml, "localcloud").expect("parses");
         assert_eq!(c.auth_url, "http://127.0.0.1:1/identity/v3");
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("admin", "secret"));
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("admin", "secret")
+        );
         assert_eq!(c.project_name, "admin");
         assert_eq!(c.region.as_deref(), Some("RegionOne"));
         let e = OpenStackConfig::from_clouds_yaml_str(yaml, "other").expect_err("no such cloud");
@@ -278,7 +281,7 @@ mod tests {
         };
         for retry in 0..40 {
             let d = p.backoff(retry);
-            let full = Duration::from_millis(100 * 2u64.pow(retry.min(3) as u32)).min(p.max_backoff);
+            let full = Duration::from_millis(100 * 2u64.pow(retry.min(3))).min(p.max_backoff);
             assert!(d <= full && d >= full / 2, "retry {retry}: {d:?}");
         }
     }

@@ -104,9 +104,7 @@ pub fn classify(status: u16, message: &str) -> ErrorKind {
     match status {
         404 => ErrorKind::NotFound,
         // Octavia answers 409 while a load balancer is PENDING_*; it passes.
-        409 if message.contains("PENDING") || message.contains("immutable") => {
-            ErrorKind::Retryable
-        }
+        409 if message.contains("PENDING") || message.contains("immutable") => ErrorKind::Retryable,
         408 | 429 => ErrorKind::Retryable,
         501 => ErrorKind::Permanent,
         500..=599 => ErrorKind::Retryable,
@@ -156,11 +154,26 @@ mod tests {
     #[test]
     fn messages_from_each_service_shape() {
         let cases: &[(&str, &str)] = &[
-            (r#"{"itemNotFound": {"code": 404, "message": "Instance x could not be found."}}"#, "Instance x could not be found."),
-            (r#"{"error": {"code": 401, "title": "Unauthorized", "message": "Bad password."}}"#, "Bad password."),
-            (r#"{"NeutronError": {"type": "NotFound", "message": "Network y could not be found.", "detail": ""}}"#, "Network y could not be found."),
-            (r#"{"faultcode": "Client", "faultstring": "Load Balancer z is immutable.", "debuginfo": null}"#, "Load Balancer z is immutable."),
-            (r#"{"code": 404, "title": "Not Found", "message": "No image found"}"#, "No image found"),
+            (
+                r#"{"itemNotFound": {"code": 404, "message": "Instance x could not be found."}}"#,
+                "Instance x could not be found.",
+            ),
+            (
+                r#"{"error": {"code": 401, "title": "Unauthorized", "message": "Bad password."}}"#,
+                "Bad password.",
+            ),
+            (
+                r#"{"NeutronError": {"type": "NotFound", "message": "Network y could not be found.", "detail": ""}}"#,
+                "Network y could not be found.",
+            ),
+            (
+                r#"{"faultcode": "Client", "faultstring": "Load Balancer z is immutable.", "debuginfo": null}"#,
+                "Load Balancer z is immutable.",
+            ),
+            (
+                r#"{"code": 404, "title": "Not Found", "message": "No image found"}"#,
+                "No image found",
+            ),
         ];
         for (body, want) in cases {
             assert_eq!(cloud_message(body.as_bytes()).as_deref(), Some(*want));
@@ -183,14 +196,23 @@ mod tests {
         assert_eq!(classify(404, "gone"), ErrorKind::NotFound);
         assert_eq!(classify(400, "bad"), ErrorKind::Permanent);
         assert_eq!(classify(403, "Quota exceeded"), ErrorKind::Permanent);
-        assert_eq!(classify(413, "Quota exceeded for cores"), ErrorKind::Permanent);
         assert_eq!(
-            classify(409, "Invalid state PENDING_UPDATE of loadbalancer resource x"),
+            classify(413, "Quota exceeded for cores"),
+            ErrorKind::Permanent
+        );
+        assert_eq!(
+            classify(
+                409,
+                "Invalid state PENDING_UPDATE of loadbalancer resource x"
+            ),
             ErrorKind::Retryable
         );
         assert_eq!(classify(409, "Duplicate member"), ErrorKind::Permanent);
         assert_eq!(
-            classify(500, "No valid host was found. There are not enough hosts available."),
+            classify(
+                500,
+                "No valid host was found. There are not enough hosts available."
+            ),
             ErrorKind::Permanent
         );
     }
@@ -203,7 +225,9 @@ mod tests {
             "create server a",
         );
         let core: crate::Error = e.into();
-        assert!(matches!(core, crate::Error::Conflict(ref m) if m.contains("Quota exceeded for cores")));
+        assert!(
+            matches!(core, crate::Error::Conflict(ref m) if m.contains("Quota exceeded for cores"))
+        );
         let core: crate::Error = CloudError::from_response(503, b"", "x").into();
         assert!(core.retryable());
     }

@@ -304,6 +304,8 @@ pub trait Cloud: Send + Sync {
     async fn flavor_list(&self) -> CloudResult<Vec<Flavor>>;
     /// The id of the (active) image with this exact name; `NotFound` when there is none.
     async fn image_id(&self, name: &str) -> CloudResult<String>;
+    /// The id of the network with this name (or this id).
+    async fn network_id(&self, name_or_id: &str) -> CloudResult<String>;
     /// Capacity and use of every compute host (admin credentials needed).
     async fn host_usage(&self) -> CloudResult<Vec<HostUsage>>;
 
@@ -331,8 +333,11 @@ pub trait Cloud: Send + Sync {
     async fn volume_delete(&self, id: &str) -> CloudResult<()>;
     /// Grows a volume to `new_size_gib`; a volume already that big is left alone.
     async fn volume_extend(&self, id: &str, new_size_gib: u64) -> CloudResult<()>;
-    async fn volume_attach(&self, server_id: &str, volume_id: &str)
-        -> CloudResult<VolumeAttachment>;
+    async fn volume_attach(
+        &self,
+        server_id: &str,
+        volume_id: &str,
+    ) -> CloudResult<VolumeAttachment>;
     async fn volume_detach(&self, server_id: &str, volume_id: &str) -> CloudResult<()>;
 
     // --- load balancers ---

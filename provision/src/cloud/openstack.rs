@@ -351,7 +351,15 @@ impl OpenStack {
         call: &str,
     ) -> CloudResult<T> {
         let bytes = self
-            .exchange(service, Method::GET, path, query, None, call, Retry::Idempotent)
+            .exchange(
+                service,
+                Method::GET,
+                path,
+                query,
+                None,
+                call,
+                Retry::Idempotent,
+            )
             .await?;
         parse(&bytes, call)
     }
@@ -365,7 +373,15 @@ impl OpenStack {
         call: &str,
     ) -> CloudResult<T> {
         let bytes = self
-            .exchange(service, Method::POST, path, &[], Some(body), call, Retry::Never)
+            .exchange(
+                service,
+                Method::POST,
+                path,
+                &[],
+                Some(body),
+                call,
+                Retry::Never,
+            )
             .await?;
         parse(&bytes, call)
     }
@@ -373,7 +389,15 @@ impl OpenStack {
     /// A DELETE; a resource that is already gone counts as deleted.
     async fn delete(&self, service: Service, path: &str, call: &str) -> CloudResult<()> {
         match self
-            .exchange(service, Method::DELETE, path, &[], None, call, Retry::Idempotent)
+            .exchange(
+                service,
+                Method::DELETE,
+                path,
+                &[],
+                None,
+                call,
+                Retry::Idempotent,
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -440,14 +464,18 @@ impl OpenStack {
                 &format!("find network {network}"),
             )
             .await?;
-        if let Some(n) = body.networks.into_iter().find(|n| n.name.as_deref() == Some(network)) {
+        if let Some(n) = body
+            .networks
+            .into_iter()
+            .find(|n| n.name.as_deref() == Some(network))
+        {
             return Ok(n.id);
         }
         if looks_like_uuid(network) {
             return Ok(network.to_string());
         }
         Err(CloudError::new(
-            ErrorKind::Permanent,
+            ErrorKind::NotFound,
             None,
             call,
             format!("there is no network named {network:?}"),
@@ -462,7 +490,10 @@ impl OpenStack {
             let mut query = vec![("limit", PAGE.to_string())];
             // Nova reads `name` as a regular expression; pass only names that mean
             // themselves, and match exactly below either way.
-            if let Some(n) = name.filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+            if let Some(n) = name.filter(|n| {
+                n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            }) {
                 query.push(("name", n.to_string()));
             }
             if let Some(m) = &marker {
@@ -528,7 +559,12 @@ impl Cloud for OpenStack {
     async fn image_id(&self, name: &str) -> CloudResult<String> {
         let call = format!("find image {name}");
         let body: wire::ImagesBody = self
-            .get(Service::Image, "/v2/images", &[("name", name.to_string())], &call)
+            .get(
+                Service::Image,
+                "/v2/images",
+                &[("name", name.to_string())],
+                &call,
+            )
             .await?;
         let mut named: Vec<wire::WireImage> = body
             .images
@@ -545,6 +581,11 @@ impl Cloud for OpenStack {
                 format!("there is no image named {name:?}"),
             )
         })
+    }
+
+    async fn network_id(&self, name_or_id: &str) -> CloudResult<String> {
+        self.network_ref(name_or_id, &format!("find network {name_or_id}"))
+            .await
     }
 
     async fn host_usage(&self) -> CloudResult<Vec<HostUsage>> {
@@ -643,8 +684,9 @@ impl Cloud for OpenStack {
                 .find(|s| s.name == spec.name && has_all(&s.metadata, &spec.metadata)))
         };
         self.create(&call, find, || async {
-            let made: wire::ServerCreatedBody =
-                self.post(Service::Compute, "/servers", &body, &call).await?;
+            let made: wire::ServerCreatedBody = self
+                .post(Service::Compute, "/servers", &body, &call)
+                .await?;
             self.server_get(&made.server.id).await
         })
         .await
@@ -699,7 +741,8 @@ impl Cloud for OpenStack {
                 .find(|v| v.name == spec.name && has_all(&v.metadata, &spec.metadata)))
         };
         self.create(&call, find, || async {
-            let made: wire::VolumeBody = self.post(Service::Volume, "/volumes", &body, &call).await?;
+            let made: wire::VolumeBody =
+                self.post(Service::Volume, "/volumes", &body, &call).await?;
             Ok(made.volume.into())
         })
         .await
@@ -771,7 +814,8 @@ impl Cloud for OpenStack {
                 .map(VolumeAttachment::from))
         };
         self.create(&call, find, || async {
-            let made: wire::AttachmentBody = self.post(Service::Compute, &path, &body, &call).await?;
+            let made: wire::AttachmentBody =
+                self.post(Service::Compute, &path, &body, &call).await?;
             Ok(made.attachment.into())
         })
         .await
@@ -813,7 +857,12 @@ impl Cloud for OpenStack {
         };
         self.create(&call, find, || async {
             let made: wire::LoadBalancerBody = self
-                .post(Service::LoadBalancer, "/v2/lbaas/loadbalancers", &body, &call)
+                .post(
+                    Service::LoadBalancer,
+                    "/v2/lbaas/loadbalancers",
+                    &body,
+                    &call,
+                )
                 .await?;
             Ok(made.loadbalancer.into())
         })
@@ -941,7 +990,9 @@ impl Cloud for OpenStack {
                 .find(|m| m.address == spec.address && m.port == spec.port))
         };
         self.create(&call, find, || async {
-            let made: wire::MemberBody = self.post(Service::LoadBalancer, &path, &body, &call).await?;
+            let made: wire::MemberBody = self
+                .post(Service::LoadBalancer, &path, &body, &call)
+                .await?;
             Ok(made.member.into())
         })
         .await
@@ -995,7 +1046,12 @@ impl Cloud for OpenStack {
         };
         self.create(&call, find, || async {
             let made: wire::HealthMonitorBody = self
-                .post(Service::LoadBalancer, "/v2/lbaas/healthmonitors", &body, &call)
+                .post(
+                    Service::LoadBalancer,
+                    "/v2/lbaas/healthmonitors",
+                    &body,
+                    &call,
+                )
                 .await?;
             Ok(made.healthmonitor.into())
         })
@@ -1084,6 +1140,9 @@ mod tests {
             catalog: None,
         };
         let l = token_lifetime(&t);
-        assert!(l > Duration::from_secs(3599) && l <= Duration::from_secs(3600), "{l:?}");
+        assert!(
+            l > Duration::from_secs(3599) && l <= Duration::from_secs(3600),
+            "{l:?}"
+        );
     }
 }
