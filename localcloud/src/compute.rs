@@ -45,7 +45,7 @@ impl Compute {
                 f("4", "m1.large", 4, 8192, 80),
                 f("5", "m1.xlarge", 8, 16384, 160),
             ],
-            servers: crate::servers::Servers::new(config.hosts.clone(), config.server_build_delay),
+            servers: crate::servers::Servers::new(config.hosts.clone()),
         }
     }
 }

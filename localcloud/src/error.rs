@@ -14,6 +14,7 @@ pub enum Service {
     Volume,
     Image,
     Network,
+    LoadBalancer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,12 @@ impl IntoResponse for ApiError {
                     "message": self.message,
                     "detail": "",
                 }
+            }),
+            // Octavia answers as WSME does.
+            Service::LoadBalancer => json!({
+                "faultcode": if code < 500 { "Client" } else { "Server" },
+                "faultstring": self.message,
+                "debuginfo": null,
             }),
             Service::Compute | Service::Volume => json!({
                 nova_fault_name(self.status): { "code": code, "message": self.message }

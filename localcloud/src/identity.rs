@@ -27,6 +27,7 @@ struct User {
     password: String,
     project_id: String,
     project_name: String,
+    admin: bool,
 }
 
 /// An issued token.
@@ -36,6 +37,8 @@ pub struct Token {
     pub user_name: String,
     pub project_id: String,
     pub project_name: String,
+    /// Whether the user has the admin role (quotas, hypervisors).
+    pub admin: bool,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -43,6 +46,7 @@ pub struct Token {
 pub struct Identity {
     users: Vec<User>,
     role_id: String,
+    member_role_id: String,
     tokens: Mutex<HashMap<String, Token>>,
 }
 
@@ -57,11 +61,13 @@ impl Identity {
                 password: u.password.clone(),
                 project_id: stable_id("project", &u.project),
                 project_name: u.project.clone(),
+                admin: u.admin,
             })
             .collect();
         Identity {
             users,
             role_id: stable_id("role", "admin"),
+            member_role_id: stable_id("role", "member"),
             tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -205,6 +211,7 @@ async fn issue(State(cloud): State<Arc<Cloud>>, body: Bytes) -> Result<Response,
         user_name: user.name.clone(),
         project_id: user.project_id.clone(),
         project_name: user.project_name.clone(),
+        admin: user.admin,
         issued_at,
         expires_at: issued_at + cloud.config.token_ttl,
     };
@@ -262,7 +269,11 @@ fn token_body(cloud: &Cloud, t: &Token) -> Value {
                 "id": t.project_id,
                 "name": t.project_name,
             },
-            "roles": [{"id": cloud.identity.role_id, "name": "admin"}],
+            "roles": if t.admin {
+                json!([{"id": cloud.identity.role_id, "name": "admin"}, {"id": cloud.identity.member_role_id, "name": "member"}])
+            } else {
+                json!([{"id": cloud.identity.member_role_id, "name": "member"}])
+            },
             "user": {
                 "domain": {"id": DOMAIN_ID, "name": DOMAIN_NAME},
                 "id": t.user_id,
@@ -292,6 +303,7 @@ fn catalog(cloud: &Cloud, project_id: &str) -> Value {
         ),
         ("image", "glance", format!("{base}/image")),
         ("network", "neutron", format!("{base}/network")),
+        ("load-balancer", "octavia", format!("{base}/load-balancer")),
     ];
     Value::Array(
         services

@@ -2,20 +2,25 @@
 //! Shipyard runs without a cloud account and every test drives the same driver code as
 //! production. Each service answers in the shapes of OpenStack's published API samples.
 //!
-//! Implemented so far: Identity (Keystone v3 password tokens with a service catalog)
-//! and Compute (Nova v2.1: flavors, servers placed on hosts by bin packing, server
-//! groups, hypervisor usage), Block storage (Cinder v3 volumes on sparse files) and a
-//! minimal Image (Glance v2) and Network (Neutron v2: one shared `private` network)
-//! services; state is saved in `<data-dir>/localcloud.db`. Load balancers, quotas and
-//! fault injection follow (see the localcloud issue).
+//! Services: Identity (Keystone v3 password tokens with a service catalog), Compute
+//! (Nova v2.1: flavors, servers placed on hosts by bin packing, server groups,
+//! hypervisor usage, quotas and limits), Load balancers (Octavia v2, listeners really
+//! forwarding TCP on loopback VIPs, health monitors really probing), Block storage
+//! (Cinder v3 volumes on sparse files), and a minimal Image (Glance v2) and Network
+//! (Neutron v2: one shared `private` network). State is saved in
+//! `<data-dir>/localcloud.db`. Latencies and injected faults are configurable.
 
+pub mod behaviour;
 pub mod compute;
 pub mod error;
 pub mod identity;
 pub mod images;
+pub mod lbnet;
+pub mod loadbalancers;
 pub mod network;
 pub mod persist;
 pub mod placement;
+pub mod quotas;
 pub mod servers;
 pub mod volumes;
 
@@ -32,6 +37,8 @@ pub struct UserConfig {
     pub name: String,
     pub password: String,
     pub project: String,
+    /// Admins may read host usage and set quotas.
+    pub admin: bool,
 }
 
 /// A compute host: what placement can fill.
@@ -54,6 +61,16 @@ pub struct Config {
     pub server_build_delay: Duration,
     /// How long a new volume stays `creating` before it is `available`.
     pub volume_delay: Duration,
+    /// How long a new load balancer stays PENDING_CREATE.
+    pub lb_delay: Duration,
+    /// How long a change under a load balancer keeps it PENDING_UPDATE.
+    pub lb_update_delay: Duration,
+    /// Where load balancer VIPs come from: a base address and prefix length on loopback.
+    pub vip_range: (std::net::Ipv4Addr, u8),
+    /// The quota of every project that has not been given its own.
+    pub quota: quotas::Quota,
+    /// Injected faults (none by default).
+    pub faults: behaviour::Faults,
 }
 
 impl Config {
@@ -66,6 +83,7 @@ impl Config {
                 name: "admin".into(),
                 password: "admin".into(),
                 project: "admin".into(),
+                admin: true,
             }],
             token_ttl: Duration::from_secs(3600),
             region: "RegionOne".into(),
@@ -78,6 +96,11 @@ impl Config {
                 .collect(),
             server_build_delay: Duration::from_secs(20),
             volume_delay: Duration::from_secs(5),
+            lb_delay: Duration::from_secs(30),
+            lb_update_delay: Duration::from_secs(2),
+            vip_range: (std::net::Ipv4Addr::new(127, 0, 100, 0), 22),
+            quota: quotas::Quota::default(),
+            faults: behaviour::Faults::default(),
         }
     }
 }
@@ -90,8 +113,24 @@ pub struct Cloud {
     pub identity: identity::Identity,
     pub compute: compute::Compute,
     pub volumes: volumes::Volumes,
+    pub lbs: loadbalancers::LoadBalancers,
+    pub quotas: quotas::Quotas,
+    behaviour: std::sync::RwLock<behaviour::Behaviour>,
     pub images: Vec<images::Image>,
     pub persist: persist::Persist,
+}
+
+impl Cloud {
+    /// The latencies and faults in force now.
+    pub fn behaviour(&self) -> behaviour::Behaviour {
+        self.behaviour.read().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    pub fn set_behaviour(&self, b: behaviour::Behaviour) {
+        if let Ok(mut current) = self.behaviour.write() {
+            *current = b;
+        }
+    }
 }
 
 /// A cloud serving on its port.
@@ -99,6 +138,7 @@ pub struct Running {
     pub url: String,
     pub cloud: Arc<Cloud>,
     task: tokio::task::JoinHandle<()>,
+    lb_loop: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -107,8 +147,14 @@ impl Running {
         format!("{}/identity/v3", self.url)
     }
 
+    /// Stops serving, closes every load balancer listener and releases the VIPs, so
+    /// that a cloud started again on the same data directory can take them back.
     pub fn stop(self) {
         self.task.abort();
+        self.lb_loop.abort();
+        if let Ok(state) = self.cloud.lbs.state.lock() {
+            self.cloud.lbs.net.shutdown(&state);
+        }
     }
 }
 
@@ -122,11 +168,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if let Some(saved) = persist.load("compute").await? {
         compute.servers.restore(saved);
     }
-    let volumes = volumes::Volumes::new(config.data_dir.join("volumes"), config.volume_delay);
+    let volumes = volumes::Volumes::new(config.data_dir.join("volumes"));
     if let Some(saved) = persist.load("volumes").await? {
         volumes.restore(saved);
     }
+    let lbs = loadbalancers::LoadBalancers::new(&config);
+    if let Some(saved) = persist.load("loadbalancers").await? {
+        lbs.restore(saved);
+    }
+    let quotas = quotas::Quotas::new(config.quota);
+    if let Some(saved) = persist.load("quotas").await? {
+        quotas.restore(saved);
+    }
     let cloud = Arc::new(Cloud {
+        behaviour: std::sync::RwLock::new(behaviour::Behaviour::from_config(&config)),
+        lbs,
+        quotas,
         persist,
         identity: identity::Identity::new(&config),
         compute,
@@ -136,23 +193,43 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         config,
     });
     write_clouds_yaml(&cloud.config.data_dir, &cloud)?;
+    // Listeners saved before a restart bind again now, before the first request.
+    lbnet::reconcile(&cloud).await;
+    let lb_loop = lbnet::spawn_loop(&cloud);
     let router = router(cloud.clone());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "localcloud stopped");
         }
     });
-    Ok(Running { url, cloud, task })
+    Ok(Running {
+        url,
+        cloud,
+        task,
+        lb_loop,
+    })
 }
 
 pub fn router(cloud: Arc<Cloud>) -> Router {
     Router::new()
         .nest("/identity", identity::router())
         .route("/compute/v2.1/", axum::routing::get(compute::version))
-        .nest("/compute/v2.1", compute::router())
-        .nest("/volume/v3", volumes::router())
+        .nest(
+            "/compute/v2.1",
+            compute::router().merge(quotas::nova_router()),
+        )
+        .nest(
+            "/volume/v3",
+            volumes::router().merge(quotas::cinder_router()),
+        )
+        .nest("/load-balancer", loadbalancers::router())
+        .nest("/admin", behaviour::router())
         .nest("/image", images::router())
         .nest("/network", network::router())
+        .layer(axum::middleware::from_fn_with_state(
+            cloud.clone(),
+            behaviour::inject,
+        ))
         .with_state(cloud)
 }
 

@@ -21,6 +21,39 @@ struct Args {
     /// Seconds a new volume stays `creating` before it is `available`.
     #[arg(long, env = "LOCALCLOUD_VOLUME_SECONDS", default_value_t = 5.0)]
     volume_seconds: f64,
+    /// Seconds a new load balancer stays PENDING_CREATE.
+    #[arg(long, env = "LOCALCLOUD_LB_SECONDS", default_value_t = 30.0)]
+    lb_seconds: f64,
+    /// Seconds a change under a load balancer keeps it PENDING_UPDATE.
+    #[arg(long, env = "LOCALCLOUD_LB_UPDATE_SECONDS", default_value_t = 2.0)]
+    lb_update_seconds: f64,
+    /// Loopback range load balancer VIPs come from.
+    #[arg(long, env = "LOCALCLOUD_VIP_RANGE", default_value = "127.0.100.0/22", value_parser = parse_cidr)]
+    vip_range: (std::net::Ipv4Addr, u8),
+    /// Project quotas, as KEY=VALUE (cores, ram [MiB], instances, server_groups,
+    /// server_group_members, volumes, gigabytes, loadbalancer; -1 = unlimited).
+    #[arg(long = "quota", env = "LOCALCLOUD_QUOTA", value_delimiter = ',')]
+    quota: Vec<String>,
+    /// Milliseconds added to every API call.
+    #[arg(long, env = "LOCALCLOUD_API_LATENCY_MS", default_value_t = 0)]
+    api_latency_ms: u64,
+    /// Share (0..1) of API calls answered 500/503 without doing anything.
+    #[arg(long, env = "LOCALCLOUD_ERROR_RATE", default_value_t = 0.0)]
+    error_rate: f64,
+    /// Share (0..1) of API calls that answer only after --timeout-seconds.
+    #[arg(long, env = "LOCALCLOUD_TIMEOUT_RATE", default_value_t = 0.0)]
+    timeout_rate: f64,
+    #[arg(long, env = "LOCALCLOUD_TIMEOUT_SECONDS", default_value_t = 60.0)]
+    timeout_seconds: f64,
+    /// Share (0..1) of new servers that turn ERROR after --server-error-after-seconds.
+    #[arg(long, env = "LOCALCLOUD_SERVER_ERROR_RATE", default_value_t = 0.0)]
+    server_error_rate: f64,
+    #[arg(
+        long,
+        env = "LOCALCLOUD_SERVER_ERROR_AFTER_SECONDS",
+        default_value_t = 0.0
+    )]
+    server_error_after_seconds: f64,
     /// Number of compute hosts.
     #[arg(long, env = "LOCALCLOUD_HOSTS", default_value_t = 6)]
     hosts: usize,
@@ -44,6 +77,27 @@ async fn main() -> anyhow::Result<()> {
     let seconds = |s: f64| std::time::Duration::from_secs_f64(s.clamp(0.0, 86_400.0));
     config.server_build_delay = seconds(args.server_build_seconds);
     config.volume_delay = seconds(args.volume_seconds);
+    config.lb_delay = seconds(args.lb_seconds);
+    config.lb_update_delay = seconds(args.lb_update_seconds);
+    config.vip_range = args.vip_range;
+    for kv in &args.quota {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--quota takes KEY=VALUE, not {kv}"))?;
+        let v: i64 = v.trim().parse()?;
+        config.quota.set(k.trim(), v).map_err(anyhow::Error::msg)?;
+    }
+    config.faults = localcloud::behaviour::Faults {
+        api_latency_ms: args.api_latency_ms,
+        error_rate: args.error_rate,
+        timeout_rate: args.timeout_rate,
+        timeout_seconds: args.timeout_seconds,
+        server_error_rate: args.server_error_rate,
+        server_error_after_seconds: args.server_error_after_seconds,
+    };
+    localcloud::behaviour::Behaviour::from_config(&config)
+        .validate()
+        .map_err(anyhow::Error::msg)?;
     config.hosts = (1..=args.hosts.clamp(1, 1000))
         .map(|i| localcloud::HostConfig {
             name: format!("host-{i}"),
@@ -60,4 +114,18 @@ async fn main() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     running.stop();
     Ok(())
+}
+
+/// `a.b.c.d/n`, with n from 8 to 30.
+fn parse_cidr(s: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
+    let (ip, len) = s.split_once('/').ok_or("expected a.b.c.d/n")?;
+    let ip: std::net::Ipv4Addr = ip.parse().map_err(|e| format!("{e}"))?;
+    let len: u8 = len.parse().map_err(|e| format!("{e}"))?;
+    if !(8..=30).contains(&len) {
+        return Err("prefix length must be 8 to 30".into());
+    }
+    if !ip.is_loopback() {
+        return Err("VIPs must be loopback addresses (127.0.0.0/8)".into());
+    }
+    Ok((ip, len))
 }

@@ -21,6 +21,11 @@ pub fn network_id() -> String {
     uuid_form(&stable_id("network", NETWORK_NAME))
 }
 
+/// The id of the port behind a load balancer's VIP.
+pub fn port_id_for(owner: &str) -> String {
+    uuid_form(&stable_id("port", owner))
+}
+
 pub fn subnet_id() -> String {
     uuid_form(&stable_id("subnet", NETWORK_NAME))
 }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -43,11 +42,16 @@ pub struct Server {
     pub active_at: OffsetDateTime,
     pub fault: Option<String>,
     pub address: String,
+    /// When an injected fault turns this server ERROR.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub fails_at: Option<OffsetDateTime>,
 }
+
+const INJECTED_FAULT: &str = "Injected fault: the instance failed on its hypervisor.";
 
 impl Server {
     pub fn status(&self, now: OffsetDateTime) -> &'static str {
-        if self.fault.is_some() {
+        if self.fault.is_some() || self.fails_at.is_some_and(|t| now >= t) {
             "ERROR"
         } else if now >= self.active_at {
             "ACTIVE"
@@ -70,7 +74,6 @@ pub struct ServerGroup {
 /// Compute state: servers, groups and the hosts they sit on.
 pub struct Servers {
     hosts: Vec<HostConfig>,
-    build_delay: Duration,
     state: Mutex<State_>,
 }
 
@@ -96,10 +99,9 @@ async fn save(cloud: &Cloud, (version, body): (u64, String)) {
 }
 
 impl Servers {
-    pub fn new(hosts: Vec<HostConfig>, build_delay: Duration) -> Servers {
+    pub fn new(hosts: Vec<HostConfig>) -> Servers {
         Servers {
             hosts,
-            build_delay,
             state: Mutex::new(State_::default()),
         }
     }
@@ -115,6 +117,14 @@ impl Servers {
         self.state
             .lock()
             .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "compute state poisoned"))
+    }
+
+    /// `(instances, cores, RAM MiB, server groups)` a project holds, for quota views.
+    pub fn project_usage(&self, project_id: &str) -> (u64, u64, u64, u64) {
+        self.state
+            .lock()
+            .map(|st| usage_of(&st, project_id))
+            .unwrap_or_default()
     }
 
     /// Each host's capacity and use.
@@ -145,6 +155,24 @@ impl Servers {
             })
             .collect()
     }
+}
+
+/// `(instances, cores, RAM MiB, server groups)` of a project; servers in ERROR count,
+/// as in Nova.
+fn usage_of(state: &State_, project_id: &str) -> (u64, u64, u64, u64) {
+    let (n, c, r) = state
+        .servers
+        .values()
+        .filter(|s| s.project_id == project_id)
+        .fold((0, 0, 0), |(n, c, r), s| {
+            (n + 1, c + s.flavor.vcpus as u64, r + s.flavor.ram_mib)
+        });
+    let groups = state
+        .groups
+        .values()
+        .filter(|g| g.project_id == project_id)
+        .count() as u64;
+    (n, c, r, groups)
 }
 
 pub fn router() -> Router<Arc<Cloud>> {
@@ -279,6 +307,7 @@ async fn create(
             .cloned()
             .ok_or_else(|| bad(format!("Flavor {} could not be found.", s.flavor_ref)))?;
         let servers = &cloud.compute.servers;
+        let behaviour = cloud.behaviour();
         // Placement reads and claims under one lock, so concurrent creates never overfill a host.
         let mut state = servers.lock()?;
         let usage = servers.usage_in(&state);
@@ -303,6 +332,29 @@ async fn create(
             }
             None => None,
         };
+        let quota = cloud.quotas.get(&token.project_id);
+        let (instances, cores, ram, _) = usage_of(&state, &token.project_id);
+        for (name, limit, used, wanted) in [
+            ("instances", quota.instances, instances, 1),
+            ("cores", quota.cores, cores, flavor.vcpus as u64),
+            ("ram", quota.ram_mib, ram, flavor.ram_mib),
+        ] {
+            if !crate::quotas::fits(limit, used, wanted) {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    format!("Quota exceeded for {name}: Requested {wanted}, but already used {used} of {limit} {name}"),
+                ));
+            }
+        }
+        if let Some(gid) = &group_id {
+            let members = state.groups.get(gid).map_or(0, |g| g.members.len() as u64);
+            if !crate::quotas::fits(quota.server_group_members, members, 1) {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    "Quota exceeded, too many servers in group",
+                ));
+            }
+        }
         let host = place(
             &usage,
             flavor.vcpus as u64,
@@ -324,7 +376,8 @@ async fn create(
             metadata: s.metadata,
             group: group_id.clone(),
             created: now,
-            active_at: now + servers.build_delay,
+            active_at: now + behaviour.server_build(),
+            fails_at: behaviour.server_failure().map(|d| now + d),
             address: format!("10.0.{}.{}", (n / 250) % 256, n % 250 + 2),
         };
         if let Some(gid) = &group_id {
@@ -364,7 +417,8 @@ fn server_body(cloud: &Cloud, s: &Server, now: OffsetDateTime) -> Value {
     let status = s.status(now);
     let fault = s
         .fault
-        .as_ref()
+        .as_deref()
+        .or_else(|| (status == "ERROR").then_some(INJECTED_FAULT))
         .map(|m| json!({"code": 500, "created": format_time(s.created), "message": m}));
     let mut body = json!({
         "accessIPv4": "",
@@ -714,12 +768,20 @@ async fn group_create(
         members: Vec::new(),
     };
     let body = json!({"server_group": group_body(&group)});
-    cloud
-        .compute
-        .servers
-        .lock()?
-        .groups
-        .insert(group.id.clone(), group);
+    let limit = cloud.quotas.get(&token.project_id).server_groups;
+    let snapshot = {
+        let mut state = cloud.compute.servers.lock()?;
+        let (_, _, _, groups) = usage_of(&state, &token.project_id);
+        if !crate::quotas::fits(limit, groups, 1) {
+            return Err(err(
+                StatusCode::FORBIDDEN,
+                "Quota exceeded, too many server groups.",
+            ));
+        }
+        state.groups.insert(group.id.clone(), group);
+        state.changed()
+    };
+    save(&cloud, snapshot).await;
     Ok(Json(body))
 }
 
@@ -788,7 +850,12 @@ async fn hypervisors(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&cloud, &headers)?;
+    if !authenticate(&cloud, &headers)?.admin {
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            "Policy doesn't allow os_compute_api:os-hypervisors:list-detail to be performed.",
+        ));
+    }
     let servers = &cloud.compute.servers;
     let state = servers.lock()?;
     let items: Vec<Value> = servers

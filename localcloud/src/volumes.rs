@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -20,6 +19,9 @@ use time::OffsetDateTime;
 use crate::error::{ApiError, Service};
 use crate::identity::Token;
 use crate::{format_time, Cloud};
+
+/// The volume types on offer.
+pub const VOLUME_TYPES: [&str; 3] = ["__DEFAULT__", "standard", "ssd"];
 
 /// Largest volume accepted, in GiB.
 pub const SIZE_MAX_GIB: u64 = 16 * 1024;
@@ -63,7 +65,6 @@ impl Volume {
 
 pub struct Volumes {
     dir: PathBuf,
-    delay: Duration,
     state: Mutex<VolumeState>,
 }
 
@@ -99,10 +100,9 @@ pub(crate) async fn save(cloud: &Cloud, (version, body): (u64, String)) {
 }
 
 impl Volumes {
-    pub fn new(dir: PathBuf, delay: Duration) -> Volumes {
+    pub fn new(dir: PathBuf) -> Volumes {
         Volumes {
             dir,
-            delay,
             state: Mutex::new(VolumeState::default()),
         }
     }
@@ -200,6 +200,31 @@ impl Volumes {
             .collect()
     }
 
+    /// `(volumes, GiB)` a project holds, for quota views.
+    pub fn project_usage(&self, project_id: &str) -> (u64, u64) {
+        self.state
+            .lock()
+            .map(|s| usage_in(&s, project_id))
+            .unwrap_or_default()
+    }
+
+    /// `(type, volumes, GiB)` a project holds of each volume type on offer.
+    pub fn project_usage_by_type(&self, project_id: &str) -> Vec<(&'static str, u64, u64)> {
+        let Ok(state) = self.state.lock() else {
+            return Vec::new();
+        };
+        VOLUME_TYPES
+            .iter()
+            .map(|t| {
+                let (n, g) = state
+                    .values()
+                    .filter(|v| v.project_id == project_id && v.volume_type == *t)
+                    .fold((0, 0), |(n, g), v| (n + 1, g + v.size_gib));
+                (*t, n, g)
+            })
+            .collect()
+    }
+
     /// Restores saved state at start.
     pub fn restore(&self, saved: VolumeState) {
         if let Ok(mut state) = self.state.lock() {
@@ -212,6 +237,37 @@ impl Volumes {
             .lock()
             .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "volume state poisoned"))
     }
+}
+
+/// `(volumes, GiB)` a project holds.
+fn usage_in(state: &VolumeState, project_id: &str) -> (u64, u64) {
+    state
+        .values()
+        .filter(|v| v.project_id == project_id)
+        .fold((0, 0), |(n, g), v| (n + 1, g + v.size_gib))
+}
+
+/// Cinder's 413 answers when a project would go over its volume or GiB quota.
+fn over_quota(
+    quota: &crate::quotas::Quota,
+    count: u64,
+    more: u64,
+    gigabytes: u64,
+    grow: u64,
+) -> Result<(), ApiError> {
+    if !crate::quotas::fits(quota.volumes, count, more) {
+        return Err(err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("VolumeLimitExceeded: Maximum number of volumes allowed ({}) exceeded for quota 'volumes'.", quota.volumes),
+        ));
+    }
+    if !crate::quotas::fits(quota.gigabytes, gigabytes, grow) {
+        return Err(err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {grow}G, quota is {}G and {gigabytes}G has been consumed.", quota.gigabytes),
+        ));
+    }
+    Ok(())
 }
 
 pub fn router() -> Router<Arc<Cloud>> {
@@ -355,7 +411,7 @@ async fn create(
         ));
     }
     let volume_type = v.volume_type.unwrap_or_else(|| "__DEFAULT__".into());
-    if !["__DEFAULT__", "standard", "ssd"].contains(&volume_type.as_str()) {
+    if !VOLUME_TYPES.contains(&volume_type.as_str()) {
         return Err(err(
             StatusCode::NOT_FOUND,
             format!("Volume type {volume_type} could not be found."),
@@ -373,24 +429,32 @@ async fn create(
         project_id: token.project_id.clone(),
         user_id: token.user_id.clone(),
         created: now,
-        available_at: now + volumes.delay,
+        available_at: now + cloud.behaviour().volume(),
         attachment: None,
     };
-    std::fs::create_dir_all(&volumes.dir)
-        .and_then(|_| std::fs::File::create(volumes.path(&volume.id)))
-        .and_then(|f| f.set_len(size * GIB))
-        .map_err(|e| {
-            err(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("creating the volume file: {e}"),
-            )
-        })?;
     let answer = json!({"volume": volume_body(&cloud, &volume, now)});
-    let snapshot = {
+    let id = volume.id.clone();
+    let quota = cloud.quotas.get(&token.project_id);
+    // Quota is checked and the volume counted under one lock; the file comes after.
+    {
         let mut state = volumes.lock()?;
-        state.insert(volume.id.clone(), volume);
-        state.changed()
-    };
+        let (count, gigabytes) = usage_in(&state, &token.project_id);
+        over_quota(&quota, count, 1, gigabytes, size)?;
+        state.insert(id.clone(), volume);
+    }
+    let made = std::fs::create_dir_all(&volumes.dir)
+        .and_then(|_| std::fs::File::create(volumes.path(&id)))
+        .and_then(|f| f.set_len(size * GIB));
+    if let Err(e) = made {
+        if let Ok(mut state) = volumes.lock() {
+            state.remove(&id);
+        }
+        return Err(err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("creating the volume file: {e}"),
+        ));
+    }
+    let snapshot = volumes.lock()?.changed();
     save(&cloud, snapshot).await;
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
@@ -521,6 +585,12 @@ fn apply_action(
         if new_size <= volume.size_gib {
             return Err(bad(format!("Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size}).", volume.size_gib)));
         }
+        let grow = new_size - volume.size_gib;
+        let (_, gigabytes) = usage_in(state, &token.project_id);
+        over_quota(&cloud.quotas.get(&token.project_id), 0, 0, gigabytes, grow)?;
+        let volume = state
+            .get_mut(id)
+            .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))?;
         std::fs::OpenOptions::new()
             .write(true)
             .open(cloud.volumes.path(id))

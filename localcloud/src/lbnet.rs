@@ -1,0 +1,392 @@
+//! The network side of load balancers: each listener of a live load balancer binds
+//! `<vip>:<protocol_port>` on loopback and forwards every TCP connection to one of its
+//! pool's healthy members, round robin; health monitors really connect to members.
+//!
+//! [`reconcile`] makes the bound sockets match the state. Handlers call it after every
+//! change (so a listener reported ACTIVE is already bound) and a background loop calls
+//! it a few times a second (timed transitions, probes, rebinding after a restart).
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+use crate::loadbalancers::{LbState, Pending};
+use crate::Cloud;
+
+/// How often the background loop runs.
+pub const TICK: Duration = Duration::from_millis(200);
+/// How long forwarding waits for a member to accept.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Buffer per direction of a forwarded connection.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// VIPs in use by any cloud of this process.
+fn vips() -> &'static Mutex<HashSet<Ipv4Addr>> {
+    static VIPS: OnceLock<Mutex<HashSet<Ipv4Addr>>> = OnceLock::new();
+    VIPS.get_or_init(Default::default)
+}
+
+/// Claims a VIP for this process; false when another load balancer has it.
+pub fn claim_vip(ip: Ipv4Addr) -> bool {
+    vips().lock().map(|mut v| v.insert(ip)).unwrap_or(false)
+}
+
+pub fn release_vip(ip: Ipv4Addr) {
+    if let Ok(mut v) = vips().lock() {
+        v.remove(&ip);
+    }
+}
+
+struct Bound {
+    addr: SocketAddr,
+    task: AbortHandle,
+}
+
+/// A member's health as probes saw it.
+#[derive(Clone, Copy)]
+struct Health {
+    status: &'static str,
+    ok: u32,
+    failed: u32,
+}
+
+#[derive(Default)]
+struct Inner {
+    bound: HashMap<String, Bound>,
+    bind_errors: HashMap<String, String>,
+    health: HashMap<String, Health>,
+    last_probe: HashMap<String, Instant>,
+    rr: HashMap<String, usize>,
+}
+
+#[derive(Default)]
+pub struct Net {
+    inner: Mutex<Inner>,
+    reconciling: tokio::sync::Mutex<()>,
+}
+
+impl Net {
+    /// A member's operating status under a health monitor: OFFLINE until first probed.
+    pub fn health(&self, member_id: &str) -> &'static str {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|i| i.health.get(member_id).map(|h| h.status))
+            .unwrap_or("OFFLINE")
+    }
+
+    /// Why a listener could not bind, if it could not.
+    pub fn bind_error(&self, listener_id: &str) -> Option<String> {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|i| i.bind_errors.get(listener_id).cloned())
+    }
+
+    /// Listener id → bound `vip:port`.
+    pub fn bound(&self) -> HashMap<String, String> {
+        self.inner
+            .lock()
+            .map(|i| {
+                i.bound
+                    .iter()
+                    .map(|(k, b)| (k.clone(), b.addr.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Closes every listening socket (on stop, so that a restart can bind again).
+    pub fn shutdown(&self, state: &LbState) {
+        if let Ok(mut i) = self.inner.lock() {
+            for (_, b) in i.bound.drain() {
+                b.task.abort();
+            }
+        }
+        for lb in state.loadbalancers.values() {
+            release_vip(lb.vip_address);
+        }
+    }
+
+    /// Members a new connection on `listener_id` may go to, in round-robin order:
+    /// enabled, and ONLINE when the pool has a health monitor; backups only when no
+    /// other member qualifies.
+    fn targets(&self, st: &LbState, listener_id: &str) -> Vec<SocketAddr> {
+        let Some(pool_id) = st
+            .listeners
+            .get(listener_id)
+            .and_then(|l| l.default_pool_id.clone())
+        else {
+            return Vec::new();
+        };
+        let Some(pool) = st.pools.get(&pool_id).filter(|p| p.c.admin_state_up) else {
+            return Vec::new();
+        };
+        let monitored = st
+            .monitor_of(&pool.c.id)
+            .is_some_and(|h| h.c.admin_state_up);
+        let Ok(mut inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let eligible = |backup: bool| -> Vec<SocketAddr> {
+            st.members_of(&pool_id)
+                .filter(|m| m.c.admin_state_up && m.backup == backup)
+                .filter(|m| {
+                    !monitored
+                        || inner
+                            .health
+                            .get(&m.c.id)
+                            .is_some_and(|h| h.status == "ONLINE")
+                })
+                .map(|m| SocketAddr::from((m.address, m.protocol_port)))
+                .collect()
+        };
+        let mut members = eligible(false);
+        if members.is_empty() {
+            members = eligible(true);
+        }
+        if members.is_empty() {
+            return members;
+        }
+        let next = inner.rr.entry(listener_id.to_string()).or_insert(0);
+        let start = *next % members.len();
+        *next = next.wrapping_add(1);
+        members.rotate_left(start);
+        members
+    }
+
+    fn record_probe(&self, member_id: &str, ok: bool, rise: u32, fall: u32) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let h = inner.health.entry(member_id.to_string()).or_insert(Health {
+            status: "OFFLINE",
+            ok: 0,
+            failed: 0,
+        });
+        let first = h.status == "OFFLINE";
+        if ok {
+            h.ok += 1;
+            h.failed = 0;
+            if first || h.ok >= rise {
+                h.status = "ONLINE";
+            }
+        } else {
+            h.failed += 1;
+            h.ok = 0;
+            if first || h.failed >= fall {
+                h.status = "ERROR";
+            }
+        }
+    }
+}
+
+/// Makes bound listeners match the state and starts due health probes.
+pub async fn reconcile(cloud: &Arc<Cloud>) {
+    let net = &cloud.lbs.net;
+    let _one_at_a_time = net.reconciling.lock().await;
+    let now = OffsetDateTime::now_utc();
+    let (wanted, probes) = {
+        let Ok(st) = cloud.lbs.state.lock() else {
+            return;
+        };
+        (wanted_listeners(&st, now), due_probes(net, &st))
+    };
+    for probe in probes {
+        let cloud = Arc::downgrade(cloud);
+        tokio::spawn(async move {
+            let ok = matches!(
+                tokio::time::timeout(probe.timeout, TcpStream::connect(probe.addr)).await,
+                Ok(Ok(_))
+            );
+            if let Some(cloud) = cloud.upgrade() {
+                cloud
+                    .lbs
+                    .net
+                    .record_probe(&probe.member_id, ok, probe.rise, probe.fall);
+            }
+        });
+    }
+    // Unbind what is no longer wanted (or moved).
+    let to_bind: Vec<(String, SocketAddr)> = {
+        let Ok(mut inner) = net.inner.lock() else {
+            return;
+        };
+        inner.bound.retain(|id, b| {
+            let keep = wanted.get(id) == Some(&b.addr);
+            if !keep {
+                b.task.abort();
+            }
+            keep
+        });
+        inner.bind_errors.retain(|id, _| wanted.contains_key(id));
+        let live: HashSet<String> = {
+            let st = cloud.lbs.state.lock();
+            st.map(|s| s.members.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        inner.health.retain(|id, _| live.contains(id));
+        wanted
+            .iter()
+            .filter(|(id, _)| !inner.bound.contains_key(*id))
+            .map(|(id, a)| (id.clone(), *a))
+            .collect()
+    };
+    for (id, addr) in to_bind {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                let task = tokio::spawn(serve(listener, Arc::downgrade(cloud), id.clone()));
+                if let Ok(mut inner) = net.inner.lock() {
+                    inner.bind_errors.remove(&id);
+                    inner.bound.insert(
+                        id,
+                        Bound {
+                            addr,
+                            task: task.abort_handle(),
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                if let Ok(mut inner) = net.inner.lock() {
+                    if !inner.bind_errors.contains_key(&id) {
+                        tracing::warn!(listener = %id, %addr, error = %e, "listener cannot bind");
+                    }
+                    inner.bind_errors.insert(id, e.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// Listener id → address, for listeners that should be serving now: the listener and
+/// its load balancer exist, are enabled, and are neither being created nor deleted.
+fn wanted_listeners(st: &LbState, now: OffsetDateTime) -> HashMap<String, SocketAddr> {
+    let settled = |busy: &Option<crate::loadbalancers::Busy>| {
+        !busy
+            .as_ref()
+            .is_some_and(|b| now < b.until && b.kind != Pending::Update)
+    };
+    st.listeners
+        .values()
+        .filter(|l| l.c.admin_state_up && settled(&l.c.busy))
+        .filter_map(|l| {
+            let lb = st.loadbalancers.get(&l.loadbalancer_id)?;
+            let deleting =
+                lb.c.busy
+                    .as_ref()
+                    .is_some_and(|b| b.kind == Pending::Delete);
+            (lb.c.admin_state_up && settled(&lb.c.busy) && !deleting).then(|| {
+                (
+                    l.c.id.clone(),
+                    SocketAddr::from((lb.vip_address, l.protocol_port)),
+                )
+            })
+        })
+        .collect()
+}
+
+struct Probe {
+    member_id: String,
+    addr: SocketAddr,
+    timeout: Duration,
+    rise: u32,
+    fall: u32,
+}
+
+/// Probes of the members of every monitored pool whose monitor delay has passed.
+fn due_probes(net: &Net, st: &LbState) -> Vec<Probe> {
+    let Ok(mut inner) = net.inner.lock() else {
+        return Vec::new();
+    };
+    let now = Instant::now();
+    let mut probes = Vec::new();
+    for hm in st.monitors.values().filter(|h| h.c.admin_state_up) {
+        let due = inner
+            .last_probe
+            .get(&hm.c.id)
+            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(hm.delay));
+        let unprobed = st
+            .members_of(&hm.pool_id)
+            .any(|m| !inner.health.contains_key(&m.c.id));
+        if !due && !unprobed {
+            continue;
+        }
+        inner.last_probe.insert(hm.c.id.clone(), now);
+        for m in st.members_of(&hm.pool_id).filter(|m| m.c.admin_state_up) {
+            probes.push(Probe {
+                member_id: m.c.id.clone(),
+                addr: SocketAddr::from((
+                    m.monitor_address.unwrap_or(m.address),
+                    m.monitor_port.unwrap_or(m.protocol_port),
+                )),
+                timeout: Duration::from_secs(hm.timeout),
+                rise: hm.max_retries,
+                fall: hm.max_retries_down,
+            });
+        }
+    }
+    probes
+}
+
+/// Accepts on one listener and forwards each connection.
+async fn serve(listener: TcpListener, cloud: Weak<Cloud>, listener_id: String) {
+    loop {
+        let inbound = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "accept");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Some(targets) = cloud.upgrade().map(|c| {
+            c.lbs
+                .state
+                .lock()
+                .map(|st| c.lbs.net.targets(&st, &listener_id))
+                .unwrap_or_default()
+        }) else {
+            return;
+        };
+        tokio::spawn(forward(inbound, targets));
+    }
+}
+
+/// Connects to the first member that answers and copies both ways until either side
+/// closes. With no member to go to, the client's connection is closed.
+async fn forward(mut inbound: TcpStream, targets: Vec<SocketAddr>) {
+    let _ = inbound.set_nodelay(true);
+    for addr in targets {
+        if let Ok(Ok(mut outbound)) =
+            tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await
+        {
+            let _ = outbound.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional_with_sizes(
+                &mut inbound,
+                &mut outbound,
+                COPY_BUFFER,
+                COPY_BUFFER,
+            )
+            .await;
+            return;
+        }
+    }
+}
+
+/// The background loop: timed transitions, finished deletions, probes, rebinding.
+pub fn spawn_loop(cloud: &Arc<Cloud>) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(cloud);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(TICK).await;
+            let Some(cloud) = weak.upgrade() else { return };
+            let _ = crate::loadbalancers::settle(&cloud).await;
+        }
+    })
+}
