@@ -52,10 +52,7 @@ impl Service {
 enum Retry {
     /// Reads and deletes: any retryable error.
     Idempotent,
-    /// Actions: only when the cloud surely did not act (could not connect, 409 while
-    /// busy, 429, 503).
-    Unprocessed,
-    /// The caller retries (creates: look up, then create again).
+    /// Creates and actions: the caller retries them as "look up, then act again".
     Never,
 }
 
@@ -63,13 +60,6 @@ impl Retry {
     fn allows(self, e: &CloudError) -> bool {
         match self {
             Retry::Idempotent => e.retryable(),
-            Retry::Unprocessed => {
-                e.retryable()
-                    && match e.status {
-                        Some(s) => matches!(s, 409 | 429 | 503),
-                        None => e.message.starts_with("could not connect"),
-                    }
-            }
             Retry::Never => false,
         }
     }
@@ -780,21 +770,25 @@ impl Cloud for OpenStack {
 
     async fn volume_extend(&self, id: &str, new_size_gib: u64) -> CloudResult<()> {
         let call = format!("extend volume {id} to {new_size_gib} GiB");
-        if self.volume_get(id).await?.size_gib >= new_size_gib {
-            return Ok(());
-        }
+        let path = format!("/volumes/{id}/action");
         let body = json!({"os-extend": {"new_size": new_size_gib}});
-        self.exchange(
-            Service::Volume,
-            Method::POST,
-            &format!("/volumes/{id}/action"),
-            &[],
-            Some(&body),
-            &call,
-            Retry::Unprocessed,
-        )
+        // Retried as "look, then act", like a create: a lost answer does not extend twice.
+        let done =
+            || async { Ok((self.volume_get(id).await?.size_gib >= new_size_gib).then_some(())) };
+        self.create(&call, done, || async {
+            self.exchange(
+                Service::Volume,
+                Method::POST,
+                &path,
+                &[],
+                Some(&body),
+                &call,
+                Retry::Never,
+            )
+            .await
+            .map(|_| ())
+        })
         .await
-        .map(|_| ())
     }
 
     async fn volume_attach(
@@ -1111,8 +1105,6 @@ mod tests {
     fn retry_modes() {
         let e = |status, msg: &str| CloudError::from_response(status, msg.as_bytes(), "c");
         assert!(Retry::Idempotent.allows(&e(500, "x")));
-        assert!(!Retry::Unprocessed.allows(&e(500, "x")));
-        assert!(Retry::Unprocessed.allows(&e(503, "x")));
         assert!(!Retry::Never.allows(&e(503, "x")));
         assert!(!Retry::Idempotent.allows(&e(400, "x")));
     }
