@@ -1011,3 +1011,24 @@ async fn load_balancer_changes_wait_out_pending_update() {
     assert_eq!(pool.listener_ids, vec![listener.id.clone()]);
     c.load_balancer_delete(&lb.id).await.expect("delete");
 }
+
+#[tokio::test]
+async fn quota_exceeded_is_permanent_with_novas_message() {
+    let t = localcloud_target(|c| c.quota.instances = 1).await;
+    let c = t.cloud();
+    let first = c
+        .server_create(&t.server_spec("one"))
+        .await
+        .expect("within quota");
+    let e = c
+        .server_create(&t.server_spec("two"))
+        .await
+        .expect_err("over quota");
+    assert_eq!((e.kind, e.status), (ErrorKind::Permanent, Some(403)), "{e}");
+    assert!(e.message.contains("Quota exceeded"), "{e}");
+    assert!(e.call.contains(&t.name("two")), "{e}");
+    let core = provision::Error::from(e);
+    assert!(!core.retryable());
+    assert!(core.external_message().contains("Quota exceeded"), "{core}");
+    c.server_delete(&first.id).await.expect("delete");
+}

@@ -136,6 +136,10 @@ impl From<CloudError> for crate::Error {
     fn from(e: CloudError) -> Self {
         match (e.kind, e.status) {
             (ErrorKind::NotFound, _) => crate::Error::NotFound(e.to_string()),
+            // Nova and Cinder refuse over-quota requests with 403 (413 before).
+            (ErrorKind::Permanent, _) if e.message.to_ascii_lowercase().contains("quota") => {
+                crate::Error::Conflict(e.to_string())
+            }
             (ErrorKind::Permanent, Some(403)) => crate::Error::Forbidden(e.to_string()),
             (ErrorKind::Permanent, Some(409 | 413)) => crate::Error::Conflict(e.to_string()),
             (ErrorKind::Permanent, _) => crate::Error::Invalid {
@@ -228,6 +232,14 @@ mod tests {
         assert!(
             matches!(core, crate::Error::Conflict(ref m) if m.contains("Quota exceeded for cores"))
         );
+        let e = CloudError::from_response(
+            403,
+            br#"{"forbidden": {"code": 403, "message": "Quota exceeded for instances"}}"#,
+            "create server a",
+        );
+        assert!(matches!(crate::Error::from(e), crate::Error::Conflict(_)));
+        let e = CloudError::from_response(403, br#"{"error": {"message": "no"}}"#, "x");
+        assert!(matches!(crate::Error::from(e), crate::Error::Forbidden(_)));
         let core: crate::Error = CloudError::from_response(503, b"", "x").into();
         assert!(core.retryable());
     }
