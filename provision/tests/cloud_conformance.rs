@@ -679,6 +679,7 @@ mod stub {
         let app = Router::new()
             .route("/identity/v3/auth/tokens", post(token))
             .route("/compute/flavors/detail", get(flavors))
+            .route("/compute/servers/detail", get(servers))
             .with_state(stub.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -706,22 +707,17 @@ mod stub {
 
     async fn flavors(State(stub): State<Arc<Stub>>, headers: HeaderMap) -> Response {
         let n = stub.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        let fault = |status: StatusCode, name: &str, message: &str| {
-            (
-                status,
-                Json(json!({ name: {"code": status.as_u16(), "message": message} })),
-            )
-                .into_response()
-        };
         let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
         match stub.mode {
-            Mode::Unavailable503Twice if n <= 2 => fault(
+            Mode::Unavailable503Twice if n <= 2 => fault_body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "serviceUnavailable",
                 "The server is busy.",
             ),
-            Mode::BadRequest => fault(StatusCode::BAD_REQUEST, "badRequest", "Invalid filter."),
-            Mode::RejectFirstToken if token == Some("tok-1") => fault(
+            Mode::BadRequest => {
+                fault_body(StatusCode::BAD_REQUEST, "badRequest", "Invalid filter.")
+            }
+            Mode::RejectFirstToken if token == Some("tok-1") => fault_body(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "The request you have made requires authentication.",
@@ -731,6 +727,37 @@ mod stub {
             ]}))
             .into_response(),
         }
+    }
+
+    /// Two pages: `s1`, `s2` and a next link, then (after marker `s2`) `s3`.
+    async fn servers(
+        axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    ) -> Response {
+        let server = |id: &str, role: &str| {
+            json!({"id": id, "name": id, "status": "ACTIVE", "metadata": {"role": role},
+                   "addresses": {"private": [{"addr": "10.0.0.9", "version": 4}]}})
+        };
+        match q.get("marker").map(String::as_str) {
+            None => Json(json!({
+                "servers": [server("s1", "master"), server("s2", "worker")],
+                "servers_links": [{"rel": "next", "href": "http://x/servers/detail?marker=s2"}],
+            }))
+            .into_response(),
+            Some("s2") => Json(json!({"servers": [server("s3", "master")]})).into_response(),
+            Some(m) => fault_body(
+                StatusCode::BAD_REQUEST,
+                "badRequest",
+                &format!("marker [{m}] not found"),
+            ),
+        }
+    }
+
+    fn fault_body(status: StatusCode, name: &str, message: &str) -> Response {
+        (
+            status,
+            Json(json!({ name: {"code": status.as_u16(), "message": message} })),
+        )
+            .into_response()
     }
 
     pub async fn driver(stub: &Stub) -> OpenStack {
@@ -1031,4 +1058,23 @@ async fn quota_exceeded_is_permanent_with_novas_message() {
     assert!(!core.retryable());
     assert!(core.external_message().contains("Quota exceeded"), "{core}");
     c.server_delete(&first.id).await.expect("delete");
+}
+
+#[tokio::test]
+async fn lists_servers_across_pages() {
+    let stub = stub::start(stub::Mode::BadRequest).await;
+    let cloud = stub::driver(&stub).await;
+    let all = cloud
+        .server_list(&Metadata::new())
+        .await
+        .expect("two pages");
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s2", "s3"]);
+    let masters = cloud
+        .server_list(&Metadata::from([("role".into(), "master".into())]))
+        .await
+        .expect("filtered");
+    let ids: Vec<&str> = masters.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s3"]);
+    assert_eq!(masters[0].addresses, ["10.0.0.9"]);
 }

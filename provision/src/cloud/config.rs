@@ -42,7 +42,8 @@ impl RetryPolicy {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Credentials and tuning. `Debug` leaves the password out, so a config can be logged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OpenStackConfig {
     /// Keystone, e.g. `https://keystone.example.com/v3` (a missing `/v3` is added).
     pub auth_url: String,
@@ -59,6 +60,24 @@ pub struct OpenStackConfig {
     pub retry: RetryPolicy,
     /// A token is renewed when less than this is left (or half its lifetime, when shorter).
     pub token_refresh_margin: Duration,
+}
+
+impl std::fmt::Debug for OpenStackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenStackConfig")
+            .field("auth_url", &self.auth_url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("project_name", &self.project_name)
+            .field("project_id", &self.project_id)
+            .field("user_domain_name", &self.user_domain_name)
+            .field("project_domain_name", &self.project_domain_name)
+            .field("region", &self.region)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .field("token_refresh_margin", &self.token_refresh_margin)
+            .finish()
+    }
 }
 
 impl OpenStackConfig {
@@ -249,6 +268,10 @@ mod tests {
         );
         assert_eq!(c.project_name, "admin");
         assert_eq!(c.region.as_deref(), Some("RegionOne"));
+        assert!(
+            !format!("{c:?}").contains("secret"),
+            "Debug hides the password"
+        );
         let e = OpenStackConfig::from_clouds_yaml_str(yaml, "other").expect_err("no such cloud");
         assert!(e.message.contains("other"), "{e}");
     }
