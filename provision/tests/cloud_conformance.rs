@@ -882,6 +882,11 @@ async fn unreachable_cloud_is_retryable() {
     assert!(e.message.contains("could not connect"), "{e}");
 }
 
+/// Code generic over `impl Cloud` takes the shared driver as it is.
+async fn flavor_count(cloud: impl Cloud) -> usize {
+    cloud.flavor_list().await.map(|f| f.len()).unwrap_or(0)
+}
+
 #[tokio::test]
 async fn usable_as_shared_trait_object() {
     let t = localcloud_target(|_| {}).await;
@@ -895,6 +900,8 @@ async fn usable_as_shared_trait_object() {
     for task in tasks {
         assert_eq!(task.await.expect("joins").expect("flavors"), 5);
     }
+    assert_eq!(flavor_count(shared.clone()).await, 5);
+    assert_eq!(flavor_count(Box::new(shared)).await, 5);
 }
 
 /// A driver on a localcloud of its own, with the given retry policy and request time-out.

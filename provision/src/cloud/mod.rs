@@ -435,6 +435,60 @@ pub trait Cloud: Send + Sync {
     }
 }
 
+/// `Arc<C>` and `Box<C>` are clouds too (`C` may be `dyn Cloud`), so code generic over
+/// `impl Cloud` takes a shared driver, and a wrapper can decorate any of them.
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        #[async_trait::async_trait]
+        impl<C: Cloud + ?Sized> Cloud for std::sync::Arc<C> {
+            $(async fn $name(&self, $($arg: $ty),*) -> $ret {
+                (**self).$name($($arg),*).await
+            })*
+        }
+        #[async_trait::async_trait]
+        impl<C: Cloud + ?Sized> Cloud for Box<C> {
+            $(async fn $name(&self, $($arg: $ty),*) -> $ret {
+                (**self).$name($($arg),*).await
+            })*
+        }
+    };
+}
+
+delegate! {
+    flavor_list() -> CloudResult<Vec<Flavor>>;
+    image_id(name: &str) -> CloudResult<String>;
+    network_id(name_or_id: &str) -> CloudResult<String>;
+    host_usage() -> CloudResult<Vec<HostUsage>>;
+    server_group_create(name: &str, policy: GroupPolicy) -> CloudResult<ServerGroup>;
+    server_group_find(name: &str) -> CloudResult<Option<ServerGroup>>;
+    server_group_delete(id: &str) -> CloudResult<()>;
+    server_create(spec: &ServerSpec) -> CloudResult<Server>;
+    server_get(id: &str) -> CloudResult<Server>;
+    server_list(metadata: &Metadata) -> CloudResult<Vec<Server>>;
+    server_delete(id: &str) -> CloudResult<()>;
+    volume_create(spec: &VolumeSpec) -> CloudResult<Volume>;
+    volume_get(id: &str) -> CloudResult<Volume>;
+    volume_list(metadata: &Metadata) -> CloudResult<Vec<Volume>>;
+    volume_delete(id: &str) -> CloudResult<()>;
+    volume_extend(id: &str, new_size_gib: u64) -> CloudResult<()>;
+    volume_attach(server_id: &str, volume_id: &str) -> CloudResult<VolumeAttachment>;
+    volume_detach(server_id: &str, volume_id: &str) -> CloudResult<()>;
+    load_balancer_create(spec: &LoadBalancerSpec) -> CloudResult<LoadBalancer>;
+    load_balancer_get(id: &str) -> CloudResult<LoadBalancer>;
+    load_balancer_list(tags: &[String]) -> CloudResult<Vec<LoadBalancer>>;
+    load_balancer_delete(id: &str) -> CloudResult<()>;
+    listener_create(spec: &ListenerSpec) -> CloudResult<Listener>;
+    pool_create(spec: &PoolSpec) -> CloudResult<Pool>;
+    member_add(pool_id: &str, spec: &MemberSpec) -> CloudResult<Member>;
+    member_remove(pool_id: &str, member_id: &str) -> CloudResult<()>;
+    member_list(pool_id: &str) -> CloudResult<Vec<Member>>;
+    health_monitor_create(spec: &HealthMonitorSpec) -> CloudResult<HealthMonitor>;
+    wait_server_active(id: &str, policy: &WaitPolicy) -> CloudResult<Server>;
+    wait_volume_status(id: &str, status: &str, policy: &WaitPolicy) -> CloudResult<Volume>;
+    wait_volume_available(id: &str, policy: &WaitPolicy) -> CloudResult<Volume>;
+    wait_load_balancer_active(id: &str, policy: &WaitPolicy) -> CloudResult<LoadBalancer>;
+}
+
 /// Whether `have` carries every pair of `want`.
 pub(crate) fn has_all(have: &Metadata, want: &Metadata) -> bool {
     want.iter().all(|(k, v)| have.get(k) == Some(v))
