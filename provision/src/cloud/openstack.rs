@@ -396,7 +396,8 @@ impl OpenStack {
         }
     }
 
-    /// Find-or-create, retried as a whole: each attempt looks for the resource first.
+    /// Find-or-create (or check-then-act), retried as a whole: each attempt looks first,
+    /// so a create whose answer was lost is found rather than made twice.
     async fn create<T, Find, FindFut, Make, MakeFut>(
         &self,
         call: &str,
