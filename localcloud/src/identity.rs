@@ -95,6 +95,8 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/v3", get(version))
         .route("/v3/", get(version))
         .route("/v3/auth/tokens", post(issue).get(show))
+        .route("/v3/projects", get(projects))
+        .route("/v3/projects/{id}", get(project))
 }
 
 fn version_body(cloud: &Cloud) -> Value {
@@ -330,4 +332,80 @@ fn catalog(cloud: &Cloud, project_id: &str) -> Value {
             })
             .collect(),
     )
+}
+
+fn project_body(cloud: &Cloud, id: &str, name: &str) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "domain_id": DOMAIN_ID,
+        "parent_id": DOMAIN_ID,
+        "description": "",
+        "enabled": true,
+        "is_domain": false,
+        "tags": [],
+        "options": {},
+        "links": {"self": format!("{}/identity/v3/projects/{id}", cloud.base_url)},
+    })
+}
+
+/// The projects a token may see: every project for an admin, else its own.
+fn visible_projects(cloud: &Cloud, headers: &HeaderMap) -> Result<Vec<(String, String)>, ApiError> {
+    let token = cloud.identity.from_headers(headers).ok_or_else(|| {
+        ApiError::new(
+            Service::Identity,
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+    })?;
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for u in &cloud.identity.users {
+        if (token.admin || u.project_id == token.project_id)
+            && !seen.iter().any(|(id, _)| *id == u.project_id)
+        {
+            seen.push((u.project_id.clone(), u.project_name.clone()));
+        }
+    }
+    Ok(seen)
+}
+
+#[derive(Deserialize, Default)]
+struct ProjectQuery {
+    name: Option<String>,
+}
+
+/// `GET /v3/projects`, so that clients can resolve a project by name.
+async fn projects(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    q: Result<axum::extract::Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let name = q.map(|q| q.0.name).unwrap_or_default();
+    let list: Vec<Value> = visible_projects(&cloud, &headers)?
+        .iter()
+        .filter(|(_, n)| name.as_ref().is_none_or(|want| want == n))
+        .map(|(id, n)| project_body(&cloud, id, n))
+        .collect();
+    Ok(Json(json!({
+        "projects": list,
+        "links": {"self": format!("{}/identity/v3/projects", cloud.base_url), "next": null, "previous": null},
+    })))
+}
+
+async fn project(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_projects(&cloud, &headers)?
+        .iter()
+        .find(|(pid, _)| *pid == id)
+        .map(|(pid, n)| Json(json!({"project": project_body(&cloud, pid, n)})))
+        .ok_or_else(|| {
+            ApiError::new(
+                Service::Identity,
+                StatusCode::NOT_FOUND,
+                format!("Could not find project: {id}."),
+            )
+        })
 }

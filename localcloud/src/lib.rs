@@ -276,3 +276,17 @@ pub fn stable_id(kind: &str, name: &str) -> String {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
+
+/// Parses a VIP range, `a.b.c.d/n` on loopback with n from 8 to 30.
+pub fn parse_vip_range(s: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
+    let (ip, len) = s.split_once('/').ok_or("expected a.b.c.d/n")?;
+    let ip: std::net::Ipv4Addr = ip.parse().map_err(|e| format!("{e}"))?;
+    let len: u8 = len.parse().map_err(|e| format!("{e}"))?;
+    if !(8..=30).contains(&len) {
+        return Err("prefix length must be 8 to 30".into());
+    }
+    if !ip.is_loopback() {
+        return Err("VIPs must be loopback addresses (127.0.0.0/8)".into());
+    }
+    Ok((ip, len))
+}

@@ -1035,7 +1035,8 @@ async fn lb_update(
 
 #[derive(Deserialize, Default)]
 struct DeleteQuery {
-    cascade: Option<bool>,
+    /// `true`, or `True` as python-octaviaclient sends it.
+    cascade: Option<String>,
 }
 
 async fn lb_delete(
@@ -1052,7 +1053,16 @@ async fn lb_delete(
         let has_children = st.listeners.values().any(|l| l.loadbalancer_id == id)
             || st.pools.values().any(|p| p.loadbalancer_id == id);
         let lb = mutable_lb(&mut st, &token, &id, OffsetDateTime::now_utc())?;
-        if has_children && !q.cascade.unwrap_or(false) {
+        let cascade = match q.cascade.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(bad(format!(
+                    "Invalid input for cascade: '{other}' is not a boolean."
+                )))
+            }
+        };
+        if has_children && !cascade {
             return Err(bad(format!(
                 "Cannot delete Load Balancer {id} - it has children"
             )));
@@ -2185,10 +2195,12 @@ async fn quota_update(
 fn octavia_quota(q: &crate::quotas::Quota) -> Value {
     json!({"quota": {
         "loadbalancer": q.load_balancers,
+        "load_balancer": q.load_balancers,
         "listener": -1,
         "member": -1,
         "pool": -1,
         "healthmonitor": -1,
+        "health_monitor": -1,
         "l7policy": -1,
         "l7rule": -1,
     }})

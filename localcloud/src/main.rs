@@ -28,7 +28,7 @@ struct Args {
     #[arg(long, env = "LOCALCLOUD_LB_UPDATE_SECONDS", default_value_t = 2.0)]
     lb_update_seconds: f64,
     /// Loopback range load balancer VIPs come from.
-    #[arg(long, env = "LOCALCLOUD_VIP_RANGE", default_value = "127.0.100.0/22", value_parser = parse_cidr)]
+    #[arg(long, env = "LOCALCLOUD_VIP_RANGE", default_value = "127.0.100.0/22", value_parser = localcloud::parse_vip_range)]
     vip_range: (std::net::Ipv4Addr, u8),
     /// Project quotas, as KEY=VALUE (cores, ram [MiB], instances, server_groups,
     /// server_group_members, volumes, gigabytes, loadbalancer; -1 = unlimited).
@@ -114,18 +114,4 @@ async fn main() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     running.stop();
     Ok(())
-}
-
-/// `a.b.c.d/n`, with n from 8 to 30.
-fn parse_cidr(s: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
-    let (ip, len) = s.split_once('/').ok_or("expected a.b.c.d/n")?;
-    let ip: std::net::Ipv4Addr = ip.parse().map_err(|e| format!("{e}"))?;
-    let len: u8 = len.parse().map_err(|e| format!("{e}"))?;
-    if !(8..=30).contains(&len) {
-        return Err("prefix length must be 8 to 30".into());
-    }
-    if !ip.is_loopback() {
-        return Err("VIPs must be loopback addresses (127.0.0.0/8)".into());
-    }
-    Ok((ip, len))
 }

@@ -47,6 +47,29 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/v2.0/networks/{id}", get(network))
         .route("/v2.0/subnets", get(subnets))
         .route("/v2.0/subnets/{id}", get(subnet))
+        .route("/v2.0/quotas/{project}", get(quota))
+}
+
+/// Neutron's quota view: this minimal network service limits nothing (-1), but
+/// clients such as `openstack quota show` expect to read it.
+async fn quota(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let own = authenticate(&cloud, &headers)?;
+    if own != project
+        && !cloud
+            .identity
+            .from_headers(&headers)
+            .is_some_and(|t| t.admin)
+    {
+        return Err(err(StatusCode::FORBIDDEN, "Not authorized."));
+    }
+    Ok(Json(json!({"quota": {
+        "network": -1, "subnet": -1, "subnetpool": -1, "port": -1, "router": -1,
+        "floatingip": -1, "security_group": -1, "security_group_rule": -1, "rbac_policy": -1,
+    }})))
 }
 
 fn err(status: StatusCode, message: impl Into<String>) -> ApiError {

@@ -7,6 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+
 fn cli() -> Option<PathBuf> {
     let path = std::env::var_os("OPENSTACK_CLI")
         .map(PathBuf::from)
@@ -44,7 +46,7 @@ fn openstack(cli: &PathBuf, clouds: &PathBuf, args: &[&str]) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openstack_cli_creates_and_lists_servers_and_volumes() {
+async fn openstack_cli_creates_and_lists_servers_volumes_and_load_balancers() {
     let Some(cli) = cli() else {
         // `make test` installs the CLI; CI must never pass without running this.
         assert!(
@@ -58,6 +60,9 @@ async fn openstack_cli_creates_and_lists_servers_and_volumes() {
     let mut config = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &dir);
     config.server_build_delay = std::time::Duration::ZERO;
     config.volume_delay = std::time::Duration::ZERO;
+    config.lb_delay = std::time::Duration::ZERO;
+    config.lb_update_delay = std::time::Duration::ZERO;
+    config.vip_range = common::random_vip_range();
     let running = localcloud::start(config).await.unwrap();
     let clouds = dir.join("clouds.yaml");
 
@@ -120,8 +125,126 @@ async fn openstack_cli_creates_and_lists_servers_and_volumes() {
         2 * 1024 * 1024 * 1024
     );
 
+    // A load balancer in front of a real TCP backend, made and listed by the CLI
+    // (python-octaviaclient), forwarding through its VIP.
+    let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend_port = backend.local_addr().unwrap().port().to_string();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut s, _)) = backend.accept().await {
+            let _ = s.write_all(b"hello from the member").await;
+        }
+    });
+    let (cli4, clouds4) = (cli.clone(), clouds.clone());
+    let (lb, lbs, members) = tokio::task::spawn_blocking(move || {
+        let subnets = openstack(&cli4, &clouds4, &["subnet", "list"]);
+        let subnet = subnets[0]["ID"].as_str().unwrap().to_string();
+        let lb = openstack(
+            &cli4,
+            &clouds4,
+            &[
+                "loadbalancer",
+                "create",
+                "--name",
+                "cli-lb",
+                "--vip-subnet-id",
+                &subnet,
+                "--tag",
+                "shipyard-cluster=c1",
+                "--wait",
+            ],
+        );
+        run(
+            &cli4,
+            &clouds4,
+            &[
+                "loadbalancer",
+                "listener",
+                "create",
+                "--name",
+                "cli-l",
+                "--protocol",
+                "TCP",
+                "--protocol-port",
+                "16443",
+                "--wait",
+                "cli-lb",
+            ],
+        );
+        run(
+            &cli4,
+            &clouds4,
+            &[
+                "loadbalancer",
+                "pool",
+                "create",
+                "--name",
+                "cli-p",
+                "--protocol",
+                "TCP",
+                "--lb-algorithm",
+                "ROUND_ROBIN",
+                "--listener",
+                "cli-l",
+                "--wait",
+            ],
+        );
+        run(
+            &cli4,
+            &clouds4,
+            &[
+                "loadbalancer",
+                "member",
+                "create",
+                "--address",
+                "127.0.0.1",
+                "--protocol-port",
+                &backend_port,
+                "--name",
+                "cli-m",
+                "--wait",
+                "cli-p",
+            ],
+        );
+        let lbs = openstack(
+            &cli4,
+            &clouds4,
+            &["loadbalancer", "list", "--tags", "shipyard-cluster=c1"],
+        );
+        let members = openstack(
+            &cli4,
+            &clouds4,
+            &["loadbalancer", "member", "list", "cli-p"],
+        );
+        (lb, lbs, members)
+    })
+    .await
+    .unwrap();
+    assert_eq!(lbs.as_array().unwrap().len(), 1, "{lbs}");
+    assert_eq!(lbs[0]["name"], "cli-lb");
+    assert_eq!(lbs[0]["provisioning_status"], "ACTIVE");
+    assert_eq!(members[0]["name"], "cli-m", "{members}");
+    let vip = lb["vip_address"].as_str().unwrap().to_string();
+    let mut got = String::new();
+    {
+        use tokio::io::AsyncReadExt;
+        let mut s = tokio::net::TcpStream::connect((vip.as_str(), 16443))
+            .await
+            .unwrap();
+        s.read_to_string(&mut got).await.unwrap();
+    }
+    assert_eq!(
+        got, "hello from the member",
+        "the VIP forwards to the member"
+    );
+
     let clouds3 = clouds.clone();
     tokio::task::spawn_blocking(move || {
+        run(
+            &cli,
+            &clouds3,
+            &["loadbalancer", "delete", "--cascade", "--wait", "cli-lb"],
+        );
         run(&cli, &clouds3, &["server", "delete", &server_id]);
         run(&cli, &clouds3, &["volume", "delete", &volume_id]);
     })
@@ -129,6 +252,12 @@ async fn openstack_cli_creates_and_lists_servers_and_volumes() {
     .unwrap();
     assert_eq!(servers.usage().iter().map(|h| h.vcpus_used).sum::<u64>(), 0);
     assert!(!file.exists(), "volume file left behind");
+    assert!(
+        tokio::net::TcpStream::connect((vip.as_str(), 16443))
+            .await
+            .is_err(),
+        "deleted load balancer stops listening"
+    );
     running.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

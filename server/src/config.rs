@@ -5,6 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+/// Which cloud Shipyard provisions on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CloudMode {
+    /// Start localcloud (an OpenStack-compatible cloud on this machine) in-process.
+    Embedded,
+    /// A real OpenStack: credentials from OS_CLOUD (clouds.yaml) or OS_AUTH_URL and friends.
+    Openstack,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -59,12 +68,51 @@ pub struct Config {
     #[arg(long, env = "SHIPYARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// The cloud to provision on. Default: a real OpenStack when OS_CLOUD or OS_AUTH_URL
+    /// is set, otherwise the embedded localcloud.
+    #[arg(long, env = "SHIPYARD_CLOUD", value_enum)]
+    pub cloud: Option<CloudMode>,
+
+    /// Where the embedded localcloud serves its OpenStack APIs (port 0 picks one).
+    #[arg(
+        long,
+        env = "SHIPYARD_LOCALCLOUD_LISTEN",
+        default_value = "127.0.0.1:5000"
+    )]
+    pub localcloud_listen: SocketAddr,
+
+    /// Embedded localcloud: make servers, volumes and load balancers ready at once
+    /// instead of after cloud-like delays (for tests and demos).
+    #[arg(long, env = "SHIPYARD_LOCALCLOUD_INSTANT", default_value_t = false)]
+    pub localcloud_instant: bool,
+
+    /// Embedded localcloud: the loopback range load balancer VIPs come from.
+    #[arg(
+        long,
+        env = "SHIPYARD_LOCALCLOUD_VIP_RANGE",
+        default_value = "127.0.100.0/22",
+        value_parser = localcloud::parse_vip_range
+    )]
+    pub localcloud_vip_range: (std::net::Ipv4Addr, u8),
+
     /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "SHIPYARD_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
 }
 
 impl Config {
+    /// The cloud mode in force (see [`Config::cloud`]).
+    pub fn cloud_mode(&self) -> CloudMode {
+        self.cloud.unwrap_or_else(|| {
+            let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+            if set("OS_CLOUD") || set("OS_AUTH_URL") {
+                CloudMode::Openstack
+            } else {
+                CloudMode::Embedded
+            }
+        })
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()

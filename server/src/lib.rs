@@ -25,7 +25,7 @@ use tower::ServiceBuilder;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-pub use config::{Config, LogFormat};
+pub use config::{CloudMode, Config, LogFormat};
 
 /// Largest request body accepted (forms and server function calls are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -34,6 +34,38 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct Server {
     pub router: Router,
     pub store: Store,
+    /// The embedded cloud, when Shipyard runs its own (stopped on drop of the server).
+    pub localcloud: Option<localcloud::Running>,
+}
+
+/// Starts the embedded localcloud in `<data-dir>/localcloud`, unless a real OpenStack
+/// is configured.
+pub async fn start_cloud(config: &Config) -> anyhow::Result<Option<localcloud::Running>> {
+    if config.cloud_mode() != CloudMode::Embedded {
+        tracing::info!("provisioning on the OpenStack cloud named by OS_CLOUD / OS_AUTH_URL");
+        return Ok(None);
+    }
+    let dir = config.data_dir.join("localcloud");
+    let mut lc = localcloud::Config::new(config.localcloud_listen, &dir);
+    lc.vip_range = config.localcloud_vip_range;
+    if config.localcloud_instant {
+        lc.server_build_delay = Duration::ZERO;
+        lc.volume_delay = Duration::ZERO;
+        lc.lb_delay = Duration::ZERO;
+        lc.lb_update_delay = Duration::ZERO;
+    }
+    let running = localcloud::start(lc).await.with_context(|| {
+        format!(
+            "starting the embedded localcloud on {}",
+            config.localcloud_listen
+        )
+    })?;
+    println!(
+        "Embedded localcloud (OpenStack APIs) at {url}; try:\n    OS_CLIENT_CONFIG_FILE={yaml} OS_CLOUD=localcloud openstack server list",
+        url = running.url,
+        yaml = dir.join("clouds.yaml").display()
+    );
+    Ok(Some(running))
 }
 
 /// Connects the database (applying migrations), makes sure an admin exists and builds
@@ -59,8 +91,13 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
             None => println!("\nFirst start: admin account {email} created with the password from SHIPYARD_ADMIN_PASSWORD.\n"),
         }
     }
+    let localcloud = start_cloud(config).await?;
     let router = router(config, store.clone());
-    Ok(Server { router, store })
+    Ok(Server {
+        router,
+        store,
+        localcloud,
+    })
 }
 
 /// The whole HTTP surface.
