@@ -1,10 +1,12 @@
-//! Shipyard's provisioning core: domain types, the store, accounts and authorization.
+//! Shipyard's provisioning core: domain types, the store, accounts, authorization and
+//! the cloud driver.
 //!
 //! Nothing here knows about HTTP, Leptos or sessions; the web layer calls in and maps
 //! [`Error`] to a status code once.
 
 pub mod accounts;
 pub mod authz;
+pub mod cloud;
 pub mod domain;
 pub mod error;
 pub mod projects;
