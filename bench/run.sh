@@ -2,7 +2,9 @@
 # Measures, side by side in one run on this machine:
 #   - the signed-in clusters page vs. the same bytes served as a static file by the
 #     same server (requests/s and p99 latency, wrk on loopback);
-#   - the hydrate bundle size, raw and gzip -9.
+#   - the hydrate bundle size, raw and gzip -9;
+#   - localcloud at zero latency: server create+delete rate, and TCP throughput through
+#     a load balancer listener against a direct connection (localcloud/benches).
 # Writes the table to docs/BENCHMARKS.md. Run it with `make bench` (which builds the
 # release binary and the site first).
 set -euo pipefail
@@ -23,7 +25,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 URL="http://127.0.0.1:$PORT"
 EMAIL=bench@shipyard.local
 PASSWORD="bench password 1234"
-SHIPYARD_LISTEN="127.0.0.1:$PORT" SHIPYARD_DATA_DIR="$WORK/data" SHIPYARD_SITE_ROOT="$WORK/site" \
+SHIPYARD_LISTEN="127.0.0.1:$PORT" SHIPYARD_LOCALCLOUD_LISTEN=127.0.0.1:0 SHIPYARD_DATA_DIR="$WORK/data" SHIPYARD_SITE_ROOT="$WORK/site" \
   SHIPYARD_ADMIN_EMAIL="$EMAIL" SHIPYARD_ADMIN_PASSWORD="$PASSWORD" RUST_LOG=warn \
   "$BIN" >"$WORK/server.log" 2>&1 &
 PID=$!
@@ -70,6 +72,9 @@ verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo met;
 PAGE_GOAL=$(verdict "$PAGE_RPS >= 0.25 * $STATIC_RPS")
 WASM_GOAL=$(verdict "$WASM_GZ <= 300000")
 
+kill "$PID" 2>/dev/null || true
+LOCALCLOUD_MD=$(cargo bench -q -p localcloud --bench localcloud)
+
 mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
 # Benchmarks
@@ -97,6 +102,11 @@ $CONNECTIONS connections for $DURATION per row.
 | **total** | | **$(kb "$TOTAL_GZ") KiB** |
 
 Goal: the WASM at most 300 KB (300,000 bytes) gzip -9; it is $WASM_GZ bytes: $WASM_GOAL.
+
+$LOCALCLOUD_MD
+
+Forwarding uses splice(2) (socket → pipe → socket in the kernel); the sender, the
+listener and the member share the machine's cores, so the ratio understates the proxy.
 
 Reproduce: \`make bench\` (or \`BENCH_DURATION=30s make bench\` for longer runs).
 MD

@@ -290,3 +290,15 @@ pub fn parse_vip_range(s: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
     }
     Ok((ip, len))
 }
+
+/// A /24 of loopback (in 127.200.0.0–127.249.255.0) picked at random, for clouds in
+/// tests: load balancers of clouds running at the same time, even in other processes,
+/// then almost never want the same VIP.
+pub fn random_vip_range() -> (std::net::Ipv4Addr, u8) {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (
+        std::net::Ipv4Addr::new(127, rng.gen_range(200..250), rng.gen(), 0),
+        24,
+    )
+}

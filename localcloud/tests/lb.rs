@@ -342,8 +342,8 @@ async fn listeners_forward_tcp_round_robin_to_healthy_members() {
 #[tokio::test]
 async fn pending_states_refuse_changes_with_409() {
     let cloud = Cloud::start_with(|c| {
-        c.lb_delay = Duration::from_millis(600);
-        c.lb_update_delay = Duration::from_millis(400);
+        c.lb_delay = Duration::from_millis(1500);
+        c.lb_update_delay = Duration::from_millis(1500);
     })
     .await;
     let token = cloud.token().await;

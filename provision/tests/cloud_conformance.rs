@@ -86,6 +86,7 @@ async fn start_localcloud(tweak: impl FnOnce(&mut localcloud::Config)) -> (Local
     config.volume_delay = Duration::ZERO;
     config.lb_delay = Duration::ZERO;
     config.lb_update_delay = Duration::ZERO;
+    config.vip_range = localcloud::random_vip_range();
     config.hosts = (1..=3)
         .map(|i| localcloud::HostConfig {
             name: format!("host-{i}"),

@@ -187,16 +187,6 @@ impl Cloud {
     }
 }
 
-/// A /24 of loopback nobody else is likely to use, so that load balancers of tests
-/// running at the same time (even in other processes) never want the same VIP.
 pub fn random_vip_range() -> (std::net::Ipv4Addr, u8) {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
-        ^ std::process::id().wrapping_mul(2654435761);
-    (
-        std::net::Ipv4Addr::new(127, 200 + (n % 50) as u8, ((n >> 8) % 256) as u8, 0),
-        24,
-    )
+    localcloud::random_vip_range()
 }

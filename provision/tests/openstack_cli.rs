@@ -1,13 +1,13 @@
-//! The real outside judge: the `openstack` CLI (python-openstackclient from PyPI, in the
-//! venv that `make test` installs) authenticates with localcloud's clouds.yaml, creates
-//! and lists what Shipyard will create, and localcloud's own API sees the same objects.
+//! The real outside judge: the `openstack` CLI (python-openstackclient and
+//! python-octaviaclient from PyPI, in the venv that `make test` installs) authenticates
+//! with localcloud's clouds.yaml, creates and lists servers, volumes and a load balancer;
+//! Shipyard's driver sees the same objects, and the CLI lists what the driver made.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use provision::cloud::{Cloud, OpenStack, OpenStackConfig, ServerSpec};
 use serde_json::Value;
-
-mod common;
 
 fn cli() -> Option<PathBuf> {
     let path = std::env::var_os("OPENSTACK_CLI")
@@ -62,7 +62,7 @@ async fn openstack_cli_creates_and_lists_servers_volumes_and_load_balancers() {
     config.volume_delay = std::time::Duration::ZERO;
     config.lb_delay = std::time::Duration::ZERO;
     config.lb_update_delay = std::time::Duration::ZERO;
-    config.vip_range = common::random_vip_range();
+    config.vip_range = localcloud::random_vip_range();
     let running = localcloud::start(config).await.unwrap();
     let clouds = dir.join("clouds.yaml");
 
@@ -237,6 +237,53 @@ async fn openstack_cli_creates_and_lists_servers_volumes_and_load_balancers() {
         got, "hello from the member",
         "the VIP forwards to the member"
     );
+
+    // Shipyard's driver, with the credentials of the same clouds.yaml, sees what the CLI
+    // made; and what the driver makes, the CLI lists.
+    let driver = OpenStack::connect(
+        OpenStackConfig::from_clouds_yaml(&clouds, "localcloud").expect("clouds.yaml"),
+    )
+    .await
+    .expect("driver connects");
+    let owner =
+        std::collections::BTreeMap::from([("shipyard-cluster".to_string(), "c1".to_string())]);
+    let seen = driver.server_list(&owner).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].id, server_id);
+    assert_eq!(seen[0].name, "cli-master-0");
+    let volumes = driver.volume_list(&Default::default()).await.unwrap();
+    assert!(volumes.iter().any(|v| v.id == volume_id), "{volumes:?}");
+    let lbs = driver
+        .load_balancer_list(&["shipyard-cluster=c1".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(lbs.len(), 1);
+    assert_eq!(lbs[0].id, lb["id"].as_str().unwrap());
+    assert_eq!(lbs[0].vip_address.as_deref(), Some(vip.as_str()));
+    let made = driver
+        .server_create(&ServerSpec {
+            name: "shipyard-made-0".into(),
+            flavor: "m1.small".into(),
+            image: "ubuntu-22.04-k8s-v1.32".into(),
+            metadata: std::collections::BTreeMap::from([(
+                "shipyard-cluster".to_string(),
+                "c2".to_string(),
+            )]),
+            group: None,
+            network: None,
+            boot_volume_gib: None,
+        })
+        .await
+        .unwrap();
+    let (cli5, clouds5) = (cli.clone(), clouds.clone());
+    let listed = tokio::task::spawn_blocking(move || {
+        openstack(&cli5, &clouds5, &["server", "show", "shipyard-made-0"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(listed["id"], made.id.as_str());
+    assert_eq!(listed["properties"]["shipyard-cluster"], "c2", "{listed}");
+    driver.server_delete(&made.id).await.unwrap();
 
     let clouds3 = clouds.clone();
     tokio::task::spawn_blocking(move || {
