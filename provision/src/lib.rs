@@ -9,6 +9,7 @@ pub mod authz;
 pub mod cloud;
 pub mod domain;
 pub mod error;
+pub mod ops;
 pub mod projects;
 pub mod store;
 pub mod testdb;
