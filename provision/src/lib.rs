@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod authz;
 pub mod cloud;
+pub mod clusters;
 pub mod domain;
 pub mod error;
 pub mod ops;

@@ -1,0 +1,677 @@
+//! The cluster operations as sagas over the [`Cloud`] driver.
+//!
+//! Create: a server group (anti-affinity) for the masters, the masters, an etcd volume
+//! per master attached to it, the API load balancer (listener 6443 → masters, TCP
+//! health monitor) and each node group's workers (boot volumes). Masters, volumes, the
+//! load balancer and the workers do not wait for each other.
+//!
+//! Every resource is named `sy-<first 8 of the cluster id>-…` and carries
+//! `shipyard-cluster=<cluster id>` (servers and volumes in metadata, load balancers in
+//! tags), so a delete finds everything of the cluster in the cloud whatever the
+//! database says, and so does anyone with the cloud's own client.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::{image_for, ClusterSpec};
+use crate::cloud::*;
+use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
+use crate::{Error, Result, Store};
+
+pub const CREATE: &str = "cluster.create";
+pub const DELETE: &str = "cluster.delete";
+
+/// The metadata key and tag prefix that mark a cluster's resources.
+pub const CLUSTER_KEY: &str = "shipyard-cluster";
+
+/// How clusters are laid out on the cloud.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The network servers and load balancer VIPs go on.
+    pub network: String,
+    pub etcd_gib: u64,
+    pub wait: WaitPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            network: "private".into(),
+            etcd_gib: 10,
+            wait: WaitPolicy::default(),
+        }
+    }
+}
+
+/// The tag every load balancer of the cluster carries.
+pub fn cluster_tag(cluster_id: &str) -> String {
+    format!("{CLUSTER_KEY}={cluster_id}")
+}
+
+pub fn cluster_metadata(cluster_id: &str) -> Metadata {
+    BTreeMap::from([(CLUSTER_KEY.to_string(), cluster_id.to_string())])
+}
+
+fn prefix(cluster_id: &str) -> String {
+    format!("sy-{}", &cluster_id[..cluster_id.len().min(8)])
+}
+
+/// Registers both cluster operations with an engine builder.
+pub fn register(
+    builder: crate::ops::EngineBuilder,
+    store: &Store,
+    cloud: Arc<dyn Cloud>,
+    settings: Settings,
+) -> crate::ops::EngineBuilder {
+    let settings = Arc::new(settings);
+    builder
+        .kind(
+            CREATE,
+            Arc::new(CreateCluster {
+                store: store.clone(),
+                cloud: cloud.clone(),
+                settings: settings.clone(),
+            }),
+        )
+        .kind(
+            DELETE,
+            Arc::new(DeleteCluster {
+                store: store.clone(),
+                cloud,
+                settings,
+            }),
+        )
+}
+
+/// One resource of a cluster being created.
+enum Res {
+    Group,
+    Master(u32),
+    Etcd(u32),
+    Attach(u32),
+    Lb,
+    Listener,
+    Pool,
+    Monitor,
+    Member(u32),
+    Worker { group: usize, index: u32 },
+}
+
+struct Shared {
+    cloud: Arc<dyn Cloud>,
+    settings: Arc<Settings>,
+    cluster_id: String,
+    spec: ClusterSpec,
+}
+
+struct ClusterStep {
+    res: Res,
+    shared: Arc<Shared>,
+}
+
+fn field<'a>(v: &'a Value, key: &str) -> std::result::Result<&'a str, StepError> {
+    v[key]
+        .as_str()
+        .ok_or_else(|| StepError::permanent(format!("recorded output has no '{key}'")))
+}
+
+impl ClusterStep {
+    fn name(&self) -> String {
+        let p = prefix(&self.shared.cluster_id);
+        match &self.res {
+            Res::Group => format!("{p}-masters"),
+            Res::Master(i) => format!("{p}-master-{i}"),
+            Res::Etcd(i) => format!("{p}-etcd-{i}"),
+            Res::Attach(i) => format!("{p}-etcd-{i}-attach"),
+            Res::Lb => format!("{p}-api"),
+            Res::Listener => format!("{p}-api-6443"),
+            Res::Pool => format!("{p}-api-masters"),
+            Res::Monitor => format!("{p}-api-health"),
+            Res::Member(i) => format!("{p}-master-{i}"),
+            Res::Worker { group, index } => {
+                format!("{p}-{}-{index}", self.shared.spec.node_groups[*group].name)
+            }
+        }
+    }
+
+    fn metadata(&self, cx: &StepContext, role: &str) -> Metadata {
+        let mut m = cluster_metadata(&self.shared.cluster_id);
+        m.insert("shipyard-operation".into(), cx.operation_id.clone());
+        m.insert("shipyard-role".into(), role.into());
+        m
+    }
+
+    fn tags(&self) -> Vec<String> {
+        vec![
+            "shipyard".into(),
+            cluster_tag(&self.shared.cluster_id),
+            "shipyard-role=api".into(),
+        ]
+    }
+
+    fn cloud(&self) -> &dyn Cloud {
+        self.shared.cloud.as_ref()
+    }
+
+    fn wait(&self) -> &WaitPolicy {
+        &self.shared.settings.wait
+    }
+
+    async fn server(
+        &self,
+        cx: &StepContext,
+        role: &str,
+        flavor: &str,
+        group: Option<String>,
+        boot: Option<u64>,
+    ) -> std::result::Result<Value, StepError> {
+        let image = image_for(self.shared.spec.version())
+            .ok_or_else(|| StepError::permanent("no image for this Kubernetes version"))?;
+        let mut metadata = self.metadata(cx, role);
+        if let Res::Worker { group, .. } = &self.res {
+            metadata.insert(
+                "shipyard-node-group".into(),
+                self.shared.spec.node_groups[*group].name.clone(),
+            );
+        }
+        let server = self
+            .cloud()
+            .server_create(&ServerSpec {
+                name: self.name(),
+                flavor: flavor.to_string(),
+                image: image.to_string(),
+                metadata,
+                group,
+                network: Some(self.shared.settings.network.clone()),
+                boot_volume_gib: boot,
+            })
+            .await?;
+        let server = self
+            .cloud()
+            .wait_server_active(&server.id, self.wait())
+            .await?;
+        Ok(json!({
+            "id": server.id,
+            "name": server.name,
+            "address": server.addresses.first(),
+            "host": server.host,
+        }))
+    }
+
+    /// The id of this step's server: from its output, or found by name and owner.
+    async fn find_server(
+        &self,
+        output: Option<&Value>,
+    ) -> std::result::Result<Option<String>, StepError> {
+        if let Some(id) = output.and_then(|o| o["id"].as_str()) {
+            return Ok(Some(id.to_string()));
+        }
+        let name = self.name();
+        let found = self
+            .cloud()
+            .server_list(&cluster_metadata(&self.shared.cluster_id))
+            .await?;
+        Ok(found.into_iter().find(|s| s.name == name).map(|s| s.id))
+    }
+
+    async fn lb_ready(&self, lb_id: &str) -> std::result::Result<(), StepError> {
+        self.cloud()
+            .wait_load_balancer_active(lb_id, self.wait())
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Step for ClusterStep {
+    async fn run(&self, cx: &StepContext) -> std::result::Result<Value, StepError> {
+        let spec = &self.shared.spec;
+        match &self.res {
+            Res::Group => {
+                let g = self
+                    .cloud()
+                    .server_group_create(&self.name(), GroupPolicy::AntiAffinity)
+                    .await?;
+                Ok(json!({ "id": g.id }))
+            }
+            Res::Master(_) => {
+                let group = field(cx.output("server-group")?, "id")?.to_string();
+                self.server(cx, "master", &spec.master_flavor, Some(group), None)
+                    .await
+            }
+            Res::Worker { group, .. } => {
+                let ng = &spec.node_groups[*group];
+                self.server(cx, "worker", &ng.flavor, None, Some(ng.boot_volume_gib))
+                    .await
+            }
+            Res::Etcd(_) => {
+                let v = self
+                    .cloud()
+                    .volume_create(&VolumeSpec {
+                        name: self.name(),
+                        size_gib: self.shared.settings.etcd_gib,
+                        volume_type: None,
+                        metadata: self.metadata(cx, "etcd"),
+                    })
+                    .await?;
+                self.cloud()
+                    .wait_volume_available(&v.id, self.wait())
+                    .await?;
+                Ok(json!({ "id": v.id, "size_gib": v.size_gib }))
+            }
+            Res::Attach(i) => {
+                let server = field(cx.output(&format!("master-{i}"))?, "id")?;
+                let volume = field(cx.output(&format!("etcd-{i}"))?, "id")?;
+                let current = self.cloud().volume_get(volume).await?;
+                if !current.attached_to.iter().any(|s| s == server) {
+                    self.cloud().volume_attach(server, volume).await?;
+                }
+                Ok(json!({ "server": server, "volume": volume }))
+            }
+            Res::Lb => {
+                let network = self
+                    .cloud()
+                    .network_id(&self.shared.settings.network)
+                    .await?;
+                let lb = self
+                    .cloud()
+                    .load_balancer_create(&LoadBalancerSpec {
+                        name: self.name(),
+                        tags: self.tags(),
+                        vip_network_id: Some(network),
+                        vip_subnet_id: None,
+                    })
+                    .await?;
+                let lb = self
+                    .cloud()
+                    .wait_load_balancer_active(&lb.id, self.wait())
+                    .await?;
+                Ok(json!({ "id": lb.id, "vip": lb.vip_address }))
+            }
+            Res::Listener => {
+                let lb = field(cx.output("api-lb")?, "id")?;
+                let l = self
+                    .cloud()
+                    .listener_create(&ListenerSpec {
+                        name: self.name(),
+                        load_balancer_id: lb.to_string(),
+                        port: 6443,
+                        tags: self.tags(),
+                    })
+                    .await?;
+                self.lb_ready(lb).await?;
+                Ok(json!({ "id": l.id }))
+            }
+            Res::Pool => {
+                let lb = field(cx.output("api-lb")?, "id")?;
+                let listener = field(cx.output("api-listener")?, "id")?;
+                let p = self
+                    .cloud()
+                    .pool_create(&PoolSpec {
+                        name: self.name(),
+                        listener_id: listener.to_string(),
+                        tags: self.tags(),
+                    })
+                    .await?;
+                self.lb_ready(lb).await?;
+                Ok(json!({ "id": p.id }))
+            }
+            Res::Monitor => {
+                let lb = field(cx.output("api-lb")?, "id")?;
+                let pool = field(cx.output("api-pool")?, "id")?;
+                let m = self
+                    .cloud()
+                    .health_monitor_create(&HealthMonitorSpec {
+                        name: self.name(),
+                        pool_id: pool.to_string(),
+                        delay_secs: 5,
+                        timeout_secs: 3,
+                        max_retries: 3,
+                    })
+                    .await?;
+                self.lb_ready(lb).await?;
+                Ok(json!({ "id": m.id }))
+            }
+            Res::Member(i) => {
+                let lb = field(cx.output("api-lb")?, "id")?;
+                let pool = field(cx.output("api-pool")?, "id")?;
+                let address = field(cx.output(&format!("master-{i}"))?, "address")?;
+                let m = self
+                    .cloud()
+                    .member_add(
+                        pool,
+                        &MemberSpec {
+                            name: self.name(),
+                            address: address.to_string(),
+                            port: 6443,
+                        },
+                    )
+                    .await?;
+                self.lb_ready(lb).await?;
+                Ok(json!({ "id": m.id }))
+            }
+        }
+    }
+
+    async fn undo(
+        &self,
+        cx: &StepContext,
+        output: Option<&Value>,
+    ) -> std::result::Result<(), StepError> {
+        match &self.res {
+            Res::Group => {
+                let id = match output.and_then(|o| o["id"].as_str()) {
+                    Some(id) => Some(id.to_string()),
+                    None => self
+                        .cloud()
+                        .server_group_find(&self.name())
+                        .await?
+                        .map(|g| g.id),
+                };
+                if let Some(id) = id {
+                    self.cloud().server_group_delete(&id).await?;
+                }
+                Ok(())
+            }
+            Res::Master(_) | Res::Worker { .. } => {
+                if let Some(id) = self.find_server(output).await? {
+                    self.cloud().server_delete(&id).await?;
+                }
+                Ok(())
+            }
+            Res::Etcd(_) => {
+                let id = match output.and_then(|o| o["id"].as_str()) {
+                    Some(id) => Some(id.to_string()),
+                    None => {
+                        let name = self.name();
+                        self.cloud()
+                            .volume_list(&cluster_metadata(&self.shared.cluster_id))
+                            .await?
+                            .into_iter()
+                            .find(|v| v.name == name)
+                            .map(|v| v.id)
+                    }
+                };
+                if let Some(id) = id {
+                    self.cloud().volume_delete(&id).await?;
+                }
+                Ok(())
+            }
+            Res::Attach(i) => {
+                let server = cx
+                    .outputs
+                    .get(&format!("master-{i}"))
+                    .and_then(|o| o["id"].as_str());
+                let volume = cx
+                    .outputs
+                    .get(&format!("etcd-{i}"))
+                    .and_then(|o| o["id"].as_str());
+                if let (Some(s), Some(v)) = (server, volume) {
+                    self.cloud().volume_detach(s, v).await?;
+                }
+                Ok(())
+            }
+            Res::Lb => {
+                let id = match output.and_then(|o| o["id"].as_str()) {
+                    Some(id) => Some(id.to_string()),
+                    None => {
+                        let name = self.name();
+                        self.cloud()
+                            .load_balancer_list(&[cluster_tag(&self.shared.cluster_id)])
+                            .await?
+                            .into_iter()
+                            .find(|l| l.name == name)
+                            .map(|l| l.id)
+                    }
+                };
+                if let Some(id) = id {
+                    // Cascade: listeners, pools, members and monitors go with it.
+                    self.cloud().load_balancer_delete(&id).await?;
+                }
+                Ok(())
+            }
+            // Removed with the load balancer (cascade), which is undone after them.
+            Res::Listener | Res::Pool | Res::Monitor | Res::Member(_) => Ok(()),
+        }
+    }
+}
+
+fn parse_create(spec: &Value) -> Result<(String, ClusterSpec)> {
+    let id = spec["cluster_id"]
+        .as_str()
+        .ok_or_else(|| Error::internal("cluster operation without cluster_id"))?
+        .to_string();
+    let cluster: ClusterSpec =
+        serde_json::from_value(spec["spec"].clone()).map_err(Error::internal)?;
+    Ok((id, cluster))
+}
+
+struct CreateCluster {
+    store: Store,
+    cloud: Arc<dyn Cloud>,
+    settings: Arc<Settings>,
+}
+
+#[async_trait]
+impl SagaKind for CreateCluster {
+    fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
+        let (cluster_id, cluster) = parse_create(spec)?;
+        let shared = Arc::new(Shared {
+            cloud: self.cloud.clone(),
+            settings: self.settings.clone(),
+            cluster_id,
+            spec: cluster,
+        });
+        let step = |res: Res| -> Arc<dyn Step> {
+            Arc::new(ClusterStep {
+                res,
+                shared: shared.clone(),
+            })
+        };
+        let masters = shared.spec.master_count;
+        let mut steps = vec![
+            StepDef::new("server-group", &[], step(Res::Group)),
+            StepDef::new("api-lb", &[], step(Res::Lb)),
+        ];
+        for i in 0..masters {
+            steps.push(StepDef::new(format!("etcd-{i}"), &[], step(Res::Etcd(i))));
+        }
+        for i in 0..masters {
+            steps.push(StepDef::new(
+                format!("master-{i}"),
+                &["server-group"],
+                step(Res::Master(i)),
+            ));
+        }
+        for i in 0..masters {
+            let (m, e) = (format!("master-{i}"), format!("etcd-{i}"));
+            steps.push(StepDef::new(
+                format!("etcd-attach-{i}"),
+                &[&m, &e],
+                step(Res::Attach(i)),
+            ));
+        }
+        steps.push(StepDef::new(
+            "api-listener",
+            &["api-lb"],
+            step(Res::Listener),
+        ));
+        steps.push(StepDef::new(
+            "api-pool",
+            &["api-lb", "api-listener"],
+            step(Res::Pool),
+        ));
+        steps.push(StepDef::new(
+            "api-monitor",
+            &["api-lb", "api-pool"],
+            step(Res::Monitor),
+        ));
+        for i in 0..masters {
+            let m = format!("master-{i}");
+            steps.push(StepDef::new(
+                format!("api-member-{i}"),
+                &["api-lb", "api-pool", &m],
+                step(Res::Member(i)),
+            ));
+        }
+        for (g, ng) in shared.spec.node_groups.iter().enumerate() {
+            for j in 0..ng.node_count {
+                steps.push(StepDef::new(
+                    format!("worker-{}-{j}", ng.name),
+                    &[],
+                    step(Res::Worker { group: g, index: j }),
+                ));
+            }
+        }
+        Ok(steps)
+    }
+
+    async fn succeeded(&self, op: &OperationRow) -> Result<()> {
+        let vip = self
+            .store
+            .op_steps(&op.id)
+            .await?
+            .into_iter()
+            .find(|s| s.step == "api-lb")
+            .and_then(|s| s.output)
+            .and_then(|o| o["vip"].as_str().map(String::from));
+        if let Some(vip) = vip {
+            self.store
+                .cluster_set_api_address(&op.target_id, &format!("{vip}:6443"))
+                .await?;
+        }
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .await
+    }
+
+    async fn unwound(&self, op: &OperationRow) -> Result<()> {
+        self.store
+            .cluster_set_status(&op.target_id, "FAILED", op.error.as_deref())
+            .await
+    }
+}
+
+/// Removes everything that carries the cluster's mark, whatever the database says.
+struct DeleteCluster {
+    store: Store,
+    cloud: Arc<dyn Cloud>,
+    settings: Arc<Settings>,
+}
+
+enum Sweep {
+    LoadBalancers,
+    Servers,
+    Volumes,
+    Group,
+}
+
+struct SweepStep {
+    what: Sweep,
+    cluster_id: String,
+    cloud: Arc<dyn Cloud>,
+    settings: Arc<Settings>,
+}
+
+#[async_trait]
+impl Step for SweepStep {
+    async fn run(&self, _cx: &StepContext) -> std::result::Result<Value, StepError> {
+        let cloud = self.cloud.as_ref();
+        let mark = cluster_metadata(&self.cluster_id);
+        let mut removed = Vec::new();
+        match self.what {
+            Sweep::LoadBalancers => {
+                let tag = [cluster_tag(&self.cluster_id)];
+                for lb in cloud.load_balancer_list(&tag).await? {
+                    cloud.load_balancer_delete(&lb.id).await?;
+                    removed.push(lb.name);
+                }
+                if !cloud.load_balancer_list(&tag).await?.is_empty() {
+                    return Err(StepError::retryable(
+                        "load balancers are still being deleted",
+                    ));
+                }
+            }
+            Sweep::Servers => {
+                for s in cloud.server_list(&mark).await? {
+                    cloud.server_delete(&s.id).await?;
+                    removed.push(s.name);
+                }
+                if !cloud.server_list(&mark).await?.is_empty() {
+                    return Err(StepError::retryable("servers are still being deleted"));
+                }
+            }
+            Sweep::Volumes => {
+                for v in cloud.volume_list(&mark).await? {
+                    for s in &v.attached_to {
+                        cloud.volume_detach(s, &v.id).await?;
+                    }
+                    cloud.volume_delete(&v.id).await?;
+                    removed.push(v.name);
+                }
+                if !cloud.volume_list(&mark).await?.is_empty() {
+                    return Err(StepError::retryable("volumes are still being deleted"));
+                }
+            }
+            Sweep::Group => {
+                let name = format!("{}-masters", prefix(&self.cluster_id));
+                if let Some(g) = cloud.server_group_find(&name).await? {
+                    cloud.server_group_delete(&g.id).await?;
+                    removed.push(g.name);
+                }
+            }
+        }
+        let _ = &self.settings;
+        Ok(json!({ "removed": removed }))
+    }
+
+    /// A delete is not undone (its failure stops as `failed`, and a retry carries on).
+    async fn undo(
+        &self,
+        _cx: &StepContext,
+        _output: Option<&Value>,
+    ) -> std::result::Result<(), StepError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SagaKind for DeleteCluster {
+    fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
+        let cluster_id = spec["cluster_id"]
+            .as_str()
+            .ok_or_else(|| Error::internal("cluster operation without cluster_id"))?
+            .to_string();
+        let step = |what: Sweep| -> Arc<dyn Step> {
+            Arc::new(SweepStep {
+                what,
+                cluster_id: cluster_id.clone(),
+                cloud: self.cloud.clone(),
+                settings: self.settings.clone(),
+            })
+        };
+        Ok(vec![
+            StepDef::new("load-balancers", &[], step(Sweep::LoadBalancers)),
+            StepDef::new("servers", &[], step(Sweep::Servers)),
+            StepDef::new("volumes", &["servers"], step(Sweep::Volumes)),
+            StepDef::new("server-group", &["servers"], step(Sweep::Group)),
+        ])
+    }
+
+    fn unwinds(&self) -> bool {
+        false
+    }
+
+    async fn succeeded(&self, op: &OperationRow) -> Result<()> {
+        self.store.cluster_mark_deleted(&op.target_id).await
+    }
+
+    async fn unwound(&self, op: &OperationRow) -> Result<()> {
+        self.store
+            .cluster_set_status(&op.target_id, "DELETING", op.error.as_deref())
+            .await
+    }
+}

@@ -1,0 +1,235 @@
+//! The clusters and node_groups tables.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::ClusterSpec;
+use crate::{now_ms, Error, Result, Store};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    /// CREATING, ACTIVE, UPDATING, DELETING, FAILED (DELETED once gone).
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub kubernetes_version: String,
+    pub master_count: i64,
+    pub master_flavor: String,
+    pub pod_cidr: String,
+    pub service_cidr: String,
+    pub api_endpoint: String,
+    /// `vip:6443` once the API load balancer exists.
+    pub api_address: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeGroup {
+    pub id: String,
+    pub cluster_id: String,
+    pub name: String,
+    pub flavor: String,
+    pub node_count: i64,
+    pub min_node_count: i64,
+    pub max_node_count: i64,
+    pub boot_volume_gib: i64,
+    pub labels: String,
+    pub taints: String,
+}
+
+const CLUSTER_COLUMNS: &str = "id, project_id, name, status, status_reason, kubernetes_version, master_count, master_flavor, pod_cidr, service_cidr, api_endpoint, api_address, created_by, created_at, updated_at";
+
+fn cluster_row(r: &AnyRow) -> Result<Cluster> {
+    Ok(Cluster {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        name: r.try_get("name")?,
+        status: r.try_get("status")?,
+        status_reason: r.try_get("status_reason")?,
+        kubernetes_version: r.try_get("kubernetes_version")?,
+        master_count: r.try_get("master_count")?,
+        master_flavor: r.try_get("master_flavor")?,
+        pod_cidr: r.try_get("pod_cidr")?,
+        service_cidr: r.try_get("service_cidr")?,
+        api_endpoint: r.try_get("api_endpoint")?,
+        api_address: r.try_get("api_address")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// Records a new cluster (CREATING) with its node groups; a live cluster of the
+    /// same name in the project is a conflict.
+    pub async fn cluster_insert(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        spec: &ClusterSpec,
+    ) -> Result<Cluster> {
+        let now = now_ms();
+        let id = crate::new_id();
+        let exists = sqlx::query(
+            "SELECT id FROM clusters WHERE project_id = $1 AND name = $2 AND deleted_at IS NULL",
+        )
+        .bind(project_id)
+        .bind(&spec.name)
+        .fetch_optional(self.pool())
+        .await?;
+        let taken = || {
+            Error::Conflict(format!(
+                "A cluster named '{}' already exists in this project.",
+                spec.name
+            ))
+        };
+        if exists.is_some() {
+            return Err(taken());
+        }
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO clusters (id, project_id, name, status, kubernetes_version, master_count, master_flavor, pod_cidr, service_cidr, api_endpoint, created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, 'CREATING', $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        )
+        .bind(&id)
+        .bind(project_id)
+        .bind(&spec.name)
+        .bind(spec.version())
+        .bind(spec.master_count as i64)
+        .bind(&spec.master_flavor)
+        .bind(&spec.pod_cidr)
+        .bind(&spec.service_cidr)
+        .bind(spec.api_endpoint.as_str())
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|_| taken())?;
+        for ng in &spec.node_groups {
+            let (min, max) = ng.bounds();
+            sqlx::query(
+                "INSERT INTO node_groups (id, cluster_id, name, flavor, node_count, min_node_count, max_node_count, boot_volume_gib, labels, taints, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+            )
+            .bind(crate::new_id())
+            .bind(&id)
+            .bind(&ng.name)
+            .bind(&ng.flavor)
+            .bind(ng.node_count as i64)
+            .bind(min as i64)
+            .bind(max as i64)
+            .bind(ng.boot_volume_gib as i64)
+            .bind(serde_json::to_string(&ng.labels).map_err(Error::internal)?)
+            .bind(serde_json::to_string(&ng.taints).map_err(Error::internal)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.cluster_get(project_id, &id).await
+    }
+
+    /// A live cluster of the project; anything else is "not found".
+    pub async fn cluster_get(&self, project_id: &str, id: &str) -> Result<Cluster> {
+        let row = sqlx::query(&format!(
+            "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL"
+        ))
+        .bind(id)
+        .bind(project_id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("Cluster {id} not found.")))?;
+        cluster_row(&row)
+    }
+
+    /// A cluster by id alone, deleted or not (operations and admins).
+    pub async fn cluster_by_id(&self, id: &str) -> Result<Cluster> {
+        let row = sqlx::query(&format!(
+            "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("Cluster {id} not found.")))?;
+        cluster_row(&row)
+    }
+
+    /// The project's live clusters, newest first.
+    pub async fn cluster_list(&self, project_id: &str) -> Result<Vec<Cluster>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE project_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id"
+        ))
+        .bind(project_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(cluster_row).collect()
+    }
+
+    pub async fn cluster_set_status(
+        &self,
+        id: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE clusters SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn cluster_set_api_address(&self, id: &str, address: &str) -> Result<()> {
+        sqlx::query("UPDATE clusters SET api_address = $1, updated_at = $2 WHERE id = $3")
+            .bind(address)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A finished delete: the cluster answers 404 from now on.
+    pub async fn cluster_mark_deleted(&self, id: &str) -> Result<()> {
+        let now = now_ms();
+        sqlx::query("UPDATE clusters SET status = 'DELETED', deleted_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn node_groups_of(&self, cluster_id: &str) -> Result<Vec<NodeGroup>> {
+        let rows = sqlx::query(
+            "SELECT id, cluster_id, name, flavor, node_count, min_node_count, max_node_count, boot_volume_gib, labels, taints FROM node_groups WHERE cluster_id = $1 ORDER BY created_at, name",
+        )
+        .bind(cluster_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NodeGroup {
+                    id: r.try_get("id")?,
+                    cluster_id: r.try_get("cluster_id")?,
+                    name: r.try_get("name")?,
+                    flavor: r.try_get("flavor")?,
+                    node_count: r.try_get("node_count")?,
+                    min_node_count: r.try_get("min_node_count")?,
+                    max_node_count: r.try_get("max_node_count")?,
+                    boot_volume_gib: r.try_get("boot_volume_gib")?,
+                    labels: r.try_get("labels")?,
+                    taints: r.try_get("taints")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,497 @@
+//! Clusters end to end through the engine, the OpenStack driver and an in-process
+//! localcloud, on SQLite and PostgreSQL: a create reaches ACTIVE with masters spread
+//! over hosts, etcd volumes attached and the API load balancer; a create that cannot be
+//! placed unwinds to an empty inventory; a delete leaves nothing of the cluster in the
+//! cloud; with 20 % injected errors both still converge; bad input and other projects
+//! are refused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use provision::cloud::*;
+use provision::clusters::saga::{self, cluster_metadata, cluster_tag};
+use provision::clusters::{self, ClusterSpec, NodeGroupSpec};
+use provision::domain::Actor;
+use provision::ops::{Backoff, Engine, EngineConfig, OpState};
+use provision::testdb::TestDb;
+use provision::{Backend, Error, Store};
+
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                run(Backend::Sqlite, $body).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                run(Backend::Postgres, $body).await
+            }
+        }
+    };
+}
+
+async fn run<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = TestDb::new(backend).await.expect("test database");
+    let store = db.store().await.expect("connect and migrate");
+    body(store.clone()).await;
+    store.close().await;
+    db.cleanup().await;
+}
+
+struct Env {
+    store: Store,
+    engine: Engine,
+    cloud: Arc<dyn Cloud>,
+    running: Option<localcloud::Running>,
+    dir: std::path::PathBuf,
+    actor: Actor,
+    project: String,
+    flavors: Vec<String>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn env(store: Store, tweak: impl FnOnce(&mut localcloud::Config)) -> Env {
+    let dir = std::env::temp_dir().join(format!("shipyard-clusters-{}", &provision::new_id()[..8]));
+    let mut config = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &dir);
+    config.server_build_delay = Duration::ZERO;
+    config.volume_delay = Duration::ZERO;
+    config.lb_delay = Duration::ZERO;
+    config.lb_update_delay = Duration::ZERO;
+    config.vip_range = localcloud::random_vip_range();
+    tweak(&mut config);
+    let running = localcloud::start(config).await.expect("localcloud");
+    let mut os = OpenStackConfig::new(running.auth_url(), "admin", "admin", "admin");
+    os.retry = RetryPolicy {
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(40),
+    };
+    os.request_timeout = Duration::from_secs(2);
+    let cloud: Arc<dyn Cloud> = Arc::new(OpenStack::connect(os).await.expect("driver"));
+    let settings = saga::Settings {
+        wait: WaitPolicy {
+            initial: Duration::from_millis(10),
+            max_interval: Duration::from_millis(100),
+            deadline: Duration::from_secs(20),
+        },
+        ..saga::Settings::default()
+    };
+    let engine = saga::register(
+        Engine::builder(
+            store.clone(),
+            EngineConfig {
+                lease: Duration::from_secs(10),
+                poll: Duration::from_millis(50),
+                concurrency: 8,
+                backoff: Backoff {
+                    max_attempts: 6,
+                    initial: Duration::from_millis(10),
+                    max: Duration::from_millis(100),
+                },
+            },
+        ),
+        &store,
+        cloud.clone(),
+        settings,
+    )
+    .build();
+    let (user, project) = store
+        .user_create_with_project(
+            &format!("{}@example.com", &provision::new_id()[..8]),
+            "x",
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    let flavors = cloud
+        .flavor_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    Env {
+        store,
+        engine,
+        cloud,
+        running: Some(running),
+        dir,
+        actor: Actor {
+            user_id: user.id,
+            email: user.email,
+            is_admin: false,
+            client_addr: "127.0.0.1".into(),
+        },
+        project: project.id,
+        flavors,
+    }
+}
+
+fn spec(name: &str, masters: u32, workers: u32) -> ClusterSpec {
+    serde_json::from_value(serde_json::json!({
+        "name": name, "kubernetes_version": "v1.31.12", "master_count": masters, "master_flavor": "m1.medium",
+        "node_groups": [{"name": "default-worker", "flavor": "m1.small", "node_count": workers, "min_node_count": 1, "max_node_count": 5}],
+    }))
+    .unwrap()
+}
+
+async fn drain(engine: &Engine) {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while engine.run_one().await.expect("run") {}
+    })
+    .await
+    .expect("operations finish");
+}
+
+/// What the cloud holds of a cluster: (servers, volumes, load balancers, server group?).
+async fn inventory(
+    cloud: &dyn Cloud,
+    cluster_id: &str,
+) -> (Vec<Server>, Vec<Volume>, Vec<LoadBalancer>, bool) {
+    let mark = cluster_metadata(cluster_id);
+    let group = format!("sy-{}-masters", &cluster_id[..8]);
+    (
+        cloud.server_list(&mark).await.unwrap(),
+        cloud.volume_list(&mark).await.unwrap(),
+        cloud
+            .load_balancer_list(&[cluster_tag(cluster_id)])
+            .await
+            .unwrap(),
+        cloud.server_group_find(&group).await.unwrap().is_some(),
+    )
+}
+
+async fn assert_empty(cloud: &dyn Cloud, cluster_id: &str) {
+    let (s, v, l, g) = inventory(cloud, cluster_id).await;
+    assert!(
+        s.is_empty() && v.is_empty() && l.is_empty() && !g,
+        "left behind: {s:?} {v:?} {l:?} group={g}"
+    );
+}
+
+both!(
+    create_reaches_active_and_delete_leaves_nothing,
+    |store: Store| async move {
+        let e = env(store, |_| {}).await;
+        let started = clusters::create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &e.project,
+            spec("demo", 3, 2),
+            &e.flavors,
+        )
+        .await
+        .unwrap();
+        assert_eq!(started.cluster.status, "CREATING");
+        assert_eq!(started.operation.steps_total, 2 + 3 * 4 + 3 + 2);
+        drain(&e.engine).await;
+        let op = e.store.op_get(&started.operation.id).await.unwrap();
+        assert_eq!(op.state, OpState::Succeeded, "{:?}", op.error);
+        let cluster = e
+            .store
+            .cluster_get(&e.project, &started.cluster.id)
+            .await
+            .unwrap();
+        assert_eq!(cluster.status, "ACTIVE");
+        let api = cluster.api_address.clone().expect("API address");
+        assert!(api.starts_with("127.") && api.ends_with(":6443"), "{api}");
+
+        let (servers, volumes, lbs, group) = inventory(e.cloud.as_ref(), &cluster.id).await;
+        assert_eq!(servers.len(), 5);
+        let masters: Vec<&Server> = servers
+            .iter()
+            .filter(|s| s.metadata["shipyard-role"] == "master")
+            .collect();
+        assert_eq!(masters.len(), 3);
+        let mut hosts: Vec<&str> = masters.iter().filter_map(|s| s.host.as_deref()).collect();
+        hosts.sort();
+        hosts.dedup();
+        assert_eq!(hosts.len(), 3, "masters on three different hosts");
+        assert_eq!(volumes.len(), 3);
+        assert!(
+            volumes.iter().all(|v| v.attached_to.len() == 1),
+            "{volumes:?}"
+        );
+        assert_eq!(lbs.len(), 1);
+        assert!(group);
+        // The listener is real: the VIP accepts TCP on 6443.
+        let (vip, _) = api.split_once(':').unwrap();
+        tokio::net::TcpStream::connect((vip, 6443))
+            .await
+            .expect("the API VIP listens");
+
+        // A second operation on the same cluster waits its turn; a second create of the
+        // same name is refused.
+        let again = clusters::create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &e.project,
+            spec("demo", 1, 1),
+            &e.flavors,
+        )
+        .await;
+        assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+
+        let deleting = clusters::delete(&e.store, &e.engine, &e.actor, &e.project, &cluster.id)
+            .await
+            .unwrap();
+        assert_eq!(deleting.cluster.status, "DELETING");
+        drain(&e.engine).await;
+        assert_eq!(
+            e.store.op_get(&deleting.operation.id).await.unwrap().state,
+            OpState::Succeeded
+        );
+        assert!(matches!(
+            e.store.cluster_get(&e.project, &cluster.id).await,
+            Err(Error::NotFound(_))
+        ));
+        assert_empty(e.cloud.as_ref(), &cluster.id).await;
+        assert!(
+            tokio::net::TcpStream::connect((vip, 6443)).await.is_err(),
+            "the VIP is gone"
+        );
+    }
+);
+
+both!(
+    a_create_that_cannot_be_placed_unwinds_to_nothing,
+    |store: Store| async move {
+        // Two hosts: the third master has nowhere to go under anti-affinity.
+        let e = env(store, |c| {
+            c.hosts.truncate(2);
+        })
+        .await;
+        let started = clusters::create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &e.project,
+            spec("tight", 3, 1),
+            &e.flavors,
+        )
+        .await
+        .unwrap();
+        drain(&e.engine).await;
+        let op = e.store.op_get(&started.operation.id).await.unwrap();
+        assert_eq!(op.state, OpState::Unwound);
+        assert_eq!(op.retryable, Some(false));
+        let cluster = e
+            .store
+            .cluster_get(&e.project, &started.cluster.id)
+            .await
+            .unwrap();
+        assert_eq!(cluster.status, "FAILED");
+        assert!(
+            cluster
+                .status_reason
+                .as_deref()
+                .unwrap()
+                .contains("No valid host"),
+            "{:?}",
+            cluster.status_reason
+        );
+        assert_empty(e.cloud.as_ref(), &cluster.id).await;
+        // A failed cluster can still be deleted (nothing is left, the delete succeeds).
+        clusters::delete(&e.store, &e.engine, &e.actor, &e.project, &cluster.id)
+            .await
+            .unwrap();
+        drain(&e.engine).await;
+        assert!(matches!(
+            e.store.cluster_get(&e.project, &cluster.id).await,
+            Err(Error::NotFound(_))
+        ));
+    }
+);
+
+both!(
+    creates_and_deletes_converge_with_injected_errors,
+    |store: Store| async move {
+        let e = env(store, |c| {
+            c.faults.error_rate = 0.2;
+        })
+        .await;
+        let mut ids = Vec::new();
+        for name in ["flaky-a", "flaky-b"] {
+            let s = clusters::create(
+                &e.store,
+                &e.engine,
+                &e.actor,
+                &e.project,
+                spec(name, 1, 2),
+                &e.flavors,
+            )
+            .await
+            .unwrap();
+            ids.push(s.cluster.id);
+        }
+        drain(&e.engine).await;
+        for id in &ids {
+            let c = e.store.cluster_get(&e.project, id).await.unwrap();
+            let (servers, volumes, lbs, _) = inventory(e.cloud.as_ref(), id).await;
+            match c.status.as_str() {
+                // Nothing made twice: exactly what the cluster should have.
+                "ACTIVE" => assert_eq!((servers.len(), volumes.len(), lbs.len()), (3, 1, 1)),
+                "FAILED" => assert_empty(e.cloud.as_ref(), id).await,
+                other => panic!("cluster ended {other}"),
+            }
+            clusters::delete(&e.store, &e.engine, &e.actor, &e.project, id)
+                .await
+                .unwrap();
+        }
+        drain(&e.engine).await;
+        // A delete that failed on too many errors is retried until done.
+        for _ in 0..5 {
+            let failed = e.store.op_list_in(&[OpState::Failed]).await.unwrap();
+            if failed.is_empty() {
+                break;
+            }
+            for op in failed {
+                e.engine.retry(&op.id).await.unwrap();
+            }
+            drain(&e.engine).await;
+        }
+        for id in &ids {
+            assert!(matches!(
+                e.store.cluster_get(&e.project, id).await,
+                Err(Error::NotFound(_))
+            ));
+            assert_empty(e.cloud.as_ref(), id).await;
+        }
+    }
+);
+
+both!(
+    bad_specs_and_other_projects_are_refused,
+    |store: Store| async move {
+        let e = env(store, |_| {}).await;
+        let bad = |f: &dyn Fn(&mut ClusterSpec)| {
+            let mut s = spec("ok", 1, 1);
+            f(&mut s);
+            s
+        };
+        let cases: Vec<(ClusterSpec, &str)> = vec![
+            (bad(&|s| s.name = "Bad_Name".into()), "name"),
+            (bad(&|s| s.name = "9lives".into()), "name"),
+            (bad(&|s| s.name = "a".repeat(41)), "name"),
+            (bad(&|s| s.name = "trailing-".into()), "name"),
+            (
+                bad(&|s| s.kubernetes_version = Some("v1.2.3".into())),
+                "kubernetes_version",
+            ),
+            (bad(&|s| s.master_count = 2), "master_count"),
+            (
+                bad(&|s| s.master_flavor = "m9.huge".into()),
+                "master_flavor",
+            ),
+            (bad(&|s| s.pod_cidr = "10.0.0.0/33".into()), "pod_cidr"),
+            (bad(&|s| s.pod_cidr = "169.254.0.0/16".into()), "pod_cidr"),
+            (bad(&|s| s.pod_cidr = "10.244.1.0/16".into()), "pod_cidr"),
+            (
+                bad(&|s| s.service_cidr = "10.244.0.0/16".into()),
+                "service_cidr",
+            ),
+            (bad(&|s| s.node_groups.clear()), "node_groups"),
+            (bad(&|s| s.node_groups[0].node_count = 9), "node_count"),
+            (
+                bad(&|s| s.node_groups[0].min_node_count = Some(6)),
+                "min_node_count",
+            ),
+            (
+                bad(&|s| s.node_groups.push(s.node_groups[0].clone())),
+                "node_group_name",
+            ),
+            (
+                bad(&|s| s.node_groups[0].taints = vec!["x".into()]),
+                "taints",
+            ),
+        ];
+        for (s, field) in cases {
+            match clusters::create(
+                &e.store,
+                &e.engine,
+                &e.actor,
+                &e.project,
+                s.clone(),
+                &e.flavors,
+            )
+            .await
+            {
+                Err(Error::Invalid { field: Some(f), .. }) => assert_eq!(f, field, "{s:?}"),
+                other => panic!("{s:?} gave {other:?}"),
+            }
+        }
+        assert!(
+            e.store.cluster_list(&e.project).await.unwrap().is_empty(),
+            "nothing recorded"
+        );
+        assert!(
+            e.store
+                .op_list_in(&[OpState::Pending])
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing started"
+        );
+        let _: NodeGroupSpec = spec("x", 1, 1).node_groups[0].clone();
+
+        // Another user's project: not found, for create and delete alike.
+        let started = clusters::create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &e.project,
+            spec("mine", 1, 1),
+            &e.flavors,
+        )
+        .await
+        .unwrap();
+        let (other, _) = e
+            .store
+            .user_create_with_project("other@example.com", "x", false, false)
+            .await
+            .unwrap();
+        let stranger = Actor {
+            user_id: other.id,
+            email: other.email,
+            is_admin: false,
+            client_addr: "127.0.0.1".into(),
+        };
+        let r = clusters::delete(
+            &e.store,
+            &e.engine,
+            &stranger,
+            &e.project,
+            &started.cluster.id,
+        )
+        .await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+        let r = clusters::create(
+            &e.store,
+            &e.engine,
+            &stranger,
+            &e.project,
+            spec("theirs", 1, 1),
+            &e.flavors,
+        )
+        .await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+        drain(&e.engine).await;
+    }
+);
