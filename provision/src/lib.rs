@@ -14,6 +14,7 @@ pub mod ops;
 pub mod projects;
 pub mod store;
 pub mod testdb;
+pub mod tokens;
 
 pub use error::{Error, Result};
 pub use store::{Backend, Store};

@@ -1,9 +1,11 @@
 //! The `shipyard` server: configuration, start-up, routes, sessions and background
 //! housekeeping around the console (`app`) and the core (`provision`).
 
+pub mod api_v1;
 pub mod config;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod session_store;
 
 use std::net::SocketAddr;
@@ -34,8 +36,36 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct Server {
     pub router: Router,
     pub store: Store,
-    /// The embedded cloud, when Shipyard runs its own (stopped on drop of the server).
+    /// The embedded cloud, when Shipyard runs its own.
     pub localcloud: Option<localcloud::Running>,
+    /// Runs operations; its workers are started by [`Server::start_workers`].
+    pub engine: provision::ops::Engine,
+    pub cloud: Arc<dyn provision::cloud::Cloud>,
+}
+
+impl Server {
+    /// Starts the operation workers (which also resume what a previous run left).
+    pub fn start_workers(&self) -> tokio::task::JoinHandle<()> {
+        self.engine.spawn()
+    }
+}
+
+/// The driver for the configured cloud: the embedded localcloud's admin, or OS_CLOUD /
+/// OS_AUTH_URL. Connecting authenticates, so bad credentials stop the start.
+pub async fn connect_cloud(
+    localcloud: Option<&localcloud::Running>,
+) -> anyhow::Result<Arc<dyn provision::cloud::Cloud>> {
+    use provision::cloud::{OpenStack, OpenStackConfig};
+    let config = match localcloud {
+        Some(running) => OpenStackConfig::new(running.auth_url(), "admin", "admin", "admin"),
+        None => OpenStackConfig::from_environment()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .ok_or_else(|| anyhow::anyhow!("--cloud openstack needs OS_CLOUD or OS_AUTH_URL"))?,
+    };
+    let cloud = OpenStack::connect(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to the cloud: {e}"))?;
+    Ok(Arc::new(cloud))
 }
 
 /// Starts the embedded localcloud in `<data-dir>/localcloud`, unless a real OpenStack
@@ -92,16 +122,38 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         }
     }
     let localcloud = start_cloud(config).await?;
-    let router = router(config, store.clone());
+    let cloud = connect_cloud(localcloud.as_ref()).await?;
+    let mut settings = provision::clusters::saga::Settings::default();
+    if localcloud.is_none() {
+        if let Ok(network) = std::env::var("SHIPYARD_NETWORK") {
+            settings.network = network;
+        }
+    }
+    let engine = provision::clusters::saga::register(
+        provision::ops::Engine::builder(store.clone(), provision::ops::EngineConfig::default()),
+        &store,
+        cloud.clone(),
+        settings,
+    )
+    .build();
+    let api = api_v1::ApiState {
+        store: store.clone(),
+        engine: engine.clone(),
+        cloud: cloud.clone(),
+        trust_forwarded_for: config.trust_forwarded_for,
+    };
+    let router = router(config, store.clone(), api);
     Ok(Server {
         router,
         store,
         localcloud,
+        engine,
+        cloud,
     })
 }
 
 /// The whole HTTP surface.
-pub fn router(config: &Config, store: Store) -> Router {
+pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
     let state = AppState {
         store: store.clone(),
         config: Arc::new(WebConfig {
@@ -131,6 +183,7 @@ pub fn router(config: &Config, store: Store) -> Router {
             config.session_idle_minutes.max(1),
         )));
 
+    let api_router = api_v1::router(api).layer(sessions.clone());
     let fn_state = state.clone();
     let page_state = state.clone();
     let leptos_router = Router::new()
@@ -162,7 +215,7 @@ pub fn router(config: &Config, store: Store) -> Router {
             get(metrics::endpoint).with_state(metrics.clone()),
         );
 
-    ops.merge(leptos_router).layer(
+    ops.merge(api_router).merge(leptos_router).layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn_with_state(
                 metrics,

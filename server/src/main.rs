@@ -18,6 +18,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let built = server::build(&config).await?;
     server::spawn_housekeeping(built.store.clone());
+    let _workers = built.start_workers();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to find the port.

@@ -38,11 +38,15 @@ struct App {
     db: Option<TestDb>,
     _site: TempDir,
     task: tokio::task::JoinHandle<()>,
+    workers: tokio::task::JoinHandle<()>,
+    cloud: Option<localcloud::Running>,
 }
 
 impl App {
     async fn start(backend: Backend) -> App {
         let db = TestDb::new(backend).await.expect("test database");
+        let (vip_base, vip_len) = localcloud::random_vip_range();
+        let vips = format!("{vip_base}/{vip_len}");
         let site = TempDir::new(&format!("shipyard-site-{}", provision::new_id())).unwrap();
         let config = server::Config::parse_from([
             "shipyard",
@@ -58,12 +62,17 @@ impl App {
             "embedded",
             "--localcloud-listen",
             "127.0.0.1:0",
+            "--localcloud-instant",
+            "--localcloud-vip-range",
+            &vips,
             "--admin-email",
             ADMIN_EMAIL,
             "--admin-password",
             ADMIN_PASSWORD,
         ]);
-        let built = server::build(&config).await.expect("server builds");
+        let mut built = server::build(&config).await.expect("server builds");
+        let workers = built.start_workers();
+        let cloud = built.localcloud.take();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = built.router;
@@ -76,11 +85,17 @@ impl App {
             db: Some(db),
             _site: site,
             task,
+            workers,
+            cloud,
         }
     }
 
     async fn stop(mut self) {
         self.task.abort();
+        self.workers.abort();
+        if let Some(c) = self.cloud.take() {
+            c.stop();
+        }
         self.store.close().await;
         if let Some(db) = self.db.take() {
             db.cleanup().await;
@@ -772,3 +787,319 @@ async fn health_readiness_metrics(app: &App) {
     assert!(page.body.contains("Page not found"));
 }
 both!(health_readiness_metrics);
+
+// ---- the REST API ---------------------------------------------------------------------
+
+impl Client {
+    /// A JSON call to `/api/v1`, with a bearer token when given (else the session).
+    async fn api(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+        ];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let body = body.map(|b| b.to_string().into_bytes());
+        self.send(method, path, body, &headers).await
+    }
+
+    /// Creates an API token through the session and returns its secret.
+    async fn token(&mut self, name: &str) -> String {
+        let r = self
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/tokens",
+                None,
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()["token"]["secret"].as_str().unwrap().to_string()
+    }
+}
+
+async fn wait_operation(c: &mut Client, token: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let r = c
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/v1/operations/{id}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let op = r.json()["operation"].clone();
+        if ["succeeded", "unwound", "failed", "stuck"].contains(&op["state"].as_str().unwrap_or(""))
+        {
+            return op;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("operation {id} did not finish");
+}
+
+async fn api_creates_plans_and_deletes_clusters(app: &App) {
+    use reqwest::Method;
+    let mut c = app.signed_up("api-user@example.com").await;
+    let token = c.token("ci").await;
+    assert!(token.starts_with("sy_"));
+    let body = serde_json::json!({ "name": "demo", "kubernetes_version": "v1.31.12", "master_count": 3, "master_flavor": "m1.medium",
+        "node_groups": [ { "name": "default-worker", "flavor": "m1.medium", "node_count": 2, "min_node_count": 1, "max_node_count": 5 } ] });
+
+    let plan = c
+        .api(
+            Method::POST,
+            "/api/v1/clusters?dry_run=true",
+            Some(&token),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);
+    let plan = plan.json()["plan"].clone();
+    assert_eq!(plan["totals"]["servers"], 5);
+    assert_eq!(plan["capacity"]["fits"], true);
+    assert!(plan["expected_seconds"].as_f64().unwrap() > 0.0);
+    let r = c
+        .api(Method::GET, "/api/v1/clusters", Some(&token), None)
+        .await;
+    assert_eq!(
+        r.json()["clusters"],
+        serde_json::json!([]),
+        "a plan changes nothing"
+    );
+
+    let r = c
+        .api(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(&token),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let created = r.json();
+    let id = created["cluster"]["id"].as_str().unwrap().to_string();
+    assert_eq!(created["cluster"]["status"], "CREATING");
+    let op = wait_operation(&mut c, &token, created["operation"]["id"].as_str().unwrap()).await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    assert_eq!(op["progress"]["done"], op["progress"]["total"]);
+    assert!(op["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "succeeded"));
+    let r = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let cluster = r.json()["cluster"].clone();
+    assert_eq!(cluster["status"], "ACTIVE", "{cluster}");
+    assert!(cluster["api_address"].as_str().unwrap().ends_with(":6443"));
+    assert_eq!(cluster["node_groups"][0]["node_count"], 2);
+
+    // The cloud's own inventory carries the cluster's mark.
+    let cloud = app.cloud.as_ref().unwrap();
+    let tagged = cloud
+        .cloud
+        .compute
+        .servers
+        .usage()
+        .iter()
+        .map(|h| h.vcpus_used)
+        .sum::<u64>();
+    assert_eq!(tagged, 5 * 2, "five m1.medium servers");
+
+    // Another user sees nothing of it, through every route.
+    let mut other = app.signed_up("api-other@example.com").await;
+    let other_token = other.token("theirs").await;
+    for (m, path) in [
+        (Method::GET, format!("/api/v1/clusters/{id}")),
+        (Method::DELETE, format!("/api/v1/clusters/{id}")),
+        (
+            Method::GET,
+            format!(
+                "/api/v1/operations/{}",
+                created["operation"]["id"].as_str().unwrap()
+            ),
+        ),
+    ] {
+        let r = other.api(m, &path, Some(&other_token), None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+        assert_eq!(r.json()["error"]["code"], "not_found");
+    }
+    let r = other
+        .api(Method::GET, "/api/v1/clusters", Some(&other_token), None)
+        .await;
+    assert_eq!(r.json()["clusters"], serde_json::json!([]));
+
+    // Bad input: a clear error, nothing changes.
+    for (bad, field) in [
+        (
+            serde_json::json!({"name": "Demo!", "node_groups": [{"name": "w", "node_count": 1}]}),
+            "name",
+        ),
+        (
+            serde_json::json!({"name": "x", "master_count": 2, "node_groups": [{"name": "w", "node_count": 1}]}),
+            "master_count",
+        ),
+        (
+            serde_json::json!({"name": "x", "pod_cidr": "10.96.0.0/16", "node_groups": [{"name": "w", "node_count": 1}]}),
+            "service_cidr",
+        ),
+        (
+            serde_json::json!({"name": "x", "node_groups": []}),
+            "node_groups",
+        ),
+    ] {
+        let r = c
+            .api(Method::POST, "/api/v1/clusters", Some(&token), Some(bad))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.json()["error"]["field"], field, "{}", r.body);
+        assert_eq!(r.json()["error"]["retryable"], false);
+    }
+    let r = c
+        .send(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(b"{nope".to_vec()),
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"]["code"], "invalid");
+    let r = c
+        .api(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(&token),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "same name: {}", r.body);
+    let r = c
+        .api(
+            Method::GET,
+            "/api/v1/clusters",
+            Some("sy_not-a-token"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .client()
+        .api(Method::GET, "/api/v1/clusters", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error"]["code"], "unauthenticated");
+    let r = c
+        .api(Method::GET, "/api/v1/nothing-here", Some(&token), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        c.api(Method::GET, "/api/v1/clusters", Some(&token), None)
+            .await
+            .json()["clusters"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Delete: DELETING, then gone (404) and nothing left in the cloud.
+    let r = c
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/clusters/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.json()["cluster"]["status"], "DELETING");
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let r = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        cloud
+            .cloud
+            .compute
+            .servers
+            .usage()
+            .iter()
+            .map(|h| h.vcpus_used)
+            .sum::<u64>(),
+        0
+    );
+
+    // Tokens: listed without secrets; a revoked token stops working at once.
+    let r = c
+        .api(Method::GET, "/api/v1/tokens", Some(&token), None)
+        .await;
+    let tokens = r.json()["tokens"].clone();
+    assert_eq!(tokens.as_array().unwrap().len(), 1);
+    assert!(!r.body.contains(&token), "secrets are never listed");
+    let tid = tokens[0]["id"].as_str().unwrap().to_string();
+    let r = other
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{tid}"),
+            Some(&other_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "not someone else's");
+    let r = c
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{tid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = c
+        .api(Method::GET, "/api/v1/clusters", Some(&token), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    let r = c.api(Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for p in [
+        "/api/v1/clusters",
+        "/api/v1/clusters/{id}",
+        "/api/v1/operations/{id}",
+        "/api/v1/tokens",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} documented");
+    }
+}
+both!(api_creates_plans_and_deletes_clusters);

@@ -2,6 +2,7 @@
 //! the console and the API), how it is stored, and the operations that make it real in
 //! the cloud ([`saga`]).
 
+pub mod plan;
 pub mod saga;
 mod store;
 

@@ -1,0 +1,453 @@
+//! The public REST API, `/api/v1`: JSON in and out, authenticated by a personal API
+//! token (`Authorization: Bearer sy_…`) or by the console's session cookie. Errors are
+//! `{"error": {"code", "message", "retryable"}}` with the matching status; another
+//! project's ids answer 404. Handlers stay thin: who is asking, then `provision`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use provision::authz::{authorize, Action};
+use provision::cloud::Cloud;
+use provision::clusters::{self, Cluster, ClusterSpec};
+use provision::domain::{Actor, User};
+use provision::ops::{Engine, OperationRow};
+use provision::{Error, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_sessions::Session;
+
+/// What the API needs.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub engine: Engine,
+    pub cloud: Arc<dyn Cloud>,
+    pub trust_forwarded_for: bool,
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/clusters", get(cluster_list).post(cluster_create))
+        .route(
+            "/api/v1/clusters/{id}",
+            get(cluster_show).delete(cluster_delete),
+        )
+        .route("/api/v1/operations/{id}", get(operation_show))
+        .route("/api/v1/tokens", get(token_list).post(token_create))
+        .route("/api/v1/tokens/{id}", delete(token_revoke))
+        .route("/api/v1/{*rest}", axum::routing::any(not_found))
+        .with_state(state)
+}
+
+/// An API error in the one shape every client sees.
+pub struct ApiError(Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self.0 {
+            Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
+            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            Error::Internal { internal } => {
+                tracing::error!(error = %internal, "api");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let mut body = json!({"error": {
+            "code": code,
+            "message": self.0.external_message(),
+            "retryable": self.0.retryable(),
+        }});
+        if let Error::Invalid { field: Some(f), .. } = &self.0 {
+            body["error"]["field"] = json!(f);
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError(Error::NotFound("No such API route.".into()))
+}
+
+/// The console's session when the request carries one (the sessions layer puts it in
+/// the request's extensions).
+struct MaybeSession(Option<Session>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeSession(parts.extensions.get::<Session>().cloned()))
+    }
+}
+
+/// The signed-in caller: a bearer token, or the console's session.
+struct Caller {
+    actor: Actor,
+    user: User,
+    session_project: Option<String>,
+}
+
+async fn caller(
+    state: &ApiState,
+    headers: &HeaderMap,
+    session: Option<Session>,
+) -> ApiResult<Caller> {
+    let addr = headers
+        .get("x-forwarded-for")
+        .filter(|_| state.trust_forwarded_for)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .unwrap_or("api")
+        .trim()
+        .to_string();
+    let (user, session_project) = if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Error::Unauthenticated("Use 'Authorization: Bearer <token>'.".into()))?;
+        (
+            provision::tokens::authenticate(&state.store, token.trim()).await?,
+            None,
+        )
+    } else {
+        let session = session
+            .ok_or_else(|| Error::Unauthenticated("Sign in or send an API token.".into()))?;
+        let uid: Option<String> = session.get(app::ssr::SESSION_USER).await.ok().flatten();
+        let project: Option<String> = session.get(app::ssr::SESSION_PROJECT).await.ok().flatten();
+        let user = match uid {
+            Some(uid) => state.store.user_by_id(&uid).await?.filter(|u| !u.disabled),
+            None => None,
+        }
+        .ok_or_else(|| Error::Unauthenticated("Sign in or send an API token.".into()))?;
+        (user, project)
+    };
+    Ok(Caller {
+        actor: Actor {
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            is_admin: user.is_admin,
+            client_addr: addr,
+        },
+        user,
+        session_project,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct ProjectQuery {
+    project: Option<String>,
+    dry_run: Option<bool>,
+}
+
+/// The project a list or create is about: `?project=`, else the console's current
+/// project, else the caller's first.
+async fn project_of(state: &ApiState, caller: &Caller, q: &ProjectQuery) -> ApiResult<String> {
+    if let Some(p) = q.project.clone().or_else(|| caller.session_project.clone()) {
+        return Ok(p);
+    }
+    let projects = state.store.project_list_for_user(&caller.user.id).await?;
+    projects
+        .first()
+        .map(|p| p.project.id.clone())
+        .ok_or_else(|| {
+            ApiError(Error::NotFound(
+                "You are not a member of any project.".into(),
+            ))
+        })
+}
+
+fn query(
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<ProjectQuery> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError(Error::invalid("query", format!("Bad query string: {e}"))))
+}
+
+pub fn cluster_json(c: &Cluster) -> Value {
+    json!({
+        "id": c.id,
+        "project_id": c.project_id,
+        "name": c.name,
+        "status": c.status,
+        "status_reason": c.status_reason,
+        "kubernetes_version": c.kubernetes_version,
+        "master_count": c.master_count,
+        "master_flavor": c.master_flavor,
+        "pod_cidr": c.pod_cidr,
+        "service_cidr": c.service_cidr,
+        "api_endpoint": c.api_endpoint,
+        "api_address": c.api_address,
+        "created_by": c.created_by,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+pub fn operation_json(o: &OperationRow) -> Value {
+    json!({
+        "id": o.id,
+        "kind": o.kind,
+        "target_id": o.target_id,
+        "state": o.state,
+        "progress": {"done": o.steps_done, "total": o.steps_total},
+        "error": o.error.as_ref().map(|m| json!({"message": m, "retryable": o.retryable.unwrap_or(false)})),
+        "requested_by": o.requested_by,
+        "created_at": o.created_at,
+        "finished_at": o.finished_at,
+    })
+}
+
+async fn flavors(state: &ApiState) -> ApiResult<Vec<String>> {
+    Ok(state
+        .cloud
+        .flavor_list()
+        .await
+        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?
+        .into_iter()
+        .map(|f| f.name)
+        .collect())
+}
+
+async fn cluster_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let q = query(q)?;
+    let project = project_of(&state, &caller, &q).await?;
+    authorize(&state.store, &caller.actor, &project, Action::View).await?;
+    let list = state.store.cluster_list(&project).await?;
+    Ok(Json(
+        json!({ "clusters": list.iter().map(cluster_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn cluster_create(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let q = query(q)?;
+    let spec: ClusterSpec = serde_json::from_slice(&body)
+        .map_err(|e| Error::invalid("body", format!("The body is not a cluster: {e}")))?;
+    let project = project_of(&state, &caller, &q).await?;
+    let flavors = flavors(&state).await?;
+    if q.dry_run.unwrap_or(false) {
+        authorize(&state.store, &caller.actor, &project, Action::View).await?;
+        spec.validate(&flavors)?;
+        let plan = clusters::plan::create_plan(&spec, state.cloud.as_ref()).await?;
+        return Ok(Json(json!({ "plan": plan })).into_response());
+    }
+    let started = clusters::create(
+        &state.store,
+        &state.engine,
+        &caller.actor,
+        &project,
+        spec,
+        &flavors,
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "cluster": cluster_json(&started.cluster),
+            "operation": operation_json(&started.operation),
+        })),
+    )
+        .into_response())
+}
+
+/// A cluster the caller may see (404 otherwise, whoever owns it).
+async fn visible_cluster(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> ApiResult<Cluster> {
+    let hidden = || ApiError(Error::NotFound(format!("Cluster {id} not found.")));
+    let cluster = state.store.cluster_by_id(id).await.map_err(|_| hidden())?;
+    authorize(&state.store, &caller.actor, &cluster.project_id, action)
+        .await
+        .map_err(|e| match e {
+            Error::Forbidden(m) => ApiError(Error::Forbidden(m)),
+            _ => hidden(),
+        })?;
+    state
+        .store
+        .cluster_get(&cluster.project_id, id)
+        .await
+        .map_err(|_| hidden())
+}
+
+async fn cluster_show(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let ops = state.store.op_list_for(&cluster.id).await?;
+    let node_groups: Vec<Value> = state
+        .store
+        .node_groups_of(&cluster.id)
+        .await?
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id, "name": n.name, "flavor": n.flavor, "node_count": n.node_count,
+                "min_node_count": n.min_node_count, "max_node_count": n.max_node_count,
+                "boot_volume_gib": n.boot_volume_gib,
+            })
+        })
+        .collect();
+    let mut body = cluster_json(&cluster);
+    body["node_groups"] = json!(node_groups);
+    body["operations"] = json!(ops.iter().map(operation_json).collect::<Vec<_>>());
+    Ok(Json(json!({ "cluster": body })))
+}
+
+async fn cluster_delete(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let started = clusters::delete(
+        &state.store,
+        &state.engine,
+        &caller.actor,
+        &cluster.project_id,
+        &id,
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "cluster": cluster_json(&started.cluster),
+            "operation": operation_json(&started.operation),
+        })),
+    )
+        .into_response())
+}
+
+async fn operation_show(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let hidden = || ApiError(Error::NotFound(format!("Operation {id} not found.")));
+    let op = state.store.op_get(&id).await.map_err(|_| hidden())?;
+    authorize(&state.store, &caller.actor, &op.project_id, Action::View)
+        .await
+        .map_err(|_| hidden())?;
+    let steps: Vec<Value> = state
+        .store
+        .op_steps(&id)
+        .await?
+        .iter()
+        .map(|s| {
+            json!({
+                "key": s.step, "state": s.state, "attempts": s.attempts, "error": s.error,
+                "output": s.output, "started_at": s.started_at, "finished_at": s.finished_at,
+            })
+        })
+        .collect();
+    let events: Vec<Value> = state
+        .store
+        .op_events(&id)
+        .await?
+        .iter()
+        .map(|e| json!({"at": e.at, "step": e.step, "event": e.event, "detail": e.detail}))
+        .collect();
+    let mut body = operation_json(&op);
+    body["steps"] = json!(steps);
+    body["events"] = json!(events);
+    Ok(Json(json!({ "operation": body })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+}
+
+async fn token_create(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let req: NewToken = serde_json::from_slice(&body)
+        .map_err(|e| Error::invalid("body", format!("Send {{\"name\": \"...\"}}: {e}")))?;
+    let (token, secret) = provision::tokens::create(&state.store, &caller.actor, &req.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": {
+            "id": token.id, "name": token.name, "created_at": token.created_at,
+            "secret": secret,
+            "note": "This is the only time the token is shown.",
+        }})),
+    )
+        .into_response())
+}
+
+async fn token_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let tokens = provision::tokens::list(&state.store, &caller.actor).await?;
+    Ok(Json(json!({"tokens": tokens.iter().map(|t| json!({
+        "id": t.id, "name": t.name, "created_at": t.created_at,
+        "last_used_at": t.last_used_at, "revoked_at": t.revoked_at,
+    })).collect::<Vec<_>>()})))
+}
+
+async fn token_revoke(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let caller = caller(&state, &headers, session).await?;
+    provision::tokens::revoke(&state.store, &caller.actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
