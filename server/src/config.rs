@@ -95,6 +95,11 @@ pub struct Config {
     )]
     pub localcloud_vip_range: (std::net::Ipv4Addr, u8),
 
+    /// Seconds an operation worker's claim lasts without renewal: after a crash, another
+    /// worker (or the restarted one) resumes the operation once it has passed.
+    #[arg(long, env = "SHIPYARD_OPERATION_LEASE_SECONDS", default_value_t = 30)]
+    pub operation_lease_seconds: u64,
+
     /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "SHIPYARD_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,

@@ -130,7 +130,13 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         }
     }
     let engine = provision::clusters::saga::register(
-        provision::ops::Engine::builder(store.clone(), provision::ops::EngineConfig::default()),
+        provision::ops::Engine::builder(
+            store.clone(),
+            provision::ops::EngineConfig {
+                lease: Duration::from_secs(config.operation_lease_seconds.clamp(2, 3600)),
+                ..provision::ops::EngineConfig::default()
+            },
+        ),
         &store,
         cloud.clone(),
         settings,

@@ -1,0 +1,269 @@
+//! Crash recovery: `shipyard` runs as a child process against a localcloud that
+//! outlives it; while it creates and deletes clusters it is killed with SIGKILL at
+//! random moments and restarted, several times. In the end every operation succeeded
+//! or unwound, nothing was created twice, and the cloud holds exactly what the
+//! database says exists. Runs on SQLite and on PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use provision::cloud::{Cloud, OpenStack, OpenStackConfig};
+use provision::clusters::saga::{cluster_metadata, cluster_tag};
+use provision::testdb::{TempDir, TestDb};
+use provision::Backend;
+use rand::Rng;
+use serde_json::{json, Value};
+
+const ADMIN_EMAIL: &str = "admin@crash.example";
+const ADMIN_PASSWORD: &str = "admin password 123";
+
+struct Shipyard {
+    child: Child,
+    url: String,
+}
+
+fn start(db_url: &str, data: &std::path::Path, auth_url: &str) -> Shipyard {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shipyard"))
+        .env("SHIPYARD_LISTEN", "127.0.0.1:0")
+        .env("SHIPYARD_DATA_DIR", data)
+        .env("DATABASE_URL", db_url)
+        .env("SHIPYARD_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("SHIPYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SHIPYARD_CLOUD", "openstack")
+        .env("SHIPYARD_OPERATION_LEASE_SECONDS", "2")
+        .env("OS_AUTH_URL", auth_url)
+        .env("OS_USERNAME", "admin")
+        .env("OS_PASSWORD", "admin")
+        .env("OS_PROJECT_NAME", "admin")
+        .env("OS_USER_DOMAIN_NAME", "Default")
+        .env("OS_PROJECT_DOMAIN_NAME", "Default")
+        .env_remove("OS_CLOUD")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("shipyard starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("shipyard prints its address")
+            .expect("line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Shipyard { child, url }
+}
+
+async fn token(http: &reqwest::Client, url: &str) -> String {
+    let res = http
+        .post(format!("{url}/api/sign_in"))
+        .header("accept", "application/json")
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("shipyard_session="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("session cookie");
+    let res = http
+        .post(format!("{url}/api/v1/tokens"))
+        .header("cookie", cookie)
+        .json(&json!({"name": "crash"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    body["token"]["secret"].as_str().unwrap().to_string()
+}
+
+async fn api(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    match req.send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, Value::Null),
+    }
+}
+
+fn cluster(name: &str) -> Value {
+    json!({"name": name, "master_count": 1, "master_flavor": "m1.small",
+           "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]})
+}
+
+async fn crash_and_recover(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let data = TempDir::new(&format!("shipyard-crash-{}", &provision::new_id()[..8])).unwrap();
+    // The cloud lives in the test process and survives every kill; its latencies make
+    // kills land in the middle of operations.
+    let mut lc = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), data.0.join("cloud"));
+    lc.server_build_delay = Duration::from_millis(700);
+    lc.volume_delay = Duration::from_millis(300);
+    lc.lb_delay = Duration::from_millis(900);
+    lc.lb_update_delay = Duration::from_millis(200);
+    lc.vip_range = localcloud::random_vip_range();
+    let cloud_running = localcloud::start(lc).await.unwrap();
+    let auth_url = cloud_running.auth_url();
+    let driver = OpenStack::connect(OpenStackConfig::new(
+        auth_url.clone(),
+        "admin",
+        "admin",
+        "admin",
+    ))
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+
+    let mut shipyard = start(&db.url, &data.0, &auth_url);
+    let token = token(&http, &shipyard.url).await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let (status, body) = api(
+            &http,
+            reqwest::Method::POST,
+            &format!("{}/api/v1/clusters", shipyard.url),
+            &token,
+            Some(cluster(&format!("crash-{i}"))),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["cluster"]["id"].as_str().unwrap().to_string());
+    }
+    let mut deleted = Vec::new();
+    for round in 0..4 {
+        let pause = rand::thread_rng().gen_range(200..1500);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if round == 2 {
+            // Delete two clusters, whatever state they are in, then keep killing.
+            for id in &ids[..2] {
+                for _ in 0..100 {
+                    let (status, _) = api(
+                        &http,
+                        reqwest::Method::DELETE,
+                        &format!("{}/api/v1/clusters/{id}", shipyard.url),
+                        &token,
+                        None,
+                    )
+                    .await;
+                    if status == 202 {
+                        deleted.push(id.clone());
+                        break;
+                    }
+                    // 409 while its create is still running.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(
+                rand::thread_rng().gen_range(100..800),
+            ))
+            .await;
+        }
+        shipyard.child.kill().expect("SIGKILL");
+        let _ = shipyard.child.wait();
+        shipyard = start(&db.url, &data.0, &auth_url);
+    }
+    assert_eq!(deleted.len(), 2, "both deletes were accepted");
+
+    // Let the last process finish everything.
+    let store = db.store().await.unwrap();
+    let mut settled = false;
+    for _ in 0..600 {
+        let open = store
+            .op_list_in(&[
+                provision::ops::OpState::Pending,
+                provision::ops::OpState::Running,
+                provision::ops::OpState::Unwinding,
+            ])
+            .await
+            .unwrap();
+        if open.is_empty() {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(settled, "operations finished after the last restart");
+    for state in [
+        provision::ops::OpState::Stuck,
+        provision::ops::OpState::Failed,
+    ] {
+        let bad = store.op_list_in(&[state]).await.unwrap();
+        assert!(bad.is_empty(), "{state:?}: {bad:?}");
+    }
+
+    // The cloud holds exactly what the database says exists.
+    for id in &ids {
+        let mark = cluster_metadata(id);
+        let servers = driver.server_list(&mark).await.unwrap();
+        let volumes = driver.volume_list(&mark).await.unwrap();
+        let lbs = driver.load_balancer_list(&[cluster_tag(id)]).await.unwrap();
+        let c = store.cluster_by_id(id).await.unwrap();
+        match c.status.as_str() {
+            "ACTIVE" => {
+                assert!(!deleted.contains(id));
+                assert_eq!(
+                    (servers.len(), volumes.len(), lbs.len()),
+                    (2, 1, 1),
+                    "{id}: nothing twice"
+                );
+            }
+            "DELETED" | "FAILED" => {
+                assert!(
+                    servers.is_empty() && volumes.is_empty() && lbs.is_empty(),
+                    "{id} ({}) left {servers:?} {volumes:?} {lbs:?}",
+                    c.status
+                );
+            }
+            other => panic!("cluster {id} ended {other}"),
+        }
+        if deleted.contains(id) {
+            assert_eq!(c.status, "DELETED");
+        }
+    }
+    let all = driver.server_list(&Default::default()).await.unwrap();
+    let active = ids.len() - deleted.len();
+    assert!(
+        all.len() <= active * 2,
+        "no untagged or leaked servers: {all:?}"
+    );
+
+    shipyard.child.kill().ok();
+    let _ = shipyard.child.wait();
+    store.close().await;
+    cloud_running.stop();
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_survives_sigkill() {
+    crash_and_recover(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_survives_sigkill() {
+    crash_and_recover(Backend::Postgres).await;
+}
