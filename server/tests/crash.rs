@@ -267,3 +267,97 @@ async fn sqlite_survives_sigkill() {
 async fn postgres_survives_sigkill() {
     crash_and_recover(Backend::Postgres).await;
 }
+
+/// Two replicas share one PostgreSQL; the one that took the requests is killed and
+/// never comes back; the other finishes its operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replica_finishes_what_a_dead_one_started() {
+    let db = TestDb::new(Backend::Postgres).await.expect("test database");
+    let data = TempDir::new(&format!("shipyard-replicas-{}", &provision::new_id()[..8])).unwrap();
+    let mut lc = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), data.0.join("cloud"));
+    lc.server_build_delay = Duration::from_millis(800);
+    lc.volume_delay = Duration::from_millis(300);
+    lc.lb_delay = Duration::from_millis(1000);
+    lc.lb_update_delay = Duration::from_millis(200);
+    lc.vip_range = localcloud::random_vip_range();
+    let cloud_running = localcloud::start(lc).await.unwrap();
+    let auth_url = cloud_running.auth_url();
+    let driver = OpenStack::connect(OpenStackConfig::new(
+        auth_url.clone(),
+        "admin",
+        "admin",
+        "admin",
+    ))
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut a = start(&db.url, &data.0.join("a"), &auth_url);
+    let mut b = start(&db.url, &data.0.join("b"), &auth_url);
+    let token = token(&http, &a.url).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (status, body) = api(
+            &http,
+            reqwest::Method::POST,
+            &format!("{}/api/v1/clusters", a.url),
+            &token,
+            Some(cluster(&format!("replica-{i}"))),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["cluster"]["id"].as_str().unwrap().to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    a.child.kill().expect("SIGKILL");
+    let _ = a.child.wait();
+    // The surviving replica answers for the clusters too.
+    let store = db.store().await.unwrap();
+    let mut done = false;
+    for _ in 0..600 {
+        let mut all = true;
+        for id in &ids {
+            let (_, body) = api(
+                &http,
+                reqwest::Method::GET,
+                &format!("{}/api/v1/clusters/{id}", b.url),
+                &token,
+                None,
+            )
+            .await;
+            if body["cluster"]["status"] != "ACTIVE" {
+                all = false;
+            }
+        }
+        if all {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(done, "the surviving replica finished every create");
+    for id in &ids {
+        let mark = cluster_metadata(id);
+        assert_eq!(
+            driver.server_list(&mark).await.unwrap().len(),
+            2,
+            "nothing twice"
+        );
+        assert_eq!(driver.volume_list(&mark).await.unwrap().len(), 1);
+        assert_eq!(
+            driver
+                .load_balancer_list(&[cluster_tag(id)])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+    b.child.kill().ok();
+    let _ = b.child.wait();
+    store.close().await;
+    cloud_running.stop();
+    db.cleanup().await;
+}
