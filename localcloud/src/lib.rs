@@ -6,8 +6,9 @@
 //! (Nova v2.1: flavors, servers placed on hosts by bin packing, server groups,
 //! hypervisor usage, quotas and limits), Load balancers (Octavia v2, listeners really
 //! forwarding TCP on loopback VIPs, health monitors really probing), Block storage
-//! (Cinder v3 volumes on sparse files), and a minimal Image (Glance v2) and Network
-//! (Neutron v2: one shared `private` network). State is saved in
+//! (Cinder v3 volumes on sparse files), Network (Neutron v2: project networks, subnets
+//! with address allocation, ports, security groups, and one shared `private` network)
+//! and a minimal Image (Glance v2). State is saved in
 //! `<data-dir>/localcloud.db`. Latencies and injected faults are configurable.
 
 pub mod behaviour;
@@ -21,6 +22,7 @@ pub mod network;
 pub mod persist;
 pub mod placement;
 pub mod quotas;
+pub mod secgroups;
 pub mod servers;
 pub mod volumes;
 
@@ -115,6 +117,7 @@ pub struct Cloud {
     pub volumes: volumes::Volumes,
     pub lbs: loadbalancers::LoadBalancers,
     pub quotas: quotas::Quotas,
+    pub network: network::Neutron,
     behaviour: std::sync::RwLock<behaviour::Behaviour>,
     pub images: Vec<images::Image>,
     pub persist: persist::Persist,
@@ -180,7 +183,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if let Some(saved) = persist.load("quotas").await? {
         quotas.restore(saved);
     }
+    let network = network::Neutron::new(&config);
+    if let Some(saved) = persist.load("network").await? {
+        network.restore(saved);
+    }
     let cloud = Arc::new(Cloud {
+        network,
         behaviour: std::sync::RwLock::new(behaviour::Behaviour::from_config(&config)),
         lbs,
         quotas,
