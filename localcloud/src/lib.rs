@@ -200,6 +200,26 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         base_url: url.clone(),
         config,
     });
+    // Servers and load balancers saved before they had ports get them now.
+    if let Some(snap) = cloud.network.adopt(cloud.compute.servers.addressed()) {
+        network::save(&cloud, snap).await;
+    }
+    let vips: Vec<_> = cloud
+        .lbs
+        .state
+        .lock()
+        .map(|st| st.loadbalancers.values().cloned().collect())
+        .unwrap_or_default();
+    for lb in vips {
+        let (p, id) = (&lb.c.project_id, &lb.c.id);
+        let added =
+            cloud
+                .network
+                .add_lb_port(p, id, &lb.vip_network_id, &lb.vip_subnet_id, lb.vip_address);
+        if let Some(snap) = added {
+            network::save(&cloud, snap).await;
+        }
+    }
     write_clouds_yaml(&cloud.config.data_dir, &cloud)?;
     // Listeners saved before a restart bind again now, before the first request.
     lbnet::reconcile(&cloud).await;

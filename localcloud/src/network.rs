@@ -496,7 +496,7 @@ impl Neutron {
     }
 
     /// A server's addresses in Nova's shape (`{network name: [address]}`), or `None`
-    /// when it has no ports (a server saved before ports existed).
+    /// when it has no ports.
     pub fn addresses(&self, server_id: &str) -> Option<Value> {
         let st = self.state.lock().ok()?;
         let mut out = serde_json::Map::new();
@@ -565,7 +565,8 @@ impl Neutron {
         }
     }
 
-    /// Records a load balancer's VIP port (the VIP itself is a loopback address).
+    /// Records a load balancer's VIP port (the VIP itself is a loopback address), unless
+    /// it is there already.
     pub fn add_lb_port(
         &self,
         project: &str,
@@ -576,6 +577,9 @@ impl Neutron {
     ) -> Option<(u64, String)> {
         let mut st = self.state.lock().ok()?;
         let id = port_id_for(lb_id);
+        if st.ports.contains_key(&id) {
+            return None;
+        }
         let t = now();
         st.ports.insert(
             id.clone(),
@@ -602,6 +606,55 @@ impl Neutron {
             },
         );
         Some(st.changed())
+    }
+
+    /// Gives each server saved before ports existed (`(id, project, address)`) a port on
+    /// the private network for the address it has, so that the address is never handed
+    /// out twice; `None` when every server has its ports already.
+    pub fn adopt(&self, servers: Vec<(String, String, String)>) -> Option<(u64, String)> {
+        let mut st = self.state.lock().ok()?;
+        let private = st.subnets.get(&subnet_id())?.clone();
+        let mut any = false;
+        for (server, project, address) in servers {
+            let Ok(ip) = address.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            if st.ports.values().any(|p| p.device_id == server)
+                || !private.cidr.contains(ip)
+                || st.used_in(&private.id).contains(&ip)
+            {
+                continue;
+            }
+            let group = crate::secgroups::ensure_default(&mut st, &project);
+            let id = uuid::Uuid::new_v4().to_string();
+            let t = now();
+            st.ports.insert(
+                id.clone(),
+                Port {
+                    mac_address: mac_for(&id),
+                    id,
+                    name: String::new(),
+                    description: String::new(),
+                    project_id: project,
+                    network_id: network_id(),
+                    fixed_ips: vec![FixedIp {
+                        subnet_id: private.id.clone(),
+                        ip_address: ip,
+                    }],
+                    device_owner: COMPUTE_OWNER.into(),
+                    device_id: server,
+                    security_groups: vec![group],
+                    admin_state_up: true,
+                    tags: Vec::new(),
+                    created: t.clone(),
+                    updated: t,
+                    revision: 1,
+                    nova_made: true,
+                },
+            );
+            any = true;
+        }
+        any.then(|| st.changed())
     }
 
     /// Drops VIP ports of load balancers that are gone; `None` when none were.

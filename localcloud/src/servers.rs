@@ -45,6 +45,10 @@ pub struct Server {
     /// When an injected fault turns this server ERROR.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub fails_at: Option<OffsetDateTime>,
+    /// Plugged in through Neutron ports; false for servers saved before ports existed,
+    /// which get a port for `address` at start.
+    #[serde(default)]
+    pub ported: bool,
 }
 
 const INJECTED_FAULT: &str = "Injected fault: the instance failed on its hypervisor.";
@@ -125,6 +129,21 @@ impl Servers {
         self.state
             .lock()
             .map(|st| usage_of(&st, project_id))
+            .unwrap_or_default()
+    }
+
+    /// `(server id, project, fixed address)` of placed servers saved before ports
+    /// existed, so that they can be given theirs at start.
+    pub fn addressed(&self) -> Vec<(String, String, String)> {
+        self.state
+            .lock()
+            .map(|st| {
+                st.servers
+                    .values()
+                    .filter(|s| !s.ported && s.host.is_some() && !s.address.is_empty())
+                    .map(|s| (s.id.clone(), s.project_id.clone(), s.address.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -381,6 +400,7 @@ async fn create(
             active_at: now + behaviour.server_build(),
             fails_at: behaviour.server_failure().map(|d| now + d),
             address,
+            ported: true,
         };
         if let Some(gid) = &group_id {
             if let Some(g) = state.groups.get_mut(gid) {
@@ -484,21 +504,9 @@ fn server_body(cloud: &Cloud, s: &Server, now: OffsetDateTime) -> Value {
     body
 }
 
-/// A server's addresses from its ports, by network name; a server saved before ports
-/// existed keeps its one private address.
+/// A server's addresses from its ports, by network name.
 fn addresses(cloud: &Cloud, s: &Server) -> Value {
-    if let Some(a) = cloud.network.addresses(&s.id) {
-        return a;
-    }
-    if s.host.is_none() || s.address.is_empty() {
-        return json!({});
-    }
-    json!({"private": [{
-        "addr": s.address,
-        "OS-EXT-IPS-MAC:mac_addr": format!("fa:16:3e:{:02x}:{:02x}:{:02x}", s.id.as_bytes()[0], s.id.as_bytes()[1], s.id.as_bytes()[2]),
-        "OS-EXT-IPS:type": "fixed",
-        "version": 4,
-    }]})
+    cloud.network.addresses(&s.id).unwrap_or_else(|| json!({}))
 }
 
 /// A stable 64-bit hash (FNV-1a) for `hostId`, which Nova derives from project and host.

@@ -1426,3 +1426,68 @@ async fn network_state_outlives_a_restart() {
     assert_eq!(next["port"]["fixed_ips"][0]["ip_address"], "172.30.0.4");
     second.running.stop();
 }
+
+#[tokio::test]
+async fn servers_saved_before_ports_get_theirs_at_start() {
+    let dir = tempdir::Dir::new();
+    let config = |dir: &std::path::Path| {
+        let mut c = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), dir);
+        c.server_build_delay = Duration::ZERO;
+        c.vip_range = random_vip_range();
+        c
+    };
+    let first = Cloud {
+        running: localcloud::start(config(&dir.0)).await.unwrap(),
+        _dir: tempdir::Dir::new(),
+        http: reqwest::Client::new(),
+    };
+    let token = first.token().await;
+    let (_, server) = create_server(&first, &token, "old", json!("auto")).await;
+    let sid = server["server"]["id"].as_str().unwrap().to_string();
+    let (_, shown) = first
+        .get(&format!("/compute/v2.1/servers/{sid}"), Some(&token))
+        .await;
+    let addr = shown["server"]["addresses"]["private"][0]["addr"].clone();
+    first.running.stop();
+    // Rewrite the saved state as an older localcloud left it: no `ported`, no ports.
+    let persist = localcloud::persist::Persist::open(&dir.0).await.unwrap();
+    let mut compute: Value = persist.load("compute").await.unwrap().unwrap();
+    compute["servers"][&sid]
+        .as_object_mut()
+        .unwrap()
+        .remove("ported");
+    compute["version"] = json!(compute["version"].as_u64().unwrap() + 1);
+    let mut network: Value = persist.load("network").await.unwrap().unwrap();
+    network["ports"] = json!({});
+    network["version"] = json!(network["version"].as_u64().unwrap() + 1);
+    for (key, doc) in [("compute", &compute), ("network", &network)] {
+        persist
+            .save(key, doc["version"].as_u64().unwrap(), &doc.to_string())
+            .await;
+    }
+    drop(persist);
+
+    let second = Cloud {
+        running: localcloud::start(config(&dir.0)).await.unwrap(),
+        _dir: tempdir::Dir::new(),
+        http: reqwest::Client::new(),
+    };
+    let token = second.token().await;
+    let (_, shown) = second
+        .get(&format!("/compute/v2.1/servers/{sid}"), Some(&token))
+        .await;
+    assert_eq!(shown["server"]["addresses"]["private"][0]["addr"], addr);
+    let (_, ports) = get(&second, &token, &format!("/ports?device_id={sid}")).await;
+    assert_eq!(ports["ports"][0]["fixed_ips"][0]["ip_address"], addr);
+    // Its address is taken: a new port gets another.
+    let private = localcloud::network::network_id();
+    let (_, next) = post(
+        &second,
+        &token,
+        "/ports",
+        json!({"port": {"network_id": private}}),
+    )
+    .await;
+    assert_ne!(next["port"]["fixed_ips"][0]["ip_address"], addr);
+    second.running.stop();
+}
