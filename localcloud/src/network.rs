@@ -3,6 +3,11 @@
 //! (see [`crate::secgroups`]), plus one shared `private` network every project may use,
 //! so that a cluster can have its own private network and still boot with `auto`.
 //!
+//! Requests may carry attributes this cloud does not model (`dns_domain`,
+//! `qos_policy_id`, ...): they are accepted and ignored, as clients send them freely.
+//! Referenced objects that do not exist (or belong to another project) are Neutron's
+//! 404s (`NetworkNotFound`, ...); anything else malformed is a 400 that changes nothing.
+//!
 //! Everything sits in one versioned document (`network`, see [`crate::persist`]). Lock
 //! order: compute or load balancers first, then this state, never the other way round.
 
