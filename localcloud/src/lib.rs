@@ -253,6 +253,7 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
         .nest("/load-balancer", loadbalancers::router())
         .nest("/admin", behaviour::router())
         .nest("/image", images::router())
+        .route("/network/", axum::routing::get(network::versions))
         .nest("/network", network::router())
         .layer(axum::middleware::from_fn_with_state(
             cloud.clone(),

@@ -795,7 +795,8 @@ pub fn router() -> Router<Arc<Cloud>> {
         .fold(r, tag_routes)
 }
 
-async fn versions(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
+/// Neutron's version document, for clients that discover versions.
+pub async fn versions(State(cloud): State<Arc<Cloud>>) -> Json<Value> {
     Json(json!({"versions": [{
         "id": "v2.0", "status": "CURRENT",
         "links": [{"href": format!("{}/network/v2.0/", cloud.base_url), "rel": "self"}],

@@ -179,6 +179,12 @@ async fn bodies_in_the_shape_of_neutrons_samples() {
         assert_eq!(status, StatusCode::OK);
         assert_shape(&sample(&format!("neutron/{file}")), &list, "");
     }
+    // Version discovery, with or without the trailing slash.
+    for path in ["/network", "/network/"] {
+        let (status, versions) = cloud.get(path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(versions["versions"][0]["id"], "v2.0");
+    }
     cloud.running.stop();
 }
 
