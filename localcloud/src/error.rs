@@ -23,6 +23,8 @@ pub struct ApiError {
     pub service: Service,
     pub status: StatusCode,
     pub message: String,
+    /// Neutron's exception name (`NetworkInUse`, ...) when it says more than the status.
+    pub kind: Option<&'static str>,
 }
 
 impl ApiError {
@@ -31,7 +33,14 @@ impl ApiError {
             service,
             status,
             message: message.into(),
+            kind: None,
         }
+    }
+
+    /// The same error under Neutron's exception name `kind`.
+    pub fn kind(mut self, kind: &'static str) -> Self {
+        self.kind = Some(kind);
+        self
     }
 }
 
@@ -71,7 +80,7 @@ impl IntoResponse for ApiError {
             }),
             Service::Network => json!({
                 "NeutronError": {
-                    "type": match code { 404 => "NotFound", 401 => "NotAuthorized", 400 => "BadRequest", _ => "NeutronException" },
+                    "type": self.kind.unwrap_or(match code { 404 => "NotFound", 401 => "NotAuthorized", 400 => "BadRequest", 403 => "PolicyNotAuthorized", 409 => "Conflict", _ => "NeutronException" }),
                     "message": self.message,
                     "detail": "",
                 }

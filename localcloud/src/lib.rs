@@ -6,8 +6,9 @@
 //! (Nova v2.1: flavors, servers placed on hosts by bin packing, server groups,
 //! hypervisor usage, quotas and limits), Load balancers (Octavia v2, listeners really
 //! forwarding TCP on loopback VIPs, health monitors really probing), Block storage
-//! (Cinder v3 volumes on sparse files), and a minimal Image (Glance v2) and Network
-//! (Neutron v2: one shared `private` network). State is saved in
+//! (Cinder v3 volumes on sparse files), Network (Neutron v2: project networks, subnets
+//! with address allocation, ports, security groups, and one shared `private` network)
+//! and a minimal Image (Glance v2). State is saved in
 //! `<data-dir>/localcloud.db`. Latencies and injected faults are configurable.
 
 pub mod behaviour;
@@ -21,6 +22,7 @@ pub mod network;
 pub mod persist;
 pub mod placement;
 pub mod quotas;
+pub mod secgroups;
 pub mod servers;
 pub mod volumes;
 
@@ -115,6 +117,7 @@ pub struct Cloud {
     pub volumes: volumes::Volumes,
     pub lbs: loadbalancers::LoadBalancers,
     pub quotas: quotas::Quotas,
+    pub network: network::Neutron,
     behaviour: std::sync::RwLock<behaviour::Behaviour>,
     pub images: Vec<images::Image>,
     pub persist: persist::Persist,
@@ -180,7 +183,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if let Some(saved) = persist.load("quotas").await? {
         quotas.restore(saved);
     }
+    let network = network::Neutron::new(&config);
+    if let Some(saved) = persist.load("network").await? {
+        network.restore(saved);
+    }
     let cloud = Arc::new(Cloud {
+        network,
         behaviour: std::sync::RwLock::new(behaviour::Behaviour::from_config(&config)),
         lbs,
         quotas,
@@ -192,6 +200,26 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         base_url: url.clone(),
         config,
     });
+    // Servers and load balancers saved before they had ports get them now.
+    if let Some(snap) = cloud.network.adopt(cloud.compute.servers.addressed()) {
+        network::save(&cloud, snap).await;
+    }
+    let vips: Vec<_> = cloud
+        .lbs
+        .state
+        .lock()
+        .map(|st| st.loadbalancers.values().cloned().collect())
+        .unwrap_or_default();
+    for lb in vips {
+        let (p, id) = (&lb.c.project_id, &lb.c.id);
+        let added =
+            cloud
+                .network
+                .add_lb_port(p, id, &lb.vip_network_id, &lb.vip_subnet_id, lb.vip_address);
+        if let Some(snap) = added {
+            network::save(&cloud, snap).await;
+        }
+    }
     write_clouds_yaml(&cloud.config.data_dir, &cloud)?;
     // Listeners saved before a restart bind again now, before the first request.
     lbnet::reconcile(&cloud).await;
@@ -225,6 +253,7 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
         .nest("/load-balancer", loadbalancers::router())
         .nest("/admin", behaviour::router())
         .nest("/image", images::router())
+        .route("/network/", axum::routing::get(network::versions))
         .nest("/network", network::router())
         .layer(axum::middleware::from_fn_with_state(
             cloud.clone(),

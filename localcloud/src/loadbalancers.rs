@@ -749,12 +749,21 @@ fn touch_lb(delay: Duration, st: &mut LbState, lb_id: &str) {
 /// Sweeps finished deletions, applies the network side and saves when anything moved.
 /// Every handler calls this first, so that statuses and bound ports agree.
 pub(crate) async fn settle(cloud: &Arc<Cloud>) -> Result<(), ApiError> {
-    let swept = {
+    let (swept, ports) = {
         let mut st = cloud.lbs.lock()?;
-        st.sweep(OffsetDateTime::now_utc()).then(|| st.changed())
+        let swept = st.sweep(OffsetDateTime::now_utc()).then(|| st.changed());
+        // VIP ports of swept load balancers go too (under this lock, so that a port
+        // being added for a new load balancer is never taken for a stale one).
+        let ports = cloud
+            .network
+            .prune_lb_ports(|id| st.loadbalancers.contains_key(id));
+        (swept, ports)
     };
     if let Some(snap) = swept {
         save(cloud, snap).await;
+    }
+    if let Some(snap) = ports {
+        crate::network::save(cloud, snap).await;
     }
     crate::lbnet::reconcile(cloud).await;
     Ok(())
@@ -844,22 +853,19 @@ async fn lb_create(
             "Policy does not allow this request to be performed.",
         ));
     }
-    let (net, subnet) = (crate::network::network_id(), crate::network::subnet_id());
-    match (&r.vip_subnet_id, &r.vip_network_id, &r.vip_port_id) {
-        (None, None, None) => {
-            return Err(bad(
-                "Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.",
-            ))
-        }
-        (Some(s), _, _) if *s != subnet => {
-            return Err(bad(format!("Validation failure: Subnet {s} not found.")))
-        }
-        (_, Some(n), _) if *n != net => {
-            return Err(bad(format!("Validation failure: Network {n} not found.")))
-        }
-        (_, _, Some(p)) => return Err(bad(format!("Validation failure: Port {p} not found."))),
-        _ => {}
+    // The VIP's network and subnet: any the project may use.
+    if let Some(p) = &r.vip_port_id {
+        return Err(bad(format!("Validation failure: Port {p} not found.")));
     }
+    let who = crate::network::Who::of(&token);
+    let (net, subnet) = cloud
+        .network
+        .vip_place(
+            &who,
+            r.vip_subnet_id.as_deref(),
+            r.vip_network_id.as_deref(),
+        )
+        .map_err(bad)?;
     let c = common(
         &token,
         r.name,
@@ -917,12 +923,19 @@ async fn lb_create(
                 vip_port_id: crate::network::port_id_for(&id),
                 c,
                 vip_address: vip,
-                vip_subnet_id: subnet,
-                vip_network_id: net,
+                vip_subnet_id: subnet.clone(),
+                vip_network_id: net.clone(),
             },
         );
         st.changed()
     };
+    // The VIP's port (its address is the loopback VIP), gone with the load balancer.
+    if let Some(snap) = cloud
+        .network
+        .add_lb_port(&token.project_id, &id, &net, &subnet, vip)
+    {
+        crate::network::save(&cloud, snap).await;
+    }
     finish(&cloud, snap, StatusCode::CREATED, |cloud, st, now| {
         let lb = st.loadbalancers.get(&id)?;
         Some(json!({"loadbalancer": lb_body(cloud, st, lb, now)}))

@@ -45,6 +45,10 @@ pub struct Server {
     /// When an injected fault turns this server ERROR.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub fails_at: Option<OffsetDateTime>,
+    /// Plugged in through Neutron ports; false for servers saved before ports existed,
+    /// which get a port for `address` at start.
+    #[serde(default)]
+    pub ported: bool,
 }
 
 const INJECTED_FAULT: &str = "Injected fault: the instance failed on its hypervisor.";
@@ -82,6 +86,7 @@ pub struct Servers {
 pub struct State_ {
     servers: BTreeMap<String, Server>,
     groups: BTreeMap<String, ServerGroup>,
+    /// Unused since addresses come from ports; kept so older saved state loads.
     next_address: u32,
     version: u64,
 }
@@ -124,6 +129,21 @@ impl Servers {
         self.state
             .lock()
             .map(|st| usage_of(&st, project_id))
+            .unwrap_or_default()
+    }
+
+    /// `(server id, project, fixed address)` of placed servers saved before ports
+    /// existed, so that they can be given theirs at start.
+    pub fn addressed(&self) -> Vec<(String, String, String)> {
+        self.state
+            .lock()
+            .map(|st| {
+                st.servers
+                    .values()
+                    .filter(|s| !s.ported && s.host.is_some() && !s.address.is_empty())
+                    .map(|s| (s.id.clone(), s.project_id.clone(), s.address.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -252,7 +272,8 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let token = authenticate(&cloud, &headers)?;
     let req: CreateRequest = parse(&body)?;
-    let (body, snapshot) = (|| -> Result<(Value, (u64, String)), ApiError> {
+    type Snapshots = ((u64, String), Option<(u64, String)>);
+    let (body, (snapshot, net_snapshot)) = (|| -> Result<(Value, Snapshots), ApiError> {
         let s = req.server;
         check_name(&s.name, "server")?;
         for (k, v) in &s.metadata {
@@ -262,22 +283,12 @@ async fn create(
                 ));
             }
         }
-        match &s.networks {
-            None => {}
-            Some(Value::String(n)) if n == "auto" || n == "none" => {}
-            Some(Value::Array(nets)) => {
-                // Each entry names the one network there is, by id.
-                let private = crate::network::network_id();
-                for n in nets {
-                    match n.get("uuid").and_then(Value::as_str) {
-                        Some(id) if id == private => {}
-                        Some(id) => return Err(bad(format!("Network {id} could not be found."))),
-                        None => return Err(bad("Invalid networks: each entry needs a uuid.")),
-                    }
-                }
-            }
-            Some(_) => return Err(bad("Invalid networks: use \"auto\", \"none\" or a list.")),
-        }
+        // Which networks (any the project may use) or ports the server plugs into.
+        let who = crate::network::Who::of(&token);
+        let wanted = cloud
+            .network
+            .wanted(&who, s.networks.as_ref())
+            .map_err(bad)?;
         let image_ref = s.image_ref.clone().unwrap_or_default();
         if image_ref.is_empty()
             && s.block_device_mapping_v2
@@ -362,10 +373,20 @@ async fn create(
             constraint.as_ref(),
         );
         let now = OffsetDateTime::now_utc();
-        state.next_address += 1;
-        let n = state.next_address;
+        let id = uuid::Uuid::new_v4().to_string();
+        // A placed server gets its ports (and fixed addresses) now; one in ERROR none.
+        let (address, net_snapshot) = match &host {
+            Some(_) => {
+                let (addr, snap) = cloud
+                    .network
+                    .plug(&who, &id, &wanted)
+                    .map_err(|e| err(e.status, e.message))?;
+                (addr.map(|a| a.to_string()).unwrap_or_default(), Some(snap))
+            }
+            None => (String::new(), None),
+        };
         let server = Server {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             name: s.name,
             project_id: token.project_id.clone(),
             user_id: token.user_id.clone(),
@@ -378,7 +399,8 @@ async fn create(
             created: now,
             active_at: now + behaviour.server_build(),
             fails_at: behaviour.server_failure().map(|d| now + d),
-            address: format!("10.0.{}.{}", (n / 250) % 256, n % 250 + 2),
+            address,
+            ported: true,
         };
         if let Some(gid) = &group_id {
             if let Some(g) = state.groups.get_mut(gid) {
@@ -394,9 +416,12 @@ async fn create(
         }});
         state.servers.insert(server.id.clone(), server);
         let snapshot = state.changed();
-        Ok((body, snapshot))
+        Ok((body, (snapshot, net_snapshot)))
     })()?;
     save(&cloud, snapshot).await;
+    if let Some(snap) = net_snapshot {
+        crate::network::save(&cloud, snap).await;
+    }
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
@@ -423,12 +448,7 @@ fn server_body(cloud: &Cloud, s: &Server, now: OffsetDateTime) -> Value {
     let mut body = json!({
         "accessIPv4": "",
         "accessIPv6": "",
-        "addresses": if s.host.is_some() { json!({"private": [{
-            "addr": s.address,
-            "OS-EXT-IPS-MAC:mac_addr": format!("fa:16:3e:{:02x}:{:02x}:{:02x}", s.id.as_bytes()[0], s.id.as_bytes()[1], s.id.as_bytes()[2]),
-            "OS-EXT-IPS:type": "fixed",
-            "version": 4,
-        }]}) } else { json!({}) },
+        "addresses": addresses(cloud, s),
         "created": format_time(s.created),
         "description": null,
         "locked": false,
@@ -482,6 +502,11 @@ fn server_body(cloud: &Cloud, s: &Server, now: OffsetDateTime) -> Value {
         obj.insert("fault".into(), f);
     }
     body
+}
+
+/// A server's addresses from its ports, by network name.
+fn addresses(cloud: &Cloud, s: &Server) -> Value {
+    cloud.network.addresses(&s.id).unwrap_or_else(|| json!({}))
 }
 
 /// A stable 64-bit hash (FNV-1a) for `hostId`, which Nova derives from project and host.
@@ -623,6 +648,10 @@ async fn delete(
         state.changed()
     };
     save(&cloud, snapshot).await;
+    // Nova's own ports go with the server; ports the user handed in are unbound.
+    if let Some(snapshot) = cloud.network.unplug(&id) {
+        crate::network::save(&cloud, snapshot).await;
+    }
     // As in Nova, a deleted server's volumes are detached (and stay).
     if let Some(snapshot) = cloud.volumes.detach_all(&id) {
         crate::volumes::save(&cloud, snapshot).await;

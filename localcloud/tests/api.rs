@@ -750,7 +750,7 @@ async fn the_private_network_in_neutrons_shape() {
     assert_eq!(none["networks"].as_array().unwrap().len(), 0);
     let (status, missing) = cloud.get("/network/v2.0/networks/nope", Some(&token)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(missing["NeutronError"]["type"], "NotFound");
+    assert_eq!(missing["NeutronError"]["type"], "NetworkNotFound");
     // Servers take the network by id, and nothing else.
     let mut req = server_req("n0", None);
     req["server"]["networks"] = json!([{"uuid": net}]);
