@@ -76,6 +76,11 @@ test-tools:
 	@command -v chromium >/dev/null || { \
 		echo "installing Debian chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v kubectl >/dev/null || { \
+		echo "installing Debian kubernetes-client (kubectl)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
+	@command -v openssl >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
 	@[ -x $(OPENSTACK_CLI) ] || { \
 		echo "installing python-openstackclient into $(VENV)"; \
 		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q python-openstackclient python-octaviaclient; }
