@@ -495,3 +495,138 @@ both!(
         drain(&e.engine).await;
     }
 );
+
+both!(node_groups_scale_up_and_down, |store: Store| async move {
+    let e = env(store, |_| {}).await;
+    let started = clusters::create(
+        &e.store,
+        &e.engine,
+        &e.actor,
+        &e.project,
+        spec("scaly", 1, 2),
+        &e.flavors,
+    )
+    .await
+    .unwrap();
+    let id = started.cluster.id.clone();
+    let change = |n: u32, remove: Vec<String>| clusters::NodeGroupChange {
+        node_count: Some(n),
+        remove_nodes: remove,
+        ..Default::default()
+    };
+    // Not while it is still being created.
+    let early = clusters::scale(
+        &e.store,
+        &e.engine,
+        e.cloud.as_ref(),
+        &e.actor,
+        &id,
+        "default-worker",
+        change(3, vec![]),
+    )
+    .await;
+    assert!(matches!(early, Err(Error::Conflict(_))), "{early:?}");
+    drain(&e.engine).await;
+    let workers = |cloud: Arc<dyn Cloud>, id: String| async move {
+        let mut names: Vec<String> = cloud
+            .server_list(&cluster_metadata(&id))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.metadata["shipyard-role"] == "worker")
+            .map(|s| s.name)
+            .collect();
+        names.sort();
+        names
+    };
+    let op = clusters::scale(
+        &e.store,
+        &e.engine,
+        e.cloud.as_ref(),
+        &e.actor,
+        &id,
+        "default-worker",
+        change(4, vec![]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        e.store.cluster_get(&e.project, &id).await.unwrap().status,
+        "UPDATING"
+    );
+    drain(&e.engine).await;
+    assert_eq!(
+        e.store.op_get(&op.id).await.unwrap().state,
+        OpState::Succeeded
+    );
+    let names = workers(e.cloud.clone(), id.clone()).await;
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(e.store.node_groups_of(&id).await.unwrap()[0].node_count, 4);
+    assert_eq!(
+        e.store.cluster_get(&e.project, &id).await.unwrap().status,
+        "ACTIVE"
+    );
+
+    // Shrink naming the node to remove; the others stay.
+    let gone = names[0].clone();
+    for bad in [
+        change(9, vec![]),
+        change(2, vec![gone.clone()]),
+        change(3, vec!["not-a-node".into()]),
+    ] {
+        let r = clusters::scale(
+            &e.store,
+            &e.engine,
+            e.cloud.as_ref(),
+            &e.actor,
+            &id,
+            "default-worker",
+            bad,
+        )
+        .await;
+        assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
+    }
+    clusters::scale(
+        &e.store,
+        &e.engine,
+        e.cloud.as_ref(),
+        &e.actor,
+        &id,
+        "default-worker",
+        change(3, vec![gone.clone()]),
+    )
+    .await
+    .unwrap();
+    drain(&e.engine).await;
+    let after = workers(e.cloud.clone(), id.clone()).await;
+    assert_eq!(after.len(), 3);
+    assert!(!after.contains(&gone));
+    // Without names, the newest go.
+    clusters::scale(
+        &e.store,
+        &e.engine,
+        e.cloud.as_ref(),
+        &e.actor,
+        &id,
+        "default-worker",
+        change(1, vec![]),
+    )
+    .await
+    .unwrap();
+    drain(&e.engine).await;
+    let last = workers(e.cloud.clone(), id.clone()).await;
+    assert_eq!(last, vec![after[0].clone()], "the oldest remains");
+    assert_eq!(e.store.node_groups_of(&id).await.unwrap()[0].node_count, 1);
+    let missing = clusters::scale(
+        &e.store,
+        &e.engine,
+        e.cloud.as_ref(),
+        &e.actor,
+        &id,
+        "nope",
+        change(1, vec![]),
+    )
+    .await;
+    assert!(matches!(missing, Err(Error::NotFound(_))));
+});

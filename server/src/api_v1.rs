@@ -38,6 +38,11 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/clusters/{id}",
             get(cluster_show).delete(cluster_delete),
         )
+        .route("/api/v1/clusters/{id}/nodegroups", get(node_group_list))
+        .route(
+            "/api/v1/clusters/{id}/nodegroups/{ng}",
+            get(node_group_show).patch(node_group_update),
+        )
         .route("/api/v1/operations/{id}", get(operation_show))
         .route("/api/v1/tokens", get(token_list).post(token_create))
         .route("/api/v1/tokens/{id}", delete(token_revoke))
@@ -355,6 +360,93 @@ async fn cluster_delete(
         Json(json!({
             "cluster": cluster_json(&started.cluster),
             "operation": operation_json(&started.operation),
+        })),
+    )
+        .into_response())
+}
+
+fn node_group_json(n: &provision::clusters::NodeGroup) -> Value {
+    json!({
+        "id": n.id, "name": n.name, "flavor": n.flavor, "node_count": n.node_count,
+        "min_node_count": n.min_node_count, "max_node_count": n.max_node_count,
+        "boot_volume_gib": n.boot_volume_gib,
+        "labels": serde_json::from_str::<Value>(&n.labels).unwrap_or(Value::Null),
+        "taints": serde_json::from_str::<Value>(&n.taints).unwrap_or(Value::Null),
+    })
+}
+
+async fn node_group_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let groups = state.store.node_groups_of(&cluster.id).await?;
+    Ok(Json(
+        json!({ "node_groups": groups.iter().map(node_group_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn node_group_show(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, ng)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let group = state
+        .store
+        .node_groups_of(&cluster.id)
+        .await?
+        .into_iter()
+        .find(|n| n.name == ng || n.id == ng)
+        .ok_or_else(|| Error::NotFound(format!("Node group {ng} not found.")))?;
+    Ok(Json(json!({ "node_group": node_group_json(&group) })))
+}
+
+/// `PATCH` a node group: `node_count`, `min_node_count`, `max_node_count`, and
+/// optionally `remove_nodes` (names) when shrinking.
+async fn node_group_update(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, ng)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let change: clusters::NodeGroupChange = serde_json::from_slice(&body)
+        .map_err(|e| Error::invalid("body", format!("The body is not a node group change: {e}")))?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let op = clusters::scale(
+        &state.store,
+        &state.engine,
+        state.cloud.as_ref(),
+        &caller.actor,
+        &cluster.id,
+        &ng,
+        change,
+    )
+    .await?;
+    let group = state
+        .store
+        .node_groups_of(&cluster.id)
+        .await?
+        .into_iter()
+        .find(|n| n.name == ng)
+        .ok_or_else(|| Error::NotFound(format!("Node group {ng} not found.")))?;
+    let status = if op.is_some() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({
+            "node_group": node_group_json(&group),
+            "operation": op.as_ref().map(operation_json),
         })),
     )
         .into_response())

@@ -51,6 +51,20 @@ pub fn document() -> Value {
                 "delete": {"summary": "Delete a cluster and everything it has in the cloud", "parameters": [id],
                     "responses": with_errors(json!({"202": ok("Accepted: the cluster (DELETING) and its operation", json!({"type": "object"}))}))},
             },
+            "/api/v1/clusters/{id}/nodegroups": {
+                "get": {"summary": "The cluster's node groups", "parameters": [id],
+                    "responses": with_errors(json!({"200": ok("Node groups", json!({"type": "object"}))}))},
+            },
+            "/api/v1/clusters/{id}/nodegroups/{ng}": {
+                "get": {"summary": "A node group", "parameters": [id, {"name": "ng", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with_errors(json!({"200": ok("The node group", json!({"type": "object"}))}))},
+                "patch": {"summary": "Scale a node group or change its bounds (remove_nodes names the nodes to remove when shrinking; else the newest go)",
+                    "parameters": [id, {"name": "ng", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "node_count": {"type": "integer"}, "min_node_count": {"type": "integer"}, "max_node_count": {"type": "integer"},
+                        "remove_nodes": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "responses": with_errors(json!({"200": ok("Bounds changed", json!({"type": "object"})), "202": ok("Scaling: the node group and its operation", json!({"type": "object"}))}))},
+            },
             "/api/v1/operations/{id}": {
                 "get": {"summary": "An operation: state, progress, steps, events, error", "parameters": [id],
                     "responses": with_errors(json!({"200": ok("The operation", json!({"type": "object", "properties": {"operation": {"$ref": "#/components/schemas/Operation"}}}))}))},

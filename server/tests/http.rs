@@ -910,6 +910,63 @@ async fn api_creates_plans_and_deletes_clusters(app: &App) {
     assert!(cluster["api_address"].as_str().unwrap().ends_with(":6443"));
     assert_eq!(cluster["node_groups"][0]["node_count"], 2);
 
+    // Scale the node group up, then down, through the API.
+    let r = c
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/clusters/{id}/nodegroups/default-worker"),
+            Some(&token),
+            Some(serde_json::json!({"node_count": 3})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let r = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{id}/nodegroups"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["node_groups"][0]["node_count"], 3);
+    let r = c
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/clusters/{id}/nodegroups/default-worker"),
+            Some(&token),
+            Some(serde_json::json!({"node_count": 7})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "above the maximum: {}",
+        r.body
+    );
+    let r = c
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/clusters/{id}/nodegroups/default-worker"),
+            Some(&token),
+            Some(serde_json::json!({"node_count": 2})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+
     // The cloud's own inventory carries the cluster's mark.
     let cloud = app.cloud.as_ref().unwrap();
     let tagged = cloud

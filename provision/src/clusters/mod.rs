@@ -374,3 +374,165 @@ pub async fn delete(
     let cluster = store.cluster_get(project_id, cluster_id).await?;
     Ok(Started { cluster, operation })
 }
+
+/// A change to a node group: a new count and bounds, and optionally which nodes to
+/// remove when shrinking (else the newest go).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroupChange {
+    pub node_count: Option<u32>,
+    pub min_node_count: Option<u32>,
+    pub max_node_count: Option<u32>,
+    #[serde(default)]
+    pub remove_nodes: Vec<String>,
+}
+
+/// The index at the end of a worker's name (`sy-xxxxxxxx-<group>-<index>`).
+fn worker_index(name: &str) -> Option<u32> {
+    name.rsplit('-').next()?.parse().ok()
+}
+
+/// Scales a node group (and sets its bounds). `None` when only the bounds changed.
+pub async fn scale(
+    store: &Store,
+    engine: &Engine,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    node_group: &str,
+    change: NodeGroupChange,
+) -> Result<Option<OperationRow>> {
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
+    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let ng = store
+        .node_groups_of(cluster_id)
+        .await?
+        .into_iter()
+        .find(|n| n.name == node_group)
+        .ok_or_else(|| Error::NotFound(format!("Node group {node_group} not found.")))?;
+    let target = change.node_count.unwrap_or(ng.node_count as u32);
+    let min = change.min_node_count.unwrap_or(ng.min_node_count as u32);
+    let max = change.max_node_count.unwrap_or(ng.max_node_count as u32);
+    if max > MAX_NODES {
+        return Err(Error::invalid(
+            "max_node_count",
+            format!("A node group has at most {MAX_NODES} nodes."),
+        ));
+    }
+    if min > max {
+        return Err(Error::invalid(
+            "min_node_count",
+            "The minimum node count is above the maximum.",
+        ));
+    }
+    if target < min || target > max {
+        return Err(Error::invalid(
+            "node_count",
+            format!("The node count must be between the minimum ({min}) and the maximum ({max})."),
+        ));
+    }
+    if target as i64 == ng.node_count && change.remove_nodes.is_empty() {
+        store
+            .node_group_set_bounds(&ng.id, min as i64, max as i64)
+            .await?;
+        return Ok(None);
+    }
+    if cluster.status != "ACTIVE" {
+        return Err(Error::Conflict(format!(
+            "The cluster is {}; scale it once it is ACTIVE.",
+            cluster.status
+        )));
+    }
+    let workers: Vec<String> = cloud
+        .server_list(&saga::cluster_metadata(cluster_id))
+        .await
+        .map_err(|e| Error::internal(format!("listing workers: {e}")))?
+        .into_iter()
+        .filter(|s| s.metadata.get("shipyard-node-group") == Some(&ng.name))
+        .map(|s| s.name)
+        .collect();
+    let current = workers.len() as u32;
+    let (add, remove): (Vec<u32>, Vec<String>) = if target > current {
+        if !change.remove_nodes.is_empty() {
+            return Err(Error::invalid(
+                "remove_nodes",
+                "Name nodes to remove only when shrinking.",
+            ));
+        }
+        let next = workers
+            .iter()
+            .filter_map(|w| worker_index(w))
+            .max()
+            .map_or(0, |m| m + 1);
+        ((next..next + (target - current)).collect(), Vec::new())
+    } else {
+        let drop = (current - target) as usize;
+        let remove = if change.remove_nodes.is_empty() {
+            let mut by_age = workers.clone();
+            by_age.sort_by_key(|w| std::cmp::Reverse(worker_index(w).unwrap_or(0)));
+            by_age.into_iter().take(drop).collect()
+        } else {
+            if change.remove_nodes.len() != drop {
+                return Err(Error::invalid(
+                    "remove_nodes",
+                    format!(
+                        "Shrinking from {current} to {target} removes {drop} node(s); {} named.",
+                        change.remove_nodes.len()
+                    ),
+                ));
+            }
+            if let Some(n) = change.remove_nodes.iter().find(|n| !workers.contains(n)) {
+                return Err(Error::invalid(
+                    "remove_nodes",
+                    format!("{n} is not a node of this group."),
+                ));
+            }
+            change.remove_nodes.clone()
+        };
+        (Vec::new(), remove)
+    };
+    let mut spec = ClusterSpec {
+        name: cluster.name.clone(),
+        kubernetes_version: Some(cluster.kubernetes_version.clone()),
+        master_count: cluster.master_count as u32,
+        master_flavor: cluster.master_flavor.clone(),
+        pod_cidr: cluster.pod_cidr.clone(),
+        service_cidr: cluster.service_cidr.clone(),
+        api_endpoint: if cluster.api_endpoint == "private" {
+            ApiEndpoint::Private
+        } else {
+            ApiEndpoint::Public
+        },
+        node_groups: vec![NodeGroupSpec {
+            name: ng.name.clone(),
+            flavor: ng.flavor.clone(),
+            node_count: target,
+            min_node_count: Some(min),
+            max_node_count: Some(max),
+            boot_volume_gib: ng.boot_volume_gib as u64,
+            labels: serde_json::from_str(&ng.labels).unwrap_or_default(),
+            taints: serde_json::from_str(&ng.taints).unwrap_or_default(),
+        }],
+    };
+    spec.node_groups[0].node_count = target;
+    let op = engine
+        .submit(NewOperation {
+            project_id: cluster.project_id.clone(),
+            kind: saga::SCALE.into(),
+            target_id: cluster.id.clone(),
+            requested_by: actor.user_id.clone(),
+            spec: serde_json::json!({
+                "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
+                "add": add, "remove": remove, "target": target,
+            }),
+        })
+        .await?;
+    store
+        .node_group_set_bounds(&ng.id, min as i64, max as i64)
+        .await?;
+    store
+        .cluster_set_status(&cluster.id, "UPDATING", None)
+        .await?;
+    Ok(Some(op))
+}

@@ -23,6 +23,7 @@ use crate::{Error, Result, Store};
 
 pub const CREATE: &str = "cluster.create";
 pub const DELETE: &str = "cluster.delete";
+pub const SCALE: &str = "nodegroup.scale";
 
 /// The metadata key and tag prefix that mark a cluster's resources.
 pub const CLUSTER_KEY: &str = "shipyard-cluster";
@@ -79,6 +80,14 @@ pub fn register(
         .kind(
             DELETE,
             Arc::new(DeleteCluster {
+                store: store.clone(),
+                cloud: cloud.clone(),
+                settings: settings.clone(),
+            }),
+        )
+        .kind(
+            SCALE,
+            Arc::new(ScaleNodeGroup {
                 store: store.clone(),
                 cloud,
                 settings,
@@ -672,6 +681,109 @@ impl SagaKind for DeleteCluster {
     async fn unwound(&self, op: &OperationRow) -> Result<()> {
         self.store
             .cluster_set_status(&op.target_id, "DELETING", op.error.as_deref())
+            .await
+    }
+}
+
+/// Scale a node group: add workers (new, higher indices) or remove the named ones. An
+/// add that fails unwinds (the new workers go); a removal is not undone.
+struct ScaleNodeGroup {
+    store: Store,
+    cloud: Arc<dyn Cloud>,
+    settings: Arc<Settings>,
+}
+
+/// Removes one worker by name (gone already counts as removed).
+struct RemoveWorker {
+    name: String,
+    cluster_id: String,
+    cloud: Arc<dyn Cloud>,
+}
+
+#[async_trait]
+impl Step for RemoveWorker {
+    async fn run(&self, _cx: &StepContext) -> std::result::Result<Value, StepError> {
+        let found = self
+            .cloud
+            .server_list(&cluster_metadata(&self.cluster_id))
+            .await?
+            .into_iter()
+            .find(|s| s.name == self.name);
+        if let Some(s) = &found {
+            self.cloud.server_delete(&s.id).await?;
+        }
+        Ok(json!({ "removed": self.name, "was_there": found.is_some() }))
+    }
+
+    async fn undo(
+        &self,
+        _cx: &StepContext,
+        _output: Option<&Value>,
+    ) -> std::result::Result<(), StepError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SagaKind for ScaleNodeGroup {
+    fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
+        let (cluster_id, cluster) = parse_create(spec)?;
+        let add: Vec<u32> = serde_json::from_value(spec["add"].clone()).map_err(Error::internal)?;
+        let remove: Vec<String> =
+            serde_json::from_value(spec["remove"].clone()).map_err(Error::internal)?;
+        let ng = cluster
+            .node_groups
+            .first()
+            .ok_or_else(|| Error::internal("scale without a node group"))?
+            .name
+            .clone();
+        let shared = Arc::new(Shared {
+            cloud: self.cloud.clone(),
+            settings: self.settings.clone(),
+            cluster_id: cluster_id.clone(),
+            spec: cluster,
+        });
+        let mut steps = Vec::new();
+        for j in add {
+            steps.push(StepDef::new(
+                format!("worker-{ng}-{j}"),
+                &[],
+                Arc::new(ClusterStep {
+                    res: Res::Worker { group: 0, index: j },
+                    shared: shared.clone(),
+                }),
+            ));
+        }
+        for name in remove {
+            steps.push(StepDef::new(
+                format!("remove-{name}"),
+                &[],
+                Arc::new(RemoveWorker {
+                    name,
+                    cluster_id: cluster_id.clone(),
+                    cloud: self.cloud.clone(),
+                }),
+            ));
+        }
+        Ok(steps)
+    }
+
+    async fn succeeded(&self, op: &OperationRow) -> Result<()> {
+        let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+        let target = op.spec["target"].as_i64().unwrap_or(0);
+        self.store.node_group_set_count(ng, target).await?;
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .await
+    }
+
+    async fn unwound(&self, op: &OperationRow) -> Result<()> {
+        let reason = format!(
+            "Scaling failed and was undone: {}",
+            op.error.as_deref().unwrap_or("unknown error")
+        );
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
             .await
     }
 }

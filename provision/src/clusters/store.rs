@@ -208,6 +208,27 @@ impl Store {
         Ok(())
     }
 
+    pub async fn node_group_set_count(&self, id: &str, count: i64) -> Result<()> {
+        sqlx::query("UPDATE node_groups SET node_count = $1, updated_at = $2 WHERE id = $3")
+            .bind(count)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn node_group_set_bounds(&self, id: &str, min: i64, max: i64) -> Result<()> {
+        sqlx::query("UPDATE node_groups SET min_node_count = $1, max_node_count = $2, updated_at = $3 WHERE id = $4")
+            .bind(min)
+            .bind(max)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn node_groups_of(&self, cluster_id: &str) -> Result<Vec<NodeGroup>> {
         let rows = sqlx::query(
             "SELECT id, cluster_id, name, flavor, node_count, min_node_count, max_node_count, boot_volume_gib, labels, taints FROM node_groups WHERE cluster_id = $1 ORDER BY created_at, name",
