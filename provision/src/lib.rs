@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod ops;
 pub mod projects;
+pub mod quotas;
 pub mod store;
 pub mod testdb;
 pub mod tokens;

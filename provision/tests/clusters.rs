@@ -52,7 +52,7 @@ struct Env {
     dir: std::path::PathBuf,
     actor: Actor,
     project: String,
-    flavors: Vec<String>,
+    flavors: Vec<Flavor>,
 }
 
 impl Drop for Env {
@@ -118,13 +118,7 @@ async fn env(store: Store, tweak: impl FnOnce(&mut localcloud::Config)) -> Env {
         )
         .await
         .unwrap();
-    let flavors = cloud
-        .flavor_list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.name)
-        .collect();
+    let flavors = cloud.flavor_list().await.unwrap();
     Env {
         store,
         engine,
@@ -630,3 +624,87 @@ both!(node_groups_scale_up_and_down, |store: Store| async move {
     .await;
     assert!(matches!(missing, Err(Error::NotFound(_))));
 });
+
+both!(
+    quotas_are_checked_before_any_cloud_call,
+    |store: Store| async move {
+        let e = env(store, |_| {}).await;
+        provision::quotas::set(
+            &e.store,
+            &e.project,
+            &provision::quotas::Quota {
+                clusters: 1,
+                vcpus: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // 1 × m1.medium (2 vCPUs) + 2 × m1.small (1 each) = 4 vCPUs: fits exactly.
+        clusters::create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &e.project,
+            spec("first", 1, 2),
+            &e.flavors,
+        )
+        .await
+        .unwrap();
+        let r = clusters::create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &e.project,
+            spec("second", 1, 1),
+            &e.flavors,
+        )
+        .await;
+        match r {
+            Err(Error::Conflict(m)) => assert!(
+                m.contains("quota") && m.contains("clusters") && m.contains("vCPUs"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            e.store.cluster_list(&e.project).await.unwrap().len(),
+            1,
+            "nothing recorded"
+        );
+        drain(&e.engine).await;
+        let id = e.store.cluster_list(&e.project).await.unwrap()[0]
+            .id
+            .clone();
+        let change = clusters::NodeGroupChange {
+            node_count: Some(3),
+            ..Default::default()
+        };
+        let r = clusters::scale(
+            &e.store,
+            &e.engine,
+            e.cloud.as_ref(),
+            &e.actor,
+            &id,
+            "default-worker",
+            change,
+        )
+        .await;
+        assert!(
+            matches!(r, Err(Error::Conflict(ref m)) if m.contains("vCPUs")),
+            "{r:?}"
+        );
+        assert!(matches!(
+            provision::quotas::set(
+                &e.store,
+                &e.project,
+                &provision::quotas::Quota {
+                    clusters: -1,
+                    ..Default::default()
+                }
+            )
+            .await,
+            Err(Error::Invalid { .. })
+        ));
+    }
+);

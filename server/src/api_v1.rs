@@ -224,15 +224,12 @@ pub fn operation_json(o: &OperationRow) -> Value {
     })
 }
 
-async fn flavors(state: &ApiState) -> ApiResult<Vec<String>> {
+async fn flavors(state: &ApiState) -> ApiResult<Vec<provision::cloud::Flavor>> {
     Ok(state
         .cloud
         .flavor_list()
         .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?
-        .into_iter()
-        .map(|f| f.name)
-        .collect())
+        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?)
 }
 
 async fn cluster_list(
@@ -266,8 +263,20 @@ async fn cluster_create(
     let flavors = flavors(&state).await?;
     if q.dry_run.unwrap_or(false) {
         authorize(&state.store, &caller.actor, &project, Action::View).await?;
-        spec.validate(&flavors)?;
-        let plan = clusters::plan::create_plan(&spec, state.cloud.as_ref()).await?;
+        let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+        spec.validate(&names)?;
+        let mut plan = clusters::plan::create_plan(&spec, state.cloud.as_ref()).await?;
+        // Quota headroom after it: limit - used - this.
+        let etcd = provision::clusters::saga::Settings::default().etcd_gib as i64;
+        let quota = provision::quotas::get(&state.store, &project).await?;
+        let used = provision::quotas::usage(&state.store, &project, &flavors, etcd).await?;
+        let more = provision::quotas::cluster_usage(&spec, &flavors, etcd);
+        plan["quota"] = json!({
+            "limits": quota,
+            "used": used,
+            "this_plan": more,
+            "fits": provision::quotas::check(&quota, &used, &more).is_ok(),
+        });
         return Ok(Json(json!({ "plan": plan })).into_response());
     }
     let started = clusters::create(

@@ -330,10 +330,17 @@ pub async fn create(
     actor: &Actor,
     project_id: &str,
     spec: ClusterSpec,
-    flavors: &[String],
+    flavors: &[crate::cloud::Flavor],
 ) -> Result<Started> {
     authorize(store, actor, project_id, Action::Mutate).await?;
-    spec.validate(flavors)?;
+    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+    spec.validate(&names)?;
+    let etcd = saga::Settings::default().etcd_gib as i64;
+    crate::quotas::check(
+        &crate::quotas::get(store, project_id).await?,
+        &crate::quotas::usage(store, project_id, flavors, etcd).await?,
+        &crate::quotas::cluster_usage(&spec, flavors, etcd),
+    )?;
     let cluster = store
         .cluster_insert(project_id, &actor.user_id, &spec)
         .await?;
@@ -393,6 +400,7 @@ fn worker_index(name: &str) -> Option<u32> {
 }
 
 /// Scales a node group (and sets its bounds). `None` when only the bounds changed.
+#[allow(clippy::too_many_arguments)]
 pub async fn scale(
     store: &Store,
     engine: &Engine,
@@ -492,6 +500,25 @@ pub async fn scale(
         };
         (Vec::new(), remove)
     };
+    if !add.is_empty() {
+        let flavors = cloud
+            .flavor_list()
+            .await
+            .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+        let f = flavors.iter().find(|f| f.name == ng.flavor);
+        let n = add.len() as i64;
+        let etcd = saga::Settings::default().etcd_gib as i64;
+        crate::quotas::check(
+            &crate::quotas::get(store, &cluster.project_id).await?,
+            &crate::quotas::usage(store, &cluster.project_id, &flavors, etcd).await?,
+            &crate::quotas::Usage {
+                vcpus: f.map_or(0, |f| f.vcpus as i64) * n,
+                ram_mib: f.map_or(0, |f| f.ram_mib as i64) * n,
+                volume_gib: ng.boot_volume_gib * n,
+                ..Default::default()
+            },
+        )?;
+    }
     let mut spec = ClusterSpec {
         name: cluster.name.clone(),
         kubernetes_version: Some(cluster.kubernetes_version.clone()),

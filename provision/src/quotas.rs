@@ -1,0 +1,199 @@
+//! Quotas per project (clusters, vCPUs, RAM, volume GiB, load balancers), checked
+//! before any cloud call, so that a create the project cannot afford is refused with
+//! the numbers instead of failing half-way in the cloud.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::cloud::Flavor;
+use crate::clusters::ClusterSpec;
+use crate::{now_ms, Error, Result, Store};
+
+/// A project's limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Quota {
+    pub clusters: i64,
+    pub vcpus: i64,
+    pub ram_mib: i64,
+    pub volume_gib: i64,
+    pub load_balancers: i64,
+}
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota {
+            clusters: 10,
+            vcpus: 128,
+            ram_mib: 512 * 1024,
+            volume_gib: 4000,
+            load_balancers: 20,
+        }
+    }
+}
+
+/// What a project uses (or a plan would add).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub clusters: i64,
+    pub vcpus: i64,
+    pub ram_mib: i64,
+    pub volume_gib: i64,
+    pub load_balancers: i64,
+}
+
+impl Usage {
+    fn plus(self, o: Usage) -> Usage {
+        Usage {
+            clusters: self.clusters + o.clusters,
+            vcpus: self.vcpus + o.vcpus,
+            ram_mib: self.ram_mib + o.ram_mib,
+            volume_gib: self.volume_gib + o.volume_gib,
+            load_balancers: self.load_balancers + o.load_balancers,
+        }
+    }
+}
+
+fn flavor_size(flavors: &[Flavor], name: &str) -> (i64, i64) {
+    flavors
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| (f.vcpus as i64, f.ram_mib as i64))
+        .unwrap_or((0, 0))
+}
+
+/// What a new cluster takes: its masters and workers, etcd and boot volumes, the API
+/// load balancer.
+pub fn cluster_usage(spec: &ClusterSpec, flavors: &[Flavor], etcd_gib: i64) -> Usage {
+    let (mc, mr) = flavor_size(flavors, &spec.master_flavor);
+    let masters = spec.master_count as i64;
+    let mut u = Usage {
+        clusters: 1,
+        vcpus: mc * masters,
+        ram_mib: mr * masters,
+        volume_gib: etcd_gib * masters,
+        load_balancers: 1,
+    };
+    for ng in &spec.node_groups {
+        let (c, r) = flavor_size(flavors, &ng.flavor);
+        let n = ng.node_count as i64;
+        u.vcpus += c * n;
+        u.ram_mib += r * n;
+        u.volume_gib += ng.boot_volume_gib as i64 * n;
+    }
+    u
+}
+
+pub async fn get(store: &Store, project_id: &str) -> Result<Quota> {
+    let row = sqlx::query("SELECT clusters, vcpus, ram_mib, volume_gib, load_balancers FROM project_quotas WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(match row {
+        Some(r) => Quota {
+            clusters: r.try_get("clusters")?,
+            vcpus: r.try_get("vcpus")?,
+            ram_mib: r.try_get("ram_mib")?,
+            volume_gib: r.try_get("volume_gib")?,
+            load_balancers: r.try_get("load_balancers")?,
+        },
+        None => Quota::default(),
+    })
+}
+
+/// Sets a project's quota (admins).
+pub async fn set(store: &Store, project_id: &str, q: &Quota) -> Result<()> {
+    if [
+        q.clusters,
+        q.vcpus,
+        q.ram_mib,
+        q.volume_gib,
+        q.load_balancers,
+    ]
+    .iter()
+    .any(|v| *v < 0)
+    {
+        return Err(Error::invalid("quota", "Quota limits cannot be negative."));
+    }
+    let now = now_ms();
+    sqlx::query("DELETE FROM project_quotas WHERE project_id = $1")
+        .bind(project_id)
+        .execute(store.pool())
+        .await?;
+    sqlx::query("INSERT INTO project_quotas (project_id, clusters, vcpus, ram_mib, volume_gib, load_balancers, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(project_id)
+        .bind(q.clusters)
+        .bind(q.vcpus)
+        .bind(q.ram_mib)
+        .bind(q.volume_gib)
+        .bind(q.load_balancers)
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// What the project's live clusters take, from the database (node group counts as
+/// recorded; flavors as the cloud sizes them).
+pub async fn usage(
+    store: &Store,
+    project_id: &str,
+    flavors: &[Flavor],
+    etcd_gib: i64,
+) -> Result<Usage> {
+    let mut total = Usage::default();
+    for c in store.cluster_list(project_id).await? {
+        let (mc, mr) = flavor_size(flavors, &c.master_flavor);
+        total = total.plus(Usage {
+            clusters: 1,
+            vcpus: mc * c.master_count,
+            ram_mib: mr * c.master_count,
+            volume_gib: etcd_gib * c.master_count,
+            load_balancers: 1,
+        });
+        for ng in store.node_groups_of(&c.id).await? {
+            let (wc, wr) = flavor_size(flavors, &ng.flavor);
+            total = total.plus(Usage {
+                vcpus: wc * ng.node_count,
+                ram_mib: wr * ng.node_count,
+                volume_gib: ng.boot_volume_gib * ng.node_count,
+                ..Usage::default()
+            });
+        }
+    }
+    Ok(total)
+}
+
+/// Refuses `more` when it would take the project over any limit, naming which.
+pub fn check(quota: &Quota, used: &Usage, more: &Usage) -> Result<()> {
+    let over: Vec<String> = [
+        ("clusters", quota.clusters, used.clusters, more.clusters),
+        ("vCPUs", quota.vcpus, used.vcpus, more.vcpus),
+        ("RAM MiB", quota.ram_mib, used.ram_mib, more.ram_mib),
+        (
+            "volume GiB",
+            quota.volume_gib,
+            used.volume_gib,
+            more.volume_gib,
+        ),
+        (
+            "load balancers",
+            quota.load_balancers,
+            used.load_balancers,
+            more.load_balancers,
+        ),
+    ]
+    .iter()
+    .filter(|(_, limit, used, more)| *more > 0 && used + more > *limit)
+    .map(|(what, limit, used, more)| {
+        format!("{what}: {used} used + {more} asked > {limit} allowed")
+    })
+    .collect();
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!(
+            "Over the project's quota — {}.",
+            over.join("; ")
+        )))
+    }
+}
