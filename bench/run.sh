@@ -4,7 +4,9 @@
 #     same server (requests/s and p99 latency, wrk on loopback);
 #   - the hydrate bundle size, raw and gzip -9;
 #   - localcloud at zero latency: server create+delete rate, and TCP throughput through
-#     a load balancer listener against a direct connection (localcloud/benches).
+#     a load balancer listener against a direct connection (localcloud/benches);
+#   - the operations engine: step throughput against raw commits, and a cluster
+#     create's makespan against the longest chain of its plan (provision/benches).
 # Writes the table to docs/BENCHMARKS.md. Run it with `make bench` (which builds the
 # release binary and the site first).
 set -euo pipefail
@@ -74,6 +76,7 @@ WASM_GOAL=$(verdict "$WASM_GZ <= 300000")
 
 kill "$PID" 2>/dev/null || true
 LOCALCLOUD_MD=$(cargo bench -q -p localcloud --bench localcloud)
+ENGINE_MD=$(cargo bench -q -p provision --bench engine)
 
 mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
@@ -107,6 +110,8 @@ $LOCALCLOUD_MD
 
 Forwarding uses splice(2) (socket → pipe → socket in the kernel); the sender, the
 listener and the member share the machine's cores, so the ratio understates the proxy.
+
+$ENGINE_MD
 
 Reproduce: \`make bench\` (or \`BENCH_DURATION=30s make bench\` for longer runs).
 MD
