@@ -99,13 +99,19 @@ async fn steps_per_second(store: &Store, ops: usize, width: u64) -> f64 {
     let mut workers = Vec::new();
     for _ in 0..4 {
         let e = engine.clone();
-        workers.push(tokio::spawn(async move { while e.run_one().await.expect("run") {} }));
+        workers.push(tokio::spawn(async move {
+            while e.run_one().await.expect("run") {}
+        }));
     }
     for w in workers {
         w.await.expect("worker");
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let done = store.op_list_in(&[OpState::Succeeded]).await.expect("list").len();
+    let done = store
+        .op_list_in(&[OpState::Succeeded])
+        .await
+        .expect("list")
+        .len();
     assert_eq!(done, ops, "every operation succeeded");
     (ops as u64 * (width + 1)) as f64 / elapsed
 }
@@ -120,9 +126,14 @@ async fn makespan(dir: &std::path::Path, scale: f64) -> (f64, f64) {
     lc.vip_range = localcloud::random_vip_range();
     let running = localcloud::start(lc).await.expect("localcloud");
     let cloud: Arc<dyn provision::cloud::Cloud> = Arc::new(
-        OpenStack::connect(OpenStackConfig::new(running.auth_url(), "admin", "admin", "admin"))
-            .await
-            .expect("driver"),
+        OpenStack::connect(OpenStackConfig::new(
+            running.auth_url(),
+            "admin",
+            "admin",
+            "admin",
+        ))
+        .await
+        .expect("driver"),
     );
     let store = store(dir, "makespan.db").await;
     let wait = WaitPolicy {
@@ -131,17 +142,31 @@ async fn makespan(dir: &std::path::Path, scale: f64) -> (f64, f64) {
         deadline: Duration::from_secs(600),
     };
     let engine = saga::register(
-        Engine::builder(store.clone(), EngineConfig { poll: Duration::from_millis(50), ..EngineConfig::default() }),
+        Engine::builder(
+            store.clone(),
+            EngineConfig {
+                poll: Duration::from_millis(50),
+                ..EngineConfig::default()
+            },
+        ),
         &store,
         cloud.clone(),
-        saga::Settings { wait, ..saga::Settings::default() },
+        saga::Settings {
+            wait,
+            ..saga::Settings::default()
+        },
     )
     .build();
     let (user, project) = store
         .user_create_with_project("bench@example.com", "x", false, false)
         .await
         .expect("user");
-    let actor = Actor { user_id: user.id, email: user.email, is_admin: false, client_addr: "bench".into() };
+    let actor = Actor {
+        user_id: user.id,
+        email: user.email,
+        is_admin: false,
+        client_addr: "bench".into(),
+    };
     let spec: ClusterSpec = serde_json::from_value(json!({
         "name": "bench", "master_count": 3, "master_flavor": "m1.medium",
         "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 3}],
@@ -150,7 +175,9 @@ async fn makespan(dir: &std::path::Path, scale: f64) -> (f64, f64) {
     let flavors = cloud.flavor_list().await.expect("flavors");
     let chain = clusters::plan::create_seconds(&spec) * scale;
     let start = Instant::now();
-    let started = clusters::create(&store, &engine, &actor, &project.id, spec, &flavors).await.expect("create");
+    let started = clusters::create(&store, &engine, &actor, &project.id, spec, &flavors)
+        .await
+        .expect("create");
     while engine.run_one().await.expect("run") {}
     let took = start.elapsed().as_secs_f64();
     let op = store.op_get(&started.operation.id).await.expect("op");
@@ -184,11 +211,19 @@ async fn main() {
     println!("## Operations engine (SQLite)\n");
     println!("| what | result |\n| --- | ---: |");
     println!("| raw single-row commits (INSERT, one per transaction) | {raw:.0} /s |");
-    println!("| engine steps (100 operations × 9 recorded no-op steps, 4 workers) | {steps:.0} /s |");
-    println!("| **steps / raw commits** | **{ratio:.1} %** (goal ≥ 25 %: {}) |", verdict(ratio >= 25.0));
+    println!(
+        "| engine steps (100 operations × 9 recorded no-op steps, 4 workers) | {steps:.0} /s |"
+    );
+    println!(
+        "| **steps / raw commits** | **{ratio:.1} %** (goal ≥ 25 %: {}) |",
+        verdict(ratio >= 25.0)
+    );
     println!("| 3-master cluster create on localcloud, latencies × {scale} (server {:.1} s, LB {:.1} s) | {took:.1} s |", clusters::plan::SERVER_SECS * scale, clusters::plan::LB_SECS * scale);
     println!("| longest chain of its plan under the same latencies | {chain:.1} s |");
-    println!("| **makespan / longest chain** | **{span:.2}×** (goal ≤ 1.15×: {}) |", verdict(span <= 1.15));
+    println!(
+        "| **makespan / longest chain** | **{span:.2}×** (goal ≤ 1.15×: {}) |",
+        verdict(span <= 1.15)
+    );
     println!("\nEach engine step writes its start, its result and two events (four commits), so");
     println!("the ceiling is about a quarter of the raw commit rate when steps run one at a time.");
 }

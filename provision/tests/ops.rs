@@ -567,3 +567,44 @@ both!(
         assert_eq!(world.lock().unwrap().things.len(), 3);
     }
 );
+
+both!(
+    concurrent_workers_share_the_queue_without_errors,
+    |store: Store| async move {
+        let world = Shared::default();
+        let mut spec = diamond();
+        spec["together"] = json!([]);
+        let first = engine(&store, &world, Duration::from_secs(10));
+        for i in 0..20 {
+            first
+                .submit(new_op(&format!("t{i}"), spec.clone()))
+                .await
+                .unwrap();
+        }
+        // Four workers (as four processes would) claim from the same table at once.
+        let mut workers = Vec::new();
+        for _ in 0..4 {
+            let e = engine(&store, &world, Duration::from_secs(10));
+            workers.push(tokio::spawn(async move {
+                let mut ran = 0;
+                while e.run_one().await.expect("no database error while claiming") {
+                    ran += 1;
+                }
+                ran
+            }));
+        }
+        let mut total = 0;
+        for w in workers {
+            total += tokio::time::timeout(Duration::from_secs(60), w)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(total, 20, "each operation ran exactly once");
+        assert_eq!(
+            store.op_list_in(&[OpState::Succeeded]).await.unwrap().len(),
+            20
+        );
+        assert!(world.lock().unwrap().creates.values().all(|n| *n == 1));
+    }
+);

@@ -259,28 +259,56 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<OperationRow>> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        let pick = match self.backend() {
-            Backend::Postgres => "SELECT id FROM operations WHERE state IN ('pending', 'running', 'unwinding') AND (lease_until IS NULL OR lease_until < $1) ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "SELECT id FROM operations WHERE state IN ('pending', 'running', 'unwinding') AND (lease_until IS NULL OR lease_until < $1) ORDER BY created_at, id LIMIT 1",
+        const PICK: &str = "SELECT id FROM operations WHERE state IN ('pending', 'running', 'unwinding') AND (lease_until IS NULL OR lease_until < $1) ORDER BY created_at, id LIMIT 1";
+        const CLAIM: &str = "UPDATE operations SET lease_owner = $1, lease_until = $2, updated_at = $3
+             WHERE id = $4 AND state IN ('pending', 'running', 'unwinding') AND (lease_until IS NULL OR lease_until < $3)";
+        let (id, claimed) = match self.backend() {
+            Backend::Postgres => {
+                let mut tx = self.pool().begin().await?;
+                let pick = format!("{PICK} FOR UPDATE SKIP LOCKED");
+                let Some(row) = sqlx::query(&pick)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    tx.commit().await?;
+                    return Ok(None);
+                };
+                let id: String = row.try_get("id")?;
+                let n = sqlx::query(CLAIM)
+                    .bind(owner)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                (id, n)
+            }
+            // No transaction: on SQLite a read that turns into a write fails when another
+            // writer committed in between (SQLITE_BUSY_SNAPSHOT); the compare-and-set
+            // UPDATE alone decides who wins.
+            Backend::Sqlite => {
+                let Some(row) = sqlx::query(PICK)
+                    .bind(now)
+                    .fetch_optional(self.pool())
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let id: String = row.try_get("id")?;
+                let n = sqlx::query(CLAIM)
+                    .bind(owner)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(&id)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected();
+                (id, n)
+            }
         };
-        let Some(row) = sqlx::query(pick).bind(now).fetch_optional(&mut *tx).await? else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let id: String = row.try_get("id")?;
-        let claimed = sqlx::query(
-            "UPDATE operations SET lease_owner = $1, lease_until = $2, updated_at = $3
-             WHERE id = $4 AND state IN ('pending', 'running', 'unwinding') AND (lease_until IS NULL OR lease_until < $3)",
-        )
-        .bind(owner)
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
         if claimed != 1 {
             return Ok(None);
         }
