@@ -15,19 +15,21 @@ pub const LB_SECS: f64 = 30.0;
 pub const LB_CHANGE_SECS: f64 = 2.0;
 
 /// The longest chain of a create: masters (after their group) then the etcd attach;
-/// the load balancer, its listener, pool, then a member per master (which also waits
-/// for its master). Workers and volumes run beside them.
+/// the load balancer, then its listener, pool, monitor and one member per master, one
+/// change at a time (Octavia serialises them), each member also waiting for its master.
+/// Workers and volumes run beside them.
 pub fn create_seconds(spec: &ClusterSpec) -> f64 {
     let masters = SERVER_SECS.max(VOLUME_SECS) + 1.0;
-    let pool_ready = LB_SECS + 2.0 * LB_CHANGE_SECS;
-    let members = pool_ready.max(SERVER_SECS) + LB_CHANGE_SECS;
-    let monitor = pool_ready + LB_CHANGE_SECS;
+    let mut lb = LB_SECS + 3.0 * LB_CHANGE_SECS;
+    for _ in 0..spec.master_count {
+        lb = lb.max(SERVER_SECS) + LB_CHANGE_SECS;
+    }
     let workers = if spec.node_groups.iter().any(|n| n.node_count > 0) {
         SERVER_SECS
     } else {
         0.0
     };
-    masters.max(members).max(monitor).max(workers)
+    masters.max(lb).max(workers)
 }
 
 /// Places `(vcpus, ram)` demands on hosts: masters on distinct hosts (anti-affinity),

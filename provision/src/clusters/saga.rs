@@ -518,11 +518,18 @@ impl SagaKind for CreateCluster {
             &["api-lb", "api-pool"],
             step(Res::Monitor),
         ));
+        // Octavia takes one change at a time per load balancer (409 while PENDING_UPDATE),
+        // so its members are added one after another, each also waiting for its master.
         for i in 0..masters {
             let m = format!("master-{i}");
+            let before = if i == 0 {
+                "api-monitor".to_string()
+            } else {
+                format!("api-member-{}", i - 1)
+            };
             steps.push(StepDef::new(
                 format!("api-member-{i}"),
-                &["api-lb", "api-pool", &m],
+                &["api-lb", "api-pool", &m, &before],
                 step(Res::Member(i)),
             ));
         }

@@ -593,8 +593,12 @@ impl Run<'_> {
         &self.engine.inner.owner
     }
 
+    fn next_seq(&self) -> i64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
     async fn event(&self, step: Option<&str>, event: &str, detail: &str) -> Result<()> {
-        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let seq = self.next_seq();
         self.store()
             .op_event(&self.op.id, seq, step, event, detail)
             .await
@@ -662,10 +666,10 @@ impl Run<'_> {
                         continue;
                     }
                     in_flight.insert(def.key.clone());
+                    let seq = self.next_seq();
                     self.store()
-                        .step_start(&self.op.id, self.owner(), &def.key)
+                        .step_start(&self.op.id, self.owner(), &def.key, seq)
                         .await?;
-                    self.event(Some(&def.key), "started", "").await?;
                     let step = def.step.clone();
                     let key = def.key.clone();
                     let backoff = self.engine.inner.config.backoff.clone();
@@ -713,33 +717,36 @@ impl Run<'_> {
             in_flight.remove(&key);
             match result {
                 Ok(output) => {
+                    let seq = self.next_seq();
                     self.store()
-                        .step_succeeded(&self.op.id, self.owner(), &key, attempts, &output)
-                        .await?;
-                    self.event(Some(&key), "succeeded", &output.to_string())
+                        .step_succeeded(&self.op.id, self.owner(), &key, attempts, &output, seq)
                         .await?;
                     states.insert(key.clone(), StepState::Succeeded);
                     outputs.insert(key, output);
                 }
                 Err(e) => {
+                    let seq = self.next_seq();
+                    let detail = format!(
+                        "{} (after {attempts} attempt{}; {})",
+                        e.message,
+                        if attempts == 1 { "" } else { "s" },
+                        if e.retryable {
+                            "retryable"
+                        } else {
+                            "permanent"
+                        }
+                    );
                     self.store()
-                        .step_failed(&self.op.id, self.owner(), &key, attempts, &e.message)
+                        .step_failed(
+                            &self.op.id,
+                            self.owner(),
+                            &key,
+                            attempts,
+                            &e.message,
+                            seq,
+                            detail,
+                        )
                         .await?;
-                    self.event(
-                        Some(&key),
-                        "failed",
-                        &format!(
-                            "{} (after {attempts} attempt{}; {})",
-                            e.message,
-                            if attempts == 1 { "" } else { "s" },
-                            if e.retryable {
-                                "retryable"
-                            } else {
-                                "permanent"
-                            }
-                        ),
-                    )
-                    .await?;
                     states.insert(key.clone(), StepState::Failed);
                     if failure.is_none() {
                         failure = Some(StepError {
@@ -799,10 +806,10 @@ impl Run<'_> {
             };
             match result {
                 Ok(()) => {
+                    let seq = self.next_seq();
                     self.store()
-                        .step_undone(&self.op.id, self.owner(), &def.key)
+                        .step_undone(&self.op.id, self.owner(), &def.key, seq)
                         .await?;
-                    self.event(Some(&def.key), "undone", "").await?;
                 }
                 Err(e) => {
                     return Ok(Some(StepError {

@@ -363,13 +363,25 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn step_start(&self, id: &str, owner: &str, step: &str) -> Result<()> {
+    pub(crate) async fn step_start(
+        &self,
+        id: &str,
+        owner: &str,
+        step: &str,
+        seq: i64,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE operation_steps SET state = 'running', started_at = $1 WHERE operation_id = $2 AND step = $3 AND {}",
+            fenced(2, 4)
+        );
         self.step_write(
-            &format!("UPDATE operation_steps SET state = 'running', started_at = $1 WHERE operation_id = $2 AND step = $3 AND {}", fenced(2, 4)),
+            &sql,
             id,
             owner,
             step,
             |q| q,
+            (seq, "started", String::new()),
+            false,
         )
         .await
     }
@@ -381,26 +393,27 @@ impl Store {
         step: &str,
         attempts: u32,
         output: &Value,
+        seq: i64,
     ) -> Result<()> {
-        let output = output.to_string();
+        let text = output.to_string();
+        let sql = format!(
+            "UPDATE operation_steps SET state = 'succeeded', finished_at = $1, attempts = attempts + $5, output = $6, error = NULL WHERE operation_id = $2 AND step = $3 AND {}",
+            fenced(2, 4)
+        );
+        let bound = text.clone();
         self.step_write(
-            &format!("UPDATE operation_steps SET state = 'succeeded', finished_at = $1, attempts = attempts + $5, output = $6, error = NULL WHERE operation_id = $2 AND step = $3 AND {}", fenced(2, 4)),
+            &sql,
             id,
             owner,
             step,
-            move |q| q.bind(attempts as i64).bind(output),
+            move |q| q.bind(attempts as i64).bind(bound),
+            (seq, "succeeded", text),
+            true,
         )
-        .await?;
-        sqlx::query(
-            "UPDATE operations SET steps_done = (SELECT COUNT(*) FROM operation_steps s WHERE s.operation_id = $1 AND s.state = 'succeeded'), updated_at = $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn step_failed(
         &self,
         id: &str,
@@ -408,39 +421,54 @@ impl Store {
         step: &str,
         attempts: u32,
         error: &str,
+        seq: i64,
+        detail: String,
     ) -> Result<()> {
         let error = error.to_string();
+        let sql = format!(
+            "UPDATE operation_steps SET state = 'failed', finished_at = $1, attempts = attempts + $5, error = $6 WHERE operation_id = $2 AND step = $3 AND {}",
+            fenced(2, 4)
+        );
         self.step_write(
-            &format!("UPDATE operation_steps SET state = 'failed', finished_at = $1, attempts = attempts + $5, error = $6 WHERE operation_id = $2 AND step = $3 AND {}", fenced(2, 4)),
+            &sql,
             id,
             owner,
             step,
             move |q| q.bind(attempts as i64).bind(error),
+            (seq, "failed", detail),
+            false,
         )
         .await
     }
 
-    pub(crate) async fn step_undone(&self, id: &str, owner: &str, step: &str) -> Result<()> {
+    pub(crate) async fn step_undone(
+        &self,
+        id: &str,
+        owner: &str,
+        step: &str,
+        seq: i64,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE operation_steps SET state = 'undone', finished_at = $1 WHERE operation_id = $2 AND step = $3 AND {}",
+            fenced(2, 4)
+        );
         self.step_write(
-            &format!("UPDATE operation_steps SET state = 'undone', finished_at = $1 WHERE operation_id = $2 AND step = $3 AND {}", fenced(2, 4)),
+            &sql,
             id,
             owner,
             step,
             |q| q,
+            (seq, "undone", String::new()),
+            true,
         )
-        .await?;
-        sqlx::query(
-            "UPDATE operations SET steps_done = (SELECT COUNT(*) FROM operation_steps s WHERE s.operation_id = $1 AND s.state = 'succeeded'), updated_at = $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .await
     }
 
-    /// Runs a fenced step update with `$1` = now, `$2` = operation, `$3` = step,
-    /// `$4` = owner, and what `extra` binds after.
+    /// In one transaction: a fenced step update (`$1` = now, `$2` = operation, `$3` =
+    /// step, `$4` = owner, then what `extra` binds), its event, and, when `count`, the
+    /// operation's progress. One commit per step change keeps the engine near the
+    /// database's commit rate.
+    #[allow(clippy::too_many_arguments)]
     async fn step_write<'q>(
         &self,
         sql: &'q str,
@@ -450,16 +478,37 @@ impl Store {
         extra: impl FnOnce(
             sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
         ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        (seq, event, detail): (i64, &str, String),
+        count: bool,
     ) -> Result<()> {
-        let q = sqlx::query(sql)
-            .bind(now_ms())
-            .bind(id)
-            .bind(step)
-            .bind(owner);
-        let done = extra(q).execute(self.pool()).await?.rows_affected();
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let q = sqlx::query(sql).bind(now).bind(id).bind(step).bind(owner);
+        let done = extra(q).execute(&mut *tx).await?.rows_affected();
         if done != 1 {
             return Err(Error::Conflict(format!("lease on {id} lost")));
         }
+        sqlx::query(
+            "INSERT INTO operation_events (operation_id, seq, at, step, event, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(seq)
+        .bind(now)
+        .bind(step)
+        .bind(event)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        if count {
+            sqlx::query(
+                "UPDATE operations SET steps_done = (SELECT COUNT(*) FROM operation_steps s WHERE s.operation_id = $1 AND s.state = 'succeeded'), updated_at = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
