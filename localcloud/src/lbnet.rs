@@ -192,11 +192,14 @@ pub async fn reconcile(cloud: &Arc<Cloud>) {
     let net = &cloud.lbs.net;
     let _one_at_a_time = net.reconciling.lock().await;
     let now = OffsetDateTime::now_utc();
-    let (wanted, probes) = {
+    // Lock order everywhere: `state`, then `inner` (handlers read health while holding
+    // the state); never the other way round.
+    let (wanted, probes, live) = {
         let Ok(st) = cloud.lbs.state.lock() else {
             return;
         };
-        (wanted_listeners(&st, now), due_probes(net, &st))
+        let live: HashSet<String> = st.members.keys().cloned().collect();
+        (wanted_listeners(&st, now), due_probes(net, &st), live)
     };
     for probe in probes {
         let cloud = Arc::downgrade(cloud);
@@ -226,11 +229,6 @@ pub async fn reconcile(cloud: &Arc<Cloud>) {
             keep
         });
         inner.bind_errors.retain(|id, _| wanted.contains_key(id));
-        let live: HashSet<String> = {
-            let st = cloud.lbs.state.lock();
-            st.map(|s| s.members.keys().cloned().collect())
-                .unwrap_or_default()
-        };
         inner.health.retain(|id, _| live.contains(id));
         wanted
             .iter()

@@ -214,11 +214,13 @@ pub trait SagaKind: Send + Sync {
     fn unwinds(&self) -> bool {
         true
     }
-    /// Called once when every step succeeded.
+    /// Called when every step succeeded, before the operation is marked so; must be
+    /// idempotent (a crash in between calls it again).
     async fn succeeded(&self, _op: &OperationRow) -> Result<()> {
         Ok(())
     }
-    /// Called once when every step that ran has been undone.
+    /// Called when every step that ran has been undone (or, for kinds that do not
+    /// unwind, when a step failed), before the final state is written; idempotent.
     async fn unwound(&self, _op: &OperationRow) -> Result<()> {
         Ok(())
     }
@@ -485,16 +487,20 @@ impl Engine {
                     .await?;
             }
             match run.forward().await? {
+                // The hook runs before the final state is written: a crash in between
+                // resumes the operation, which runs the (idempotent) hook again.
                 None => {
-                    run.finish(OpState::Succeeded, None).await?;
                     let done = store.op_get(&op.id).await?;
                     kind.succeeded(&done).await?;
+                    run.finish(OpState::Succeeded, None).await?;
                     return Ok(());
                 }
                 Some(failure) if !kind.unwinds() => {
-                    run.finish(OpState::Failed, Some(&failure)).await?;
-                    let done = store.op_get(&op.id).await?;
+                    let mut done = store.op_get(&op.id).await?;
+                    done.error = Some(failure.message.clone());
+                    done.retryable = Some(failure.retryable);
                     kind.unwound(&done).await?;
+                    run.finish(OpState::Failed, Some(&failure)).await?;
                     return Ok(());
                 }
                 Some(failure) => {
@@ -507,9 +513,9 @@ impl Engine {
         if state == OpState::Unwinding {
             match run.backward().await? {
                 None => {
-                    run.finish(OpState::Unwound, None).await?;
                     let done = store.op_get(&op.id).await?;
                     kind.unwound(&done).await?;
+                    run.finish(OpState::Unwound, None).await?;
                 }
                 Some(stuck) => {
                     run.event(None, "stuck", &stuck.message).await?;
