@@ -554,9 +554,7 @@ fn member_body(cloud: &Cloud, st: &LbState, m: &Member, now: OffsetDateTime) -> 
     )
 }
 
-fn hm_body(cloud: &Cloud, st: &LbState, h: &HealthMonitor, now: OffsetDateTime) -> Value {
-    let _ = cloud;
-    let _ = st;
+fn hm_body(h: &HealthMonitor, now: OffsetDateTime) -> Value {
     with(
         common_fields(&h.c, now),
         json!({
@@ -615,14 +613,17 @@ impl ListQuery {
     }
 }
 
-/// One page of `items` (already filtered, oldest first) and Octavia's links.
+/// One page of `items` (already filtered; sorted here, oldest first) and Octavia's
+/// links.
 fn paged(
     cloud: &Cloud,
     key: &str,
     path: &str,
-    items: Vec<(String, Value)>,
+    mut items: Vec<(OffsetDateTime, String, Value)>,
     q: &ListQuery,
 ) -> Result<Json<Value>, ApiError> {
+    items.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let items: Vec<(String, Value)> = items.into_iter().map(|(_, id, v)| (id, v)).collect();
     let start = match &q.marker {
         Some(m) => items
             .iter()
@@ -649,10 +650,6 @@ fn paged(
 fn query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<ListQuery, ApiError> {
     q.map(|Query(q)| q)
         .map_err(|e| bad(format!("Invalid query: {e}")))
-}
-
-fn oldest_first<T>(items: &mut [(OffsetDateTime, String, T)]) {
-    items.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
 }
 
 // ---- requests -----------------------------------------------------------------------
@@ -953,7 +950,7 @@ async fn lb_list(
     settle(&cloud).await?;
     let now = OffsetDateTime::now_utc();
     let st = cloud.lbs.lock()?;
-    let mut items: Vec<_> = st
+    let items: Vec<_> = st
         .loadbalancers
         .values()
         .filter(|l| l.c.project_id == token.project_id && q.keeps(&l.c, now))
@@ -964,8 +961,6 @@ async fn lb_list(
         })
         .map(|l| (l.c.created, l.c.id.clone(), lb_body(&cloud, &st, l, now)))
         .collect();
-    oldest_first(&mut items);
-    let items = items.into_iter().map(|(_, id, v)| (id, v)).collect();
     paged(&cloud, "loadbalancers", "loadbalancers", items, &q)
 }
 
@@ -1299,7 +1294,7 @@ async fn listener_list(
     settle(&cloud).await?;
     let now = OffsetDateTime::now_utc();
     let st = cloud.lbs.lock()?;
-    let mut items: Vec<_> = st
+    let items: Vec<_> = st
         .listeners
         .values()
         .filter(|l| l.c.project_id == token.project_id && q.keeps(&l.c, now))
@@ -1316,8 +1311,6 @@ async fn listener_list(
             )
         })
         .collect();
-    oldest_first(&mut items);
-    let items = items.into_iter().map(|(_, id, v)| (id, v)).collect();
     paged(&cloud, "listeners", "listeners", items, &q)
 }
 
@@ -1581,7 +1574,7 @@ async fn pool_list(
     settle(&cloud).await?;
     let now = OffsetDateTime::now_utc();
     let st = cloud.lbs.lock()?;
-    let mut items: Vec<_> = st
+    let items: Vec<_> = st
         .pools
         .values()
         .filter(|p| p.c.project_id == token.project_id && q.keeps(&p.c, now))
@@ -1592,8 +1585,6 @@ async fn pool_list(
         })
         .map(|p| (p.c.created, p.c.id.clone(), pool_body(&cloud, &st, p, now)))
         .collect();
-    oldest_first(&mut items);
-    let items = items.into_iter().map(|(_, id, v)| (id, v)).collect();
     paged(&cloud, "pools", "pools", items, &q)
 }
 
@@ -1823,7 +1814,7 @@ async fn member_list(
         .get(&pool_id)
         .filter(|p| p.c.project_id == token.project_id)
         .ok_or_else(|| not_found("Pool", &pool_id))?;
-    let mut items: Vec<_> = st
+    let items: Vec<_> = st
         .members_of(&pool_id)
         .filter(|m| q.keeps(&m.c, now))
         .map(|m| {
@@ -1834,8 +1825,6 @@ async fn member_list(
             )
         })
         .collect();
-    oldest_first(&mut items);
-    let items = items.into_iter().map(|(_, id, v)| (id, v)).collect();
     paged(
         &cloud,
         "members",
@@ -2055,9 +2044,9 @@ async fn hm_create(
         touch_lb(cloud.behaviour().lb_update(), &mut st, &lb_id);
         st.changed()
     };
-    finish(&cloud, snap, StatusCode::CREATED, |cloud, st, now| {
+    finish(&cloud, snap, StatusCode::CREATED, |_, st, now| {
         let h = st.monitors.get(&id)?;
-        Some(json!({"healthmonitor": hm_body(cloud, st, h, now)}))
+        Some(json!({"healthmonitor": hm_body(h, now)}))
     })
     .await
 }
@@ -2072,14 +2061,12 @@ async fn hm_list(
     settle(&cloud).await?;
     let now = OffsetDateTime::now_utc();
     let st = cloud.lbs.lock()?;
-    let mut items: Vec<_> = st
+    let items: Vec<_> = st
         .monitors
         .values()
         .filter(|h| h.c.project_id == token.project_id && q.keeps(&h.c, now))
-        .map(|h| (h.c.created, h.c.id.clone(), hm_body(&cloud, &st, h, now)))
+        .map(|h| (h.c.created, h.c.id.clone(), hm_body(h, now)))
         .collect();
-    oldest_first(&mut items);
-    let items = items.into_iter().map(|(_, id, v)| (id, v)).collect();
     paged(&cloud, "healthmonitors", "healthmonitors", items, &q)
 }
 
@@ -2097,7 +2084,7 @@ async fn hm_show(
         .filter(|h| h.c.project_id == token.project_id)
         .ok_or_else(|| not_found("Health Monitor", &id))?;
     Ok(Json(
-        json!({"healthmonitor": hm_body(&cloud, &st, h, OffsetDateTime::now_utc())}),
+        json!({"healthmonitor": hm_body(h, OffsetDateTime::now_utc())}),
     ))
 }
 
@@ -2150,9 +2137,9 @@ async fn hm_update(
         touch_lb(cloud.behaviour().lb_update(), &mut st, &lb_id);
         st.changed()
     };
-    finish(&cloud, snap, StatusCode::OK, |cloud, st, now| {
+    finish(&cloud, snap, StatusCode::OK, |_, st, now| {
         let h = st.monitors.get(&id)?;
-        Some(json!({"healthmonitor": hm_body(cloud, st, h, now)}))
+        Some(json!({"healthmonitor": hm_body(h, now)}))
     })
     .await
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use provision::cloud::*;
 use provision::clusters::saga::{self, cluster_metadata, cluster_tag};
-use provision::clusters::{self, ClusterSpec, NodeGroupSpec};
+use provision::clusters::{self, ClusterSpec};
 use provision::domain::Actor;
 use provision::ops::{Backoff, Engine, EngineConfig, OpState};
 use provision::testdb::TestDb;
@@ -443,7 +443,6 @@ both!(
                 .is_empty(),
             "nothing started"
         );
-        let _: NodeGroupSpec = spec("x", 1, 1).node_groups[0].clone();
 
         // Another user's project: not found, for create and delete alike.
         let started = clusters::create(

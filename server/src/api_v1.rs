@@ -265,7 +265,7 @@ async fn cluster_create(
         authorize(&state.store, &caller.actor, &project, Action::View).await?;
         let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
         spec.validate(&names)?;
-        let mut plan = clusters::plan::create_plan(&spec, state.cloud.as_ref()).await?;
+        let mut plan = clusters::plan::create_plan(&spec, &flavors, state.cloud.as_ref()).await?;
         // Quota headroom after it: limit - used - this.
         let etcd = provision::clusters::saga::Settings::default().etcd_gib as i64;
         let quota = provision::quotas::get(&state.store, &project).await?;

@@ -519,7 +519,7 @@ pub async fn scale(
             },
         )?;
     }
-    let mut spec = ClusterSpec {
+    let spec = ClusterSpec {
         name: cluster.name.clone(),
         kubernetes_version: Some(cluster.kubernetes_version.clone()),
         master_count: cluster.master_count as u32,
@@ -542,7 +542,6 @@ pub async fn scale(
             taints: serde_json::from_str(&ng.taints).unwrap_or_default(),
         }],
     };
-    spec.node_groups[0].node_count = target;
     let op = engine
         .submit(NewOperation {
             project_id: cluster.project_id.clone(),

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::ClusterSpec;
-use crate::cloud::{Cloud, HostUsage};
+use crate::cloud::{Cloud, Flavor, HostUsage};
 use crate::{Error, Result};
 
 /// Typical latencies of a cloud, in seconds, for the duration estimate.
@@ -68,12 +68,13 @@ fn fits(hosts: &[HostUsage], masters: &[(u64, u64)], workers: &[(u64, u64)]) -> 
         && workers.iter().all(|w| place(*w, false, &mut free))
 }
 
-/// The plan of a create, as shown before the user confirms.
-pub async fn create_plan(spec: &ClusterSpec, cloud: &dyn Cloud) -> Result<Value> {
-    let flavors = cloud
-        .flavor_list()
-        .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+/// The plan of a create, as shown before the user confirms; `flavors` are the cloud's
+/// (the caller has them already, for validation).
+pub async fn create_plan(
+    spec: &ClusterSpec,
+    flavors: &[Flavor],
+    cloud: &dyn Cloud,
+) -> Result<Value> {
     let size = |name: &str| {
         flavors
             .iter()

@@ -82,7 +82,6 @@ pub fn register(
             Arc::new(DeleteCluster {
                 store: store.clone(),
                 cloud: cloud.clone(),
-                settings: settings.clone(),
             }),
         )
         .kind(
@@ -575,7 +574,6 @@ impl SagaKind for CreateCluster {
 struct DeleteCluster {
     store: Store,
     cloud: Arc<dyn Cloud>,
-    settings: Arc<Settings>,
 }
 
 enum Sweep {
@@ -589,7 +587,6 @@ struct SweepStep {
     what: Sweep,
     cluster_id: String,
     cloud: Arc<dyn Cloud>,
-    settings: Arc<Settings>,
 }
 
 #[async_trait]
@@ -640,7 +637,6 @@ impl Step for SweepStep {
                 }
             }
         }
-        let _ = &self.settings;
         Ok(json!({ "removed": removed }))
     }
 
@@ -666,7 +662,6 @@ impl SagaKind for DeleteCluster {
                 what,
                 cluster_id: cluster_id.clone(),
                 cloud: self.cloud.clone(),
-                settings: self.settings.clone(),
             })
         };
         Ok(vec![
