@@ -11,6 +11,7 @@ pub mod clusters;
 pub mod domain;
 pub mod error;
 pub mod ops;
+pub mod pki;
 pub mod projects;
 pub mod quotas;
 pub mod store;

@@ -160,6 +160,13 @@ pub async fn usage(
             });
         }
     }
+    // Services (one load balancer each) and persistent volumes.
+    let (lbs, gib) = store.workload_usage(project_id).await?;
+    total = total.plus(Usage {
+        load_balancers: lbs,
+        volume_gib: gib,
+        ..Usage::default()
+    });
     Ok(total)
 }
 

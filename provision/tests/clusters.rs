@@ -193,7 +193,7 @@ both!(
         .await
         .unwrap();
         assert_eq!(started.cluster.status, "CREATING");
-        assert_eq!(started.operation.steps_total, 2 + 3 * 4 + 3 + 2);
+        assert_eq!(started.operation.steps_total, 3 + 3 * 4 + 3 + 2);
         drain(&e.engine).await;
         let op = e.store.op_get(&started.operation.id).await.unwrap();
         assert_eq!(op.state, OpState::Succeeded, "{:?}", op.error);
@@ -707,3 +707,413 @@ both!(
         ));
     }
 );
+
+// ---- PKI and kubeconfigs -----------------------------------------------------------
+
+/// A stand-in for kube-apiserver: TLS with a serving certificate from the cluster CA,
+/// client certificates required (signed by that CA), `GET /version` answered.
+async fn api_stand_in(
+    serving: &provision::pki::CertifiedPem,
+    ca_pem: &str,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(serving.cert_pem.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(serving.key_pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // Health probes connect and close; failed handshakes are the point.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = if req.starts_with(b"GET /version") {
+                    r#"{"major":"1","minor":"31","gitVersion":"v1.31.12-shipyard-stand-in","platform":"linux/amd64"}"#
+                } else {
+                    r#"{"kind":"Status","status":"Failure","code":404}"#
+                };
+                let status = if req.starts_with(b"GET /version") {
+                    "200 OK"
+                } else {
+                    "404 Not Found"
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+fn kubectl(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("kubectl on PATH (make test-tools installs Debian's kubernetes-client)")
+}
+
+/// `kubectl get --raw /version` until it works (the load balancer needs a probe to
+/// mark the stand-in ONLINE); the last output either way.
+async fn kubectl_version(file: &std::path::Path, tries: u32) -> std::process::Output {
+    let mut out = None;
+    for _ in 0..tries {
+        let o = kubectl(&[
+            "--kubeconfig",
+            file.to_str().unwrap(),
+            "--request-timeout=5s",
+            "get",
+            "--raw",
+            "/version",
+        ]);
+        if o.status.success() {
+            return o;
+        }
+        out = Some(o);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    out.unwrap()
+}
+
+both!(
+    kubeconfig_reaches_the_api_through_its_load_balancer_and_rotation_locks_it_out,
+    |store: Store| async move {
+        let e = env(store, |_| {}).await;
+        let key = provision::pki::SecretKey::generate();
+        // Not ACTIVE yet: refused, nothing issued.
+        let started = clusters::create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &e.project,
+            spec("pki", 1, 1),
+            &e.flavors,
+        )
+        .await
+        .unwrap();
+        let early = clusters::kubeconfig(&e.store, &key, &e.actor, &started.cluster.id, None).await;
+        assert!(matches!(early, Err(Error::Conflict(_))), "{early:?}");
+        drain(&e.engine).await;
+        let cluster = e
+            .store
+            .cluster_get(&e.project, &started.cluster.id)
+            .await
+            .unwrap();
+        assert_eq!(cluster.status, "ACTIVE");
+        let vip = cluster
+            .api_address
+            .clone()
+            .unwrap()
+            .split_once(':')
+            .unwrap()
+            .0
+            .to_string();
+        let ca = provision::pki::ca_get(&e.store, &cluster.id)
+            .await
+            .unwrap()
+            .expect("a CA");
+        assert_eq!(ca.generation, 1);
+        // The CA key is sealed at rest: the stored text is not a PEM key.
+        let sealed: String =
+            sqlx::query_scalar("SELECT key_sealed FROM cluster_cas WHERE cluster_id = $1")
+                .bind(&cluster.id)
+                .fetch_one(e.store.pool())
+                .await
+                .unwrap();
+        assert!(!sealed.contains("PRIVATE KEY"));
+
+        // The settings' key sealed it: a kubeconfig needs that key. Issue with a key
+        // that did not seal the CA: refused (it cannot open it).
+        let wrong = clusters::kubeconfig(&e.store, &key, &e.actor, &cluster.id, None).await;
+        assert!(wrong.is_err(), "a foreign key opened the CA");
+        // Re-make the CA with our key (rotation), then issue.
+        let rotation = clusters::rotate_ca(&e.store, &key, &e.actor, &cluster.id)
+            .await
+            .unwrap();
+        assert_eq!(rotation.ca.generation, 2);
+        assert_eq!(rotation.retired_generation, Some(1));
+
+        // Bad validity: refused.
+        for bad in [0, 721] {
+            let r = clusters::kubeconfig(&e.store, &key, &e.actor, &cluster.id, Some(bad)).await;
+            assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
+        }
+        let kc = clusters::kubeconfig(&e.store, &key, &e.actor, &cluster.id, Some(2))
+            .await
+            .unwrap();
+        assert_eq!(kc.file_name, "pki.kubeconfig.yaml");
+        let in_2h = provision::now_ms() + 2 * 3_600_000;
+        assert!((kc.not_after - in_2h).abs() < 60_000, "expires in 2 hours");
+        let dir =
+            provision::testdb::TempDir::new(&format!("shipyard-kc-{}", &provision::new_id()[..8]))
+                .unwrap();
+        let file = dir.0.join(&kc.file_name);
+        std::fs::write(&file, &kc.yaml).unwrap();
+
+        // kubectl accepts it and points at the API VIP.
+        let view = kubectl(&[
+            "config",
+            "view",
+            "--kubeconfig",
+            file.to_str().unwrap(),
+            "--raw",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ]);
+        assert!(
+            view.status.success(),
+            "{}",
+            String::from_utf8_lossy(&view.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&view.stdout),
+            format!("https://{vip}:6443")
+        );
+
+        // The client certificate verifies against the cluster CA (openssl), with
+        // CN = the user and O = the owner's group.
+        let doc: serde_yaml::Value = serde_yaml::from_str(&kc.yaml).unwrap();
+        use base64::Engine as _;
+        let b64 = |v: &serde_yaml::Value| {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.as_str().unwrap())
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let ca_pem = b64(&doc["clusters"][0]["cluster"]["certificate-authority-data"]);
+        let client_pem = b64(&doc["users"][0]["user"]["client-certificate-data"]);
+        std::fs::write(dir.0.join("ca.pem"), &ca_pem).unwrap();
+        std::fs::write(dir.0.join("client.pem"), &client_pem).unwrap();
+        let verify = std::process::Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(dir.0.join("ca.pem"))
+            .arg(dir.0.join("client.pem"))
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+        let subject = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-serial", "-in"])
+            .arg(dir.0.join("client.pem"))
+            .output()
+            .unwrap();
+        let subject = String::from_utf8_lossy(&subject.stdout).to_string();
+        assert!(
+            subject.contains(&format!("CN = {}", e.actor.email))
+                && subject.contains("O = system:masters"),
+            "{subject}"
+        );
+        assert!(
+            subject.to_lowercase().contains(&kc.serial),
+            "{subject} / {}",
+            kc.serial
+        );
+
+        // kubectl reaches the API over mTLS through the cluster's own load balancer: a
+        // stand-in API server with a serving certificate for the VIP joins the API pool.
+        let serving = provision::pki::serving_cert(&e.store, &key, &cluster.id, &[vip.clone()])
+            .await
+            .unwrap();
+        let (stand_in, task) = api_stand_in(&serving, &ca_pem).await;
+        let pool = e
+            .store
+            .op_steps(&started.operation.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.step == "api-pool")
+            .and_then(|s| s.output)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for m in e.cloud.member_list(&pool).await.unwrap() {
+            e.cloud.member_remove(&pool, &m.id).await.unwrap();
+            e.cloud
+                .wait_load_balancer_active(
+                    &cluster_lb(&e, &cluster.id).await,
+                    &WaitPolicy::default(),
+                )
+                .await
+                .unwrap();
+        }
+        e.cloud
+            .member_add(
+                &pool,
+                &MemberSpec {
+                    name: "stand-in".into(),
+                    address: "127.0.0.1".into(),
+                    port: stand_in.port(),
+                },
+            )
+            .await
+            .unwrap();
+        let out = kubectl_version(&file, 40).await;
+        assert!(
+            out.status.success(),
+            "kubectl get --raw /version: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("v1.31.12-shipyard-stand-in"));
+
+        // Recorded and audited.
+        let issued =
+            provision::pki::kubeconfigs_list(&e.store, &cluster.id, Some(&e.actor.user_id))
+                .await
+                .unwrap();
+        assert_eq!(issued.len(), 1);
+        assert_eq!(issued[0].serial, kc.serial);
+        assert!(issued[0].current);
+        let audit = e
+            .store
+            .audit_list(&provision::domain::AuditFilter {
+                action: Some("kubeconfig.issue".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            audit.iter().any(|a| a.detail.contains(&kc.serial)),
+            "{audit:?}"
+        );
+
+        // Rotation: the API now presents a certificate of the new CA and trusts only it;
+        // the old kubeconfig stops working and is marked as superseded.
+        task.abort();
+        let rotation = clusters::rotate_ca(&e.store, &key, &e.actor, &cluster.id)
+            .await
+            .unwrap();
+        assert_eq!(rotation.invalidated_kubeconfigs, 1);
+        let serving = provision::pki::serving_cert(&e.store, &key, &cluster.id, &[vip.clone()])
+            .await
+            .unwrap();
+        let new_ca = provision::pki::ca_get(&e.store, &cluster.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let (stand_in2, task2) = api_stand_in(&serving, &new_ca.cert_pem).await;
+        for m in e.cloud.member_list(&pool).await.unwrap() {
+            e.cloud.member_remove(&pool, &m.id).await.unwrap();
+            e.cloud
+                .wait_load_balancer_active(
+                    &cluster_lb(&e, &cluster.id).await,
+                    &WaitPolicy::default(),
+                )
+                .await
+                .unwrap();
+        }
+        e.cloud
+            .member_add(
+                &pool,
+                &MemberSpec {
+                    name: "stand-in".into(),
+                    address: "127.0.0.1".into(),
+                    port: stand_in2.port(),
+                },
+            )
+            .await
+            .unwrap();
+        let fresh = clusters::kubeconfig(&e.store, &key, &e.actor, &cluster.id, None)
+            .await
+            .unwrap();
+        let fresh_file = dir.0.join("fresh.yaml");
+        std::fs::write(&fresh_file, &fresh.yaml).unwrap();
+        let out = kubectl_version(&fresh_file, 40).await;
+        assert!(
+            out.status.success(),
+            "new kubeconfig: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let old = kubectl_version(&file, 1).await;
+        assert!(
+            !old.status.success(),
+            "the old kubeconfig still works after rotation"
+        );
+        let issued = provision::pki::kubeconfigs_list(&e.store, &cluster.id, None)
+            .await
+            .unwrap();
+        assert_eq!(issued.iter().filter(|k| k.current).count(), 1);
+        assert!(issued.iter().any(|k| k.serial == kc.serial && !k.current));
+        task2.abort();
+
+        // Another project's user: not found, nothing issued.
+        let (other, _) = e
+            .store
+            .user_create_with_project("other-pki@example.com", "x", false, false)
+            .await
+            .unwrap();
+        let other = Actor {
+            user_id: other.id,
+            email: other.email,
+            is_admin: false,
+            client_addr: "127.0.0.1".into(),
+        };
+        let r = clusters::kubeconfig(&e.store, &key, &other, &cluster.id, None).await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+        let r = clusters::rotate_ca(&e.store, &key, &other, &cluster.id).await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+
+        // Deleting the cluster removes its CA.
+        clusters::delete(&e.store, &e.engine, &e.actor, &e.project, &cluster.id)
+            .await
+            .unwrap();
+        drain(&e.engine).await;
+        assert!(provision::pki::ca_get(&e.store, &cluster.id)
+            .await
+            .unwrap()
+            .is_none());
+    }
+);
+
+async fn cluster_lb(e: &Env, cluster_id: &str) -> String {
+    e.cloud
+        .load_balancer_list(&[cluster_tag(cluster_id)])
+        .await
+        .unwrap()[0]
+        .id
+        .clone()
+}

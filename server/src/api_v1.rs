@@ -27,6 +27,8 @@ pub struct ApiState {
     pub store: Store,
     pub engine: Engine,
     pub cloud: Arc<dyn Cloud>,
+    /// Seals and opens the cluster CAs' keys.
+    pub secret_key: Arc<provision::pki::SecretKey>,
     pub trust_forwarded_for: bool,
 }
 
@@ -37,6 +39,14 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/v1/clusters/{id}",
             get(cluster_show).delete(cluster_delete),
+        )
+        .route(
+            "/api/v1/clusters/{id}/kubeconfig",
+            axum::routing::post(kubeconfig_issue),
+        )
+        .route(
+            "/api/v1/clusters/{id}/rotate-ca",
+            axum::routing::post(ca_rotate),
         )
         .route("/api/v1/clusters/{id}/nodegroups", get(node_group_list))
         .route(
@@ -372,6 +382,99 @@ async fn cluster_delete(
         })),
     )
         .into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct KubeconfigRequest {
+    validity_hours: Option<u32>,
+}
+
+/// A fresh kubeconfig for the caller: YAML (as a download), or JSON with its serial
+/// and expiry when the client asks for `application/json`.
+async fn kubeconfig_issue(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let req: KubeconfigRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        KubeconfigRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::invalid(
+                "body",
+                format!("Send {{\"validity_hours\": 24}} or nothing: {e}"),
+            )
+        })?
+    };
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let kc = clusters::kubeconfig(
+        &state.store,
+        &state.secret_key,
+        &caller.actor,
+        &cluster.id,
+        req.validity_hours,
+    )
+    .await?;
+    let expires = provision::pki::rfc3339(kc.not_after);
+    let wants_json = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({"kubeconfig": {
+                "yaml": kc.yaml, "serial": kc.serial, "expires_at": expires,
+                "file_name": kc.file_name, "ca_generation": kc.ca_generation,
+            }})),
+        )
+            .into_response());
+    }
+    Ok((
+        StatusCode::CREATED,
+        [
+            (http::header::CONTENT_TYPE, "application/yaml".to_string()),
+            (
+                http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", kc.file_name),
+            ),
+            (http::header::CACHE_CONTROL, "no-store".to_string()),
+            (
+                http::header::HeaderName::from_static("x-shipyard-kubeconfig-serial"),
+                kc.serial.clone(),
+            ),
+            (
+                http::header::HeaderName::from_static("x-shipyard-kubeconfig-expires"),
+                expires,
+            ),
+        ],
+        kc.yaml,
+    )
+        .into_response())
+}
+
+/// Replaces the cluster's CA; kubeconfigs issued before stop working.
+async fn ca_rotate(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let r =
+        clusters::rotate_ca(&state.store, &state.secret_key, &caller.actor, &cluster.id).await?;
+    Ok(Json(json!({"ca": {
+        "generation": r.ca.generation,
+        "not_after": provision::pki::rfc3339(r.ca.not_after),
+        "retired_generation": r.retired_generation,
+        "invalidated_kubeconfigs": r.invalidated_kubeconfigs,
+        "message": "Kubeconfigs issued before this rotation no longer work: download a new one.",
+    }})))
 }
 
 fn node_group_json(n: &provision::clusters::NodeGroup) -> Value {

@@ -123,7 +123,15 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
     }
     let localcloud = start_cloud(config).await?;
     let cloud = connect_cloud(localcloud.as_ref()).await?;
-    let mut settings = provision::clusters::saga::Settings::default();
+    let secret_key = Arc::new(
+        provision::pki::SecretKey::from_env_or_file(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .context("loading the secret key that seals cluster CA keys")?,
+    );
+    let mut settings = provision::clusters::saga::Settings {
+        secret_key: secret_key.clone(),
+        ..Default::default()
+    };
     if localcloud.is_none() {
         if let Ok(network) = std::env::var("SHIPYARD_NETWORK") {
             settings.network = network;
@@ -146,6 +154,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         store: store.clone(),
         engine: engine.clone(),
         cloud: cloud.clone(),
+        secret_key,
         trust_forwarded_for: config.trust_forwarded_for,
     };
     let router = router(config, store.clone(), api);

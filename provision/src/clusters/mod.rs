@@ -5,6 +5,7 @@
 pub mod plan;
 pub mod saga;
 mod store;
+pub mod workloads;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -382,6 +383,167 @@ pub async fn delete(
     Ok(Started { cluster, operation })
 }
 
+/// The cluster's spec with one node group: what a node group operation works on.
+fn spec_with_group(cluster: &Cluster, group: NodeGroupSpec) -> ClusterSpec {
+    ClusterSpec {
+        name: cluster.name.clone(),
+        kubernetes_version: Some(cluster.kubernetes_version.clone()),
+        master_count: cluster.master_count as u32,
+        master_flavor: cluster.master_flavor.clone(),
+        pod_cidr: cluster.pod_cidr.clone(),
+        service_cidr: cluster.service_cidr.clone(),
+        api_endpoint: if cluster.api_endpoint == "private" {
+            ApiEndpoint::Private
+        } else {
+            ApiEndpoint::Public
+        },
+        node_groups: vec![group],
+    }
+}
+
+impl NodeGroup {
+    /// The group as a spec (its stored count and bounds).
+    pub fn spec(&self) -> NodeGroupSpec {
+        NodeGroupSpec {
+            name: self.name.clone(),
+            flavor: self.flavor.clone(),
+            node_count: self.node_count as u32,
+            min_node_count: Some(self.min_node_count as u32),
+            max_node_count: Some(self.max_node_count as u32),
+            boot_volume_gib: self.boot_volume_gib as u64,
+            labels: serde_json::from_str(&self.labels).unwrap_or_default(),
+            taints: serde_json::from_str(&self.taints).unwrap_or_default(),
+        }
+    }
+}
+
+/// The workers of a node group in the cloud, by name.
+async fn group_workers(
+    cloud: &dyn crate::cloud::Cloud,
+    cluster_id: &str,
+    group: &str,
+) -> Result<Vec<String>> {
+    Ok(cloud
+        .server_list(&saga::cluster_metadata(cluster_id))
+        .await
+        .map_err(|e| Error::internal(format!("listing workers: {e}")))?
+        .into_iter()
+        .filter(|s| s.metadata.get("shipyard-node-group").map(String::as_str) == Some(group))
+        .map(|s| s.name)
+        .collect())
+}
+
+/// Adds a node group to an ACTIVE cluster and starts making its workers. A create that
+/// fails unwinds: the workers go and so does the group.
+pub async fn node_group_create(
+    store: &Store,
+    engine: &Engine,
+    actor: &Actor,
+    cluster_id: &str,
+    group: NodeGroupSpec,
+    flavors: &[crate::cloud::Flavor],
+) -> Result<(NodeGroup, OperationRow)> {
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
+    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+    group.validate(&names)?;
+    if cluster.status != "ACTIVE" {
+        return Err(Error::Conflict(format!(
+            "The cluster is {}; add node groups once it is ACTIVE.",
+            cluster.status
+        )));
+    }
+    let f = flavors.iter().find(|f| f.name == group.flavor);
+    let n = group.node_count as i64;
+    let etcd = saga::Settings::default().etcd_gib as i64;
+    crate::quotas::check(
+        &crate::quotas::get(store, &cluster.project_id).await?,
+        &crate::quotas::usage(store, &cluster.project_id, flavors, etcd).await?,
+        &crate::quotas::Usage {
+            vcpus: f.map_or(0, |f| f.vcpus as i64) * n,
+            ram_mib: f.map_or(0, |f| f.ram_mib as i64) * n,
+            volume_gib: group.boot_volume_gib as i64 * n,
+            ..Default::default()
+        },
+    )?;
+    let ng = store.node_group_insert(cluster_id, &group).await?;
+    let spec = spec_with_group(&cluster, group.clone());
+    let submitted = engine
+        .submit(NewOperation {
+            project_id: cluster.project_id.clone(),
+            kind: saga::NODE_GROUP_CREATE.into(),
+            target_id: cluster.id.clone(),
+            requested_by: actor.user_id.clone(),
+            spec: serde_json::json!({
+                "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
+                "add": (0..group.node_count).collect::<Vec<u32>>(), "remove": [],
+                "target": group.node_count,
+            }),
+        })
+        .await;
+    match submitted {
+        Ok(op) => {
+            store
+                .cluster_set_status(&cluster.id, "UPDATING", None)
+                .await?;
+            Ok((ng, op))
+        }
+        Err(e) => {
+            store.node_group_remove(&ng.id).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Removes a node group and its workers. A cluster keeps at least one node group.
+pub async fn node_group_delete(
+    store: &Store,
+    engine: &Engine,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    node_group: &str,
+) -> Result<OperationRow> {
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
+    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let groups = store.node_groups_of(cluster_id).await?;
+    let ng = groups
+        .iter()
+        .find(|n| n.name == node_group || n.id == node_group)
+        .ok_or_else(|| Error::NotFound(format!("Node group {node_group} not found.")))?;
+    if groups.len() == 1 {
+        return Err(Error::Conflict(format!(
+            "'{}' is the cluster's only node group; a cluster keeps at least one (delete the cluster instead).",
+            ng.name
+        )));
+    }
+    if cluster.status != "ACTIVE" {
+        return Err(Error::Conflict(format!(
+            "The cluster is {}; delete node groups once it is ACTIVE.",
+            cluster.status
+        )));
+    }
+    let workers = group_workers(cloud, cluster_id, &ng.name).await?;
+    let op = engine
+        .submit(NewOperation {
+            project_id: cluster.project_id.clone(),
+            kind: saga::NODE_GROUP_DELETE.into(),
+            target_id: cluster.id.clone(),
+            requested_by: actor.user_id.clone(),
+            spec: serde_json::json!({
+                "cluster_id": cluster.id, "node_group_id": ng.id, "node_group": ng.name,
+                "remove": workers,
+            }),
+        })
+        .await?;
+    store
+        .cluster_set_status(&cluster.id, "UPDATING", None)
+        .await?;
+    Ok(op)
+}
+
 /// A change to a node group: a new count and bounds, and optionally which nodes to
 /// remove when shrinking (else the newest go).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -452,14 +614,7 @@ pub async fn scale(
             cluster.status
         )));
     }
-    let workers: Vec<String> = cloud
-        .server_list(&saga::cluster_metadata(cluster_id))
-        .await
-        .map_err(|e| Error::internal(format!("listing workers: {e}")))?
-        .into_iter()
-        .filter(|s| s.metadata.get("shipyard-node-group") == Some(&ng.name))
-        .map(|s| s.name)
-        .collect();
+    let workers = group_workers(cloud, cluster_id, &ng.name).await?;
     let current = workers.len() as u32;
     let (add, remove): (Vec<u32>, Vec<String>) = if target > current {
         if !change.remove_nodes.is_empty() {
@@ -519,29 +674,15 @@ pub async fn scale(
             },
         )?;
     }
-    let spec = ClusterSpec {
-        name: cluster.name.clone(),
-        kubernetes_version: Some(cluster.kubernetes_version.clone()),
-        master_count: cluster.master_count as u32,
-        master_flavor: cluster.master_flavor.clone(),
-        pod_cidr: cluster.pod_cidr.clone(),
-        service_cidr: cluster.service_cidr.clone(),
-        api_endpoint: if cluster.api_endpoint == "private" {
-            ApiEndpoint::Private
-        } else {
-            ApiEndpoint::Public
-        },
-        node_groups: vec![NodeGroupSpec {
-            name: ng.name.clone(),
-            flavor: ng.flavor.clone(),
+    let spec = spec_with_group(
+        &cluster,
+        NodeGroupSpec {
             node_count: target,
             min_node_count: Some(min),
             max_node_count: Some(max),
-            boot_volume_gib: ng.boot_volume_gib as u64,
-            labels: serde_json::from_str(&ng.labels).unwrap_or_default(),
-            taints: serde_json::from_str(&ng.taints).unwrap_or_default(),
-        }],
-    };
+            ..ng.spec()
+        },
+    );
     let op = engine
         .submit(NewOperation {
             project_id: cluster.project_id.clone(),
@@ -561,4 +702,98 @@ pub async fn scale(
         .cluster_set_status(&cluster.id, "UPDATING", None)
         .await?;
     Ok(Some(op))
+}
+
+/// Issues a kubeconfig for the actor on the cluster: a fresh client certificate (CN =
+/// the user's email, O = the group of their project role), audit-logged.
+pub async fn kubeconfig(
+    store: &Store,
+    key: &crate::pki::SecretKey,
+    actor: &Actor,
+    cluster_id: &str,
+    validity_hours: Option<u32>,
+) -> Result<crate::pki::Kubeconfig> {
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    let (_, role) = authorize(store, actor, &cluster.project_id, Action::View).await?;
+    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let hours = validity_hours.unwrap_or(crate::pki::DEFAULT_VALIDITY_HOURS);
+    crate::pki::check_validity(hours)?;
+    let address = match (&cluster.api_address, cluster.status.as_str()) {
+        (Some(a), "ACTIVE" | "UPDATING") => a.clone(),
+        _ => {
+            return Err(Error::Conflict(format!(
+                "The cluster is {}; its API endpoint serves kubeconfigs once it is ACTIVE.",
+                cluster.status
+            )))
+        }
+    };
+    let group = crate::pki::role_group(role);
+    let issued = crate::pki::issue_kubeconfig(
+        store,
+        key,
+        &crate::pki::IssueRequest {
+            cluster_id: &cluster.id,
+            cluster_name: &cluster.name,
+            user_id: &actor.user_id,
+            user: &actor.email,
+            group,
+            server_url: &format!("https://{address}"),
+            validity_hours: hours,
+        },
+    )
+    .await?;
+    crate::accounts::audit(
+        store,
+        actor,
+        Some(&cluster.project_id),
+        "kubeconfig.issue",
+        &cluster.name,
+        crate::domain::Outcome::Success,
+        &format!(
+            "serial {} group {group} expires {} (CA generation {})",
+            issued.serial,
+            crate::pki::rfc3339(issued.not_after),
+            issued.ca_generation
+        ),
+    )
+    .await?;
+    Ok(issued)
+}
+
+/// Replaces the cluster's CA: every kubeconfig issued so far stops working and its
+/// holders must download a new one. Audit-logged.
+pub async fn rotate_ca(
+    store: &Store,
+    key: &crate::pki::SecretKey,
+    actor: &Actor,
+    cluster_id: &str,
+) -> Result<crate::pki::Rotation> {
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
+    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    if !matches!(cluster.status.as_str(), "ACTIVE" | "UPDATING") {
+        return Err(Error::Conflict(format!(
+            "The cluster is {}; rotate its CA once it is ACTIVE.",
+            cluster.status
+        )));
+    }
+    let rotation = crate::pki::ca_rotate(store, key, &cluster.id).await?;
+    crate::accounts::audit(
+        store,
+        actor,
+        Some(&cluster.project_id),
+        "cluster.rotate_ca",
+        &cluster.name,
+        crate::domain::Outcome::Success,
+        &format!(
+            "CA generation {} replaced {}; {} kubeconfig(s) must be downloaded again",
+            rotation.ca.generation,
+            rotation
+                .retired_generation
+                .map_or("none".to_string(), |g| g.to_string()),
+            rotation.invalidated_kubeconfigs
+        ),
+    )
+    .await?;
+    Ok(rotation)
 }

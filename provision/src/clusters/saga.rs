@@ -19,11 +19,14 @@ use serde_json::{json, Value};
 use super::{image_for, ClusterSpec};
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
+use crate::pki::SecretKey;
 use crate::{Error, Result, Store};
 
 pub const CREATE: &str = "cluster.create";
 pub const DELETE: &str = "cluster.delete";
 pub const SCALE: &str = "nodegroup.scale";
+pub const NODE_GROUP_CREATE: &str = "nodegroup.create";
+pub const NODE_GROUP_DELETE: &str = "nodegroup.delete";
 
 /// The metadata key and tag prefix that mark a cluster's resources.
 pub const CLUSTER_KEY: &str = "shipyard-cluster";
@@ -35,6 +38,8 @@ pub struct Settings {
     pub network: String,
     pub etcd_gib: u64,
     pub wait: WaitPolicy,
+    /// Seals each cluster CA's private key.
+    pub secret_key: Arc<SecretKey>,
 }
 
 impl Default for Settings {
@@ -43,6 +48,8 @@ impl Default for Settings {
             network: "private".into(),
             etcd_gib: 10,
             wait: WaitPolicy::default(),
+            // Ephemeral: a server passes the key it keeps (see `pki::SecretKey`).
+            secret_key: Arc::new(SecretKey::generate()),
         }
     }
 }
@@ -56,7 +63,7 @@ pub fn cluster_metadata(cluster_id: &str) -> Metadata {
     BTreeMap::from([(CLUSTER_KEY.to_string(), cluster_id.to_string())])
 }
 
-fn prefix(cluster_id: &str) -> String {
+pub(crate) fn prefix(cluster_id: &str) -> String {
     format!("sy-{}", &cluster_id[..cluster_id.len().min(8)])
 }
 
@@ -68,6 +75,7 @@ pub fn register(
     settings: Settings,
 ) -> crate::ops::EngineBuilder {
     let settings = Arc::new(settings);
+    let builder = super::workloads::register(builder, store, cloud.clone(), settings.clone());
     builder
         .kind(
             CREATE,
@@ -88,14 +96,33 @@ pub fn register(
             SCALE,
             Arc::new(ScaleNodeGroup {
                 store: store.clone(),
-                cloud,
+                cloud: cloud.clone(),
+                settings: settings.clone(),
+                creating: false,
+            }),
+        )
+        .kind(
+            NODE_GROUP_CREATE,
+            Arc::new(ScaleNodeGroup {
+                store: store.clone(),
+                cloud: cloud.clone(),
                 settings,
+                creating: true,
+            }),
+        )
+        .kind(
+            NODE_GROUP_DELETE,
+            Arc::new(DeleteNodeGroup {
+                store: store.clone(),
+                cloud,
             }),
         )
 }
 
 /// One resource of a cluster being created.
 enum Res {
+    /// The cluster's certificate authority (in the database, not the cloud).
+    Ca,
     Group,
     Master(u32),
     Etcd(u32),
@@ -105,10 +132,14 @@ enum Res {
     Pool,
     Monitor,
     Member(u32),
-    Worker { group: usize, index: u32 },
+    Worker {
+        group: usize,
+        index: u32,
+    },
 }
 
 struct Shared {
+    store: Store,
     cloud: Arc<dyn Cloud>,
     settings: Arc<Settings>,
     cluster_id: String,
@@ -130,6 +161,7 @@ impl ClusterStep {
     fn name(&self) -> String {
         let p = prefix(&self.shared.cluster_id);
         match &self.res {
+            Res::Ca => format!("{p}-ca"),
             Res::Group => format!("{p}-masters"),
             Res::Master(i) => format!("{p}-master-{i}"),
             Res::Etcd(i) => format!("{p}-etcd-{i}"),
@@ -238,6 +270,15 @@ impl Step for ClusterStep {
     async fn run(&self, cx: &StepContext) -> std::result::Result<Value, StepError> {
         let spec = &self.shared.spec;
         match &self.res {
+            Res::Ca => {
+                let ca = crate::pki::ca_create(
+                    &self.shared.store,
+                    &self.shared.settings.secret_key,
+                    &self.shared.cluster_id,
+                )
+                .await?;
+                Ok(json!({ "generation": ca.generation, "common_name": ca.common_name }))
+            }
             Res::Group => {
                 let g = self
                     .cloud()
@@ -370,6 +411,10 @@ impl Step for ClusterStep {
         output: Option<&Value>,
     ) -> std::result::Result<(), StepError> {
         match &self.res {
+            Res::Ca => {
+                crate::pki::ca_remove(&self.shared.store, &self.shared.cluster_id).await?;
+                Ok(())
+            }
             Res::Group => {
                 let id = match output.and_then(|o| o["id"].as_str()) {
                     Some(id) => Some(id.to_string()),
@@ -468,6 +513,7 @@ impl SagaKind for CreateCluster {
     fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
         let (cluster_id, cluster) = parse_create(spec)?;
         let shared = Arc::new(Shared {
+            store: self.store.clone(),
             cloud: self.cloud.clone(),
             settings: self.settings.clone(),
             cluster_id,
@@ -481,6 +527,7 @@ impl SagaKind for CreateCluster {
         };
         let masters = shared.spec.master_count;
         let mut steps = vec![
+            StepDef::new("ca", &[], step(Res::Ca)),
             StepDef::new("server-group", &[], step(Res::Group)),
             StepDef::new("api-lb", &[], step(Res::Lb)),
         ];
@@ -677,6 +724,9 @@ impl SagaKind for DeleteCluster {
     }
 
     async fn succeeded(&self, op: &OperationRow) -> Result<()> {
+        // The CA's key goes with the cluster (the audit log keeps what was issued).
+        crate::pki::ca_remove(&self.store, &op.target_id).await?;
+        self.store.workloads_mark_deleted(&op.target_id).await?;
         self.store.cluster_mark_deleted(&op.target_id).await
     }
 
@@ -693,6 +743,8 @@ struct ScaleNodeGroup {
     store: Store,
     cloud: Arc<dyn Cloud>,
     settings: Arc<Settings>,
+    /// A new node group: its row goes when the create unwinds.
+    creating: bool,
 }
 
 /// Removes one worker by name (gone already counts as removed).
@@ -740,6 +792,7 @@ impl SagaKind for ScaleNodeGroup {
             .name
             .clone();
         let shared = Arc::new(Shared {
+            store: self.store.clone(),
             cloud: self.cloud.clone(),
             settings: self.settings.clone(),
             cluster_id: cluster_id.clone(),
@@ -780,8 +833,118 @@ impl SagaKind for ScaleNodeGroup {
     }
 
     async fn unwound(&self, op: &OperationRow) -> Result<()> {
+        let what = if self.creating {
+            let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+            self.store.node_group_remove(ng).await?;
+            "Adding a node group"
+        } else {
+            "Scaling"
+        };
         let reason = format!(
-            "Scaling failed and was undone: {}",
+            "{what} failed and was undone: {}",
+            op.error.as_deref().unwrap_or("unknown error")
+        );
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
+            .await
+    }
+}
+
+/// Delete a node group: its workers one by one, then a sweep for any the group still
+/// has (by the `shipyard-node-group` mark), then the row. Not undone: a failure stops
+/// as `failed` and a retry carries on.
+struct DeleteNodeGroup {
+    store: Store,
+    cloud: Arc<dyn Cloud>,
+}
+
+/// Removes whatever servers of the node group remain.
+struct SweepNodeGroup {
+    group: String,
+    cluster_id: String,
+    cloud: Arc<dyn Cloud>,
+}
+
+#[async_trait]
+impl Step for SweepNodeGroup {
+    async fn run(&self, _cx: &StepContext) -> std::result::Result<Value, StepError> {
+        let mut mark = cluster_metadata(&self.cluster_id);
+        mark.insert("shipyard-node-group".into(), self.group.clone());
+        let left = self.cloud.server_list(&mark).await?;
+        for s in &left {
+            self.cloud.server_delete(&s.id).await?;
+        }
+        if !self.cloud.server_list(&mark).await?.is_empty() {
+            return Err(StepError::retryable("workers are still being deleted"));
+        }
+        Ok(json!({ "removed": left.iter().map(|s| &s.name).collect::<Vec<_>>() }))
+    }
+
+    async fn undo(
+        &self,
+        _cx: &StepContext,
+        _output: Option<&Value>,
+    ) -> std::result::Result<(), StepError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SagaKind for DeleteNodeGroup {
+    fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
+        let cluster_id = spec["cluster_id"]
+            .as_str()
+            .ok_or_else(|| Error::internal("node group operation without cluster_id"))?
+            .to_string();
+        let group = spec["node_group"]
+            .as_str()
+            .ok_or_else(|| Error::internal("node group operation without node_group"))?
+            .to_string();
+        let remove: Vec<String> =
+            serde_json::from_value(spec["remove"].clone()).map_err(Error::internal)?;
+        let mut steps = Vec::new();
+        let mut keys = Vec::new();
+        for name in remove {
+            let key = format!("remove-{name}");
+            steps.push(StepDef::new(
+                &key,
+                &[],
+                Arc::new(RemoveWorker {
+                    name,
+                    cluster_id: cluster_id.clone(),
+                    cloud: self.cloud.clone(),
+                }),
+            ));
+            keys.push(key);
+        }
+        let after: Vec<&str> = keys.iter().map(String::as_str).collect();
+        steps.push(StepDef::new(
+            "sweep",
+            &after,
+            Arc::new(SweepNodeGroup {
+                group,
+                cluster_id,
+                cloud: self.cloud.clone(),
+            }),
+        ));
+        Ok(steps)
+    }
+
+    fn unwinds(&self) -> bool {
+        false
+    }
+
+    async fn succeeded(&self, op: &OperationRow) -> Result<()> {
+        let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+        self.store.node_group_remove(ng).await?;
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .await
+    }
+
+    async fn unwound(&self, op: &OperationRow) -> Result<()> {
+        let reason = format!(
+            "Deleting a node group failed (retry carries on): {}",
             op.error.as_deref().unwrap_or("unknown error")
         );
         self.store

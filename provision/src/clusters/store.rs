@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::ClusterSpec;
+use super::{ClusterSpec, NodeGroupSpec};
 use crate::{now_ms, Error, Result, Store};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,13 +110,58 @@ impl Store {
         .await
         .map_err(|_| taken())?;
         for ng in &spec.node_groups {
-            let (min, max) = ng.bounds();
-            sqlx::query(
+            node_group_insert(&mut tx, &id, ng, now).await?;
+        }
+        tx.commit().await?;
+        self.cluster_get(project_id, &id).await
+    }
+
+    /// Adds a node group to a cluster; a group of the same name is refused.
+    pub async fn node_group_insert(
+        &self,
+        cluster_id: &str,
+        ng: &NodeGroupSpec,
+    ) -> Result<NodeGroup> {
+        let mut tx = self.pool().begin().await?;
+        node_group_insert(&mut tx, cluster_id, ng, now_ms())
+            .await
+            .map_err(|_| {
+                Error::invalid(
+                    "node_group_name",
+                    format!("This cluster already has a node group named '{}'.", ng.name),
+                )
+            })?;
+        tx.commit().await?;
+        self.node_groups_of(cluster_id)
+            .await?
+            .into_iter()
+            .find(|n| n.name == ng.name)
+            .ok_or_else(|| Error::internal("node group vanished"))
+    }
+
+    /// Removes a node group's row (its workers are gone).
+    pub async fn node_group_remove(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM node_groups WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+async fn node_group_insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    cluster_id: &str,
+    ng: &NodeGroupSpec,
+    now: i64,
+) -> Result<()> {
+    let (min, max) = ng.bounds();
+    sqlx::query(
                 "INSERT INTO node_groups (id, cluster_id, name, flavor, node_count, min_node_count, max_node_count, boot_volume_gib, labels, taints, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
             )
             .bind(crate::new_id())
-            .bind(&id)
+            .bind(cluster_id)
             .bind(&ng.name)
             .bind(&ng.flavor)
             .bind(ng.node_count as i64)
@@ -126,13 +171,12 @@ impl Store {
             .bind(serde_json::to_string(&ng.labels).map_err(Error::internal)?)
             .bind(serde_json::to_string(&ng.taints).map_err(Error::internal)?)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        }
-        tx.commit().await?;
-        self.cluster_get(project_id, &id).await
-    }
+    Ok(())
+}
 
+impl Store {
     /// A live cluster of the project; anything else is "not found".
     pub async fn cluster_get(&self, project_id: &str, id: &str) -> Result<Cluster> {
         let row = sqlx::query(&format!(

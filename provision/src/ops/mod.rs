@@ -146,6 +146,23 @@ impl From<crate::cloud::CloudError> for StepError {
     }
 }
 
+/// A core error inside a step (a database write, say): internal details go to the log,
+/// the step records the words a user may see.
+impl From<crate::Error> for StepError {
+    fn from(e: crate::Error) -> StepError {
+        if let crate::Error::Internal { internal } = &e {
+            tracing::warn!(error = %internal, "step failed inside Shipyard");
+        }
+        StepError {
+            retryable: e.retryable(),
+            message: match &e {
+                crate::Error::Internal { internal } => format!("internal error: {internal}"),
+                other => other.external_message(),
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
