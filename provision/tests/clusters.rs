@@ -1117,3 +1117,412 @@ async fn cluster_lb(e: &Env, cluster_id: &str) -> String {
         .id
         .clone()
 }
+
+// ---- services, persistent volumes and node groups ----------------------------------
+
+use provision::clusters::workloads::{self, ServicePort, ServiceSpec, VolumeRequest};
+
+fn service(name: &str, ports: &[(u16, Option<u16>)]) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        ports: ports
+            .iter()
+            .map(|(port, node_port)| ServicePort {
+                port: *port,
+                node_port: *node_port,
+            })
+            .collect(),
+    }
+}
+
+fn volume(name: &str, size_gib: u64, volume_type: Option<&str>) -> VolumeRequest {
+    VolumeRequest {
+        name: name.into(),
+        size_gib,
+        volume_type: volume_type.map(String::from),
+    }
+}
+
+async fn active_cluster(e: &Env, name: &str, masters: u32, workers: u32) -> String {
+    let started = clusters::create(
+        &e.store,
+        &e.engine,
+        &e.actor,
+        &e.project,
+        spec(name, masters, workers),
+        &e.flavors,
+    )
+    .await
+    .unwrap();
+    drain(&e.engine).await;
+    let c = e
+        .store
+        .cluster_get(&e.project, &started.cluster.id)
+        .await
+        .unwrap();
+    assert_eq!(c.status, "ACTIVE", "{:?}", c.status_reason);
+    c.id
+}
+
+async fn step_output(e: &Env, op: &str, key: &str) -> serde_json::Value {
+    e.store
+        .op_steps(op)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.step == key)
+        .and_then(|s| s.output)
+        .unwrap_or_else(|| panic!("step {key} has no output"))
+}
+
+both!(
+    services_and_volumes_live_and_die_with_the_cluster,
+    |store: Store| async move {
+        let e = env(store, |_| {}).await;
+        let id = active_cluster(&e, "apps", 1, 2).await;
+        let cloud = e.cloud.as_ref();
+
+        // Expose: a load balancer tagged with the cluster, a listener per port, the
+        // workers as members on the node port (picked when left out).
+        let (svc, op) = workloads::service_create(
+            &e.store,
+            &e.engine,
+            cloud,
+            &e.actor,
+            &id,
+            service("web", &[(8080, None), (8443, Some(31443))]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(svc.status, "CREATING");
+        assert_eq!(svc.ports[0].node_port, Some(30000));
+        drain(&e.engine).await;
+        let svc = e.store.services_of(&id).await.unwrap().remove(0);
+        assert_eq!(svc.status, "ACTIVE", "{:?}", svc.status_reason);
+        let vip = svc.vip.clone().expect("a VIP");
+        let lbs = cloud
+            .load_balancer_list(&[cluster_tag(&id), "shipyard-service=web".into()])
+            .await
+            .unwrap();
+        assert_eq!(lbs.len(), 1);
+        assert_eq!(lbs[0].vip_address.as_deref(), Some(vip.as_str()));
+        for (port, node_port) in [(8080, 30000), (8443, 31443)] {
+            let pool = step_output(&e, &op.id, &format!("pool-{port}")).await;
+            let members = cloud
+                .member_list(pool["id"].as_str().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(members.len(), 2, "{members:?}");
+            assert!(members.iter().all(|m| m.port == node_port));
+            // The listener is real: the VIP accepts TCP on the port.
+            tokio::net::TcpStream::connect((vip.as_str(), port))
+                .await
+                .expect("the service VIP listens");
+        }
+
+        // Bad input changes nothing.
+        for (bad, field) in [
+            (service("web", &[(80, None)]), "name"),
+            (service("Web", &[(80, None)]), "name"),
+            (service("api", &[]), "ports"),
+            (service("api", &[(0, None)]), "ports"),
+            (service("api", &[(80, None), (80, None)]), "ports"),
+            (service("api", &[(80, Some(29999))]), "ports"),
+            (service("api", &[(80, Some(31443))]), "ports"),
+        ] {
+            let r =
+                workloads::service_create(&e.store, &e.engine, cloud, &e.actor, &id, bad.clone())
+                    .await;
+            assert!(
+                matches!(&r, Err(Error::Invalid { field: Some(f), .. }) if *f == field),
+                "{bad:?}: {r:?}"
+            );
+        }
+        assert_eq!(e.store.services_of(&id).await.unwrap().len(), 1);
+
+        // A persistent volume: tagged, sized, listed.
+        let (pv, _) = workloads::volume_create(
+            &e.store,
+            &e.engine,
+            cloud,
+            &e.actor,
+            &id,
+            volume("data", 5, Some("ssd")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(pv.status, "CREATING");
+        drain(&e.engine).await;
+        let pv = e.store.volumes_of(&id).await.unwrap().remove(0);
+        assert_eq!(pv.status, "ACTIVE");
+        let vols = cloud.volume_list(&cluster_metadata(&id)).await.unwrap();
+        let found = vols
+            .iter()
+            .find(|v| Some(&v.id) == pv.volume_id.as_ref())
+            .expect("in the cloud");
+        assert_eq!(found.size_gib, 5);
+        assert_eq!(found.metadata["shipyard-role"], "persistent-volume");
+        for bad in [
+            volume("data", 1, None),
+            volume("x", 0, None),
+            volume("x", 20_000, None),
+            volume("x", 1, Some("no such!")),
+        ] {
+            let r =
+                workloads::volume_create(&e.store, &e.engine, cloud, &e.actor, &id, bad.clone())
+                    .await;
+            assert!(matches!(r, Err(Error::Invalid { .. })), "{bad:?}: {r:?}");
+        }
+        // A type the cloud does not have: the operation fails with the cloud's words and
+        // leaves nothing.
+        let (gold, op) = workloads::volume_create(
+            &e.store,
+            &e.engine,
+            cloud,
+            &e.actor,
+            &id,
+            volume("gold", 1, Some("gold")),
+        )
+        .await
+        .unwrap();
+        drain(&e.engine).await;
+        assert_eq!(
+            e.store.op_get(&op.id).await.unwrap().state,
+            OpState::Unwound
+        );
+        let gold = e
+            .store
+            .volumes_of(&id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|v| v.id == gold.id)
+            .unwrap();
+        assert_eq!(gold.status, "FAILED");
+        assert!(gold.status_reason.unwrap().contains("gold"));
+        assert!(!cloud
+            .volume_list(&cluster_metadata(&id))
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.name.ends_with("-pv-gold")));
+        workloads::volume_delete(&e.store, &e.engine, &e.actor, &id, "gold")
+            .await
+            .unwrap();
+        drain(&e.engine).await;
+
+        // Another project sees nothing and changes nothing.
+        let (other, _) = e
+            .store
+            .user_create_with_project("other-wl@example.com", "x", false, false)
+            .await
+            .unwrap();
+        let other = Actor {
+            user_id: other.id,
+            email: other.email,
+            is_admin: false,
+            client_addr: "127.0.0.1".into(),
+        };
+        let r = workloads::service_create(
+            &e.store,
+            &e.engine,
+            cloud,
+            &other,
+            &id,
+            service("x", &[(80, None)]),
+        )
+        .await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+        let r = workloads::service_delete(&e.store, &e.engine, &other, &id, "web").await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+        let r = workloads::volume_delete(&e.store, &e.engine, &other, &id, "data").await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+
+        // Delete a service: its load balancer goes.
+        workloads::service_delete(&e.store, &e.engine, &e.actor, &id, "web")
+            .await
+            .unwrap();
+        drain(&e.engine).await;
+        assert!(e.store.services_of(&id).await.unwrap().is_empty());
+        assert!(cloud
+            .load_balancer_list(&["shipyard-service=web".into(), cluster_tag(&id)])
+            .await
+            .unwrap()
+            .is_empty());
+
+        // The cluster's delete sweeps a service and a volume it still has.
+        workloads::service_create(
+            &e.store,
+            &e.engine,
+            cloud,
+            &e.actor,
+            &id,
+            service("again", &[(80, None)]),
+        )
+        .await
+        .unwrap();
+        drain(&e.engine).await;
+        clusters::delete(&e.store, &e.engine, &e.actor, &e.project, &id)
+            .await
+            .unwrap();
+        drain(&e.engine).await;
+        assert_empty(cloud, &id).await;
+        assert!(e.store.services_of(&id).await.unwrap().is_empty());
+        assert!(e.store.volumes_of(&id).await.unwrap().is_empty());
+    }
+);
+
+both!(
+    node_groups_are_added_and_removed,
+    |store: Store| async move {
+        let e = env(store, |_| {}).await;
+        let id = active_cluster(&e, "groups", 1, 1).await;
+        let group = |name: &str, count: u32| -> clusters::NodeGroupSpec {
+            serde_json::from_value(serde_json::json!({
+                "name": name, "flavor": "m1.small", "node_count": count, "max_node_count": 4,
+                "labels": {"pool": name}, "taints": ["dedicated=batch:NoSchedule"],
+            }))
+            .unwrap()
+        };
+        let workers_of = |g: &'static str| {
+            let cloud = e.cloud.clone();
+            let id = id.clone();
+            async move {
+                cloud
+                    .server_list(&cluster_metadata(&id))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter(|s| {
+                        s.metadata.get("shipyard-node-group").map(String::as_str) == Some(g)
+                    })
+                    .count()
+            }
+        };
+        let (ng, op) = clusters::node_group_create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &id,
+            group("batch", 2),
+            &e.flavors,
+        )
+        .await
+        .unwrap();
+        assert_eq!(ng.node_count, 2);
+        assert_eq!(op.steps_total, 2);
+        drain(&e.engine).await;
+        assert_eq!(
+            e.store.op_get(&op.id).await.unwrap().state,
+            OpState::Succeeded
+        );
+        assert_eq!(workers_of("batch").await, 2);
+        assert_eq!(e.store.node_groups_of(&id).await.unwrap().len(), 2);
+        assert_eq!(
+            e.store.cluster_get(&e.project, &id).await.unwrap().status,
+            "ACTIVE"
+        );
+
+        // Refused: a duplicate name, a flavor not on offer, a count beyond the bounds.
+        for (bad, field) in [
+            (group("batch", 1), "node_group_name"),
+            (
+                serde_json::from_value(
+                    serde_json::json!({"name": "x", "flavor": "m9.huge", "node_count": 1}),
+                )
+                .unwrap(),
+                "node_group_flavor",
+            ),
+            (
+                serde_json::from_value(
+                    serde_json::json!({"name": "x", "node_count": 5, "max_node_count": 4}),
+                )
+                .unwrap(),
+                "node_count",
+            ),
+        ] {
+            let r =
+                clusters::node_group_create(&e.store, &e.engine, &e.actor, &id, bad, &e.flavors)
+                    .await;
+            assert!(
+                matches!(&r, Err(Error::Invalid { field: Some(f), .. }) if *f == field),
+                "{r:?}"
+            );
+        }
+        assert_eq!(e.store.node_groups_of(&id).await.unwrap().len(), 2);
+
+        // Delete the first group: its workers go, the other group stays.
+        let op = clusters::node_group_delete(
+            &e.store,
+            &e.engine,
+            e.cloud.as_ref(),
+            &e.actor,
+            &id,
+            "default-worker",
+        )
+        .await
+        .unwrap();
+        drain(&e.engine).await;
+        assert_eq!(
+            e.store.op_get(&op.id).await.unwrap().state,
+            OpState::Succeeded
+        );
+        assert_eq!(workers_of("default-worker").await, 0);
+        assert_eq!(workers_of("batch").await, 2);
+        let groups = e.store.node_groups_of(&id).await.unwrap();
+        assert_eq!(groups.len(), 1);
+        // The last one cannot go.
+        let r = clusters::node_group_delete(
+            &e.store,
+            &e.engine,
+            e.cloud.as_ref(),
+            &e.actor,
+            &id,
+            "batch",
+        )
+        .await;
+        assert!(
+            matches!(&r, Err(Error::Conflict(m)) if m.contains("at least one")),
+            "{r:?}"
+        );
+        let r = clusters::node_group_delete(
+            &e.store,
+            &e.engine,
+            e.cloud.as_ref(),
+            &e.actor,
+            &id,
+            "nope",
+        )
+        .await;
+        assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
+
+        // A group whose servers all turn ERROR unwinds: no workers, no group, and the
+        // cluster says why.
+        let lc = e.running.as_ref().unwrap().cloud.clone();
+        let mut b = lc.behaviour();
+        b.server_error_rate = 1.0;
+        b.server_error_after_seconds = 0.0;
+        lc.set_behaviour(b);
+        let (_, op) = clusters::node_group_create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &id,
+            group("doomed", 2),
+            &e.flavors,
+        )
+        .await
+        .unwrap();
+        drain(&e.engine).await;
+        let op = e.store.op_get(&op.id).await.unwrap();
+        assert_eq!(op.state, OpState::Unwound, "{:?}", op.error);
+        assert_eq!(workers_of("doomed").await, 0);
+        assert_eq!(e.store.node_groups_of(&id).await.unwrap().len(), 1);
+        let c = e.store.cluster_get(&e.project, &id).await.unwrap();
+        assert_eq!(c.status, "ACTIVE");
+        assert!(c
+            .status_reason
+            .unwrap()
+            .contains("Adding a node group failed"));
+    }
+);
