@@ -13,7 +13,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use provision::authz::{authorize, Action};
 use provision::cloud::Cloud;
-use provision::clusters::{self, Cluster, ClusterSpec};
+use provision::clusters::{self, workloads, Cluster, ClusterSpec};
 use provision::domain::{Actor, User};
 use provision::ops::{Engine, OperationRow};
 use provision::{Error, Store};
@@ -48,10 +48,39 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/clusters/{id}/rotate-ca",
             axum::routing::post(ca_rotate),
         )
-        .route("/api/v1/clusters/{id}/nodegroups", get(node_group_list))
+        .route(
+            "/api/v1/clusters/{id}/nodegroups",
+            get(node_group_list).post(node_group_create),
+        )
         .route(
             "/api/v1/clusters/{id}/nodegroups/{ng}",
-            get(node_group_show).patch(node_group_update),
+            get(node_group_show)
+                .patch(node_group_update)
+                .delete(node_group_delete),
+        )
+        .route(
+            "/api/v1/clusters/{id}/nodegroups/{ng}/plan-delete",
+            get(node_group_plan_delete),
+        )
+        .route(
+            "/api/v1/clusters/{id}/plan-delete",
+            get(cluster_plan_delete),
+        )
+        .route(
+            "/api/v1/clusters/{id}/services",
+            get(service_list).post(service_create),
+        )
+        .route(
+            "/api/v1/clusters/{id}/services/{name}",
+            delete(service_delete),
+        )
+        .route(
+            "/api/v1/clusters/{id}/volumes",
+            get(volume_list).post(volume_create),
+        )
+        .route(
+            "/api/v1/clusters/{id}/volumes/{name}",
+            delete(volume_delete),
         )
         .route("/api/v1/operations/{id}", get(operation_show))
         .route("/api/v1/tokens", get(token_list).post(token_create))
@@ -174,6 +203,8 @@ async fn caller(
 struct ProjectQuery {
     project: Option<String>,
     dry_run: Option<bool>,
+    /// Apply only if the plan is still this one (from a dry run).
+    plan_id: Option<String>,
 }
 
 /// The project a list or create is about: `?project=`, else the console's current
@@ -271,23 +302,22 @@ async fn cluster_create(
         .map_err(|e| Error::invalid("body", format!("The body is not a cluster: {e}")))?;
     let project = project_of(&state, &caller, &q).await?;
     let flavors = flavors(&state).await?;
-    if q.dry_run.unwrap_or(false) {
+    if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
         authorize(&state.store, &caller.actor, &project, Action::View).await?;
         let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
         spec.validate(&names)?;
-        let mut plan = clusters::plan::create_plan(&spec, &flavors, state.cloud.as_ref()).await?;
-        // Quota headroom after it: limit - used - this.
-        let etcd = provision::clusters::saga::Settings::default().etcd_gib as i64;
-        let quota = provision::quotas::get(&state.store, &project).await?;
-        let used = provision::quotas::usage(&state.store, &project, &flavors, etcd).await?;
-        let more = provision::quotas::cluster_usage(&spec, &flavors, etcd);
-        plan["quota"] = json!({
-            "limits": quota,
-            "used": used,
-            "this_plan": more,
-            "fits": provision::quotas::check(&quota, &used, &more).is_ok(),
-        });
-        return Ok(Json(json!({ "plan": plan })).into_response());
+        let plan = clusters::plan::create_plan_full(
+            &state.store,
+            &project,
+            &spec,
+            &flavors,
+            state.cloud.as_ref(),
+        )
+        .await?;
+        if q.dry_run.unwrap_or(false) {
+            return Ok(Json(json!({ "plan": plan })).into_response());
+        }
+        clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
     }
     let started = clusters::create(
         &state.store,
@@ -363,9 +393,15 @@ async fn cluster_delete(
     headers: HeaderMap,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
     let caller = caller(&state, &headers, session).await?;
+    let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    if let Some(expected) = q.plan_id.as_deref() {
+        let plan = clusters::plan::delete_plan(state.cloud.as_ref(), &cluster.id).await?;
+        clusters::plan::check_unchanged(&plan, Some(expected))?;
+    }
     let started = clusters::delete(
         &state.store,
         &state.engine,
@@ -526,12 +562,29 @@ async fn node_group_update(
     headers: HeaderMap,
     MaybeSession(session): MaybeSession,
     Path((id, ng)): Path<(String, String)>,
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = caller(&state, &headers, session).await?;
+    let q = query(q)?;
     let change: clusters::NodeGroupChange = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("The body is not a node group change: {e}")))?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
+        let plan = clusters::scale_plan(
+            &state.store,
+            state.cloud.as_ref(),
+            &caller.actor,
+            &cluster.id,
+            &ng,
+            &change,
+        )
+        .await?;
+        if q.dry_run.unwrap_or(false) {
+            return Ok(Json(json!({ "plan": plan })).into_response());
+        }
+        clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
+    }
     let op = clusters::scale(
         &state.store,
         &state.engine,
@@ -562,6 +615,237 @@ async fn node_group_update(
         })),
     )
         .into_response())
+}
+
+fn accepted(body: Value) -> Response {
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(Error::invalid(
+            "body",
+            format!("The body is not {what}: {e}"),
+        ))
+    })
+}
+
+async fn cluster_plan_delete(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let plan = clusters::plan::delete_plan(state.cloud.as_ref(), &cluster.id).await?;
+    Ok(Json(json!({ "plan": plan })))
+}
+
+async fn node_group_create(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let q = query(q)?;
+    let group: clusters::NodeGroupSpec = parse(&body, "a node group")?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let flavors = flavors(&state).await?;
+    if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
+        let plan = clusters::node_group_create_plan(
+            &state.store,
+            state.cloud.as_ref(),
+            &caller.actor,
+            &cluster.id,
+            &group,
+            &flavors,
+        )
+        .await?;
+        if q.dry_run.unwrap_or(false) {
+            return Ok(Json(json!({ "plan": plan })).into_response());
+        }
+        clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
+    }
+    let (ng, op) = clusters::node_group_create(
+        &state.store,
+        &state.engine,
+        &caller.actor,
+        &cluster.id,
+        group,
+        &flavors,
+    )
+    .await?;
+    Ok(accepted(
+        json!({ "node_group": node_group_json(&ng), "operation": operation_json(&op) }),
+    ))
+}
+
+async fn node_group_plan_delete(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, ng)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let plan = clusters::node_group_delete_plan(
+        &state.store,
+        state.cloud.as_ref(),
+        &caller.actor,
+        &cluster.id,
+        &ng,
+    )
+    .await?;
+    Ok(Json(json!({ "plan": plan })))
+}
+
+async fn node_group_delete(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, ng)): Path<(String, String)>,
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let q = query(q)?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    if let Some(expected) = q.plan_id.as_deref() {
+        let plan = clusters::node_group_delete_plan(
+            &state.store,
+            state.cloud.as_ref(),
+            &caller.actor,
+            &cluster.id,
+            &ng,
+        )
+        .await?;
+        clusters::plan::check_unchanged(&plan, Some(expected))?;
+    }
+    let op = clusters::node_group_delete(
+        &state.store,
+        &state.engine,
+        state.cloud.as_ref(),
+        &caller.actor,
+        &cluster.id,
+        &ng,
+    )
+    .await?;
+    Ok(accepted(json!({ "operation": operation_json(&op) })))
+}
+
+async fn service_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    Ok(Json(
+        json!({ "services": state.store.services_of(&cluster.id).await? }),
+    ))
+}
+
+async fn service_create(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let spec: workloads::ServiceSpec = parse(&body, "a service")?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let (service, op) = workloads::service_create(
+        &state.store,
+        &state.engine,
+        state.cloud.as_ref(),
+        &caller.actor,
+        &cluster.id,
+        spec,
+    )
+    .await?;
+    Ok(accepted(
+        json!({ "service": service, "operation": operation_json(&op) }),
+    ))
+}
+
+async fn service_delete(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let op = workloads::service_delete(
+        &state.store,
+        &state.engine,
+        &caller.actor,
+        &cluster.id,
+        &name,
+    )
+    .await?;
+    Ok(accepted(json!({ "operation": operation_json(&op) })))
+}
+
+async fn volume_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    Ok(Json(
+        json!({ "volumes": state.store.volumes_of(&cluster.id).await? }),
+    ))
+}
+
+async fn volume_create(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let req: workloads::VolumeRequest = parse(&body, "a volume")?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let (volume, op) = workloads::volume_create(
+        &state.store,
+        &state.engine,
+        state.cloud.as_ref(),
+        &caller.actor,
+        &cluster.id,
+        req,
+    )
+    .await?;
+    Ok(accepted(
+        json!({ "volume": volume, "operation": operation_json(&op) }),
+    ))
+}
+
+async fn volume_delete(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let op = workloads::volume_delete(
+        &state.store,
+        &state.engine,
+        &caller.actor,
+        &cluster.id,
+        &name,
+    )
+    .await?;
+    Ok(accepted(json!({ "operation": operation_json(&op) })))
 }
 
 async fn operation_show(

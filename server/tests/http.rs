@@ -1160,3 +1160,549 @@ async fn api_creates_plans_and_deletes_clusters(app: &App) {
     }
 }
 both!(api_creates_plans_and_deletes_clusters);
+
+/// Kubeconfigs, node groups, services and volumes through the API; another user gets
+/// 404 on every one of those routes.
+async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
+    use reqwest::Method;
+    let mut c = app.signed_up("api-more@example.com").await;
+    let token = c.token("more").await;
+    let t = Some(token.as_str());
+    let body = serde_json::json!({ "name": "more", "master_count": 1,
+        "node_groups": [ { "name": "default-worker", "flavor": "m1.small", "node_count": 1 } ] });
+    let r = c.api(Method::POST, "/api/v1/clusters", t, Some(body)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.json()["cluster"]["id"].as_str().unwrap().to_string();
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+
+    // A kubeconfig as a download: YAML, a file name, its serial and expiry.
+    let r = c
+        .send(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/kubeconfig"),
+            None,
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.headers[CONTENT_TYPE], "application/yaml");
+    assert_eq!(
+        r.headers["content-disposition"],
+        "attachment; filename=\"more.kubeconfig.yaml\""
+    );
+    assert!(r.headers.contains_key("x-shipyard-kubeconfig-expires"));
+    let dir = TempDir::new(&format!("shipyard-http-kc-{}", &provision::new_id()[..8])).unwrap();
+    let file = dir.0.join("more.kubeconfig.yaml");
+    std::fs::write(&file, &r.body).unwrap();
+    let view = std::process::Command::new("kubectl")
+        .args(["config", "view", "--kubeconfig"])
+        .arg(&file)
+        .args(["-o", "jsonpath={.users[0].name}"])
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        view.status.success(),
+        "{}",
+        String::from_utf8_lossy(&view.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&view.stdout),
+        "api-more@example.com@more"
+    );
+    // As JSON, with a validity; bad validity is a 400.
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/kubeconfig"),
+            t,
+            Some(serde_json::json!({"validity_hours": 2})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.json()["kubeconfig"]["yaml"]
+        .as_str()
+        .unwrap()
+        .contains("client-certificate-data"));
+    for bad in [
+        serde_json::json!({"validity_hours": 0}),
+        serde_json::json!({"validity_hours": 9999}),
+        serde_json::json!({"valid": 1}),
+    ] {
+        let r = c
+            .api(
+                Method::POST,
+                &format!("/api/v1/clusters/{id}/kubeconfig"),
+                t,
+                Some(bad),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+
+    // A second node group, then remove it; the last one stays.
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/nodegroups"),
+            t,
+            Some(serde_json::json!({"name": "batch", "flavor": "m1.small", "node_count": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let r = c
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/clusters/{id}/nodegroups/batch"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let r = c
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/clusters/{id}/nodegroups/default-worker"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+
+    // A service and a volume: created, listed.
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/services"),
+            t,
+            Some(serde_json::json!({"name": "web", "ports": [{"port": 80}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/volumes"),
+            t,
+            Some(serde_json::json!({"name": "data", "size_gib": 3})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let services = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{id}/services"),
+            t,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(services["services"][0]["status"], "ACTIVE", "{services}");
+    assert_eq!(services["services"][0]["ports"][0]["node_port"], 30000);
+    let volumes = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{id}/volumes"),
+            t,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(volumes["volumes"][0]["size_gib"], 3, "{volumes}");
+    for (path, bad) in [
+        (
+            "services",
+            serde_json::json!({"name": "x", "ports": [{"port": 80, "node_port": 1}]}),
+        ),
+        ("services", serde_json::json!({"name": "x"})),
+        ("volumes", serde_json::json!({"name": "x", "size_gib": 0})),
+        (
+            "volumes",
+            serde_json::json!({"name": "x", "size_gib": "big"}),
+        ),
+    ] {
+        let r = c
+            .api(
+                Method::POST,
+                &format!("/api/v1/clusters/{id}/{path}"),
+                t,
+                Some(bad),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+
+    // Another user: 404 everywhere.
+    let mut other = app.signed_up("api-more-other@example.com").await;
+    let ot = other.token("o").await;
+    for (m, path, body) in [
+        (
+            Method::POST,
+            format!("/api/v1/clusters/{id}/kubeconfig"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/clusters/{id}/rotate-ca"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/clusters/{id}/nodegroups"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/clusters/{id}/nodegroups"),
+            Some(serde_json::json!({"name": "x", "node_count": 1})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/clusters/{id}/nodegroups/default-worker"),
+            None,
+        ),
+        (Method::GET, format!("/api/v1/clusters/{id}/services"), None),
+        (
+            Method::POST,
+            format!("/api/v1/clusters/{id}/services"),
+            Some(serde_json::json!({"name": "x", "ports": [{"port": 80}]})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/clusters/{id}/services/web"),
+            None,
+        ),
+        (Method::GET, format!("/api/v1/clusters/{id}/volumes"), None),
+        (
+            Method::POST,
+            format!("/api/v1/clusters/{id}/volumes"),
+            Some(serde_json::json!({"name": "x", "size_gib": 1})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/clusters/{id}/volumes/data"),
+            None,
+        ),
+    ] {
+        let r = other.api(m, &path, Some(&ot), body).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+
+    // CA rotation by the owner.
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/rotate-ca"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["ca"]["generation"], 2);
+    assert_eq!(r.json()["ca"]["invalidated_kubeconfigs"], 2);
+
+    // Delete a volume, then the cluster: the service goes with it.
+    let r = c
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/clusters/{id}/volumes/data"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    let r = c
+        .api(Method::DELETE, &format!("/api/v1/clusters/{id}"), t, None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let lc = app.cloud.as_ref().unwrap();
+    assert_eq!(
+        lc.cloud
+            .compute
+            .servers
+            .usage()
+            .iter()
+            .map(|h| h.vcpus_used)
+            .sum::<u64>(),
+        0
+    );
+}
+both!(api_kubeconfigs_node_groups_services_volumes);
+
+/// Plans before apply for every change, and "the world changed" instead of surprises.
+async fn api_plans_and_world_changes(app: &App) {
+    use reqwest::Method;
+    let mut c = app.signed_up("api-plans@example.com").await;
+    let token = c.token("plans").await;
+    let t = Some(token.as_str());
+    let body = serde_json::json!({ "name": "planned", "master_count": 1,
+        "node_groups": [ { "name": "default-worker", "flavor": "m1.small", "node_count": 1, "max_node_count": 4 } ] });
+    let plan = c
+        .api(
+            Method::POST,
+            "/api/v1/clusters?dry_run=true",
+            t,
+            Some(body.clone()),
+        )
+        .await
+        .json()["plan"]
+        .clone();
+    let plan_id = plan["plan_id"].as_str().unwrap().to_string();
+    assert!(
+        plan["quota"]["left_after"]["vcpus"].as_i64().is_some(),
+        "{plan}"
+    );
+    let r = c
+        .api(
+            Method::POST,
+            "/api/v1/clusters?plan_id=0000",
+            t,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("world changed"));
+    assert_eq!(
+        c.api(Method::GET, "/api/v1/clusters", t, None).await.json()["clusters"],
+        serde_json::json!([])
+    );
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters?plan_id={plan_id}"),
+            t,
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.json()["cluster"]["id"].as_str().unwrap().to_string();
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+
+    // Scale plan: exactly which node is added.
+    let ng = format!("/api/v1/clusters/{id}/nodegroups/default-worker");
+    let r = c
+        .api(
+            Method::PATCH,
+            &format!("{ng}?dry_run=true"),
+            t,
+            Some(serde_json::json!({"node_count": 2})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let scale = r.json()["plan"].clone();
+    assert_eq!(scale["resources"][0]["action"], "create");
+    assert!(
+        scale["resources"][0]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-default-worker-1"),
+        "{scale}"
+    );
+    assert_eq!(scale["totals"]["servers_added"], 1);
+    let scale_id = scale["plan_id"].as_str().unwrap().to_string();
+    // Someone else scales first: the plan no longer holds.
+    let r = c
+        .api(
+            Method::PATCH,
+            &ng,
+            t,
+            Some(serde_json::json!({"node_count": 2})),
+        )
+        .await;
+    wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    let r = c
+        .api(
+            Method::PATCH,
+            &format!("{ng}?plan_id={scale_id}"),
+            t,
+            Some(serde_json::json!({"node_count": 2})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // Shrink plan names the newest node.
+    let shrink = c
+        .api(
+            Method::PATCH,
+            &format!("{ng}?dry_run=true"),
+            t,
+            Some(serde_json::json!({"node_count": 1})),
+        )
+        .await
+        .json()["plan"]
+        .clone();
+    assert_eq!(shrink["resources"][0]["action"], "delete");
+    assert!(
+        shrink["resources"][0]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-default-worker-1"),
+        "{shrink}"
+    );
+
+    // Node group plans.
+    let p = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/nodegroups?dry_run=true"),
+            t,
+            Some(serde_json::json!({"name": "batch", "flavor": "m1.small", "node_count": 2})),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_eq!(p.json()["plan"]["resources"].as_array().unwrap().len(), 2);
+    let p = c
+        .api(Method::GET, &format!("{ng}/plan-delete"), t, None)
+        .await
+        .json()["plan"]
+        .clone();
+    assert_eq!(p["resources"].as_array().unwrap().len(), 2, "{p}");
+    assert!(p["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["action"] == "delete"));
+
+    // Delete plan: everything the cloud holds of the cluster; a service exposed since
+    // changes it, and the stale plan is refused.
+    let before = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{id}/plan-delete"),
+            t,
+            None,
+        )
+        .await
+        .json()["plan"]
+        .clone();
+    assert_eq!(before["totals"]["servers"], 3, "{before}");
+    assert_eq!(before["totals"]["load_balancers"], 1);
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/clusters/{id}/services"),
+            t,
+            Some(serde_json::json!({"name": "web", "ports": [{"port": 80}]})),
+        )
+        .await;
+    wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    let r = c
+        .api(
+            Method::DELETE,
+            &format!(
+                "/api/v1/clusters/{id}?plan_id={}",
+                before["plan_id"].as_str().unwrap()
+            ),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("-svc-web"),
+        "{}",
+        r.body
+    );
+    let after = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{id}/plan-delete"),
+            t,
+            None,
+        )
+        .await
+        .json()["plan"]
+        .clone();
+    assert_eq!(after["totals"]["load_balancers"], 2);
+    assert!(after["resources"]
+        .to_string()
+        .contains("service load balancer"));
+    let r = c
+        .api(
+            Method::DELETE,
+            &format!(
+                "/api/v1/clusters/{id}?plan_id={}",
+                after["plan_id"].as_str().unwrap()
+            ),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+}
+both!(api_plans_and_world_changes);

@@ -496,6 +496,60 @@ pub async fn node_group_create(
     }
 }
 
+/// The plan of adding a node group (nothing is changed).
+pub async fn node_group_create_plan(
+    store: &Store,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    group: &NodeGroupSpec,
+    flavors: &[crate::cloud::Flavor],
+) -> Result<serde_json::Value> {
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    authorize(store, actor, &cluster.project_id, Action::View).await?;
+    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+    group.validate(&names)?;
+    let add: Vec<String> = (0..group.node_count)
+        .map(|j| format!("{}-{}-{j}", saga::prefix(&cluster.id), group.name))
+        .collect();
+    plan::workers_plan(store, &cluster.project_id, cloud, flavors, group, &add, &[]).await
+}
+
+/// The plan of deleting a node group: its workers as the cloud has them now.
+pub async fn node_group_delete_plan(
+    store: &Store,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    node_group: &str,
+) -> Result<serde_json::Value> {
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    authorize(store, actor, &cluster.project_id, Action::View).await?;
+    let ng = store
+        .node_groups_of(cluster_id)
+        .await?
+        .into_iter()
+        .find(|n| n.name == node_group || n.id == node_group)
+        .ok_or_else(|| Error::NotFound(format!("Node group {node_group} not found.")))?;
+    let mut workers = group_workers(cloud, cluster_id, &ng.name).await?;
+    workers.sort();
+    let flavors = cloud
+        .flavor_list()
+        .await
+        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+    plan::workers_plan(
+        store,
+        &cluster.project_id,
+        cloud,
+        &flavors,
+        &ng.spec(),
+        &[],
+        &workers,
+    )
+    .await
+}
+
 /// Removes a node group and its workers. A cluster keeps at least one node group.
 pub async fn node_group_delete(
     store: &Store,
@@ -561,25 +615,58 @@ fn worker_index(name: &str) -> Option<u32> {
     name.rsplit('-').next()?.parse().ok()
 }
 
-/// Scales a node group (and sets its bounds). `None` when only the bounds changed.
+/// A node group change worked out: the new count and bounds, the worker indices to
+/// add and the worker names to remove.
+pub struct ScaleChange {
+    pub cluster: Cluster,
+    pub node_group: NodeGroup,
+    pub target: u32,
+    pub min: u32,
+    pub max: u32,
+    pub add: Vec<u32>,
+    pub remove: Vec<String>,
+}
+
+impl ScaleChange {
+    /// Only the bounds change (no worker added or removed).
+    pub fn bounds_only(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+
+    /// The names the added workers will have.
+    pub fn added_names(&self) -> Vec<String> {
+        self.add
+            .iter()
+            .map(|j| {
+                format!(
+                    "{}-{}-{j}",
+                    saga::prefix(&self.cluster.id),
+                    self.node_group.name
+                )
+            })
+            .collect()
+    }
+}
+
+/// Works out a node group change against the cloud's current workers (no change made).
 #[allow(clippy::too_many_arguments)]
-pub async fn scale(
+pub async fn scale_change(
     store: &Store,
-    engine: &Engine,
     cloud: &dyn crate::cloud::Cloud,
     actor: &Actor,
+    action: Action,
     cluster_id: &str,
     node_group: &str,
-    change: NodeGroupChange,
-) -> Result<Option<OperationRow>> {
+    change: &NodeGroupChange,
+) -> Result<ScaleChange> {
     let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
+    authorize(store, actor, &cluster.project_id, action).await?;
     let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
     let ng = store
         .node_groups_of(cluster_id)
         .await?
         .into_iter()
-        .find(|n| n.name == node_group)
+        .find(|n| n.name == node_group || n.id == node_group)
         .ok_or_else(|| Error::NotFound(format!("Node group {node_group} not found.")))?;
     let target = change.node_count.unwrap_or(ng.node_count as u32);
     let min = change.min_node_count.unwrap_or(ng.min_node_count as u32);
@@ -602,21 +689,21 @@ pub async fn scale(
             format!("The node count must be between the minimum ({min}) and the maximum ({max})."),
         ));
     }
-    if target as i64 == ng.node_count && change.remove_nodes.is_empty() {
-        store
-            .node_group_set_bounds(&ng.id, min as i64, max as i64)
-            .await?;
-        return Ok(None);
+    let mut out = ScaleChange {
+        cluster,
+        node_group: ng,
+        target,
+        min,
+        max,
+        add: Vec::new(),
+        remove: Vec::new(),
+    };
+    if target as i64 == out.node_group.node_count && change.remove_nodes.is_empty() {
+        return Ok(out);
     }
-    if cluster.status != "ACTIVE" {
-        return Err(Error::Conflict(format!(
-            "The cluster is {}; scale it once it is ACTIVE.",
-            cluster.status
-        )));
-    }
-    let workers = group_workers(cloud, cluster_id, &ng.name).await?;
+    let workers = group_workers(cloud, cluster_id, &out.node_group.name).await?;
     let current = workers.len() as u32;
-    let (add, remove): (Vec<u32>, Vec<String>) = if target > current {
+    if target > current {
         if !change.remove_nodes.is_empty() {
             return Err(Error::invalid(
                 "remove_nodes",
@@ -628,10 +715,10 @@ pub async fn scale(
             .filter_map(|w| worker_index(w))
             .max()
             .map_or(0, |m| m + 1);
-        ((next..next + (target - current)).collect(), Vec::new())
+        out.add = (next..next + (target - current)).collect();
     } else {
         let drop = (current - target) as usize;
-        let remove = if change.remove_nodes.is_empty() {
+        out.remove = if change.remove_nodes.is_empty() {
             let mut by_age = workers.clone();
             by_age.sort_by_key(|w| std::cmp::Reverse(worker_index(w).unwrap_or(0)));
             by_age.into_iter().take(drop).collect()
@@ -653,8 +740,89 @@ pub async fn scale(
             }
             change.remove_nodes.clone()
         };
-        (Vec::new(), remove)
-    };
+    }
+    Ok(out)
+}
+
+/// The plan of a node group change: which workers are added or removed, quota
+/// headroom, whether the hosts can take it, how long it should take.
+pub async fn scale_plan(
+    store: &Store,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    node_group: &str,
+    change: &NodeGroupChange,
+) -> Result<serde_json::Value> {
+    let ch = scale_change(
+        store,
+        cloud,
+        actor,
+        Action::View,
+        cluster_id,
+        node_group,
+        change,
+    )
+    .await?;
+    let flavors = cloud
+        .flavor_list()
+        .await
+        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+    plan::workers_plan(
+        store,
+        &ch.cluster.project_id,
+        cloud,
+        &flavors,
+        &ch.node_group.spec(),
+        &ch.added_names(),
+        &ch.remove,
+    )
+    .await
+}
+
+/// Scales a node group (and sets its bounds). `None` when only the bounds changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn scale(
+    store: &Store,
+    engine: &Engine,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    node_group: &str,
+    change: NodeGroupChange,
+) -> Result<Option<OperationRow>> {
+    let ScaleChange {
+        cluster,
+        node_group: ng,
+        target,
+        min,
+        max,
+        add,
+        remove,
+    } = scale_change(
+        store,
+        cloud,
+        actor,
+        Action::Mutate,
+        cluster_id,
+        node_group,
+        &change,
+    )
+    .await?;
+    if add.is_empty() && remove.is_empty() {
+        store
+            .node_group_set_bounds(&ng.id, min as i64, max as i64)
+            .await?;
+        // The cloud already has `target` workers (the count had drifted): record it.
+        store.node_group_set_count(&ng.id, target as i64).await?;
+        return Ok(None);
+    }
+    if cluster.status != "ACTIVE" {
+        return Err(Error::Conflict(format!(
+            "The cluster is {}; scale it once it is ACTIVE.",
+            cluster.status
+        )));
+    }
     if !add.is_empty() {
         let flavors = cloud
             .flavor_list()
