@@ -854,7 +854,11 @@ pub async fn scale(
     let op = engine
         .submit(NewOperation {
             project_id: cluster.project_id.clone(),
-            kind: saga::SCALE.into(),
+            kind: if add.is_empty() {
+                saga::SHRINK.into()
+            } else {
+                saga::SCALE.into()
+            },
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: serde_json::json!({

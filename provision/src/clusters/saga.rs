@@ -25,6 +25,8 @@ use crate::{Error, Result, Store};
 pub const CREATE: &str = "cluster.create";
 pub const DELETE: &str = "cluster.delete";
 pub const SCALE: &str = "nodegroup.scale";
+/// Removing workers: not undone (a failure stops as `failed`; a retry carries on).
+pub const SHRINK: &str = "nodegroup.shrink";
 pub const NODE_GROUP_CREATE: &str = "nodegroup.create";
 pub const NODE_GROUP_DELETE: &str = "nodegroup.delete";
 
@@ -67,56 +69,63 @@ pub(crate) fn prefix(cluster_id: &str) -> String {
     format!("sy-{}", &cluster_id[..cluster_id.len().min(8)])
 }
 
-/// Registers both cluster operations with an engine builder.
+/// Registers every cluster operation (clusters, node groups, services, volumes) with
+/// an engine builder.
 pub fn register(
     builder: crate::ops::EngineBuilder,
     store: &Store,
     cloud: Arc<dyn Cloud>,
     settings: Settings,
 ) -> crate::ops::EngineBuilder {
+    kinds(store, cloud, settings)
+        .into_iter()
+        .fold(builder, |b, (name, kind)| b.kind(name, kind))
+}
+
+/// Every cluster operation kind by name (tests wrap them to inject faults).
+pub fn kinds(
+    store: &Store,
+    cloud: Arc<dyn Cloud>,
+    settings: Settings,
+) -> Vec<(&'static str, Arc<dyn SagaKind>)> {
     let settings = Arc::new(settings);
-    let builder = super::workloads::register(builder, store, cloud.clone(), settings.clone());
-    builder
-        .kind(
+    let scale = |mode: ScaleMode| -> Arc<dyn SagaKind> {
+        Arc::new(ScaleNodeGroup {
+            store: store.clone(),
+            cloud: cloud.clone(),
+            settings: settings.clone(),
+            mode,
+        })
+    };
+    let mut kinds: Vec<(&'static str, Arc<dyn SagaKind>)> = vec![
+        (
             CREATE,
             Arc::new(CreateCluster {
                 store: store.clone(),
                 cloud: cloud.clone(),
                 settings: settings.clone(),
             }),
-        )
-        .kind(
+        ),
+        (
             DELETE,
             Arc::new(DeleteCluster {
                 store: store.clone(),
                 cloud: cloud.clone(),
             }),
-        )
-        .kind(
-            SCALE,
-            Arc::new(ScaleNodeGroup {
-                store: store.clone(),
-                cloud: cloud.clone(),
-                settings: settings.clone(),
-                creating: false,
-            }),
-        )
-        .kind(
-            NODE_GROUP_CREATE,
-            Arc::new(ScaleNodeGroup {
-                store: store.clone(),
-                cloud: cloud.clone(),
-                settings,
-                creating: true,
-            }),
-        )
-        .kind(
+        ),
+        (SCALE, scale(ScaleMode::Grow)),
+        (SHRINK, scale(ScaleMode::Shrink)),
+        (NODE_GROUP_CREATE, scale(ScaleMode::Create)),
+        (
             NODE_GROUP_DELETE,
             Arc::new(DeleteNodeGroup {
                 store: store.clone(),
-                cloud,
+                cloud: cloud.clone(),
             }),
-        )
+        ),
+    ];
+    kinds.extend(super::workloads::kinds(store, cloud, settings));
+    kinds
 }
 
 /// One resource of a cluster being created.
@@ -743,8 +752,15 @@ struct ScaleNodeGroup {
     store: Store,
     cloud: Arc<dyn Cloud>,
     settings: Arc<Settings>,
+    mode: ScaleMode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ScaleMode {
+    Grow,
+    Shrink,
     /// A new node group: its row goes when the create unwinds.
-    creating: bool,
+    Create,
 }
 
 /// Removes one worker by name (gone already counts as removed).
@@ -780,6 +796,10 @@ impl Step for RemoveWorker {
 
 #[async_trait]
 impl SagaKind for ScaleNodeGroup {
+    fn unwinds(&self) -> bool {
+        self.mode != ScaleMode::Shrink
+    }
+
     fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
         let (cluster_id, cluster) = parse_create(spec)?;
         let add: Vec<u32> = serde_json::from_value(spec["add"].clone()).map_err(Error::internal)?;
@@ -833,17 +853,16 @@ impl SagaKind for ScaleNodeGroup {
     }
 
     async fn unwound(&self, op: &OperationRow) -> Result<()> {
-        let what = if self.creating {
-            let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
-            self.store.node_group_remove(ng).await?;
-            "Adding a node group"
-        } else {
-            "Scaling"
+        let error = op.error.as_deref().unwrap_or("unknown error");
+        let reason = match self.mode {
+            ScaleMode::Create => {
+                let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+                self.store.node_group_remove(ng).await?;
+                format!("Adding a node group failed and was undone: {error}")
+            }
+            ScaleMode::Grow => format!("Scaling failed and was undone: {error}"),
+            ScaleMode::Shrink => format!("Removing nodes failed (retry carries on): {error}"),
         };
-        let reason = format!(
-            "{what} failed and was undone: {}",
-            op.error.as_deref().unwrap_or("unknown error")
-        );
         self.store
             .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
             .await

@@ -558,13 +558,12 @@ pub async fn volume_delete(
 
 // ---- sagas --------------------------------------------------------------------------
 
-/// Registers the four workload operations.
-pub fn register(
-    builder: crate::ops::EngineBuilder,
+/// The four workload operation kinds by name.
+pub fn kinds(
     store: &Store,
     cloud: Arc<dyn Cloud>,
     settings: Arc<Settings>,
-) -> crate::ops::EngineBuilder {
+) -> Vec<(&'static str, Arc<dyn SagaKind>)> {
     let kind = |what: Kind| -> Arc<dyn SagaKind> {
         Arc::new(WorkloadSaga {
             what,
@@ -573,11 +572,12 @@ pub fn register(
             settings: settings.clone(),
         })
     };
-    builder
-        .kind(SERVICE_CREATE, kind(Kind::ServiceCreate))
-        .kind(SERVICE_DELETE, kind(Kind::ServiceDelete))
-        .kind(VOLUME_CREATE, kind(Kind::VolumeCreate))
-        .kind(VOLUME_DELETE, kind(Kind::VolumeDelete))
+    vec![
+        (SERVICE_CREATE, kind(Kind::ServiceCreate)),
+        (SERVICE_DELETE, kind(Kind::ServiceDelete)),
+        (VOLUME_CREATE, kind(Kind::VolumeCreate)),
+        (VOLUME_DELETE, kind(Kind::VolumeDelete)),
+    ]
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
