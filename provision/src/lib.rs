@@ -10,6 +10,7 @@ pub mod cloud;
 pub mod clusters;
 pub mod domain;
 pub mod error;
+pub mod operations;
 pub mod ops;
 pub mod pki;
 pub mod projects;

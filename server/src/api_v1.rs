@@ -83,6 +83,15 @@ pub fn router(state: ApiState) -> Router {
             delete(volume_delete),
         )
         .route("/api/v1/operations/{id}", get(operation_show))
+        .route(
+            "/api/v1/operations/{id}/retry",
+            axum::routing::post(operation_retry),
+        )
+        .route(
+            "/api/v1/operations/{id}/abort",
+            axum::routing::post(operation_abort),
+        )
+        .route("/api/v1/admin/operations", get(admin_operations))
         .route("/api/v1/tokens", get(token_list).post(token_create))
         .route("/api/v1/tokens/{id}", delete(token_revoke))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
@@ -855,11 +864,7 @@ async fn operation_show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers, session).await?;
-    let hidden = || ApiError(Error::NotFound(format!("Operation {id} not found.")));
-    let op = state.store.op_get(&id).await.map_err(|_| hidden())?;
-    authorize(&state.store, &caller.actor, &op.project_id, Action::View)
-        .await
-        .map_err(|_| hidden())?;
+    let op = provision::operations::visible(&state.store, &caller.actor, &id, Action::View).await?;
     let steps: Vec<Value> = state
         .store
         .op_steps(&id)
@@ -883,6 +888,70 @@ async fn operation_show(
     body["steps"] = json!(steps);
     body["events"] = json!(events);
     Ok(Json(json!({ "operation": body })))
+}
+
+async fn operation_retry(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let op = provision::operations::retry(&state.store, &state.engine, &caller.actor, &id).await?;
+    Ok(accepted(json!({ "operation": operation_json(&op) })))
+}
+
+async fn operation_abort(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers, session).await?;
+    let op = provision::operations::abort(&state.store, &state.engine, &caller.actor, &id).await?;
+    Ok(accepted(json!({ "operation": operation_json(&op) })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StatesQuery {
+    /// Comma-separated states; default: the unfinished and the failed.
+    state: Option<String>,
+}
+
+/// Every project's operations in some states (admins only).
+async fn admin_operations(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    q: Result<Query<StatesQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    use provision::ops::OpState;
+    let caller = caller(&state, &headers, session).await?;
+    let q = q
+        .map(|Query(q)| q)
+        .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
+    let states = match q.state.as_deref() {
+        None | Some("") => vec![
+            OpState::Pending,
+            OpState::Running,
+            OpState::Unwinding,
+            OpState::Failed,
+            OpState::Stuck,
+        ],
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                OpState::parse(s.trim()).ok_or_else(|| {
+                    Error::invalid("state", format!("'{s}' is not an operation state."))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let ops = provision::operations::list_all(&state.store, &caller.actor, &states).await?;
+    Ok(Json(
+        json!({ "operations": ops.iter().map(|o| { let mut v = operation_json(o); v["project_id"] = json!(o.project_id); v }).collect::<Vec<_>>() }),
+    ))
 }
 
 #[derive(Deserialize)]

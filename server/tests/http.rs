@@ -1706,3 +1706,189 @@ async fn api_plans_and_world_changes(app: &App) {
     assert_eq!(op["state"], "succeeded", "{op}");
 }
 both!(api_plans_and_world_changes);
+
+async fn wait_state(c: &mut Client, token: &str, id: &str, want: &str) {
+    for _ in 0..300 {
+        let r = c
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/v1/operations/{id}"),
+                Some(token),
+                None,
+            )
+            .await;
+        if r.json()["operation"]["state"] == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("operation {id} never became {want}");
+}
+
+/// Abort a running create (it unwinds), abort a running delete (it stops failed), retry
+/// it (it finishes); admins list every project's operations.
+async fn api_abort_retry_and_admin_operations(app: &App) {
+    use reqwest::Method;
+    let lc = app.cloud.as_ref().unwrap().cloud.clone();
+    let mut c = app.signed_up("api-abort@example.com").await;
+    let token = c.token("abort").await;
+    let t = Some(token.as_str());
+    let normal = lc.behaviour();
+    let mut slow = normal.clone();
+    slow.server_build_seconds = 60.0;
+    lc.set_behaviour(slow);
+    let body = serde_json::json!({"name": "slow", "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]});
+    let r = c.api(Method::POST, "/api/v1/clusters", t, Some(body)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.json()["cluster"]["id"].as_str().unwrap().to_string();
+    let create = r.json()["operation"]["id"].as_str().unwrap().to_string();
+    wait_state(&mut c, &token, &create, "running").await;
+
+    // Not someone else's to abort or retry.
+    let mut other = app.signed_up("api-abort-other@example.com").await;
+    let ot = other.token("o").await;
+    for action in ["abort", "retry"] {
+        let r = other
+            .api(
+                Method::POST,
+                &format!("/api/v1/operations/{create}/{action}"),
+                Some(&ot),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    }
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/operations/{create}/abort"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(&mut c, &token, &create).await;
+    assert_eq!(op["state"], "unwound", "{op}");
+    let cluster = c
+        .api(Method::GET, &format!("/api/v1/clusters/{id}"), t, None)
+        .await
+        .json()["cluster"]
+        .clone();
+    assert_eq!(cluster["status"], "FAILED");
+    assert!(
+        cluster["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("Aborted"),
+        "{cluster}"
+    );
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/operations/{create}/retry"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "an unwound create is not retried: {}",
+        r.body
+    );
+
+    // A slow delete, aborted: it stops failed (a delete never puts things back); a
+    // retry finishes it.
+    let mut very_slow = normal.clone();
+    very_slow.api_latency_ms = 1500;
+    lc.set_behaviour(very_slow);
+    let r = c
+        .api(Method::DELETE, &format!("/api/v1/clusters/{id}"), t, None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let delete = r.json()["operation"]["id"].as_str().unwrap().to_string();
+    wait_state(&mut c, &token, &delete, "running").await;
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/operations/{delete}/abort"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(&mut c, &token, &delete).await;
+    assert_eq!(op["state"], "failed", "{op}");
+    lc.set_behaviour(normal);
+    let r = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/operations/{delete}/retry"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(&mut c, &token, &delete).await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let r = c
+        .api(Method::GET, &format!("/api/v1/clusters/{id}"), t, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Admins see every project's operations; others may not.
+    let r = c
+        .api(Method::GET, "/api/v1/admin/operations", t, None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let mut admin = app.admin().await;
+    let r = admin
+        .api(
+            Method::GET,
+            "/api/v1/admin/operations?state=unwound,succeeded",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ids: Vec<&str> = r.json()["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<String>>()
+        .leak()
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert!(
+        ids.contains(&create.as_str()) && ids.contains(&delete.as_str()),
+        "{ids:?}"
+    );
+    let r = admin
+        .api(
+            Method::GET,
+            "/api/v1/admin/operations?state=bogus",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // The audit log has both.
+    let audit = app
+        .store
+        .audit_list(&provision::domain::AuditFilter {
+            actor_email: Some("api-abort@example.com".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for action in ["operation.abort", "operation.retry"] {
+        assert!(audit.iter().any(|a| a.action == action), "{action} audited");
+    }
+}
+both!(api_abort_retry_and_admin_operations);

@@ -669,7 +669,7 @@ impl Run<'_> {
         let mut failure: Option<StepError> = None;
         let mut running = tokio::task::JoinSet::new();
         let mut in_flight: HashSet<String> = HashSet::new();
-        let aborted = || StepError::permanent("Aborted by an administrator.");
+        let aborted = || StepError::permanent("Aborted on request.");
         loop {
             if failure.is_none() && self.store().op_abort_requested(&self.op.id).await? {
                 failure = Some(aborted());

@@ -536,7 +536,10 @@ impl Store {
         let now = now_ms();
         sqlx::query(
             "UPDATE operations SET state = CASE WHEN state = 'stuck' THEN 'unwinding' ELSE 'pending' END,
-                 lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = $1
+                 lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = $1,
+                 abort_requested = 0,
+                 error = CASE WHEN state = 'stuck' THEN error ELSE NULL END,
+                 retryable = CASE WHEN state = 'stuck' THEN retryable ELSE NULL END
              WHERE id = $2 AND state IN ('stuck', 'failed')",
         )
         .bind(now)
