@@ -964,9 +964,10 @@ both!(
 
         // kubectl reaches the API over mTLS through the cluster's own load balancer: a
         // stand-in API server with a serving certificate for the VIP joins the API pool.
-        let serving = provision::pki::serving_cert(&e.store, &key, &cluster.id, &[vip.clone()])
-            .await
-            .unwrap();
+        let serving =
+            provision::pki::serving_cert(&e.store, &key, &cluster.id, std::slice::from_ref(&vip))
+                .await
+                .unwrap();
         let (stand_in, task) = api_stand_in(&serving, &ca_pem).await;
         let pool = e
             .store
@@ -1038,9 +1039,10 @@ both!(
             .await
             .unwrap();
         assert_eq!(rotation.invalidated_kubeconfigs, 1);
-        let serving = provision::pki::serving_cert(&e.store, &key, &cluster.id, &[vip.clone()])
-            .await
-            .unwrap();
+        let serving =
+            provision::pki::serving_cert(&e.store, &key, &cluster.id, std::slice::from_ref(&vip))
+                .await
+                .unwrap();
         let new_ca = provision::pki::ca_get(&e.store, &cluster.id)
             .await
             .unwrap()

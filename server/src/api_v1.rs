@@ -92,6 +92,11 @@ pub fn router(state: ApiState) -> Router {
             axum::routing::post(operation_abort),
         )
         .route("/api/v1/admin/operations", get(admin_operations))
+        .route("/api/v1/versions", get(version_list))
+        .route(
+            "/api/v1/admin/versions/{version}",
+            axum::routing::put(version_set),
+        )
         .route("/api/v1/tokens", get(token_list).post(token_create))
         .route("/api/v1/tokens/{id}", delete(token_revoke))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
@@ -307,14 +312,13 @@ async fn cluster_create(
 ) -> ApiResult<Response> {
     let caller = caller(&state, &headers, session).await?;
     let q = query(q)?;
-    let spec: ClusterSpec = serde_json::from_slice(&body)
+    let mut spec: ClusterSpec = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("The body is not a cluster: {e}")))?;
     let project = project_of(&state, &caller, &q).await?;
     let flavors = flavors(&state).await?;
     if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
         authorize(&state.store, &caller.actor, &project, Action::View).await?;
-        let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
-        spec.validate(&names)?;
+        clusters::prepare(&state.store, &mut spec, &flavors).await?;
         let plan = clusters::plan::create_plan_full(
             &state.store,
             &project,
@@ -952,6 +956,46 @@ async fn admin_operations(
     Ok(Json(
         json!({ "operations": ops.iter().map(|o| { let mut v = operation_json(o); v["project_id"] = json!(o.project_id); v }).collect::<Vec<_>>() }),
     ))
+}
+
+/// The Kubernetes versions on offer (admins also see the disabled ones).
+async fn version_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let list = clusters::versions::list(&state.store, caller.actor.is_admin).await?;
+    Ok(Json(json!({ "versions": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionChange {
+    enabled: bool,
+    image: Option<String>,
+}
+
+/// Adds a version or enables/disables one (admins only).
+async fn version_set(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(version): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let change: VersionChange = parse(&body, "a version change ({\"enabled\": true})")?;
+    let v = clusters::versions::set(
+        &state.store,
+        state.cloud.as_ref(),
+        &caller.actor,
+        &version,
+        change.enabled,
+        change.image.as_deref(),
+    )
+    .await?;
+    Ok(Json(json!({ "version": v })))
 }
 
 #[derive(Deserialize)]

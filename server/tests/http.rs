@@ -1892,3 +1892,149 @@ async fn api_abort_retry_and_admin_operations(app: &App) {
     }
 }
 both!(api_abort_retry_and_admin_operations);
+
+/// The versions on offer are the admins' to manage: a disabled version takes no new
+/// clusters (the API says which are on offer), a new one is offered at once.
+async fn api_versions_are_admin_managed(app: &App) {
+    use reqwest::Method;
+    let mut c = app.signed_up("api-versions@example.com").await;
+    let token = c.token("v").await;
+    let t = Some(token.as_str());
+    let list = c.api(Method::GET, "/api/v1/versions", t, None).await.json();
+    let versions: Vec<&str> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["v1.30.14", "v1.31.12", "v1.32.8", "v1.33.4"]);
+    let r = c
+        .api(
+            Method::PUT,
+            "/api/v1/admin/versions/v1.30.14",
+            t,
+            Some(serde_json::json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    let mut admin = app.admin().await;
+    let admin_token = admin.token("admin").await;
+    let a = Some(admin_token.as_str());
+    let r = admin
+        .api(
+            Method::PUT,
+            "/api/v1/admin/versions/v1.30.14",
+            a,
+            Some(serde_json::json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = admin
+        .api(
+            Method::PUT,
+            "/api/v1/admin/versions/v1.34.1",
+            a,
+            Some(serde_json::json!({"enabled": true, "image": "ubuntu-24.04-k8s-v1.34"})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "the cloud has no such image: {}",
+        r.body
+    );
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no image"));
+    let r = admin
+        .api(
+            Method::PUT,
+            "/api/v1/admin/versions/v1.33.5",
+            a,
+            Some(serde_json::json!({"enabled": true, "image": "ubuntu-22.04-k8s-v1.33"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for (path, body) in [
+        ("v1.35.0", serde_json::json!({"enabled": true})),
+        ("1.35", serde_json::json!({"enabled": true, "image": "x"})),
+        ("v1.35.0", serde_json::json!({"enabled": "yes"})),
+    ] {
+        let r = admin
+            .api(
+                Method::PUT,
+                &format!("/api/v1/admin/versions/{path}"),
+                a,
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+    }
+    let all = admin
+        .api(Method::GET, "/api/v1/versions", a, None)
+        .await
+        .json();
+    assert_eq!(
+        all["versions"].as_array().unwrap().len(),
+        5,
+        "admins see the disabled one"
+    );
+
+    let list = c.api(Method::GET, "/api/v1/versions", t, None).await.json();
+    let versions: Vec<&str> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["v1.31.12", "v1.32.8", "v1.33.4", "v1.33.5"]);
+    let old = serde_json::json!({"name": "old", "kubernetes_version": "v1.30.14", "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]});
+    let r = c.api(Method::POST, "/api/v1/clusters", t, Some(old)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "kubernetes_version");
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("v1.33.5"));
+    // No version: the newest on offer, booting its image.
+    let new = serde_json::json!({"name": "new", "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]});
+    let r = c.api(Method::POST, "/api/v1/clusters", t, Some(new)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.json()["cluster"]["kubernetes_version"], "v1.33.5");
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    // Disabling the version does not stop its clusters from scaling.
+    admin
+        .api(
+            Method::PUT,
+            "/api/v1/admin/versions/v1.33.5",
+            a,
+            Some(serde_json::json!({"enabled": false})),
+        )
+        .await;
+    let id = r.json()["cluster"]["id"].as_str().unwrap().to_string();
+    let r = c
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/clusters/{id}/nodegroups/w"),
+            t,
+            Some(serde_json::json!({"node_count": 2, "max_node_count": 3})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+}
+both!(api_versions_are_admin_managed);

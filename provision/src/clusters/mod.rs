@@ -5,6 +5,7 @@
 pub mod plan;
 pub mod saga;
 mod store;
+pub mod versions;
 pub mod workloads;
 
 use std::collections::BTreeMap;
@@ -18,23 +19,6 @@ use crate::ops::{Engine, NewOperation, OperationRow};
 use crate::{Error, Result, Store};
 
 pub use store::{Cluster, NodeGroup};
-
-/// Kubernetes versions on offer, newest last, and the node image each boots from.
-/// (An admin-managed list comes with the admin dashboard.)
-pub const VERSIONS: &[(&str, &str)] = &[
-    ("v1.30.14", "ubuntu-22.04-k8s-v1.30"),
-    ("v1.31.12", "ubuntu-22.04-k8s-v1.31"),
-    ("v1.32.8", "ubuntu-22.04-k8s-v1.32"),
-    ("v1.33.4", "ubuntu-22.04-k8s-v1.33"),
-];
-
-/// The image a version boots from.
-pub fn image_for(version: &str) -> Option<&'static str> {
-    VERSIONS
-        .iter()
-        .find(|(v, _)| *v == version)
-        .map(|(_, i)| *i)
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -244,27 +228,14 @@ impl NodeGroupSpec {
 }
 
 impl ClusterSpec {
-    /// The version asked for, or the newest.
+    /// The version asked for (filled in with the newest by [`versions::resolve`]).
     pub fn version(&self) -> &str {
-        self.kubernetes_version
-            .as_deref()
-            .unwrap_or(VERSIONS[VERSIONS.len() - 1].0)
+        self.kubernetes_version.as_deref().unwrap_or("")
     }
 
     /// The same rules for the console and the API; `flavors` are the cloud's.
     pub fn validate(&self, flavors: &[String]) -> Result<()> {
         check_dns_label("name", "A cluster name", &self.name, 40)?;
-        if image_for(self.version()).is_none() {
-            let on_offer: Vec<&str> = VERSIONS.iter().map(|(v, _)| *v).collect();
-            return Err(Error::invalid(
-                "kubernetes_version",
-                format!(
-                    "Kubernetes {} is not on offer; choose one of {}.",
-                    self.version(),
-                    on_offer.join(", ")
-                ),
-            ));
-        }
         if ![1, 3, 5].contains(&self.master_count) {
             return Err(Error::invalid(
                 "master_count",
@@ -324,18 +295,29 @@ pub struct Started {
     pub operation: OperationRow,
 }
 
+/// Fills in the defaults the store cannot know (the newest enabled version) and checks
+/// the spec with the same rules for the console and the API; returns the node image.
+pub async fn prepare(
+    store: &Store,
+    spec: &mut ClusterSpec,
+    flavors: &[crate::cloud::Flavor],
+) -> Result<String> {
+    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+    spec.validate(&names)?;
+    versions::resolve(store, spec).await
+}
+
 /// Validates, records the cluster (CREATING) and starts its create operation.
 pub async fn create(
     store: &Store,
     engine: &Engine,
     actor: &Actor,
     project_id: &str,
-    spec: ClusterSpec,
+    mut spec: ClusterSpec,
     flavors: &[crate::cloud::Flavor],
 ) -> Result<Started> {
     authorize(store, actor, project_id, Action::Mutate).await?;
-    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
-    spec.validate(&names)?;
+    let image = prepare(store, &mut spec, flavors).await?;
     let etcd = saga::Settings::default().etcd_gib as i64;
     crate::quotas::check(
         &crate::quotas::get(store, project_id).await?,
@@ -351,7 +333,7 @@ pub async fn create(
             kind: saga::CREATE.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
-            spec: serde_json::json!({ "cluster_id": cluster.id, "spec": spec }),
+            spec: serde_json::json!({ "cluster_id": cluster.id, "spec": spec, "image": image }),
         })
         .await?;
     Ok(Started { cluster, operation })
@@ -477,6 +459,7 @@ pub async fn node_group_create(
             requested_by: actor.user_id.clone(),
             spec: serde_json::json!({
                 "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
+                "image": versions::image_of(store, &cluster.kubernetes_version).await?,
                 "add": (0..group.node_count).collect::<Vec<u32>>(), "remove": [],
                 "target": group.node_count,
             }),
@@ -863,6 +846,7 @@ pub async fn scale(
             requested_by: actor.user_id.clone(),
             spec: serde_json::json!({
                 "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
+                "image": versions::image_of(store, &cluster.kubernetes_version).await?,
                 "add": add, "remove": remove, "target": target,
             }),
         })

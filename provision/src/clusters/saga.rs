@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::{image_for, ClusterSpec};
+use super::ClusterSpec;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::pki::SecretKey;
@@ -153,6 +153,8 @@ struct Shared {
     settings: Arc<Settings>,
     cluster_id: String,
     spec: ClusterSpec,
+    /// The image nodes boot from (the version's, when the operation was asked for).
+    image: String,
 }
 
 struct ClusterStep {
@@ -217,8 +219,7 @@ impl ClusterStep {
         group: Option<String>,
         boot: Option<u64>,
     ) -> std::result::Result<Value, StepError> {
-        let image = image_for(self.shared.spec.version())
-            .ok_or_else(|| StepError::permanent("no image for this Kubernetes version"))?;
+        let image = self.shared.image.clone();
         let mut metadata = self.metadata(cx, role);
         if let Res::Worker { group, .. } = &self.res {
             metadata.insert(
@@ -501,6 +502,13 @@ impl Step for ClusterStep {
     }
 }
 
+fn image_in(spec: &Value) -> Result<String> {
+    spec["image"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| Error::internal("cluster operation without an image"))
+}
+
 fn parse_create(spec: &Value) -> Result<(String, ClusterSpec)> {
     let id = spec["cluster_id"]
         .as_str()
@@ -527,6 +535,7 @@ impl SagaKind for CreateCluster {
             settings: self.settings.clone(),
             cluster_id,
             spec: cluster,
+            image: image_in(spec)?,
         });
         let step = |res: Res| -> Arc<dyn Step> {
             Arc::new(ClusterStep {
@@ -817,6 +826,7 @@ impl SagaKind for ScaleNodeGroup {
             settings: self.settings.clone(),
             cluster_id: cluster_id.clone(),
             spec: cluster,
+            image: image_in(spec)?,
         });
         let mut steps = Vec::new();
         for j in add {
