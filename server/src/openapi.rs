@@ -28,6 +28,10 @@ pub fn document() -> Value {
     let project = json!({"name": "project", "in": "query", "required": false, "schema": {"type": "string"},
         "description": "Project id; default: the console's current project, else your first"});
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let ng = json!({"name": "ng", "in": "path", "required": true, "schema": {"type": "string"}});
+    let dry_run = json!({"name": "dry_run", "in": "query", "required": false, "schema": {"type": "boolean"}, "description": "Return the plan; change nothing"});
+    let plan_id = json!({"name": "plan_id", "in": "query", "required": false, "schema": {"type": "string"},
+        "description": "Apply only if the plan is still this one (409 when the world changed)"});
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Shipyard API", "version": "1", "description": "Managed Kubernetes clusters on OpenStack-compatible clouds. Authenticate with `Authorization: Bearer <token>` (create tokens in the console or with POST /api/v1/tokens)."},
@@ -38,7 +42,7 @@ pub fn document() -> Value {
                 "get": {"summary": "List the project's clusters", "parameters": [project],
                     "responses": with_errors(json!({"200": ok("Clusters", json!({"type": "object", "properties": {"clusters": {"type": "array", "items": {"$ref": "#/components/schemas/Cluster"}}}}))}))},
                 "post": {"summary": "Create a cluster (or, with dry_run=true, return its plan)",
-                    "parameters": [project, {"name": "dry_run", "in": "query", "required": false, "schema": {"type": "boolean"}}],
+                    "parameters": [project, dry_run, plan_id],
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClusterSpec"}}}},
                     "responses": with_errors(json!({
                         "200": ok("The plan (dry_run=true)", json!({"type": "object", "properties": {"plan": {"$ref": "#/components/schemas/Plan"}}})),
@@ -48,22 +52,88 @@ pub fn document() -> Value {
             "/api/v1/clusters/{id}": {
                 "get": {"summary": "A cluster with its node groups and operations", "parameters": [id],
                     "responses": with_errors(json!({"200": ok("The cluster", json!({"type": "object", "properties": {"cluster": {"$ref": "#/components/schemas/Cluster"}}}))}))},
-                "delete": {"summary": "Delete a cluster and everything it has in the cloud", "parameters": [id],
+                "delete": {"summary": "Delete a cluster and everything it has in the cloud (plan_id from plan-delete: only if that is still the plan)", "parameters": [id, plan_id],
                     "responses": with_errors(json!({"202": ok("Accepted: the cluster (DELETING) and its operation", json!({"type": "object"}))}))},
             },
             "/api/v1/clusters/{id}/nodegroups": {
                 "get": {"summary": "The cluster's node groups", "parameters": [id],
                     "responses": with_errors(json!({"200": ok("Node groups", json!({"type": "object"}))}))},
+                "post": {"summary": "Add a node group (dry_run=true: its plan; plan_id: apply only that plan)", "parameters": [id, dry_run, plan_id],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NodeGroupSpec"}}}},
+                    "responses": with_errors(json!({"200": ok("The plan (dry_run=true)", json!({"type": "object"})), "202": ok("The node group and its operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/clusters/{id}/nodegroups/{ng}/plan-delete": {
+                "get": {"summary": "What deleting the node group removes (its workers as the cloud has them)", "parameters": [id, ng],
+                    "responses": with_errors(json!({"200": ok("The plan", json!({"type": "object"}))}))},
             },
             "/api/v1/clusters/{id}/nodegroups/{ng}": {
-                "get": {"summary": "A node group", "parameters": [id, {"name": "ng", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "A node group", "parameters": [id, ng],
                     "responses": with_errors(json!({"200": ok("The node group", json!({"type": "object"}))}))},
-                "patch": {"summary": "Scale a node group or change its bounds (remove_nodes names the nodes to remove when shrinking; else the newest go)",
-                    "parameters": [id, {"name": "ng", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "delete": {"summary": "Delete a node group and its workers (a cluster keeps at least one)", "parameters": [id, ng, plan_id],
+                    "responses": with_errors(json!({"202": ok("Its operation", json!({"type": "object"}))}))},
+                "patch": {"summary": "Scale a node group or change its bounds (remove_nodes names the nodes to remove when shrinking; else the newest go). dry_run=true: the plan (which nodes are added or removed)",
+                    "parameters": [id, ng, dry_run, plan_id],
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "node_count": {"type": "integer"}, "min_node_count": {"type": "integer"}, "max_node_count": {"type": "integer"},
                         "remove_nodes": {"type": "array", "items": {"type": "string"}}}}}}},
                     "responses": with_errors(json!({"200": ok("Bounds changed", json!({"type": "object"})), "202": ok("Scaling: the node group and its operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/clusters/{id}/plan-delete": {
+                "get": {"summary": "What deleting the cluster removes: everything of it the cloud holds (service load balancers and persistent volumes included); pass its plan_id to DELETE to apply exactly that", "parameters": [id],
+                    "responses": with_errors(json!({"200": ok("The plan", json!({"type": "object", "properties": {"plan": {"$ref": "#/components/schemas/Plan"}}}))}))},
+            },
+            "/api/v1/clusters/{id}/kubeconfig": {
+                "post": {"summary": "Issue a kubeconfig for you: a fresh client certificate (CN = you, O = your project role's group) signed by the cluster's CA, 24 h by default (1 h to 30 days). YAML download, or JSON with its serial and expiry when you Accept application/json", "parameters": [id],
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"validity_hours": {"type": "integer", "minimum": 1, "maximum": 720}}}}}},
+                    "responses": with_errors(json!({"201": {"description": "The kubeconfig", "content": {"application/yaml": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}}}))},
+            },
+            "/api/v1/clusters/{id}/rotate-ca": {
+                "post": {"summary": "Replace the cluster's CA: kubeconfigs issued before stop working", "parameters": [id],
+                    "responses": with_errors(json!({"200": ok("The new CA generation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/clusters/{id}/services": {
+                "get": {"summary": "Services exposed on load balancers", "parameters": [id], "responses": with_errors(json!({"200": ok("Services", json!({"type": "object"}))}))},
+                "post": {"summary": "Expose a service: a load balancer, one listener per port, the workers as members on the node port (picked from 30000-32767 when omitted)", "parameters": [id],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "ports"], "properties": {
+                        "name": {"type": "string"}, "ports": {"type": "array", "items": {"type": "object", "required": ["port"], "properties": {"port": {"type": "integer"}, "node_port": {"type": "integer"}}}}}}}}},
+                    "responses": with_errors(json!({"202": ok("The service (CREATING) and its operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/clusters/{id}/services/{name}": {
+                "delete": {"summary": "Remove a service's load balancer", "parameters": [id, {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with_errors(json!({"202": ok("Its operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/clusters/{id}/volumes": {
+                "get": {"summary": "Persistent volumes", "parameters": [id], "responses": with_errors(json!({"200": ok("Volumes", json!({"type": "object"}))}))},
+                "post": {"summary": "Create a persistent volume on block storage", "parameters": [id],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "size_gib"], "properties": {
+                        "name": {"type": "string"}, "size_gib": {"type": "integer", "minimum": 1, "maximum": 16384}, "volume_type": {"type": "string"}}}}}},
+                    "responses": with_errors(json!({"202": ok("The volume (CREATING) and its operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/clusters/{id}/volumes/{name}": {
+                "delete": {"summary": "Delete a persistent volume (detached first)", "parameters": [id, {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with_errors(json!({"202": ok("Its operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/operations/{id}/retry": {
+                "post": {"summary": "Run a failed operation again from its first unfinished step (stuck ones: admins only)", "parameters": [id],
+                    "responses": with_errors(json!({"202": ok("The operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/operations/{id}/abort": {
+                "post": {"summary": "Stop a pending or running operation; a create unwinds what it made", "parameters": [id],
+                    "responses": with_errors(json!({"202": ok("The operation", json!({"type": "object"}))}))},
+            },
+            "/api/v1/admin/operations": {
+                "get": {"summary": "Every project's operations in some states (admins only)",
+                    "parameters": [{"name": "state", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Comma-separated; default pending,running,unwinding,failed,stuck"}],
+                    "responses": with_errors(json!({"200": ok("Operations", json!({"type": "object"}))}))},
+            },
+            "/api/v1/versions": {
+                "get": {"summary": "Kubernetes versions on offer (admins also see disabled ones)", "responses": with_errors(json!({"200": ok("Versions", json!({"type": "object"}))}))},
+            },
+            "/api/v1/admin/versions/{version}": {
+                "put": {"summary": "Add a version or enable/disable one (admins only; the cloud must have the image)",
+                    "parameters": [{"name": "version", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}, "image": {"type": "string"}}}}}},
+                    "responses": with_errors(json!({"200": ok("The version", json!({"type": "object"}))}))},
             },
             "/api/v1/operations/{id}": {
                 "get": {"summary": "An operation: state, progress, steps, events, error", "parameters": [id],

@@ -1153,8 +1153,24 @@ async fn api_creates_plans_and_deletes_clusters(app: &App) {
     for p in [
         "/api/v1/clusters",
         "/api/v1/clusters/{id}",
+        "/api/v1/clusters/{id}/plan-delete",
+        "/api/v1/clusters/{id}/kubeconfig",
+        "/api/v1/clusters/{id}/rotate-ca",
+        "/api/v1/clusters/{id}/nodegroups",
+        "/api/v1/clusters/{id}/nodegroups/{ng}",
+        "/api/v1/clusters/{id}/nodegroups/{ng}/plan-delete",
+        "/api/v1/clusters/{id}/services",
+        "/api/v1/clusters/{id}/services/{name}",
+        "/api/v1/clusters/{id}/volumes",
+        "/api/v1/clusters/{id}/volumes/{name}",
         "/api/v1/operations/{id}",
+        "/api/v1/operations/{id}/retry",
+        "/api/v1/operations/{id}/abort",
+        "/api/v1/admin/operations",
+        "/api/v1/versions",
+        "/api/v1/admin/versions/{version}",
         "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
     ] {
         assert!(doc["paths"][p].is_object(), "{p} documented");
     }
