@@ -30,6 +30,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::{Error, Result, Store};
 
+use store::StepChange;
 pub use store::{EventRow, OperationRow, StepRow};
 
 /// Where an operation is in its life.
@@ -670,12 +671,26 @@ impl Run<'_> {
         let mut running = tokio::task::JoinSet::new();
         let mut in_flight: HashSet<String> = HashSet::new();
         let aborted = || StepError::permanent("Aborted on request.");
+        let poll = self.engine.inner.config.poll;
+        // An abort is looked for at most once per poll interval (not after every step:
+        // that read would cost as much as a step's commit).
+        let mut abort_checked = std::time::Instant::now()
+            .checked_sub(poll)
+            .unwrap_or_else(std::time::Instant::now);
         loop {
-            if failure.is_none() && self.store().op_abort_requested(&self.op.id).await? {
+            if failure.is_none()
+                && abort_checked.elapsed() >= poll
+                && self.store().op_abort_requested(&self.op.id).await?
+            {
                 failure = Some(aborted());
                 running.abort_all();
             }
+            if abort_checked.elapsed() >= poll {
+                abort_checked = std::time::Instant::now();
+            }
             if failure.is_none() {
+                // Every ready step starts now; their starts share one commit.
+                let mut starting = Vec::new();
                 for def in self.defs {
                     let st = states.get(&def.key).copied().unwrap_or(StepState::Pending);
                     // A step interrupted by a crash (`running`) or not yet started runs now.
@@ -689,10 +704,19 @@ impl Run<'_> {
                         continue;
                     }
                     in_flight.insert(def.key.clone());
-                    let seq = self.next_seq();
-                    self.store()
-                        .step_start(&self.op.id, self.owner(), &def.key, seq)
-                        .await?;
+                    starting.push(def);
+                }
+                let changes: Vec<StepChange> = starting
+                    .iter()
+                    .map(|def| StepChange::Started {
+                        step: def.key.clone(),
+                        seq: self.next_seq(),
+                    })
+                    .collect();
+                self.store()
+                    .steps_record(&self.op.id, self.owner(), &changes)
+                    .await?;
+                for def in starting {
                     let step = def.step.clone();
                     let key = def.key.clone();
                     let backoff = self.engine.inner.config.backoff.clone();
@@ -721,61 +745,83 @@ impl Run<'_> {
             // cancels the steps in flight (their side effects are undone below).
             let joined = tokio::select! {
                 j = running.join_next() => j,
-                _ = tokio::time::sleep(self.engine.inner.config.poll) => {
+                _ = tokio::time::sleep(poll) => {
                     if failure.is_none() && self.store().op_abort_requested(&self.op.id).await? {
                         failure = Some(aborted());
                         running.abort_all();
                     }
+                    abort_checked = std::time::Instant::now();
                     continue;
                 }
             };
-            let Some(joined) = joined else {
+            let Some(first) = joined else {
                 break;
             };
-            let (key, attempts, result) = match joined {
-                Ok(done) => done,
-                Err(e) if e.is_cancelled() => continue,
-                Err(e) => return Err(Error::internal(format!("step task: {e}"))),
-            };
-            in_flight.remove(&key);
-            match result {
-                Ok(output) => {
-                    let seq = self.next_seq();
-                    self.store()
-                        .step_succeeded(&self.op.id, self.owner(), &key, attempts, &output, seq)
-                        .await?;
-                    states.insert(key.clone(), StepState::Succeeded);
-                    outputs.insert(key, output);
-                }
-                Err(e) => {
-                    let seq = self.next_seq();
-                    let detail = format!(
-                        "{} (after {attempts} attempt{}; {})",
-                        e.message,
-                        if attempts == 1 { "" } else { "s" },
-                        if e.retryable {
-                            "retryable"
-                        } else {
-                            "permanent"
-                        }
-                    );
-                    self.store()
-                        .step_failed(
-                            &self.op.id,
-                            self.owner(),
-                            &key,
-                            attempts,
-                            &e.message,
+            // This result and any others already in: recorded in one commit.
+            let mut finished = vec![first];
+            while let Some(more) = running.try_join_next() {
+                finished.push(more);
+            }
+            let mut changes = Vec::new();
+            let mut ended = Vec::new();
+            for joined in finished {
+                let (key, attempts, result) = match joined {
+                    Ok(done) => done,
+                    Err(e) if e.is_cancelled() => continue,
+                    Err(e) => return Err(Error::internal(format!("step task: {e}"))),
+                };
+                in_flight.remove(&key);
+                let seq = self.next_seq();
+                match result {
+                    Ok(output) => changes.push(StepChange::Succeeded {
+                        step: key.clone(),
+                        seq,
+                        attempts,
+                        output: output.clone(),
+                    }),
+                    Err(e) => {
+                        let detail = format!(
+                            "{} (after {attempts} attempt{}; {})",
+                            e.message,
+                            if attempts == 1 { "" } else { "s" },
+                            if e.retryable {
+                                "retryable"
+                            } else {
+                                "permanent"
+                            }
+                        );
+                        changes.push(StepChange::Failed {
+                            step: key.clone(),
                             seq,
+                            attempts,
+                            error: e.message.clone(),
                             detail,
-                        )
-                        .await?;
-                    states.insert(key.clone(), StepState::Failed);
-                    if failure.is_none() {
-                        failure = Some(StepError {
-                            message: format!("{key}: {}", e.message),
-                            retryable: e.retryable,
                         });
+                        ended.push((key, Err(e)));
+                        continue;
+                    }
+                }
+                if let Some(StepChange::Succeeded { output, .. }) = changes.last() {
+                    ended.push((key, Ok(output.clone())));
+                }
+            }
+            self.store()
+                .steps_record(&self.op.id, self.owner(), &changes)
+                .await?;
+            for (key, result) in ended {
+                match result {
+                    Ok(output) => {
+                        states.insert(key.clone(), StepState::Succeeded);
+                        outputs.insert(key, output);
+                    }
+                    Err(e) => {
+                        states.insert(key.clone(), StepState::Failed);
+                        if failure.is_none() {
+                            failure = Some(StepError {
+                                message: format!("{key}: {}", e.message),
+                                retryable: e.retryable,
+                            });
+                        }
                     }
                 }
             }

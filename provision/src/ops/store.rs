@@ -97,6 +97,27 @@ fn step_row(r: &AnyRow) -> Result<StepRow> {
 }
 
 /// `AND` clause fencing a write by the operation's current lease holder (`$owner_n`).
+/// A change to one step, recorded with its event by [`Store::steps_record`].
+pub(crate) enum StepChange {
+    Started {
+        step: String,
+        seq: i64,
+    },
+    Succeeded {
+        step: String,
+        seq: i64,
+        attempts: u32,
+        output: Value,
+    },
+    Failed {
+        step: String,
+        seq: i64,
+        attempts: u32,
+        error: String,
+        detail: String,
+    },
+}
+
 fn fenced(op_param: usize, owner_param: usize) -> String {
     format!("EXISTS (SELECT 1 FROM operations o WHERE o.id = ${op_param} AND o.lease_owner = ${owner_param})")
 }
@@ -363,82 +384,98 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn step_start(
+    /// Records step changes of one operation in one transaction: the steps a
+    /// scheduling pass starts together, or the results that arrived together (group
+    /// commit). Each update is fenced by the lease; each adds its event; results also
+    /// update the operation's progress.
+    pub(crate) async fn steps_record(
         &self,
         id: &str,
         owner: &str,
-        step: &str,
-        seq: i64,
+        changes: &[StepChange],
     ) -> Result<()> {
-        let sql = format!(
-            "UPDATE operation_steps SET state = 'running', started_at = $1 WHERE operation_id = $2 AND step = $3 AND {}",
-            fenced(2, 4)
-        );
-        self.step_write(
-            &sql,
-            id,
-            owner,
-            step,
-            |q| q,
-            (seq, "started", String::new()),
-            false,
-        )
-        .await
-    }
-
-    pub(crate) async fn step_succeeded(
-        &self,
-        id: &str,
-        owner: &str,
-        step: &str,
-        attempts: u32,
-        output: &Value,
-        seq: i64,
-    ) -> Result<()> {
-        let text = output.to_string();
-        let sql = format!(
-            "UPDATE operation_steps SET state = 'succeeded', finished_at = $1, attempts = attempts + $5, output = $6, error = NULL WHERE operation_id = $2 AND step = $3 AND {}",
-            fenced(2, 4)
-        );
-        let bound = text.clone();
-        self.step_write(
-            &sql,
-            id,
-            owner,
-            step,
-            move |q| q.bind(attempts as i64).bind(bound),
-            (seq, "succeeded", text),
-            true,
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn step_failed(
-        &self,
-        id: &str,
-        owner: &str,
-        step: &str,
-        attempts: u32,
-        error: &str,
-        seq: i64,
-        detail: String,
-    ) -> Result<()> {
-        let error = error.to_string();
-        let sql = format!(
-            "UPDATE operation_steps SET state = 'failed', finished_at = $1, attempts = attempts + $5, error = $6 WHERE operation_id = $2 AND step = $3 AND {}",
-            fenced(2, 4)
-        );
-        self.step_write(
-            &sql,
-            id,
-            owner,
-            step,
-            move |q| q.bind(attempts as i64).bind(error),
-            (seq, "failed", detail),
-            false,
-        )
-        .await
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let fence = fenced(2, 4);
+        let mut tx = self.pool().begin().await?;
+        let mut count = false;
+        for change in changes {
+            let (step, seq, event, detail) = match change {
+                StepChange::Started { step, seq } => {
+                    let sql = format!("UPDATE operation_steps SET state = 'running', started_at = $1 WHERE operation_id = $2 AND step = $3 AND {fence}");
+                    let q = sqlx::query(&sql).bind(now).bind(id).bind(step).bind(owner);
+                    if q.execute(&mut *tx).await?.rows_affected() != 1 {
+                        return Err(Error::Conflict(format!("lease on {id} lost")));
+                    }
+                    (step, *seq, "started", String::new())
+                }
+                StepChange::Succeeded {
+                    step,
+                    seq,
+                    attempts,
+                    output,
+                } => {
+                    count = true;
+                    let text = output.to_string();
+                    let sql = format!("UPDATE operation_steps SET state = 'succeeded', finished_at = $1, attempts = attempts + $5, output = $6, error = NULL WHERE operation_id = $2 AND step = $3 AND {fence}");
+                    let q = sqlx::query(&sql)
+                        .bind(now)
+                        .bind(id)
+                        .bind(step)
+                        .bind(owner)
+                        .bind(*attempts as i64)
+                        .bind(text.clone());
+                    if q.execute(&mut *tx).await?.rows_affected() != 1 {
+                        return Err(Error::Conflict(format!("lease on {id} lost")));
+                    }
+                    (step, *seq, "succeeded", text)
+                }
+                StepChange::Failed {
+                    step,
+                    seq,
+                    attempts,
+                    error,
+                    detail,
+                } => {
+                    let sql = format!("UPDATE operation_steps SET state = 'failed', finished_at = $1, attempts = attempts + $5, error = $6 WHERE operation_id = $2 AND step = $3 AND {fence}");
+                    let q = sqlx::query(&sql)
+                        .bind(now)
+                        .bind(id)
+                        .bind(step)
+                        .bind(owner)
+                        .bind(*attempts as i64)
+                        .bind(error.clone());
+                    if q.execute(&mut *tx).await?.rows_affected() != 1 {
+                        return Err(Error::Conflict(format!("lease on {id} lost")));
+                    }
+                    (step, *seq, "failed", detail.clone())
+                }
+            };
+            sqlx::query(
+                "INSERT INTO operation_events (operation_id, seq, at, step, event, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(seq)
+            .bind(now)
+            .bind(step)
+            .bind(event)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if count {
+            sqlx::query(
+                "UPDATE operations SET steps_done = (SELECT COUNT(*) FROM operation_steps s WHERE s.operation_id = $1 AND s.state = 'succeeded'), updated_at = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub(crate) async fn step_undone(
