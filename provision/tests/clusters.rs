@@ -1211,6 +1211,7 @@ both!(
         )
         .await
         .unwrap();
+        let svc_op = op.id.clone();
         assert_eq!(svc.status, "CREATING");
         assert_eq!(svc.ports[0].node_port, Some(30000));
         drain(&e.engine).await;
@@ -1235,6 +1236,41 @@ both!(
             tokio::net::TcpStream::connect((vip.as_str(), port))
                 .await
                 .expect("the service VIP listens");
+        }
+        // The members follow the workers: scale up, then down.
+        for (count, members) in [(3, 3), (1, 1)] {
+            let op = clusters::scale(
+                &e.store,
+                &e.engine,
+                cloud,
+                &e.actor,
+                &id,
+                "default-worker",
+                clusters::NodeGroupChange {
+                    node_count: Some(count),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            drain(&e.engine).await;
+            assert_eq!(
+                e.store.op_get(&op.id).await.unwrap().state,
+                OpState::Succeeded
+            );
+            for port in [8080, 8443] {
+                let pool = step_output(&e, &svc_op, &format!("pool-{port}")).await;
+                let m = cloud
+                    .member_list(pool["id"].as_str().unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    m.len(),
+                    members,
+                    "port {port} after scaling to {count}: {m:?}"
+                );
+            }
         }
 
         // Bad input changes nothing.
@@ -1427,7 +1463,11 @@ both!(
         .await
         .unwrap();
         assert_eq!(ng.node_count, 2);
-        assert_eq!(op.steps_total, 2);
+        assert_eq!(
+            op.steps_total,
+            2 + 1,
+            "two workers, then the service members"
+        );
         drain(&e.engine).await;
         assert_eq!(
             e.store.op_get(&op.id).await.unwrap().state,

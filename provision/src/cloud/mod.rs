@@ -349,6 +349,8 @@ pub trait Cloud: Send + Sync {
     async fn load_balancer_delete(&self, id: &str) -> CloudResult<()>;
     async fn listener_create(&self, spec: &ListenerSpec) -> CloudResult<Listener>;
     async fn pool_create(&self, spec: &PoolSpec) -> CloudResult<Pool>;
+    /// Pools carrying every given tag.
+    async fn pool_list(&self, tags: &[String]) -> CloudResult<Vec<Pool>>;
     async fn member_add(&self, pool_id: &str, spec: &MemberSpec) -> CloudResult<Member>;
     async fn member_remove(&self, pool_id: &str, member_id: &str) -> CloudResult<()>;
     async fn member_list(&self, pool_id: &str) -> CloudResult<Vec<Member>>;
@@ -479,6 +481,7 @@ delegate! {
     load_balancer_delete(id: &str) -> CloudResult<()>;
     listener_create(spec: &ListenerSpec) -> CloudResult<Listener>;
     pool_create(spec: &PoolSpec) -> CloudResult<Pool>;
+    pool_list(tags: &[String]) -> CloudResult<Vec<Pool>>;
     member_add(pool_id: &str, spec: &MemberSpec) -> CloudResult<Member>;
     member_remove(pool_id: &str, member_id: &str) -> CloudResult<()>;
     member_list(pool_id: &str) -> CloudResult<Vec<Member>>;

@@ -935,6 +935,23 @@ impl Cloud for OpenStack {
         .await
     }
 
+    async fn pool_list(&self, tags: &[String]) -> CloudResult<Vec<Pool>> {
+        let body: wire::PoolsBody = self
+            .get(
+                Service::LoadBalancer,
+                "/v2/lbaas/pools",
+                &Self::lb_query(None, tags),
+                "list pools",
+            )
+            .await?;
+        Ok(body
+            .pools
+            .into_iter()
+            .map(Pool::from)
+            .filter(|p| has_tags(&p.tags, tags))
+            .collect())
+    }
+
     async fn pool_create(&self, spec: &PoolSpec) -> CloudResult<Pool> {
         let call = format!("create pool {}", spec.name);
         let body = json!({"pool": {

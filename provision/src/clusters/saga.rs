@@ -121,6 +121,7 @@ pub fn kinds(
             Arc::new(DeleteNodeGroup {
                 store: store.clone(),
                 cloud: cloud.clone(),
+                settings: settings.clone(),
             }),
         ),
     ];
@@ -850,7 +851,13 @@ impl SagaKind for ScaleNodeGroup {
                 }),
             ));
         }
-        Ok(steps)
+        Ok(with_member_sync(
+            steps,
+            &cluster_id,
+            &self.store,
+            &self.cloud,
+            &self.settings,
+        ))
     }
 
     async fn succeeded(&self, op: &OperationRow) -> Result<()> {
@@ -885,6 +892,30 @@ impl SagaKind for ScaleNodeGroup {
 struct DeleteNodeGroup {
     store: Store,
     cloud: Arc<dyn Cloud>,
+    settings: Arc<Settings>,
+}
+
+/// `steps`, then one that makes the service load balancers follow the workers.
+fn with_member_sync(
+    mut steps: Vec<StepDef>,
+    cluster_id: &str,
+    store: &Store,
+    cloud: &Arc<dyn Cloud>,
+    settings: &Arc<Settings>,
+) -> Vec<StepDef> {
+    let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();
+    let after: Vec<&str> = keys.iter().map(String::as_str).collect();
+    steps.push(StepDef::new(
+        "service-members",
+        &after,
+        Arc::new(super::workloads::SyncServiceMembers {
+            cluster_id: cluster_id.to_string(),
+            store: store.clone(),
+            cloud: cloud.clone(),
+            settings: settings.clone(),
+        }),
+    ));
+    steps
 }
 
 /// Removes whatever servers of the node group remain.
@@ -952,11 +983,17 @@ impl SagaKind for DeleteNodeGroup {
             &after,
             Arc::new(SweepNodeGroup {
                 group,
-                cluster_id,
+                cluster_id: cluster_id.clone(),
                 cloud: self.cloud.clone(),
             }),
         ));
-        Ok(steps)
+        Ok(with_member_sync(
+            steps,
+            &cluster_id,
+            &self.store,
+            &self.cloud,
+            &self.settings,
+        ))
     }
 
     fn unwinds(&self) -> bool {
