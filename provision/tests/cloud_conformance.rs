@@ -670,6 +670,8 @@ mod stub {
         BadRequest,
         /// 401 for the first token, then the flavors.
         RejectFirstToken,
+        /// The server list loses its marker once (it was deleted between pages).
+        MarkerVanishes,
     }
 
     pub struct Stub {
@@ -743,10 +745,30 @@ mod stub {
         }
     }
 
-    /// Two pages: `s1`, `s2` and a next link, then (after marker `s2`) `s3`.
+    /// Two pages: `s1`, `s2` and a next link, then (after marker `s2`) `s3`. With
+    /// `MarkerVanishes`, `s2` is deleted after the first page: marker `s2` is then not
+    /// found, and the list is `s1`, `s3`.
     async fn servers(
+        State(stub): State<Arc<Stub>>,
         axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
     ) -> Response {
+        if stub.mode == Mode::MarkerVanishes {
+            let n = stub.calls.fetch_add(1, Ordering::SeqCst);
+            let server = |id: &str| json!({"id": id, "name": id, "status": "ACTIVE", "metadata": {}, "addresses": {}});
+            return match (n, q.get("marker").map(String::as_str)) {
+                (0, None) => Json(json!({
+                    "servers": [server("s1"), server("s2")],
+                    "servers_links": [{"rel": "next", "href": "http://x/servers/detail?marker=s2"}],
+                }))
+                .into_response(),
+                (_, Some(m)) => fault_body(
+                    StatusCode::BAD_REQUEST,
+                    "badRequest",
+                    &format!("marker [{m}] not found"),
+                ),
+                (_, None) => Json(json!({"servers": [server("s1"), server("s3")]})).into_response(),
+            };
+        }
         let server = |id: &str, role: &str| {
             json!({"id": id, "name": id, "status": "ACTIVE", "metadata": {"role": role},
                    "addresses": {"private": [{"addr": "10.0.0.9", "version": 4}]}})
@@ -1098,4 +1120,18 @@ async fn lists_servers_across_pages() {
     let ids: Vec<&str> = masters.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["s1", "s3"]);
     assert_eq!(masters[0].addresses, ["10.0.0.9"]);
+}
+
+#[tokio::test]
+async fn listing_starts_over_when_its_marker_is_deleted() {
+    // Page one ends with s2; s2 is deleted before page two is asked for, and Nova answers
+    // 400 "marker [s2] not found". The driver lists again from the start.
+    let stub = stub::start(stub::Mode::MarkerVanishes).await;
+    let cloud = stub::driver(&stub).await;
+    let servers = cloud
+        .server_list(&Default::default())
+        .await
+        .expect("the listing survives");
+    let ids: Vec<&str> = servers.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s3"]);
 }

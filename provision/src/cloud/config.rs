@@ -60,6 +60,8 @@ pub struct OpenStackConfig {
     pub retry: RetryPolicy,
     /// A token is renewed when less than this is left (or half its lifetime, when shorter).
     pub token_refresh_margin: Duration,
+    /// Items asked for per page when listing servers and volumes.
+    pub page_size: usize,
 }
 
 impl std::fmt::Debug for OpenStackConfig {
@@ -76,6 +78,7 @@ impl std::fmt::Debug for OpenStackConfig {
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
             .field("token_refresh_margin", &self.token_refresh_margin)
+            .field("page_size", &self.page_size)
             .finish()
     }
 }
@@ -100,6 +103,7 @@ impl OpenStackConfig {
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             token_refresh_margin: Duration::from_secs(120),
+            page_size: 500,
         }
     }
 

@@ -22,7 +22,13 @@ use super::*;
 /// hypervisor usage still reported (dropped in 2.88).
 const NOVA_MICROVERSION: &str = "2.64";
 /// Page size for server and volume lists.
-const PAGE: usize = 500;
+/// How many times a paged listing starts over after losing its marker.
+const MAX_LIST_RESTARTS: u32 = 5;
+
+/// "marker [..] not found": the item a page ended with was deleted meanwhile.
+fn marker_gone(e: &CloudError) -> bool {
+    e.status == Some(400) && e.message.to_ascii_lowercase().contains("marker")
+}
 
 /// The services the driver calls, each found in the catalog by type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -473,12 +479,15 @@ impl OpenStack {
         ))
     }
 
-    /// All servers (optionally those whose name contains `name`), page by page.
+    /// All servers (optionally those whose name contains `name`), page by page. When the
+    /// last item of a page is deleted before the next page is asked for, the cloud no
+    /// longer knows the marker (400): the listing starts over.
     async fn servers_detail(&self, name: Option<&str>) -> CloudResult<Vec<Server>> {
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
+        let mut restarts = 0;
         loop {
-            let mut query = vec![("limit", PAGE.to_string())];
+            let mut query = vec![("limit", self.config.page_size.max(1).to_string())];
             // Nova reads `name` as a regular expression; pass only names that mean
             // themselves, and match exactly below either way.
             if let Some(n) = name.filter(|n| {
@@ -490,9 +499,17 @@ impl OpenStack {
             if let Some(m) = &marker {
                 query.push(("marker", m.clone()));
             }
-            let page: wire::ServersBody = self
+            let page: wire::ServersBody = match self
                 .get(Service::Compute, "/servers/detail", &query, "list servers")
-                .await?;
+                .await
+            {
+                Err(e) if marker_gone(&e) && restarts < MAX_LIST_RESTARTS => {
+                    restarts += 1;
+                    (all, marker) = (Vec::new(), None);
+                    continue;
+                }
+                other => other?,
+            };
             let more = wire::has_next(&page.servers_links);
             marker = page.servers.last().map(|s| s.id.clone());
             all.extend(page.servers.into_iter().map(Server::from));
@@ -505,17 +522,26 @@ impl OpenStack {
     async fn volumes_detail(&self, name: Option<&str>) -> CloudResult<Vec<Volume>> {
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
+        let mut restarts = 0;
         loop {
-            let mut query = vec![("limit", PAGE.to_string())];
+            let mut query = vec![("limit", self.config.page_size.max(1).to_string())];
             if let Some(n) = name {
                 query.push(("name", n.to_string()));
             }
             if let Some(m) = &marker {
                 query.push(("marker", m.clone()));
             }
-            let page: wire::VolumesBody = self
+            let page: wire::VolumesBody = match self
                 .get(Service::Volume, "/volumes/detail", &query, "list volumes")
-                .await?;
+                .await
+            {
+                Err(e) if marker_gone(&e) && restarts < MAX_LIST_RESTARTS => {
+                    restarts += 1;
+                    (all, marker) = (Vec::new(), None);
+                    continue;
+                }
+                other => other?,
+            };
             let more = wire::has_next(&page.volumes_links);
             marker = page.volumes.last().map(|v| v.id.clone());
             all.extend(page.volumes.into_iter().map(Volume::from));
