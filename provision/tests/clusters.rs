@@ -986,27 +986,7 @@ both!(
             .as_str()
             .unwrap()
             .to_string();
-        for m in e.cloud.member_list(&pool).await.unwrap() {
-            e.cloud.member_remove(&pool, &m.id).await.unwrap();
-            e.cloud
-                .wait_load_balancer_active(
-                    &cluster_lb(&e, &cluster.id).await,
-                    &WaitPolicy::default(),
-                )
-                .await
-                .unwrap();
-        }
-        e.cloud
-            .member_add(
-                &pool,
-                &MemberSpec {
-                    name: "stand-in".into(),
-                    address: "127.0.0.1".into(),
-                    port: stand_in.port(),
-                },
-            )
-            .await
-            .unwrap();
+        point_api_at(&e, &cluster.id, &pool, stand_in.port()).await;
         let out = kubectl_version(&file, 40).await;
         assert!(
             out.status.success(),
@@ -1053,27 +1033,7 @@ both!(
             .unwrap()
             .unwrap();
         let (stand_in2, task2) = api_stand_in(&serving, &new_ca.cert_pem).await;
-        for m in e.cloud.member_list(&pool).await.unwrap() {
-            e.cloud.member_remove(&pool, &m.id).await.unwrap();
-            e.cloud
-                .wait_load_balancer_active(
-                    &cluster_lb(&e, &cluster.id).await,
-                    &WaitPolicy::default(),
-                )
-                .await
-                .unwrap();
-        }
-        e.cloud
-            .member_add(
-                &pool,
-                &MemberSpec {
-                    name: "stand-in".into(),
-                    address: "127.0.0.1".into(),
-                    port: stand_in2.port(),
-                },
-            )
-            .await
-            .unwrap();
+        point_api_at(&e, &cluster.id, &pool, stand_in2.port()).await;
         let fresh = clusters::kubeconfig(&e.store, &key, &e.actor, &cluster.id, None)
             .await
             .unwrap();
@@ -1125,6 +1085,29 @@ both!(
             .is_none());
     }
 );
+
+/// Makes the cluster's API load balancer send everything to `127.0.0.1:port`.
+async fn point_api_at(e: &Env, cluster_id: &str, pool: &str, port: u16) {
+    let lb = cluster_lb(e, cluster_id).await;
+    for m in e.cloud.member_list(pool).await.unwrap() {
+        e.cloud.member_remove(pool, &m.id).await.unwrap();
+        e.cloud
+            .wait_load_balancer_active(&lb, &WaitPolicy::default())
+            .await
+            .unwrap();
+    }
+    e.cloud
+        .member_add(
+            pool,
+            &MemberSpec {
+                name: "stand-in".into(),
+                address: "127.0.0.1".into(),
+                port,
+            },
+        )
+        .await
+        .unwrap();
+}
 
 async fn cluster_lb(e: &Env, cluster_id: &str) -> String {
     e.cloud

@@ -358,19 +358,11 @@ async fn visible_cluster(
     id: &str,
     action: Action,
 ) -> ApiResult<Cluster> {
-    let hidden = || ApiError(Error::NotFound(format!("Cluster {id} not found.")));
-    let cluster = state.store.cluster_by_id(id).await.map_err(|_| hidden())?;
-    authorize(&state.store, &caller.actor, &cluster.project_id, action)
-        .await
-        .map_err(|e| match e {
-            Error::Forbidden(m) => ApiError(Error::Forbidden(m)),
-            _ => hidden(),
-        })?;
-    state
-        .store
-        .cluster_get(&cluster.project_id, id)
-        .await
-        .map_err(|_| hidden())
+    Ok(
+        clusters::cluster_for(&state.store, &caller.actor, id, action)
+            .await?
+            .0,
+    )
 }
 
 async fn cluster_show(

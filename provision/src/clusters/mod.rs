@@ -295,6 +295,29 @@ pub struct Started {
     pub operation: OperationRow,
 }
 
+/// A live cluster the actor may `action`, with the actor's role; "not found" to anyone
+/// outside its project (existence never leaks).
+pub async fn cluster_for(
+    store: &Store,
+    actor: &Actor,
+    cluster_id: &str,
+    action: Action,
+) -> Result<(Cluster, crate::domain::Role)> {
+    let hidden = || Error::NotFound(format!("Cluster {cluster_id} not found."));
+    let cluster = store.cluster_by_id(cluster_id).await?;
+    let (_, role) = authorize(store, actor, &cluster.project_id, action)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => hidden(),
+            other => other,
+        })?;
+    let cluster = store
+        .cluster_get(&cluster.project_id, cluster_id)
+        .await
+        .map_err(|_| hidden())?;
+    Ok((cluster, role))
+}
+
 /// Fills in the defaults the store cannot know (the newest enabled version) and checks
 /// the spec with the same rules for the console and the API; returns the node image.
 pub async fn prepare(
@@ -425,9 +448,7 @@ pub async fn node_group_create(
     group: NodeGroupSpec,
     flavors: &[crate::cloud::Flavor],
 ) -> Result<(NodeGroup, OperationRow)> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
     let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
     group.validate(&names)?;
     if cluster.status != "ACTIVE" {
@@ -488,9 +509,7 @@ pub async fn node_group_create_plan(
     group: &NodeGroupSpec,
     flavors: &[crate::cloud::Flavor],
 ) -> Result<serde_json::Value> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::View).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::View).await?;
     let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
     group.validate(&names)?;
     let add: Vec<String> = (0..group.node_count)
@@ -507,8 +526,7 @@ pub async fn node_group_delete_plan(
     cluster_id: &str,
     node_group: &str,
 ) -> Result<serde_json::Value> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::View).await?;
+    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::View).await?;
     let ng = store
         .node_groups_of(cluster_id)
         .await?
@@ -542,9 +560,7 @@ pub async fn node_group_delete(
     cluster_id: &str,
     node_group: &str,
 ) -> Result<OperationRow> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
     let groups = store.node_groups_of(cluster_id).await?;
     let ng = groups
         .iter()
@@ -642,9 +658,7 @@ pub async fn scale_change(
     node_group: &str,
     change: &NodeGroupChange,
 ) -> Result<ScaleChange> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, action).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = cluster_for(store, actor, cluster_id, action).await?;
     let ng = store
         .node_groups_of(cluster_id)
         .await?
@@ -869,9 +883,7 @@ pub async fn kubeconfig(
     cluster_id: &str,
     validity_hours: Option<u32>,
 ) -> Result<crate::pki::Kubeconfig> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    let (_, role) = authorize(store, actor, &cluster.project_id, Action::View).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, role) = cluster_for(store, actor, cluster_id, Action::View).await?;
     let hours = validity_hours.unwrap_or(crate::pki::DEFAULT_VALIDITY_HOURS);
     crate::pki::check_validity(hours)?;
     let address = match (&cluster.api_address, cluster.status.as_str()) {
@@ -924,9 +936,7 @@ pub async fn rotate_ca(
     actor: &Actor,
     cluster_id: &str,
 ) -> Result<crate::pki::Rotation> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
     if !matches!(cluster.status.as_str(), "ACTIVE" | "UPDATING") {
         return Err(Error::Conflict(format!(
             "The cluster is {}; rotate its CA once it is ACTIVE.",

@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use super::check_dns_label;
 use super::saga::{cluster_metadata, cluster_tag, prefix, Settings};
-use crate::authz::{authorize, Action};
+use crate::authz::Action;
 use crate::cloud::*;
 use crate::domain::Actor;
 use crate::ops::{
@@ -295,9 +295,7 @@ impl VolumeRequest {
 
 /// A live, ACTIVE cluster the actor may change.
 async fn mutable_cluster(store: &Store, actor: &Actor, cluster_id: &str) -> Result<super::Cluster> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
     if cluster.status != "ACTIVE" {
         return Err(Error::Conflict(format!(
             "The cluster is {}; change it once it is ACTIVE.",
@@ -323,6 +321,27 @@ async fn check_quota(
         &crate::quotas::usage(store, project_id, &flavors, etcd).await?,
         &more,
     )
+}
+
+/// Submits the operation that makes the row `id` of `table` real; when it is refused
+/// (another operation runs on the cluster) the row goes again: it was never started.
+async fn submit_or_forget(
+    store: &Store,
+    engine: &Engine,
+    table: &str,
+    id: &str,
+    new: NewOperation,
+) -> Result<OperationRow> {
+    match engine.submit(new).await {
+        Ok(op) => Ok(op),
+        Err(e) => {
+            sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+                .bind(id)
+                .execute(store.pool())
+                .await?;
+            Err(e)
+        }
+    }
 }
 
 /// Exposes a service: records it (CREATING) and starts the operation that makes its
@@ -398,26 +417,20 @@ pub async fn service_create(
     .execute(store.pool())
     .await
     .map_err(|e| unique_violation(e, "service"))?;
-    let op = engine
-        .submit(NewOperation {
+    let op = submit_or_forget(
+        store,
+        engine,
+        "cluster_services",
+        &id,
+        NewOperation {
             project_id: cluster.project_id.clone(),
             kind: SERVICE_CREATE.into(),
             target_id: cluster_id.to_string(),
             requested_by: actor.user_id.clone(),
             spec: json!({ "cluster_id": cluster_id, "service_id": id, "spec": spec, "workers": workers }),
-        })
-        .await;
-    let op = match op {
-        Ok(op) => op,
-        Err(e) => {
-            // Refused (another operation runs): the service was never started.
-            sqlx::query("DELETE FROM cluster_services WHERE id = $1")
-                .bind(&id)
-                .execute(store.pool())
-                .await?;
-            return Err(e);
-        }
-    };
+        },
+    )
+    .await?;
     let service = store
         .services_of(cluster_id)
         .await?
@@ -435,9 +448,7 @@ pub async fn service_delete(
     cluster_id: &str,
     name_or_id: &str,
 ) -> Result<OperationRow> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
     let service = store
         .services_of(cluster_id)
         .await?
@@ -496,25 +507,20 @@ pub async fn volume_create(
     .execute(store.pool())
     .await
     .map_err(|e| unique_violation(e, "volume"))?;
-    let op = engine
-        .submit(NewOperation {
+    let op = submit_or_forget(
+        store,
+        engine,
+        "cluster_volumes",
+        &id,
+        NewOperation {
             project_id: cluster.project_id.clone(),
             kind: VOLUME_CREATE.into(),
             target_id: cluster_id.to_string(),
             requested_by: actor.user_id.clone(),
             spec: json!({ "cluster_id": cluster_id, "volume_id": id, "spec": req }),
-        })
-        .await;
-    let op = match op {
-        Ok(op) => op,
-        Err(e) => {
-            sqlx::query("DELETE FROM cluster_volumes WHERE id = $1")
-                .bind(&id)
-                .execute(store.pool())
-                .await?;
-            return Err(e);
-        }
-    };
+        },
+    )
+    .await?;
     let volume = store
         .volumes_of(cluster_id)
         .await?
@@ -532,9 +538,7 @@ pub async fn volume_delete(
     cluster_id: &str,
     name_or_id: &str,
 ) -> Result<OperationRow> {
-    let cluster = store.cluster_by_id(cluster_id).await?;
-    authorize(store, actor, &cluster.project_id, Action::Mutate).await?;
-    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
+    let (cluster, _) = super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
     let volume = store
         .volumes_of(cluster_id)
         .await?

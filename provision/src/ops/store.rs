@@ -402,15 +402,16 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let mut count = false;
         for change in changes {
-            let (step, seq, event, detail) = match change {
-                StepChange::Started { step, seq } => {
-                    let sql = format!("UPDATE operation_steps SET state = 'running', started_at = $1 WHERE operation_id = $2 AND step = $3 AND {fence}");
-                    let q = sqlx::query(&sql).bind(now).bind(id).bind(step).bind(owner);
-                    if q.execute(&mut *tx).await?.rows_affected() != 1 {
-                        return Err(Error::Conflict(format!("lease on {id} lost")));
-                    }
-                    (step, *seq, "started", String::new())
-                }
+            // What the step's row becomes, and the attempts and text bound as $5, $6.
+            let (step, seq, event, detail, set, extra) = match change {
+                StepChange::Started { step, seq } => (
+                    step,
+                    *seq,
+                    "started",
+                    String::new(),
+                    "state = 'running', started_at = $1",
+                    None,
+                ),
                 StepChange::Succeeded {
                     step,
                     seq,
@@ -419,18 +420,14 @@ impl Store {
                 } => {
                     count = true;
                     let text = output.to_string();
-                    let sql = format!("UPDATE operation_steps SET state = 'succeeded', finished_at = $1, attempts = attempts + $5, output = $6, error = NULL WHERE operation_id = $2 AND step = $3 AND {fence}");
-                    let q = sqlx::query(&sql)
-                        .bind(now)
-                        .bind(id)
-                        .bind(step)
-                        .bind(owner)
-                        .bind(*attempts as i64)
-                        .bind(text.clone());
-                    if q.execute(&mut *tx).await?.rows_affected() != 1 {
-                        return Err(Error::Conflict(format!("lease on {id} lost")));
-                    }
-                    (step, *seq, "succeeded", text)
+                    (
+                        step,
+                        *seq,
+                        "succeeded",
+                        text.clone(),
+                        "state = 'succeeded', finished_at = $1, attempts = attempts + $5, output = $6, error = NULL",
+                        Some((*attempts as i64, text)),
+                    )
                 }
                 StepChange::Failed {
                     step,
@@ -438,21 +435,25 @@ impl Store {
                     attempts,
                     error,
                     detail,
-                } => {
-                    let sql = format!("UPDATE operation_steps SET state = 'failed', finished_at = $1, attempts = attempts + $5, error = $6 WHERE operation_id = $2 AND step = $3 AND {fence}");
-                    let q = sqlx::query(&sql)
-                        .bind(now)
-                        .bind(id)
-                        .bind(step)
-                        .bind(owner)
-                        .bind(*attempts as i64)
-                        .bind(error.clone());
-                    if q.execute(&mut *tx).await?.rows_affected() != 1 {
-                        return Err(Error::Conflict(format!("lease on {id} lost")));
-                    }
-                    (step, *seq, "failed", detail.clone())
-                }
+                } => (
+                    step,
+                    *seq,
+                    "failed",
+                    detail.clone(),
+                    "state = 'failed', finished_at = $1, attempts = attempts + $5, error = $6",
+                    Some((*attempts as i64, error.clone())),
+                ),
             };
+            let sql = format!(
+                "UPDATE operation_steps SET {set} WHERE operation_id = $2 AND step = $3 AND {fence}"
+            );
+            let mut q = sqlx::query(&sql).bind(now).bind(id).bind(step).bind(owner);
+            if let Some((attempts, text)) = extra {
+                q = q.bind(attempts).bind(text);
+            }
+            if q.execute(&mut *tx).await?.rows_affected() != 1 {
+                return Err(Error::Conflict(format!("lease on {id} lost")));
+            }
             sqlx::query(
                 "INSERT INTO operation_events (operation_id, seq, at, step, event, detail) VALUES ($1, $2, $3, $4, $5, $6)",
             )
