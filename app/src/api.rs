@@ -64,13 +64,8 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
     let Some((user, session)) = current_user().await? else {
         return Ok(None);
     };
-    let projects = state()?.store.project_list_for_user(&user.id).await?;
-    let chosen = session_project(&session).await?;
-    let current = projects
-        .iter()
-        .find(|p| Some(&p.project.id) == chosen.as_ref())
-        .or(projects.first())
-        .map(convert::project);
+    let (current, projects) = current_project(&user.id, &session).await?;
+    let current = current.as_ref().map(convert::project);
     Ok(Some(SessionInfo {
         user: convert::user(&user),
         projects: projects.iter().map(convert::project).collect(),

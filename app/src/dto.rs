@@ -99,3 +99,199 @@ mod tests {
         );
     }
 }
+
+/// A cluster in the list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterRowDto {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub version: String,
+    pub masters: i64,
+    pub nodes: i64,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// One page of the clusters list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterPage {
+    pub items: Vec<ClusterRowDto>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// The create form as typed (strings, so that any input comes back as it was typed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterForm {
+    pub name: String,
+    pub kubernetes_version: String,
+    pub master_count: String,
+    pub master_flavor: String,
+    pub pod_cidr: String,
+    pub service_cidr: String,
+    pub api_endpoint: String,
+    pub ng_name: String,
+    pub ng_flavor: String,
+    pub ng_count: String,
+    pub ng_min: String,
+    pub ng_max: String,
+}
+
+impl ClusterForm {
+    /// The form's fields as `(name, value)`, in order (for hidden inputs and links).
+    pub fn fields(&self) -> [(&'static str, &str); 12] {
+        [
+            ("name", &self.name),
+            ("kubernetes_version", &self.kubernetes_version),
+            ("master_count", &self.master_count),
+            ("master_flavor", &self.master_flavor),
+            ("pod_cidr", &self.pod_cidr),
+            ("service_cidr", &self.service_cidr),
+            ("api_endpoint", &self.api_endpoint),
+            ("ng_name", &self.ng_name),
+            ("ng_flavor", &self.ng_flavor),
+            ("ng_count", &self.ng_count),
+            ("ng_min", &self.ng_min),
+            ("ng_max", &self.ng_max),
+        ]
+    }
+
+    /// Blank fields take the defaults a console suggests.
+    pub fn with_defaults(mut self, newest_version: &str) -> ClusterForm {
+        let fill = |v: &mut String, d: &str| {
+            if v.trim().is_empty() {
+                *v = d.to_string();
+            }
+        };
+        fill(&mut self.kubernetes_version, newest_version);
+        fill(&mut self.master_count, "3");
+        fill(&mut self.master_flavor, "m1.medium");
+        fill(&mut self.pod_cidr, "10.244.0.0/16");
+        fill(&mut self.service_cidr, "10.96.0.0/12");
+        fill(&mut self.api_endpoint, "public");
+        fill(&mut self.ng_name, "default-worker");
+        fill(&mut self.ng_flavor, "m1.medium");
+        fill(&mut self.ng_count, "2");
+        fill(&mut self.ng_min, "1");
+        fill(&mut self.ng_max, "5");
+        self
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlavorDto {
+    pub name: String,
+    pub vcpus: u32,
+    pub ram_mib: u64,
+}
+
+/// What the create form offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateOptions {
+    pub versions: Vec<String>,
+    pub flavors: Vec<FlavorDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRowDto {
+    pub action: String,
+    pub kind: String,
+    pub name: String,
+    pub detail: String,
+}
+
+/// A plan as the console shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanDto {
+    pub plan_id: String,
+    pub rows: Vec<PlanRowDto>,
+    /// `(what, amount)` pairs: servers, vCPUs, RAM, volume GiB, load balancers.
+    pub totals: Vec<(String, String)>,
+    /// Whether the cloud's hosts can take it (`None`: the cloud does not say).
+    pub fits: Option<bool>,
+    pub quota_fits: bool,
+    /// `(what, left after the plan)`.
+    pub quota_left: Vec<(String, i64)>,
+    pub expected_seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeGroupDto {
+    pub name: String,
+    pub flavor: String,
+    pub node_count: i64,
+    pub min_node_count: i64,
+    pub max_node_count: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDto {
+    pub name: String,
+    pub role: String,
+    pub node_group: Option<String>,
+    pub status: String,
+    pub host: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancerDto {
+    pub name: String,
+    pub role: String,
+    pub vip: Option<String>,
+    pub status: String,
+    pub operating_status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeDto {
+    pub name: String,
+    pub role: String,
+    pub size_gib: u64,
+    pub status: String,
+    pub attached_to: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationDto {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub done: i64,
+    pub total: i64,
+    /// The steps running now (for an unfinished operation).
+    pub current: Vec<String>,
+    pub error: Option<String>,
+    pub retryable: bool,
+    pub created_at: i64,
+    pub finished: bool,
+}
+
+/// Everything the cluster's page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterDetail {
+    pub cluster: ClusterRowDto,
+    pub api_address: Option<String>,
+    pub api_endpoint: String,
+    pub master_flavor: String,
+    pub pod_cidr: String,
+    pub service_cidr: String,
+    pub node_groups: Vec<NodeGroupDto>,
+    pub nodes: Vec<NodeDto>,
+    pub load_balancers: Vec<LoadBalancerDto>,
+    pub volumes: Vec<VolumeDto>,
+    pub operations: Vec<OperationDto>,
+    pub can_edit: bool,
+    pub cloud_error: Option<String>,
+}
+
+impl ClusterDetail {
+    /// Whether an operation is still under way (the page follows it).
+    pub fn busy(&self) -> bool {
+        self.operations.iter().any(|o| !o.finished)
+    }
+}

@@ -5,6 +5,7 @@
 //! with it. Server-only code lives under `#[cfg(feature = "ssr")]`.
 
 pub mod api;
+pub mod cluster_api;
 mod components;
 pub mod dto;
 pub mod error;
@@ -86,6 +87,8 @@ fn Console() -> impl IntoView {
                 <Route path=path!("/signin") view=pages::SignInPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=pages::SignUpPage ssr=SsrMode::Async />
                 <Route path=path!("/clusters") view=pages::ClustersPage ssr=SsrMode::Async />
+                <Route path=path!("/clusters/new") view=pages::NewClusterPage ssr=SsrMode::Async />
+                <Route path=path!("/clusters/:id") view=pages::ClusterPage ssr=SsrMode::Async />
                 <Route path=path!("/project") view=pages::ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/account") view=pages::AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::AdminPage ssr=SsrMode::Async />

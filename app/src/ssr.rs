@@ -27,6 +27,12 @@ pub const ERROR_HEADER: &str = "x-shipyard-error";
 pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
+    /// Runs operations (clusters, node groups, services, volumes).
+    pub engine: provision::ops::Engine,
+    /// The cloud clusters are made on.
+    pub cloud: Arc<dyn provision::cloud::Cloud>,
+    /// Seals and opens the cluster CAs' keys (kubeconfigs).
+    pub secret_key: Arc<provision::pki::SecretKey>,
 }
 
 #[derive(Clone, Debug)]
@@ -173,4 +179,26 @@ pub async fn set_session_project(session: &Session, project_id: &str) -> Result<
         .insert(SESSION_PROJECT, project_id)
         .await
         .map_err(session_err)
+}
+
+/// The project the console works in: the one chosen in this session while the user is
+/// still a member, else their first. With every project of theirs.
+pub async fn current_project(
+    user_id: &str,
+    session: &Session,
+) -> Result<
+    (
+        Option<provision::domain::ProjectWithRole>,
+        Vec<provision::domain::ProjectWithRole>,
+    ),
+    AppError,
+> {
+    let projects = state()?.store.project_list_for_user(user_id).await?;
+    let chosen = session_project(session).await?;
+    let current = projects
+        .iter()
+        .find(|p| Some(&p.project.id) == chosen.as_ref())
+        .or(projects.first())
+        .cloned();
+    Ok((current, projects))
 }

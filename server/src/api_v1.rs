@@ -99,6 +99,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/tokens", get(token_list).post(token_create))
         .route("/api/v1/tokens/{id}", delete(token_revoke))
+        .route("/clusters/{id}/events", get(cluster_events))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .with_state(state)
 }
@@ -1043,4 +1044,55 @@ async fn token_revoke(
 
 async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
+}
+
+/// The cluster's progress as server-sent events: one `progress` event whenever its
+/// status or an operation's state or step count changes (checked twice a second), for
+/// at most ten minutes. The console's cluster page listens while something runs.
+async fn cluster_events(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let caller = caller(&state, &headers, session).await?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let store = state.store.clone();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let stream = futures_util::stream::unfold(
+        (store, cluster.id, String::new(), true),
+        move |(store, id, last, first)| async move {
+            loop {
+                if !first || !last.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                if std::time::Instant::now() > until {
+                    return None;
+                }
+                let status = match store.cluster_by_id(&id).await {
+                    Ok(c) => c.status,
+                    Err(_) => return None,
+                };
+                let ops = store.op_list_for(&id).await.unwrap_or_default();
+                let now = json!({
+                    "status": status,
+                    "operations": ops.iter().take(5).map(|o| json!({
+                        "id": o.id, "state": o.state.as_str(), "done": o.steps_done, "total": o.steps_total,
+                    })).collect::<Vec<_>>(),
+                })
+                .to_string();
+                if now != last {
+                    let event = Event::default().event("message").data(now.clone());
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (store, id, now, false),
+                    ));
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

@@ -175,6 +175,9 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
             trust_forwarded_for: config.trust_forwarded_for,
             session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
         }),
+        engine: api.engine.clone(),
+        cloud: api.cloud.clone(),
+        secret_key: api.secret_key.clone(),
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("shipyard")

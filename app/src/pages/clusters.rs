@@ -1,9 +1,24 @@
-//! The clusters of the current project.
+//! The clusters of the current project: the list (search, status filter, pages), the
+//! create form with its plan, and a cluster's page with live progress.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::components::authed;
+use crate::cluster_api::*;
+use crate::components::{authed, ActionError, ErrorText};
+use crate::dto::*;
+
+/// The badge class of a cluster or operation status.
+fn badge(status: &str) -> &'static str {
+    match status {
+        "ACTIVE" | "succeeded" => "badge good",
+        "FAILED" | "failed" | "stuck" | "unwound" => "badge bad",
+        _ => "badge busy",
+    }
+}
+
+const STATUSES: [&str; 5] = ["CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED"];
 
 #[component]
 pub fn ClustersPage() -> impl IntoView {
@@ -11,34 +26,543 @@ pub fn ClustersPage() -> impl IntoView {
         <Title text="Clusters · Shipyard" />
         {authed(|info| {
             let project = info.current.map(|p| p.name).unwrap_or_else(|| "no project".into());
-            view! {
-                <section class="page">
-                    <div class="page-head">
-                        <h1>"Clusters"</h1>
-                        <p class="muted">"Project: " <strong>{project}</strong></p>
-                    </div>
-                    <table class="table" aria-describedby="clusters-empty">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Name"</th>
-                                <th scope="col">"Status"</th>
-                                <th scope="col">"Version"</th>
-                                <th scope="col">"Masters"</th>
-                                <th scope="col">"Nodes"</th>
-                                <th scope="col">"Created"</th>
-                            </tr>
-                        </thead>
-                        <tbody></tbody>
-                    </table>
-                    <div class="empty" id="clusters-empty">
-                        <p class="big">"No clusters in this project yet."</p>
-                        <p class="muted">
-                            "Clusters you create here appear in this list with their status, version and nodes."
-                        </p>
-                    </div>
-                </section>
-            }
-                .into_any()
+            view! { <ClusterList project /> }.into_any()
         })}
+    }
+}
+
+#[component]
+fn ClusterList(project: String) -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let status = move || query.read().get("status").unwrap_or_default();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(1)
+    };
+    let list = Resource::new(
+        move || (q(), status(), page()),
+        |(q, status, page)| list_clusters(q, status, page),
+    );
+    view! {
+        <section class="page">
+            <div class="page-head">
+                <h1>"Clusters"</h1>
+                <p class="muted">"Project: " <strong>{project}</strong></p>
+                <a class="button" href="/clusters/new" id="new-cluster">"Create cluster"</a>
+            </div>
+            <form method="get" action="/clusters" class="form inline" role="search" id="cluster-search">
+                <label for="q">"Name"</label>
+                <input id="q" name="q" type="search" value=q placeholder="part of a name" />
+                <label for="status">"Status"</label>
+                <select id="status" name="status">
+                    <option value="" selected=move || status().is_empty()>"any"</option>
+                    {STATUSES
+                        .iter()
+                        .map(|s| view! { <option value=*s selected=move || status() == *s>{*s}</option> })
+                        .collect_view()}
+                </select>
+                <button type="submit" class="secondary">"Search"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let p = match list.await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::ssr::set_error_status(&e);
+                            return view! { <ErrorText error=e /> }.into_any();
+                        }
+                    };
+                    if p.total == 0 && q().is_empty() && status().is_empty() {
+                        return view! {
+                            <div class="empty" id="clusters-empty">
+                                <p class="big">"No clusters in this project yet."</p>
+                                <p class="muted">"A cluster takes a few minutes: masters behind an API load balancer, workers, volumes."</p>
+                                <a class="button" href="/clusters/new">"Create your first cluster"</a>
+                            </div>
+                        }
+                            .into_any();
+                    }
+                    let pages = (p.total + p.per_page - 1) / p.per_page;
+                    let link = move |to: i64| {
+                        format!("/clusters?q={}&status={}&page={to}", encode(&q()), encode(&status()))
+                    };
+                    view! {
+                        <table class="table" id="clusters">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Name"</th>
+                                    <th scope="col">"Status"</th>
+                                    <th scope="col">"Version"</th>
+                                    <th scope="col">"Masters"</th>
+                                    <th scope="col">"Nodes"</th>
+                                    <th scope="col">"Created"</th>
+                                    <th scope="col">"Created by"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {p.items.into_iter().map(|c| view! {
+                                    <tr data-cluster=c.name.clone()>
+                                        <td><a href=format!("/clusters/{}", c.id)>{c.name.clone()}</a></td>
+                                        <td>
+                                            <span class=badge(&c.status) title=c.status_reason.clone().unwrap_or_default()>{c.status.clone()}</span>
+                                            {c.status_reason.clone().map(|r| view! { <details class="reason"><summary>"why"</summary>{r}</details> })}
+                                        </td>
+                                        <td>{c.version.clone()}</td>
+                                        <td>{c.masters}</td>
+                                        <td>{c.nodes}</td>
+                                        <td>{format_time(c.created_at)}</td>
+                                        <td>{c.created_by.clone()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <nav class="pager" aria-label="Pages">
+                            <span class="muted">{format!("{} cluster(s), page {} of {}", p.total, p.page, pages.max(1))}</span>
+                            {(p.page > 1).then(|| view! { <a href=link(p.page - 1) rel="prev">"Previous"</a> })}
+                            {(p.page < pages).then(|| view! { <a href=link(p.page + 1) rel="next">"Next"</a> })}
+                        </nav>
+                    }
+                        .into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `/clusters/new`: the form (a GET, so the plan below it is a page of its own), the
+/// plan of what was typed, and the button that creates exactly that plan.
+#[component]
+pub fn NewClusterPage() -> impl IntoView {
+    view! {
+        <Title text="Create cluster · Shipyard" />
+        {authed(|_| view! { <NewCluster /> }.into_any())}
+    }
+}
+
+#[component]
+fn NewCluster() -> impl IntoView {
+    let query = use_query_map();
+    let create = ServerAction::<CreateCluster>::new();
+    // One resource for the options and the plan, so that the server renders both
+    // before it answers (the page works without JavaScript).
+    let page = Resource::new(
+        move || query.get(),
+        |q| async move {
+            let o = get_create_options().await?;
+            let field = |k: &str| q.get(k).unwrap_or_default();
+            let typed = ClusterForm {
+                name: field("name"),
+                kubernetes_version: field("kubernetes_version"),
+                master_count: field("master_count"),
+                master_flavor: field("master_flavor"),
+                pod_cidr: field("pod_cidr"),
+                service_cidr: field("service_cidr"),
+                api_endpoint: field("api_endpoint"),
+                ng_name: field("ng_name"),
+                ng_flavor: field("ng_flavor"),
+                ng_count: field("ng_count"),
+                ng_min: field("ng_min"),
+                ng_max: field("ng_max"),
+            };
+            let newest = o.versions.first().cloned().unwrap_or_default();
+            let form = typed.with_defaults(&newest);
+            let plan = match q.get("review") {
+                Some(_) => Some(cluster_plan(form.clone()).await),
+                None => None,
+            };
+            Ok::<_, crate::error::AppError>((o, form, plan))
+        },
+    );
+    view! {
+        <section class="page">
+            <h1>"Create a cluster"</h1>
+            <ActionError value=create.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let (o, f, plan) = match page.await {
+                        Ok(x) => x,
+                        Err(e) => return view! { <ErrorText error=e /> }.into_any(),
+                    };
+                    view! {
+                        <ClusterFormView form=f.clone() options=o />
+                        {plan.map(|p| view! { <PlanReview form=f plan=p create /> })}
+                    }
+                        .into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn ClusterFormView(form: ClusterForm, options: CreateOptions) -> impl IntoView {
+    let flavor_select = move |id: &'static str, current: String| {
+        let flavors = options.flavors.clone();
+        view! {
+            <select id=id name=id>
+                {flavors
+                    .into_iter()
+                    .map(|fl| {
+                        let selected = fl.name == current;
+                        view! {
+                            <option value=fl.name.clone() selected=selected>
+                                {format!("{} ({} vCPU, {} MiB)", fl.name, fl.vcpus, fl.ram_mib)}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        }
+    };
+    let versions = options.versions.clone();
+    view! {
+        <form method="get" action="/clusters/new" class="form wide" id="cluster-form">
+            <input type="hidden" name="review" value="1" />
+            <fieldset>
+                <legend>"Cluster"</legend>
+                <label for="name">"Name"</label>
+                <input id="name" name="name" required value=form.name.clone() placeholder="lowercase letters, digits and -" />
+                <label for="kubernetes_version">"Kubernetes version"</label>
+                <select id="kubernetes_version" name="kubernetes_version">
+                    {versions.into_iter().map(|v| {
+                        let selected = v == form.kubernetes_version;
+                        view! { <option value=v.clone() selected=selected>{v.clone()}</option> }
+                    }).collect_view()}
+                </select>
+                <label for="master_count">"Masters"</label>
+                <select id="master_count" name="master_count">
+                    {["1", "3", "5"].into_iter().map(|n| view! {
+                        <option value=n selected=form.master_count == n>{n}</option>
+                    }).collect_view()}
+                </select>
+                <label for="master_flavor">"Master flavor"</label>
+                {flavor_select("master_flavor", form.master_flavor.clone())}
+                <label for="pod_cidr">"Pod CIDR"</label>
+                <input id="pod_cidr" name="pod_cidr" value=form.pod_cidr.clone() />
+                <label for="service_cidr">"Service CIDR"</label>
+                <input id="service_cidr" name="service_cidr" value=form.service_cidr.clone() />
+                <label for="api_endpoint">"API endpoint"</label>
+                <select id="api_endpoint" name="api_endpoint">
+                    <option value="public" selected=form.api_endpoint == "public">"public"</option>
+                    <option value="private" selected=form.api_endpoint == "private">"private"</option>
+                </select>
+            </fieldset>
+            <fieldset>
+                <legend>"First node group"</legend>
+                <label for="ng_name">"Name"</label>
+                <input id="ng_name" name="ng_name" value=form.ng_name.clone() />
+                <label for="ng_flavor">"Flavor"</label>
+                {flavor_select("ng_flavor", form.ng_flavor.clone())}
+                <label for="ng_count">"Nodes"</label>
+                <input id="ng_count" name="ng_count" inputmode="numeric" value=form.ng_count.clone() />
+                <label for="ng_min">"Minimum"</label>
+                <input id="ng_min" name="ng_min" inputmode="numeric" value=form.ng_min.clone() />
+                <label for="ng_max">"Maximum"</label>
+                <input id="ng_max" name="ng_max" inputmode="numeric" value=form.ng_max.clone() />
+            </fieldset>
+            <button type="submit" id="review-plan">"Review the plan"</button>
+        </form>
+    }
+}
+
+/// The plan of the form, and the button that creates exactly that.
+#[component]
+fn PlanReview(
+    form: ClusterForm,
+    plan: Result<PlanDto, crate::error::AppError>,
+    create: ServerAction<CreateCluster>,
+) -> impl IntoView {
+    let p = match plan {
+        Ok(p) => p,
+        Err(e) => {
+            return view! {
+                <div class="card" id="plan">
+                    <h2>"The plan"</h2>
+                    <ErrorText error=e />
+                    <p class="muted">"Correct the form above and review again."</p>
+                </div>
+            }
+            .into_any()
+        }
+    };
+    let can = p.quota_fits && p.fits != Some(false);
+    let plan_id = p.plan_id.clone();
+    view! {
+            <div class="card" id="plan" data-plan-id=p.plan_id.clone()>
+                <h2>"The plan"</h2>
+                <p>
+                    {format!("About {:.0} seconds (the longest chain of steps). ", p.expected_seconds)}
+                    {match p.fits {
+                        Some(true) => view! { <span class="badge good" id="plan-fits">"the cloud has room"</span> }.into_any(),
+                        Some(false) => view! { <span class="badge bad" id="plan-fits">"the cloud's hosts cannot take it"</span> }.into_any(),
+                        None => view! { <span class="badge">"host room unknown"</span> }.into_any(),
+                    }}
+                    " "
+                    {if p.quota_fits {
+                        view! { <span class="badge good" id="plan-quota">"within quota"</span> }.into_any()
+                    } else {
+                        view! { <span class="badge bad" id="plan-quota">"over quota"</span> }.into_any()
+                    }}
+                </p>
+                <table class="table" id="plan-resources">
+                    <thead>
+                        <tr><th scope="col">"Action"</th><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr>
+                    </thead>
+                    <tbody>
+                        {p.rows.iter().map(|r| view! {
+                            <tr><td>{r.action.clone()}</td><td>{r.kind.clone()}</td><td>{r.name.clone()}</td><td>{r.detail.clone()}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                <p class="muted">
+                    "Totals: "
+                    {p.totals.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")}
+                </p>
+                <p class="muted" id="plan-quota-left">
+                    "Quota left after it: "
+                    {p.quota_left.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")}
+                </p>
+                <ActionForm action=create attr:id="create-form">
+                    {form.fields().into_iter().map(|(k, v)| view! {
+                        <input type="hidden" name=k value=v.to_string() />
+                    }).collect_view()}
+                    <input type="hidden" name="plan_id" value=plan_id />
+                    <button type="submit" id="create-cluster" disabled=!can>"Create cluster"</button>
+                </ActionForm>
+            </div>
+        }
+        .into_any()
+}
+
+/// `/clusters/:id`: status, endpoint, nodes, load balancers, volumes, operations with
+/// their progress (followed live while one runs), and the kubeconfig download.
+#[component]
+pub fn ClusterPage() -> impl IntoView {
+    view! {
+        <Title text="Cluster · Shipyard" />
+        {authed(|_| view! { <ClusterBody /> }.into_any())}
+    }
+}
+
+#[component]
+fn ClusterBody() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let tick = RwSignal::new(0u64);
+    let detail = Resource::new(move || (id(), tick.get()), |(id, _)| get_cluster(id));
+    follow(detail, tick);
+    view! {
+        <section class="page">
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let d = match detail.await {
+                        Ok(d) => d,
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::ssr::set_error_status(&e);
+                            return view! { <ErrorText error=e /> }.into_any();
+                        }
+                    };
+                    view! { <ClusterView d /> }.into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// While an operation of the cluster runs, the page follows it: with JavaScript it
+/// listens to `/clusters/<id>/events` (server-sent events) and refetches on each change;
+/// without, it reloads itself every three seconds (see `ClusterView`).
+fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick: RwSignal<u64>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let source: StoredValue<Option<web_sys::EventSource>, LocalStorage> =
+            StoredValue::new_local(None);
+        Effect::new(move |_| {
+            let busy = detail
+                .get()
+                .and_then(|r| r.ok())
+                .map(|d| (d.cluster.id.clone(), d.busy()));
+            match busy {
+                Some((id, true)) if source.with_value(|s| s.is_none()) => {
+                    if let Ok(es) = web_sys::EventSource::new(&format!("/clusters/{id}/events")) {
+                        let on_message =
+                            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+                                tick.update(|t| *t += 1);
+                            });
+                        es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                        on_message.forget();
+                        source.set_value(Some(es));
+                    }
+                }
+                Some((_, false)) => {
+                    if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
+                        es.close();
+                    }
+                }
+                _ => {}
+            }
+        });
+        on_cleanup(move || {
+            if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
+                es.close();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (detail, tick);
+}
+
+#[component]
+fn ClusterView(d: ClusterDetail) -> impl IntoView {
+    let c = d.cluster.clone();
+    let busy = d.busy();
+    let masters: Vec<NodeDto> = d
+        .nodes
+        .iter()
+        .filter(|n| n.role == "master")
+        .cloned()
+        .collect();
+    let workers: Vec<NodeDto> = d
+        .nodes
+        .iter()
+        .filter(|n| n.role == "worker")
+        .cloned()
+        .collect();
+    let node_table = |id: &'static str, nodes: Vec<NodeDto>| {
+        view! {
+            <table class="table" id=id>
+                <thead>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Status"</th><th scope="col">"Host"</th><th scope="col">"Address"</th><th scope="col">"Node group"</th></tr>
+                </thead>
+                <tbody>
+                    {nodes.into_iter().map(|n| view! {
+                        <tr>
+                            <td>{n.name}</td>
+                            <td><span class=if n.status == "ACTIVE" { "badge good" } else if n.status == "ERROR" { "badge bad" } else { "badge busy" }>{n.status.clone()}</span></td>
+                            <td class="host">{n.host.unwrap_or_default()}</td>
+                            <td>{n.address.unwrap_or_default()}</td>
+                            <td>{n.node_group.unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+    };
+    view! {
+        {busy.then(|| view! { <noscript><meta http-equiv="refresh" content="3" /></noscript> })}
+        <div class="page-head">
+            <h1 id="cluster-name">{c.name.clone()}</h1>
+            <span class=badge(&c.status) id="cluster-status" title=c.status_reason.clone().unwrap_or_default()>{c.status.clone()}</span>
+        </div>
+        {c.status_reason.clone().map(|r| view! { <p class="banner error" id="cluster-reason">{r}</p> })}
+        <div class="card">
+            <dl class="facts">
+                <dt>"Kubernetes"</dt><dd>{c.version.clone()}</dd>
+                <dt>"API endpoint"</dt><dd id="api-endpoint">{d.api_address.clone().map(|a| format!("https://{a}")).unwrap_or_else(|| "not yet".into())} " (" {d.api_endpoint.clone()} ")"</dd>
+                <dt>"Masters"</dt><dd>{format!("{} × {}", c.masters, d.master_flavor)}</dd>
+                <dt>"Pod / service CIDR"</dt><dd>{format!("{} / {}", d.pod_cidr, d.service_cidr)}</dd>
+                <dt>"Created"</dt><dd>{format!("{} by {}", format_time(c.created_at), c.created_by)}</dd>
+            </dl>
+            {(c.status == "ACTIVE" || c.status == "UPDATING").then(|| view! {
+                <form method="post" action=format!("/api/v1/clusters/{}/kubeconfig", c.id) id="kubeconfig-form" class="form inline">
+                    <button type="submit" id="download-kubeconfig">"Download kubeconfig"</button>
+                    <span class="muted">
+                        "A fresh client certificate, valid 24 hours. Then: "
+                        <code>{format!("kubectl --kubeconfig {}.kubeconfig.yaml get nodes", c.name)}</code>
+                    </span>
+                </form>
+            })}
+        </div>
+        {d.cloud_error.clone().map(|e| view! { <p class="banner error">{e}</p> })}
+        <div class="card">
+            <h2>"Operations"</h2>
+            <table class="table" id="operations">
+                <thead>
+                    <tr><th scope="col">"What"</th><th scope="col">"State"</th><th scope="col">"Progress"</th><th scope="col">"Now"</th><th scope="col">"Started"</th></tr>
+                </thead>
+                <tbody>
+                    {d.operations.iter().map(|o| view! {
+                        <tr data-operation=o.id.clone() data-state=o.state.clone()>
+                            <td>{o.kind.clone()}</td>
+                            <td><span class=badge(&o.state)>{o.state.clone()}</span></td>
+                            <td>
+                                <progress max=o.total.max(1) value=o.done aria-label="steps done">{format!("{}/{}", o.done, o.total)}</progress>
+                                " " {format!("{}/{}", o.done, o.total)}
+                            </td>
+                            <td>
+                                {o.current.join(", ")}
+                                {o.error.clone().map(|e| view! { <span class="error-text">{e}</span> })}
+                            </td>
+                            <td>{format_time(o.created_at)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="card">
+            <h2>"Masters"</h2>
+            {node_table("masters", masters)}
+        </div>
+        <div class="card">
+            <h2>"Node groups"</h2>
+            <table class="table" id="node-groups">
+                <thead>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Flavor"</th><th scope="col">"Nodes"</th><th scope="col">"Min"</th><th scope="col">"Max"</th></tr>
+                </thead>
+                <tbody>
+                    {d.node_groups.iter().map(|n| view! {
+                        <tr><td>{n.name.clone()}</td><td>{n.flavor.clone()}</td><td>{n.node_count}</td><td>{n.min_node_count}</td><td>{n.max_node_count}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <h3>"Workers"</h3>
+            {node_table("workers", workers)}
+        </div>
+        <div class="card">
+            <h2>"Load balancers"</h2>
+            <table class="table" id="load-balancers">
+                <thead>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col">"VIP"</th><th scope="col">"Status"</th></tr>
+                </thead>
+                <tbody>
+                    {d.load_balancers.iter().map(|l| view! {
+                        <tr><td>{l.name.clone()}</td><td>{l.role.clone()}</td><td>{l.vip.clone().unwrap_or_default()}</td><td>{format!("{} / {}", l.status, l.operating_status)}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="card">
+            <h2>"Volumes"</h2>
+            <table class="table" id="volumes">
+                <thead>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col">"Size"</th><th scope="col">"Status"</th><th scope="col">"Attached to"</th></tr>
+                </thead>
+                <tbody>
+                    {d.volumes.iter().map(|v| view! {
+                        <tr><td>{v.name.clone()}</td><td>{v.role.clone()}</td><td>{format!("{} GiB", v.size_gib)}</td><td>{v.status.clone()}</td><td>{v.attached_to.join(", ")}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

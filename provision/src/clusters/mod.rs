@@ -18,7 +18,7 @@ use crate::domain::Actor;
 use crate::ops::{Engine, NewOperation, OperationRow};
 use crate::{Error, Result, Store};
 
-pub use store::{Cluster, NodeGroup};
+pub use store::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -962,4 +962,141 @@ pub async fn rotate_ca(
     )
     .await?;
     Ok(rotation)
+}
+
+/// One page of a project's clusters for someone who may see them.
+pub async fn search(
+    store: &Store,
+    actor: &Actor,
+    project_id: &str,
+    filter: &ClusterFilter,
+) -> Result<(Vec<ClusterSummary>, i64)> {
+    authorize(store, actor, project_id, Action::View).await?;
+    store.cluster_search(project_id, filter).await
+}
+
+/// A server of the cluster as its page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    pub name: String,
+    /// master or worker
+    pub role: String,
+    pub node_group: Option<String>,
+    pub status: String,
+    pub host: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A load balancer of the cluster: the API's or a service's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadBalancerView {
+    pub name: String,
+    /// api or service
+    pub role: String,
+    pub vip: Option<String>,
+    pub status: String,
+    pub operating_status: String,
+}
+
+/// A volume of the cluster: an etcd volume or a persistent volume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeView {
+    pub name: String,
+    pub role: String,
+    pub size_gib: u64,
+    pub status: String,
+    /// Names of the servers it is attached to.
+    pub attached_to: Vec<String>,
+}
+
+/// Everything the cluster's page shows: the record, and what the cloud holds of it
+/// (read live, by the cluster's mark). `cloud_error` says why the cloud part is empty.
+#[derive(Clone, Debug)]
+pub struct ClusterView {
+    pub cluster: Cluster,
+    pub role: crate::domain::Role,
+    pub node_groups: Vec<NodeGroup>,
+    pub nodes: Vec<NodeView>,
+    pub load_balancers: Vec<LoadBalancerView>,
+    pub volumes: Vec<VolumeView>,
+    pub services: Vec<workloads::Service>,
+    pub persistent_volumes: Vec<workloads::PersistentVolume>,
+    pub operations: Vec<OperationRow>,
+    pub cloud_error: Option<String>,
+}
+
+/// The cluster's page, for someone who may see it.
+pub async fn view(
+    store: &Store,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+) -> Result<ClusterView> {
+    let (cluster, role) = cluster_for(store, actor, cluster_id, Action::View).await?;
+    let mark = saga::cluster_metadata(cluster_id);
+    let from_cloud = async {
+        let servers = cloud.server_list(&mark).await?;
+        let lbs = cloud
+            .load_balancer_list(&[saga::cluster_tag(cluster_id)])
+            .await?;
+        let volumes = cloud.volume_list(&mark).await?;
+        Ok::<_, crate::cloud::CloudError>((servers, lbs, volumes))
+    };
+    let (mut nodes, mut load_balancers, mut volumes, mut cloud_error) =
+        (Vec::new(), Vec::new(), Vec::new(), None);
+    match from_cloud.await {
+        Ok((servers, lbs, vols)) => {
+            let name_of = |id: &str| {
+                servers
+                    .iter()
+                    .find(|s| s.id == id)
+                    .map_or(id.to_string(), |s| s.name.clone())
+            };
+            for s in &servers {
+                nodes.push(NodeView {
+                    name: s.name.clone(),
+                    role: s.metadata.get("shipyard-role").cloned().unwrap_or_default(),
+                    node_group: s.metadata.get("shipyard-node-group").cloned(),
+                    status: s.status.clone(),
+                    host: s.host.clone(),
+                    address: s.addresses.first().cloned(),
+                });
+            }
+            nodes.sort_by(|a, b| (&a.role, &a.name).cmp(&(&b.role, &b.name)));
+            for l in lbs {
+                let service = l.tags.iter().any(|t| t == "shipyard-role=service");
+                load_balancers.push(LoadBalancerView {
+                    name: l.name,
+                    role: if service { "service" } else { "api" }.into(),
+                    vip: l.vip_address,
+                    status: l.provisioning_status,
+                    operating_status: l.operating_status,
+                });
+            }
+            load_balancers.sort_by(|a, b| a.name.cmp(&b.name));
+            for v in vols {
+                volumes.push(VolumeView {
+                    role: v.metadata.get("shipyard-role").cloned().unwrap_or_default(),
+                    size_gib: v.size_gib,
+                    status: v.status,
+                    attached_to: v.attached_to.iter().map(|id| name_of(id)).collect(),
+                    name: v.name,
+                });
+            }
+            volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Err(e) => cloud_error = Some(format!("The cloud could not be read: {e}")),
+    }
+    Ok(ClusterView {
+        node_groups: store.node_groups_of(cluster_id).await?,
+        services: store.services_of(cluster_id).await?,
+        persistent_volumes: store.volumes_of(cluster_id).await?,
+        operations: store.op_list_for(cluster_id).await?,
+        cluster,
+        role,
+        nodes,
+        load_balancers,
+        volumes,
+        cloud_error,
+    })
 }

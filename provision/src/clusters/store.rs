@@ -298,3 +298,80 @@ impl Store {
             .collect()
     }
 }
+
+/// A cluster as the list shows it: with its node count and its creator's email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSummary {
+    pub cluster: Cluster,
+    pub nodes: i64,
+    pub created_by_email: String,
+}
+
+/// What the list is narrowed to: a name fragment, a status, a page.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterFilter {
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Store {
+    /// One page of the project's live clusters (newest first) and how many match in all.
+    pub async fn cluster_search(
+        &self,
+        project_id: &str,
+        f: &ClusterFilter,
+    ) -> Result<(Vec<ClusterSummary>, i64)> {
+        // `instr` on SQLite and `strpos` on PostgreSQL: LIKE would treat % and _ in the
+        // fragment as wildcards.
+        let contains = match self.backend() {
+            crate::Backend::Sqlite => "instr(c.name, $2) > 0",
+            crate::Backend::Postgres => "strpos(c.name, $2) > 0",
+        };
+        let filter = format!(
+            "c.project_id = $1 AND c.deleted_at IS NULL AND ($2 = '' OR {contains}) AND ($3 = '' OR c.status = $3)"
+        );
+        let name = f.name.clone().unwrap_or_default();
+        let status = f.status.clone().unwrap_or_default();
+        let total: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM clusters c WHERE {filter}"
+        ))
+        .bind(project_id)
+        .bind(&name)
+        .bind(&status)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        let columns = CLUSTER_COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns}, \
+               CAST(COALESCE((SELECT SUM(n.node_count) FROM node_groups n WHERE n.cluster_id = c.id), 0) AS BIGINT) AS nodes, \
+               COALESCE(u.email, '') AS created_by_email \
+             FROM clusters c LEFT JOIN users u ON u.id = c.created_by \
+             WHERE {filter} ORDER BY c.created_at DESC, c.id LIMIT $4 OFFSET $5"
+        ))
+        .bind(project_id)
+        .bind(&name)
+        .bind(&status)
+        .bind(f.limit.clamp(1, 200))
+        .bind(f.offset.max(0))
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(ClusterSummary {
+                    cluster: cluster_row(r)?,
+                    nodes: r.try_get("nodes")?,
+                    created_by_email: r.try_get("created_by_email")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, total))
+    }
+}

@@ -1,0 +1,377 @@
+//! Server functions of the cluster pages: who is asking, then `provision`, then wire
+//! types. The create form posts to `/api/cluster_create` (also without JavaScript).
+
+use leptos::prelude::*;
+
+use crate::dto::*;
+use crate::error::AppError;
+
+/// Clusters listed per page.
+pub const PER_PAGE: i64 = 20;
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::*;
+    use provision::clusters::{Cluster, ClusterSpec};
+    use provision::Error;
+
+    pub fn row(c: &Cluster, nodes: i64, created_by: String) -> ClusterRowDto {
+        ClusterRowDto {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            status: c.status.clone(),
+            status_reason: c.status_reason.clone(),
+            version: c.kubernetes_version.clone(),
+            masters: c.master_count,
+            nodes,
+            created_at: c.created_at,
+            created_by,
+        }
+    }
+
+    fn number(field: &'static str, label: &str, v: &str) -> Result<u32, Error> {
+        v.trim()
+            .parse()
+            .map_err(|_| Error::invalid(field, format!("{label} must be a whole number.")))
+    }
+
+    /// The form as a spec, with the same rules as the API after it.
+    pub fn spec(f: &ClusterForm) -> Result<ClusterSpec, Error> {
+        let endpoint = match f.api_endpoint.as_str() {
+            "private" => provision::clusters::ApiEndpoint::Private,
+            "public" | "" => provision::clusters::ApiEndpoint::Public,
+            _ => {
+                return Err(Error::invalid(
+                    "api_endpoint",
+                    "The API endpoint is public or private.",
+                ))
+            }
+        };
+        Ok(ClusterSpec {
+            name: f.name.trim().to_string(),
+            kubernetes_version: Some(f.kubernetes_version.trim().to_string())
+                .filter(|v| !v.is_empty()),
+            master_count: number("master_count", "The master count", &f.master_count)?,
+            master_flavor: f.master_flavor.trim().to_string(),
+            pod_cidr: f.pod_cidr.trim().to_string(),
+            service_cidr: f.service_cidr.trim().to_string(),
+            api_endpoint: endpoint,
+            node_groups: vec![provision::clusters::NodeGroupSpec {
+                name: f.ng_name.trim().to_string(),
+                flavor: f.ng_flavor.trim().to_string(),
+                node_count: number("node_count", "The node count", &f.ng_count)?,
+                min_node_count: Some(number("min_node_count", "The minimum", &f.ng_min)?),
+                max_node_count: Some(number("max_node_count", "The maximum", &f.ng_max)?),
+                boot_volume_gib: 20,
+                labels: Default::default(),
+                taints: Vec::new(),
+            }],
+        })
+    }
+
+    pub fn plan(p: &serde_json::Value) -> PlanDto {
+        let text = |v: &serde_json::Value| {
+            v.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string())
+        };
+        let t = &p["totals"];
+        let mut totals = Vec::new();
+        for (key, label) in [
+            ("servers", "servers"),
+            ("vcpus", "vCPUs"),
+            ("ram_mib", "RAM (MiB)"),
+            ("volume_gib", "volume GiB"),
+            ("load_balancers", "load balancers"),
+        ] {
+            if !t[key].is_null() {
+                totals.push((label.to_string(), text(&t[key])));
+            }
+        }
+        let left = &p["quota"]["left_after"];
+        let quota_left = [
+            ("clusters", "clusters"),
+            ("vcpus", "vCPUs"),
+            ("ram_mib", "RAM (MiB)"),
+            ("volume_gib", "volume GiB"),
+            ("load_balancers", "load balancers"),
+        ]
+        .iter()
+        .filter_map(|(k, label)| left[*k].as_i64().map(|v| (label.to_string(), v)))
+        .collect();
+        PlanDto {
+            plan_id: text(&p["plan_id"]),
+            rows: p["resources"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .map(|x| PlanRowDto {
+                            action: text(&x["action"]),
+                            kind: text(&x["kind"]).replace('_', " "),
+                            name: text(&x["name"]),
+                            detail: text(&x["detail"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            totals,
+            fits: p["capacity"]["fits"].as_bool(),
+            quota_fits: p["quota"]["fits"].as_bool().unwrap_or(false),
+            quota_left,
+            expected_seconds: p["expected_seconds"].as_f64().unwrap_or(0.0),
+        }
+    }
+
+    /// The id of the project the console works in.
+    pub async fn current_project(
+        actor: &provision::domain::Actor,
+        session: &tower_sessions::Session,
+    ) -> Result<String, AppError> {
+        crate::ssr::current_project(&actor.user_id, session)
+            .await?
+            .0
+            .map(|p| p.project.id)
+            .ok_or_else(|| {
+                AppError::from(Error::NotFound(
+                    "You are not a member of any project.".into(),
+                ))
+            })
+    }
+}
+
+/// One page of the current project's clusters, narrowed by name and status.
+#[server(endpoint = "clusters")]
+pub async fn list_clusters(q: String, status: String, page: i64) -> Result<ClusterPage, AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    let project = ssr::current_project(&actor, &session).await?;
+    let page = page.max(1);
+    let filter = provision::clusters::ClusterFilter {
+        name: Some(q.trim().to_string()).filter(|s| !s.is_empty()),
+        status: Some(status.trim().to_uppercase()).filter(|s| !s.is_empty()),
+        limit: PER_PAGE,
+        offset: (page - 1) * PER_PAGE,
+    };
+    let (items, total) =
+        provision::clusters::search(&state()?.store, &actor, &project, &filter).await?;
+    Ok(ClusterPage {
+        items: items
+            .into_iter()
+            .map(|s| ssr::row(&s.cluster, s.nodes, s.created_by_email))
+            .collect(),
+        total,
+        page,
+        per_page: PER_PAGE,
+    })
+}
+
+/// The versions and flavors the create form offers.
+#[server(endpoint = "cluster_options")]
+pub async fn get_create_options() -> Result<CreateOptions, AppError> {
+    use crate::ssr::*;
+    require_actor().await?;
+    let st = state()?;
+    let versions = provision::clusters::versions::list(&st.store, false).await?;
+    let flavors = st
+        .cloud
+        .flavor_list()
+        .await
+        .map_err(|e| AppError::from(provision::Error::from(e)))?;
+    Ok(CreateOptions {
+        versions: versions.into_iter().rev().map(|v| v.version).collect(),
+        flavors: flavors
+            .into_iter()
+            .map(|f| FlavorDto {
+                name: f.name,
+                vcpus: f.vcpus,
+                ram_mib: f.ram_mib,
+            })
+            .collect(),
+    })
+}
+
+/// The plan of the cluster the form describes (changes nothing).
+#[server(endpoint = "cluster_plan")]
+pub async fn cluster_plan(form: ClusterForm) -> Result<PlanDto, AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    let project = ssr::current_project(&actor, &session).await?;
+    let st = state()?;
+    provision::authz::authorize(&st.store, &actor, &project, provision::authz::Action::View)
+        .await?;
+    let mut spec = ssr::spec(&form)?;
+    let flavors = st
+        .cloud
+        .flavor_list()
+        .await
+        .map_err(|e| AppError::from(provision::Error::from(e)))?;
+    provision::clusters::prepare(&st.store, &mut spec, &flavors).await?;
+    let plan = provision::clusters::plan::create_plan_full(
+        &st.store,
+        &project,
+        &spec,
+        &flavors,
+        st.cloud.as_ref(),
+    )
+    .await?;
+    Ok(ssr::plan(&plan))
+}
+
+/// Creates the cluster of the plan the user read (`plan_id`), then opens its page.
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "cluster_create")]
+pub async fn create_cluster(
+    name: String,
+    kubernetes_version: String,
+    master_count: String,
+    master_flavor: String,
+    pod_cidr: String,
+    service_cidr: String,
+    api_endpoint: String,
+    ng_name: String,
+    ng_flavor: String,
+    ng_count: String,
+    ng_min: String,
+    ng_max: String,
+    plan_id: String,
+) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    let project = ssr::current_project(&actor, &session).await?;
+    let st = state()?;
+    let form = ClusterForm {
+        name,
+        kubernetes_version,
+        master_count,
+        master_flavor,
+        pod_cidr,
+        service_cidr,
+        api_endpoint,
+        ng_name,
+        ng_flavor,
+        ng_count,
+        ng_min,
+        ng_max,
+    };
+    let mut spec = ssr::spec(&form)?;
+    let flavors = st
+        .cloud
+        .flavor_list()
+        .await
+        .map_err(|e| AppError::from(provision::Error::from(e)))?;
+    provision::clusters::prepare(&st.store, &mut spec, &flavors).await?;
+    if !plan_id.is_empty() {
+        let plan = provision::clusters::plan::create_plan_full(
+            &st.store,
+            &project,
+            &spec,
+            &flavors,
+            st.cloud.as_ref(),
+        )
+        .await?;
+        provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
+    }
+    let started =
+        provision::clusters::create(&st.store, &st.engine, &actor, &project, spec, &flavors)
+            .await?;
+    leptos_axum::redirect(&format!("/clusters/{}", started.cluster.id));
+    Ok(())
+}
+
+/// The cluster's page: the record and what the cloud holds of it.
+#[server(endpoint = "cluster")]
+pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let v = provision::clusters::view(&st.store, st.cloud.as_ref(), &actor, &id).await?;
+    let nodes: i64 = v.node_groups.iter().map(|n| n.node_count).sum();
+    let created_by = st
+        .store
+        .user_by_id(&v.cluster.created_by)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    let mut operations = Vec::new();
+    for o in v.operations.iter().take(10) {
+        let current = if o.state.unfinished() {
+            st.store
+                .op_steps(&o.id)
+                .await?
+                .into_iter()
+                .filter(|s| s.state == provision::ops::StepState::Running)
+                .map(|s| s.step)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        operations.push(OperationDto {
+            id: o.id.clone(),
+            kind: o.kind.clone(),
+            state: o.state.as_str().to_string(),
+            done: o.steps_done,
+            total: o.steps_total,
+            current,
+            error: o.error.clone(),
+            retryable: o.retryable.unwrap_or(false),
+            created_at: o.created_at,
+            finished: !o.state.unfinished(),
+        });
+    }
+    Ok(ClusterDetail {
+        cluster: ssr::row(&v.cluster, nodes, created_by),
+        api_address: v.cluster.api_address.clone(),
+        api_endpoint: v.cluster.api_endpoint.clone(),
+        master_flavor: v.cluster.master_flavor.clone(),
+        pod_cidr: v.cluster.pod_cidr.clone(),
+        service_cidr: v.cluster.service_cidr.clone(),
+        node_groups: v
+            .node_groups
+            .iter()
+            .map(|n| NodeGroupDto {
+                name: n.name.clone(),
+                flavor: n.flavor.clone(),
+                node_count: n.node_count,
+                min_node_count: n.min_node_count,
+                max_node_count: n.max_node_count,
+            })
+            .collect(),
+        nodes: v
+            .nodes
+            .into_iter()
+            .map(|n| NodeDto {
+                name: n.name,
+                role: n.role,
+                node_group: n.node_group,
+                status: n.status,
+                host: n.host,
+                address: n.address,
+            })
+            .collect(),
+        load_balancers: v
+            .load_balancers
+            .into_iter()
+            .map(|l| LoadBalancerDto {
+                name: l.name,
+                role: l.role,
+                vip: l.vip,
+                status: l.status,
+                operating_status: l.operating_status,
+            })
+            .collect(),
+        volumes: v
+            .volumes
+            .into_iter()
+            .map(|x| VolumeDto {
+                name: x.name,
+                role: x.role,
+                size_gib: x.size_gib,
+                status: x.status,
+                attached_to: x.attached_to,
+            })
+            .collect(),
+        operations,
+        can_edit: v.role.allows(provision::authz::Action::Mutate),
+        cloud_error: v.cloud_error,
+    })
+}
