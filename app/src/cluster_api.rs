@@ -35,6 +35,11 @@ mod ssr {
             .map_err(|_| Error::invalid(field, format!("{label} must be a whole number.")))
     }
 
+    /// A node count typed in a form.
+    pub fn count(v: &str) -> Result<u32, Error> {
+        number("node_count", "The node count", v)
+    }
+
     /// The form as a spec, with the same rules as the API after it.
     pub fn spec(f: &ClusterForm) -> Result<ClusterSpec, Error> {
         let endpoint = match f.api_endpoint.as_str() {
@@ -371,7 +376,258 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
             })
             .collect(),
         operations,
+        services: v
+            .services
+            .iter()
+            .map(|x| ServiceDto {
+                name: x.name.clone(),
+                ports: x
+                    .ports
+                    .iter()
+                    .map(|p| format!("{}→{}", p.port, p.node_port.unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                status: x.status.clone(),
+                status_reason: x.status_reason.clone(),
+                vip: x.vip.clone(),
+            })
+            .collect(),
+        persistent_volumes: v
+            .persistent_volumes
+            .iter()
+            .map(|x| PersistentVolumeDto {
+                name: x.name.clone(),
+                size_gib: x.size_gib,
+                status: x.status.clone(),
+                status_reason: x.status_reason.clone(),
+            })
+            .collect(),
         can_edit: v.role.allows(provision::authz::Action::Mutate),
         cloud_error: v.cloud_error,
     })
+}
+
+/// What deleting the cluster removes (read from the cloud), and the cluster's name to
+/// type.
+#[server(endpoint = "cluster_delete_plan")]
+pub async fn cluster_delete_plan(id: String) -> Result<(ClusterRowDto, PlanDto), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let (cluster, _) =
+        provision::clusters::cluster_for(&st.store, &actor, &id, provision::authz::Action::Mutate)
+            .await?;
+    let plan = provision::clusters::plan::delete_plan(st.cloud.as_ref(), &cluster.id).await?;
+    Ok((ssr::row(&cluster, 0, String::new()), ssr::plan(&plan)))
+}
+
+/// Deletes the cluster once its name is typed, if the plan read is still the plan.
+#[server(endpoint = "cluster_delete")]
+pub async fn delete_cluster(id: String, confirm: String, plan_id: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let (cluster, _) =
+        provision::clusters::cluster_for(&st.store, &actor, &id, provision::authz::Action::Mutate)
+            .await?;
+    if confirm.trim() != cluster.name {
+        return Err(provision::Error::invalid(
+            "confirm",
+            format!("Type the cluster's name, {}, to delete it.", cluster.name),
+        )
+        .into());
+    }
+    let plan = provision::clusters::plan::delete_plan(st.cloud.as_ref(), &cluster.id).await?;
+    provision::clusters::plan::check_unchanged(
+        &plan,
+        Some(plan_id.as_str()).filter(|p| !p.is_empty()),
+    )?;
+    provision::clusters::delete(
+        &st.store,
+        &st.engine,
+        &actor,
+        &cluster.project_id,
+        &cluster.id,
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/clusters/{}", cluster.id));
+    Ok(())
+}
+
+/// The plan of scaling a node group to `node_count` (changes nothing).
+#[server(endpoint = "nodegroup_plan")]
+pub async fn node_group_plan(
+    id: String,
+    group: String,
+    node_count: String,
+) -> Result<PlanDto, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let change = provision::clusters::NodeGroupChange {
+        node_count: Some(ssr::count(&node_count)?),
+        ..Default::default()
+    };
+    let plan =
+        provision::clusters::scale_plan(&st.store, st.cloud.as_ref(), &actor, &id, &group, &change)
+            .await?;
+    Ok(ssr::plan(&plan))
+}
+
+/// Scales a node group as planned, then back to the cluster's page.
+#[server(endpoint = "nodegroup_scale")]
+pub async fn scale_node_group(
+    id: String,
+    group: String,
+    node_count: String,
+    plan_id: String,
+) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let change = provision::clusters::NodeGroupChange {
+        node_count: Some(ssr::count(&node_count)?),
+        ..Default::default()
+    };
+    if !plan_id.is_empty() {
+        let plan = provision::clusters::scale_plan(
+            &st.store,
+            st.cloud.as_ref(),
+            &actor,
+            &id,
+            &group,
+            &change,
+        )
+        .await?;
+        provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
+    }
+    provision::clusters::scale(
+        &st.store,
+        &st.engine,
+        st.cloud.as_ref(),
+        &actor,
+        &id,
+        &group,
+        change,
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/clusters/{id}"));
+    Ok(())
+}
+
+/// Deletes a node group (a cluster keeps at least one).
+#[server(endpoint = "nodegroup_delete")]
+pub async fn delete_node_group(id: String, group: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    provision::clusters::node_group_delete(
+        &st.store,
+        &st.engine,
+        st.cloud.as_ref(),
+        &actor,
+        &id,
+        &group,
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/clusters/{id}"));
+    Ok(())
+}
+
+/// Exposes a service on a load balancer: one port, the node port picked when blank.
+#[server(endpoint = "service_expose")]
+pub async fn expose_service(
+    id: String,
+    name: String,
+    port: String,
+    node_port: String,
+) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let port: u16 = port
+        .trim()
+        .parse()
+        .map_err(|_| provision::Error::invalid("ports", "The port is a number from 1 to 65535."))?;
+    let node_port = match node_port.trim() {
+        "" => None,
+        n => Some(n.parse::<u16>().map_err(|_| {
+            provision::Error::invalid("ports", "The node port is a number from 30000 to 32767.")
+        })?),
+    };
+    provision::clusters::workloads::service_create(
+        &st.store,
+        &st.engine,
+        st.cloud.as_ref(),
+        &actor,
+        &id,
+        provision::clusters::workloads::ServiceSpec {
+            name: name.trim().to_string(),
+            ports: vec![provision::clusters::workloads::ServicePort { port, node_port }],
+        },
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/clusters/{id}"));
+    Ok(())
+}
+
+/// Creates a persistent volume.
+#[server(endpoint = "volume_create")]
+pub async fn create_volume(id: String, name: String, size_gib: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let size_gib: u64 = size_gib
+        .trim()
+        .parse()
+        .map_err(|_| provision::Error::invalid("size_gib", "The size is a whole number of GiB."))?;
+    provision::clusters::workloads::volume_create(
+        &st.store,
+        &st.engine,
+        st.cloud.as_ref(),
+        &actor,
+        &id,
+        provision::clusters::workloads::VolumeRequest {
+            name: name.trim().to_string(),
+            size_gib,
+            volume_type: None,
+        },
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/clusters/{id}"));
+    Ok(())
+}
+
+/// Removes a service (`what` = service) or a persistent volume (`what` = volume).
+#[server(endpoint = "workload_delete")]
+pub async fn delete_workload(id: String, what: String, name: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    match what.as_str() {
+        "service" => {
+            provision::clusters::workloads::service_delete(
+                &st.store, &st.engine, &actor, &id, &name,
+            )
+            .await?
+        }
+        "volume" => {
+            provision::clusters::workloads::volume_delete(&st.store, &st.engine, &actor, &id, &name)
+                .await?
+        }
+        _ => return Err(provision::Error::invalid("what", "Delete a service or a volume.").into()),
+    };
+    leptos_axum::redirect(&format!("/clusters/{id}"));
+    Ok(())
+}
+
+/// Runs a failed operation of the cluster again.
+#[server(endpoint = "operation_retry")]
+pub async fn retry_operation(id: String, operation: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    provision::operations::retry(&st.store, &st.engine, &actor, &operation).await?;
+    leptos_axum::redirect(&format!("/clusters/{id}"));
+    Ok(())
 }

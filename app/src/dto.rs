@@ -285,8 +285,28 @@ pub struct ClusterDetail {
     pub load_balancers: Vec<LoadBalancerDto>,
     pub volumes: Vec<VolumeDto>,
     pub operations: Vec<OperationDto>,
+    pub services: Vec<ServiceDto>,
+    pub persistent_volumes: Vec<PersistentVolumeDto>,
     pub can_edit: bool,
     pub cloud_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDto {
+    pub name: String,
+    /// `80→30000, 443→30001`
+    pub ports: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub vip: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistentVolumeDto {
+    pub name: String,
+    pub size_gib: i64,
+    pub status: String,
+    pub status_reason: Option<String>,
 }
 
 impl ClusterDetail {

@@ -48,6 +48,9 @@ export async function startServer(extraEnv = {}) {
   });
   return {
     url,
+    dataDir,
+    // `OS_CLIENT_CONFIG_FILE` for the real openstack CLI against the embedded cloud.
+    cloudsYaml: join(dataDir, 'localcloud', 'clouds.yaml'),
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));

@@ -87,6 +87,37 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   const user = kubectl(['config', 'view', '--kubeconfig', file, '--raw', '-o', 'jsonpath={.users[0].user.client-certificate-data}']);
   assert.ok(user.length > 100, 'a client certificate is embedded');
 
+  // Scale the node group up, then down, each after reading its plan.
+  for (const [count, action] of [['3', 'create'], ['2', 'delete']]) {
+    await page.goto(`${clusterUrl}/nodegroups/default-worker`);
+    await hydrated(page);
+    await page.fill('#node_count', count);
+    await page.click('#review-scale');
+    await page.waitForSelector('#plan-resources tbody tr');
+    const planned = await page.$$eval('#plan-resources tbody tr', (trs) => trs.map((t) => t.textContent));
+    assert.equal(planned.length, 1, planned.join('\n'));
+    assert.match(planned[0], new RegExp(`${action}.*server.*default-worker`));
+    await page.click('#apply-scale-button');
+    await page.waitForURL(clusterUrl);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('#workers tbody tr').length === n && document.querySelector('#cluster-status')?.textContent === 'ACTIVE',
+      Number(count),
+      { timeout: 60_000 },
+    );
+  }
+
+  // Expose a service and create a volume; both become ACTIVE on the page.
+  await hydrated(page);
+  await page.fill('#service-name', 'frontend');
+  await page.fill('#service-port', '80');
+  await page.click('#expose-form button[type=submit]');
+  await page.waitForSelector('#services tr[data-service=frontend] .badge:text-is("ACTIVE")', { timeout: 60_000 });
+  assert.match(await page.textContent('#services tr[data-service=frontend]'), /80→30000/);
+  await page.fill('#volume-name', 'data');
+  await page.fill('#volume-size', '5');
+  await page.click('#volume-form button[type=submit]');
+  await page.waitForSelector('#persistent-volumes tr[data-volume=data] .badge:text-is("ACTIVE")', { timeout: 60_000 });
+
   // The list finds it by name and status, and not by what it is not.
   await page.goto(`${server.url}/clusters`);
   await page.waitForSelector('#clusters tr[data-cluster=web]');
@@ -108,7 +139,47 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   assert.equal(kc.status(), 404);
   await other.page.goto(`${server.url}/clusters`);
   await other.page.waitForSelector('#clusters-empty');
+  const otherDelete = await other.page.goto(`${clusterUrl}/delete`);
+  assert.equal(otherDelete.status(), 404);
   await otherCtx.close();
+
+  // Delete it: the confirmation lists everything, the service's load balancer and the
+  // persistent volume included, and wants the name typed.
+  await page.goto(clusterUrl);
+  await hydrated(page);
+  await page.click('#delete-cluster');
+  await page.waitForURL(`${clusterUrl}/delete`);
+  await hydrated(page);
+  const doomed = await page.textContent('#delete-plan');
+  assert.match(doomed, /svc-frontend/);
+  assert.match(doomed, /pv-data/);
+  assert.equal((doomed.match(/master-\d/g) ?? []).length >= 3, true, doomed);
+  await page.fill('#confirm', 'not-the-name');
+  await page.click('#confirm-delete');
+  await page.waitForSelector('[role=alert]');
+  assert.match(await page.textContent('[role=alert]'), /Type the cluster's name/);
+  await page.fill('#confirm', 'web');
+  await page.click('#confirm-delete');
+  await page.waitForURL(clusterUrl);
+  // Gone: the page answers 404 once the delete has finished, and the list is empty.
+  for (let i = 0; i < 120; i++) {
+    const r = await page.goto(clusterUrl);
+    if (r.status() === 404) break;
+    await page.waitForTimeout(500);
+  }
+  assert.equal((await page.goto(clusterUrl)).status(), 404);
+  await page.goto(`${server.url}/clusters`);
+  await page.waitForSelector('#clusters-empty');
+
+  // And the cloud, asked with its own client, holds nothing of it.
+  const cli = process.env.OPENSTACK_CLI;
+  if (cli) {
+    const env = { ...process.env, OS_CLIENT_CONFIG_FILE: server.cloudsYaml, OS_CLOUD: 'localcloud' };
+    for (const what of [['server', 'list'], ['volume', 'list'], ['loadbalancer', 'list']]) {
+      const out = JSON.parse(execFileSync(cli, [...what, '-f', 'json'], { env }).toString());
+      assert.deepEqual(out, [], `${what.join(' ')}: ${JSON.stringify(out)}`);
+    }
+  }
   await ctx.close();
 });
 

@@ -366,10 +366,32 @@ fn ClusterBody() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let tick = RwSignal::new(0u64);
-    let detail = Resource::new(move || (id(), tick.get()), |(id, _)| get_cluster(id));
+    let actions = ClusterActions {
+        expose: ServerAction::<ExposeService>::new(),
+        volume: ServerAction::<CreateVolume>::new(),
+        remove: ServerAction::<DeleteWorkload>::new(),
+        retry: ServerAction::<RetryOperation>::new(),
+    };
+    let detail = Resource::new(
+        move || {
+            (
+                id(),
+                tick.get(),
+                actions.expose.version().get()
+                    + actions.volume.version().get()
+                    + actions.remove.version().get()
+                    + actions.retry.version().get(),
+            )
+        },
+        |(id, _, _)| get_cluster(id),
+    );
     follow(detail, tick);
     view! {
         <section class="page">
+            <ActionError value=actions.expose.value() />
+            <ActionError value=actions.volume.value() />
+            <ActionError value=actions.remove.value() />
+            <ActionError value=actions.retry.value() />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let d = match detail.await {
@@ -380,7 +402,7 @@ fn ClusterBody() -> impl IntoView {
                             return view! { <ErrorText error=e /> }.into_any();
                         }
                     };
-                    view! { <ClusterView d /> }.into_any()
+                    view! { <ClusterView d actions /> }.into_any()
                 })}
             </Transition>
         </section>
@@ -432,9 +454,21 @@ fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick:
     let _ = (detail, tick);
 }
 
+/// The forms of the cluster page, created once so their errors show above it.
+#[derive(Clone, Copy)]
+struct ClusterActions {
+    expose: ServerAction<ExposeService>,
+    volume: ServerAction<CreateVolume>,
+    remove: ServerAction<DeleteWorkload>,
+    retry: ServerAction<RetryOperation>,
+}
+
 #[component]
-fn ClusterView(d: ClusterDetail) -> impl IntoView {
+fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
     let c = d.cluster.clone();
+    let id = c.id.clone();
+    let can_edit = d.can_edit;
+    let live = c.status == "ACTIVE";
     let busy = d.busy();
     let masters: Vec<NodeDto> = d
         .nodes
@@ -501,7 +535,7 @@ fn ClusterView(d: ClusterDetail) -> impl IntoView {
                     <tr><th scope="col">"What"</th><th scope="col">"State"</th><th scope="col">"Progress"</th><th scope="col">"Now"</th><th scope="col">"Started"</th></tr>
                 </thead>
                 <tbody>
-                    {d.operations.iter().map(|o| view! {
+                    {d.operations.iter().map(|o| { let id = id.clone(); let o = o.clone(); let op_id = o.id.clone(); view! {
                         <tr data-operation=o.id.clone() data-state=o.state.clone()>
                             <td>{o.kind.clone()}</td>
                             <td><span class=badge(&o.state)>{o.state.clone()}</span></td>
@@ -512,10 +546,17 @@ fn ClusterView(d: ClusterDetail) -> impl IntoView {
                             <td>
                                 {o.current.join(", ")}
                                 {o.error.clone().map(|e| view! { <span class="error-text">{e}</span> })}
+                                {(can_edit && o.state == "failed").then(move || view! {
+                                    <ActionForm action=actions.retry attr:class="inline">
+                                        <input type="hidden" name="id" value=id />
+                                        <input type="hidden" name="operation" value=op_id />
+                                        <button type="submit" class="secondary small">"Retry"</button>
+                                    </ActionForm>
+                                })}
                             </td>
                             <td>{format_time(o.created_at)}</td>
                         </tr>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -527,11 +568,14 @@ fn ClusterView(d: ClusterDetail) -> impl IntoView {
             <h2>"Node groups"</h2>
             <table class="table" id="node-groups">
                 <thead>
-                    <tr><th scope="col">"Name"</th><th scope="col">"Flavor"</th><th scope="col">"Nodes"</th><th scope="col">"Min"</th><th scope="col">"Max"</th></tr>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Flavor"</th><th scope="col">"Nodes"</th><th scope="col">"Min"</th><th scope="col">"Max"</th><th scope="col">"Change"</th></tr>
                 </thead>
                 <tbody>
                     {d.node_groups.iter().map(|n| view! {
-                        <tr><td>{n.name.clone()}</td><td>{n.flavor.clone()}</td><td>{n.node_count}</td><td>{n.min_node_count}</td><td>{n.max_node_count}</td></tr>
+                        <tr data-node-group=n.name.clone()>
+                            <td>{n.name.clone()}</td><td>{n.flavor.clone()}</td><td>{n.node_count}</td><td>{n.min_node_count}</td><td>{n.max_node_count}</td>
+                            <td>{can_edit.then(|| view! { <a href=format!("/clusters/{}/nodegroups/{}", c.id, n.name)>"Scale or delete"</a> })}</td>
+                        </tr>
                     }).collect_view()}
                 </tbody>
             </table>
@@ -564,5 +608,247 @@ fn ClusterView(d: ClusterDetail) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        <div class="card">
+            <h2>"Services"</h2>
+            <table class="table" id="services">
+                <thead>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Ports (LB→node)"</th><th scope="col">"VIP"</th><th scope="col">"Status"</th><th scope="col">""</th></tr>
+                </thead>
+                <tbody>
+                    {d.services.iter().map(|x| { let id = id.clone(); view! {
+                        <tr data-service=x.name.clone()>
+                            <td>{x.name.clone()}</td><td>{x.ports.clone()}</td><td>{x.vip.clone().unwrap_or_default()}</td>
+                            <td><span class=badge(&x.status) title=x.status_reason.clone().unwrap_or_default()>{x.status.clone()}</span></td>
+                            <td>{(can_edit && live).then(|| view! { <DeleteWorkloadForm action=actions.remove id=id what="service" name=x.name.clone() /> })}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+            {(can_edit && live).then({ let id = id.clone(); move || view! {
+                <ActionForm action=actions.expose attr:class="form inline" attr:id="expose-form">
+                    <input type="hidden" name="id" value=id />
+                    <label for="service-name">"Name"</label>
+                    <input id="service-name" name="name" required />
+                    <label for="service-port">"Port"</label>
+                    <input id="service-port" name="port" inputmode="numeric" required />
+                    <label for="service-node-port">"Node port"</label>
+                    <input id="service-node-port" name="node_port" inputmode="numeric" placeholder="picked" />
+                    <button type="submit">"Expose"</button>
+                </ActionForm>
+            }})}
+        </div>
+        <div class="card">
+            <h2>"Persistent volumes"</h2>
+            <table class="table" id="persistent-volumes">
+                <thead>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Size"</th><th scope="col">"Status"</th><th scope="col">""</th></tr>
+                </thead>
+                <tbody>
+                    {d.persistent_volumes.iter().map(|x| { let id = id.clone(); view! {
+                        <tr data-volume=x.name.clone()>
+                            <td>{x.name.clone()}</td><td>{format!("{} GiB", x.size_gib)}</td>
+                            <td><span class=badge(&x.status) title=x.status_reason.clone().unwrap_or_default()>{x.status.clone()}</span></td>
+                            <td>{(can_edit && live).then(|| view! { <DeleteWorkloadForm action=actions.remove id=id what="volume" name=x.name.clone() /> })}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+            {(can_edit && live).then({ let id = id.clone(); move || view! {
+                <ActionForm action=actions.volume attr:class="form inline" attr:id="volume-form">
+                    <input type="hidden" name="id" value=id />
+                    <label for="volume-name">"Name"</label>
+                    <input id="volume-name" name="name" required />
+                    <label for="volume-size">"Size (GiB)"</label>
+                    <input id="volume-size" name="size_gib" inputmode="numeric" required />
+                    <button type="submit">"Create volume"</button>
+                </ActionForm>
+            }})}
+        </div>
+        {can_edit.then(|| view! {
+            <div class="card danger">
+                <h2>"Delete"</h2>
+                <p>"Deleting removes every server, load balancer and volume of the cluster."</p>
+                <a class="button danger" id="delete-cluster" href=format!("/clusters/{}/delete", c.id)>"Delete this cluster…"</a>
+            </div>
+        })}
+    }
+}
+
+#[component]
+fn DeleteWorkloadForm(
+    action: ServerAction<DeleteWorkload>,
+    id: String,
+    what: &'static str,
+    name: String,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=action attr:class="inline">
+            <input type="hidden" name="id" value=id />
+            <input type="hidden" name="what" value=what />
+            <input type="hidden" name="name" value=name />
+            <button type="submit" class="secondary small">"Delete"</button>
+        </ActionForm>
+    }
+}
+
+/// `/clusters/:id/delete`: what will be destroyed, and the cluster's name to type.
+#[component]
+pub fn DeleteClusterPage() -> impl IntoView {
+    view! {
+        <Title text="Delete cluster · Shipyard" />
+        {authed(|_| view! { <DeleteCluster_ /> }.into_any())}
+    }
+}
+
+#[component]
+fn DeleteCluster_() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let plan = Resource::new(id, cluster_delete_plan);
+    let delete = ServerAction::<DeleteCluster>::new();
+    view! {
+        <section class="page">
+            <ActionError value=delete.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let (c, p) = match plan.await {
+                        Ok(x) => x,
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::ssr::set_error_status(&e);
+                            return view! { <ErrorText error=e /> }.into_any();
+                        }
+                    };
+                    let back = format!("/clusters/{}", c.id);
+                    view! {
+                        <h1>{format!("Delete {}", c.name)}</h1>
+                        <p>"This removes, from the cloud, everything below. It cannot be undone."</p>
+                        <table class="table" id="delete-plan">
+                            <thead>
+                                <tr><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr>
+                            </thead>
+                            <tbody>
+                                {p.rows.iter().map(|r| view! {
+                                    <tr><td>{r.kind.clone()}</td><td>{r.name.clone()}</td><td>{r.detail.clone()}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <ActionForm action=delete attr:class="form" attr:id="delete-form">
+                            <input type="hidden" name="id" value=c.id.clone() />
+                            <input type="hidden" name="plan_id" value=p.plan_id.clone() />
+                            <label for="confirm">{format!("Type {} to confirm", c.name)}</label>
+                            <input id="confirm" name="confirm" autocomplete="off" required />
+                            <button type="submit" class="danger" id="confirm-delete">"Delete the cluster"</button>
+                        </ActionForm>
+                        <p><a href=back>"Keep it"</a></p>
+                    }
+                        .into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// `/clusters/:id/nodegroups/:ng`: scale (with the plan: which nodes come or go) or
+/// delete a node group.
+#[component]
+pub fn NodeGroupPage() -> impl IntoView {
+    view! {
+        <Title text="Node group · Shipyard" />
+        {authed(|_| view! { <NodeGroup_ /> }.into_any())}
+    }
+}
+
+#[component]
+fn NodeGroup_() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let scale = ServerAction::<ScaleNodeGroup>::new();
+    let delete = ServerAction::<DeleteNodeGroup>::new();
+    let data = Resource::new(
+        move || (params.get(), query.get()),
+        |(params, query)| async move {
+            let id = params.get("id").unwrap_or_default();
+            let group = params.get("ng").unwrap_or_default();
+            let d = get_cluster(id.clone()).await?;
+            let ng = d
+                .node_groups
+                .iter()
+                .find(|n| n.name == group)
+                .cloned()
+                .ok_or_else(|| {
+                    crate::error::AppError::NotFound(format!("Node group {group} not found."))
+                })?;
+            let plan = match query.get("node_count") {
+                Some(n) => Some(node_group_plan(id, group, n.clone()).await.map(|p| (n, p))),
+                None => None,
+            };
+            Ok::<_, crate::error::AppError>((d.cluster, ng, plan))
+        },
+    );
+    view! {
+        <section class="page">
+            <ActionError value=scale.value() />
+            <ActionError value=delete.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let (c, ng, plan) = match data.await {
+                        Ok(x) => x,
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::ssr::set_error_status(&e);
+                            return view! { <ErrorText error=e /> }.into_any();
+                        }
+                    };
+                    let here = format!("/clusters/{}/nodegroups/{}", c.id, ng.name);
+                    let back = format!("/clusters/{}", c.id);
+                    let (cid, gname) = (c.id.clone(), ng.name.clone());
+                    view! {
+                        <h1>{format!("{} / {}", c.name, ng.name)}</h1>
+                        <p class="muted">{format!("{} nodes of {} (from {} to {})", ng.node_count, ng.flavor, ng.min_node_count, ng.max_node_count)}</p>
+                        <form method="get" action=here class="form inline" id="scale-form">
+                            <label for="node_count">"Nodes"</label>
+                            <input id="node_count" name="node_count" inputmode="numeric" value=ng.node_count.to_string() />
+                            <button type="submit" class="secondary" id="review-scale">"Review the plan"</button>
+                        </form>
+                        {plan.map(|r| match r {
+                            Err(e) => view! { <ErrorText error=e /> }.into_any(),
+                            Ok((n, p)) => view! {
+                                <div class="card" id="plan">
+                                    <h2>"The plan"</h2>
+                                    <table class="table" id="plan-resources">
+                                        <thead><tr><th scope="col">"Action"</th><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr></thead>
+                                        <tbody>
+                                            {p.rows.iter().map(|r| view! {
+                                                <tr><td>{r.action.clone()}</td><td>{r.kind.clone()}</td><td>{r.name.clone()}</td><td>{r.detail.clone()}</td></tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    <p class="muted">{format!("About {:.0} seconds. Quota {}.", p.expected_seconds, if p.quota_fits { "allows it" } else { "does not allow it" })}</p>
+                                    <ActionForm action=scale attr:id="apply-scale">
+                                        <input type="hidden" name="id" value=cid.clone() />
+                                        <input type="hidden" name="group" value=gname.clone() />
+                                        <input type="hidden" name="node_count" value=n />
+                                        <input type="hidden" name="plan_id" value=p.plan_id.clone() />
+                                        <button type="submit" id="apply-scale-button" disabled=!p.quota_fits>"Apply"</button>
+                                    </ActionForm>
+                                </div>
+                            }.into_any(),
+                        })}
+                        <div class="card danger">
+                            <h2>"Delete this node group"</h2>
+                            <p>"Its servers are removed. A cluster keeps at least one node group."</p>
+                            <ActionForm action=delete attr:id="delete-node-group">
+                                <input type="hidden" name="id" value=c.id.clone() />
+                                <input type="hidden" name="group" value=ng.name.clone() />
+                                <button type="submit" class="danger">"Delete node group"</button>
+                            </ActionForm>
+                        </div>
+                        <p><a href=back>"Back to the cluster"</a></p>
+                    }
+                        .into_any()
+                })}
+            </Transition>
+        </section>
     }
 }
