@@ -631,3 +631,108 @@ pub async fn retry_operation(id: String, operation: String) -> Result<(), AppErr
     leptos_axum::redirect(&format!("/clusters/{id}"));
     Ok(())
 }
+
+/// The admin dashboard (admins only).
+#[server(endpoint = "admin_dashboard")]
+pub async fn get_admin_dashboard() -> Result<AdminDashboard, AppError> {
+    use crate::ssr::*;
+    use provision::ops::OpState;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let overview = provision::admin::overview(&st.store, &actor).await?;
+    let capacity = provision::admin::capacity(st.cloud.as_ref(), &actor).await?;
+    let operations = provision::operations::list_all(
+        &st.store,
+        &actor,
+        &[
+            OpState::Pending,
+            OpState::Running,
+            OpState::Unwinding,
+            OpState::Failed,
+            OpState::Stuck,
+        ],
+    )
+    .await?;
+    let clusters = provision::admin::clusters(&st.store, &actor, 200).await?;
+    let versions = provision::clusters::versions::list(&st.store, true).await?;
+    Ok(AdminDashboard {
+        clusters_by_status: overview.clusters_by_status,
+        operations_24h: overview.operations_24h,
+        hosts: capacity
+            .hosts
+            .iter()
+            .map(|h| HostDto {
+                name: h.name.clone(),
+                vcpus_used: h.vcpus_used,
+                vcpus: h.vcpus,
+                ram_used_mib: h.ram_used_mib,
+                ram_mib: h.ram_mib,
+            })
+            .collect(),
+        load_balancers: capacity.load_balancers,
+        volumes: capacity.volumes,
+        volume_gib: capacity.volume_gib,
+        cloud_error: capacity.error,
+        operations: operations
+            .iter()
+            .rev()
+            .take(100)
+            .map(|o| AdminOperationDto {
+                id: o.id.clone(),
+                kind: o.kind.clone(),
+                state: o.state.as_str().to_string(),
+                project_id: o.project_id.clone(),
+                target_id: o.target_id.clone(),
+                done: o.steps_done,
+                total: o.steps_total,
+                error: o.error.clone(),
+                created_at: o.created_at,
+            })
+            .collect(),
+        clusters: clusters
+            .iter()
+            .map(|(c, p)| (ssr::row(c, 0, String::new()), p.clone()))
+            .collect(),
+        versions: versions
+            .into_iter()
+            .map(|v| VersionDto {
+                version: v.version,
+                image: v.image,
+                enabled: v.enabled,
+            })
+            .collect(),
+    })
+}
+
+/// Retries or aborts any project's operation (admins; `action` = retry or abort).
+#[server(endpoint = "admin_operation")]
+pub async fn admin_operation(operation: String, action: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::require_admin(&actor)?;
+    let st = state()?;
+    match action.as_str() {
+        "retry" => provision::operations::retry(&st.store, &st.engine, &actor, &operation).await?,
+        "abort" => provision::operations::abort(&st.store, &st.engine, &actor, &operation).await?,
+        _ => return Err(provision::Error::invalid("action", "Retry or abort.").into()),
+    };
+    Ok(())
+}
+
+/// Offers a Kubernetes version or stops offering it (admins).
+#[server(endpoint = "admin_version")]
+pub async fn admin_version(version: String, enabled: bool) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    provision::clusters::versions::set(
+        &st.store,
+        st.cloud.as_ref(),
+        &actor,
+        &version,
+        enabled,
+        None,
+    )
+    .await?;
+    Ok(())
+}

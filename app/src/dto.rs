@@ -315,3 +315,48 @@ impl ClusterDetail {
         self.operations.iter().any(|o| !o.finished)
     }
 }
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDto {
+    pub name: String,
+    pub vcpus_used: u64,
+    pub vcpus: u64,
+    pub ram_used_mib: u64,
+    pub ram_mib: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOperationDto {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub project_id: String,
+    pub target_id: String,
+    pub done: i64,
+    pub total: i64,
+    pub error: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionDto {
+    pub version: String,
+    pub image: String,
+    pub enabled: bool,
+}
+
+/// The admin dashboard: every project at a glance and the cloud's own figures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminDashboard {
+    pub clusters_by_status: Vec<(String, i64)>,
+    pub operations_24h: Vec<(String, i64)>,
+    pub hosts: Vec<HostDto>,
+    pub load_balancers: usize,
+    pub volumes: usize,
+    pub volume_gib: u64,
+    pub cloud_error: Option<String>,
+    pub operations: Vec<AdminOperationDto>,
+    /// Every project's clusters, with the project's name.
+    pub clusters: Vec<(ClusterRowDto, String)>,
+    pub versions: Vec<VersionDto>,
+}

@@ -46,9 +46,12 @@ export async function startServer(extraEnv = {}) {
     child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`shipyard exited (${code}):\n${output}`)));
   });
+  const cloud = output.match(/Embedded localcloud \(OpenStack APIs\) at (http:\/\/[0-9.:]+)/);
   return {
     url,
     dataDir,
+    // The embedded localcloud's base URL (its admin is admin/admin).
+    cloudUrl: cloud ? cloud[1] : null,
     // `OS_CLIENT_CONFIG_FILE` for the real openstack CLI against the embedded cloud.
     cloudsYaml: join(dataDir, 'localcloud', 'clouds.yaml'),
     async stop() {
@@ -99,4 +102,24 @@ let counter = 0;
 export function uniqueEmail(prefix = 'user') {
   counter += 1;
   return `${prefix}-${Date.now()}-${counter}@example.com`;
+}
+
+/** Changes the embedded cloud's latencies and fault rates (fields left out take their defaults). */
+export async function setCloudBehaviour(cloudUrl, behaviour) {
+  const auth = await fetch(`${cloudUrl}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: {
+      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: 'admin' } } },
+      scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+    } }),
+  });
+  if (!auth.ok) throw new Error(`localcloud token: ${auth.status} ${await auth.text()}`);
+  const token = auth.headers.get('x-subject-token');
+  const put = await fetch(`${cloudUrl}/admin/behaviour`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', 'x-auth-token': token },
+    body: JSON.stringify(behaviour),
+  });
+  if (!put.ok) throw new Error(`localcloud behaviour: ${put.status} ${await put.text()}`);
 }

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startServer, startBrowser, hydrated, uniqueEmail } from '../lib/harness.mjs';
+import { startServer, startBrowser, hydrated, uniqueEmail, setCloudBehaviour, ADMIN_EMAIL, ADMIN_PASSWORD } from '../lib/harness.mjs';
 
 let server;
 let browser;
@@ -205,4 +205,87 @@ test('without JavaScript: review the plan and create a cluster', async () => {
   // The page reloads itself while the create runs.
   await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 60_000 });
   await ctx.close();
+});
+
+async function createThroughForm(page, name) {
+  await page.goto(`${server.url}/clusters/new?review=1&name=${name}&master_count=1&ng_count=1&ng_flavor=m1.small&master_flavor=m1.small`);
+  await hydrated(page);
+  await page.waitForSelector('#plan-resources');
+  await page.click('#create-cluster');
+  await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+  await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 60_000 });
+  return page.url();
+}
+
+test("an admin sees every project's clusters, the cloud's capacity, operations and the audit log", async () => {
+  const aCtx = await browser.newContext();
+  const bCtx = await browser.newContext();
+  const a = await signUp(aCtx, 'admin-view-a');
+  const b = await signUp(bCtx, 'admin-view-b');
+  const aUrl = await createThroughForm(a.page, 'alpha');
+  await createThroughForm(b.page, 'beta');
+  // Not for users.
+  const denied = await a.page.goto(`${server.url}/admin`);
+  assert.ok([403, 404].includes(denied.status()), `a user got ${denied.status()}`);
+
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${server.url}/signin`);
+  await hydrated(page);
+  await page.fill('#email', ADMIN_EMAIL);
+  await page.fill('#password', ADMIN_PASSWORD);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForURL(/\/(clusters|account)/);
+  await page.goto(`${server.url}/admin`);
+  await page.waitForSelector('#all-clusters');
+  for (const name of ['alpha', 'beta']) {
+    await page.waitForSelector(`#all-clusters tr[data-cluster=${name}]`);
+  }
+  const active = await page.getAttribute('#chart-clusters g[data-label=ACTIVE]', 'data-value');
+  assert.ok(Number(active) >= 2, `ACTIVE bar: ${active}`);
+  const used = await page.$$eval('#capacity tbody tr', (trs) => trs.map((t) => t.textContent));
+  assert.ok(used.length >= 3, used.join('\n'));
+  assert.ok(used.some((t) => !/ 0 \/ /.test(t)), 'some host carries the clusters');
+  assert.match(await page.textContent('#cloud-usage'), /[1-9]\d* load balancers/);
+  const audit = await page.textContent('#audit');
+  assert.match(audit, /cluster\.create/);
+  assert.match(audit, new RegExp(a.email.replace(/[.+]/g, '\\$&')));
+  assert.match(audit, new RegExp(b.email.replace(/[.+]/g, '\\$&')));
+  // The admin opens a user's cluster page.
+  const r = await page.goto(aUrl);
+  assert.equal(r.status(), 200);
+  await page.waitForSelector('#cluster-name:text-is("alpha")');
+  await ctx.close();
+  await aCtx.close();
+  await bCtx.close();
+});
+
+test('the cluster page follows a create as it runs, without reloading (server-sent events)', async () => {
+  const instant = { server_build_seconds: 0, volume_seconds: 0, lb_seconds: 0, lb_update_seconds: 0 };
+  await setCloudBehaviour(server.cloudUrl, { server_build_seconds: 3, volume_seconds: 1, lb_seconds: 2, lb_update_seconds: 0.2 });
+  try {
+    const ctx = await browser.newContext();
+    const { page } = await signUp(ctx, 'live');
+    await page.goto(`${server.url}/clusters/new?review=1&name=live&master_count=1&ng_count=1&ng_flavor=m1.small&master_flavor=m1.small`);
+    await hydrated(page);
+    await page.waitForSelector('#plan-resources');
+    await page.click('#create-cluster');
+    await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+    await hydrated(page);
+    await page.evaluate(() => { window.__stayed = true; });
+    assert.equal(await page.textContent('#cluster-status'), 'CREATING');
+    const seen = new Set();
+    for (let i = 0; i < 240; i++) {
+      const done = await page.$eval('#operations progress', (p) => p.value).catch(() => null);
+      if (done !== null) seen.add(done);
+      if ((await page.textContent('#cluster-status')) === 'ACTIVE') break;
+      await page.waitForTimeout(250);
+    }
+    assert.equal(await page.textContent('#cluster-status'), 'ACTIVE');
+    assert.equal(await page.evaluate(() => window.__stayed), true, 'the page was not reloaded');
+    assert.ok(seen.size >= 3, `the progress bar moved through several values: ${[...seen]}`);
+    await ctx.close();
+  } finally {
+    await setCloudBehaviour(server.cloudUrl, instant);
+  }
 });

@@ -5,6 +5,7 @@
 //! [`Error`] to a status code once.
 
 pub mod accounts;
+pub mod admin;
 pub mod authz;
 pub mod cloud;
 pub mod clusters;

@@ -5,8 +5,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
 use crate::api::{get_admin_overview, AdminSetSignup, AdminUpdateUser};
+use crate::cluster_api::{get_admin_dashboard, AdminOperation, AdminVersion};
 use crate::components::{authed, ActionError, ErrorText};
 use crate::dto::format_time;
+use crate::dto::{AdminDashboard, HostDto};
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -34,6 +36,7 @@ fn AdminBody() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Admin"</h1>
+            <Dashboard />
             <ActionError value=signup.value() />
             <ActionError value=user_change.value() />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -129,5 +132,187 @@ fn AdminBody() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// Horizontal bars, one per `(label, value)`, drawn on the server as SVG.
+#[component]
+fn BarChart(id: &'static str, title: &'static str, items: Vec<(String, i64)>) -> impl IntoView {
+    let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+    let height = 24 * items.len().max(1) + 4;
+    view! {
+        <figure class="chart" id=id>
+            <figcaption>{title}</figcaption>
+            {if items.is_empty() {
+                view! { <p class="muted">"Nothing yet."</p> }.into_any()
+            } else {
+                view! {
+                    <svg role="img" aria-label=title width="100%" height=height viewBox=format!("0 0 400 {height}") preserveAspectRatio="none">
+                        {items.iter().enumerate().map(|(i, (label, v))| {
+                            let y = 24 * i + 2;
+                            let w = 240 * *v / max;
+                            view! {
+                                <g data-label=label.clone() data-value=*v>
+                                    <text x="0" y=y + 15 font-size="12">{label.clone()}</text>
+                                    <rect x="110" y=y + 3 width=w.max(1) height="16" class=format!("bar {}", label.to_lowercase()) />
+                                    <text x=115 + w y=y + 15 font-size="12">{*v}</text>
+                                </g>
+                            }
+                        }).collect_view()}
+                    </svg>
+                }.into_any()
+            }}
+        </figure>
+    }
+}
+
+/// Each host's vCPU and RAM, used against free, from the cloud's own figures.
+#[component]
+fn CapacityBars(hosts: Vec<HostDto>) -> impl IntoView {
+    let bar = |used: u64, total: u64| {
+        let pct = if total == 0 {
+            0
+        } else {
+            (100 * used / total).min(100)
+        };
+        view! {
+            <span class="meter" title=format!("{used} of {total}")>
+                <span class="meter-used" style=format!("width: {pct}%")></span>
+            </span>
+            <span class="muted">{format!(" {used} / {total}")}</span>
+        }
+    };
+    view! {
+        <table class="table" id="capacity">
+            <thead>
+                <tr><th scope="col">"Host"</th><th scope="col">"vCPUs used"</th><th scope="col">"RAM used (MiB)"</th></tr>
+            </thead>
+            <tbody>
+                {hosts.into_iter().map(|h| view! {
+                    <tr data-host=h.name.clone()>
+                        <td>{h.name.clone()}</td>
+                        <td>{bar(h.vcpus_used, h.vcpus)}</td>
+                        <td>{bar(h.ram_used_mib, h.ram_mib)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn Dashboard() -> impl IntoView {
+    let op = ServerAction::<AdminOperation>::new();
+    let version = ServerAction::<AdminVersion>::new();
+    let data = Resource::new(
+        move || (op.version().get(), version.version().get()),
+        |_| get_admin_dashboard(),
+    );
+    view! {
+        <ActionError value=op.value() />
+        <ActionError value=version.value() />
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let d: AdminDashboard = match data.await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        #[cfg(feature = "ssr")]
+                        crate::ssr::set_error_status(&e);
+                        return view! { <ErrorText error=e /> }.into_any();
+                    }
+                };
+                view! {
+                    <div class="card">
+                        <h2>"Overview"</h2>
+                        <div class="charts">
+                            <BarChart id="chart-clusters" title="Clusters by status (all projects)" items=d.clusters_by_status.clone() />
+                            <BarChart id="chart-operations" title="Operations finished in the last 24 h" items=d.operations_24h.clone() />
+                        </div>
+                    </div>
+                    <div class="card">
+                        <h2>"Cloud capacity"</h2>
+                        {d.cloud_error.clone().map(|e| view! { <p class="banner error">{e}</p> })}
+                        <CapacityBars hosts=d.hosts.clone() />
+                        <p id="cloud-usage">{format!("{} load balancers, {} volumes ({} GiB) in use.", d.load_balancers, d.volumes, d.volume_gib)}</p>
+                    </div>
+                    <div class="card">
+                        <h2>"Operations: running, failed, stuck"</h2>
+                        <table class="table" id="admin-operations">
+                            <thead>
+                                <tr><th scope="col">"What"</th><th scope="col">"State"</th><th scope="col">"Progress"</th><th scope="col">"Error"</th><th scope="col">"Started"</th><th scope="col">""</th></tr>
+                            </thead>
+                            <tbody>
+                                {d.operations.iter().map(|o| {
+                                    let action = match o.state.as_str() {
+                                        "failed" | "stuck" => Some(("retry", "Retry")),
+                                        "pending" | "running" => Some(("abort", "Abort")),
+                                        _ => None,
+                                    };
+                                    let oid = o.id.clone();
+                                    view! {
+                                        <tr data-operation=o.id.clone() data-state=o.state.clone()>
+                                            <td><a href=format!("/clusters/{}", o.target_id)>{o.kind.clone()}</a></td>
+                                            <td><span class="badge">{o.state.clone()}</span></td>
+                                            <td>{format!("{}/{}", o.done, o.total)}</td>
+                                            <td>{o.error.clone().unwrap_or_default()}</td>
+                                            <td>{format_time(o.created_at)}</td>
+                                            <td>{action.map(move |(a, label)| view! {
+                                                <ActionForm action=op attr:class="inline">
+                                                    <input type="hidden" name="operation" value=oid.clone() />
+                                                    <input type="hidden" name="action" value=a />
+                                                    <button type="submit" class="secondary small">{label}</button>
+                                                </ActionForm>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <div class="card">
+                        <h2>"Clusters of every project"</h2>
+                        <table class="table" id="all-clusters">
+                            <thead>
+                                <tr><th scope="col">"Name"</th><th scope="col">"Project"</th><th scope="col">"Status"</th><th scope="col">"Version"</th><th scope="col">"Created"</th></tr>
+                            </thead>
+                            <tbody>
+                                {d.clusters.iter().map(|(c, project)| view! {
+                                    <tr data-cluster=c.name.clone()>
+                                        <td><a href=format!("/clusters/{}", c.id)>{c.name.clone()}</a></td>
+                                        <td>{project.clone()}</td>
+                                        <td><span class="badge" title=c.status_reason.clone().unwrap_or_default()>{c.status.clone()}</span></td>
+                                        <td>{c.version.clone()}</td>
+                                        <td>{format_time(c.created_at)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <div class="card">
+                        <h2>"Kubernetes versions on offer"</h2>
+                        <table class="table" id="versions">
+                            <thead><tr><th scope="col">"Version"</th><th scope="col">"Image"</th><th scope="col">"Offered"</th><th scope="col">""</th></tr></thead>
+                            <tbody>
+                                {d.versions.clone().into_iter().map(|v| { let name = v.version.clone(); view! {
+                                    <tr data-version=v.version.clone()>
+                                        <td>{v.version.clone()}</td>
+                                        <td><code>{v.image.clone()}</code></td>
+                                        <td>{if v.enabled { "yes" } else { "no" }}</td>
+                                        <td>
+                                            <ActionForm action=version attr:class="inline">
+                                                <input type="hidden" name="version" value=name />
+                                                <input type="hidden" name="enabled" value=if v.enabled { "false" } else { "true" } />
+                                                <button type="submit" class="secondary small">{if v.enabled { "Stop offering" } else { "Offer" }}</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }}).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            })}
+        </Transition>
     }
 }

@@ -503,7 +503,10 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
         }
     };
     view! {
-        {busy.then(|| view! { <noscript><meta http-equiv="refresh" content="3" /></noscript> })}
+        // Without JavaScript the page reloads itself while something runs. As inner HTML,
+        // so that a browser with scripting parses it as text: a refresh element made
+        // through the DOM would reload a hydrated page too.
+        {busy.then(|| view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="3">"# /> })}
         <div class="page-head">
             <h1 id="cluster-name">{c.name.clone()}</h1>
             <span class=badge(&c.status) id="cluster-status" title=c.status_reason.clone().unwrap_or_default()>{c.status.clone()}</span>

@@ -359,6 +359,21 @@ pub async fn create(
             spec: serde_json::json!({ "cluster_id": cluster.id, "spec": spec, "image": image }),
         })
         .await?;
+    crate::accounts::audit(
+        store,
+        actor,
+        Some(project_id),
+        "cluster.create",
+        &cluster.name,
+        crate::domain::Outcome::Success,
+        &format!(
+            "{} masters, Kubernetes {}, operation {}",
+            spec.master_count,
+            spec.version(),
+            operation.id
+        ),
+    )
+    .await?;
     Ok(Started { cluster, operation })
 }
 
@@ -384,6 +399,16 @@ pub async fn delete(
     store
         .cluster_set_status(&cluster.id, "DELETING", None)
         .await?;
+    crate::accounts::audit(
+        store,
+        actor,
+        Some(project_id),
+        "cluster.delete",
+        &cluster.name,
+        crate::domain::Outcome::Success,
+        &format!("operation {}", operation.id),
+    )
+    .await?;
     let cluster = store.cluster_get(project_id, cluster_id).await?;
     Ok(Started { cluster, operation })
 }
