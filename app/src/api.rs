@@ -233,3 +233,53 @@ pub async fn admin_update_user(user_id: String, change: String) -> Result<(), Ap
 pub async fn signup_status() -> Result<bool, AppError> {
     Ok(provision::accounts::signup_open(&crate::ssr::state()?.store).await?)
 }
+
+/// Session key of a new token's secret, kept until the next page shows it once.
+#[cfg(feature = "ssr")]
+const NEW_TOKEN_SECRET: &str = "new_token_secret";
+
+/// The user's API tokens; the secret of a token just created is handed over here once
+/// (from the session, where `create_token` left it) and then forgotten.
+#[server(endpoint = "tokens")]
+pub async fn get_tokens() -> Result<TokensView, AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    let tokens = provision::tokens::list(&state()?.store, &actor).await?;
+    let new_secret: Option<String> = session.remove(NEW_TOKEN_SECRET).await.ok().flatten();
+    Ok(TokensView {
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenDto {
+                id: t.id,
+                name: t.name,
+                created_at: t.created_at,
+                last_used_at: t.last_used_at,
+                revoked_at: t.revoked_at,
+            })
+            .collect(),
+        new_secret,
+    })
+}
+
+/// Creates an API token; its secret is shown once, on the page this leads back to.
+#[server(endpoint = "token_create")]
+pub async fn create_token(name: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    let (token, secret) = provision::tokens::create(&state()?.store, &actor, &name).await?;
+    session
+        .insert(NEW_TOKEN_SECRET, secret)
+        .await
+        .map_err(|_| AppError::Internal("Session storage failed; try again.".into()))?;
+    leptos_axum::redirect(&format!("/account?token={}", token.id));
+    Ok(())
+}
+
+#[server(endpoint = "token_revoke")]
+pub async fn revoke_token(id: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::tokens::revoke(&state()?.store, &actor, &id).await?;
+    leptos_axum::redirect("/account?revoked=1");
+    Ok(())
+}

@@ -360,3 +360,19 @@ pub struct AdminDashboard {
     pub clusters: Vec<(ClusterRowDto, String)>,
     pub versions: Vec<VersionDto>,
 }
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDto {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// The user's API tokens, and the secret of the one just made (shown this once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensView {
+    pub tokens: Vec<TokenDto>,
+    pub new_secret: Option<String>,
+}

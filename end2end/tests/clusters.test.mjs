@@ -5,8 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, copyFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startServer, startBrowser, hydrated, uniqueEmail, setCloudBehaviour, ADMIN_EMAIL, ADMIN_PASSWORD } from '../lib/harness.mjs';
 
+const here = dirname(fileURLToPath(import.meta.url));
 let server;
 let browser;
 
@@ -78,6 +82,15 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   const endpoint = await page.textContent('#api-endpoint');
   assert.match(endpoint, /https:\/\/127\.[\d.]+:6443/);
 
+  // The README's picture of a cluster page.
+  const out = join(here, '..', 'test-results');
+  mkdirSync(out, { recursive: true });
+  await page.setViewportSize({ width: 1280, height: 1400 });
+  await page.screenshot({ path: join(out, 'cluster.png'), fullPage: false });
+  if (process.env.UPDATE_SCREENSHOTS) {
+    copyFileSync(join(out, 'cluster.png'), join(here, '..', '..', 'docs', 'screenshots', 'cluster.png'));
+  }
+
   // The kubeconfig downloads with a fresh certificate, and kubectl accepts it.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-kubeconfig')]);
   assert.equal(download.suggestedFilename(), 'web.kubeconfig.yaml');
@@ -99,11 +112,21 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
     assert.match(planned[0], new RegExp(`${action}.*server.*default-worker`));
     await page.click('#apply-scale-button');
     await page.waitForURL(clusterUrl);
-    await page.waitForFunction(
-      (n) => document.querySelectorAll('#workers tbody tr').length === n && document.querySelector('#cluster-status')?.textContent === 'ACTIVE',
-      Number(count),
-      { timeout: 60_000 },
-    );
+    try {
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('#workers tbody tr').length === n && document.querySelector('#cluster-status')?.textContent === 'ACTIVE',
+        Number(count),
+        { timeout: 60_000 },
+      );
+    } catch (e) {
+      const seen = await page.evaluate(() => ({
+        url: location.href,
+        workers: document.querySelectorAll('#workers tbody tr').length,
+        status: document.querySelector('#cluster-status')?.textContent,
+        ops: [...document.querySelectorAll('#operations tr[data-state]')].map((t) => t.dataset.state),
+      }));
+      throw new Error(`scaling to ${count}: ${JSON.stringify(seen)}: ${e.message}`);
+    }
   }
 
   // Expose a service and create a volume; both become ACTIVE on the page.
@@ -288,4 +311,28 @@ test('the cluster page follows a create as it runs, without reloading (server-se
   } finally {
     await setCloudBehaviour(server.cloudUrl, instant);
   }
+});
+
+test('API tokens: created (shown once), used, revoked', async () => {
+  const ctx = await browser.newContext();
+  const { page } = await signUp(ctx, 'tokens');
+  await page.goto(`${server.url}/account`);
+  await hydrated(page);
+  await page.fill('#token-name', 'ci');
+  await page.click('#token-form button[type=submit]');
+  await page.waitForSelector('#new-token-secret');
+  const secret = (await page.textContent('#new-token-secret')).trim();
+  assert.match(secret, /^sy_/);
+  const ok = await fetch(`${server.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(ok.status, 200);
+  // Shown once: gone after a reload.
+  await page.reload();
+  await page.waitForSelector('#token-list tr[data-token=ci]');
+  assert.equal(await page.$('#new-token-secret'), null);
+  await hydrated(page);
+  await page.click('#token-list tr[data-token=ci] button');
+  await page.waitForSelector('#token-list tr[data-token=ci] td:text-is("revoked")');
+  const denied = await fetch(`${server.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(denied.status, 401);
+  await ctx.close();
 });

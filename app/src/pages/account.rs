@@ -1,11 +1,12 @@
-//! The signed-in user's account: password change.
+//! The signed-in user's account: password change and personal API tokens.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::ChangePassword;
-use crate::components::{authed, ActionError, Notice};
+use crate::api::{get_tokens, ChangePassword, CreateToken, RevokeToken};
+use crate::components::{authed, ActionError, ErrorText, Notice};
+use crate::dto::format_time;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -45,9 +46,78 @@ pub fn AccountPage() -> impl IntoView {
                             <button type="submit" disabled=move || action.pending().get()>"Change password"</button>
                         </ActionForm>
                     </div>
+                    <Tokens />
                 </section>
             }
                 .into_any()
         })}
+    }
+}
+
+/// Personal API tokens: create (the secret is shown once), list, revoke.
+#[component]
+fn Tokens() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let query = use_query_map();
+    let tokens = Resource::new(
+        // Not on `create`'s version: its redirect changes the query, and a second fetch
+        // would find the one-time secret already taken.
+        move || (query.get(), revoke.version().get()),
+        |_| get_tokens(),
+    );
+    view! {
+        <div class="card" id="tokens">
+            <h2>"API tokens"</h2>
+            <p class="muted">"For scripts and the REST API: " <code>"Authorization: Bearer sy_…"</code> " (see /api/v1/openapi.json)."</p>
+            <ActionError value=create.value() />
+            <ActionError value=revoke.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let t = match tokens.await {
+                        Ok(t) => t,
+                        Err(e) => return view! { <ErrorText error=e /> }.into_any(),
+                    };
+                    view! {
+                        {t.new_secret.map(|secret| view! {
+                            <div class="banner ok" role="status" id="new-token">
+                                <p>"Your new token. Copy it now: it is not shown again."</p>
+                                <code id="new-token-secret">{secret}</code>
+                            </div>
+                        })}
+                        <table class="table" id="token-list">
+                            <thead>
+                                <tr><th scope="col">"Name"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"State"</th><th scope="col">""</th></tr>
+                            </thead>
+                            <tbody>
+                                {t.tokens.into_iter().map(|k| {
+                                    let id = k.id.clone();
+                                    view! {
+                                        <tr data-token=k.name.clone()>
+                                            <td>{k.name.clone()}</td>
+                                            <td>{format_time(k.created_at)}</td>
+                                            <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+                                            <td>{if k.revoked_at.is_some() { "revoked" } else { "active" }}</td>
+                                            <td>{k.revoked_at.is_none().then(move || view! {
+                                                <ActionForm action=revoke attr:class="inline">
+                                                    <input type="hidden" name="id" value=id />
+                                                    <button type="submit" class="secondary small">"Revoke"</button>
+                                                </ActionForm>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                        .into_any()
+                })}
+            </Transition>
+            <ActionForm action=create attr:class="form inline" attr:id="token-form">
+                <label for="token-name">"New token"</label>
+                <input id="token-name" name="name" required maxlength="64" placeholder="what it is for" />
+                <button type="submit">"Create token"</button>
+            </ActionForm>
+        </div>
     }
 }

@@ -330,6 +330,33 @@ pub async fn prepare(
     versions::resolve(store, spec).await
 }
 
+/// Marks the cluster `status`, then submits `new`. The status goes first: an operation
+/// that finishes at once (its end hook sets ACTIVE) must not be overwritten by it — the
+/// other order left clusters UPDATING for good (found by the browser tests). A refused
+/// submit (another operation runs) puts the old status back.
+async fn submit_marked(
+    store: &Store,
+    engine: &Engine,
+    cluster: &Cluster,
+    status: &str,
+    new: NewOperation,
+) -> Result<OperationRow> {
+    store.cluster_set_status(&cluster.id, status, None).await?;
+    match engine.submit(new).await {
+        Ok(op) => Ok(op),
+        Err(e) => {
+            store
+                .cluster_set_status(
+                    &cluster.id,
+                    &cluster.status,
+                    cluster.status_reason.as_deref(),
+                )
+                .await?;
+            Err(e)
+        }
+    }
+}
+
 /// Validates, records the cluster (CREATING) and starts its create operation.
 pub async fn create(
     store: &Store,
@@ -387,18 +414,20 @@ pub async fn delete(
 ) -> Result<Started> {
     authorize(store, actor, project_id, Action::Mutate).await?;
     let cluster = store.cluster_get(project_id, cluster_id).await?;
-    let operation = engine
-        .submit(NewOperation {
+    let operation = submit_marked(
+        store,
+        engine,
+        &cluster,
+        "DELETING",
+        NewOperation {
             project_id: project_id.to_string(),
             kind: saga::DELETE.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: serde_json::json!({ "cluster_id": cluster.id }),
-        })
-        .await?;
-    store
-        .cluster_set_status(&cluster.id, "DELETING", None)
-        .await?;
+        },
+    )
+    .await?;
     crate::accounts::audit(
         store,
         actor,
@@ -497,27 +526,28 @@ pub async fn node_group_create(
     )?;
     let ng = store.node_group_insert(cluster_id, &group).await?;
     let spec = spec_with_group(&cluster, group.clone());
-    let submitted = engine
-        .submit(NewOperation {
+    let image = versions::image_of(store, &cluster.kubernetes_version).await?;
+    let submitted = submit_marked(
+        store,
+        engine,
+        &cluster,
+        "UPDATING",
+        NewOperation {
             project_id: cluster.project_id.clone(),
             kind: saga::NODE_GROUP_CREATE.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: serde_json::json!({
                 "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
-                "image": versions::image_of(store, &cluster.kubernetes_version).await?,
+                "image": image,
                 "add": (0..group.node_count).collect::<Vec<u32>>(), "remove": [],
                 "target": group.node_count,
             }),
-        })
-        .await;
+        },
+    )
+    .await;
     match submitted {
-        Ok(op) => {
-            store
-                .cluster_set_status(&cluster.id, "UPDATING", None)
-                .await?;
-            Ok((ng, op))
-        }
+        Ok(op) => Ok((ng, op)),
         Err(e) => {
             store.node_group_remove(&ng.id).await?;
             Err(e)
@@ -604,8 +634,12 @@ pub async fn node_group_delete(
         )));
     }
     let workers = group_workers(cloud, cluster_id, &ng.name).await?;
-    let op = engine
-        .submit(NewOperation {
+    submit_marked(
+        store,
+        engine,
+        &cluster,
+        "UPDATING",
+        NewOperation {
             project_id: cluster.project_id.clone(),
             kind: saga::NODE_GROUP_DELETE.into(),
             target_id: cluster.id.clone(),
@@ -614,12 +648,9 @@ pub async fn node_group_delete(
                 "cluster_id": cluster.id, "node_group_id": ng.id, "node_group": ng.name,
                 "remove": workers,
             }),
-        })
-        .await?;
-    store
-        .cluster_set_status(&cluster.id, "UPDATING", None)
-        .await?;
-    Ok(op)
+        },
+    )
+    .await
 }
 
 /// A change to a node group: a new count and bounds, and optionally which nodes to
@@ -873,8 +904,13 @@ pub async fn scale(
             ..ng.spec()
         },
     );
-    let op = engine
-        .submit(NewOperation {
+    let image = versions::image_of(store, &cluster.kubernetes_version).await?;
+    let op = submit_marked(
+        store,
+        engine,
+        &cluster,
+        "UPDATING",
+        NewOperation {
             project_id: cluster.project_id.clone(),
             kind: if add.is_empty() {
                 saga::SHRINK.into()
@@ -885,16 +921,14 @@ pub async fn scale(
             requested_by: actor.user_id.clone(),
             spec: serde_json::json!({
                 "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
-                "image": versions::image_of(store, &cluster.kubernetes_version).await?,
+                "image": image,
                 "add": add, "remove": remove, "target": target,
             }),
-        })
-        .await?;
+        },
+    )
+    .await?;
     store
         .node_group_set_bounds(&ng.id, min as i64, max as i64)
-        .await?;
-    store
-        .cluster_set_status(&cluster.id, "UPDATING", None)
         .await?;
     Ok(Some(op))
 }
