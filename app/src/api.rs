@@ -234,18 +234,44 @@ pub async fn signup_status() -> Result<bool, AppError> {
     Ok(provision::accounts::signup_open(&crate::ssr::state()?.store).await?)
 }
 
-/// Session key of a new token's secret, kept until the next page shows it once.
+/// Session key of a new token: `(id, secret, first shown at)`.
 #[cfg(feature = "ssr")]
-const NEW_TOKEN_SECRET: &str = "new_token_secret";
+const NEW_TOKEN: &str = "new_token";
 
-/// The user's API tokens; the secret of a token just created is handed over here once
-/// (from the session, where `create_token` left it) and then forgotten.
+/// How long the page that follows a token's creation may show its secret (the page
+/// may fetch its data more than once while it settles).
+#[cfg(feature = "ssr")]
+const NEW_TOKEN_GRACE_MS: i64 = 10_000;
+
+/// The user's API tokens. `shown` is the id of the token just created (from the page's
+/// address): its secret, left in the session by `create_token`, is handed over on that
+/// page only, for a few seconds, then forgotten — any other page drops it at once.
 #[server(endpoint = "tokens")]
-pub async fn get_tokens() -> Result<TokensView, AppError> {
+pub async fn get_tokens(shown: String) -> Result<TokensView, AppError> {
     use crate::ssr::*;
     let (actor, _, session) = require_actor().await?;
     let tokens = provision::tokens::list(&state()?.store, &actor).await?;
-    let new_secret: Option<String> = session.remove(NEW_TOKEN_SECRET).await.ok().flatten();
+    let kept: Option<(String, String, Option<i64>)> = session.get(NEW_TOKEN).await.ok().flatten();
+    let now = provision::now_ms();
+    let new_secret = match kept {
+        Some((id, secret, at))
+            if id == shown && at.is_none_or(|t| now - t < NEW_TOKEN_GRACE_MS) =>
+        {
+            if at.is_none() {
+                let _ = session
+                    .insert(NEW_TOKEN, (id, secret.clone(), Some(now)))
+                    .await;
+            }
+            Some(secret)
+        }
+        Some(_) => {
+            let _ = session
+                .remove::<(String, String, Option<i64>)>(NEW_TOKEN)
+                .await;
+            None
+        }
+        None => None,
+    };
     Ok(TokensView {
         tokens: tokens
             .into_iter()
@@ -268,7 +294,7 @@ pub async fn create_token(name: String) -> Result<(), AppError> {
     let (actor, _, session) = require_actor().await?;
     let (token, secret) = provision::tokens::create(&state()?.store, &actor, &name).await?;
     session
-        .insert(NEW_TOKEN_SECRET, secret)
+        .insert(NEW_TOKEN, (token.id.clone(), secret, None::<i64>))
         .await
         .map_err(|_| AppError::Internal("Session storage failed; try again.".into()))?;
     leptos_axum::redirect(&format!("/account?token={}", token.id));

@@ -1,6 +1,10 @@
 //! Server functions of the cluster pages: who is asking, then `provision`, then wire
 //! types. The create form posts to `/api/cluster_create` (also without JavaScript).
 
+// A form's fields are the server function's arguments (so it posts without JavaScript);
+// the generated client stubs carry them too.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::dto::*;
@@ -223,7 +227,6 @@ pub async fn cluster_plan(form: ClusterForm) -> Result<PlanDto, AppError> {
 }
 
 /// Creates the cluster of the plan the user read (`plan_id`), then opens its page.
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "cluster_create")]
 pub async fn create_cluster(
     name: String,

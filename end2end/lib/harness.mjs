@@ -123,3 +123,16 @@ export async function setCloudBehaviour(cloudUrl, behaviour) {
   });
   if (!put.ok) throw new Error(`localcloud behaviour: ${put.status} ${await put.text()}`);
 }
+
+/** Signs a new user up through the form; `prefix` names them and makes their password. */
+export async function signUp(ctx, serverUrl, prefix) {
+  const page = await ctx.newPage();
+  const email = uniqueEmail(prefix);
+  await page.goto(`${serverUrl}/signup`);
+  await hydrated(page);
+  await page.fill('#email', email);
+  await page.fill('#password', `${prefix} long password`);
+  await page.click('#signup-form button[type=submit]');
+  await page.waitForURL(`${serverUrl}/clusters`);
+  return { page, email, password: `${prefix} long password` };
+}

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startBrowser, hydrated, uniqueEmail, setCloudBehaviour, ADMIN_EMAIL, ADMIN_PASSWORD } from '../lib/harness.mjs';
+import { startServer, startBrowser, hydrated, uniqueEmail, setCloudBehaviour, ADMIN_EMAIL, ADMIN_PASSWORD, signUp as signUpAt } from '../lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server;
@@ -24,16 +24,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function signUp(ctx, prefix) {
-  const page = await ctx.newPage();
-  const email = uniqueEmail(prefix);
-  await page.goto(`${server.url}/signup`);
-  await hydrated(page);
-  await page.fill('#email', email);
-  await page.fill('#password', `${prefix} long password`);
-  await page.click('#signup-form button[type=submit]');
-  await page.waitForURL(`${server.url}/clusters`);
-  return { page, email };
+function signUp(ctx, prefix) {
+  return signUpAt(ctx, server.url, prefix);
 }
 
 function kubectl(args) {
@@ -322,11 +314,16 @@ test('API tokens: created (shown once), used, revoked', async () => {
   await page.click('#token-form button[type=submit]');
   await page.waitForSelector('#new-token-secret');
   const secret = (await page.textContent('#new-token-secret')).trim();
+  const createdUrl = page.url();
+  assert.match(createdUrl, /\/account\?token=/);
   assert.match(secret, /^sy_/);
   const ok = await fetch(`${server.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${secret}` } });
   assert.equal(ok.status, 200);
-  // Shown once: gone after a reload.
-  await page.reload();
+  // Shown once: any other page drops it, and it does not come back.
+  await page.goto(`${server.url}/account`);
+  await page.waitForSelector('#token-list tr[data-token=ci]');
+  assert.equal(await page.$('#new-token-secret'), null);
+  await page.goto(createdUrl);
   await page.waitForSelector('#token-list tr[data-token=ci]');
   assert.equal(await page.$('#new-token-secret'), null);
   await hydrated(page);

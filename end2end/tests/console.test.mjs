@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startBrowser, hydrated, uniqueEmail, ADMIN_EMAIL, ADMIN_PASSWORD } from '../lib/harness.mjs';
+import { startServer, startBrowser, hydrated, uniqueEmail, ADMIN_EMAIL, ADMIN_PASSWORD, signUp as signUpAt } from '../lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server;
@@ -20,16 +20,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function signUp(ctx, prefix) {
-  const page = await ctx.newPage();
-  const email = uniqueEmail(prefix);
-  await page.goto(`${server.url}/signup`);
-  await hydrated(page);
-  await page.fill('#email', email);
-  await page.fill('#password', `${prefix} long password`);
-  await page.click('#signup-form button[type=submit]');
-  await page.waitForURL(`${server.url}/clusters`);
-  return { page, email, password: `${prefix} long password` };
+function signUp(ctx, prefix) {
+  return signUpAt(ctx, server.url, prefix);
 }
 
 async function signIn(ctx, email, password) {

@@ -61,10 +61,14 @@ fn Tokens() -> impl IntoView {
     let revoke = ServerAction::<RevokeToken>::new();
     let query = use_query_map();
     let tokens = Resource::new(
-        // Not on `create`'s version: its redirect changes the query, and a second fetch
-        // would find the one-time secret already taken.
-        move || (query.get(), revoke.version().get()),
-        |_| get_tokens(),
+        // Not on `create`'s version: its redirect (to `?token=<id>`) changes the query.
+        move || {
+            (
+                query.get().get("token").unwrap_or_default(),
+                revoke.version().get(),
+            )
+        },
+        |(shown, _)| get_tokens(shown),
     );
     view! {
         <div class="card" id="tokens">

@@ -170,11 +170,7 @@ fn BarChart(id: &'static str, title: &'static str, items: Vec<(String, i64)>) ->
 #[component]
 fn CapacityBars(hosts: Vec<HostDto>) -> impl IntoView {
     let bar = |used: u64, total: u64| {
-        let pct = if total == 0 {
-            0
-        } else {
-            (100 * used / total).min(100)
-        };
+        let pct = (100 * used).checked_div(total).unwrap_or(0).min(100);
         view! {
             <span class="meter" title=format!("{used} of {total}")>
                 <span class="meter-used" style=format!("width: {pct}%")></span>

@@ -321,16 +321,7 @@ fn PlanReview(
                         view! { <span class="badge bad" id="plan-quota">"over quota"</span> }.into_any()
                     }}
                 </p>
-                <table class="table" id="plan-resources">
-                    <thead>
-                        <tr><th scope="col">"Action"</th><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr>
-                    </thead>
-                    <tbody>
-                        {p.rows.iter().map(|r| view! {
-                            <tr><td>{r.action.clone()}</td><td>{r.kind.clone()}</td><td>{r.name.clone()}</td><td>{r.detail.clone()}</td></tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <PlanTable rows=p.rows.clone() />
                 <p class="muted">
                     "Totals: "
                     {p.totals.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")}
@@ -819,14 +810,7 @@ fn NodeGroup_() -> impl IntoView {
                             Ok((n, p)) => view! {
                                 <div class="card" id="plan">
                                     <h2>"The plan"</h2>
-                                    <table class="table" id="plan-resources">
-                                        <thead><tr><th scope="col">"Action"</th><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr></thead>
-                                        <tbody>
-                                            {p.rows.iter().map(|r| view! {
-                                                <tr><td>{r.action.clone()}</td><td>{r.kind.clone()}</td><td>{r.name.clone()}</td><td>{r.detail.clone()}</td></tr>
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
+                                    <PlanTable rows=p.rows.clone() />
                                     <p class="muted">{format!("About {:.0} seconds. Quota {}.", p.expected_seconds, if p.quota_fits { "allows it" } else { "does not allow it" })}</p>
                                     <ActionForm action=scale attr:id="apply-scale">
                                         <input type="hidden" name="id" value=cid.clone() />
@@ -853,5 +837,22 @@ fn NodeGroup_() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The resources a plan makes or removes.
+#[component]
+fn PlanTable(rows: Vec<PlanRowDto>) -> impl IntoView {
+    view! {
+        <table class="table" id="plan-resources">
+            <thead>
+                <tr><th scope="col">"Action"</th><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr>
+            </thead>
+            <tbody>
+                {rows.into_iter().map(|r| view! {
+                    <tr><td>{r.action}</td><td>{r.kind}</td><td>{r.name}</td><td>{r.detail}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }
