@@ -383,18 +383,19 @@ fn ClusterBody() -> impl IntoView {
             <ActionError value=actions.volume.value() />
             <ActionError value=actions.remove.value() />
             <ActionError value=actions.retry.value() />
+            // Read straight from the resource (not awaited in a Suspend): every new value
+            // the live updates fetch re-renders the page.
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let d = match detail.await {
-                        Ok(d) => d,
+                {move || {
+                    detail.get().map(|r| match r {
+                        Ok(d) => view! { <ClusterView d actions /> }.into_any(),
                         Err(e) => {
                             #[cfg(feature = "ssr")]
                             crate::ssr::set_error_status(&e);
-                            return view! { <ErrorText error=e /> }.into_any();
+                            view! { <ErrorText error=e /> }.into_any()
                         }
-                    };
-                    view! { <ClusterView d actions /> }.into_any()
-                })}
+                    })
+                }}
             </Transition>
         </section>
     }
@@ -410,6 +411,9 @@ fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick:
         use wasm_bindgen::JsCast;
         let source: StoredValue<Option<web_sys::EventSource>, LocalStorage> =
             StoredValue::new_local(None);
+        // A slow poll beside the stream, in case an event is missed (a stream that
+        // reconnects, a page re-created while its first answer was in flight).
+        let poll: StoredValue<Option<IntervalHandle>, LocalStorage> = StoredValue::new_local(None);
         Effect::new(move |_| {
             let busy = detail
                 .get()
@@ -426,10 +430,21 @@ fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick:
                         on_message.forget();
                         source.set_value(Some(es));
                     }
+                    if poll.with_value(|p| p.is_none()) {
+                        if let Ok(h) = set_interval_with_handle(
+                            move || tick.update(|t| *t += 1),
+                            std::time::Duration::from_secs(2),
+                        ) {
+                            poll.set_value(Some(h));
+                        }
+                    }
                 }
                 Some((_, false)) => {
                     if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
                         es.close();
+                    }
+                    if let Some(h) = poll.try_update_value(|p| p.take()).flatten() {
+                        h.clear();
                     }
                 }
                 _ => {}
@@ -438,6 +453,9 @@ fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick:
         on_cleanup(move || {
             if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
                 es.close();
+            }
+            if let Some(h) = poll.try_update_value(|p| p.take()).flatten() {
+                h.clear();
             }
         });
     }
