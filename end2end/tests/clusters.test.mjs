@@ -28,20 +28,10 @@ function signUp(ctx, prefix) {
   return signUpAt(ctx, server.url, prefix);
 }
 
-/**
- * Waits for the cluster page to say ACTIVE; on a timeout, says what the server knew.
- * Known bug (left for the next session): on the instant cloud an operation can end
- * while the page is still settling after a client-side navigation (the page is built
- * twice as the session refetches), and the page then keeps showing the old status
- * until reloaded. The live updates themselves are tested on a slowed cloud below; here
- * the page is reloaded once after 15 s.
- */
+/** Waits for the cluster page to say ACTIVE; on a timeout, says what the server knew. */
 async function waitActive(page) {
   try {
-    await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 15_000 }).catch(async () => {
-      await page.reload();
-      await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 45_000 });
-    });
+    await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 60_000 });
   } catch (e) {
     const id = page.url().split('/clusters/')[1];
     const api = await page.request.get(`${server.url}/api/v1/clusters/${id}`, { headers: { accept: 'application/json' } });
@@ -128,11 +118,7 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
     await page.waitForURL(clusterUrl);
     const settled = (n) => document.querySelectorAll('#workers tbody tr').length === n && document.querySelector('#cluster-status')?.textContent === 'ACTIVE';
     try {
-      // (See waitActive for the reload.)
-      await page.waitForFunction(settled, Number(count), { timeout: 15_000 }).catch(async () => {
-        await page.reload();
-        await page.waitForFunction(settled, Number(count), { timeout: 45_000 });
-      });
+      await page.waitForFunction(settled, Number(count), { timeout: 60_000 });
     } catch (e) {
       const seen = await page.evaluate(() => ({
         url: location.href,

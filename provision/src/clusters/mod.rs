@@ -1146,11 +1146,20 @@ pub async fn view(
         }
         Err(e) => cloud_error = Some(format!("The cloud could not be read: {e}")),
     }
+    // Operations first, then the record: an operation writes the cluster's status before
+    // its own end, so a finished operation read here means the status read next is
+    // final. (The other order could show CREATING beside a finished create — and a page
+    // that follows only unfinished operations stayed on CREATING.)
+    let operations = store.op_list_for(cluster_id).await?;
+    let cluster = store
+        .cluster_get(&cluster.project_id, cluster_id)
+        .await
+        .unwrap_or(cluster);
     Ok(ClusterView {
         node_groups: store.node_groups_of(cluster_id).await?,
         services: store.services_of(cluster_id).await?,
         persistent_volumes: store.volumes_of(cluster_id).await?,
-        operations: store.op_list_for(cluster_id).await?,
+        operations,
         cluster,
         role,
         nodes,
