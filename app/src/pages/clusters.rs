@@ -411,9 +411,6 @@ fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick:
         use wasm_bindgen::JsCast;
         let source: StoredValue<Option<web_sys::EventSource>, LocalStorage> =
             StoredValue::new_local(None);
-        // A slow poll beside the stream, in case an event is missed (a stream that
-        // reconnects, a page re-created while its first answer was in flight).
-        let poll: StoredValue<Option<IntervalHandle>, LocalStorage> = StoredValue::new_local(None);
         Effect::new(move |_| {
             let busy = detail
                 .get()
@@ -430,21 +427,10 @@ fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick:
                         on_message.forget();
                         source.set_value(Some(es));
                     }
-                    if poll.with_value(|p| p.is_none()) {
-                        if let Ok(h) = set_interval_with_handle(
-                            move || tick.update(|t| *t += 1),
-                            std::time::Duration::from_secs(2),
-                        ) {
-                            poll.set_value(Some(h));
-                        }
-                    }
                 }
                 Some((_, false)) => {
                     if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
                         es.close();
-                    }
-                    if let Some(h) = poll.try_update_value(|p| p.take()).flatten() {
-                        h.clear();
                     }
                 }
                 _ => {}
@@ -453,9 +439,6 @@ fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick:
         on_cleanup(move || {
             if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
                 es.close();
-            }
-            if let Some(h) = poll.try_update_value(|p| p.take()).flatten() {
-                h.clear();
             }
         });
     }

@@ -368,7 +368,7 @@ pub async fn create(
 ) -> Result<Started> {
     authorize(store, actor, project_id, Action::Mutate).await?;
     let image = prepare(store, &mut spec, flavors).await?;
-    let etcd = saga::Settings::default().etcd_gib as i64;
+    let etcd = saga::ETCD_GIB as i64;
     crate::quotas::check(
         &crate::quotas::get(store, project_id).await?,
         &crate::quotas::usage(store, project_id, flavors, etcd).await?,
@@ -513,7 +513,7 @@ pub async fn node_group_create(
     }
     let f = flavors.iter().find(|f| f.name == group.flavor);
     let n = group.node_count as i64;
-    let etcd = saga::Settings::default().etcd_gib as i64;
+    let etcd = saga::ETCD_GIB as i64;
     crate::quotas::check(
         &crate::quotas::get(store, &cluster.project_id).await?,
         &crate::quotas::usage(store, &cluster.project_id, flavors, etcd).await?,
@@ -883,7 +883,7 @@ pub async fn scale(
             .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
         let f = flavors.iter().find(|f| f.name == ng.flavor);
         let n = add.len() as i64;
-        let etcd = saga::Settings::default().etcd_gib as i64;
+        let etcd = saga::ETCD_GIB as i64;
         crate::quotas::check(
             &crate::quotas::get(store, &cluster.project_id).await?,
             &crate::quotas::usage(store, &cluster.project_id, &flavors, etcd).await?,

@@ -187,7 +187,7 @@ pub async fn quota_section(
     flavors: &[Flavor],
     more: &crate::quotas::Usage,
 ) -> Result<Value> {
-    let etcd = super::saga::Settings::default().etcd_gib as i64;
+    let etcd = super::saga::ETCD_GIB as i64;
     let quota = crate::quotas::get(store, project_id).await?;
     let used = crate::quotas::usage(store, project_id, flavors, etcd).await?;
     let left = json!({
@@ -229,7 +229,7 @@ pub async fn create_plan_full(
     cloud: &dyn Cloud,
 ) -> Result<Value> {
     let mut plan = create_plan(spec, flavors, cloud).await?;
-    let etcd = super::saga::Settings::default().etcd_gib as i64;
+    let etcd = super::saga::ETCD_GIB as i64;
     let more = crate::quotas::cluster_usage(spec, flavors, etcd);
     plan["quota"] = quota_section(store, project_id, flavors, &more).await?;
     Ok(seal(plan))

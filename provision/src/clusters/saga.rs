@@ -33,6 +33,9 @@ pub const NODE_GROUP_DELETE: &str = "nodegroup.delete";
 /// The metadata key and tag prefix that mark a cluster's resources.
 pub const CLUSTER_KEY: &str = "shipyard-cluster";
 
+/// Each master's etcd volume, GiB (what quotas and plans count).
+pub const ETCD_GIB: u64 = 10;
+
 /// How clusters are laid out on the cloud.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -48,7 +51,7 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             network: "private".into(),
-            etcd_gib: 10,
+            etcd_gib: ETCD_GIB,
             wait: WaitPolicy::default(),
             // Ephemeral: a server passes the key it keeps (see `pki::SecretKey`).
             secret_key: Arc::new(SecretKey::generate()),

@@ -315,7 +315,7 @@ async fn check_quota(
         .flavor_list()
         .await
         .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
-    let etcd = Settings::default().etcd_gib as i64;
+    let etcd = super::saga::ETCD_GIB as i64;
     crate::quotas::check(
         &crate::quotas::get(store, project_id).await?,
         &crate::quotas::usage(store, project_id, &flavors, etcd).await?,
@@ -440,6 +440,32 @@ pub async fn service_create(
     Ok((service, op))
 }
 
+/// Starts the delete operation of a service or volume row (`(table, kind, id key)`)
+/// and marks the row DELETING.
+async fn submit_delete(
+    store: &Store,
+    engine: &Engine,
+    actor: &Actor,
+    cluster: &super::Cluster,
+    (table, kind, id_key): (&str, &str, &str),
+    id: &str,
+    name: &str,
+) -> Result<OperationRow> {
+    let op = engine
+        .submit(NewOperation {
+            project_id: cluster.project_id.clone(),
+            kind: kind.into(),
+            target_id: cluster.id.clone(),
+            requested_by: actor.user_id.clone(),
+            spec: json!({ "cluster_id": cluster.id, id_key: id, "name": name }),
+        })
+        .await?;
+    store
+        .workload_set(table, id, "DELETING", None, None)
+        .await?;
+    Ok(op)
+}
+
 /// Starts removing a service's load balancer.
 pub async fn service_delete(
     store: &Store,
@@ -455,19 +481,16 @@ pub async fn service_delete(
         .into_iter()
         .find(|s| s.name == name_or_id || s.id == name_or_id)
         .ok_or_else(|| Error::NotFound(format!("Service {name_or_id} not found.")))?;
-    let op = engine
-        .submit(NewOperation {
-            project_id: cluster.project_id.clone(),
-            kind: SERVICE_DELETE.into(),
-            target_id: cluster_id.to_string(),
-            requested_by: actor.user_id.clone(),
-            spec: json!({ "cluster_id": cluster_id, "service_id": service.id, "name": service.name }),
-        })
-        .await?;
-    store
-        .workload_set("cluster_services", &service.id, "DELETING", None, None)
-        .await?;
-    Ok(op)
+    submit_delete(
+        store,
+        engine,
+        actor,
+        &cluster,
+        ("cluster_services", SERVICE_DELETE, "service_id"),
+        &service.id,
+        &service.name,
+    )
+    .await
 }
 
 /// Creates a persistent volume: records it (CREATING) and starts the operation.
@@ -545,19 +568,16 @@ pub async fn volume_delete(
         .into_iter()
         .find(|v| v.name == name_or_id || v.id == name_or_id)
         .ok_or_else(|| Error::NotFound(format!("Volume {name_or_id} not found.")))?;
-    let op = engine
-        .submit(NewOperation {
-            project_id: cluster.project_id.clone(),
-            kind: VOLUME_DELETE.into(),
-            target_id: cluster_id.to_string(),
-            requested_by: actor.user_id.clone(),
-            spec: json!({ "cluster_id": cluster_id, "volume_id": volume.id, "name": volume.name }),
-        })
-        .await?;
-    store
-        .workload_set("cluster_volumes", &volume.id, "DELETING", None, None)
-        .await?;
-    Ok(op)
+    submit_delete(
+        store,
+        engine,
+        actor,
+        &cluster,
+        ("cluster_volumes", VOLUME_DELETE, "volume_id"),
+        &volume.id,
+        &volume.name,
+    )
+    .await
 }
 
 // ---- sagas --------------------------------------------------------------------------
