@@ -192,23 +192,45 @@ pub async fn remove_member(project_id: String, user_id: String) -> Result<(), Ap
     Ok(())
 }
 
+/// Sign-up, users and the audit log filtered as asked (a bad filter is reported and
+/// the newest entries are shown instead).
 #[server(endpoint = "admin")]
-pub async fn get_admin_overview() -> Result<AdminOverview, AppError> {
+pub async fn get_admin_overview(filter: AuditFilterDto) -> Result<AdminOverview, AppError> {
     use crate::ssr::*;
     let (actor, _, _) = require_actor().await?;
     provision::accounts::require_admin(&actor)?;
     let store = state()?.store;
     let users = store.user_list(500, 0).await?;
-    let audit = store
-        .audit_list(&provision::domain::AuditFilter {
-            limit: 50,
-            ..Default::default()
-        })
-        .await?;
+    let query = provision::accounts::AuditQuery {
+        actor: filter.actor.clone(),
+        project: filter.project.clone(),
+        action: filter.action.clone(),
+        outcome: filter.outcome.clone(),
+        since: filter.since.clone(),
+        until: filter.until.clone(),
+        limit: Some(100),
+    };
+    let (audit, audit_error) = match provision::accounts::audit_search(&store, &actor, &query).await
+    {
+        Ok(a) => (a, None),
+        Err(e @ provision::Error::Invalid { .. }) => {
+            let newest = provision::accounts::AuditQuery::default();
+            (
+                provision::accounts::audit_search(&store, &actor, &newest).await?,
+                Some(e.to_string()),
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (projects, audit_actions) = provision::admin::audit_choices(&store, &actor, 1000).await?;
     Ok(AdminOverview {
         signup_open: provision::accounts::signup_open(&store).await?,
         users: users.iter().map(convert::user).collect(),
         audit: audit.iter().map(convert::audit).collect(),
+        audit_filter: filter,
+        audit_error,
+        audit_actions,
+        projects,
     })
 }
 

@@ -65,16 +65,33 @@ mod ssr {
             pod_cidr: f.pod_cidr.trim().to_string(),
             service_cidr: f.service_cidr.trim().to_string(),
             api_endpoint: endpoint,
-            node_groups: vec![provision::clusters::NodeGroupSpec {
-                name: f.ng_name.trim().to_string(),
-                flavor: f.ng_flavor.trim().to_string(),
-                node_count: number("node_count", "The node count", &f.ng_count)?,
-                min_node_count: Some(number("min_node_count", "The minimum", &f.ng_min)?),
-                max_node_count: Some(number("max_node_count", "The maximum", &f.ng_max)?),
-                boot_volume_gib: 20,
-                labels: Default::default(),
-                taints: Vec::new(),
-            }],
+            node_groups: vec![group(
+                &f.ng_name,
+                &f.ng_flavor,
+                &f.ng_count,
+                &f.ng_min,
+                &f.ng_max,
+            )?],
+        })
+    }
+
+    /// A node group as typed in a form.
+    pub fn group(
+        name: &str,
+        flavor: &str,
+        count: &str,
+        min: &str,
+        max: &str,
+    ) -> Result<provision::clusters::NodeGroupSpec, Error> {
+        Ok(provision::clusters::NodeGroupSpec {
+            name: name.trim().to_string(),
+            flavor: flavor.trim().to_string(),
+            node_count: number("node_count", "The node count", count)?,
+            min_node_count: Some(number("min_node_count", "The minimum", min)?),
+            max_node_count: Some(number("max_node_count", "The maximum", max)?),
+            boot_volume_gib: 20,
+            labels: Default::default(),
+            taints: Vec::new(),
         })
     }
 
@@ -131,6 +148,25 @@ mod ssr {
         }
     }
 
+    /// The cloud's flavors.
+    pub async fn flavors(
+        st: &crate::ssr::AppState,
+    ) -> Result<Vec<provision::cloud::Flavor>, AppError> {
+        st.cloud
+            .flavor_list()
+            .await
+            .map_err(|e| AppError::from(Error::from(e)))
+    }
+
+    pub fn flavor(f: provision::clusters::flavors::FlavorOffer) -> FlavorDto {
+        FlavorDto {
+            name: f.name,
+            vcpus: f.vcpus,
+            ram_mib: f.ram_mib,
+            enabled: f.enabled,
+        }
+    }
+
     /// The id of the project the console works in.
     pub async fn current_project(
         actor: &provision::domain::Actor,
@@ -181,20 +217,14 @@ pub async fn get_create_options() -> Result<CreateOptions, AppError> {
     require_actor().await?;
     let st = state()?;
     let versions = provision::clusters::versions::list(&st.store, false).await?;
-    let flavors = st
-        .cloud
-        .flavor_list()
-        .await
-        .map_err(|e| AppError::from(provision::Error::from(e)))?;
+    let flavors = ssr::flavors(&st).await?;
+    let offers = provision::clusters::flavors::list(&st.store, &flavors).await?;
     Ok(CreateOptions {
         versions: versions.into_iter().rev().map(|v| v.version).collect(),
-        flavors: flavors
+        flavors: offers
             .into_iter()
-            .map(|f| FlavorDto {
-                name: f.name,
-                vcpus: f.vcpus,
-                ram_mib: f.ram_mib,
-            })
+            .filter(|f| f.enabled)
+            .map(ssr::flavor)
             .collect(),
     })
 }
@@ -209,11 +239,7 @@ pub async fn cluster_plan(form: ClusterForm) -> Result<PlanDto, AppError> {
     provision::authz::authorize(&st.store, &actor, &project, provision::authz::Action::View)
         .await?;
     let mut spec = ssr::spec(&form)?;
-    let flavors = st
-        .cloud
-        .flavor_list()
-        .await
-        .map_err(|e| AppError::from(provision::Error::from(e)))?;
+    let flavors = ssr::flavors(&st).await?;
     provision::clusters::prepare(&st.store, &mut spec, &flavors).await?;
     let plan = provision::clusters::plan::create_plan_full(
         &st.store,
@@ -262,11 +288,7 @@ pub async fn create_cluster(
         ng_max,
     };
     let mut spec = ssr::spec(&form)?;
-    let flavors = st
-        .cloud
-        .flavor_list()
-        .await
-        .map_err(|e| AppError::from(provision::Error::from(e)))?;
+    let flavors = ssr::flavors(&st).await?;
     provision::clusters::prepare(&st.store, &mut spec, &flavors).await?;
     if !plan_id.is_empty() {
         let plan = provision::clusters::plan::create_plan_full(
@@ -518,6 +540,80 @@ pub async fn scale_node_group(
     Ok(())
 }
 
+/// The plan of adding a node group (changes nothing).
+#[server(endpoint = "nodegroup_create_plan")]
+pub async fn node_group_create_plan(
+    id: String,
+    name: String,
+    flavor: String,
+    node_count: String,
+    min_node_count: String,
+    max_node_count: String,
+) -> Result<PlanDto, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let group = ssr::group(
+        &name,
+        &flavor,
+        &node_count,
+        &min_node_count,
+        &max_node_count,
+    )?;
+    let flavors = ssr::flavors(&st).await?;
+    let plan = provision::clusters::node_group_create_plan(
+        &st.store,
+        st.cloud.as_ref(),
+        &actor,
+        &id,
+        &group,
+        &flavors,
+    )
+    .await?;
+    Ok(ssr::plan(&plan))
+}
+
+/// Adds the node group of the plan the user read (`plan_id`), then back to the
+/// cluster's page.
+#[server(endpoint = "nodegroup_create")]
+pub async fn create_node_group(
+    id: String,
+    name: String,
+    flavor: String,
+    node_count: String,
+    min_node_count: String,
+    max_node_count: String,
+    plan_id: String,
+) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let group = ssr::group(
+        &name,
+        &flavor,
+        &node_count,
+        &min_node_count,
+        &max_node_count,
+    )?;
+    let flavors = ssr::flavors(&st).await?;
+    if !plan_id.is_empty() {
+        let plan = provision::clusters::node_group_create_plan(
+            &st.store,
+            st.cloud.as_ref(),
+            &actor,
+            &id,
+            &group,
+            &flavors,
+        )
+        .await?;
+        provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
+    }
+    provision::clusters::node_group_create(&st.store, &st.engine, &actor, &id, group, &flavors)
+        .await?;
+    leptos_axum::redirect(&format!("/clusters/{id}"));
+    Ok(())
+}
+
 /// Deletes a node group (a cluster keeps at least one).
 #[server(endpoint = "nodegroup_delete")]
 pub async fn delete_node_group(id: String, group: String) -> Result<(), AppError> {
@@ -658,6 +754,25 @@ pub async fn get_admin_dashboard() -> Result<AdminDashboard, AppError> {
     .await?;
     let clusters = provision::admin::clusters(&st.store, &actor, 200).await?;
     let versions = provision::clusters::versions::list(&st.store, true).await?;
+    // The cloud's flavors size the quotas' usage; without them the page still shows
+    // the rest (the capacity card says why the cloud is not answering).
+    let flavors = ssr::flavors(&st).await.unwrap_or_default();
+    let offers = provision::clusters::flavors::list(&st.store, &flavors).await?;
+    let quotas = provision::admin::project_quotas(&st.store, &actor, &flavors, 500).await?;
+    let q = |q: &provision::quotas::Quota| QuotaDto {
+        clusters: q.clusters,
+        vcpus: q.vcpus,
+        ram_mib: q.ram_mib,
+        volume_gib: q.volume_gib,
+        load_balancers: q.load_balancers,
+    };
+    let u = |u: &provision::quotas::Usage| QuotaDto {
+        clusters: u.clusters,
+        vcpus: u.vcpus,
+        ram_mib: u.ram_mib,
+        volume_gib: u.volume_gib,
+        load_balancers: u.load_balancers,
+    };
     Ok(AdminDashboard {
         clusters_by_status: overview.clusters_by_status,
         operations_24h: overview.operations_24h,
@@ -704,7 +819,65 @@ pub async fn get_admin_dashboard() -> Result<AdminDashboard, AppError> {
                 enabled: v.enabled,
             })
             .collect(),
+        flavors: offers.into_iter().map(ssr::flavor).collect(),
+        quotas: quotas
+            .iter()
+            .map(|p| ProjectQuotaDto {
+                project_id: p.project_id.clone(),
+                name: p.name.clone(),
+                personal_of: p.personal_of.clone(),
+                quota: q(&p.quota),
+                usage: u(&p.usage),
+            })
+            .collect(),
     })
+}
+
+/// Offers a flavor or stops offering it (admins).
+#[server(endpoint = "admin_flavor")]
+pub async fn admin_flavor(name: String, enabled: bool) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    provision::clusters::flavors::set(&st.store, st.cloud.as_ref(), &actor, &name, enabled).await?;
+    Ok(())
+}
+
+/// Sets a project's quota (admins), then back to the quotas card.
+#[server(endpoint = "admin_quota")]
+pub async fn admin_quota(
+    project_id: String,
+    clusters: String,
+    vcpus: String,
+    ram_mib: String,
+    volume_gib: String,
+    load_balancers: String,
+) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let limit = |field: &'static str, label: &str, v: &str| -> Result<i64, AppError> {
+        v.trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                provision::Error::invalid(
+                    field,
+                    format!("{label} must be a whole number, 0 or more."),
+                )
+                .into()
+            })
+    };
+    let quota = provision::quotas::Quota {
+        clusters: limit("clusters", "Clusters", &clusters)?,
+        vcpus: limit("vcpus", "vCPUs", &vcpus)?,
+        ram_mib: limit("ram_mib", "RAM", &ram_mib)?,
+        volume_gib: limit("volume_gib", "Volume GiB", &volume_gib)?,
+        load_balancers: limit("load_balancers", "Load balancers", &load_balancers)?,
+    };
+    provision::admin::set_quota(&state()?.store, &actor, &project_id, &quota).await?;
+    leptos_axum::redirect("/admin?saved=quota#quotas");
+    Ok(())
 }
 
 /// Retries or aborts any project's operation (admins; `action` = retry or abort).

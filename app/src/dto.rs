@@ -63,6 +63,25 @@ pub struct AdminOverview {
     pub signup_open: bool,
     pub users: Vec<UserDto>,
     pub audit: Vec<AuditDto>,
+    /// The filter the audit entries answer, as typed.
+    pub audit_filter: AuditFilterDto,
+    /// Why the filter was refused (the entries are then unfiltered).
+    pub audit_error: Option<String>,
+    /// Every action the log holds, for the filter's choice.
+    pub audit_actions: Vec<String>,
+    /// `(id, name)` of every project, for the filter's choice.
+    pub projects: Vec<(String, String)>,
+}
+
+/// The audit log's filter as the form holds it (empty: no filter).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilterDto {
+    pub actor: String,
+    pub project: String,
+    pub action: String,
+    pub outcome: String,
+    pub since: String,
+    pub until: String,
 }
 
 /// Formats Unix milliseconds as `YYYY-MM-DD HH:MM UTC` (no time-zone database needed).
@@ -187,6 +206,8 @@ pub struct FlavorDto {
     pub name: String,
     pub vcpus: u32,
     pub ram_mib: u64,
+    /// On offer for new clusters and node groups.
+    pub enabled: bool,
 }
 
 /// What the create form offers.
@@ -359,6 +380,42 @@ pub struct AdminDashboard {
     /// Every project's clusters, with the project's name.
     pub clusters: Vec<(ClusterRowDto, String)>,
     pub versions: Vec<VersionDto>,
+    /// Every flavor of the cloud, with whether it is on offer.
+    pub flavors: Vec<FlavorDto>,
+    pub quotas: Vec<ProjectQuotaDto>,
+}
+
+/// Limits, or what is used against them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaDto {
+    pub clusters: i64,
+    pub vcpus: i64,
+    pub ram_mib: i64,
+    pub volume_gib: i64,
+    pub load_balancers: i64,
+}
+
+impl QuotaDto {
+    /// `(form field, label, value)` for each limit.
+    pub fn items(&self) -> [(&'static str, &'static str, i64); 5] {
+        [
+            ("clusters", "Clusters", self.clusters),
+            ("vcpus", "vCPUs", self.vcpus),
+            ("ram_mib", "RAM (MiB)", self.ram_mib),
+            ("volume_gib", "Volumes (GiB)", self.volume_gib),
+            ("load_balancers", "Load balancers", self.load_balancers),
+        ]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectQuotaDto {
+    pub project_id: String,
+    pub name: String,
+    /// Whose personal project it is, if it is one.
+    pub personal_of: Option<String>,
+    pub quota: QuotaDto,
+    pub usage: QuotaDto,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

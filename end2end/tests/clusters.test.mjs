@@ -228,6 +228,42 @@ test('without JavaScript: review the plan and create a cluster', async () => {
   await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
   // The page reloads itself while the create runs.
   await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 60_000 });
+  const clusterUrl = page.url();
+
+  // Add a node group: the form, its plan (the new workers), then the group.
+  await page.click('#add-node-group');
+  await page.waitForURL(`${clusterUrl}/add-node-group`);
+  await page.fill('#name', 'batch');
+  await page.fill('#node_count', '2');
+  await page.click('#review-node-group');
+  await page.waitForSelector('#plan-resources');
+  const planned = await page.$$eval('#plan-resources tbody tr', (trs) => trs.map((t) => t.textContent));
+  assert.equal(planned.filter((r) => /create.*server.*batch-\d/.test(r)).length, 2, planned.join('\n'));
+  await page.click('#create-node-group');
+  await page.waitForURL(clusterUrl);
+  await page.waitForSelector('#node-groups tr[data-node-group=batch]');
+  await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 60_000 });
+  assert.equal(await page.$$eval('#workers tbody tr', (trs) => trs.length), 3);
+
+  // Delete it: the wrong name is refused with a message; the right one deletes.
+  await page.goto(`${clusterUrl}/delete`);
+  assert.match(await page.textContent('#delete-plan'), /batch-1/);
+  await page.fill('#confirm', 'plane');
+  await page.click('#confirm-delete');
+  await page.waitForSelector('[role=alert]');
+  assert.match(await page.textContent('[role=alert]'), /Type the cluster's name/);
+  await page.goto(`${clusterUrl}/delete`);
+  await page.fill('#confirm', 'plain');
+  await page.click('#confirm-delete');
+  await page.waitForURL(clusterUrl);
+  let status = 0;
+  for (let i = 0; i < 120 && status !== 404; i++) {
+    status = (await page.goto(clusterUrl)).status();
+    if (status !== 404) await page.waitForTimeout(500);
+  }
+  assert.equal(status, 404, 'the deleted cluster is gone');
+  await page.goto(`${server.url}/clusters`);
+  await page.waitForSelector('#clusters-empty');
   await ctx.close();
 });
 
@@ -275,10 +311,67 @@ test("an admin sees every project's clusters, the cloud's capacity, operations a
   assert.match(audit, /cluster\.create/);
   assert.match(audit, new RegExp(a.email.replace(/[.+]/g, '\\$&')));
   assert.match(audit, new RegExp(b.email.replace(/[.+]/g, '\\$&')));
-  // The admin opens a user's cluster page.
+  // The audit log, filtered by actor and action (a GET form: the filter is in the address).
+  await hydrated(page);
+  await page.fill('#actor', b.email);
+  await page.selectOption('#action', 'cluster.create');
+  await page.click('#audit-filter-apply');
+  await page.waitForURL(/actor=/);
+  await page.waitForFunction(() => document.querySelectorAll('#audit tbody tr').length === 1);
+  assert.match(await page.textContent('#audit tbody'), new RegExp(b.email.replace(/[.+]/g, '\\$&')));
+  await page.goto(`${server.url}/admin?since=yesterday#audit-card`);
+  await page.waitForSelector('#audit-error');
+  assert.match(await page.textContent('#audit-error'), /not a time/);
+
+  // Flavors on offer: one stopped is gone from a tenant's form; offered again, back.
+  await page.goto(`${server.url}/admin`);
+  await hydrated(page);
+  await page.click('#flavors tr[data-flavor="m1.large"] button');
+  await page.waitForSelector('#flavors tr[data-flavor="m1.large"][data-enabled=false]');
+  await a.page.goto(`${server.url}/clusters/new`);
+  const offered = await a.page.$$eval('#ng_flavor option', (os) => os.map((o) => o.value));
+  assert.ok(offered.length > 0 && !offered.includes('m1.large'), offered.join(','));
+  await page.click('#flavors tr[data-flavor="m1.large"] button');
+  await page.waitForSelector('#flavors tr[data-flavor="m1.large"][data-enabled=true]');
+
+  // Quotas: a's project at 1 cluster is full; its plan says so and the button is off.
+  const project = await page.$eval(`#quota-table tr:has-text("${a.email}")`, (tr) => tr.dataset.project);
+  await page.click(`#quota-table tr:has-text("${a.email}") a`);
+  await page.waitForSelector('#quota-form');
+  await hydrated(page);
+  assert.equal(await page.inputValue('#quota-clusters'), '10');
+  await page.fill('#quota-clusters', 'many');
+  await page.click('#quota-save');
+  await page.waitForSelector('#quotas [role=alert]');
+  assert.match(await page.textContent('#quotas [role=alert]'), /whole number/);
+  await page.fill('#quota-clusters', '1');
+  await page.click('#quota-save');
+  await page.waitForURL(/saved=quota/);
+  await page.waitForSelector(`#quota-table tr[data-project="${project}"] td:text-is("1 / 1")`);
+  await a.page.goto(`${server.url}/clusters/new?review=1&name=gamma&master_count=1&ng_count=1`);
+  await a.page.waitForSelector('#plan-quota');
+  assert.equal(await a.page.textContent('#plan-quota'), 'over quota');
+  assert.equal(await a.page.isDisabled('#create-cluster'), true);
+
+  // The admin opens a user's cluster page, and the user adds a node group to it.
   const r = await page.goto(aUrl);
   assert.equal(r.status(), 200);
   await page.waitForSelector('#cluster-name:text-is("alpha")');
+  await a.page.goto(aUrl);
+  await hydrated(a.page);
+  await a.page.click('#add-node-group');
+  await a.page.waitForURL(`${aUrl}/add-node-group`);
+  await hydrated(a.page);
+  await a.page.fill('#name', 'Bad_Name');
+  await a.page.click('#review-node-group');
+  await a.page.waitForSelector('#plan [role=alert]');
+  await a.page.fill('#name', 'gpu');
+  await a.page.click('#review-node-group');
+  await a.page.waitForSelector('#plan-resources');
+  await a.page.click('#create-node-group');
+  await a.page.waitForURL(aUrl);
+  await a.page.waitForSelector('#node-groups tr[data-node-group=gpu]');
+  await waitActive(a.page);
   await ctx.close();
   await aCtx.close();
   await bCtx.close();

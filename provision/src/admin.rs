@@ -95,3 +95,98 @@ pub async fn clusters(store: &Store, actor: &Actor, limit: i64) -> Result<Vec<(C
     }
     Ok(out)
 }
+
+/// One project's limits beside what it uses.
+#[derive(Clone, Debug)]
+pub struct ProjectQuota {
+    pub project_id: String,
+    pub name: String,
+    /// The email of the user whose personal project it is, if it is one.
+    pub personal_of: Option<String>,
+    pub quota: crate::quotas::Quota,
+    pub usage: crate::quotas::Usage,
+}
+
+/// Every project (oldest first, at most `limit`) with its quota and usage.
+pub async fn project_quotas(
+    store: &Store,
+    actor: &Actor,
+    flavors: &[crate::cloud::Flavor],
+    limit: i64,
+) -> Result<Vec<ProjectQuota>> {
+    require_admin(actor)?;
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, u.email FROM projects p LEFT JOIN users u ON u.id = p.personal_of \
+         ORDER BY p.created_at, p.id LIMIT $1",
+    )
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(store.pool())
+    .await?;
+    let etcd = crate::clusters::saga::ETCD_GIB as i64;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        out.push(ProjectQuota {
+            quota: crate::quotas::get(store, &id).await?,
+            usage: crate::quotas::usage(store, &id, flavors, etcd).await?,
+            name: r.try_get("name")?,
+            personal_of: r.try_get("email")?,
+            project_id: id,
+        });
+    }
+    Ok(out)
+}
+
+/// Sets a project's quota (admins only, audited). A limit below what the project
+/// already uses is allowed: nothing is taken away, new requests are refused.
+pub async fn set_quota(
+    store: &Store,
+    actor: &Actor,
+    project_id: &str,
+    quota: &crate::quotas::Quota,
+) -> Result<()> {
+    require_admin(actor)?;
+    if store.project_get(project_id).await?.is_none() {
+        return Err(crate::Error::NotFound(format!(
+            "Project {project_id} not found."
+        )));
+    }
+    crate::quotas::set(store, project_id, quota).await?;
+    crate::accounts::audit(
+        store,
+        actor,
+        Some(project_id),
+        "quota.set",
+        project_id,
+        crate::domain::Outcome::Success,
+        &format!(
+            "clusters={} vcpus={} ram_mib={} volume_gib={} load_balancers={}",
+            quota.clusters, quota.vcpus, quota.ram_mib, quota.volume_gib, quota.load_balancers
+        ),
+    )
+    .await
+}
+
+/// `(id, name)` of every project (oldest first, at most `limit`), and every action the
+/// audit log holds: the choices of the audit log's filter.
+pub async fn audit_choices(
+    store: &Store,
+    actor: &Actor,
+    limit: i64,
+) -> Result<(Vec<(String, String)>, Vec<String>)> {
+    require_admin(actor)?;
+    let projects = sqlx::query("SELECT id, name FROM projects ORDER BY created_at, id LIMIT $1")
+        .bind(limit.clamp(1, 5000))
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect::<Result<Vec<_>>>()?;
+    let actions = sqlx::query("SELECT DISTINCT action FROM audit_log ORDER BY action")
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get("action")?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((projects, actions))
+}

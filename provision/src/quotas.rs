@@ -10,7 +10,8 @@ use crate::clusters::ClusterSpec;
 use crate::{now_ms, Error, Result, Store};
 
 /// A project's limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Quota {
     pub clusters: i64,
     pub vcpus: i64,
@@ -100,7 +101,10 @@ pub async fn get(store: &Store, project_id: &str) -> Result<Quota> {
     })
 }
 
-/// Sets a project's quota (admins).
+/// The largest limit accepted (far beyond any cloud; keeps sums far from overflow).
+pub const MAX_LIMIT: i64 = 1_000_000_000_000;
+
+/// Sets a project's quota (see [`crate::admin::set_quota`] for the audited admin call).
 pub async fn set(store: &Store, project_id: &str, q: &Quota) -> Result<()> {
     if [
         q.clusters,
@@ -114,10 +118,26 @@ pub async fn set(store: &Store, project_id: &str, q: &Quota) -> Result<()> {
     {
         return Err(Error::invalid("quota", "Quota limits cannot be negative."));
     }
+    if [
+        q.clusters,
+        q.vcpus,
+        q.ram_mib,
+        q.volume_gib,
+        q.load_balancers,
+    ]
+    .iter()
+    .any(|v| *v > MAX_LIMIT)
+    {
+        return Err(Error::invalid(
+            "quota",
+            format!("Quota limits are at most {MAX_LIMIT}."),
+        ));
+    }
     let now = now_ms();
+    let mut tx = store.pool().begin().await?;
     sqlx::query("DELETE FROM project_quotas WHERE project_id = $1")
         .bind(project_id)
-        .execute(store.pool())
+        .execute(&mut *tx)
         .await?;
     sqlx::query("INSERT INTO project_quotas (project_id, clusters, vcpus, ram_mib, volume_gib, load_balancers, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(project_id)
@@ -127,8 +147,9 @@ pub async fn set(store: &Store, project_id: &str, q: &Quota) -> Result<()> {
         .bind(q.volume_gib)
         .bind(q.load_balancers)
         .bind(now)
-        .execute(store.pool())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -97,6 +97,17 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/admin/versions/{version}",
             axum::routing::put(version_set),
         )
+        .route("/api/v1/flavors", get(flavor_list))
+        .route(
+            "/api/v1/admin/flavors/{name}",
+            axum::routing::put(flavor_set),
+        )
+        .route("/api/v1/admin/quotas", get(quota_list))
+        .route(
+            "/api/v1/admin/projects/{id}/quota",
+            axum::routing::put(quota_set),
+        )
+        .route("/api/v1/admin/audit", get(audit_list))
         .route("/api/v1/tokens", get(token_list).post(token_create))
         .route("/api/v1/tokens/{id}", delete(token_revoke))
         .route("/clusters/{id}/events", get(cluster_events))
@@ -989,6 +1000,104 @@ async fn version_set(
     )
     .await?;
     Ok(Json(json!({ "version": v })))
+}
+
+/// The cloud's flavors: on offer only, or (admins) every one with whether it is.
+async fn flavor_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let mut list = clusters::flavors::list(&state.store, &flavors(&state).await?).await?;
+    list.retain(|f| caller.actor.is_admin || f.enabled);
+    Ok(Json(json!({ "flavors": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlavorChange {
+    enabled: bool,
+}
+
+/// Offers a flavor or stops offering it (admins only).
+async fn flavor_set(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let change: FlavorChange = parse(&body, "a flavor change ({\"enabled\": false})")?;
+    let f = clusters::flavors::set(
+        &state.store,
+        state.cloud.as_ref(),
+        &caller.actor,
+        &name,
+        change.enabled,
+    )
+    .await?;
+    Ok(Json(json!({ "flavor": f })))
+}
+
+/// Every project's quota beside its usage (admins only).
+async fn quota_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    provision::accounts::require_admin(&caller.actor)?;
+    let list = provision::admin::project_quotas(
+        &state.store,
+        &caller.actor,
+        &flavors(&state).await?,
+        1000,
+    )
+    .await?;
+    Ok(Json(json!({ "projects": list.iter().map(|p| json!({
+        "project_id": p.project_id, "name": p.name, "personal_of": p.personal_of,
+        "quota": p.quota, "usage": p.usage,
+    })).collect::<Vec<_>>() })))
+}
+
+/// Sets a project's quota (admins only); every limit is given.
+async fn quota_set(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    provision::accounts::require_admin(&caller.actor)?;
+    let q: provision::quotas::Quota = parse(
+        &body,
+        "a quota ({\"clusters\", \"vcpus\", \"ram_mib\", \"volume_gib\", \"load_balancers\"})",
+    )?;
+    provision::admin::set_quota(&state.store, &caller.actor, &id, &q).await?;
+    Ok(Json(json!({ "project_id": id, "quota": q })))
+}
+
+/// The audit log, newest first, filtered by actor, project, action, outcome and time
+/// (admins only).
+async fn audit_list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    q: Result<Query<provision::accounts::AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers, session).await?;
+    let q = q
+        .map(|Query(q)| q)
+        .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
+    let entries = provision::accounts::audit_search(&state.store, &caller.actor, &q).await?;
+    Ok(Json(json!({ "entries": entries.iter().map(|a| json!({
+        "id": a.id, "at": a.at, "actor_email": a.actor_email, "project_id": a.project_id,
+        "action": a.action, "object": a.object, "outcome": a.outcome,
+        "client_addr": a.client_addr, "detail": a.detail,
+    })).collect::<Vec<_>>() })))
 }
 
 #[derive(Deserialize)]

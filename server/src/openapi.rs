@@ -32,7 +32,42 @@ pub fn document() -> Value {
     let dry_run = json!({"name": "dry_run", "in": "query", "required": false, "schema": {"type": "boolean"}, "description": "Return the plan; change nothing"});
     let plan_id = json!({"name": "plan_id", "in": "query", "required": false, "schema": {"type": "string"},
         "description": "Apply only if the plan is still this one (409 when the world changed)"});
-    json!({
+    // Flavors, quotas and the audit log: a document of their own, merged below (one
+    // json! for everything exceeds the macro's recursion limit).
+    let more_paths = json!({
+            "/api/v1/flavors": {
+                "get": {"summary": "The cloud's flavors on offer (admins see every one, with `enabled`)", "responses": with_errors(json!({"200": ok("Flavors", json!({"type": "object"}))}))},
+            },
+            "/api/v1/admin/flavors/{name}": {
+                "put": {"summary": "Offer a flavor for new clusters and node groups, or stop offering it (admins only)",
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}}}}}},
+                    "responses": with_errors(json!({"200": ok("The flavor", json!({"type": "object"}))}))},
+            },
+            "/api/v1/admin/quotas": {
+                "get": {"summary": "Every project's quota beside what it uses (admins only)", "responses": with_errors(json!({"200": ok("Projects", json!({"type": "object"}))}))},
+            },
+            "/api/v1/admin/projects/{id}/quota": {
+                "put": {"summary": "Set a project's quota (admins only; audited)", "parameters": [id],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
+                        "required": ["clusters", "vcpus", "ram_mib", "volume_gib", "load_balancers"],
+                        "properties": {"clusters": {"type": "integer", "minimum": 0}, "vcpus": {"type": "integer", "minimum": 0}, "ram_mib": {"type": "integer", "minimum": 0}, "volume_gib": {"type": "integer", "minimum": 0}, "load_balancers": {"type": "integer", "minimum": 0}}}}}},
+                    "responses": with_errors(json!({"200": ok("The quota", json!({"type": "object"}))}))},
+            },
+            "/api/v1/admin/audit": {
+                "get": {"summary": "The audit log, newest first (admins only)",
+                    "parameters": [
+                        {"name": "actor", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The actor's email"},
+                        {"name": "project", "in": "query", "required": false, "schema": {"type": "string"}, "description": "A project id"},
+                        {"name": "action", "in": "query", "required": false, "schema": {"type": "string"}, "description": "e.g. cluster.create"},
+                        {"name": "outcome", "in": "query", "required": false, "schema": {"type": "string", "enum": ["success", "failure", "denied"]}},
+                        {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}, "description": "UTC: 2026-11-29, 2026-11-29T10:30 or RFC 3339"},
+                        {"name": "until", "in": "query", "required": false, "schema": {"type": "string"}, "description": "UTC; a date alone means the end of that day"},
+                        {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+                    "responses": with_errors(json!({"200": ok("Entries", json!({"type": "object"}))}))},
+            },
+    });
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {"title": "Shipyard API", "version": "1", "description": "Managed Kubernetes clusters on OpenStack-compatible clouds. Authenticate with `Authorization: Bearer <token>` (create tokens in the console or with POST /api/v1/tokens)."},
         "servers": [{"url": "/"}],
@@ -185,5 +220,9 @@ pub fn document() -> Value {
                     "capacity": {"type": "object"}, "expected_seconds": {"type": "number"}}},
             },
         },
-    })
+    });
+    if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more_paths.as_object()) {
+        paths.extend(more.clone());
+    }
+    doc
 }

@@ -2054,3 +2054,245 @@ async fn api_versions_are_admin_managed(app: &App) {
     assert_eq!(op["state"], "succeeded", "{op}");
 }
 both!(api_versions_are_admin_managed);
+
+/// Admins choose the flavors on offer, set quotas and read the audit log filtered;
+/// tenants get 403 for all of it, and bad input changes nothing.
+async fn api_flavors_quotas_and_audit(app: &App) {
+    use reqwest::Method;
+    let mut c = app.signed_up("api-offers@example.com").await;
+    let token = c.token("o").await;
+    let t = Some(token.as_str());
+    let names = |v: &Value| -> Vec<String> {
+        v["flavors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let offered = names(&c.api(Method::GET, "/api/v1/flavors", t, None).await.json());
+    assert!(offered.contains(&"m1.large".to_string()), "{offered:?}");
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            "/api/v1/admin/flavors/m1.large",
+            Some(serde_json::json!({"enabled": false})),
+        ),
+        (Method::GET, "/api/v1/admin/quotas", None),
+        (Method::GET, "/api/v1/admin/audit", None),
+    ] {
+        let r = c.api(method, path, t, body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+    }
+
+    let mut admin = app.admin().await;
+    let admin_token = admin.token("admin").await;
+    let a = Some(admin_token.as_str());
+    let r = admin
+        .api(
+            Method::PUT,
+            "/api/v1/admin/flavors/m1.large",
+            a,
+            Some(serde_json::json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["flavor"]["enabled"], false);
+    for (path, body, want) in [
+        (
+            "m9.huge",
+            serde_json::json!({"enabled": true}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "m1.large",
+            serde_json::json!({"enabled": "no"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "m1.large",
+            serde_json::json!({"enabled": true, "x": 1}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let r = admin
+            .api(
+                Method::PUT,
+                &format!("/api/v1/admin/flavors/{path}"),
+                a,
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, want, "{path}: {}", r.body);
+    }
+    // Tenants no longer see it, and a cluster or node group on it is refused by name;
+    // admins still see it, disabled.
+    let offered = names(&c.api(Method::GET, "/api/v1/flavors", t, None).await.json());
+    assert!(!offered.contains(&"m1.large".to_string()), "{offered:?}");
+    let all = admin
+        .api(Method::GET, "/api/v1/flavors", a, None)
+        .await
+        .json();
+    assert!(all["flavors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "m1.large" && f["enabled"] == false));
+    let big = serde_json::json!({"name": "big", "node_groups": [{"name": "w", "flavor": "m1.large", "node_count": 1}]});
+    let r = c
+        .api(
+            Method::POST,
+            "/api/v1/clusters?dry_run=true",
+            t,
+            Some(big.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not on offer"));
+    admin
+        .api(
+            Method::PUT,
+            "/api/v1/admin/flavors/m1.large",
+            a,
+            Some(serde_json::json!({"enabled": true})),
+        )
+        .await;
+    let r = c
+        .api(Method::POST, "/api/v1/clusters?dry_run=true", t, Some(big))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "on offer again: {}", r.body);
+
+    // Quotas: every project listed with its use; a limit of 0 clusters refuses the next.
+    let quotas = admin
+        .api(Method::GET, "/api/v1/admin/quotas", a, None)
+        .await
+        .json();
+    let mine = quotas["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["personal_of"] == "api-offers@example.com")
+        .cloned()
+        .expect("the tenant's project is listed");
+    let pid = mine["project_id"].as_str().unwrap().to_string();
+    assert_eq!(mine["usage"]["clusters"], 0);
+    let zero = serde_json::json!({"clusters": 0, "vcpus": 8, "ram_mib": 16384, "volume_gib": 100, "load_balancers": 2});
+    for (path, body, want) in [
+        (
+            format!("/api/v1/admin/projects/{pid}/quota"),
+            serde_json::json!({"clusters": -1, "vcpus": 8, "ram_mib": 1, "volume_gib": 1, "load_balancers": 1}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/admin/projects/{pid}/quota"),
+            serde_json::json!({"clusters": 1}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/admin/projects/no-such-project/quota".to_string(),
+            zero.clone(),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let r = admin.api(Method::PUT, &path, a, Some(body)).await;
+        assert_eq!(r.status, want, "{path}: {}", r.body);
+    }
+    let after = admin
+        .api(Method::GET, "/api/v1/admin/quotas", a, None)
+        .await
+        .json();
+    assert_eq!(after, quotas, "refused changes change nothing");
+    let r = admin
+        .api(
+            Method::PUT,
+            &format!("/api/v1/admin/projects/{pid}/quota"),
+            a,
+            Some(zero),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let small = serde_json::json!({"name": "small", "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]});
+    let r = c
+        .api(Method::POST, "/api/v1/clusters", t, Some(small))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("clusters"),
+        "{}",
+        r.body
+    );
+
+    // The audit log, filtered.
+    let audit = |q: &str| format!("/api/v1/admin/audit{q}");
+    let r = admin
+        .api(Method::GET, &audit("?action=flavor.set"), a, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let entries = r.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries
+        .iter()
+        .all(|e| e["action"] == "flavor.set" && e["actor_email"] == ADMIN_EMAIL));
+    let r = admin
+        .api(
+            Method::GET,
+            &audit(&format!("?project={pid}&action=quota.set")),
+            a,
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.json()["entries"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.body
+    );
+    let r = admin
+        .api(
+            Method::GET,
+            &audit("?actor=API-OFFERS@example.com&outcome=success"),
+            a,
+            None,
+        )
+        .await;
+    let entries = r.json()["entries"].as_array().unwrap().clone();
+    assert!(!entries.is_empty());
+    assert!(entries
+        .iter()
+        .all(|e| e["actor_email"] == "api-offers@example.com" && e["outcome"] == "success"));
+    let r = admin
+        .api(
+            Method::GET,
+            &audit("?since=2000-01-01&until=2000-12-31"),
+            a,
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.json()["entries"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r.body
+    );
+    let r = admin
+        .api(Method::GET, &audit("?since=2000-01-01T00:00"), a, None)
+        .await;
+    assert!(!r.json()["entries"].as_array().unwrap().is_empty());
+    for q in [
+        "?since=yesterday",
+        "?outcome=maybe",
+        "?since=2026-02-01&until=2026-01-01",
+        "?limit=lots",
+        "?colour=red",
+    ] {
+        let r = admin.api(Method::GET, &audit(q), a, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
+    }
+}
+both!(api_flavors_quotas_and_audit);

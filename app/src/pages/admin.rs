@@ -2,13 +2,15 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::{get_admin_overview, AdminSetSignup, AdminUpdateUser};
-use crate::cluster_api::{get_admin_dashboard, AdminOperation, AdminVersion};
+use crate::cluster_api::{
+    get_admin_dashboard, AdminFlavor, AdminOperation, AdminQuota, AdminVersion,
+};
 use crate::components::{authed, ActionError, ErrorText};
 use crate::dto::format_time;
-use crate::dto::{AdminDashboard, HostDto};
+use crate::dto::{AdminDashboard, AuditFilterDto, HostDto, ProjectQuotaDto};
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -22,16 +24,26 @@ pub fn AdminPage() -> impl IntoView {
 fn AdminBody() -> impl IntoView {
     let signup = ServerAction::<AdminSetSignup>::new();
     let user_change = ServerAction::<AdminUpdateUser>::new();
-    let location = use_location();
+    let query = use_query_map();
     let overview = Resource::new(
         move || {
             (
-                location.search.get(),
+                query.get(),
                 signup.version().get(),
                 user_change.version().get(),
             )
         },
-        |_| get_admin_overview(),
+        |(q, _, _)| {
+            let field = |k: &str| q.get(k).unwrap_or_default();
+            get_admin_overview(AuditFilterDto {
+                actor: field("actor"),
+                project: field("project"),
+                action: field("action"),
+                outcome: field("outcome"),
+                since: field("since"),
+                until: field("until"),
+            })
+        },
     );
     view! {
         <section class="page">
@@ -75,7 +87,7 @@ fn AdminBody() -> impl IntoView {
                                     </tr>
                                 </thead>
                                 <tbody>
-                                    {o.users.into_iter().map(|u| {
+                                    {o.users.clone().into_iter().map(|u| {
                                         let uid = u.id.clone();
                                         let admin_change = if u.is_admin { ("revoke_admin", "Revoke admin") } else { ("make_admin", "Make admin") };
                                         let state_change = if u.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
@@ -100,13 +112,21 @@ fn AdminBody() -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
-                        <div class="card">
+                        <div class="card" id="audit-card">
                             <h2>"Audit log"</h2>
+                            <AuditFilterForm
+                                filter=o.audit_filter.clone()
+                                actions=o.audit_actions.clone()
+                                projects=o.projects.clone()
+                                emails=o.users.iter().map(|u| u.email.clone()).collect()
+                            />
+                            {o.audit_error.clone().map(|e| view! { <p class="banner error" id="audit-error">{e}</p> })}
                             <table class="table" id="audit">
                                 <thead>
                                     <tr>
                                         <th scope="col">"Time"</th>
                                         <th scope="col">"Actor"</th>
+                                        <th scope="col">"Project"</th>
                                         <th scope="col">"Action"</th>
                                         <th scope="col">"Object"</th>
                                         <th scope="col">"Outcome"</th>
@@ -115,9 +135,10 @@ fn AdminBody() -> impl IntoView {
                                 </thead>
                                 <tbody>
                                     {o.audit.iter().map(|a| view! {
-                                        <tr>
+                                        <tr data-action=a.action.clone() data-outcome=a.outcome.clone()>
                                             <td>{format_time(a.at)}</td>
                                             <td>{a.actor_email.clone()}</td>
+                                            <td>{a.project_id.as_ref().map(|id| o.projects.iter().find(|(p, _)| p == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.clone()))}</td>
                                             <td><code>{a.action.clone()}</code></td>
                                             <td>{a.object.clone()}</td>
                                             <td><span class=format!("badge {}", a.outcome)>{a.outcome.clone()}</span></td>
@@ -132,6 +153,67 @@ fn AdminBody() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The audit log's filter: a GET form, so it works without JavaScript and the
+/// filtered log has an address of its own.
+#[component]
+fn AuditFilterForm(
+    filter: AuditFilterDto,
+    actions: Vec<String>,
+    projects: Vec<(String, String)>,
+    emails: Vec<String>,
+) -> impl IntoView {
+    let choice = move |id: &'static str, current: String, options: Vec<(String, String)>| {
+        view! {
+            <select id=id name=id>
+                <option value="" selected=current.is_empty()>"any"</option>
+                {options.into_iter().map(|(value, label)| {
+                    let selected = value == current;
+                    view! { <option value=value selected=selected>{label}</option> }
+                }).collect_view()}
+            </select>
+        }
+    };
+    let outcomes = ["success", "failure", "denied"]
+        .map(|o| (o.to_string(), o.to_string()))
+        .to_vec();
+    view! {
+        <form method="get" action="/admin#audit-card" class="form filters" id="audit-filter">
+            <div>
+                <label for="actor">"Actor"</label>
+                <input id="actor" name="actor" list="actor-emails" value=filter.actor.clone() placeholder="email" />
+                <datalist id="actor-emails">
+                    {emails.into_iter().map(|e| view! { <option value=e></option> }).collect_view()}
+                </datalist>
+            </div>
+            <div>
+                <label for="project">"Project"</label>
+                {choice("project", filter.project.clone(), projects)}
+            </div>
+            <div>
+                <label for="action">"Action"</label>
+                {choice("action", filter.action.clone(), actions.into_iter().map(|a| (a.clone(), a)).collect())}
+            </div>
+            <div>
+                <label for="outcome">"Outcome"</label>
+                {choice("outcome", filter.outcome.clone(), outcomes)}
+            </div>
+            <div>
+                <label for="since">"Since (UTC)"</label>
+                <input id="since" name="since" type="datetime-local" value=filter.since.clone() />
+            </div>
+            <div>
+                <label for="until">"Until (UTC)"</label>
+                <input id="until" name="until" type="datetime-local" value=filter.until.clone() />
+            </div>
+            <div class="filter-buttons">
+                <button type="submit" class="secondary" id="audit-filter-apply">"Filter"</button>
+                " "
+                <a href="/admin#audit-card">"Clear"</a>
+            </div>
+        </form>
     }
 }
 
@@ -200,13 +282,26 @@ fn CapacityBars(hosts: Vec<HostDto>) -> impl IntoView {
 fn Dashboard() -> impl IntoView {
     let op = ServerAction::<AdminOperation>::new();
     let version = ServerAction::<AdminVersion>::new();
+    let flavor = ServerAction::<AdminFlavor>::new();
+    let quota = ServerAction::<AdminQuota>::new();
+    let query = use_query_map();
     let data = Resource::new(
-        move || (op.version().get(), version.version().get()),
+        move || {
+            (
+                op.version().get(),
+                version.version().get(),
+                flavor.version().get(),
+                quota.version().get(),
+                query.with(|q| q.get("saved")),
+            )
+        },
         |_| get_admin_dashboard(),
     );
+    let editing = move || query.with(|q| q.get("quota")).unwrap_or_default();
     view! {
         <ActionError value=op.value() />
         <ActionError value=version.value() />
+        <ActionError value=flavor.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let d: AdminDashboard = match data.await {
@@ -306,9 +401,88 @@ fn Dashboard() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
+                    <div class="card">
+                        <h2>"Flavors on offer"</h2>
+                        <p class="muted">"A flavor not on offer takes no new clusters or node groups; node groups already on it keep it."</p>
+                        <table class="table" id="flavors">
+                            <thead><tr><th scope="col">"Flavor"</th><th scope="col">"vCPUs"</th><th scope="col">"RAM (MiB)"</th><th scope="col">"Offered"</th><th scope="col">""</th></tr></thead>
+                            <tbody>
+                                {d.flavors.clone().into_iter().map(|f| { let name = f.name.clone(); view! {
+                                    <tr data-flavor=f.name.clone() data-enabled=f.enabled.to_string()>
+                                        <td>{f.name.clone()}</td>
+                                        <td>{f.vcpus}</td>
+                                        <td>{f.ram_mib}</td>
+                                        <td>{if f.enabled { "yes" } else { "no" }}</td>
+                                        <td>
+                                            <ActionForm action=flavor attr:class="inline">
+                                                <input type="hidden" name="name" value=name />
+                                                <input type="hidden" name="enabled" value=if f.enabled { "false" } else { "true" } />
+                                                <button type="submit" class="secondary small">{if f.enabled { "Stop offering" } else { "Offer" }}</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }}).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <Quotas quotas=d.quotas.clone() editing=editing() action=quota />
                 }
                     .into_any()
             })}
         </Transition>
+    }
+}
+
+/// Each project's limits beside its use; `editing` (a project id from the address)
+/// opens that project's form.
+#[component]
+fn Quotas(
+    quotas: Vec<ProjectQuotaDto>,
+    editing: String,
+    action: ServerAction<AdminQuota>,
+) -> impl IntoView {
+    let edited = quotas.iter().find(|p| p.project_id == editing).cloned();
+    view! {
+        <div class="card" id="quotas">
+            <h2>"Quotas per project"</h2>
+            <ActionError value=action.value() />
+            {edited.map(|p| view! {
+                <ActionForm action=action attr:class="form quota-form" attr:id="quota-form">
+                    <h3>{format!("Quota of {}", p.name)}</h3>
+                    <input type="hidden" name="project_id" value=p.project_id.clone() />
+                    {p.quota.items().into_iter().zip(p.usage.items()).map(|((field, label, limit), (_, _, used))| view! {
+                        <label for=format!("quota-{field}")>{format!("{label} (uses {used})")}</label>
+                        <input id=format!("quota-{field}") name=field inputmode="numeric" value=limit.to_string() />
+                    }).collect_view()}
+                    <button type="submit" id="quota-save">"Save quota"</button>
+                    " "
+                    <a href="/admin#quotas">"Cancel"</a>
+                </ActionForm>
+            })}
+            <table class="table" id="quota-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Project"</th>
+                        {crate::dto::QuotaDto::default().items().into_iter().map(|(_, label, _)| view! { <th scope="col">{label}</th> }).collect_view()}
+                        <th scope="col">""</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {quotas.into_iter().map(|p| view! {
+                        <tr data-project=p.project_id.clone()>
+                            <td>
+                                {p.name.clone()}
+                                {p.personal_of.clone().map(|e| view! { <span class="muted">{format!(" ({e})")}</span> })}
+                            </td>
+                            {p.quota.items().into_iter().zip(p.usage.items()).map(|((_, _, limit), (_, _, used))| {
+                                let over = used > limit;
+                                view! { <td class:over=over>{format!("{used} / {limit}")}</td> }
+                            }).collect_view()}
+                            <td><a href=format!("/admin?quota={}#quotas", p.project_id) class="button secondary small">"Edit"</a></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

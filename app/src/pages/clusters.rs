@@ -574,6 +574,9 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            {(can_edit && c.status == "ACTIVE").then(|| view! {
+                <p><a href=format!("/clusters/{}/add-node-group", c.id) class="button secondary small" id="add-node-group">"Add a node group"</a></p>
+            })}
             <h3>"Workers"</h3>
             {node_table("workers", workers)}
         </div>
@@ -833,6 +836,128 @@ fn NodeGroup_() -> impl IntoView {
                             </ActionForm>
                         </div>
                         <p><a href=back>"Back to the cluster"</a></p>
+                    }
+                        .into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// `/clusters/:id/add-node-group`: the form (a GET, like the cluster's), the plan of
+/// what was typed, and the button that adds exactly that.
+#[component]
+pub fn AddNodeGroupPage() -> impl IntoView {
+    view! {
+        <Title text="Add a node group · Shipyard" />
+        {authed(|_| view! { <AddNodeGroup /> }.into_any())}
+    }
+}
+
+#[component]
+fn AddNodeGroup() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let create = ServerAction::<CreateNodeGroup>::new();
+    let data = Resource::new(
+        move || (params.get(), query.get()),
+        |(params, q)| async move {
+            let id = params.get("id").unwrap_or_default();
+            let (d, o) = (get_cluster(id.clone()).await?, get_create_options().await?);
+            let field = |k: &str, default: &str| {
+                q.get(k)
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| default.to_string())
+            };
+            let small = o
+                .flavors
+                .first()
+                .map(|f| f.name.clone())
+                .unwrap_or_default();
+            let form = [
+                field("name", ""),
+                field("flavor", &small),
+                field("node_count", "1"),
+                field("min_node_count", "1"),
+                field("max_node_count", "5"),
+            ];
+            let plan = match q.get("review") {
+                Some(_) => {
+                    let [name, flavor, count, min, max] = form.clone();
+                    Some(node_group_create_plan(id, name, flavor, count, min, max).await)
+                }
+                None => None,
+            };
+            Ok::<_, crate::error::AppError>((d.cluster, o.flavors, form, plan))
+        },
+    );
+    view! {
+        <section class="page">
+            <ActionError value=create.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let (c, flavors, form, plan) = match data.await {
+                        Ok(x) => x,
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::ssr::set_error_status(&e);
+                            return view! { <ErrorText error=e /> }.into_any();
+                        }
+                    };
+                    let here = format!("/clusters/{}/add-node-group", c.id);
+                    let [name, flavor, count, min, max] = form.clone();
+                    let cid = c.id.clone();
+                    view! {
+                        <h1>{format!("Add a node group to {}", c.name)}</h1>
+                        <form method="get" action=here class="form" id="node-group-form">
+                            <input type="hidden" name="review" value="1" />
+                            <label for="name">"Name"</label>
+                            <input id="name" name="name" required value=name placeholder="lowercase letters, digits and -" />
+                            <label for="flavor">"Flavor"</label>
+                            <select id="flavor" name="flavor">
+                                {flavors.into_iter().map(|fl| {
+                                    let selected = fl.name == flavor;
+                                    view! { <option value=fl.name.clone() selected=selected>{format!("{} ({} vCPU, {} MiB)", fl.name, fl.vcpus, fl.ram_mib)}</option> }
+                                }).collect_view()}
+                            </select>
+                            <label for="node_count">"Nodes"</label>
+                            <input id="node_count" name="node_count" inputmode="numeric" value=count />
+                            <label for="min_node_count">"Minimum"</label>
+                            <input id="min_node_count" name="min_node_count" inputmode="numeric" value=min />
+                            <label for="max_node_count">"Maximum"</label>
+                            <input id="max_node_count" name="max_node_count" inputmode="numeric" value=max />
+                            <button type="submit" class="secondary" id="review-node-group">"Review the plan"</button>
+                        </form>
+                        {plan.map(|r| match r {
+                            Err(e) => view! {
+                                <div class="card" id="plan">
+                                    <h2>"The plan"</h2>
+                                    <ErrorText error=e />
+                                    <p class="muted">"Correct the form above and review again."</p>
+                                </div>
+                            }.into_any(),
+                            Ok(p) => view! {
+                                <div class="card" id="plan">
+                                    <h2>"The plan"</h2>
+                                    <PlanTable rows=p.rows.clone() />
+                                    <p class="muted">{format!(
+                                        "About {:.0} seconds. {} Quota {}.",
+                                        p.expected_seconds,
+                                        match p.fits { Some(true) => "The cloud has room.", Some(false) => "The cloud's hosts cannot take it.", None => "" },
+                                        if p.quota_fits { "allows it" } else { "does not allow it" },
+                                    )}</p>
+                                    <ActionForm action=create attr:id="create-node-group-form">
+                                        <input type="hidden" name="id" value=cid.clone() />
+                                        {["name", "flavor", "node_count", "min_node_count", "max_node_count"].into_iter().zip(form.clone()).map(|(k, v)| view! {
+                                            <input type="hidden" name=k value=v />
+                                        }).collect_view()}
+                                        <input type="hidden" name="plan_id" value=p.plan_id.clone() />
+                                        <button type="submit" id="create-node-group" disabled=!p.quota_fits || p.fits == Some(false)>"Add node group"</button>
+                                    </ActionForm>
+                                </div>
+                            }.into_any(),
+                        })}
+                        <p><a href=format!("/clusters/{}", c.id)>"Back to the cluster"</a></p>
                     }
                         .into_any()
                 })}

@@ -9,7 +9,9 @@ mod project;
 pub use account::AccountPage;
 pub use admin::AdminPage;
 pub use auth::{SignInPage, SignUpPage};
-pub use clusters::{ClusterPage, ClustersPage, DeleteClusterPage, NewClusterPage, NodeGroupPage};
+pub use clusters::{
+    AddNodeGroupPage, ClusterPage, ClustersPage, DeleteClusterPage, NewClusterPage, NodeGroupPage,
+};
 pub use project::ProjectPage;
 
 use leptos::prelude::*;

@@ -2,6 +2,7 @@
 //! the console and the API), how it is stored, and the operations that make it real in
 //! the cloud ([`saga`]).
 
+pub mod flavors;
 pub mod plan;
 pub mod saga;
 mod store;
@@ -325,7 +326,7 @@ pub async fn prepare(
     spec: &mut ClusterSpec,
     flavors: &[crate::cloud::Flavor],
 ) -> Result<String> {
-    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+    let names = self::flavors::offered(store, flavors).await?;
     spec.validate(&names)?;
     versions::resolve(store, spec).await
 }
@@ -503,7 +504,7 @@ pub async fn node_group_create(
     flavors: &[crate::cloud::Flavor],
 ) -> Result<(NodeGroup, OperationRow)> {
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
-    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+    let names = self::flavors::offered(store, flavors).await?;
     group.validate(&names)?;
     if cluster.status != "ACTIVE" {
         return Err(Error::Conflict(format!(
@@ -565,7 +566,7 @@ pub async fn node_group_create_plan(
     flavors: &[crate::cloud::Flavor],
 ) -> Result<serde_json::Value> {
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::View).await?;
-    let names: Vec<String> = flavors.iter().map(|f| f.name.clone()).collect();
+    let names = self::flavors::offered(store, flavors).await?;
     group.validate(&names)?;
     let add: Vec<String> = (0..group.node_count)
         .map(|j| format!("{}-{}-{j}", saga::prefix(&cluster.id), group.name))
