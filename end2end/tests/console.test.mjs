@@ -143,7 +143,47 @@ test('the layout works on a phone-sized screen', async () => {
   await user.page.waitForSelector('[data-testid=whoami]', { state: 'visible' });
   const width = await user.page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `page scrolls sideways: ${width}px`);
+  // Every other page too (wide tables scroll inside their card, not the page).
+  const sideways = async (page, what) => {
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(w <= 390, `${what} scrolls sideways: ${w}px`);
+  };
+  const { page } = user;
+  await page.goto(`${server.url}/clusters/new?review=1&name=phone&master_count=1&ng_count=1`);
+  await page.waitForSelector('#plan-resources');
+  await sideways(page, 'the create form with its plan');
+  await hydrated(page);
+  await page.click('#create-cluster');
+  await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+  await page.waitForSelector('#cluster-status:text-is("ACTIVE")', { timeout: 60_000 });
+  await sideways(page, 'the cluster page');
+  const clusterUrl = page.url();
+  for (const [path, ready] of [
+    [`${clusterUrl}/nodegroups/default-worker?node_count=2`, '#plan-resources'],
+    [`${clusterUrl}/add-node-group?review=1&name=more`, '#plan-resources'],
+    [`${clusterUrl}/delete`, '#delete-plan'],
+    ['/clusters', '#clusters'],
+    ['/account', '#token-form'],
+    ['/project', 'h1'],
+  ]) {
+    await page.goto(path.startsWith('/') ? `${server.url}${path}` : path);
+    await page.waitForSelector(ready);
+    await sideways(page, path);
+  }
   await ctx.close();
+
+  const adminCtx = await browser.newContext({ viewport: { width: 390, height: 800 } });
+  const admin = await adminCtx.newPage();
+  await admin.goto(`${server.url}/signin`);
+  await hydrated(admin);
+  await admin.fill('#email', ADMIN_EMAIL);
+  await admin.fill('#password', ADMIN_PASSWORD);
+  await admin.click('#signin-form button[type=submit]');
+  await admin.waitForURL(/\/(clusters|account)/);
+  await admin.goto(`${server.url}/admin`);
+  await admin.waitForSelector('#quota-table');
+  await sideways(admin, 'the admin dashboard');
+  await adminCtx.close();
 });
 
 test('without JavaScript: create a project, describe it, add a member, switch back', async () => {
