@@ -195,7 +195,9 @@ pub async fn remove_member(project_id: String, user_id: String) -> Result<(), Ap
 /// Sign-up, users and the audit log filtered as asked (a bad filter is reported and
 /// the newest entries are shown instead).
 #[server(endpoint = "admin")]
-pub async fn get_admin_overview(filter: AuditFilterDto) -> Result<AdminOverview, AppError> {
+pub async fn get_admin_overview(
+    #[server(default)] filter: AuditFilterDto,
+) -> Result<AdminOverview, AppError> {
     use crate::ssr::*;
     let (actor, _, _) = require_actor().await?;
     provision::accounts::require_admin(&actor)?;

@@ -75,6 +75,7 @@ pub struct AdminOverview {
 
 /// The audit log's filter as the form holds it (empty: no filter).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditFilterDto {
     pub actor: String,
     pub project: String,

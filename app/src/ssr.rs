@@ -18,6 +18,25 @@ use crate::error::AppError;
 pub const SESSION_USER: &str = "uid";
 pub const SESSION_AUTH_AT: &str = "auth_at";
 pub const SESSION_PROJECT: &str = "project_id";
+/// When the session was last written for being used (Unix ms).
+pub const SESSION_SEEN_AT: &str = "seen_at";
+
+/// Keeps an active session alive. tower-sessions saves a session (and so pushes its
+/// idle expiry forward) only when its data changes: without this, a session ended
+/// `--session-idle-minutes` after sign-in however busy its user was. Written at most
+/// once a minute, so page views stay reads.
+pub async fn touch(session: &Session) {
+    let now = provision::now_ms();
+    let seen = session
+        .get::<i64>(SESSION_SEEN_AT)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    if now - seen > 60_000 {
+        let _ = session.insert(SESSION_SEEN_AT, now).await;
+    }
+}
 
 /// Header set on every response whose status a server function chose itself.
 pub const ERROR_HEADER: &str = "x-shipyard-error";
@@ -41,6 +60,54 @@ pub struct WebConfig {
     pub trust_forwarded_for: bool,
     /// A session ends this long after sign-in, however active it is.
     pub session_absolute_ms: i64,
+}
+
+/// What one request has already read of the signed-in user, so that the page and each
+/// of its server functions (the session, the list, ...) do not read it again. Provided
+/// afresh for every request; keyed by user id, so a sign-in within the request misses.
+#[derive(Clone, Default)]
+pub struct RequestMemo {
+    user: Arc<tokio::sync::OnceCell<(String, Option<User>)>>,
+    projects: Arc<tokio::sync::OnceCell<(String, Vec<provision::domain::ProjectWithRole>)>>,
+}
+
+impl RequestMemo {
+    async fn user(&self, store: &Store, uid: &str) -> Result<Option<User>, AppError> {
+        let (id, user) = self
+            .user
+            .get_or_try_init(|| async {
+                Ok::<_, AppError>((uid.to_string(), store.user_by_id(uid).await?))
+            })
+            .await?;
+        if id == uid {
+            Ok(user.clone())
+        } else {
+            Ok(store.user_by_id(uid).await?)
+        }
+    }
+
+    async fn projects(
+        &self,
+        store: &Store,
+        uid: &str,
+    ) -> Result<Vec<provision::domain::ProjectWithRole>, AppError> {
+        let (id, projects) = self
+            .projects
+            .get_or_try_init(|| async {
+                Ok::<_, AppError>((uid.to_string(), store.project_list_for_user(uid).await?))
+            })
+            .await?;
+        if id == uid {
+            Ok(projects.clone())
+        } else {
+            Ok(store.project_list_for_user(uid).await?)
+        }
+    }
+}
+
+/// The request's memo (a fresh one when none was provided).
+fn memo() -> RequestMemo {
+    use_context::<RequestMemo>().unwrap_or_default()
 }
 
 pub fn state() -> Result<AppState, AppError> {
@@ -122,9 +189,12 @@ pub async fn current_user() -> Result<Option<(User, Session)>, AppError> {
         .map_err(session_err)?
         .unwrap_or(0);
     let expired = provision::now_ms() - auth_at > st.config.session_absolute_ms;
-    let user = st.store.user_by_id(&uid).await?;
+    let user = memo().user(&st.store, &uid).await?;
     match user {
-        Some(user) if !user.disabled && !expired => Ok(Some((user, session))),
+        Some(user) if !user.disabled && !expired => {
+            touch(&session).await;
+            Ok(Some((user, session)))
+        }
         _ => {
             session.flush().await.map_err(session_err)?;
             Ok(None)
@@ -160,6 +230,10 @@ pub async fn begin_session(session: &Session, user: &User) -> Result<(), AppErro
         .insert(SESSION_AUTH_AT, provision::now_ms())
         .await
         .map_err(session_err)?;
+    session
+        .insert(SESSION_SEEN_AT, provision::now_ms())
+        .await
+        .map_err(session_err)?;
     Ok(())
 }
 
@@ -193,7 +267,7 @@ pub async fn current_project(
     ),
     AppError,
 > {
-    let projects = state()?.store.project_list_for_user(user_id).await?;
+    let projects = memo().projects(&state()?.store, user_id).await?;
     let chosen = session_project(session).await?;
     let current = projects
         .iter()

@@ -36,13 +36,16 @@ pub async fn authorize(
     action: Action,
 ) -> Result<(Project, Role)> {
     let not_found = || Error::NotFound("No such project.".into());
-    let role = match store.membership_role(project_id, &actor.user_id).await? {
+    // One query: the project and the caller's membership of it.
+    let (project, membership) = store
+        .project_with_role(project_id, &actor.user_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let role = match membership {
+        _ if actor.is_admin => Role::Owner,
         Some(role) => role,
-        None if actor.is_admin => Role::Owner,
         None => return Err(not_found()),
     };
-    let project = store.project_get(project_id).await?.ok_or_else(not_found)?;
-    let role = if actor.is_admin { Role::Owner } else { role };
     if !role.allows(action) {
         return Err(Error::Forbidden(match action {
             Action::View => "You cannot view this project.".into(),

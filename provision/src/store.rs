@@ -343,6 +343,32 @@ impl Store {
         expect_one(done.rows_affected(), "project")
     }
 
+    /// A project and the user's role in it (`None`: not a member), or `None` when the
+    /// project does not exist.
+    pub async fn project_with_role(
+        &self,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<Option<(Project, Option<Role>)>> {
+        let row = sqlx::query(
+            "SELECT p.id, p.name, p.description, p.personal_of, p.created_at, m.role
+             FROM projects p LEFT JOIN memberships m ON m.project_id = p.id AND m.user_id = $2
+             WHERE p.id = $1",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let role = r
+                .try_get::<Option<String>, _>("role")?
+                .map(|s| s.parse())
+                .transpose()?;
+            Ok((project_from_row(&r)?, role))
+        })
+        .transpose()
+    }
+
     pub async fn membership_role(&self, project_id: &str, user_id: &str) -> Result<Option<Role>> {
         let row =
             sqlx::query("SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2")

@@ -211,6 +211,7 @@ async fn caller(
             None => None,
         }
         .ok_or_else(|| Error::Unauthenticated("Sign in or send an API token.".into()))?;
+        app::ssr::touch(&session).await;
         (user, project)
     };
     Ok(Caller {

@@ -214,7 +214,10 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
         .leptos_routes_with_context(
             &leptos_options,
             routes,
-            move || provide_context(page_state.clone()),
+            move || {
+                provide_context(page_state.clone());
+                provide_context(app::ssr::RequestMemo::default());
+            },
             {
                 let options = leptos_options.clone();
                 move || app::shell(options.clone())
@@ -248,7 +251,14 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
 }
 
 async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+    handle_server_fns_with_context(
+        move || {
+            provide_context(state.clone());
+            provide_context(app::ssr::RequestMemo::default());
+        },
+        req,
+    )
+    .await
 }
 
 async fn readyz(State(store): State<Store>) -> impl IntoResponse {

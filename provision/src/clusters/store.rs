@@ -334,24 +334,19 @@ impl Store {
         );
         let name = f.name.clone().unwrap_or_default();
         let status = f.status.clone().unwrap_or_default();
-        let total: i64 = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM clusters c WHERE {filter}"
-        ))
-        .bind(project_id)
-        .bind(&name)
-        .bind(&status)
-        .fetch_one(self.pool())
-        .await?
-        .try_get("n")?;
         let columns = CLUSTER_COLUMNS
             .split(", ")
             .map(|c| format!("c.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // The total comes with the page (an uncorrelated subquery, evaluated once),
+        // saving a round trip; a page past the end has no rows to carry it, and counts
+        // on its own. (A window count would compute every matching row's node sum.)
         let rows = sqlx::query(&format!(
             "SELECT {columns}, \
                CAST(COALESCE((SELECT SUM(n.node_count) FROM node_groups n WHERE n.cluster_id = c.id), 0) AS BIGINT) AS nodes, \
-               COALESCE(u.email, '') AS created_by_email \
+               COALESCE(u.email, '') AS created_by_email, \
+               CAST((SELECT COUNT(*) FROM clusters c WHERE {filter}) AS BIGINT) AS total \
              FROM clusters c LEFT JOIN users u ON u.id = c.created_by \
              WHERE {filter} ORDER BY c.created_at DESC, c.id LIMIT $4 OFFSET $5"
         ))
@@ -372,6 +367,18 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let total: i64 = match rows.first() {
+            Some(r) => r.try_get("total")?,
+            None => sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM clusters c WHERE {filter}"
+            ))
+            .bind(project_id)
+            .bind(&name)
+            .bind(&status)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?,
+        };
         Ok((items, total))
     }
 }
