@@ -293,6 +293,38 @@ pub struct OperationDto {
     pub finished: bool,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDto {
+    pub step: String,
+    pub state: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDto {
+    pub at: i64,
+    pub step: Option<String>,
+    pub event: String,
+    pub detail: String,
+}
+
+/// One operation with its steps and events (its page).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationDetail {
+    pub operation: OperationDto,
+    /// The cluster it works on.
+    pub cluster_id: String,
+    pub steps: Vec<StepDto>,
+    /// The newest last.
+    pub events: Vec<EventDto>,
+    /// Whether the caller may retry or abort it.
+    pub can_act: bool,
+    pub is_admin: bool,
+}
+
 /// Everything the cluster's page shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterDetail {

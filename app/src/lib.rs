@@ -92,6 +92,7 @@ fn Console() -> impl IntoView {
                 <Route path=path!("/clusters/:id/delete") view=pages::DeleteClusterPage ssr=SsrMode::Async />
                 <Route path=path!("/clusters/:id/nodegroups/:ng") view=pages::NodeGroupPage ssr=SsrMode::Async />
                 <Route path=path!("/clusters/:id/add-node-group") view=pages::AddNodeGroupPage ssr=SsrMode::Async />
+                <Route path=path!("/operations/:id") view=pages::OperationPage ssr=SsrMode::Async />
                 <Route path=path!("/project") view=pages::ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/account") view=pages::AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/admin") view=pages::AdminPage ssr=SsrMode::Async />

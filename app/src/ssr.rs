@@ -73,17 +73,7 @@ pub struct RequestMemo {
 
 impl RequestMemo {
     async fn user(&self, store: &Store, uid: &str) -> Result<Option<User>, AppError> {
-        let (id, user) = self
-            .user
-            .get_or_try_init(|| async {
-                Ok::<_, AppError>((uid.to_string(), store.user_by_id(uid).await?))
-            })
-            .await?;
-        if id == uid {
-            Ok(user.clone())
-        } else {
-            Ok(store.user_by_id(uid).await?)
-        }
+        read_once(&self.user, uid, || store.user_by_id(uid)).await
     }
 
     async fn projects(
@@ -91,17 +81,28 @@ impl RequestMemo {
         store: &Store,
         uid: &str,
     ) -> Result<Vec<provision::domain::ProjectWithRole>, AppError> {
-        let (id, projects) = self
-            .projects
-            .get_or_try_init(|| async {
-                Ok::<_, AppError>((uid.to_string(), store.project_list_for_user(uid).await?))
-            })
-            .await?;
-        if id == uid {
-            Ok(projects.clone())
-        } else {
-            Ok(store.project_list_for_user(uid).await?)
-        }
+        read_once(&self.projects, uid, || store.project_list_for_user(uid)).await
+    }
+}
+
+/// `read()` for `uid`, at most once per request (a different user reads afresh).
+async fn read_once<T, F, Fut>(
+    cell: &tokio::sync::OnceCell<(String, T)>,
+    uid: &str,
+    read: F,
+) -> Result<T, AppError>
+where
+    T: Clone,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = provision::Result<T>>,
+{
+    let (id, value) = cell
+        .get_or_try_init(|| async { Ok::<_, AppError>((uid.to_string(), read().await?)) })
+        .await?;
+    if id == uid {
+        Ok(value.clone())
+    } else {
+        Ok(read().await?)
     }
 }
 

@@ -86,6 +86,18 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   const endpoint = await page.textContent('#api-endpoint');
   assert.match(endpoint, /https:\/\/127\.[\d.]+:6443/);
 
+  // The create operation's own page: every step succeeded, one attempt or more each.
+  await page.click('#operations tr[data-state=succeeded] a');
+  await page.waitForURL(/\/operations\/[0-9a-f-]{36}$/);
+  assert.equal(await page.textContent('#operation-state'), 'succeeded');
+  const steps = await page.$$eval('#steps tbody tr', (trs) => trs.map((t) => [t.dataset.step, t.dataset.state]));
+  assert.ok(steps.length >= 9, JSON.stringify(steps));
+  assert.ok(steps.every(([, state]) => state === 'succeeded'), JSON.stringify(steps));
+  assert.ok(steps.some(([step]) => /master/.test(step)), JSON.stringify(steps));
+  assert.equal(await page.$('#operation-action'), null, 'nothing to retry or abort');
+  await page.goto(clusterUrl);
+  await waitActive(page);
+
   // The README's picture of a cluster page.
   const out = join(here, '..', 'test-results');
   mkdirSync(out, { recursive: true });

@@ -106,31 +106,17 @@ pub const MAX_LIMIT: i64 = 1_000_000_000_000;
 
 /// Sets a project's quota (see [`crate::admin::set_quota`] for the audited admin call).
 pub async fn set(store: &Store, project_id: &str, q: &Quota) -> Result<()> {
-    if [
+    let limits = [
         q.clusters,
         q.vcpus,
         q.ram_mib,
         q.volume_gib,
         q.load_balancers,
-    ]
-    .iter()
-    .any(|v| *v < 0)
-    {
-        return Err(Error::invalid("quota", "Quota limits cannot be negative."));
-    }
-    if [
-        q.clusters,
-        q.vcpus,
-        q.ram_mib,
-        q.volume_gib,
-        q.load_balancers,
-    ]
-    .iter()
-    .any(|v| *v > MAX_LIMIT)
-    {
+    ];
+    if limits.iter().any(|v| !(0..=MAX_LIMIT).contains(v)) {
         return Err(Error::invalid(
             "quota",
-            format!("Quota limits are at most {MAX_LIMIT}."),
+            format!("Quota limits are whole numbers from 0 to {MAX_LIMIT}."),
         ));
     }
     let now = now_ms();

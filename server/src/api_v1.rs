@@ -30,6 +30,8 @@ pub struct ApiState {
     /// Seals and opens the cluster CAs' keys.
     pub secret_key: Arc<provision::pki::SecretKey>,
     pub trust_forwarded_for: bool,
+    /// A console session ends this long after sign-in (as in the console).
+    pub session_absolute_ms: i64,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -204,7 +206,19 @@ async fn caller(
     } else {
         let session = session
             .ok_or_else(|| Error::Unauthenticated("Sign in or send an API token.".into()))?;
-        let uid: Option<String> = session.get(app::ssr::SESSION_USER).await.ok().flatten();
+        let auth_at: i64 = session
+            .get(app::ssr::SESSION_AUTH_AT)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let expired = provision::now_ms() - auth_at > state.session_absolute_ms;
+        let uid: Option<String> = session
+            .get(app::ssr::SESSION_USER)
+            .await
+            .ok()
+            .flatten()
+            .filter(|_| !expired);
         let project: Option<String> = session.get(app::ssr::SESSION_PROJECT).await.ok().flatten();
         let user = match uid {
             Some(uid) => state.store.user_by_id(&uid).await?.filter(|u| !u.disabled),

@@ -156,6 +156,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         cloud: cloud.clone(),
         secret_key,
         trust_forwarded_for: config.trust_forwarded_for,
+        session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
     };
     let router = router(config, store.clone(), api);
     Ok(Server {

@@ -342,7 +342,7 @@ fn Dashboard() -> impl IntoView {
                                     let oid = o.id.clone();
                                     view! {
                                         <tr data-operation=o.id.clone() data-state=o.state.clone()>
-                                            <td><a href=format!("/clusters/{}", o.target_id)>{o.kind.clone()}</a></td>
+                                            <td><a href=format!("/operations/{}", o.id)>{o.kind.clone()}</a>" " <a href=format!("/clusters/{}", o.target_id) class="muted">"cluster"</a></td>
                                             <td><span class="badge">{o.state.clone()}</span></td>
                                             <td>{format!("{}/{}", o.done, o.total)}</td>
                                             <td>{o.error.clone().unwrap_or_default()}</td>

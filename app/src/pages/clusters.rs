@@ -532,7 +532,7 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                 <tbody>
                     {d.operations.iter().map(|o| { let id = id.clone(); let o = o.clone(); let op_id = o.id.clone(); view! {
                         <tr data-operation=o.id.clone() data-state=o.state.clone()>
-                            <td>{o.kind.clone()}</td>
+                            <td><a href=format!("/operations/{}", o.id)>{o.kind.clone()}</a></td>
                             <td><span class=badge(&o.state)>{o.state.clone()}</span></td>
                             <td>
                                 <progress max=o.total.max(1) value=o.done aria-label="steps done">{format!("{}/{}", o.done, o.total)}</progress>

@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod auth;
 mod clusters;
+mod operations;
 mod project;
 
 pub use account::AccountPage;
@@ -12,6 +13,7 @@ pub use auth::{SignInPage, SignUpPage};
 pub use clusters::{
     AddNodeGroupPage, ClusterPage, ClustersPage, DeleteClusterPage, NewClusterPage, NodeGroupPage,
 };
+pub use operations::OperationPage;
 pub use project::ProjectPage;
 
 use leptos::prelude::*;
