@@ -24,7 +24,46 @@ use crate::dto::SessionInfo;
 use crate::error::AppError;
 
 /// The signed-in session, refetched on every navigation and project switch.
-pub type SessionResource = Resource<Result<Option<SessionInfo>, AppError>>;
+pub type SessionResource = Resource<Result<Option<SessionInfo>, AppError>, SliceJson>;
+
+/// How resources carry their values from the server into the page: JSON, decoded from
+/// bytes exactly as server functions' answers are. Leptos' default codec decodes with
+/// `serde_json::from_str`, server functions with `from_slice` — two instantiations of
+/// every DTO's deserializer in the WASM; one codec for both makes it one.
+pub struct SliceJson;
+
+impl<T: serde::Serialize> codee::Encoder<T> for SliceJson {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(val: &T) -> Result<String, Self::Error> {
+        serde_json::to_string(val)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> codee::Decoder<T> for SliceJson {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(val: &str) -> Result<T, Self::Error> {
+        serde_json::from_slice(val.as_bytes())
+    }
+}
+
+/// A resource (see [`SliceJson`]): `fetcher` runs on the server for the first render
+/// and again in the browser whenever `source` changes.
+#[track_caller]
+pub fn load<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Resource<T, SliceJson>
+where
+    S: Send + Sync + Clone + PartialEq + 'static,
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -66,7 +105,7 @@ pub fn App() -> impl IntoView {
 fn Console() -> impl IntoView {
     let location = use_location();
     let switch = ServerAction::<SwitchProject>::new();
-    let session: SessionResource = Resource::new(
+    let session: SessionResource = load(
         move || {
             (
                 location.pathname.get(),

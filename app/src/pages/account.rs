@@ -60,7 +60,7 @@ fn Tokens() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let query = use_query_map();
-    let tokens = Resource::new(
+    let tokens = crate::load(
         // Not on `create`'s version: its redirect (to `?token=<id>`) changes the query.
         move || {
             (

@@ -25,7 +25,7 @@ fn AdminBody() -> impl IntoView {
     let signup = ServerAction::<AdminSetSignup>::new();
     let user_change = ServerAction::<AdminUpdateUser>::new();
     let query = use_query_map();
-    let overview = Resource::new(
+    let overview = crate::load(
         move || {
             (
                 query.get(),
@@ -285,7 +285,7 @@ fn Dashboard() -> impl IntoView {
     let flavor = ServerAction::<AdminFlavor>::new();
     let quota = ServerAction::<AdminQuota>::new();
     let query = use_query_map();
-    let data = Resource::new(
+    let data = crate::load(
         move || {
             (
                 op.version().get(),

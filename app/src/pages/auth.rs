@@ -37,7 +37,7 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let open = Resource::new(|| (), |_| signup_status());
+    let open = crate::load(|| (), |_| signup_status());
     view! {
         <Title text="Sign up · Shipyard" />
         <section class="card narrow">

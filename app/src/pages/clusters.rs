@@ -43,7 +43,7 @@ fn ClusterList(project: String) -> impl IntoView {
             .and_then(|p| p.parse::<i64>().ok())
             .unwrap_or(1)
     };
-    let list = Resource::new(
+    let list = crate::load(
         move || (q(), status(), page()),
         |(q, status, page)| list_clusters(q, status, page),
     );
@@ -162,7 +162,7 @@ fn NewCluster() -> impl IntoView {
     let create = ServerAction::<CreateCluster>::new();
     // One resource for the options and the plan, so that the server renders both
     // before it answers (the page works without JavaScript).
-    let page = Resource::new(
+    let page = crate::load(
         move || query.get(),
         |q| async move {
             let o = get_create_options().await?;
@@ -363,7 +363,7 @@ fn ClusterBody() -> impl IntoView {
         remove: ServerAction::<DeleteWorkload>::new(),
         retry: ServerAction::<RetryOperation>::new(),
     };
-    let detail = Resource::new(
+    let detail = crate::load(
         move || {
             (
                 id(),
@@ -404,7 +404,7 @@ fn ClusterBody() -> impl IntoView {
 /// While an operation of the cluster runs, the page follows it: with JavaScript it
 /// listens to `/clusters/<id>/events` (server-sent events) and refetches on each change;
 /// without, it reloads itself every three seconds (see `ClusterView`).
-fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>>, tick: RwSignal<u64>) {
+fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>, crate::SliceJson>, tick: RwSignal<u64>) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::closure::Closure;
@@ -702,7 +702,7 @@ pub fn DeleteClusterPage() -> impl IntoView {
 fn DeleteCluster_() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let plan = Resource::new(id, cluster_delete_plan);
+    let plan = crate::load(id, cluster_delete_plan);
     let delete = ServerAction::<DeleteCluster>::new();
     view! {
         <section class="page">
@@ -763,7 +763,7 @@ fn NodeGroup_() -> impl IntoView {
     let query = use_query_map();
     let scale = ServerAction::<ScaleNodeGroup>::new();
     let delete = ServerAction::<DeleteNodeGroup>::new();
-    let data = Resource::new(
+    let data = crate::load(
         move || (params.get(), query.get()),
         |(params, query)| async move {
             let id = params.get("id").unwrap_or_default();
@@ -859,7 +859,7 @@ fn AddNodeGroup() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let create = ServerAction::<CreateNodeGroup>::new();
-    let data = Resource::new(
+    let data = crate::load(
         move || (params.get(), query.get()),
         |(params, q)| async move {
             let id = params.get("id").unwrap_or_default();

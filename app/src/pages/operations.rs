@@ -21,7 +21,7 @@ pub fn OperationPage() -> impl IntoView {
 fn Operation_() -> impl IntoView {
     let params = use_params_map();
     let change = ServerAction::<ChangeOperation>::new();
-    let data = Resource::new(
+    let data = crate::load(
         move || {
             (
                 params.read().get("id").unwrap_or_default(),

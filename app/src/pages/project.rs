@@ -45,7 +45,7 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
     let location = use_location();
     let query = use_query_map();
     let pid = project_id.clone();
-    let details = Resource::new(
+    let details = crate::load(
         move || {
             (
                 location.search.get(),
