@@ -404,7 +404,10 @@ fn ClusterBody() -> impl IntoView {
 /// While an operation of the cluster runs, the page follows it: with JavaScript it
 /// listens to `/clusters/<id>/events` (server-sent events) and refetches on each change;
 /// without, it reloads itself every three seconds (see `ClusterView`).
-fn follow(detail: Resource<Result<ClusterDetail, crate::error::AppError>, crate::SliceJson>, tick: RwSignal<u64>) {
+fn follow(
+    detail: Resource<Result<ClusterDetail, crate::error::AppError>, crate::SliceJson>,
+    tick: RwSignal<u64>,
+) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::closure::Closure;
