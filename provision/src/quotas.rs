@@ -120,22 +120,23 @@ pub async fn set(store: &Store, project_id: &str, q: &Quota) -> Result<()> {
         ));
     }
     let now = now_ms();
-    let mut tx = store.pool().begin().await?;
-    sqlx::query("DELETE FROM project_quotas WHERE project_id = $1")
-        .bind(project_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO project_quotas (project_id, clusters, vcpus, ram_mib, volume_gib, load_balancers, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(project_id)
-        .bind(q.clusters)
-        .bind(q.vcpus)
-        .bind(q.ram_mib)
-        .bind(q.volume_gib)
-        .bind(q.load_balancers)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    // An upsert: concurrent changes of one project's quota both succeed (last wins).
+    sqlx::query(
+        "INSERT INTO project_quotas (project_id, clusters, vcpus, ram_mib, volume_gib, load_balancers, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (project_id) DO UPDATE SET clusters = excluded.clusters, vcpus = excluded.vcpus, \
+         ram_mib = excluded.ram_mib, volume_gib = excluded.volume_gib, \
+         load_balancers = excluded.load_balancers, updated_at = excluded.updated_at",
+    )
+    .bind(project_id)
+    .bind(q.clusters)
+    .bind(q.vcpus)
+    .bind(q.ram_mib)
+    .bind(q.volume_gib)
+    .bind(q.load_balancers)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
     Ok(())
 }
 

@@ -2227,6 +2227,29 @@ async fn api_flavors_quotas_and_audit(app: &App) {
         "{}",
         r.body
     );
+    // Set again (an update of the same row): the listing shows the new limits.
+    let more = serde_json::json!({"clusters": 3, "vcpus": 8, "ram_mib": 16384, "volume_gib": 100, "load_balancers": 2});
+    let r = admin
+        .api(
+            Method::PUT,
+            &format!("/api/v1/admin/projects/{pid}/quota"),
+            a,
+            Some(more),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let listed = admin
+        .api(Method::GET, "/api/v1/admin/quotas", a, None)
+        .await
+        .json();
+    let q = listed["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["project_id"] == pid.as_str())
+        .unwrap()["quota"]
+        .clone();
+    assert_eq!(q["clusters"], 3, "{q}");
 
     // The audit log, filtered.
     let audit = |q: &str| format!("/api/v1/admin/audit{q}");
@@ -2249,7 +2272,7 @@ async fn api_flavors_quotas_and_audit(app: &App) {
         .await;
     assert_eq!(
         r.json()["entries"].as_array().unwrap().len(),
-        1,
+        2,
         "{}",
         r.body
     );

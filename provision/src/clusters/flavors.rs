@@ -72,18 +72,16 @@ pub async fn set(
             "The cloud has no flavor named '{name}'."
         )));
     }
-    let mut tx = store.pool().begin().await?;
-    sqlx::query("DELETE FROM flavor_offers WHERE name = $1")
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO flavor_offers (name, enabled, updated_at) VALUES ($1, $2, $3)")
-        .bind(name)
-        .bind(enabled as i64)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    // An upsert: two admins changing the same flavor at once both succeed (last wins).
+    sqlx::query(
+        "INSERT INTO flavor_offers (name, enabled, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(enabled as i64)
+    .bind(now_ms())
+    .execute(store.pool())
+    .await?;
     audit(
         store,
         actor,
