@@ -115,20 +115,24 @@ pub async fn project_quotas(
     limit: i64,
 ) -> Result<Vec<ProjectQuota>> {
     require_admin(actor)?;
-    let rows = sqlx::query(
-        "SELECT p.id, p.name, u.email FROM projects p LEFT JOIN users u ON u.id = p.personal_of \
+    let rows = sqlx::query(&format!(
+        "SELECT p.id, p.name, u.email, {} FROM projects p \
+         LEFT JOIN users u ON u.id = p.personal_of \
+         LEFT JOIN project_quotas q ON q.project_id = p.id \
          ORDER BY p.created_at, p.id LIMIT $1",
-    )
+        crate::quotas::QUOTA_COLUMNS
+    ))
     .bind(limit.clamp(1, 1000))
     .fetch_all(store.pool())
     .await?;
     let etcd = crate::clusters::saga::ETCD_GIB as i64;
+    let mut usage = crate::quotas::usage_by_project(store, None, flavors, etcd).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let id: String = r.try_get("id")?;
         out.push(ProjectQuota {
-            quota: crate::quotas::get(store, &id).await?,
-            usage: crate::quotas::usage(store, &id, flavors, etcd).await?,
+            quota: crate::quotas::from_row(&r)?,
+            usage: usage.remove(&id).unwrap_or_default(),
             name: r.try_get("name")?,
             personal_of: r.try_get("email")?,
             project_id: id,

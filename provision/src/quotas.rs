@@ -2,6 +2,8 @@
 //! before any cloud call, so that a create the project cannot afford is refused with
 //! the numbers instead of failing half-way in the cloud.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -85,19 +87,30 @@ pub fn cluster_usage(spec: &ClusterSpec, flavors: &[Flavor], etcd_gib: i64) -> U
 }
 
 pub async fn get(store: &Store, project_id: &str) -> Result<Quota> {
-    let row = sqlx::query("SELECT clusters, vcpus, ram_mib, volume_gib, load_balancers FROM project_quotas WHERE project_id = $1")
-        .bind(project_id)
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(match row {
-        Some(r) => Quota {
-            clusters: r.try_get("clusters")?,
-            vcpus: r.try_get("vcpus")?,
-            ram_mib: r.try_get("ram_mib")?,
-            volume_gib: r.try_get("volume_gib")?,
-            load_balancers: r.try_get("load_balancers")?,
-        },
-        None => Quota::default(),
+    let row = sqlx::query(&format!(
+        "SELECT {QUOTA_COLUMNS} FROM project_quotas q WHERE q.project_id = $1"
+    ))
+    .bind(project_id)
+    .fetch_optional(store.pool())
+    .await?;
+    row.map_or(Ok(Quota::default()), |r| from_row(&r))
+}
+
+/// The columns [`from_row`] reads, from `project_quotas q` (may be a LEFT JOIN).
+pub(crate) const QUOTA_COLUMNS: &str =
+    "q.clusters, q.vcpus, q.ram_mib, q.volume_gib, q.load_balancers";
+
+/// A quota from a row with [`QUOTA_COLUMNS`]; no quota row (NULLs) is the default.
+pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Quota> {
+    let Some(clusters) = r.try_get::<Option<i64>, _>("clusters")? else {
+        return Ok(Quota::default());
+    };
+    Ok(Quota {
+        clusters,
+        vcpus: r.try_get("vcpus")?,
+        ram_mib: r.try_get("ram_mib")?,
+        volume_gib: r.try_get("volume_gib")?,
+        load_balancers: r.try_get("load_balancers")?,
     })
 }
 
@@ -148,34 +161,100 @@ pub async fn usage(
     flavors: &[Flavor],
     etcd_gib: i64,
 ) -> Result<Usage> {
-    let mut total = Usage::default();
-    for c in store.cluster_list(project_id).await? {
-        let (mc, mr) = flavor_size(flavors, &c.master_flavor);
-        total = total.plus(Usage {
-            clusters: 1,
-            vcpus: mc * c.master_count,
-            ram_mib: mr * c.master_count,
-            volume_gib: etcd_gib * c.master_count,
-            load_balancers: 1,
-        });
-        for ng in store.node_groups_of(&c.id).await? {
-            let (wc, wr) = flavor_size(flavors, &ng.flavor);
-            total = total.plus(Usage {
-                vcpus: wc * ng.node_count,
-                ram_mib: wr * ng.node_count,
-                volume_gib: ng.boot_volume_gib * ng.node_count,
+    Ok(usage_by_project(store, Some(project_id), flavors, etcd_gib)
+        .await?
+        .remove(project_id)
+        .unwrap_or_default())
+}
+
+/// [`usage`] of one project (`Some`) or of every project (`None`), in four grouped
+/// queries whatever the number of projects and clusters: masters and their etcd
+/// volumes and API load balancers, workers and their boot volumes, services (one load
+/// balancer each), persistent volumes.
+pub async fn usage_by_project(
+    store: &Store,
+    project_id: Option<&str>,
+    flavors: &[Flavor],
+    etcd_gib: i64,
+) -> Result<BTreeMap<String, Usage>> {
+    let live = "c.deleted_at IS NULL AND ($1 IS NULL OR c.project_id = $1)";
+    let mut out: BTreeMap<String, Usage> = BTreeMap::new();
+    let mut add = |project: String, u: Usage| {
+        let e = out.entry(project).or_default();
+        *e = e.plus(u);
+    };
+    let masters = sqlx::query(&format!(
+        "SELECT c.project_id, c.master_flavor AS flavor, CAST(COUNT(*) AS BIGINT) AS clusters, \
+         CAST(SUM(c.master_count) AS BIGINT) AS masters FROM clusters c WHERE {live} \
+         GROUP BY c.project_id, c.master_flavor"
+    ))
+    .bind(project_id)
+    .fetch_all(store.pool())
+    .await?;
+    for r in &masters {
+        let (cpu, ram) = flavor_size(flavors, &r.try_get::<String, _>("flavor")?);
+        let (clusters, n): (i64, i64) = (r.try_get("clusters")?, r.try_get("masters")?);
+        add(
+            r.try_get("project_id")?,
+            Usage {
+                clusters,
+                vcpus: cpu * n,
+                ram_mib: ram * n,
+                volume_gib: etcd_gib * n,
+                load_balancers: clusters,
+            },
+        );
+    }
+    let workers = sqlx::query(&format!(
+        "SELECT c.project_id, n.flavor, CAST(SUM(n.node_count) AS BIGINT) AS nodes, \
+         CAST(SUM(n.node_count * n.boot_volume_gib) AS BIGINT) AS gib \
+         FROM node_groups n JOIN clusters c ON c.id = n.cluster_id WHERE {live} \
+         GROUP BY c.project_id, n.flavor"
+    ))
+    .bind(project_id)
+    .fetch_all(store.pool())
+    .await?;
+    for r in &workers {
+        let (cpu, ram) = flavor_size(flavors, &r.try_get::<String, _>("flavor")?);
+        let n: i64 = r.try_get("nodes")?;
+        add(
+            r.try_get("project_id")?,
+            Usage {
+                vcpus: cpu * n,
+                ram_mib: ram * n,
+                volume_gib: r.try_get("gib")?,
                 ..Usage::default()
-            });
+            },
+        );
+    }
+    for (table, what) in [
+        ("cluster_services", "CAST(COUNT(*) AS BIGINT)"),
+        ("cluster_volumes", "CAST(SUM(w.size_gib) AS BIGINT)"),
+    ] {
+        let rows = sqlx::query(&format!(
+            "SELECT c.project_id, {what} AS n FROM {table} w JOIN clusters c ON c.id = w.cluster_id \
+             WHERE w.deleted_at IS NULL AND {live} GROUP BY c.project_id"
+        ))
+        .bind(project_id)
+        .fetch_all(store.pool())
+        .await?;
+        for r in &rows {
+            let n: i64 = r.try_get::<Option<i64>, _>("n")?.unwrap_or(0);
+            let u = if table == "cluster_services" {
+                Usage {
+                    load_balancers: n,
+                    ..Usage::default()
+                }
+            } else {
+                Usage {
+                    volume_gib: n,
+                    ..Usage::default()
+                }
+            };
+            add(r.try_get("project_id")?, u);
         }
     }
-    // Services (one load balancer each) and persistent volumes.
-    let (lbs, gib) = store.workload_usage(project_id).await?;
-    total = total.plus(Usage {
-        load_balancers: lbs,
-        volume_gib: gib,
-        ..Usage::default()
-    });
-    Ok(total)
+    Ok(out)
 }
 
 /// Refuses `more` when it would take the project over any limit, naming which.

@@ -686,6 +686,25 @@ both!(
             1,
             "nothing recorded"
         );
+        // The grouped usage, for the project and for every project: 1 × m1.medium master
+        // (2 vCPU, 4096 MiB, a 10 GiB etcd volume, the API LB) + 2 × m1.small workers
+        // (1 vCPU, 2048 MiB, 20 GiB boot volume each).
+        let want = provision::quotas::Usage {
+            clusters: 1,
+            vcpus: 4,
+            ram_mib: 8192,
+            volume_gib: 50,
+            load_balancers: 1,
+        };
+        let etcd = provision::clusters::saga::ETCD_GIB as i64;
+        let one = provision::quotas::usage(&e.store, &e.project, &e.flavors, etcd)
+            .await
+            .unwrap();
+        assert_eq!(one, want);
+        let all = provision::quotas::usage_by_project(&e.store, None, &e.flavors, etcd)
+            .await
+            .unwrap();
+        assert_eq!(all.get(&e.project), Some(&want), "{all:?}");
         drain(&e.engine).await;
         let id = e.store.cluster_list(&e.project).await.unwrap()[0]
             .id

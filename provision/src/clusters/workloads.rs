@@ -205,27 +205,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// Live services (load balancers) and persistent volume GiB of a project.
-    pub async fn workload_usage(&self, project_id: &str) -> Result<(i64, i64)> {
-        let lbs: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM cluster_services s JOIN clusters c ON c.id = s.cluster_id \
-             WHERE c.project_id = $1 AND s.deleted_at IS NULL AND c.deleted_at IS NULL",
-        )
-        .bind(project_id)
-        .fetch_one(self.pool())
-        .await?
-        .try_get("n")?;
-        let gib: Option<i64> = sqlx::query(
-            "SELECT CAST(SUM(v.size_gib) AS BIGINT) AS n FROM cluster_volumes v JOIN clusters c ON c.id = v.cluster_id \
-             WHERE c.project_id = $1 AND v.deleted_at IS NULL AND c.deleted_at IS NULL",
-        )
-        .bind(project_id)
-        .fetch_one(self.pool())
-        .await?
-        .try_get("n")?;
-        Ok((lbs, gib.unwrap_or(0)))
-    }
 }
 
 impl ServiceSpec {
