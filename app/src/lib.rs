@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_location;
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 use crate::api::{get_session, SwitchProject};
 use crate::dto::SessionInfo;
@@ -87,19 +87,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Browser tests wait for this attribute before they interact.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+    // A page's code may still be on its way (each signed-in page is its own WASM chunk):
+    // a bar along the top shows that a navigation is under way.
+    let (routing, set_routing) = signal(false);
+    provide_context(Routing(routing));
     view! {
         <Stylesheet id="shipyard" href="/pkg/shipyard.css" />
-        <Router>
+        <Router set_is_routing=set_routing>
             <Console />
         </Router>
     }
 }
+
+/// Whether a navigation is under way (its page's code or data still loading).
+#[derive(Clone, Copy)]
+struct Routing(ReadSignal<bool>);
 
 #[component]
 fn Console() -> impl IntoView {
@@ -117,7 +119,9 @@ fn Console() -> impl IntoView {
     );
     provide_context(session);
     provide_context(switch);
+    let Routing(routing) = expect_context();
     view! {
+        <div class="routing" class:active=move || routing.get() aria-hidden="true"></div>
         <a class="skip" href="#main">"Skip to content"</a>
         <components::Header />
         <main id="main">
@@ -125,16 +129,16 @@ fn Console() -> impl IntoView {
                 <Route path=path!("/") view=pages::Home ssr=SsrMode::Async />
                 <Route path=path!("/signin") view=pages::SignInPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=pages::SignUpPage ssr=SsrMode::Async />
-                <Route path=path!("/clusters") view=pages::ClustersPage ssr=SsrMode::Async />
-                <Route path=path!("/clusters/new") view=pages::NewClusterPage ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id") view=pages::ClusterPage ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id/delete") view=pages::DeleteClusterPage ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id/nodegroups/:ng") view=pages::NodeGroupPage ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id/add-node-group") view=pages::AddNodeGroupPage ssr=SsrMode::Async />
-                <Route path=path!("/operations/:id") view=pages::OperationPage ssr=SsrMode::Async />
-                <Route path=path!("/project") view=pages::ProjectPage ssr=SsrMode::Async />
-                <Route path=path!("/account") view=pages::AccountPage ssr=SsrMode::Async />
-                <Route path=path!("/admin") view=pages::AdminPage ssr=SsrMode::Async />
+                <Route path=path!("/clusters") view={Lazy::<pages::ClustersRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/clusters/new") view={Lazy::<pages::NewClusterRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/clusters/:id") view={Lazy::<pages::ClusterRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/clusters/:id/delete") view={Lazy::<pages::DeleteClusterRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/clusters/:id/nodegroups/:ng") view={Lazy::<pages::NodeGroupRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/clusters/:id/add-node-group") view={Lazy::<pages::AddNodeGroupRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/operations/:id") view={Lazy::<pages::OperationRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/project") view={Lazy::<pages::ProjectRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/account") view={Lazy::<pages::AccountRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/admin") view={Lazy::<pages::AdminRoute>::new()} ssr=SsrMode::Async />
             </Routes>
         </main>
     }

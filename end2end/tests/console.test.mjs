@@ -66,7 +66,11 @@ test('projects: create, describe, add a viewer who sees it read-only', async () 
   await v.reload();
   await hydrated(v);
   await v.selectOption('#project-switch', { label: name });
-  await v.click('.switcher button');
+  // The switch is a fetch from the hydrated page: the next navigation waits for its answer.
+  await Promise.all([
+    v.waitForResponse((r) => r.url().endsWith('/api/switch_project') && r.ok()),
+    v.click('.switcher button'),
+  ]);
   await v.goto(`${server.url}/project`);
   await v.waitForSelector(`h1:text-is("${name}")`);
   assert.equal(await v.textContent('[data-testid=description]'), 'Clusters for the payments team');

@@ -19,6 +19,7 @@ pub use project::ProjectPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::SessionResource;
 
@@ -50,5 +51,151 @@ pub fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. " <a href="/">"Go to the console"</a></p>
         </section>
+    }
+}
+
+// Every page but the few a signed-out visitor sees is a lazy route: its code is split
+// out of the main WASM into a chunk of its own (see the Makefile's `site` and
+// docs/DECISIONS.md), which the server preloads with the page that needs it. Each impl is
+// written out: `#[lazy_route]` names the chunk after the source position, so a macro
+// generating them would give them all one name.
+
+/// `/clusters`, loaded with its own chunk of WASM.
+pub struct ClustersRoute;
+
+#[lazy_route]
+impl LazyRoute for ClustersRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ClustersPage /> }.into_any()
+    }
+}
+
+/// `/clusters/new`, loaded with its own chunk of WASM.
+pub struct NewClusterRoute;
+
+#[lazy_route]
+impl LazyRoute for NewClusterRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <NewClusterPage /> }.into_any()
+    }
+}
+
+/// `/clusters/:id`, loaded with its own chunk of WASM.
+pub struct ClusterRoute;
+
+#[lazy_route]
+impl LazyRoute for ClusterRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ClusterPage /> }.into_any()
+    }
+}
+
+/// `/clusters/:id/delete`, loaded with its own chunk of WASM.
+pub struct DeleteClusterRoute;
+
+#[lazy_route]
+impl LazyRoute for DeleteClusterRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <DeleteClusterPage /> }.into_any()
+    }
+}
+
+/// `/clusters/:id/nodegroups/:ng`, loaded with its own chunk of WASM.
+pub struct NodeGroupRoute;
+
+#[lazy_route]
+impl LazyRoute for NodeGroupRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <NodeGroupPage /> }.into_any()
+    }
+}
+
+/// `/clusters/:id/add-node-group`, loaded with its own chunk of WASM.
+pub struct AddNodeGroupRoute;
+
+#[lazy_route]
+impl LazyRoute for AddNodeGroupRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AddNodeGroupPage /> }.into_any()
+    }
+}
+
+/// `/operations/:id`, loaded with its own chunk of WASM.
+pub struct OperationRoute;
+
+#[lazy_route]
+impl LazyRoute for OperationRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <OperationPage /> }.into_any()
+    }
+}
+
+/// `/project`, loaded with its own chunk of WASM.
+pub struct ProjectRoute;
+
+#[lazy_route]
+impl LazyRoute for ProjectRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ProjectPage /> }.into_any()
+    }
+}
+
+/// `/account`, loaded with its own chunk of WASM.
+pub struct AccountRoute;
+
+#[lazy_route]
+impl LazyRoute for AccountRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AccountPage /> }.into_any()
+    }
+}
+
+/// `/admin`, loaded with its own chunk of WASM.
+pub struct AdminRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminPage /> }.into_any()
     }
 }
