@@ -189,7 +189,14 @@ mod ssr {
 pub async fn list_clusters(q: String, status: String, page: i64) -> Result<ClusterPage, AppError> {
     use crate::ssr::*;
     let (actor, _, session) = require_actor().await?;
-    let project = ssr::current_project(&actor, &session).await?;
+    let project = crate::ssr::current_project(&actor.user_id, &session)
+        .await?
+        .0
+        .ok_or_else(|| {
+            AppError::from(provision::Error::NotFound(
+                "You are not a member of any project.".into(),
+            ))
+        })?;
     let page = page.max(1);
     let filter = provision::clusters::ClusterFilter {
         name: Some(q.trim().to_string()).filter(|s| !s.is_empty()),
@@ -198,7 +205,7 @@ pub async fn list_clusters(q: String, status: String, page: i64) -> Result<Clust
         offset: (page - 1) * PER_PAGE,
     };
     let (items, total) =
-        provision::clusters::search(&state()?.store, &actor, &project, &filter).await?;
+        provision::clusters::search_in(&state()?.store, &actor, &project, &filter).await?;
     Ok(ClusterPage {
         items: items
             .into_iter()

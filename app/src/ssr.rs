@@ -65,15 +65,21 @@ pub struct WebConfig {
 /// What one request has already read of the signed-in user, so that the page and each
 /// of its server functions (the session, the list, ...) do not read it again. Provided
 /// afresh for every request; keyed by user id, so a sign-in within the request misses.
+/// The user and their projects come in one query ([`Store::user_with_projects`]).
 #[derive(Clone, Default)]
 pub struct RequestMemo {
-    user: Arc<tokio::sync::OnceCell<(String, Option<User>)>>,
-    projects: Arc<tokio::sync::OnceCell<(String, Vec<provision::domain::ProjectWithRole>)>>,
+    user: Arc<tokio::sync::OnceCell<(String, Option<UserWithProjects>)>>,
 }
 
+type UserWithProjects = (User, Vec<provision::domain::ProjectWithRole>);
+
 impl RequestMemo {
+    async fn read(&self, store: &Store, uid: &str) -> Result<Option<UserWithProjects>, AppError> {
+        read_once(&self.user, uid, || store.user_with_projects(uid)).await
+    }
+
     async fn user(&self, store: &Store, uid: &str) -> Result<Option<User>, AppError> {
-        read_once(&self.user, uid, || store.user_by_id(uid)).await
+        Ok(self.read(store, uid).await?.map(|(user, _)| user))
     }
 
     async fn projects(
@@ -81,7 +87,11 @@ impl RequestMemo {
         store: &Store,
         uid: &str,
     ) -> Result<Vec<provision::domain::ProjectWithRole>, AppError> {
-        read_once(&self.projects, uid, || store.project_list_for_user(uid)).await
+        Ok(self
+            .read(store, uid)
+            .await?
+            .map(|(_, projects)| projects)
+            .unwrap_or_default())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Per-object authorization: every read and write of a project's objects goes through
 //! [`authorize`], which answers "not found" to outsiders so that existence never leaks.
 
-use crate::domain::{Actor, Project, Role};
+use crate::domain::{Actor, Project, ProjectWithRole, Role};
 use crate::{Error, Result, Store};
 
 /// What an actor wants to do inside a project.
@@ -27,6 +27,32 @@ impl Role {
     }
 }
 
+/// [`authorize`] for a project whose membership the caller has just read (a signed-in
+/// page reads the user's projects first): no query.
+pub fn authorize_member(actor: &Actor, project: &ProjectWithRole, action: Action) -> Result<Role> {
+    let role = if actor.is_admin {
+        Role::Owner
+    } else {
+        project.role
+    };
+    if !role.allows(action) {
+        return Err(forbidden(role, action));
+    }
+    Ok(role)
+}
+
+fn forbidden(role: Role, action: Action) -> Error {
+    Error::Forbidden(match action {
+        Action::View => "You cannot view this project.".into(),
+        Action::Mutate => format!(
+            "Your role in this project is {role}; only members and owners can make changes."
+        ),
+        Action::ManageMembers => {
+            format!("Your role in this project is {role}; only owners can manage members.")
+        }
+    })
+}
+
 /// Checks that `actor` may do `action` in `project_id`; returns the project and the
 /// actor's role (admins act as owners everywhere).
 pub async fn authorize(
@@ -47,15 +73,7 @@ pub async fn authorize(
         None => return Err(not_found()),
     };
     if !role.allows(action) {
-        return Err(Error::Forbidden(match action {
-            Action::View => "You cannot view this project.".into(),
-            Action::Mutate => format!(
-                "Your role in this project is {role}; only members and owners can make changes."
-            ),
-            Action::ManageMembers => {
-                format!("Your role in this project is {role}; only owners can manage members.")
-            }
-        }));
+        return Err(forbidden(role, action));
     }
     Ok((project, role))
 }

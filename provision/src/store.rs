@@ -322,6 +322,50 @@ impl Store {
             .collect()
     }
 
+    /// A user and every project they belong to (with their role, ordered as
+    /// [`Store::project_list_for_user`]), in one query: what every signed-in page reads
+    /// first.
+    pub async fn user_with_projects(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<(User, Vec<ProjectWithRole>)>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, u.password_hash, u.is_admin, u.disabled,
+                    u.must_change_password, u.created_at,
+                    p.id AS p_id, p.name AS p_name, p.description AS p_description,
+                    p.personal_of AS p_personal_of, p.created_at AS p_created_at, m.role AS p_role
+             FROM users u
+             LEFT JOIN memberships m ON m.user_id = u.id
+             LEFT JOIN projects p ON p.id = m.project_id
+             WHERE u.id = $1
+             ORDER BY CASE WHEN p.personal_of = $1 THEN 0 ELSE 1 END, p.name, p.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let user = user_from_row(first)?;
+        let mut projects = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let Some(id) = r.try_get::<Option<String>, _>("p_id")? else {
+                continue;
+            };
+            projects.push(ProjectWithRole {
+                project: Project {
+                    id,
+                    name: r.try_get("p_name")?,
+                    description: r.try_get("p_description")?,
+                    personal_of: r.try_get("p_personal_of")?,
+                    created_at: r.try_get("p_created_at")?,
+                },
+                role: r.try_get::<String, _>("p_role")?.parse()?,
+            });
+        }
+        Ok(Some((user, projects)))
+    }
+
     pub async fn project_count_named_for_owner(&self, owner_id: &str, name: &str) -> Result<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM projects p JOIN memberships m ON m.project_id = p.id
