@@ -68,7 +68,10 @@ $(WASM_OUT): $(WASM_IN) $(WASM_SPLIT) Makefile
 	wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
 		--out-dir $(SITE_DIR)/pkg --out-name shipyard $(SITE_DIR)/pkg/shipyard_split.wasm
 	rm $(SITE_DIR)/pkg/shipyard_split.wasm
-	for f in $(SITE_DIR)/pkg/*.wasm; do wasm-opt $(WASM_OPT_FLAGS) -o $$f $$f; done
+	@# (wasm-opt warns about each module's name subsection 3 as it reads it, then drops it)
+	for f in $(SITE_DIR)/pkg/*.wasm; do \
+		wasm-opt $(WASM_OPT_FLAGS) -o $$f $$f 2>&1 | { grep -v 'unknown name subsection' || true; }; \
+	done
 
 build: site
 	cargo build --release -p server
