@@ -439,7 +439,13 @@ pub async fn delete(
         &format!("operation {}", operation.id),
     )
     .await?;
-    let cluster = store.cluster_get(project_id, cluster_id).await?;
+    // The record as it was marked, not read again: the delete may have finished (and
+    // the cluster be gone) by now, and the caller must still learn that it started.
+    let cluster = Cluster {
+        status: "DELETING".into(),
+        status_reason: None,
+        ..cluster
+    };
     Ok(Started { cluster, operation })
 }
 
