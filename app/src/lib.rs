@@ -67,6 +67,10 @@ where
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let preloads = ssr::chunk_preloads(&options);
+    #[cfg(not(feature = "ssr"))]
+    let preloads = ();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -75,6 +79,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <HydrationScripts options />
+                {preloads}
                 <MetaTags />
             </head>
             <body>

@@ -287,3 +287,98 @@ pub async fn current_project(
         .cloned();
     Ok((current, projects))
 }
+
+/// The lazy route (as `#[lazy_route]` names its chunk: `__<snake name>_route_view_<hash>`)
+/// a path is served by, after the routes in `crate::App`.
+pub fn lazy_route_of(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Some(match segments.as_slice() {
+        ["clusters"] => "clusters",
+        ["clusters", "new"] => "new_cluster",
+        ["clusters", _] => "cluster",
+        ["clusters", _, "delete"] => "delete_cluster",
+        ["clusters", _, "nodegroups", _] => "node_group",
+        ["clusters", _, "add-node-group"] => "add_node_group",
+        ["operations", _] => "operation",
+        ["project"] => "project",
+        ["account"] => "account",
+        ["admin"] => "admin",
+        _ => return None,
+    })
+}
+
+/// `<link rel=preload>`s for the WASM chunks of the page being rendered, from the split
+/// manifest (`make site`). Leptos adds them only when the lazy route has already run by
+/// the time it looks, which with `SsrMode::Async` it mostly has not: the browser then
+/// fetched a page's chunks only after the main WASM had started, one round trip later.
+pub fn chunk_preloads(options: &LeptosOptions) -> impl IntoView {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static MANIFEST: OnceLock<Option<HashMap<String, Vec<String>>>> = OnceLock::new();
+    let manifest = MANIFEST.get_or_init(|| {
+        let path = std::path::Path::new(options.site_root.as_ref())
+            .join(options.site_pkg_dir.as_ref())
+            .join("__wasm_split_manifest.json");
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    });
+    let path = use_context::<http::request::Parts>()
+        .map(|parts| parts.uri.path().to_string())
+        .unwrap_or_default();
+    let pkg = format!("/{}", options.site_pkg_dir);
+    let modules = manifest
+        .as_ref()
+        .zip(lazy_route_of(&path))
+        .and_then(|(manifest, route)| {
+            let prefix = format!("__{route}_route_view_");
+            manifest
+                .iter()
+                .find(|(split, _)| split.starts_with(&prefix))
+                .map(|(_, modules)| modules.clone())
+        })
+        .unwrap_or_default();
+    let loader = (!modules.is_empty()).then(|| {
+        view! {
+            <link rel="modulepreload" href=format!("{pkg}/__wasm_split.______________________.js") crossorigin="anonymous" />
+        }
+    });
+    view! {
+        {loader}
+        {modules
+            .into_iter()
+            .map(|m| {
+                view! {
+                    <link rel="preload" href=format!("{pkg}/{m}.wasm") r#as="fetch" type="application/wasm" crossorigin="anonymous" />
+                }
+            })
+            .collect_view()}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lazy_route_of;
+
+    #[test]
+    fn paths_map_to_their_lazy_routes() {
+        assert_eq!(lazy_route_of("/clusters"), Some("clusters"));
+        assert_eq!(lazy_route_of("/clusters/new"), Some("new_cluster"));
+        assert_eq!(lazy_route_of("/clusters/abc"), Some("cluster"));
+        assert_eq!(
+            lazy_route_of("/clusters/abc/delete"),
+            Some("delete_cluster")
+        );
+        assert_eq!(
+            lazy_route_of("/clusters/abc/nodegroups/w"),
+            Some("node_group")
+        );
+        assert_eq!(
+            lazy_route_of("/clusters/abc/add-node-group"),
+            Some("add_node_group")
+        );
+        assert_eq!(lazy_route_of("/operations/1"), Some("operation"));
+        assert_eq!(lazy_route_of("/admin"), Some("admin"));
+        assert_eq!(lazy_route_of("/signin"), None);
+        assert_eq!(lazy_route_of("/"), None);
+    }
+}

@@ -230,3 +230,24 @@ test('without JavaScript: create a project, describe it, add a member, switch ba
   await page.waitForSelector('h1:has-text("(personal)")');
   await ctx.close();
 });
+
+test('a signed-in page comes with preloads for its own WASM chunks', async () => {
+  const ctx = await browser.newContext();
+  const { page } = await signUp(ctx, 'preload');
+  for (const path of ['/clusters', '/account']) {
+    // A fresh load: the chunks are fetched by the page's <link rel=preload>s while the
+    // main WASM loads, not afterwards by the split loader.
+    const fresh = await ctx.newPage();
+    await fresh.goto(`${server.url}${path}`);
+    await hydrated(fresh);
+    const chunks = await fresh.evaluate(() => performance.getEntriesByType('resource')
+      .filter((e) => /\/pkg\/(chunk_\d+|split_.*)\.wasm$/.test(e.name))
+      .map((e) => ({ name: e.name, by: e.initiatorType })));
+    assert.ok(chunks.length > 0, `${path} loaded no chunk`);
+    const late = chunks.filter((c) => c.by !== 'link');
+    assert.deepEqual(late, [], `${path}: chunks fetched without a preload`);
+    await fresh.close();
+  }
+  await page.close();
+  await ctx.close();
+});
