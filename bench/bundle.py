@@ -36,7 +36,7 @@ def main():
     main_gz = gz(os.path.join(pkg, "shipyard_bg.wasm"))
     main_raw = os.path.getsize(os.path.join(pkg, "shipyard_bg.wasm"))
     js_gz = gz(os.path.join(pkg, "shipyard.js"))
-    manifest_path = os.path.join(pkg, "__wasm_split_manifest.json")
+    manifest_path = os.path.join(pkg, "split-manifest.json")
     manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
     loader = [f for f in os.listdir(pkg) if f.startswith("__wasm_split.") and f.endswith(".js")]
     loader_gz = gz(os.path.join(pkg, loader[0])) if loader else 0

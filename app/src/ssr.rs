@@ -308,9 +308,11 @@ pub fn lazy_route_of(path: &str) -> Option<&'static str> {
 }
 
 /// `<link rel=preload>`s for the WASM chunks of the page being rendered, from the split
-/// manifest (`make site`). Leptos adds them only when the lazy route has already run by
-/// the time it looks, which with `SsrMode::Async` it mostly has not: the browser then
-/// fetched a page's chunks only after the main WASM had started, one round trip later.
+/// manifest (`make site` writes it as `split-manifest.json`, not under the name Leptos
+/// reads). Leptos' own preloads come only when the lazy route has already run by the
+/// time it looks, which with `SsrMode::Async` it mostly has not: the browser then fetched
+/// a page's chunks after the main WASM had started, and pages differed from one request
+/// to the next.
 pub fn chunk_preloads(options: &LeptosOptions) -> impl IntoView {
     use std::collections::HashMap;
     use std::sync::OnceLock;
@@ -318,7 +320,7 @@ pub fn chunk_preloads(options: &LeptosOptions) -> impl IntoView {
     let manifest = MANIFEST.get_or_init(|| {
         let path = std::path::Path::new(options.site_root.as_ref())
             .join(options.site_pkg_dir.as_ref())
-            .join("__wasm_split_manifest.json");
+            .join("split-manifest.json");
         let text = std::fs::read_to_string(path).ok()?;
         serde_json::from_str(&text).ok()
     });

@@ -2,8 +2,10 @@
 //! with `--emit-relocs`) at its `#[lazy]` / `#[lazy_route]` points, as `cargo leptos
 //! --split` does. Writes `<pkg dir>/<out name>_split.wasm` (the main module, for
 //! wasm-bindgen), one `.wasm` per chunk, the loader `__wasm_split.<…>.js` and
-//! `__wasm_split_manifest.json`, which Leptos' `HydrationScripts` reads to preload the
-//! chunks a page needs.
+//! `split-manifest.json` (which chunks each lazy route needs), from which the server
+//! preloads a page's chunks (`app::ssr::chunk_preloads`). Not under the name Leptos looks
+//! for: its own preloads come only when the lazy route has run before it checks, so a
+//! page would carry them some of the time.
 
 use std::path::PathBuf;
 
@@ -34,7 +36,7 @@ fn main() -> Result<()> {
     .map_err(|e| anyhow::anyhow!("splitting {input}: {e}"))?;
 
     let manifest = serde_json::to_string_pretty(&split.prefetch_map)?;
-    std::fs::write(pkg_dir.join("__wasm_split_manifest.json"), manifest)?;
+    std::fs::write(pkg_dir.join("split-manifest.json"), manifest)?;
     for module in &split.split_modules {
         println!("{}", module.display());
     }
