@@ -167,20 +167,27 @@ mod ssr {
         }
     }
 
-    /// The id of the project the console works in.
-    pub async fn current_project(
+    /// The project the console works in, with the user's role in it.
+    pub async fn current_membership(
         actor: &provision::domain::Actor,
         session: &tower_sessions::Session,
-    ) -> Result<String, AppError> {
+    ) -> Result<provision::domain::ProjectWithRole, AppError> {
         crate::ssr::current_project(&actor.user_id, session)
             .await?
             .0
-            .map(|p| p.project.id)
             .ok_or_else(|| {
                 AppError::from(Error::NotFound(
                     "You are not a member of any project.".into(),
                 ))
             })
+    }
+
+    /// The id of the project the console works in.
+    pub async fn current_project(
+        actor: &provision::domain::Actor,
+        session: &tower_sessions::Session,
+    ) -> Result<String, AppError> {
+        Ok(current_membership(actor, session).await?.project.id)
     }
 }
 
@@ -189,14 +196,7 @@ mod ssr {
 pub async fn list_clusters(q: String, status: String, page: i64) -> Result<ClusterPage, AppError> {
     use crate::ssr::*;
     let (actor, _, session) = require_actor().await?;
-    let project = crate::ssr::current_project(&actor.user_id, &session)
-        .await?
-        .0
-        .ok_or_else(|| {
-            AppError::from(provision::Error::NotFound(
-                "You are not a member of any project.".into(),
-            ))
-        })?;
+    let project = ssr::current_membership(&actor, &session).await?;
     let page = page.max(1);
     let filter = provision::clusters::ClusterFilter {
         name: Some(q.trim().to_string()).filter(|s| !s.is_empty()),
