@@ -128,6 +128,16 @@ pub fn state() -> Result<AppState, AppError> {
 /// Sets the response status (and Retry-After) for an error a server function returns.
 pub fn set_error_status(err: &AppError) {
     if let Some(res) = use_context::<ResponseOptions>() {
+        // A page that redirects (a signed-out visitor sent to sign in) keeps its 302,
+        // whatever its parts that failed meanwhile say.
+        let redirecting = res
+            .0
+            .read()
+            .map(|parts| parts.headers.contains_key(http::header::LOCATION))
+            .unwrap_or(false);
+        if redirecting {
+            return;
+        }
         res.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST));
         res.insert_header(
             http::HeaderName::from_static(ERROR_HEADER),

@@ -46,6 +46,11 @@ export async function startServer(extraEnv = {}) {
     child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`shipyard exited (${code}):\n${output}`)));
   });
+  // Whatever the server says after start-up (warnings, errors, panics) goes to the test's
+  // stderr, next to the failure it may explain.
+  const forward = (chunk) => process.stderr.write(`[shipyard] ${chunk}`);
+  child.stdout.on('data', forward);
+  child.stderr.on('data', forward);
   const cloud = output.match(/Embedded localcloud \(OpenStack APIs\) at (http:\/\/[0-9.:]+)/);
   return {
     url,
@@ -78,12 +83,13 @@ export async function startBrowser() {
       '--no-first-run',
     ],
   });
+  watchContext(context);
   return {
     context,
     async newContext(options = {}) {
       // An isolated cookie jar in the same browser, for a second user.
       const browser = context.browser();
-      if (browser) return browser.newContext(options);
+      if (browser) return watchContext(await browser.newContext(options));
       throw new Error('no browser handle');
     },
     async stop() {
@@ -93,9 +99,36 @@ export async function startBrowser() {
   };
 }
 
+// What each page printed as errors, failed to fetch, or threw: a test that times out
+// waiting for hydration says why.
+const pageLogs = new WeakMap();
+function watchContext(context) {
+  const watch = (page) => {
+    const log = [];
+    pageLogs.set(page, log);
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') log.push(`console.${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => log.push(`uncaught: ${e.stack ?? e}`));
+    page.on('requestfailed', (r) => log.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+    page.on('response', (r) => {
+      if (r.status() >= 500) log.push(`HTTP ${r.status()}: ${r.url()}`);
+    });
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+  return context;
+}
+
 /** Waits until the page's WASM has hydrated (the app marks <body>). */
 export async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  try {
+    await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  } catch (e) {
+    const log = pageLogs.get(page) ?? ['(page not watched)'];
+    e.message += `\n${page.url()} never hydrated; the page's log:\n  ${log.join('\n  ') || '(empty)'}`;
+    throw e;
+  }
 }
 
 let counter = 0;
