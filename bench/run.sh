@@ -41,8 +41,9 @@ COOKIE="$(awk '$6 == "shipyard_session" { print "shipyard_session=" $7 }' "$WORK
 # 100 clusters in the project (50 machines each), then the page as a static file.
 DB="$WORK/data/shipyard.db"
 python3 bench/seed.py "$DB" "$EMAIL" 0 100 >/dev/null
-# The first answers after start can carry the page's resources twice (Leptos); the
-# steady-state page is the one measured, so it is the one copied.
+# An answer can carry the page's resources more than once (the server may build a
+# signed-in page up to three times: docs/DECISIONS.md); a few warm-up requests, then the
+# page as the static copy (its size is in the table).
 for _ in 1 2 3 4 5; do curl -sf -o /dev/null -H "cookie: $COOKIE" -H 'accept: text/html' "$URL/clusters"; done
 curl -sf -H "cookie: $COOKIE" -H 'accept: text/html' "$URL/clusters" >"$WORK/site/clusters-static.html"
 grep -q "cluster-0099" "$WORK/site/clusters-static.html" || { echo "not the signed-in page with the seeded clusters" >&2; exit 1; }

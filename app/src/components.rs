@@ -73,47 +73,22 @@ pub fn Header() -> impl IntoView {
     }
 }
 
-/// Shows `page` to a signed-in user; sends everyone else to the sign-in page.
-///
-/// `page` is built once, by the caller, outside any `Suspense`: on the server a
-/// `Suspense` re-runs its children's closures while it waits (`dry_resolve`), so a page
-/// built inside one would create its resources again on each pass (each a query, and an
-/// id the browser's single pass would not match; one fetching for an owner already
-/// disposed failed with "no session layer" and broke hydration). Only the check runs
-/// in a `Suspense` here. A page that needs the signed-in user reads the session itself.
-pub fn authed(page: impl IntoView + 'static) -> impl IntoView {
-    let session = expect_context::<SessionResource>();
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match session.await {
-                    Ok(Some(_)) => ().into_any(),
-                    Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
-                    Err(e) => view! { <ErrorText error=e /> }.into_any(),
-                }
-            })}
-        </Transition>
-        {page}
-    }
-}
-
-/// What `f` makes of the signed-in user's session, once it has loaded (nothing while
-/// signed out: [`authed`] redirects then).
-pub fn with_session<F, V>(f: F) -> impl IntoView
+/// Renders `page` for a signed-in user; sends everyone else to the sign-in page.
+pub fn authed<F>(page: F) -> impl IntoView
 where
-    F: Fn(SessionInfo) -> V + Send + Sync + 'static,
-    V: IntoView + 'static,
+    F: Fn(SessionInfo) -> AnyView + Send + Sync + 'static,
 {
     let session = expect_context::<SessionResource>();
-    let f = Arc::new(f);
+    let page = Arc::new(page);
     view! {
-        <Transition fallback=|| ()>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
-                let f = f.clone();
+                let page = page.clone();
                 Suspend::new(async move {
                     match session.await {
-                        Ok(Some(info)) => Some(f(info)),
-                        _ => None,
+                        Ok(Some(info)) => page(info),
+                        Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
+                        Err(e) => view! { <ErrorText error=e /> }.into_any(),
                     }
                 })
             }}

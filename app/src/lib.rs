@@ -62,6 +62,17 @@ where
     T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
+    // On the server a `<Suspense>` walks its children again while it waits, and a page
+    // built under one creates its resources again on each walk, disposing the previous
+    // walk's owner; a fetch still running for that owner would find no request in its
+    // context ("no session layer") and its data, sometimes the one the browser
+    // hydrates with, would be an error. So the fetch runs with the request's contexts,
+    // taken when the resource is made.
+    #[cfg(feature = "ssr")]
+    let fetcher = {
+        let request = ssr::RequestScope::capture();
+        move |s: S| request.run(fetcher(s))
+    };
     Resource::new_with_options(source, fetcher, false)
 }
 

@@ -62,6 +62,44 @@ pub struct WebConfig {
     pub session_absolute_ms: i64,
 }
 
+/// The request's root owner (where the integration provides the request's parts,
+/// response options, state and memo), held by a resource's fetch so that it runs with
+/// them even after the owner that made the resource is gone (see `crate::load`).
+#[derive(Clone)]
+pub struct RequestScope {
+    root: Option<Owner>,
+}
+
+impl RequestScope {
+    pub fn capture() -> Self {
+        let mut root = Owner::current();
+        while let Some(parent) = root.as_ref().and_then(Owner::parent) {
+            root = Some(parent);
+        }
+        RequestScope { root }
+    }
+
+    /// `fut`, polled under an owner of its own below the request's root.
+    pub fn run<F: std::future::Future + Send + 'static>(
+        &self,
+        fut: F,
+    ) -> impl std::future::Future<Output = F::Output> + Send + 'static
+    where
+        F::Output: Send,
+    {
+        let owner = self.root.as_ref().map(Owner::child);
+        let fut = match &owner {
+            Some(o) => o.with(|| leptos::reactive::computed::ScopedFuture::new(fut)),
+            None => leptos::reactive::computed::ScopedFuture::new(fut),
+        };
+        async move {
+            let out = fut.await;
+            drop(owner);
+            out
+        }
+    }
+}
+
 /// What one request has already read of the signed-in user, so that the page and each
 /// of its server functions (the session, the list, ...) do not read it again. Provided
 /// afresh for every request; keyed by user id, so a sign-in within the request misses.
@@ -128,16 +166,6 @@ pub fn state() -> Result<AppState, AppError> {
 /// Sets the response status (and Retry-After) for an error a server function returns.
 pub fn set_error_status(err: &AppError) {
     if let Some(res) = use_context::<ResponseOptions>() {
-        // A page that redirects (a signed-out visitor sent to sign in) keeps its 302,
-        // whatever its parts that failed meanwhile say.
-        let redirecting = res
-            .0
-            .read()
-            .map(|parts| parts.headers.contains_key(http::header::LOCATION))
-            .unwrap_or(false);
-        if redirecting {
-            return;
-        }
         res.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST));
         res.insert_header(
             http::HeaderName::from_static(ERROR_HEADER),
@@ -369,7 +397,37 @@ pub fn chunk_preloads(options: &LeptosOptions) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::lazy_route_of;
+    use super::{lazy_route_of, RequestScope};
+    use leptos::prelude::*;
+
+    #[derive(Clone)]
+    struct RequestMarker(u32);
+
+    /// A resource made under an owner that a `Suspense` then disposes (it walks its
+    /// children again while it waits) still fetches with the request's contexts.
+    #[tokio::test]
+    async fn a_fetch_outlives_the_owner_that_made_it() {
+        let root = Owner::new_root(None);
+        // request root → one pass of a Suspense's children → the page that made the
+        // resource (owners hold their parents weakly).
+        let (scope, pass, page) = root.with(|| {
+            provide_context(RequestMarker(7));
+            let pass = Owner::new();
+            let page = pass.with(Owner::new);
+            let scope = page.with(RequestScope::capture);
+            (scope, pass, page)
+        });
+        let fetch = || async { use_context::<RequestMarker>().map(|m| m.0) };
+        let unscoped = page.with(|| leptos::reactive::computed::ScopedFuture::new(fetch()));
+        let scoped = scope.run(fetch());
+        // The next pass replaces this one.
+        pass.cleanup();
+        drop(pass);
+        // What the fetches saw before: nothing (the server function answered "no
+        // session layer"); with the request's scope: the request.
+        assert_eq!(unscoped.await, None);
+        assert_eq!(scoped.await, Some(7));
+    }
 
     #[test]
     fn paths_map_to_their_lazy_routes() {

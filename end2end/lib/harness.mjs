@@ -106,10 +106,17 @@ function watchContext(context) {
   const watch = (page) => {
     const log = [];
     pageLogs.set(page, log);
+    // Panics and uncaught errors also go to stderr at once, next to whichever wait
+    // then fails (a refused request's "Failed to load resource" is expected in tests).
+    const loud = (line) => process.stderr.write(`[browser ${page.url()}] ${line}\n`);
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') log.push(`console.${m.type()}: ${m.text()}`);
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) loud(m.text());
     });
-    page.on('pageerror', (e) => log.push(`uncaught: ${e.stack ?? e}`));
+    page.on('pageerror', (e) => {
+      log.push(`uncaught: ${e.stack ?? e}`);
+      loud(`uncaught: ${e.message ?? e}`);
+    });
     page.on('requestfailed', (r) => log.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
     page.on('response', (r) => {
       if (r.status() >= 500) log.push(`HTTP ${r.status()}: ${r.url()}`);

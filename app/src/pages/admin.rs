@@ -16,7 +16,7 @@ use crate::dto::{AdminDashboard, AuditFilterDto, HostDto, ProjectQuotaDto};
 pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="Admin · Shipyard" />
-        {authed(view! { <AdminBody /> })}
+        {authed(|_info| view! { <AdminBody /> }.into_any())}
     }
 }
 

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::cluster_api::*;
-use crate::components::{authed, with_session, ActionError, ErrorText};
+use crate::components::{authed, ActionError, ErrorText};
 use crate::dto::*;
 
 /// The badge class of a cluster or operation status.
@@ -24,12 +24,15 @@ const STATUSES: [&str; 5] = ["CREATING", "ACTIVE", "UPDATING", "DELETING", "FAIL
 pub fn ClustersPage() -> impl IntoView {
     view! {
         <Title text="Clusters · Shipyard" />
-        {authed(view! { <ClusterList /> })}
+        {authed(|info| {
+            let project = info.current.map(|p| p.name).unwrap_or_else(|| "no project".into());
+            view! { <ClusterList project /> }.into_any()
+        })}
     }
 }
 
 #[component]
-fn ClusterList() -> impl IntoView {
+fn ClusterList(project: String) -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
     let status = move || query.read().get("status").unwrap_or_default();
@@ -48,14 +51,7 @@ fn ClusterList() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>"Clusters"</h1>
-                <p class="muted">
-                    "Project: "
-                    <strong>
-                        {with_session(|info| {
-                            info.current.map(|p| p.name).unwrap_or_else(|| "no project".into())
-                        })}
-                    </strong>
-                </p>
+                <p class="muted">"Project: " <strong>{project}</strong></p>
                 <a class="button" href="/clusters/new" id="new-cluster">"Create cluster"</a>
             </div>
             <form method="get" action="/clusters" class="form inline" role="search" id="cluster-search">
@@ -156,7 +152,7 @@ fn encode(s: &str) -> String {
 pub fn NewClusterPage() -> impl IntoView {
     view! {
         <Title text="Create cluster · Shipyard" />
-        {authed(view! { <NewCluster /> })}
+        {authed(|_| view! { <NewCluster /> }.into_any())}
     }
 }
 
@@ -352,7 +348,7 @@ fn PlanReview(
 pub fn ClusterPage() -> impl IntoView {
     view! {
         <Title text="Cluster · Shipyard" />
-        {authed(view! { <ClusterBody /> })}
+        {authed(|_| view! { <ClusterBody /> }.into_any())}
     }
 }
 
@@ -701,7 +697,7 @@ fn DeleteWorkloadForm(
 pub fn DeleteClusterPage() -> impl IntoView {
     view! {
         <Title text="Delete cluster · Shipyard" />
-        {authed(view! { <DeleteCluster_ /> })}
+        {authed(|_| view! { <DeleteCluster_ /> }.into_any())}
     }
 }
 
@@ -760,7 +756,7 @@ fn DeleteCluster_() -> impl IntoView {
 pub fn NodeGroupPage() -> impl IntoView {
     view! {
         <Title text="Node group · Shipyard" />
-        {authed(view! { <NodeGroup_ /> })}
+        {authed(|_| view! { <NodeGroup_ /> }.into_any())}
     }
 }
 
@@ -857,7 +853,7 @@ fn NodeGroup_() -> impl IntoView {
 pub fn AddNodeGroupPage() -> impl IntoView {
     view! {
         <Title text="Add a node group · Shipyard" />
-        {authed(view! { <AddNodeGroup /> })}
+        {authed(|_| view! { <AddNodeGroup /> }.into_any())}
     }
 }
 

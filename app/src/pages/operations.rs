@@ -13,7 +13,7 @@ use crate::dto::format_time;
 pub fn OperationPage() -> impl IntoView {
     view! {
         <Title text="Operation · Shipyard" />
-        {authed(view! { <Operation_ /> })}
+        {authed(|_| view! { <Operation_ /> }.into_any())}
     }
 }
 

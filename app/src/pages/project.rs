@@ -12,57 +12,49 @@ use crate::dto::format_time;
 pub fn ProjectPage() -> impl IntoView {
     view! {
         <Title text="Project · Shipyard" />
-        {authed(view! { <ProjectBody /> })}
+        {authed(|info| {
+            let create = ServerAction::<CreateProject>::new();
+            let body = match info.current {
+                Some(p) => view! { <ProjectDetailsView project_id=p.id /> }.into_any(),
+                None => view! { <p class="muted">"You are not a member of any project."</p> }.into_any(),
+            };
+            view! {
+                <section class="page">
+                    {body}
+                    <div class="card">
+                        <h2>"New project"</h2>
+                        <ActionForm action=create attr:class="form inline" attr:id="project-create-form">
+                            <ActionError value=create.value() />
+                            <label for="new-project-name">"Name"</label>
+                            <input id="new-project-name" name="name" maxlength="64" required />
+                            <button type="submit">"Create project"</button>
+                        </ActionForm>
+                    </div>
+                </section>
+            }
+                .into_any()
+        })}
     }
 }
 
 #[component]
-fn ProjectBody() -> impl IntoView {
-    let create = ServerAction::<CreateProject>::new();
-    view! {
-        <section class="page">
-            <ProjectDetailsView />
-            <div class="card">
-                <h2>"New project"</h2>
-                <ActionForm action=create attr:class="form inline" attr:id="project-create-form">
-                    <ActionError value=create.value() />
-                    <label for="new-project-name">"Name"</label>
-                    <input id="new-project-name" name="name" maxlength="64" required />
-                    <button type="submit">"Create project"</button>
-                </ActionForm>
-            </div>
-        </section>
-    }
-}
-
-/// The current project (the session's), with its members.
-#[component]
-fn ProjectDetailsView() -> impl IntoView {
-    let session = expect_context::<crate::SessionResource>();
-    let switch = expect_context::<ServerAction<crate::api::SwitchProject>>();
+fn ProjectDetailsView(project_id: String) -> impl IntoView {
     let update = ServerAction::<UpdateProject>::new();
     let set_member = ServerAction::<SetMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let location = use_location();
     let query = use_query_map();
-    // Follows the session (a project switch changes the current project) as well as
-    // the page's own forms.
+    let pid = project_id.clone();
     let details = crate::load(
         move || {
             (
                 location.search.get(),
-                switch.version().get(),
                 update.version().get(),
                 set_member.version().get(),
                 remove.version().get(),
             )
         },
-        move |_| async move {
-            match session.await?.and_then(|info| info.current) {
-                Some(p) => get_project(p.id).await.map(Some),
-                None => Ok(None),
-            }
-        },
+        move |_| get_project(pid.clone()),
     );
     let notice = move || {
         query.with(|q| match (q.get("saved"), q.get("created")) {
@@ -78,16 +70,12 @@ fn ProjectDetailsView() -> impl IntoView {
         <ActionError value=remove.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
+                let project_id = project_id.clone();
                 Suspend::new(async move {
                     let d = match details.await {
-                        Ok(Some(d)) => d,
-                        Ok(None) => {
-                            return view! { <p class="muted">"You are not a member of any project."</p> }
-                                .into_any();
-                        }
+                        Ok(d) => d,
                         Err(e) => return view! { <ErrorText error=e /> }.into_any(),
                     };
-                    let project_id = d.project.id.clone();
                     let can_manage = d.can_manage;
                     let pid_update = project_id.clone();
                     let pid_member = project_id.clone();
