@@ -63,11 +63,13 @@ pub struct WebConfig {
 }
 
 /// The request's root owner (where the integration provides the request's parts,
-/// response options, state and memo), held by a resource's fetch so that it runs with
-/// them even after the owner that made the resource is gone (see `crate::load`).
+/// response options, state and memo), known to a resource's fetch so that it runs with
+/// them even after the owner that made the resource is gone (see `crate::load`). Held
+/// weakly: the resource lives in the root's tree, and a strong reference back would
+/// keep a request whose client went away alive for good.
 #[derive(Clone)]
 pub struct RequestScope {
-    root: Option<Owner>,
+    root: Option<leptos::reactive::owner::WeakOwner>,
 }
 
 impl RequestScope {
@@ -76,7 +78,9 @@ impl RequestScope {
         while let Some(parent) = root.as_ref().and_then(Owner::parent) {
             root = Some(parent);
         }
-        RequestScope { root }
+        RequestScope {
+            root: root.as_ref().map(Owner::downgrade),
+        }
     }
 
     /// `fut`, polled under an owner of its own below the request's root.
@@ -87,7 +91,11 @@ impl RequestScope {
     where
         F::Output: Send,
     {
-        let owner = self.root.as_ref().map(Owner::child);
+        let owner = self
+            .root
+            .as_ref()
+            .and_then(|root| root.upgrade())
+            .map(|root| root.child());
         let fut = match &owner {
             Some(o) => o.with(|| leptos::reactive::computed::ScopedFuture::new(fut)),
             None => leptos::reactive::computed::ScopedFuture::new(fut),
