@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::ConnectInfo;
 use http::{HeaderValue, StatusCode};
 use leptos::prelude::*;
+use leptos::reactive::computed::ScopedFuture;
 use leptos_axum::ResponseOptions;
 use provision::domain::{Actor, User};
 use provision::Store;
@@ -83,27 +84,19 @@ impl RequestScope {
         }
     }
 
-    /// `fut`, polled under an owner of its own below the request's root.
-    pub fn run<F: std::future::Future + Send + 'static>(
-        &self,
-        fut: F,
-    ) -> impl std::future::Future<Output = F::Output> + Send + 'static
-    where
-        F::Output: Send,
-    {
+    /// `fut`, polled under an owner of its own below the request's root (the future
+    /// holds that owner while it runs).
+    pub fn run<F: std::future::Future>(&self, fut: F) -> ScopedFuture<F> {
         let owner = self
             .root
             .as_ref()
             .and_then(|root| root.upgrade())
-            .map(|root| root.child());
-        let fut = match &owner {
-            Some(o) => o.with(|| leptos::reactive::computed::ScopedFuture::new(fut)),
-            None => leptos::reactive::computed::ScopedFuture::new(fut),
-        };
-        async move {
-            let out = fut.await;
-            drop(owner);
-            out
+            .map(|root| root.child())
+            .unwrap_or_default();
+        ScopedFuture {
+            owner,
+            observer: None,
+            fut,
         }
     }
 }
@@ -426,7 +419,7 @@ mod tests {
             (scope, pass, page)
         });
         let fetch = || async { use_context::<RequestMarker>().map(|m| m.0) };
-        let unscoped = page.with(|| leptos::reactive::computed::ScopedFuture::new(fetch()));
+        let unscoped = page.with(|| super::ScopedFuture::new(fetch()));
         let scoped = scope.run(fetch());
         // The next pass replaces this one.
         pass.cleanup();
