@@ -65,6 +65,12 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
+            // sqlx pings a connection before lending it by default: for SQLite that is a
+            // round trip to the connection's worker thread (a futex wake each way) before
+            // every query, for a file that cannot have gone away. It cost about a tenth
+            // of a signed-in page's CPU (docs/DECISIONS.md). PostgreSQL keeps the check:
+            // its server can drop a connection.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
