@@ -351,49 +351,57 @@ pub fn lazy_route_of(path: &str) -> Option<&'static str> {
 /// reads). Leptos' own preloads come only when the lazy route has already run by the
 /// time it looks, which with `SsrMode::Async` it mostly has not: the browser then fetched
 /// a page's chunks after the main WASM had started, and pages differed from one request
-/// to the next.
+/// to the next. Each route's links are written once, as HTML, when first asked for (the
+/// shell is never hydrated): as views they were a few percent of a page's CPU.
 pub fn chunk_preloads(options: &LeptosOptions) -> impl IntoView {
     use std::collections::HashMap;
     use std::sync::OnceLock;
-    static MANIFEST: OnceLock<Option<HashMap<String, Vec<String>>>> = OnceLock::new();
-    let manifest = MANIFEST.get_or_init(|| {
+    static PRELOADS: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
+    let preloads = PRELOADS.get_or_init(|| {
         let path = std::path::Path::new(options.site_root.as_ref())
             .join(options.site_pkg_dir.as_ref())
             .join("split-manifest.json");
-        let text = std::fs::read_to_string(path).ok()?;
-        serde_json::from_str(&text).ok()
-    });
-    let path = use_context::<http::request::Parts>()
-        .map(|parts| parts.uri.path().to_string())
-        .unwrap_or_default();
-    let pkg = format!("/{}", options.site_pkg_dir);
-    let modules = manifest
-        .as_ref()
-        .zip(lazy_route_of(&path))
-        .and_then(|(manifest, route)| {
-            let prefix = format!("__{route}_route_view_");
-            manifest
-                .iter()
-                .find(|(split, _)| split.starts_with(&prefix))
-                .map(|(_, modules)| modules.clone())
-        })
-        .unwrap_or_default();
-    let loader = (!modules.is_empty()).then(|| {
-        view! {
-            <link rel="modulepreload" href=format!("{pkg}/__wasm_split.______________________.js") crossorigin="anonymous" />
-        }
-    });
-    view! {
-        {loader}
-        {modules
+        let manifest: HashMap<String, Vec<String>> = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        manifest
             .into_iter()
-            .map(|m| {
-                view! {
-                    <link rel="preload" href=format!("{pkg}/{m}.wasm") r#as="fetch" type="application/wasm" crossorigin="anonymous" />
-                }
+            .filter_map(|(split, modules)| {
+                let route = split.strip_prefix("__")?.split_once("_route_view_")?.0;
+                Some((
+                    route.to_string(),
+                    preload_links(&options.site_pkg_dir, &modules),
+                ))
             })
-            .collect_view()}
+            .collect()
+    });
+    let html = use_context::<http::request::Parts>()
+        .and_then(|parts| lazy_route_of(parts.uri.path()))
+        .and_then(|route| preloads.get(route).copied())
+        .unwrap_or_default();
+    leptos::tachys::html::InertElement::new(html)
+}
+
+/// The links that preload a route's chunks (and the split loader), as HTML.
+fn preload_links(pkg: &str, modules: &[String]) -> &'static str {
+    if modules.is_empty() {
+        return "";
     }
+    let attr = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;");
+    let mut html = format!(
+        "<link rel=\"modulepreload\" href=\"/{}/__wasm_split.______________________.js\" crossorigin=\"anonymous\">",
+        attr(pkg)
+    );
+    for m in modules {
+        html.push_str(&format!(
+            "<link rel=\"preload\" href=\"/{}/{}.wasm\" as=\"fetch\" type=\"application/wasm\" crossorigin=\"anonymous\">",
+            attr(pkg),
+            attr(m)
+        ));
+    }
+    // Once per route for the life of the process.
+    html.leak()
 }
 
 #[cfg(test)]
