@@ -388,7 +388,11 @@ fn preload_links(pkg: &str, modules: &[String]) -> &'static str {
     if modules.is_empty() {
         return "";
     }
-    let attr = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;");
+    let attr = |s: &str| {
+        let mut out = String::new();
+        crate::escape_html(s, &mut out);
+        out
+    };
     let mut html = format!(
         "<link rel=\"modulepreload\" href=\"/{}/__wasm_split.______________________.js\" crossorigin=\"anonymous\">",
         attr(pkg)

@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::cluster_api::*;
 use crate::components::{authed, ActionError, ErrorText};
 use crate::dto::*;
+use crate::escape_html as esc;
 
 /// The badge class of a cluster or operation status.
 fn badge(status: &str) -> &'static str {
@@ -119,20 +120,6 @@ fn ClusterList(project: String) -> impl IntoView {
                 })}
             </Transition>
         </section>
-    }
-}
-
-/// Appends `s` escaped for HTML text and double-quoted attribute values.
-fn esc(s: &str, out: &mut String) {
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
     }
 }
 
