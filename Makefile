@@ -18,7 +18,7 @@ WASM_OUT := $(SITE_DIR)/pkg/shipyard_bg.wasm
 WASM_SPLIT := $(CARGO_TARGET_DIR)/release/wasm-split-site
 # The features rustc enables by default for wasm32-unknown-unknown. The name section goes
 # (wasm-bindgen keeps it when told not to demangle, as the split needs): 170 KB gzip.
-WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 SHIPYARD_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 export SHIPYARD_TEST_PG_URL

@@ -12,6 +12,9 @@ import re
 import sys
 
 PATHS = {
+    "home": "/",
+    "sign_in": "/signin",
+    "sign_up": "/signup",
     "clusters": "/clusters",
     "new_cluster": "/clusters/new",
     "cluster": "/clusters/:id",

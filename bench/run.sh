@@ -120,18 +120,18 @@ $CONNECTIONS connections for $DURATION per row.
 
 ## Hydrate bundle
 
-Every page but sign-in/sign-up is a lazy route whose code is split out of the main WASM
-(\`make site\`: \`frontend/split\` after cargo, then wasm-bindgen and wasm-opt); the
-server preloads a page's chunks with the page. gzip -9 per file, as each is fetched.
+Every page is a lazy route whose code is split out of the main WASM (\`make site\`:
+\`frontend/split\` after cargo, then wasm-bindgen and wasm-opt); the main WASM holds the
+runtime, the shell and the header, and the server preloads a page's chunks with the
+page. gzip -9 per file, as each is fetched.
 
 $BUNDLE_MD
 
 The CSS is $(kb "$CSS_GZ") KiB gzip.
 
-Goal: at most 300 KB (300,000 bytes) gzip -9. The main WASM, which every page loads and
-which hydrates the signed-out pages on its own, is $WASM_GZ bytes: $WASM_GOAL. A
-signed-in page hydrates with its chunks too: $PAGES_WITHIN of $PAGES pages are within
-300 KB with them (the largest, $WORST_GZ bytes): $PAGES_GOAL.
+Goal: at most 300 KB (300,000 bytes) gzip -9. The main WASM, which every page loads, is
+$WASM_GZ bytes: $WASM_GOAL. A page hydrates with its chunks too: $PAGES_WITHIN of $PAGES
+pages are within 300 KB with them (the largest, $WORST_GZ bytes): $PAGES_GOAL.
 
 ## Navigation to interactive (headless Chromium, loopback)
 

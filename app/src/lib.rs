@@ -156,9 +156,9 @@ fn Console() -> impl IntoView {
         <components::Header />
         <main id="main">
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/") view=pages::Home ssr=SsrMode::Async />
-                <Route path=path!("/signin") view=pages::SignInPage ssr=SsrMode::Async />
-                <Route path=path!("/signup") view=pages::SignUpPage ssr=SsrMode::Async />
+                <Route path=path!("/") view={Lazy::<pages::HomeRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/signin") view={Lazy::<pages::SignInRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/signup") view={Lazy::<pages::SignUpRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters") view={Lazy::<pages::ClustersRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters/new") view={Lazy::<pages::NewClusterRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters/:id") view={Lazy::<pages::ClusterRoute>::new()} ssr=SsrMode::Async />

@@ -332,6 +332,9 @@ pub async fn current_project(
 pub fn lazy_route_of(path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     Some(match segments.as_slice() {
+        [""] => "home",
+        ["signin"] => "sign_in",
+        ["signup"] => "sign_up",
         ["clusters"] => "clusters",
         ["clusters", "new"] => "new_cluster",
         ["clusters", _] => "cluster",
@@ -461,7 +464,9 @@ mod tests {
         );
         assert_eq!(lazy_route_of("/operations/1"), Some("operation"));
         assert_eq!(lazy_route_of("/admin"), Some("admin"));
-        assert_eq!(lazy_route_of("/signin"), None);
-        assert_eq!(lazy_route_of("/"), None);
+        assert_eq!(lazy_route_of("/signin"), Some("sign_in"));
+        assert_eq!(lazy_route_of("/signup"), Some("sign_up"));
+        assert_eq!(lazy_route_of("/"), Some("home"));
+        assert_eq!(lazy_route_of("/nowhere"), None);
     }
 }

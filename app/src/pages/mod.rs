@@ -54,11 +54,53 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
-// Every page but the few a signed-out visitor sees is a lazy route: its code is split
-// out of the main WASM into a chunk of its own (see the Makefile's `site` and
+// Every page is a lazy route (only the shell, the header and "not found" are in the main
+// WASM): its code is split out of the main WASM into a chunk of its own (see the Makefile's `site` and
 // docs/DECISIONS.md), which the server preloads with the page that needs it. Each impl is
 // written out: `#[lazy_route]` names the chunk after the source position, so a macro
 // generating them would give them all one name.
+
+/// `/`, loaded with its own chunk of WASM.
+pub struct HomeRoute;
+
+#[lazy_route]
+impl LazyRoute for HomeRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <Home /> }.into_any()
+    }
+}
+
+/// `/signin`, loaded with its own chunk of WASM.
+pub struct SignInRoute;
+
+#[lazy_route]
+impl LazyRoute for SignInRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SignInPage /> }.into_any()
+    }
+}
+
+/// `/signup`, loaded with its own chunk of WASM.
+pub struct SignUpRoute;
+
+#[lazy_route]
+impl LazyRoute for SignUpRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SignUpPage /> }.into_any()
+    }
+}
 
 /// `/clusters`, loaded with its own chunk of WASM.
 pub struct ClustersRoute;
