@@ -5,7 +5,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
-use crate::api::{SignOut, SwitchProject};
+use crate::api::SignOut;
 use crate::dto::SessionInfo;
 use crate::error::AppError;
 use crate::SessionResource;
@@ -13,8 +13,8 @@ use crate::SessionResource;
 #[component]
 pub fn Header() -> impl IntoView {
     let session = expect_context::<SessionResource>();
-    let switch = expect_context::<ServerAction<SwitchProject>>();
-    let sign_out = ServerAction::<SignOut>::new();
+    let switch = expect_context::<Submit<()>>();
+    let sign_out = Submit::new::<SignOut>();
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -33,7 +33,7 @@ pub fn Header() -> impl IntoView {
                                     <a href="/account">"Account"</a>
                                     {info.user.is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
                                 </nav>
-                                <ActionForm action=switch attr:class="switcher">
+                                <PostForm action=switch attr:class="switcher">
                                     <label for="project-switch">"Project"</label>
                                     <select id="project-switch" name="project_id">
                                         {info
@@ -49,11 +49,11 @@ pub fn Header() -> impl IntoView {
                                             .collect_view()}
                                     </select>
                                     <button type="submit" class="secondary">"Switch"</button>
-                                </ActionForm>
+                                </PostForm>
                                 <span class="whoami" data-testid="whoami">{info.user.email.clone()}</span>
-                                <ActionForm action=sign_out attr:class="signout">
+                                <PostForm action=sign_out attr:class="signout">
                                     <button type="submit" class="secondary">"Sign out"</button>
-                                </ActionForm>
+                                </PostForm>
                             }
                                 .into_any()
                         }
@@ -126,5 +126,141 @@ pub fn Notice(text: String) -> impl IntoView {
         <p class="banner ok" role="status">
             {text}
         </p>
+    }
+}
+
+/// A form's submissions to one server function: the last answer, whether one is on its
+/// way, and how many have come back. What `ServerAction` gives a page, but generic only
+/// over the answer's type: [`PostForm`] posts the form's fields as the browser would,
+/// URL-encoded, so the WASM holds no (de)serializer for any server function's arguments
+/// — the server parses them, with the same rules as without JavaScript.
+pub struct Submit<O: 'static> {
+    path: &'static str,
+    value: RwSignal<Option<Result<O, AppError>>>,
+    pending: RwSignal<bool>,
+    version: RwSignal<usize>,
+}
+
+impl<O: 'static> Clone for Submit<O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O: 'static> Copy for Submit<O> {}
+
+impl<O: Send + Sync + 'static> Submit<O> {
+    /// Submissions to the server function `S`. After a post without JavaScript that
+    /// failed, the server redirected back with the error in the URL: it is the value.
+    pub fn new<S>() -> Self
+    where
+        S: leptos::server_fn::ServerFn<Output = O>,
+    {
+        use leptos::server_fn::error::ServerFnUrlError;
+        let failed = use_context::<leptos::server::ServerActionError>().and_then(|error| {
+            (error.path() == S::PATH)
+                .then(|| Err(ServerFnUrlError::<AppError>::decode_err(error.err())))
+        });
+        Self {
+            path: S::PATH,
+            value: RwSignal::new(failed),
+            pending: RwSignal::new(false),
+            version: RwSignal::new(0),
+        }
+    }
+
+    /// The answer to the last submission (`None` before the first comes back).
+    pub fn value(&self) -> RwSignal<Option<Result<O, AppError>>> {
+        self.value
+    }
+
+    /// Whether a submission is on its way.
+    pub fn pending(&self) -> RwSignal<bool> {
+        self.pending
+    }
+
+    /// How many submissions have come back; resources that show what a form changes
+    /// refetch when it moves.
+    pub fn version(&self) -> RwSignal<usize> {
+        self.version
+    }
+}
+
+/// A `<form method=post>` to a server function. Without JavaScript the browser posts it
+/// and the server redirects back; hydrated, it posts the same fields with `fetch` and
+/// updates `action` in place (following a redirect the server function asks for).
+#[component]
+pub fn PostForm<O>(action: Submit<O>, children: Children) -> impl IntoView
+where
+    O: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let on_submit = move |ev: leptos::web_sys::SubmitEvent| {
+        if ev.default_prevented() {
+            return;
+        }
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            let body = leptos::form::form_data_from_event(&ev)
+                .ok()
+                .and_then(|data| {
+                    leptos::web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()
+                })
+                .map(|params| String::from(params.to_string()));
+            action.pending.set(true);
+            leptos::task::spawn_local(async move {
+                let answer = match body {
+                    Some(body) => post::post_form(action.path, body).await,
+                    None => Err(AppError::Internal("could not read the form".into())),
+                };
+                let answer = answer.and_then(|bytes| {
+                    serde_json::from_slice::<O>(&bytes)
+                        .map_err(|e| AppError::Transport(format!("Unreadable answer: {e}")))
+                });
+                action.value.set(Some(answer));
+                action.version.update(|n| *n += 1);
+                action.pending.set(false);
+            });
+        }
+    };
+    view! {
+        <form action=action.path method="post" on:submit=on_submit>
+            {children()}
+        </form>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod post {
+    use leptos::server_fn::client::{browser::BrowserClient, Client};
+    use leptos::server_fn::error::FromServerFnError;
+    use leptos::server_fn::redirect::call_redirect_hook;
+    use leptos::server_fn::request::{browser::BrowserRequest, ClientReq};
+    use leptos::server_fn::response::ClientRes;
+
+    use crate::error::AppError;
+
+    /// Posts URL-encoded fields to a server function as `server_fn`'s own client does
+    /// (JSON back; an error status carries an `AppError`; a redirect header sends the
+    /// router on), and returns the answer's bytes. Not generic: one copy in the WASM.
+    pub async fn post_form(path: &str, body: String) -> Result<Vec<u8>, AppError> {
+        let req = <BrowserRequest as ClientReq<AppError>>::try_new_post(
+            path,
+            "application/x-www-form-urlencoded",
+            "application/json",
+            body,
+        )?;
+        let res = <BrowserClient as Client<AppError>>::send(req).await?;
+        let status = ClientRes::<AppError>::status(&res);
+        let location = ClientRes::<AppError>::location(&res);
+        let redirect = ClientRes::<AppError>::has_redirect(&res);
+        let bytes = ClientRes::<AppError>::try_into_bytes(res).await?;
+        if (400..=599).contains(&status) {
+            return Err(AppError::de(bytes));
+        }
+        if (300..=399).contains(&status) || redirect {
+            call_redirect_hook(&location);
+        }
+        Ok(bytes.to_vec())
     }
 }

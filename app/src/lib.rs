@@ -6,7 +6,7 @@
 
 pub mod api;
 pub mod cluster_api;
-mod components;
+pub(crate) mod components;
 pub mod dto;
 pub mod error;
 mod pages;
@@ -136,7 +136,7 @@ struct Routing(ReadSignal<bool>);
 #[component]
 fn Console() -> impl IntoView {
     let location = use_location();
-    let switch = ServerAction::<SwitchProject>::new();
+    let switch = components::Submit::new::<SwitchProject>();
     let session: SessionResource = load(
         move || {
             (

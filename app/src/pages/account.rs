@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{get_tokens, ChangePassword, CreateToken, RevokeToken};
-use crate::components::{authed, ActionError, ErrorText, Notice};
+use crate::components::{authed, ActionError, ErrorText, Notice, PostForm, Submit};
 use crate::dto::format_time;
 
 #[component]
@@ -14,7 +14,7 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="Account · Shipyard" />
         {authed(move |info| {
-            let action = ServerAction::<ChangePassword>::new();
+            let action = Submit::new::<ChangePassword>();
             let changed = move || {
                 query.with(|q| q.get("changed").is_some())
                     || matches!(action.value().get(), Some(Ok(())))
@@ -36,7 +36,7 @@ pub fn AccountPage() -> impl IntoView {
                     <div class="card">
                         <h2>"Change password"</h2>
                         {move || changed().then(|| view! { <Notice text="Password changed.".to_string() /> })}
-                        <ActionForm action=action attr:class="form" attr:id="password-form">
+                        <PostForm action=action attr:class="form" attr:id="password-form">
                             <ActionError value=action.value() />
                             <label for="current">"Current password"</label>
                             <input id="current" name="current" type="password" autocomplete="current-password" required />
@@ -44,7 +44,7 @@ pub fn AccountPage() -> impl IntoView {
                             <input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required />
                             <p class="help">"At least 12 characters."</p>
                             <button type="submit" disabled=move || action.pending().get()>"Change password"</button>
-                        </ActionForm>
+                        </PostForm>
                     </div>
                     <Tokens />
                 </section>
@@ -57,8 +57,8 @@ pub fn AccountPage() -> impl IntoView {
 /// Personal API tokens: create (the secret is shown once), list, revoke.
 #[component]
 fn Tokens() -> impl IntoView {
-    let create = ServerAction::<CreateToken>::new();
-    let revoke = ServerAction::<RevokeToken>::new();
+    let create = Submit::new::<CreateToken>();
+    let revoke = Submit::new::<RevokeToken>();
     let query = use_query_map();
     let tokens = crate::load(
         // Not on `create`'s version: its redirect (to `?token=<id>`) changes the query.
@@ -103,10 +103,10 @@ fn Tokens() -> impl IntoView {
                                             <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
                                             <td>{if k.revoked_at.is_some() { "revoked" } else { "active" }}</td>
                                             <td>{k.revoked_at.is_none().then(move || view! {
-                                                <ActionForm action=revoke attr:class="inline">
+                                                <PostForm action=revoke attr:class="inline">
                                                     <input type="hidden" name="id" value=id />
                                                     <button type="submit" class="secondary small">"Revoke"</button>
-                                                </ActionForm>
+                                                </PostForm>
                                             })}</td>
                                         </tr>
                                     }
@@ -117,11 +117,11 @@ fn Tokens() -> impl IntoView {
                         .into_any()
                 })}
             </Transition>
-            <ActionForm action=create attr:class="form inline" attr:id="token-form">
+            <PostForm action=create attr:class="form inline" attr:id="token-form">
                 <label for="token-name">"New token"</label>
                 <input id="token-name" name="name" required maxlength="64" placeholder="what it is for" />
                 <button type="submit">"Create token"</button>
-            </ActionForm>
+            </PostForm>
         </div>
     }
 }

@@ -8,7 +8,7 @@ use crate::api::{get_admin_overview, AdminSetSignup, AdminUpdateUser};
 use crate::cluster_api::{
     get_admin_dashboard, AdminFlavor, AdminOperation, AdminQuota, AdminVersion,
 };
-use crate::components::{authed, ActionError, ErrorText};
+use crate::components::{authed, ActionError, ErrorText, PostForm, Submit};
 use crate::dto::format_time;
 use crate::dto::{AdminDashboard, AuditFilterDto, HostDto, ProjectQuotaDto};
 
@@ -22,8 +22,8 @@ pub fn AdminPage() -> impl IntoView {
 
 #[component]
 fn AdminBody() -> impl IntoView {
-    let signup = ServerAction::<AdminSetSignup>::new();
-    let user_change = ServerAction::<AdminUpdateUser>::new();
+    let signup = Submit::new::<AdminSetSignup>();
+    let user_change = Submit::new::<AdminUpdateUser>();
     let query = use_query_map();
     let overview = crate::load(
         move || {
@@ -67,12 +67,12 @@ fn AdminBody() -> impl IntoView {
                             <p data-testid="signup-state">
                                 {if o.signup_open { "Open: anyone can create an account." } else { "Closed: only administrators create accounts." }}
                             </p>
-                            <ActionForm action=signup attr:class="inline" attr:id="signup-toggle">
+                            <PostForm action=signup attr:class="inline" attr:id="signup-toggle">
                                 <input type="hidden" name="open" value=if o.signup_open { "false" } else { "true" } />
                                 <button type="submit" class="secondary">
                                     {if o.signup_open { "Close sign-up" } else { "Open sign-up" }}
                                 </button>
-                            </ActionForm>
+                            </PostForm>
                         </div>
                         <div class="card">
                             <h2>"Users"</h2>
@@ -99,11 +99,11 @@ fn AdminBody() -> impl IntoView {
                                                 <td>{format_time(u.created_at)}</td>
                                                 <td class="actions">
                                                     {[admin_change, state_change].into_iter().map(move |(change, label)| { let uid = uid.clone(); view! {
-                                                        <ActionForm action=user_change attr:class="inline">
+                                                        <PostForm action=user_change attr:class="inline">
                                                             <input type="hidden" name="user_id" value=uid />
                                                             <input type="hidden" name="change" value=change />
                                                             <button type="submit" class="secondary small">{label}</button>
-                                                        </ActionForm>
+                                                        </PostForm>
                                                     }}).collect_view()}
                                                 </td>
                                             </tr>
@@ -280,10 +280,10 @@ fn CapacityBars(hosts: Vec<HostDto>) -> impl IntoView {
 
 #[component]
 fn Dashboard() -> impl IntoView {
-    let op = ServerAction::<AdminOperation>::new();
-    let version = ServerAction::<AdminVersion>::new();
-    let flavor = ServerAction::<AdminFlavor>::new();
-    let quota = ServerAction::<AdminQuota>::new();
+    let op = Submit::new::<AdminOperation>();
+    let version = Submit::new::<AdminVersion>();
+    let flavor = Submit::new::<AdminFlavor>();
+    let quota = Submit::new::<AdminQuota>();
     let query = use_query_map();
     let data = crate::load(
         move || {
@@ -348,11 +348,11 @@ fn Dashboard() -> impl IntoView {
                                             <td>{o.error.clone().unwrap_or_default()}</td>
                                             <td>{format_time(o.created_at)}</td>
                                             <td>{action.map(move |(a, label)| view! {
-                                                <ActionForm action=op attr:class="inline">
+                                                <PostForm action=op attr:class="inline">
                                                     <input type="hidden" name="operation" value=oid.clone() />
                                                     <input type="hidden" name="action" value=a />
                                                     <button type="submit" class="secondary small">{label}</button>
-                                                </ActionForm>
+                                                </PostForm>
                                             })}</td>
                                         </tr>
                                     }
@@ -390,11 +390,11 @@ fn Dashboard() -> impl IntoView {
                                         <td><code>{v.image.clone()}</code></td>
                                         <td>{if v.enabled { "yes" } else { "no" }}</td>
                                         <td>
-                                            <ActionForm action=version attr:class="inline">
+                                            <PostForm action=version attr:class="inline">
                                                 <input type="hidden" name="version" value=name />
                                                 <input type="hidden" name="enabled" value=if v.enabled { "false" } else { "true" } />
                                                 <button type="submit" class="secondary small">{if v.enabled { "Stop offering" } else { "Offer" }}</button>
-                                            </ActionForm>
+                                            </PostForm>
                                         </td>
                                     </tr>
                                 }}).collect_view()}
@@ -414,11 +414,11 @@ fn Dashboard() -> impl IntoView {
                                         <td>{f.ram_mib}</td>
                                         <td>{if f.enabled { "yes" } else { "no" }}</td>
                                         <td>
-                                            <ActionForm action=flavor attr:class="inline">
+                                            <PostForm action=flavor attr:class="inline">
                                                 <input type="hidden" name="name" value=name />
                                                 <input type="hidden" name="enabled" value=if f.enabled { "false" } else { "true" } />
                                                 <button type="submit" class="secondary small">{if f.enabled { "Stop offering" } else { "Offer" }}</button>
-                                            </ActionForm>
+                                            </PostForm>
                                         </td>
                                     </tr>
                                 }}).collect_view()}
@@ -436,18 +436,14 @@ fn Dashboard() -> impl IntoView {
 /// Each project's limits beside its use; `editing` (a project id from the address)
 /// opens that project's form.
 #[component]
-fn Quotas(
-    quotas: Vec<ProjectQuotaDto>,
-    editing: String,
-    action: ServerAction<AdminQuota>,
-) -> impl IntoView {
+fn Quotas(quotas: Vec<ProjectQuotaDto>, editing: String, action: Submit<()>) -> impl IntoView {
     let edited = quotas.iter().find(|p| p.project_id == editing).cloned();
     view! {
         <div class="card" id="quotas">
             <h2>"Quotas per project"</h2>
             <ActionError value=action.value() />
             {edited.map(|p| view! {
-                <ActionForm action=action attr:class="form quota-form" attr:id="quota-form">
+                <PostForm action=action attr:class="form quota-form" attr:id="quota-form">
                     <h3>{format!("Quota of {}", p.name)}</h3>
                     <input type="hidden" name="project_id" value=p.project_id.clone() />
                     {p.quota.items().into_iter().zip(p.usage.items()).map(|((field, label, limit), (_, _, used))| view! {
@@ -457,7 +453,7 @@ fn Quotas(
                     <button type="submit" id="quota-save">"Save quota"</button>
                     " "
                     <a href="/admin#quotas">"Cancel"</a>
-                </ActionForm>
+                </PostForm>
             })}
             <table class="table" id="quota-table">
                 <thead>

@@ -4,16 +4,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{signup_status, SignIn, SignUp};
-use crate::components::ActionError;
+use crate::components::{ActionError, PostForm, Submit};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let action = ServerAction::<SignIn>::new();
+    let action = Submit::new::<SignIn>();
     view! {
         <Title text="Sign in · Shipyard" />
         <section class="card narrow">
             <h1>"Sign in"</h1>
-            <ActionForm action=action attr:class="form" attr:id="signin-form">
+            <PostForm action=action attr:class="form" attr:id="signin-form">
                 <ActionError value=action.value() />
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required />
@@ -28,7 +28,7 @@ pub fn SignInPage() -> impl IntoView {
                 <button type="submit" disabled=move || action.pending().get()>
                     "Sign in"
                 </button>
-            </ActionForm>
+            </PostForm>
             <p class="muted">"No account yet? " <a href="/signup">"Sign up"</a></p>
         </section>
     }
@@ -36,7 +36,7 @@ pub fn SignInPage() -> impl IntoView {
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
-    let action = ServerAction::<SignUp>::new();
+    let action = Submit::new::<SignUp>();
     let open = crate::load(|| (), |_| signup_status());
     view! {
         <Title text="Sign up · Shipyard" />
@@ -54,7 +54,7 @@ pub fn SignUpPage() -> impl IntoView {
                         })
                 })}
             </Transition>
-            <ActionForm action=action attr:class="form" attr:id="signup-form">
+            <PostForm action=action attr:class="form" attr:id="signup-form">
                 <ActionError value=action.value() />
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required />
@@ -72,7 +72,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <button type="submit" disabled=move || action.pending().get()>
                     "Sign up"
                 </button>
-            </ActionForm>
+            </PostForm>
             <p class="muted">"Already have an account? " <a href="/signin">"Sign in"</a></p>
         </section>
     }

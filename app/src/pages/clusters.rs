@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::cluster_api::*;
-use crate::components::{authed, ActionError, ErrorText};
+use crate::components::{authed, ActionError, ErrorText, PostForm, Submit};
 use crate::dto::*;
 use crate::escape_html as esc;
 
@@ -187,7 +187,7 @@ pub fn NewClusterPage() -> impl IntoView {
 #[component]
 fn NewCluster() -> impl IntoView {
     let query = use_query_map();
-    let create = ServerAction::<CreateCluster>::new();
+    let create = Submit::new::<CreateCluster>();
     // One resource for the options and the plan, so that the server renders both
     // before it answers (the page works without JavaScript).
     let page = crate::load(
@@ -315,7 +315,7 @@ fn ClusterFormView(form: ClusterForm, options: CreateOptions) -> impl IntoView {
 fn PlanReview(
     form: ClusterForm,
     plan: Result<PlanDto, crate::error::AppError>,
-    create: ServerAction<CreateCluster>,
+    create: Submit<()>,
 ) -> impl IntoView {
     let p = match plan {
         Ok(p) => p,
@@ -358,13 +358,13 @@ fn PlanReview(
                     "Quota left after it: "
                     {p.quota_left.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")}
                 </p>
-                <ActionForm action=create attr:id="create-form">
+                <PostForm action=create attr:id="create-form">
                     {form.fields().into_iter().map(|(k, v)| view! {
                         <input type="hidden" name=k value=v.to_string() />
                     }).collect_view()}
                     <input type="hidden" name="plan_id" value=plan_id />
                     <button type="submit" id="create-cluster" disabled=!can>"Create cluster"</button>
-                </ActionForm>
+                </PostForm>
             </div>
         }
         .into_any()
@@ -386,10 +386,10 @@ fn ClusterBody() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let tick = RwSignal::new(0u64);
     let actions = ClusterActions {
-        expose: ServerAction::<ExposeService>::new(),
-        volume: ServerAction::<CreateVolume>::new(),
-        remove: ServerAction::<DeleteWorkload>::new(),
-        retry: ServerAction::<RetryOperation>::new(),
+        expose: Submit::new::<ExposeService>(),
+        volume: Submit::new::<CreateVolume>(),
+        remove: Submit::new::<DeleteWorkload>(),
+        retry: Submit::new::<RetryOperation>(),
     };
     let detail = crate::load(
         move || {
@@ -480,10 +480,10 @@ fn follow(
 /// The forms of the cluster page, created once so their errors show above it.
 #[derive(Clone, Copy)]
 struct ClusterActions {
-    expose: ServerAction<ExposeService>,
-    volume: ServerAction<CreateVolume>,
-    remove: ServerAction<DeleteWorkload>,
-    retry: ServerAction<RetryOperation>,
+    expose: Submit<()>,
+    volume: Submit<()>,
+    remove: Submit<()>,
+    retry: Submit<()>,
 }
 
 #[component]
@@ -573,11 +573,11 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                                 {o.current.join(", ")}
                                 {o.error.clone().map(|e| view! { <span class="error-text">{e}</span> })}
                                 {(can_edit && o.state == "failed").then(move || view! {
-                                    <ActionForm action=actions.retry attr:class="inline">
+                                    <PostForm action=actions.retry attr:class="inline">
                                         <input type="hidden" name="id" value=id />
                                         <input type="hidden" name="operation" value=op_id />
                                         <button type="submit" class="secondary small">"Retry"</button>
-                                    </ActionForm>
+                                    </PostForm>
                                 })}
                             </td>
                             <td>{format_time(o.created_at)}</td>
@@ -654,7 +654,7 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                 </tbody>
             </table>
             {(can_edit && live).then({ let id = id.clone(); move || view! {
-                <ActionForm action=actions.expose attr:class="form inline" attr:id="expose-form">
+                <PostForm action=actions.expose attr:class="form inline" attr:id="expose-form">
                     <input type="hidden" name="id" value=id />
                     <label for="service-name">"Name"</label>
                     <input id="service-name" name="name" required />
@@ -663,7 +663,7 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                     <label for="service-node-port">"Node port"</label>
                     <input id="service-node-port" name="node_port" inputmode="numeric" placeholder="picked" />
                     <button type="submit">"Expose"</button>
-                </ActionForm>
+                </PostForm>
             }})}
         </div>
         <div class="card">
@@ -683,14 +683,14 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                 </tbody>
             </table>
             {(can_edit && live).then({ let id = id.clone(); move || view! {
-                <ActionForm action=actions.volume attr:class="form inline" attr:id="volume-form">
+                <PostForm action=actions.volume attr:class="form inline" attr:id="volume-form">
                     <input type="hidden" name="id" value=id />
                     <label for="volume-name">"Name"</label>
                     <input id="volume-name" name="name" required />
                     <label for="volume-size">"Size (GiB)"</label>
                     <input id="volume-size" name="size_gib" inputmode="numeric" required />
                     <button type="submit">"Create volume"</button>
-                </ActionForm>
+                </PostForm>
             }})}
         </div>
         {can_edit.then(|| view! {
@@ -705,18 +705,18 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
 
 #[component]
 fn DeleteWorkloadForm(
-    action: ServerAction<DeleteWorkload>,
+    action: Submit<()>,
     id: String,
     what: &'static str,
     name: String,
 ) -> impl IntoView {
     view! {
-        <ActionForm action=action attr:class="inline">
+        <PostForm action=action attr:class="inline">
             <input type="hidden" name="id" value=id />
             <input type="hidden" name="what" value=what />
             <input type="hidden" name="name" value=name />
             <button type="submit" class="secondary small">"Delete"</button>
-        </ActionForm>
+        </PostForm>
     }
 }
 
@@ -734,7 +734,7 @@ fn DeleteCluster_() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let plan = crate::load(id, cluster_delete_plan);
-    let delete = ServerAction::<DeleteCluster>::new();
+    let delete = Submit::new::<DeleteCluster>();
     view! {
         <section class="page">
             <ActionError value=delete.value() />
@@ -762,13 +762,13 @@ fn DeleteCluster_() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                        <ActionForm action=delete attr:class="form" attr:id="delete-form">
+                        <PostForm action=delete attr:class="form" attr:id="delete-form">
                             <input type="hidden" name="id" value=c.id.clone() />
                             <input type="hidden" name="plan_id" value=p.plan_id.clone() />
                             <label for="confirm">{format!("Type {} to confirm", c.name)}</label>
                             <input id="confirm" name="confirm" autocomplete="off" required />
                             <button type="submit" class="danger" id="confirm-delete">"Delete the cluster"</button>
-                        </ActionForm>
+                        </PostForm>
                         <p><a href=back>"Keep it"</a></p>
                     }
                         .into_any()
@@ -792,8 +792,8 @@ pub fn NodeGroupPage() -> impl IntoView {
 fn NodeGroup_() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let scale = ServerAction::<ScaleNodeGroup>::new();
-    let delete = ServerAction::<DeleteNodeGroup>::new();
+    let scale = Submit::new::<ScaleNodeGroup>();
+    let delete = Submit::new::<DeleteNodeGroup>();
     let data = crate::load(
         move || (params.get(), query.get()),
         |(params, query)| async move {
@@ -847,24 +847,24 @@ fn NodeGroup_() -> impl IntoView {
                                     <h2>"The plan"</h2>
                                     <PlanTable rows=p.rows.clone() />
                                     <p class="muted">{format!("About {:.0} seconds. Quota {}.", p.expected_seconds, if p.quota_fits { "allows it" } else { "does not allow it" })}</p>
-                                    <ActionForm action=scale attr:id="apply-scale">
+                                    <PostForm action=scale attr:id="apply-scale">
                                         <input type="hidden" name="id" value=cid.clone() />
                                         <input type="hidden" name="group" value=gname.clone() />
                                         <input type="hidden" name="node_count" value=n />
                                         <input type="hidden" name="plan_id" value=p.plan_id.clone() />
                                         <button type="submit" id="apply-scale-button" disabled=!p.quota_fits>"Apply"</button>
-                                    </ActionForm>
+                                    </PostForm>
                                 </div>
                             }.into_any(),
                         })}
                         <div class="card danger">
                             <h2>"Delete this node group"</h2>
                             <p>"Its servers are removed. A cluster keeps at least one node group."</p>
-                            <ActionForm action=delete attr:id="delete-node-group">
+                            <PostForm action=delete attr:id="delete-node-group">
                                 <input type="hidden" name="id" value=c.id.clone() />
                                 <input type="hidden" name="group" value=ng.name.clone() />
                                 <button type="submit" class="danger">"Delete node group"</button>
-                            </ActionForm>
+                            </PostForm>
                         </div>
                         <p><a href=back>"Back to the cluster"</a></p>
                     }
@@ -889,7 +889,7 @@ pub fn AddNodeGroupPage() -> impl IntoView {
 fn AddNodeGroup() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let create = ServerAction::<CreateNodeGroup>::new();
+    let create = Submit::new::<CreateNodeGroup>();
     let data = crate::load(
         move || (params.get(), query.get()),
         |(params, q)| async move {
@@ -977,14 +977,14 @@ fn AddNodeGroup() -> impl IntoView {
                                         match p.fits { Some(true) => "The cloud has room.", Some(false) => "The cloud's hosts cannot take it.", None => "" },
                                         if p.quota_fits { "allows it" } else { "does not allow it" },
                                     )}</p>
-                                    <ActionForm action=create attr:id="create-node-group-form">
+                                    <PostForm action=create attr:id="create-node-group-form">
                                         <input type="hidden" name="id" value=cid.clone() />
                                         {["name", "flavor", "node_count", "min_node_count", "max_node_count"].into_iter().zip(form.clone()).map(|(k, v)| view! {
                                             <input type="hidden" name=k value=v />
                                         }).collect_view()}
                                         <input type="hidden" name="plan_id" value=p.plan_id.clone() />
                                         <button type="submit" id="create-node-group" disabled=!p.quota_fits || p.fits == Some(false)>"Add node group"</button>
-                                    </ActionForm>
+                                    </PostForm>
                                 </div>
                             }.into_any(),
                         })}

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::cluster_api::{get_operation, ChangeOperation};
-use crate::components::{authed, ActionError, ErrorText};
+use crate::components::{authed, ActionError, ErrorText, PostForm, Submit};
 use crate::dto::format_time;
 
 #[component]
@@ -20,7 +20,7 @@ pub fn OperationPage() -> impl IntoView {
 #[component]
 fn Operation_() -> impl IntoView {
     let params = use_params_map();
-    let change = ServerAction::<ChangeOperation>::new();
+    let change = Submit::new::<ChangeOperation>();
     let data = crate::load(
         move || {
             (
@@ -70,11 +70,11 @@ fn Operation_() -> impl IntoView {
                         </dl>
                         {o.error.clone().map(|e| view! { <p class="banner error" id="operation-error">{e}</p> })}
                         {action.map(|(a, label)| view! {
-                            <ActionForm action=change attr:class="inline" attr:id="operation-action">
+                            <PostForm action=change attr:class="inline" attr:id="operation-action">
                                 <input type="hidden" name="operation" value=oid />
                                 <input type="hidden" name="action" value=a />
                                 <button type="submit" class="secondary">{label}</button>
-                            </ActionForm>
+                            </PostForm>
                         })}
                         {(!o.finished).then(|| view! {
                             <p><a href=format!("/operations/{}", o.id)>"Refresh"</a></p>

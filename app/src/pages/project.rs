@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::api::{get_project, CreateProject, RemoveMember, SetMember, UpdateProject};
-use crate::components::{authed, ActionError, ErrorText, Notice};
+use crate::components::{authed, ActionError, ErrorText, Notice, PostForm, Submit};
 use crate::dto::format_time;
 
 #[component]
@@ -13,7 +13,7 @@ pub fn ProjectPage() -> impl IntoView {
     view! {
         <Title text="Project · Shipyard" />
         {authed(|info| {
-            let create = ServerAction::<CreateProject>::new();
+            let create = Submit::new::<CreateProject>();
             let body = match info.current {
                 Some(p) => view! { <ProjectDetailsView project_id=p.id /> }.into_any(),
                 None => view! { <p class="muted">"You are not a member of any project."</p> }.into_any(),
@@ -23,12 +23,12 @@ pub fn ProjectPage() -> impl IntoView {
                     {body}
                     <div class="card">
                         <h2>"New project"</h2>
-                        <ActionForm action=create attr:class="form inline" attr:id="project-create-form">
+                        <PostForm action=create attr:class="form inline" attr:id="project-create-form">
                             <ActionError value=create.value() />
                             <label for="new-project-name">"Name"</label>
                             <input id="new-project-name" name="name" maxlength="64" required />
                             <button type="submit">"Create project"</button>
-                        </ActionForm>
+                        </PostForm>
                     </div>
                 </section>
             }
@@ -39,9 +39,9 @@ pub fn ProjectPage() -> impl IntoView {
 
 #[component]
 fn ProjectDetailsView(project_id: String) -> impl IntoView {
-    let update = ServerAction::<UpdateProject>::new();
-    let set_member = ServerAction::<SetMember>::new();
-    let remove = ServerAction::<RemoveMember>::new();
+    let update = Submit::new::<UpdateProject>();
+    let set_member = Submit::new::<SetMember>();
+    let remove = Submit::new::<RemoveMember>();
     let location = use_location();
     let query = use_query_map();
     let pid = project_id.clone();
@@ -88,14 +88,14 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                             <h2>"Description"</h2>
                             {if d.can_edit {
                                 view! {
-                                    <ActionForm action=update attr:class="form" attr:id="project-update-form">
+                                    <PostForm action=update attr:class="form" attr:id="project-update-form">
                                         <input type="hidden" name="project_id" value=pid_update />
                                         <label for="description">"Description"</label>
                                         <textarea id="description" name="description" maxlength="500" rows="3">
                                             {d.project.description.clone()}
                                         </textarea>
                                         <button type="submit">"Save description"</button>
-                                    </ActionForm>
+                                    </PostForm>
                                 }
                                     .into_any()
                             } else {
@@ -136,11 +136,11 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                                                     <td>{format_time(m.created_at)}</td>
                                                     {can_manage.then(|| view! {
                                                         <td>
-                                                            <ActionForm action=remove attr:class="inline">
+                                                            <PostForm action=remove attr:class="inline">
                                                                 <input type="hidden" name="project_id" value=pid.clone() />
                                                                 <input type="hidden" name="user_id" value=user_id.clone() />
                                                                 <button type="submit" class="danger small">"Remove"</button>
-                                                            </ActionForm>
+                                                            </PostForm>
                                                         </td>
                                                     })}
                                                 </tr>
@@ -151,7 +151,7 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                             </table>
                             {can_manage.then(|| view! {
                                 <h3>"Add a member or change a role"</h3>
-                                <ActionForm action=set_member attr:class="form inline" attr:id="member-form">
+                                <PostForm action=set_member attr:class="form inline" attr:id="member-form">
                                     <input type="hidden" name="project_id" value=pid_member />
                                     <label for="member-email">"Email"</label>
                                     <input id="member-email" name="email" type="email" required />
@@ -162,7 +162,7 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                                         <option value="owner">"owner"</option>
                                     </select>
                                     <button type="submit">"Save member"</button>
-                                </ActionForm>
+                                </PostForm>
                             })}
                         </div>
                     }
