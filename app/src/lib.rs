@@ -1,8 +1,8 @@
 //! The Shipyard console: Leptos pages, components and server functions.
 //!
-//! Pages render on the server (SSR) and hydrate in the browser; every form is an
-//! `ActionForm`, so it posts and redirects without JavaScript and updates in place
-//! with it. Server-only code lives under `#[cfg(feature = "ssr")]`.
+//! Pages render on the server (SSR) and hydrate in the browser; every form is a
+//! `components::PostForm`, so it posts and redirects without JavaScript and updates in
+//! place with it. Server-only code lives under `#[cfg(feature = "ssr")]`.
 
 pub mod api;
 pub mod cluster_api;
