@@ -19,6 +19,16 @@ mod ssr {
     use provision::clusters::{Cluster, ClusterSpec};
     use provision::Error;
 
+    pub fn node_group(n: &provision::clusters::NodeGroup) -> NodeGroupDto {
+        NodeGroupDto {
+            name: n.name.clone(),
+            flavor: n.flavor.clone(),
+            node_count: n.node_count,
+            min_node_count: n.min_node_count,
+            max_node_count: n.max_node_count,
+        }
+    }
+
     pub fn row(c: &Cluster, nodes: i64, created_by: String) -> ClusterRowDto {
         ClusterRowDto {
             id: c.id.clone(),
@@ -315,6 +325,27 @@ pub async fn create_cluster(
     Ok(())
 }
 
+/// A cluster's record and node groups, without asking the cloud: what the node group
+/// pages show (and a much smaller answer for the browser to read than the whole page's).
+#[server(endpoint = "cluster_groups")]
+pub async fn get_cluster_groups(id: String) -> Result<ClusterGroups, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let (cluster, groups) = provision::clusters::groups(&st.store, &actor, &id).await?;
+    let nodes: i64 = groups.iter().map(|n| n.node_count).sum();
+    let created_by = st
+        .store
+        .user_by_id(&cluster.created_by)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    Ok(ClusterGroups {
+        cluster: ssr::row(&cluster, nodes, created_by),
+        node_groups: groups.iter().map(ssr::node_group).collect(),
+    })
+}
+
 /// The cluster's page: the record and what the cloud holds of it.
 #[server(endpoint = "cluster")]
 pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
@@ -362,17 +393,7 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
         master_flavor: v.cluster.master_flavor.clone(),
         pod_cidr: v.cluster.pod_cidr.clone(),
         service_cidr: v.cluster.service_cidr.clone(),
-        node_groups: v
-            .node_groups
-            .iter()
-            .map(|n| NodeGroupDto {
-                name: n.name.clone(),
-                flavor: n.flavor.clone(),
-                node_count: n.node_count,
-                min_node_count: n.min_node_count,
-                max_node_count: n.max_node_count,
-            })
-            .collect(),
+        node_groups: v.node_groups.iter().map(ssr::node_group).collect(),
         nodes: v
             .nodes
             .into_iter()

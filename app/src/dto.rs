@@ -241,6 +241,13 @@ pub struct PlanDto {
     pub expected_seconds: f64,
 }
 
+/// A cluster's record and node groups (the node group pages).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterGroups {
+    pub cluster: ClusterRowDto,
+    pub node_groups: Vec<NodeGroupDto>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeGroupDto {
     pub name: String,

@@ -177,6 +177,11 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   await other.page.waitForSelector('#clusters-empty');
   const otherDelete = await other.page.goto(`${clusterUrl}/delete`);
   assert.equal(otherDelete.status(), 404);
+  for (const sub of ['/nodegroups/default-worker', '/add-node-group']) {
+    const r = await other.page.goto(`${clusterUrl}${sub}`);
+    assert.equal(r.status(), 404, sub);
+    assert.equal(await other.page.locator('[data-status="404"]').count(), 1, sub);
+  }
   await otherCtx.close();
 
   // Delete it: the confirmation lists everything, the service's load balancer and the

@@ -236,7 +236,7 @@ fn BarChart(id: &'static str, title: &'static str, items: Vec<(String, i64)>) ->
                             view! {
                                 <g data-label=label.clone() data-value=*v>
                                     <text x="0" y=y + 15 font-size="12">{label.clone()}</text>
-                                    <rect x="110" y=y + 3 width=w.max(1) height="16" class=format!("bar {}", label.to_lowercase()) />
+                                    <rect x="110" y=y + 3 width=w.max(1) height="16" class=format!("bar {}", label.to_ascii_lowercase()) />
                                     <text x=115 + w y=y + 15 font-size="12">{*v}</text>
                                 </g>
                             }

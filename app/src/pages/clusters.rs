@@ -799,7 +799,7 @@ fn NodeGroup_() -> impl IntoView {
         |(params, query)| async move {
             let id = params.get("id").unwrap_or_default();
             let group = params.get("ng").unwrap_or_default();
-            let d = get_cluster(id.clone()).await?;
+            let d = get_cluster_groups(id.clone()).await?;
             let ng = d
                 .node_groups
                 .iter()
@@ -894,7 +894,10 @@ fn AddNodeGroup() -> impl IntoView {
         move || (params.get(), query.get()),
         |(params, q)| async move {
             let id = params.get("id").unwrap_or_default();
-            let (d, o) = (get_cluster(id.clone()).await?, get_create_options().await?);
+            let (d, o) = (
+                get_cluster_groups(id.clone()).await?,
+                get_create_options().await?,
+            );
             let field = |k: &str, default: &str| {
                 q.get(k)
                     .filter(|v| !v.is_empty())

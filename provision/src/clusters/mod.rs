@@ -1092,6 +1092,18 @@ pub struct ClusterView {
     pub cloud_error: Option<String>,
 }
 
+/// A cluster's record and its node groups, for someone who may see it: the store alone,
+/// no cloud reads (what the node group pages need).
+pub async fn groups(
+    store: &Store,
+    actor: &Actor,
+    cluster_id: &str,
+) -> Result<(Cluster, Vec<NodeGroup>)> {
+    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::View).await?;
+    let groups = store.node_groups_of(cluster_id).await?;
+    Ok((cluster, groups))
+}
+
 /// The cluster's page, for someone who may see it.
 pub async fn view(
     store: &Store,
