@@ -229,6 +229,14 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
         .layer(axum::middleware::from_fn(middleware::server_fn_answers))
         .layer(sessions);
 
+    // The WASM, its chunks, the JS glue and the CSS: files, served without the session
+    // layer (a page preloads 40-80 of them; through it, each would read the session from
+    // the database). A missing file is a plain 404.
+    let assets = Router::new().nest_service(
+        "/pkg",
+        tower_http::services::ServeDir::new(config.site_root.join("pkg")),
+    );
+
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz).with_state(store))
@@ -237,18 +245,21 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
             get(metrics::endpoint).with_state(metrics.clone()),
         );
 
-    ops.merge(api_router).merge(leptos_router).layer(
-        ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(
-                metrics,
-                metrics::track,
-            ))
-            .layer(axum::middleware::from_fn(middleware::security_headers))
-            .layer(axum::middleware::from_fn(middleware::csrf))
-            .layer(axum::middleware::from_fn(|req, next| {
-                middleware::body_limit(BODY_LIMIT, req, next)
-            })),
-    )
+    ops.merge(api_router)
+        .merge(assets)
+        .merge(leptos_router)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    metrics::track,
+                ))
+                .layer(axum::middleware::from_fn(middleware::security_headers))
+                .layer(axum::middleware::from_fn(middleware::csrf))
+                .layer(axum::middleware::from_fn(|req, next| {
+                    middleware::body_limit(BODY_LIMIT, req, next)
+                })),
+        )
 }
 
 async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
