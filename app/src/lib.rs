@@ -59,7 +59,7 @@ pub fn load<S, T, Fut>(
 ) -> Resource<T, SliceJson>
 where
     S: Send + Sync + Clone + PartialEq + 'static,
-    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
     // On the server a `<Suspense>` walks its children again while it waits, and a page
@@ -68,10 +68,14 @@ where
     // context ("no session layer") and its data, sometimes the one the browser
     // hydrates with, would be an error. So the fetch runs with the request's contexts,
     // taken when the resource is made.
+    // And every walk shares the first walk's fetch (`ssr::RequestMemo::fetch_once`): one
+    // read per resource per request, and HTML and hydration data from the same read.
     #[cfg(feature = "ssr")]
     let fetcher = {
         let request = ssr::RequestScope::capture();
-        move |s: S| request.run(fetcher(s))
+        let memo = ssr::RequestMemo::current();
+        let at = std::panic::Location::caller();
+        move |s: S| request.run(memo.fetch_once(at, s, &fetcher))
     };
     Resource::new_with_options(source, fetcher, false)
 }

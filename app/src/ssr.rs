@@ -105,14 +105,64 @@ impl RequestScope {
 /// of its server functions (the session, the list, ...) do not read it again. Provided
 /// afresh for every request; keyed by user id, so a sign-in within the request misses.
 /// The user and their projects come in one query ([`Store::user_with_projects`]).
+///
+/// It also holds each resource's fetch ([`RequestMemo::fetch_once`]): a `<Suspense>`
+/// walks its children again while it waits and each walk makes the page's resources
+/// anew, so without it a page's data was fetched once per walk, and the HTML could come
+/// from one fetch and the data the browser hydrates with from another (a cluster that
+/// moved on in between: a hydration error).
 #[derive(Clone, Default)]
 pub struct RequestMemo {
     user: Arc<tokio::sync::OnceCell<(String, Option<UserWithProjects>)>>,
+    fetches: Arc<std::sync::Mutex<Vec<Fetch>>>,
 }
+
+/// A resource's fetch: where the resource is made, and `(source, shared future)`.
+type Fetch = (
+    &'static std::panic::Location<'static>,
+    Box<dyn std::any::Any + Send + Sync>,
+);
+
+/// A fetch that every walk of the page awaits together.
+pub type SharedFetch<T> = futures::future::Shared<futures::future::BoxFuture<'static, T>>;
 
 type UserWithProjects = (User, Vec<provision::domain::ProjectWithRole>);
 
 impl RequestMemo {
+    /// The request's memo (a fresh one outside a request).
+    pub fn current() -> Self {
+        memo()
+    }
+
+    /// The fetch of the resource made `at` for `source`: started the first time it is
+    /// asked for in this request, shared by every later walk that asks again.
+    pub fn fetch_once<S, T, Fut>(
+        &self,
+        at: &'static std::panic::Location<'static>,
+        source: S,
+        fetch: impl FnOnce(S) -> Fut,
+    ) -> SharedFetch<T>
+    where
+        S: Clone + PartialEq + Send + Sync + 'static,
+        T: Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = T> + Send + 'static,
+    {
+        use futures::FutureExt;
+        let mut fetches = self.fetches.lock().unwrap_or_else(|e| e.into_inner());
+        let known = fetches.iter().find_map(|(made_at, entry)| {
+            (*made_at == at)
+                .then(|| entry.downcast_ref::<(S, SharedFetch<T>)>())
+                .flatten()
+                .filter(|(s, _)| *s == source)
+                .map(|(_, fut)| fut.clone())
+        });
+        known.unwrap_or_else(|| {
+            let fut = fetch(source.clone()).boxed().shared();
+            fetches.push((at, Box::new((source, fut.clone()))));
+            fut
+        })
+    }
+
     async fn read(&self, store: &Store, uid: &str) -> Result<Option<UserWithProjects>, AppError> {
         read_once(&self.user, uid, || store.user_with_projects(uid)).await
     }
@@ -443,6 +493,39 @@ mod tests {
         // session layer"); with the request's scope: the request.
         assert_eq!(unscoped.await, None);
         assert_eq!(scoped.await, Some(7));
+    }
+
+    /// A page's walks share the first fetch of each resource (same place, same source);
+    /// another source or another place fetches on its own.
+    #[tokio::test]
+    async fn walks_share_a_resource_fetch() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let memo = super::RequestMemo::default();
+        let fetched = std::sync::Arc::new(AtomicUsize::new(0));
+        let fetch = |n: u32| {
+            let fetched = fetched.clone();
+            async move {
+                fetched.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                n * 2
+            }
+        };
+        let here = std::panic::Location::caller();
+        let there = std::panic::Location::caller();
+        let first = memo.fetch_once(here, 1u32, &fetch);
+        let again = memo.fetch_once(here, 1u32, &fetch);
+        let other_source = memo.fetch_once(here, 2u32, &fetch);
+        let other_place = memo.fetch_once(there, 1u32, &fetch);
+        assert_eq!(
+            (
+                first.await,
+                again.await,
+                other_source.await,
+                other_place.await
+            ),
+            (2, 2, 4, 2)
+        );
+        assert_eq!(fetched.load(Ordering::SeqCst), 3);
     }
 
     #[test]
