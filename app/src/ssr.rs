@@ -148,19 +148,27 @@ impl RequestMemo {
         Fut: std::future::Future<Output = T> + Send + 'static,
     {
         use futures::FutureExt;
-        let mut fetches = self.fetches.lock().unwrap_or_else(|e| e.into_inner());
-        let known = fetches.iter().find_map(|(made_at, entry)| {
-            (*made_at == at)
-                .then(|| entry.downcast_ref::<(S, SharedFetch<T>)>())
-                .flatten()
-                .filter(|(s, _)| *s == source)
-                .map(|(_, fut)| fut.clone())
-        });
-        known.unwrap_or_else(|| {
-            let fut = fetch(source.clone()).boxed().shared();
-            fetches.push((at, Box::new((source, fut.clone()))));
-            fut
-        })
+        let known = |fetches: &[Fetch]| {
+            fetches.iter().find_map(|(made_at, entry)| {
+                (*made_at == at)
+                    .then(|| entry.downcast_ref::<(S, SharedFetch<T>)>())
+                    .flatten()
+                    .filter(|(s, _)| *s == source)
+                    .map(|(_, fut)| fut.clone())
+            })
+        };
+        let lock = || self.fetches.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fut) = known(&lock()) {
+            return fut;
+        }
+        // Made without the lock held (making a fetch may run code that asks for another).
+        let fut = fetch(source.clone()).boxed().shared();
+        let mut fetches = lock();
+        if let Some(first) = known(&fetches) {
+            return first;
+        }
+        fetches.push((at, Box::new((source, fut.clone()))));
+        fut
     }
 
     async fn read(&self, store: &Store, uid: &str) -> Result<Option<UserWithProjects>, AppError> {
