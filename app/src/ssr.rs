@@ -520,10 +520,10 @@ mod tests {
         };
         let here = std::panic::Location::caller();
         let there = std::panic::Location::caller();
-        let first = memo.fetch_once(here, 1u32, &fetch);
-        let again = memo.fetch_once(here, 1u32, &fetch);
-        let other_source = memo.fetch_once(here, 2u32, &fetch);
-        let other_place = memo.fetch_once(there, 1u32, &fetch);
+        let first = memo.fetch_once(here, 1u32, fetch);
+        let again = memo.fetch_once(here, 1u32, fetch);
+        let other_source = memo.fetch_once(here, 2u32, fetch);
+        let other_place = memo.fetch_once(there, 1u32, fetch);
         assert_eq!(
             (
                 first.await,
