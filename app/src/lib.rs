@@ -51,7 +51,9 @@ impl<T: serde::de::DeserializeOwned> codee::Decoder<T> for SliceJson {
 }
 
 /// A resource (see [`SliceJson`]): `fetcher` runs on the server for the first render
-/// and again in the browser whenever `source` changes.
+/// and again in the browser whenever `source` changes. On the server one fetch per call
+/// site and source serves the whole request, so what `fetcher` reads must come from
+/// `source` or be the same for the whole request (the signed-in user's project, say).
 #[track_caller]
 pub fn load<S, T, Fut>(
     source: impl Fn() -> S + Send + Sync + 'static,
