@@ -43,6 +43,22 @@ mod ssr {
         }
     }
 
+    /// The row of one cluster for its own pages: nodes summed over its groups, and its
+    /// creator's email read from the store.
+    pub async fn row_with_creator(
+        store: &provision::Store,
+        c: &Cluster,
+        groups: &[provision::clusters::NodeGroup],
+    ) -> Result<ClusterRowDto, AppError> {
+        let nodes = groups.iter().map(|n| n.node_count).sum();
+        let created_by = store
+            .user_by_id(&c.created_by)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default();
+        Ok(row(c, nodes, created_by))
+    }
+
     fn number(field: &'static str, label: &str, v: &str) -> Result<u32, Error> {
         v.trim()
             .parse()
@@ -333,15 +349,8 @@ pub async fn get_cluster_groups(id: String) -> Result<ClusterGroups, AppError> {
     let (actor, _, _) = require_actor().await?;
     let st = state()?;
     let (cluster, groups) = provision::clusters::groups(&st.store, &actor, &id).await?;
-    let nodes: i64 = groups.iter().map(|n| n.node_count).sum();
-    let created_by = st
-        .store
-        .user_by_id(&cluster.created_by)
-        .await?
-        .map(|u| u.email)
-        .unwrap_or_default();
     Ok(ClusterGroups {
-        cluster: ssr::row(&cluster, nodes, created_by),
+        cluster: ssr::row_with_creator(&st.store, &cluster, &groups).await?,
         node_groups: groups.iter().map(ssr::node_group).collect(),
     })
 }
@@ -353,13 +362,7 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
     let (actor, _, _) = require_actor().await?;
     let st = state()?;
     let v = provision::clusters::view(&st.store, st.cloud.as_ref(), &actor, &id).await?;
-    let nodes: i64 = v.node_groups.iter().map(|n| n.node_count).sum();
-    let created_by = st
-        .store
-        .user_by_id(&v.cluster.created_by)
-        .await?
-        .map(|u| u.email)
-        .unwrap_or_default();
+    let cluster = ssr::row_with_creator(&st.store, &v.cluster, &v.node_groups).await?;
     let mut operations = Vec::new();
     for o in v.operations.iter().take(10) {
         let current = if o.state.unfinished() {
@@ -387,7 +390,7 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
         });
     }
     Ok(ClusterDetail {
-        cluster: ssr::row(&v.cluster, nodes, created_by),
+        cluster,
         api_address: v.cluster.api_address.clone(),
         api_endpoint: v.cluster.api_endpoint.clone(),
         master_flavor: v.cluster.master_flavor.clone(),

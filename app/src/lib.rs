@@ -6,7 +6,7 @@
 
 pub mod api;
 pub mod cluster_api;
-pub(crate) mod components;
+mod components;
 pub mod dto;
 pub mod error;
 mod pages;
@@ -75,7 +75,7 @@ where
     #[cfg(feature = "ssr")]
     let fetcher = {
         let request = ssr::RequestScope::capture();
-        let memo = ssr::RequestMemo::current();
+        let memo = ssr::memo();
         let at = std::panic::Location::caller();
         move |s: S| request.run(memo.fetch_once(at, s, &fetcher))
     };

@@ -129,11 +129,6 @@ pub type SharedFetch<T> = futures::future::Shared<futures::future::BoxFuture<'st
 type UserWithProjects = (User, Vec<provision::domain::ProjectWithRole>);
 
 impl RequestMemo {
-    /// The request's memo (a fresh one outside a request).
-    pub fn current() -> Self {
-        memo()
-    }
-
     /// The fetch of the resource made `at` for `source`: started the first time it is
     /// asked for in this request, shared by every later walk that asks again.
     pub fn fetch_once<S, T, Fut>(
@@ -214,7 +209,7 @@ where
 }
 
 /// The request's memo (a fresh one when none was provided).
-fn memo() -> RequestMemo {
+pub fn memo() -> RequestMemo {
     use_context::<RequestMemo>().unwrap_or_default()
 }
 

@@ -186,6 +186,8 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
+    let pkg = format!("/{}", leptos_options.site_pkg_dir);
+    let pkg_dir = config.site_root.join(leptos_options.site_pkg_dir.as_ref());
     let routes = generate_route_list(app::App);
     let api_paths = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.to_string())
@@ -232,10 +234,7 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
     // The WASM, its chunks, the JS glue and the CSS: files, served without the session
     // layer (a page preloads 40-80 of them; through it, each would read the session from
     // the database). A missing file is a plain 404.
-    let assets = Router::new().nest_service(
-        "/pkg",
-        tower_http::services::ServeDir::new(config.site_root.join("pkg")),
-    );
+    let assets = Router::new().nest_service(&pkg, tower_http::services::ServeDir::new(pkg_dir));
 
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
