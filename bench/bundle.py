@@ -25,6 +25,11 @@ PATHS = {
     "project": "/project",
     "account": "/account",
     "admin": "/admin",
+    "admin_clusters": "/admin/clusters",
+    "admin_users": "/admin/users",
+    "admin_quotas": "/admin/quotas",
+    "admin_offer": "/admin/offer",
+    "admin_audit": "/admin/audit",
 }
 GOAL = 300_000
 

@@ -192,17 +192,30 @@ pub async fn remove_member(project_id: String, user_id: String) -> Result<(), Ap
     Ok(())
 }
 
-/// Sign-up, users and the audit log filtered as asked (a bad filter is reported and
-/// the newest entries are shown instead).
-#[server(endpoint = "admin")]
-pub async fn get_admin_overview(
-    #[server(default)] filter: AuditFilterDto,
-) -> Result<AdminOverview, AppError> {
+/// The sign-up policy and every account (admins).
+#[server(endpoint = "admin_users")]
+pub async fn get_admin_users() -> Result<AdminUsers, AppError> {
     use crate::ssr::*;
     let (actor, _, _) = require_actor().await?;
     provision::accounts::require_admin(&actor)?;
     let store = state()?.store;
     let users = store.user_list(500, 0).await?;
+    Ok(AdminUsers {
+        signup_open: provision::accounts::signup_open(&store).await?,
+        users: users.iter().map(convert::user).collect(),
+    })
+}
+
+/// The audit log filtered as asked (a bad filter is reported and the newest entries
+/// are shown instead), with the filter's choices (admins).
+#[server(endpoint = "admin_audit")]
+pub async fn get_admin_audit(
+    #[server(default)] filter: AuditFilterDto,
+) -> Result<AdminAudit, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::require_admin(&actor)?;
+    let store = state()?.store;
     let query = provision::accounts::AuditQuery {
         actor: filter.actor.clone(),
         project: filter.project.clone(),
@@ -225,14 +238,14 @@ pub async fn get_admin_overview(
         Err(e) => return Err(e.into()),
     };
     let (projects, audit_actions) = provision::admin::audit_choices(&store, &actor, 1000).await?;
-    Ok(AdminOverview {
-        signup_open: provision::accounts::signup_open(&store).await?,
-        users: users.iter().map(convert::user).collect(),
+    let emails = store.user_list(500, 0).await?;
+    Ok(AdminAudit {
         audit: audit.iter().map(convert::audit).collect(),
         audit_filter: filter,
         audit_error,
         audit_actions,
         projects,
+        emails: emails.into_iter().map(|u| u.email).collect(),
     })
 }
 

@@ -762,12 +762,14 @@ pub async fn retry_operation(id: String, operation: String) -> Result<(), AppErr
     Ok(())
 }
 
-/// The admin dashboard (admins only).
-#[server(endpoint = "admin_dashboard")]
-pub async fn get_admin_dashboard() -> Result<AdminDashboard, AppError> {
+/// The admin's overview: clusters and operations at a glance, the cloud's capacity,
+/// and the operations that are running, failed or stuck.
+#[server(endpoint = "admin_overview")]
+pub async fn get_admin_overview() -> Result<AdminOverview, AppError> {
     use crate::ssr::*;
     use provision::ops::OpState;
     let (actor, _, _) = require_actor().await?;
+    provision::accounts::require_admin(&actor)?;
     let st = state()?;
     let overview = provision::admin::overview(&st.store, &actor).await?;
     let capacity = provision::admin::capacity(st.cloud.as_ref(), &actor).await?;
@@ -783,28 +785,7 @@ pub async fn get_admin_dashboard() -> Result<AdminDashboard, AppError> {
         ],
     )
     .await?;
-    let clusters = provision::admin::clusters(&st.store, &actor, 200).await?;
-    let versions = provision::clusters::versions::list(&st.store, true).await?;
-    // The cloud's flavors size the quotas' usage; without them the page still shows
-    // the rest (the capacity card says why the cloud is not answering).
-    let flavors = ssr::flavors(&st).await.unwrap_or_default();
-    let offers = provision::clusters::flavors::list(&st.store, &flavors).await?;
-    let quotas = provision::admin::project_quotas(&st.store, &actor, &flavors, 500).await?;
-    let q = |q: &provision::quotas::Quota| QuotaDto {
-        clusters: q.clusters,
-        vcpus: q.vcpus,
-        ram_mib: q.ram_mib,
-        volume_gib: q.volume_gib,
-        load_balancers: q.load_balancers,
-    };
-    let u = |u: &provision::quotas::Usage| QuotaDto {
-        clusters: u.clusters,
-        vcpus: u.vcpus,
-        ram_mib: u.ram_mib,
-        volume_gib: u.volume_gib,
-        load_balancers: u.load_balancers,
-    };
-    Ok(AdminDashboard {
+    Ok(AdminOverview {
         clusters_by_status: overview.clusters_by_status,
         operations_24h: overview.operations_24h,
         hosts: capacity
@@ -838,10 +819,39 @@ pub async fn get_admin_dashboard() -> Result<AdminDashboard, AppError> {
                 created_at: o.created_at,
             })
             .collect(),
-        clusters: clusters
-            .iter()
-            .map(|(c, p)| (ssr::row(c, 0, String::new()), p.clone()))
-            .collect(),
+    })
+}
+
+/// The clusters of every project (the newest 200), each with its project's name.
+#[server(endpoint = "admin_clusters")]
+pub async fn get_admin_clusters() -> Result<Vec<(ClusterRowDto, String)>, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::require_admin(&actor)?;
+    let clusters = provision::admin::clusters(&state()?.store, &actor, 200).await?;
+    Ok(clusters
+        .iter()
+        .map(|(c, p)| (ssr::row(c, 0, String::new()), p.clone()))
+        .collect())
+}
+
+/// The Kubernetes versions and the cloud's flavors, each with whether it is on offer.
+#[server(endpoint = "admin_offer")]
+pub async fn get_admin_offer() -> Result<AdminOffer, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::require_admin(&actor)?;
+    let st = state()?;
+    let versions = provision::clusters::versions::list(&st.store, true).await?;
+    // Without the cloud's flavors the versions still show, and the page says why the
+    // flavors do not.
+    let (flavors, cloud_error) = match ssr::flavors(&st).await {
+        Ok(f) => (f, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let offers = provision::clusters::flavors::list(&st.store, &flavors).await?;
+    Ok(AdminOffer {
+        cloud_error,
         versions: versions
             .into_iter()
             .map(|v| VersionDto {
@@ -851,17 +861,44 @@ pub async fn get_admin_dashboard() -> Result<AdminDashboard, AppError> {
             })
             .collect(),
         flavors: offers.into_iter().map(ssr::flavor).collect(),
-        quotas: quotas
-            .iter()
-            .map(|p| ProjectQuotaDto {
-                project_id: p.project_id.clone(),
-                name: p.name.clone(),
-                personal_of: p.personal_of.clone(),
-                quota: q(&p.quota),
-                usage: u(&p.usage),
-            })
-            .collect(),
     })
+}
+
+/// Every project's quota beside what it uses.
+#[server(endpoint = "admin_quota_table")]
+pub async fn get_admin_quotas() -> Result<Vec<ProjectQuotaDto>, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::accounts::require_admin(&actor)?;
+    let st = state()?;
+    // The cloud's flavors size the usage; without them the usage of vCPUs and RAM
+    // reads 0 and the limits can still be set.
+    let flavors = ssr::flavors(&st).await.unwrap_or_default();
+    let quotas = provision::admin::project_quotas(&st.store, &actor, &flavors, 500).await?;
+    let q = |q: &provision::quotas::Quota| QuotaDto {
+        clusters: q.clusters,
+        vcpus: q.vcpus,
+        ram_mib: q.ram_mib,
+        volume_gib: q.volume_gib,
+        load_balancers: q.load_balancers,
+    };
+    let u = |u: &provision::quotas::Usage| QuotaDto {
+        clusters: u.clusters,
+        vcpus: u.vcpus,
+        ram_mib: u.ram_mib,
+        volume_gib: u.volume_gib,
+        load_balancers: u.load_balancers,
+    };
+    Ok(quotas
+        .iter()
+        .map(|p| ProjectQuotaDto {
+            project_id: p.project_id.clone(),
+            name: p.name.clone(),
+            personal_of: p.personal_of.clone(),
+            quota: q(&p.quota),
+            usage: u(&p.usage),
+        })
+        .collect())
 }
 
 /// Offers a flavor or stops offering it (admins).
@@ -907,7 +944,7 @@ pub async fn admin_quota(
         load_balancers: limit("load_balancers", "Load balancers", &load_balancers)?,
     };
     provision::admin::set_quota(&state()?.store, &actor, &project_id, &quota).await?;
-    leptos_axum::redirect("/admin?saved=quota#quotas");
+    leptos_axum::redirect("/admin/quotas?saved=quota");
     Ok(())
 }
 

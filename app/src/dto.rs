@@ -58,10 +58,16 @@ pub struct AuditDto {
     pub detail: String,
 }
 
+/// The admin's users page: the sign-up policy and every account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdminOverview {
+pub struct AdminUsers {
     pub signup_open: bool,
     pub users: Vec<UserDto>,
+}
+
+/// The admin's audit page: the log filtered as asked, and the filter's choices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminAudit {
     pub audit: Vec<AuditDto>,
     /// The filter the audit entries answer, as typed.
     pub audit_filter: AuditFilterDto,
@@ -71,6 +77,8 @@ pub struct AdminOverview {
     pub audit_actions: Vec<String>,
     /// `(id, name)` of every project, for the filter's choice.
     pub projects: Vec<(String, String)>,
+    /// Every account's email, offered as the actor.
+    pub emails: Vec<String>,
 }
 
 /// The audit log's filter as the form holds it (empty: no filter).
@@ -406,9 +414,9 @@ pub struct VersionDto {
     pub enabled: bool,
 }
 
-/// The admin dashboard: every project at a glance and the cloud's own figures.
+/// The admin's overview: every project at a glance and the cloud's own figures.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdminDashboard {
+pub struct AdminOverview {
     pub clusters_by_status: Vec<(String, i64)>,
     pub operations_24h: Vec<(String, i64)>,
     pub hosts: Vec<HostDto>,
@@ -416,13 +424,18 @@ pub struct AdminDashboard {
     pub volumes: usize,
     pub volume_gib: u64,
     pub cloud_error: Option<String>,
+    /// Operations running, failed or stuck, newest first.
     pub operations: Vec<AdminOperationDto>,
-    /// Every project's clusters, with the project's name.
-    pub clusters: Vec<(ClusterRowDto, String)>,
+}
+
+/// What the console offers: Kubernetes versions and the cloud's flavors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOffer {
     pub versions: Vec<VersionDto>,
     /// Every flavor of the cloud, with whether it is on offer.
     pub flavors: Vec<FlavorDto>,
-    pub quotas: Vec<ProjectQuotaDto>,
+    /// Why the cloud's flavors could not be read.
+    pub cloud_error: Option<String>,
 }
 
 /// Limits, or what is used against them.

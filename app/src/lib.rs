@@ -175,6 +175,11 @@ fn Console() -> impl IntoView {
                 <Route path=path!("/project") view={Lazy::<pages::ProjectRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/account") view={Lazy::<pages::AccountRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/admin") view={Lazy::<pages::AdminRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/admin/clusters") view={Lazy::<pages::AdminClustersRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/admin/users") view={Lazy::<pages::AdminUsersRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/admin/quotas") view={Lazy::<pages::AdminQuotasRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/admin/offer") view={Lazy::<pages::AdminOfferRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view={Lazy::<pages::AdminAuditRoute>::new()} ssr=SsrMode::Async />
             </Routes>
         </main>
     }

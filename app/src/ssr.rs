@@ -398,6 +398,11 @@ pub fn lazy_route_of(path: &str) -> Option<&'static str> {
         ["project"] => "project",
         ["account"] => "account",
         ["admin"] => "admin",
+        ["admin", "clusters"] => "admin_clusters",
+        ["admin", "users"] => "admin_users",
+        ["admin", "quotas"] => "admin_quotas",
+        ["admin", "offer"] => "admin_offer",
+        ["admin", "audit"] => "admin_audit",
         _ => return None,
     })
 }
@@ -550,6 +555,8 @@ mod tests {
         );
         assert_eq!(lazy_route_of("/operations/1"), Some("operation"));
         assert_eq!(lazy_route_of("/admin"), Some("admin"));
+        assert_eq!(lazy_route_of("/admin/quotas"), Some("admin_quotas"));
+        assert_eq!(lazy_route_of("/admin/audit"), Some("admin_audit"));
         assert_eq!(lazy_route_of("/signin"), Some("sign_in"));
         assert_eq!(lazy_route_of("/signup"), Some("sign_up"));
         assert_eq!(lazy_route_of("/"), Some("home"));

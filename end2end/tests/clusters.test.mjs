@@ -313,35 +313,43 @@ test("an admin sees every project's clusters, the cloud's capacity, operations a
   await page.fill('#password', ADMIN_PASSWORD);
   await page.click('#signin-form button[type=submit]');
   await page.waitForURL(/\/(clusters|account)/);
+  // The overview: charts and the cloud's capacity.
   await page.goto(`${server.url}/admin`);
-  await page.waitForSelector('#all-clusters');
-  for (const name of ['alpha', 'beta']) {
-    await page.waitForSelector(`#all-clusters tr[data-cluster=${name}]`);
-  }
+  await page.waitForSelector('#chart-clusters');
   const active = await page.getAttribute('#chart-clusters g[data-label=ACTIVE]', 'data-value');
   assert.ok(Number(active) >= 2, `ACTIVE bar: ${active}`);
   const used = await page.$$eval('#capacity tbody tr', (trs) => trs.map((t) => t.textContent));
   assert.ok(used.length >= 3, used.join('\n'));
   assert.ok(used.some((t) => !/ 0 \/ /.test(t)), 'some host carries the clusters');
   assert.match(await page.textContent('#cloud-usage'), /[1-9]\d* load balancers/);
+  // Every project's clusters, through the tabs.
+  await hydrated(page);
+  await page.click('nav.tabs >> text=Clusters');
+  await page.waitForURL(`${server.url}/admin/clusters`);
+  for (const name of ['alpha', 'beta']) {
+    await page.waitForSelector(`#all-clusters tr[data-cluster=${name}]`);
+  }
+  assert.equal(await page.getAttribute('nav.tabs a[aria-current=page]', 'href'), '/admin/clusters');
+  await page.click('nav.tabs >> text=Audit log');
+  await page.waitForURL(`${server.url}/admin/audit`);
+  await page.waitForSelector('#audit tbody tr');
   const audit = await page.textContent('#audit');
   assert.match(audit, /cluster\.create/);
   assert.match(audit, new RegExp(a.email.replace(/[.+]/g, '\\$&')));
   assert.match(audit, new RegExp(b.email.replace(/[.+]/g, '\\$&')));
   // The audit log, filtered by actor and action (a GET form: the filter is in the address).
-  await hydrated(page);
   await page.fill('#actor', b.email);
   await page.selectOption('#action', 'cluster.create');
   await page.click('#audit-filter-apply');
   await page.waitForURL(/actor=/);
   await page.waitForFunction(() => document.querySelectorAll('#audit tbody tr').length === 1);
   assert.match(await page.textContent('#audit tbody'), new RegExp(b.email.replace(/[.+]/g, '\\$&')));
-  await page.goto(`${server.url}/admin?since=yesterday#audit-card`);
+  await page.goto(`${server.url}/admin/audit?since=yesterday`);
   await page.waitForSelector('#audit-error');
   assert.match(await page.textContent('#audit-error'), /not a time/);
 
   // Flavors on offer: one stopped is gone from a tenant's form; offered again, back.
-  await page.goto(`${server.url}/admin`);
+  await page.goto(`${server.url}/admin/offer`);
   await hydrated(page);
   await page.click('#flavors tr[data-flavor="m1.large"] button');
   await page.waitForSelector('#flavors tr[data-flavor="m1.large"][data-enabled=false]');
@@ -352,6 +360,7 @@ test("an admin sees every project's clusters, the cloud's capacity, operations a
   await page.waitForSelector('#flavors tr[data-flavor="m1.large"][data-enabled=true]');
 
   // Quotas: a's project at 1 cluster is full; its plan says so and the button is off.
+  await page.goto(`${server.url}/admin/quotas`);
   const project = await page.$eval(`#quota-table tr:has-text("${a.email}")`, (tr) => tr.dataset.project);
   await page.click(`#quota-table tr:has-text("${a.email}") a`);
   await page.waitForSelector('#quota-form');

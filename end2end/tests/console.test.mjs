@@ -107,8 +107,12 @@ test('admin: users, audit log and the sign-up switch; everyone else is refused',
   const page = await signIn(ctx, ADMIN_EMAIL, ADMIN_PASSWORD);
   await page.click('nav >> text=Admin');
   await page.waitForURL(`${server.url}/admin`);
+  await page.click('nav.tabs >> text=Audit log');
+  await page.waitForURL(`${server.url}/admin/audit`);
+  await page.waitForSelector('#audit code:text-is("user.sign_in")');
+  await page.click('nav.tabs >> text=Users');
+  await page.waitForURL(`${server.url}/admin/users`);
   await page.waitForSelector(`#users td:text-is("${ADMIN_EMAIL}")`);
-  assert.ok(await page.locator('#audit code:text-is("user.sign_in")').count() > 0);
 
   await page.click('#signup-toggle button');
   await page.waitForSelector('[data-testid=signup-state]:has-text("Closed")');
@@ -122,9 +126,12 @@ test('admin: users, audit log and the sign-up switch; everyone else is refused',
   const other = await signUp(anon, 'notadmin');
   await other.page.waitForSelector('[data-testid=whoami]');
   assert.equal(await other.page.locator('nav >> text=Admin').count(), 0);
-  await other.page.goto(`${server.url}/admin`);
-  await other.page.waitForSelector('[role=alert]:has-text("Only administrators")');
-  assert.equal(await other.page.locator('#users').count(), 0);
+  for (const path of ['/admin', '/admin/users']) {
+    await other.page.goto(`${server.url}${path}`);
+    await other.page.waitForSelector('[role=alert]:has-text("Only administrators")');
+    assert.equal(await other.page.locator('#users').count(), 0);
+    assert.equal(await other.page.locator('nav.tabs').count(), 0);
+  }
 
   // The screenshot for the README: the clusters page at desktop width.
   await page.goto(`${server.url}/clusters`);
@@ -184,9 +191,18 @@ test('the layout works on a phone-sized screen', async () => {
   await admin.fill('#password', ADMIN_PASSWORD);
   await admin.click('#signin-form button[type=submit]');
   await admin.waitForURL(/\/(clusters|account)/);
-  await admin.goto(`${server.url}/admin`);
-  await admin.waitForSelector('#quota-table');
-  await sideways(admin, 'the admin dashboard');
+  for (const [path, ready] of [
+    ['/admin', '#capacity'],
+    ['/admin/clusters', '#all-clusters'],
+    ['/admin/users', '#users'],
+    ['/admin/quotas', '#quota-table'],
+    ['/admin/offer', '#flavors'],
+    ['/admin/audit', '#audit'],
+  ]) {
+    await admin.goto(`${server.url}${path}`);
+    await admin.waitForSelector(ready);
+    await sideways(admin, path);
+  }
   await adminCtx.close();
 });
 

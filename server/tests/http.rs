@@ -589,23 +589,40 @@ async fn tenants_are_isolated(app: &App) {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Admin pages and functions are for admins only.
-    let r = frank.call("admin", &[]).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    for function in [
+        "admin_overview",
+        "admin_clusters",
+        "admin_users",
+        "admin_quota_table",
+        "admin_offer",
+        "admin_audit",
+    ] {
+        let r = frank.call(function, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{function}: {}", r.body);
+    }
     let r = frank.call("admin_signup", &[("open", "false")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let page = frank
-        .send(
-            reqwest::Method::GET,
-            "/admin",
-            None,
-            &[("accept", "text/html")],
-        )
-        .await;
-    assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert!(
-        !page.body.contains("frank@example.com</td>"),
-        "user list leaked"
-    );
+    for path in [
+        "/admin",
+        "/admin/clusters",
+        "/admin/users",
+        "/admin/quotas",
+        "/admin/offer",
+        "/admin/audit",
+    ] {
+        let page = frank
+            .send(reqwest::Method::GET, path, None, &[("accept", "text/html")])
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            !page.body.contains("frank@example.com</td>"),
+            "{path}: user list leaked"
+        );
+        assert!(
+            !page.body.contains("class=\"tabs\""),
+            "{path}: the admin tabs showed"
+        );
+    }
 }
 both!(tenants_are_isolated);
 
@@ -626,9 +643,9 @@ async fn admin_closes_signup_and_disables_users(app: &App) {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(r.body.contains("Sign-up is closed"));
-    let overview = admin.call("admin", &[]).await.json();
-    assert_eq!(overview["signup_open"], false);
-    let gina_id = overview["users"]
+    let users = admin.call("admin_users", &[]).await.json();
+    assert_eq!(users["signup_open"], false);
+    let gina_id = users["users"]
         .as_array()
         .unwrap()
         .iter()
@@ -658,7 +675,8 @@ async fn admin_closes_signup_and_disables_users(app: &App) {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     // Audit entries for all of it.
-    let actions: Vec<String> = overview["audit"]
+    let audit = admin.call("admin_audit", &[]).await.json();
+    let actions: Vec<String> = audit["audit"]
         .as_array()
         .unwrap()
         .iter()

@@ -8,7 +8,9 @@ mod operations;
 mod project;
 
 pub use account::AccountPage;
-pub use admin::AdminPage;
+pub use admin::{
+    AdminAuditPage, AdminClustersPage, AdminOfferPage, AdminPage, AdminQuotasPage, AdminUsersPage,
+};
 pub use auth::{SignInPage, SignUpPage};
 pub use clusters::{
     AddNodeGroupPage, ClusterPage, ClustersPage, DeleteClusterPage, NewClusterPage, NodeGroupPage,
@@ -239,5 +241,75 @@ impl LazyRoute for AdminRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <AdminPage /> }.into_any()
+    }
+}
+
+/// `/admin/clusters`, loaded with its own chunk of WASM.
+pub struct AdminClustersRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminClustersRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminClustersPage /> }.into_any()
+    }
+}
+
+/// `/admin/users`, loaded with its own chunk of WASM.
+pub struct AdminUsersRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminUsersRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminUsersPage /> }.into_any()
+    }
+}
+
+/// `/admin/quotas`, loaded with its own chunk of WASM.
+pub struct AdminQuotasRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminQuotasRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminQuotasPage /> }.into_any()
+    }
+}
+
+/// `/admin/offer`, loaded with its own chunk of WASM.
+pub struct AdminOfferRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminOfferRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminOfferPage /> }.into_any()
+    }
+}
+
+/// `/admin/audit`, loaded with its own chunk of WASM.
+pub struct AdminAuditRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminAuditRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminAuditPage /> }.into_any()
     }
 }
