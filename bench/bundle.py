@@ -18,6 +18,7 @@ PATHS = {
     "clusters": "/clusters",
     "new_cluster": "/clusters/new",
     "cluster": "/clusters/:id",
+    "workloads": "/clusters/:id/workloads",
     "delete_cluster": "/clusters/:id/delete",
     "node_group": "/clusters/:id/nodegroups/:ng",
     "add_node_group": "/clusters/:id/add-node-group",

@@ -432,6 +432,23 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
             })
             .collect(),
         operations,
+        can_edit: v.role.allows(provision::authz::Action::Mutate),
+        cloud_error: v.cloud_error,
+    })
+}
+
+/// A cluster's services and persistent volumes (the store alone, no cloud reads).
+#[server(endpoint = "cluster_workloads")]
+pub async fn get_cluster_workloads(id: String) -> Result<ClusterWorkloads, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let st = state()?;
+    let v = provision::clusters::workloads(&st.store, &actor, &id).await?;
+    Ok(ClusterWorkloads {
+        id: v.cluster.id,
+        name: v.cluster.name,
+        status: v.cluster.status,
+        status_reason: v.cluster.status_reason,
         services: v
             .services
             .iter()
@@ -459,7 +476,7 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
             })
             .collect(),
         can_edit: v.role.allows(provision::authz::Action::Mutate),
-        cloud_error: v.cloud_error,
+        busy: v.busy,
     })
 }
 
@@ -697,7 +714,7 @@ pub async fn expose_service(
         },
     )
     .await?;
-    leptos_axum::redirect(&format!("/clusters/{id}"));
+    leptos_axum::redirect(&format!("/clusters/{id}/workloads"));
     Ok(())
 }
 
@@ -724,7 +741,7 @@ pub async fn create_volume(id: String, name: String, size_gib: String) -> Result
         },
     )
     .await?;
-    leptos_axum::redirect(&format!("/clusters/{id}"));
+    leptos_axum::redirect(&format!("/clusters/{id}/workloads"));
     Ok(())
 }
 
@@ -747,7 +764,7 @@ pub async fn delete_workload(id: String, what: String, name: String) -> Result<(
         }
         _ => return Err(provision::Error::invalid("what", "Delete a service or a volume.").into()),
     };
-    leptos_axum::redirect(&format!("/clusters/{id}"));
+    leptos_axum::redirect(&format!("/clusters/{id}/workloads"));
     Ok(())
 }
 

@@ -264,3 +264,52 @@ mod post {
         Ok(bytes.to_vec())
     }
 }
+
+/// While an operation of a cluster runs, the page follows it. `state` reads the page's
+/// data: the cluster's id and whether something of it is under way. With JavaScript the
+/// page listens to `/clusters/<id>/events` (server-sent events) and moves `tick`, which
+/// its resource refetches on, at each change; without, [`reload_while`] reloads it.
+pub fn follow<F>(state: F, tick: RwSignal<u64>)
+where
+    F: Fn() -> Option<(String, bool)> + 'static,
+{
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let source: StoredValue<Option<web_sys::EventSource>, LocalStorage> =
+            StoredValue::new_local(None);
+        Effect::new(move |_| match state() {
+            Some((id, true)) if source.with_value(|s| s.is_none()) => {
+                if let Ok(es) = web_sys::EventSource::new(&format!("/clusters/{id}/events")) {
+                    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+                        tick.update(|t| *t += 1);
+                    });
+                    es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                    on_message.forget();
+                    source.set_value(Some(es));
+                }
+            }
+            Some((_, false)) => {
+                if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
+                    es.close();
+                }
+            }
+            _ => {}
+        });
+        on_cleanup(move || {
+            if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
+                es.close();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (state, tick);
+}
+
+/// Without JavaScript a page reloads itself every three seconds while something runs. As
+/// inner HTML, so that a browser with scripting parses it as text: a refresh element made
+/// through the DOM would reload a hydrated page too.
+pub fn reload_while(busy: bool) -> impl IntoView {
+    busy.then(|| view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="3">"# /> })
+}

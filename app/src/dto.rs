@@ -354,10 +354,22 @@ pub struct ClusterDetail {
     pub load_balancers: Vec<LoadBalancerDto>,
     pub volumes: Vec<VolumeDto>,
     pub operations: Vec<OperationDto>,
+    pub can_edit: bool,
+    pub cloud_error: Option<String>,
+}
+
+/// The "Services and volumes" page of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterWorkloads {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
     pub services: Vec<ServiceDto>,
     pub persistent_volumes: Vec<PersistentVolumeDto>,
     pub can_edit: bool,
-    pub cloud_error: Option<String>,
+    /// An operation of the cluster is under way: the page follows it.
+    pub busy: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -168,6 +168,7 @@ fn Console() -> impl IntoView {
                 <Route path=path!("/clusters") view={Lazy::<pages::ClustersRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters/new") view={Lazy::<pages::NewClusterRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters/:id") view={Lazy::<pages::ClusterRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/clusters/:id/workloads") view={Lazy::<pages::WorkloadsRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters/:id/delete") view={Lazy::<pages::DeleteClusterRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters/:id/nodegroups/:ng") view={Lazy::<pages::NodeGroupRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/clusters/:id/add-node-group") view={Lazy::<pages::AddNodeGroupRoute>::new()} ssr=SsrMode::Async />

@@ -391,6 +391,7 @@ pub fn lazy_route_of(path: &str) -> Option<&'static str> {
         ["clusters"] => "clusters",
         ["clusters", "new"] => "new_cluster",
         ["clusters", _] => "cluster",
+        ["clusters", _, "workloads"] => "workloads",
         ["clusters", _, "delete"] => "delete_cluster",
         ["clusters", _, "nodegroups", _] => "node_group",
         ["clusters", _, "add-node-group"] => "add_node_group",
@@ -541,6 +542,7 @@ mod tests {
         assert_eq!(lazy_route_of("/clusters"), Some("clusters"));
         assert_eq!(lazy_route_of("/clusters/new"), Some("new_cluster"));
         assert_eq!(lazy_route_of("/clusters/abc"), Some("cluster"));
+        assert_eq!(lazy_route_of("/clusters/abc/workloads"), Some("workloads"));
         assert_eq!(
             lazy_route_of("/clusters/abc/delete"),
             Some("delete_cluster")

@@ -142,7 +142,11 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
     }
   }
 
-  // Expose a service and create a volume; both become ACTIVE on the page.
+  // Expose a service and create a volume on the cluster's "Services and volumes" tab;
+  // both become ACTIVE there, followed live.
+  await page.click('nav.tabs >> text=Services and volumes');
+  await page.waitForURL(`${clusterUrl}/workloads`);
+  await page.waitForSelector('#expose-form');
   await hydrated(page);
   await page.fill('#service-name', 'frontend');
   await page.fill('#service-port', '80');
@@ -153,6 +157,13 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   await page.fill('#volume-size', '5');
   await page.click('#volume-form button[type=submit]');
   await page.waitForSelector('#persistent-volumes tr[data-volume=data] .badge:text-is("ACTIVE")', { timeout: 60_000 });
+  // The overview shows what the cloud made of them: the service's load balancer and the
+  // volume.
+  await page.click('nav.tabs >> text=Overview');
+  await page.waitForURL(clusterUrl);
+  await page.waitForSelector('#load-balancers');
+  assert.match(await page.textContent('#load-balancers'), /svc-frontend/);
+  assert.match(await page.textContent('#volumes'), /pv-data/);
 
   // The list finds it by name and status, and not by what it is not.
   await page.goto(`${server.url}/clusters`);
@@ -177,7 +188,7 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   await other.page.waitForSelector('#clusters-empty');
   const otherDelete = await other.page.goto(`${clusterUrl}/delete`);
   assert.equal(otherDelete.status(), 404);
-  for (const sub of ['/nodegroups/default-worker', '/add-node-group']) {
+  for (const sub of ['/nodegroups/default-worker', '/add-node-group', '/workloads']) {
     const r = await other.page.goto(`${clusterUrl}${sub}`);
     assert.equal(r.status(), 404, sub);
     assert.equal(await other.page.locator('[data-status="404"]').count(), 1, sub);
@@ -417,6 +428,12 @@ test('the cluster page follows a create as it runs, without reloading (server-se
     await hydrated(page);
     await page.evaluate(() => { window.__stayed = true; });
     assert.equal(await page.textContent('#cluster-status'), 'CREATING');
+    // The create operation's own page, open beside it, follows it too.
+    const opPage = await ctx.newPage();
+    await opPage.goto(`${server.url}${await page.getAttribute('#operations tr[data-operation] a', 'href')}`);
+    await hydrated(opPage);
+    await opPage.evaluate(() => { window.__stayed = true; });
+    assert.notEqual(await opPage.textContent('#operation-state'), 'succeeded');
     const seen = new Set();
     for (let i = 0; i < 240; i++) {
       const done = await page.$eval('#operations progress', (p) => p.value).catch(() => null);
@@ -427,6 +444,9 @@ test('the cluster page follows a create as it runs, without reloading (server-se
     assert.equal(await page.textContent('#cluster-status'), 'ACTIVE');
     assert.equal(await page.evaluate(() => window.__stayed), true, 'the page was not reloaded');
     assert.ok(seen.size >= 3, `the progress bar moved through several values: ${[...seen]}`);
+    await opPage.waitForSelector('#operation-state:text-is("succeeded")', { timeout: 30_000 });
+    assert.equal(await opPage.evaluate(() => window.__stayed), true, 'the operation page was not reloaded');
+    assert.ok(await opPage.$$eval('#steps tbody tr[data-state=succeeded]', (trs) => trs.length) >= 5);
     await ctx.close();
   } finally {
     await setCloudBehaviour(server.cloudUrl, instant);

@@ -173,6 +173,7 @@ test('the layout works on a phone-sized screen', async () => {
     [`${clusterUrl}/nodegroups/default-worker?node_count=2`, '#plan-resources'],
     [`${clusterUrl}/add-node-group?review=1&name=more`, '#plan-resources'],
     [`${clusterUrl}/delete`, '#delete-plan'],
+    [`${clusterUrl}/workloads`, '#expose-form'],
     ['/clusters', '#clusters'],
     ['/account', '#token-form'],
     ['/project', 'h1'],

@@ -1377,6 +1377,26 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         .await
         .json();
     assert_eq!(volumes["volumes"][0]["size_gib"], 3, "{volumes}");
+    // The console's "Services and volumes" page reads the same, and nothing runs.
+    let r = c.call("cluster_workloads", &[("id", id.as_str())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let w = r.json();
+    assert_eq!(w["services"][0]["ports"], "80→30000", "{w}");
+    assert_eq!(w["services"][0]["status"], "ACTIVE", "{w}");
+    assert_eq!(w["persistent_volumes"][0]["size_gib"], 3, "{w}");
+    assert_eq!(w["busy"], false, "{w}");
+    assert_eq!(w["can_edit"], true, "{w}");
+    let page = c
+        .send(
+            Method::GET,
+            &format!("/clusters/{id}/workloads"),
+            None,
+            &[("accept", "text/html")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-service=\"web\""), "{}", page.body);
+    assert!(page.body.contains("id=\"volume-form\""), "{}", page.body);
     for (path, bad) in [
         (
             "services",
@@ -1455,6 +1475,21 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         let r = other.api(m, &path, Some(&ot), body).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
     }
+    let r = other
+        .call("cluster_workloads", &[("id", id.as_str())])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(!r.body.contains("web"), "{}", r.body);
+    let page = other
+        .send(
+            Method::GET,
+            &format!("/clusters/{id}/workloads"),
+            None,
+            &[("accept", "text/html")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("data-service"), "{}", page.body);
 
     // CA rotation by the owner.
     let r = c

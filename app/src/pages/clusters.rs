@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::cluster_api::*;
-use crate::components::{authed, ActionError, ErrorText, PostForm, Submit};
+use crate::components::{authed, follow, reload_while, ActionError, ErrorText, PostForm, Submit};
 use crate::dto::*;
 use crate::escape_html as esc;
 
@@ -385,38 +385,29 @@ fn ClusterBody() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let tick = RwSignal::new(0u64);
-    let actions = ClusterActions {
-        expose: Submit::new::<ExposeService>(),
-        volume: Submit::new::<CreateVolume>(),
-        remove: Submit::new::<DeleteWorkload>(),
-        retry: Submit::new::<RetryOperation>(),
-    };
+    let retry = Submit::new::<RetryOperation>();
     let detail = crate::load(
-        move || {
-            (
-                id(),
-                tick.get(),
-                actions.expose.version().get()
-                    + actions.volume.version().get()
-                    + actions.remove.version().get()
-                    + actions.retry.version().get(),
-            )
-        },
+        move || (id(), tick.get(), retry.version().get()),
         |(id, _, _)| get_cluster(id),
     );
-    follow(detail, tick);
+    follow(
+        move || {
+            detail
+                .get()
+                .and_then(|r| r.ok())
+                .map(|d| (d.cluster.id.clone(), d.busy()))
+        },
+        tick,
+    );
     view! {
         <section class="page">
-            <ActionError value=actions.expose.value() />
-            <ActionError value=actions.volume.value() />
-            <ActionError value=actions.remove.value() />
-            <ActionError value=actions.retry.value() />
+            <ActionError value=retry.value() />
             // Read straight from the resource (not awaited in a Suspend): every new value
             // the live updates fetch re-renders the page.
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     detail.get().map(|r| match r {
-                        Ok(d) => view! { <ClusterView d actions /> }.into_any(),
+                        Ok(d) => view! { <ClusterView d retry /> }.into_any(),
                         Err(e) => {
                             #[cfg(feature = "ssr")]
                             crate::ssr::set_error_status(&e);
@@ -429,69 +420,11 @@ fn ClusterBody() -> impl IntoView {
     }
 }
 
-/// While an operation of the cluster runs, the page follows it: with JavaScript it
-/// listens to `/clusters/<id>/events` (server-sent events) and refetches on each change;
-/// without, it reloads itself every three seconds (see `ClusterView`).
-fn follow(
-    detail: Resource<Result<ClusterDetail, crate::error::AppError>, crate::SliceJson>,
-    tick: RwSignal<u64>,
-) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::closure::Closure;
-        use wasm_bindgen::JsCast;
-        let source: StoredValue<Option<web_sys::EventSource>, LocalStorage> =
-            StoredValue::new_local(None);
-        Effect::new(move |_| {
-            let busy = detail
-                .get()
-                .and_then(|r| r.ok())
-                .map(|d| (d.cluster.id.clone(), d.busy()));
-            match busy {
-                Some((id, true)) if source.with_value(|s| s.is_none()) => {
-                    if let Ok(es) = web_sys::EventSource::new(&format!("/clusters/{id}/events")) {
-                        let on_message =
-                            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
-                                tick.update(|t| *t += 1);
-                            });
-                        es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                        on_message.forget();
-                        source.set_value(Some(es));
-                    }
-                }
-                Some((_, false)) => {
-                    if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
-                        es.close();
-                    }
-                }
-                _ => {}
-            }
-        });
-        on_cleanup(move || {
-            if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
-                es.close();
-            }
-        });
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (detail, tick);
-}
-
-/// The forms of the cluster page, created once so their errors show above it.
-#[derive(Clone, Copy)]
-struct ClusterActions {
-    expose: Submit<()>,
-    volume: Submit<()>,
-    remove: Submit<()>,
-    retry: Submit<()>,
-}
-
 #[component]
-fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
+fn ClusterView(d: ClusterDetail, retry: Submit<()>) -> impl IntoView {
     let c = d.cluster.clone();
     let id = c.id.clone();
     let can_edit = d.can_edit;
-    let live = c.status == "ACTIVE";
     let busy = d.busy();
     let masters: Vec<NodeDto> = d
         .nodes
@@ -526,15 +459,9 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
         }
     };
     view! {
-        // Without JavaScript the page reloads itself while something runs. As inner HTML,
-        // so that a browser with scripting parses it as text: a refresh element made
-        // through the DOM would reload a hydrated page too.
-        {busy.then(|| view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="3">"# /> })}
-        <div class="page-head">
-            <h1 id="cluster-name">{c.name.clone()}</h1>
-            <span class=badge(&c.status) id="cluster-status" title=c.status_reason.clone().unwrap_or_default()>{c.status.clone()}</span>
-        </div>
-        {c.status_reason.clone().map(|r| view! { <p class="banner error" id="cluster-reason">{r}</p> })}
+        {reload_while(busy)}
+        {cluster_head(c.name.clone(), c.status.clone(), c.status_reason.clone())}
+        {cluster_tabs(c.id.clone(), "")}
         <div class="card">
             <dl class="facts">
                 <dt>"Kubernetes"</dt><dd>{c.version.clone()}</dd>
@@ -573,7 +500,7 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                                 {o.current.join(", ")}
                                 {o.error.clone().map(|e| view! { <span class="error-text">{e}</span> })}
                                 {(can_edit && o.state == "failed").then(move || view! {
-                                    <PostForm action=actions.retry attr:class="inline">
+                                    <PostForm action=retry attr:class="inline">
                                         <input type="hidden" name="id" value=id />
                                         <input type="hidden" name="operation" value=op_id />
                                         <button type="submit" class="secondary small">"Retry"</button>
@@ -637,6 +564,122 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        {can_edit.then(|| view! {
+            <div class="card danger">
+                <h2>"Delete"</h2>
+                <p>"Deleting removes every server, load balancer and volume of the cluster."</p>
+                <a class="button danger" id="delete-cluster" href=format!("/clusters/{}/delete", c.id)>"Delete this cluster…"</a>
+            </div>
+        })}
+    }
+}
+
+/// The name and status on top of each of a cluster's pages.
+fn cluster_head(name: String, status: String, reason: Option<String>) -> impl IntoView {
+    let class = badge(&status);
+    view! {
+        <div class="page-head">
+            <h1 id="cluster-name">{name}</h1>
+            <span class=class id="cluster-status" title=reason.clone().unwrap_or_default()>{status}</span>
+        </div>
+        {reason.map(|r| view! { <p class="banner error" id="cluster-reason">{r}</p> })}
+    }
+}
+
+/// The tabs of a cluster's pages; `current` is the page's address below the cluster's.
+fn cluster_tabs(id: String, current: &'static str) -> impl IntoView {
+    let tab = |(path, label): (&'static str, &'static str)| {
+        view! {
+            <a href=format!("/clusters/{id}{path}") aria-current=(path == current).then_some("page")>{label}</a>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Cluster">
+            {[("", "Overview"), ("/workloads", "Services and volumes")].map(tab)}
+        </nav>
+    }
+}
+
+/// `/clusters/:id/workloads`: the services exposed on load balancers and the persistent
+/// volumes of a cluster, with the forms that make and remove them.
+#[component]
+pub fn WorkloadsPage() -> impl IntoView {
+    view! {
+        <Title text="Services and volumes · Shipyard" />
+        {authed(|_| view! { <Workloads /> }.into_any())}
+    }
+}
+
+#[component]
+fn Workloads() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let tick = RwSignal::new(0u64);
+    let forms = WorkloadForms {
+        expose: Submit::new::<ExposeService>(),
+        volume: Submit::new::<CreateVolume>(),
+        remove: Submit::new::<DeleteWorkload>(),
+    };
+    let data = crate::load(
+        move || {
+            (
+                id(),
+                tick.get(),
+                forms.expose.version().get()
+                    + forms.volume.version().get()
+                    + forms.remove.version().get(),
+            )
+        },
+        |(id, _, _)| get_cluster_workloads(id),
+    );
+    follow(
+        move || {
+            data.get()
+                .and_then(|r| r.ok())
+                .map(|w| (w.id.clone(), w.busy))
+        },
+        tick,
+    );
+    view! {
+        <section class="page">
+            <ActionError value=forms.expose.value() />
+            <ActionError value=forms.volume.value() />
+            <ActionError value=forms.remove.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    data.get().map(|r| match r {
+                        Ok(w) => view! { <WorkloadsView w forms /> }.into_any(),
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::ssr::set_error_status(&e);
+                            view! { <ErrorText error=e /> }.into_any()
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+/// The forms of the services and volumes page, created once so their errors show above
+/// it.
+#[derive(Clone, Copy)]
+struct WorkloadForms {
+    expose: Submit<()>,
+    volume: Submit<()>,
+    remove: Submit<()>,
+}
+
+#[component]
+fn WorkloadsView(w: ClusterWorkloads, forms: WorkloadForms) -> impl IntoView {
+    let id = w.id.clone();
+    let can_edit = w.can_edit;
+    let live = w.status == "ACTIVE";
+    view! {
+        {reload_while(w.busy)}
+        {cluster_head(w.name.clone(), w.status.clone(), w.status_reason.clone())}
+        {cluster_tabs(w.id.clone(), "/workloads")}
+        {(!live).then(|| view! { <p class="muted">"Services and volumes can be changed while the cluster is ACTIVE."</p> })}
         <div class="card">
             <h2>"Services"</h2>
             <table class="table" id="services">
@@ -644,17 +687,17 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                     <tr><th scope="col">"Name"</th><th scope="col">"Ports (LB→node)"</th><th scope="col">"VIP"</th><th scope="col">"Status"</th><th scope="col">""</th></tr>
                 </thead>
                 <tbody>
-                    {d.services.iter().map(|x| { let id = id.clone(); view! {
+                    {w.services.iter().map(|x| { let id = id.clone(); view! {
                         <tr data-service=x.name.clone()>
                             <td>{x.name.clone()}</td><td>{x.ports.clone()}</td><td>{x.vip.clone().unwrap_or_default()}</td>
                             <td><span class=badge(&x.status) title=x.status_reason.clone().unwrap_or_default()>{x.status.clone()}</span></td>
-                            <td>{(can_edit && live).then(|| view! { <DeleteWorkloadForm action=actions.remove id=id what="service" name=x.name.clone() /> })}</td>
+                            <td>{(can_edit && live).then(|| view! { <DeleteWorkloadForm action=forms.remove id=id what="service" name=x.name.clone() /> })}</td>
                         </tr>
                     }}).collect_view()}
                 </tbody>
             </table>
             {(can_edit && live).then({ let id = id.clone(); move || view! {
-                <PostForm action=actions.expose attr:class="form inline" attr:id="expose-form">
+                <PostForm action=forms.expose attr:class="form inline" attr:id="expose-form">
                     <input type="hidden" name="id" value=id />
                     <label for="service-name">"Name"</label>
                     <input id="service-name" name="name" required />
@@ -673,17 +716,17 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                     <tr><th scope="col">"Name"</th><th scope="col">"Size"</th><th scope="col">"Status"</th><th scope="col">""</th></tr>
                 </thead>
                 <tbody>
-                    {d.persistent_volumes.iter().map(|x| { let id = id.clone(); view! {
+                    {w.persistent_volumes.iter().map(|x| { let id = id.clone(); view! {
                         <tr data-volume=x.name.clone()>
                             <td>{x.name.clone()}</td><td>{format!("{} GiB", x.size_gib)}</td>
                             <td><span class=badge(&x.status) title=x.status_reason.clone().unwrap_or_default()>{x.status.clone()}</span></td>
-                            <td>{(can_edit && live).then(|| view! { <DeleteWorkloadForm action=actions.remove id=id what="volume" name=x.name.clone() /> })}</td>
+                            <td>{(can_edit && live).then(|| view! { <DeleteWorkloadForm action=forms.remove id=id what="volume" name=x.name.clone() /> })}</td>
                         </tr>
                     }}).collect_view()}
                 </tbody>
             </table>
             {(can_edit && live).then({ let id = id.clone(); move || view! {
-                <PostForm action=actions.volume attr:class="form inline" attr:id="volume-form">
+                <PostForm action=forms.volume attr:class="form inline" attr:id="volume-form">
                     <input type="hidden" name="id" value=id />
                     <label for="volume-name">"Name"</label>
                     <input id="volume-name" name="name" required />
@@ -693,13 +736,6 @@ fn ClusterView(d: ClusterDetail, actions: ClusterActions) -> impl IntoView {
                 </PostForm>
             }})}
         </div>
-        {can_edit.then(|| view! {
-            <div class="card danger">
-                <h2>"Delete"</h2>
-                <p>"Deleting removes every server, load balancer and volume of the cluster."</p>
-                <a class="button danger" id="delete-cluster" href=format!("/clusters/{}/delete", c.id)>"Delete this cluster…"</a>
-            </div>
-        })}
     }
 }
 

@@ -14,6 +14,7 @@ pub use admin::{
 pub use auth::{SignInPage, SignUpPage};
 pub use clusters::{
     AddNodeGroupPage, ClusterPage, ClustersPage, DeleteClusterPage, NewClusterPage, NodeGroupPage,
+    WorkloadsPage,
 };
 pub use operations::OperationPage;
 pub use project::ProjectPage;
@@ -143,6 +144,20 @@ impl LazyRoute for ClusterRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <ClusterPage /> }.into_any()
+    }
+}
+
+/// `/clusters/:id/workloads`, loaded with its own chunk of WASM.
+pub struct WorkloadsRoute;
+
+#[lazy_route]
+impl LazyRoute for WorkloadsRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <WorkloadsPage /> }.into_any()
     }
 }
 

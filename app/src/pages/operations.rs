@@ -1,12 +1,12 @@
 //! `/operations/:id`: one operation's steps (state, attempts, errors, times) and its
-//! events, with retry or abort for those who may.
+//! events, with retry or abort for those who may; followed live while it runs.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::cluster_api::{get_operation, ChangeOperation};
-use crate::components::{authed, ActionError, ErrorText, PostForm, Submit};
+use crate::components::{authed, follow, reload_while, ActionError, ErrorText, PostForm, Submit};
 use crate::dto::format_time;
 
 #[component]
@@ -21,22 +21,34 @@ pub fn OperationPage() -> impl IntoView {
 fn Operation_() -> impl IntoView {
     let params = use_params_map();
     let change = Submit::new::<ChangeOperation>();
+    let tick = RwSignal::new(0u64);
     let data = crate::load(
         move || {
             (
                 params.read().get("id").unwrap_or_default(),
+                tick.get(),
                 change.version().get(),
             )
         },
-        |(id, _)| get_operation(id),
+        |(id, _, _)| get_operation(id),
+    );
+    follow(
+        move || {
+            data.get()
+                .and_then(|r| r.ok())
+                .map(|d| (d.cluster_id.clone(), !d.operation.finished))
+        },
+        tick,
     );
     let when = |t: Option<i64>| t.map(format_time).unwrap_or_default();
     view! {
         <section class="page">
             <ActionError value=change.value() />
+            // Read straight from the resource (not awaited in a Suspend): every new value
+            // the live updates fetch re-renders the page.
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let d = match data.await {
+                {move || data.get().map(|r| {
+                    let d = match r {
                         Ok(d) => d,
                         Err(e) => {
                             #[cfg(feature = "ssr")]
@@ -54,6 +66,7 @@ fn Operation_() -> impl IntoView {
                     .filter(|_| d.can_act);
                     let oid = o.id.clone();
                     view! {
+                        {reload_while(!o.finished)}
                         <h1>{format!("Operation {}", o.kind)}</h1>
                         <dl class="facts">
                             <dt>"State"</dt>
@@ -75,9 +88,6 @@ fn Operation_() -> impl IntoView {
                                 <input type="hidden" name="action" value=a />
                                 <button type="submit" class="secondary">{label}</button>
                             </PostForm>
-                        })}
-                        {(!o.finished).then(|| view! {
-                            <p><a href=format!("/operations/{}", o.id)>"Refresh"</a></p>
                         })}
                         <div class="card">
                             <h2>"Steps"</h2>

@@ -1086,10 +1086,19 @@ pub struct ClusterView {
     pub nodes: Vec<NodeView>,
     pub load_balancers: Vec<LoadBalancerView>,
     pub volumes: Vec<VolumeView>,
-    pub services: Vec<workloads::Service>,
-    pub persistent_volumes: Vec<workloads::PersistentVolume>,
     pub operations: Vec<OperationRow>,
     pub cloud_error: Option<String>,
+}
+
+/// A cluster's services and persistent volumes as the store holds them.
+pub struct WorkloadsView {
+    pub cluster: Cluster,
+    pub role: crate::domain::Role,
+    pub services: Vec<workloads::Service>,
+    pub persistent_volumes: Vec<workloads::PersistentVolume>,
+    /// Whether an operation of the cluster is under way (a service or volume being made
+    /// or removed among them).
+    pub busy: bool,
 }
 
 /// A cluster's record and its node groups, for someone who may see it: the store alone,
@@ -1102,6 +1111,25 @@ pub async fn groups(
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::View).await?;
     let groups = store.node_groups_of(cluster_id).await?;
     Ok((cluster, groups))
+}
+
+/// A cluster's services and persistent volumes, for someone who may see it: the store
+/// alone, no cloud reads (the "Services and volumes" page).
+pub async fn workloads(store: &Store, actor: &Actor, cluster_id: &str) -> Result<WorkloadsView> {
+    let (cluster, role) = cluster_for(store, actor, cluster_id, Action::View).await?;
+    // Operations first, as in `view`: a finished one means the rows read next are final.
+    let busy = store
+        .op_list_for(cluster_id)
+        .await?
+        .iter()
+        .any(|o| o.state.unfinished());
+    Ok(WorkloadsView {
+        services: store.services_of(cluster_id).await?,
+        persistent_volumes: store.volumes_of(cluster_id).await?,
+        cluster,
+        role,
+        busy,
+    })
 }
 
 /// The cluster's page, for someone who may see it.
@@ -1177,8 +1205,6 @@ pub async fn view(
         .unwrap_or(cluster);
     Ok(ClusterView {
         node_groups: store.node_groups_of(cluster_id).await?,
-        services: store.services_of(cluster_id).await?,
-        persistent_volumes: store.volumes_of(cluster_id).await?,
         operations,
         cluster,
         role,
