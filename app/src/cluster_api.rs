@@ -170,7 +170,7 @@ mod ssr {
             fits: p["capacity"]["fits"].as_bool(),
             quota_fits: p["quota"]["fits"].as_bool().unwrap_or(false),
             quota_left,
-            expected_seconds: p["expected_seconds"].as_f64().unwrap_or(0.0),
+            expected_seconds: p["expected_seconds"].as_f64().unwrap_or(0.0).ceil() as u64,
         }
     }
 

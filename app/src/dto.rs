@@ -246,7 +246,8 @@ pub struct PlanDto {
     pub quota_fits: bool,
     /// `(what, left after the plan)`.
     pub quota_left: Vec<(String, i64)>,
-    pub expected_seconds: f64,
+    /// Whole seconds: the page shows no fractions (and the WASM formats no floats).
+    pub expected_seconds: u64,
 }
 
 /// A cluster's record and node groups (the node group pages).

@@ -336,7 +336,7 @@ fn PlanReview(
             <div class="card" id="plan" data-plan-id=p.plan_id.clone()>
                 <h2>"The plan"</h2>
                 <p>
-                    {format!("About {:.0} seconds (the longest chain of steps). ", p.expected_seconds)}
+                    {format!("About {} seconds (the longest chain of steps). ", p.expected_seconds)}
                     {match p.fits {
                         Some(true) => view! { <span class="badge good" id="plan-fits">"the cloud has room"</span> }.into_any(),
                         Some(false) => view! { <span class="badge bad" id="plan-fits">"the cloud's hosts cannot take it"</span> }.into_any(),
@@ -882,7 +882,7 @@ fn NodeGroup_() -> impl IntoView {
                                 <div class="card" id="plan">
                                     <h2>"The plan"</h2>
                                     <PlanTable rows=p.rows.clone() />
-                                    <p class="muted">{format!("About {:.0} seconds. Quota {}.", p.expected_seconds, if p.quota_fits { "allows it" } else { "does not allow it" })}</p>
+                                    <p class="muted">{format!("About {} seconds. Quota {}.", p.expected_seconds, if p.quota_fits { "allows it" } else { "does not allow it" })}</p>
                                     <PostForm action=scale attr:id="apply-scale">
                                         <input type="hidden" name="id" value=cid.clone() />
                                         <input type="hidden" name="group" value=gname.clone() />
@@ -1011,7 +1011,7 @@ fn AddNodeGroup() -> impl IntoView {
                                     <h2>"The plan"</h2>
                                     <PlanTable rows=p.rows.clone() />
                                     <p class="muted">{format!(
-                                        "About {:.0} seconds. {} Quota {}.",
+                                        "About {} seconds. {} Quota {}.",
                                         p.expected_seconds,
                                         match p.fits { Some(true) => "The cloud has room.", Some(false) => "The cloud's hosts cannot take it.", None => "" },
                                         if p.quota_fits { "allows it" } else { "does not allow it" },
