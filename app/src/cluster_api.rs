@@ -355,9 +355,9 @@ pub async fn get_cluster_groups(id: String) -> Result<ClusterGroups, AppError> {
     })
 }
 
-/// The cluster's page: the record and what the cloud holds of it.
+/// The cluster's page: the record and what the cloud holds of it, drawn on the server.
 #[server(endpoint = "cluster")]
-pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
+pub async fn get_cluster(id: String) -> Result<ClusterPageDto, AppError> {
     use crate::ssr::*;
     let (actor, _, _) = require_actor().await?;
     let st = state()?;
@@ -389,7 +389,7 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
             finished: !o.state.unfinished(),
         });
     }
-    Ok(ClusterDetail {
+    let detail = ClusterDetail {
         cluster,
         api_address: v.cluster.api_address.clone(),
         api_endpoint: v.cluster.api_endpoint.clone(),
@@ -434,6 +434,11 @@ pub async fn get_cluster(id: String) -> Result<ClusterDetail, AppError> {
         operations,
         can_edit: v.role.allows(provision::authz::Action::Mutate),
         cloud_error: v.cloud_error,
+    };
+    Ok(ClusterPageDto {
+        id: detail.cluster.id.clone(),
+        busy: detail.busy(),
+        html: crate::pages::clusters::cluster_html(detail),
     })
 }
 

@@ -194,7 +194,34 @@ pub fn PostForm<O>(action: Submit<O>, children: Children) -> impl IntoView
 where
     O: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    let on_submit = move |ev: leptos::web_sys::SubmitEvent| {
+    view! {
+        <form action=action.path method="post" on:submit=move |ev| action.post(ev)>
+            {children()}
+        </form>
+    }
+}
+
+impl<O> Submit<O>
+where
+    O: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    /// For a container of forms drawn as HTML (the cluster page's body): a submit that
+    /// bubbles up from a form posting to this server function is posted as [`PostForm`]
+    /// posts; any other form is left to the browser.
+    pub fn post_within(self, ev: leptos::web_sys::SubmitEvent) {
+        use leptos::wasm_bindgen::JsCast;
+        let ours = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|form| form.get_attribute("action"))
+            .is_some_and(|action| action == self.path);
+        if ours {
+            self.post(ev);
+        }
+    }
+
+    /// Posts the form of a submit event in place of the browser.
+    fn post(self, ev: leptos::web_sys::SubmitEvent) {
         if ev.default_prevented() {
             return;
         }
@@ -207,26 +234,21 @@ where
                     leptos::web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()
                 })
                 .map(|params| String::from(params.to_string()));
-            action.pending.set(true);
+            self.pending.set(true);
             leptos::task::spawn_local(async move {
                 let answer = match body {
-                    Some(body) => post::post_form(action.path, body).await,
+                    Some(body) => post::post_form(self.path, body).await,
                     None => Err(AppError::Internal("could not read the form".into())),
                 };
                 let answer = answer.and_then(|bytes| {
                     serde_json::from_slice::<O>(&bytes)
                         .map_err(|e| AppError::Transport(format!("Unreadable answer: {e}")))
                 });
-                action.value.set(Some(answer));
-                action.version.update(|n| *n += 1);
-                action.pending.set(false);
+                self.value.set(Some(answer));
+                self.version.update(|n| *n += 1);
+                self.pending.set(false);
             });
         }
-    };
-    view! {
-        <form action=action.path method="post" on:submit=on_submit>
-            {children()}
-        </form>
     }
 }
 

@@ -341,8 +341,19 @@ pub struct OperationDetail {
     pub is_admin: bool,
 }
 
-/// Everything the cluster's page shows.
+/// The cluster's page as the browser gets it: its body drawn on the server, from a
+/// [`ClusterDetail`], as HTML (docs/DECISIONS.md: the hydrate bundle), and what the page
+/// itself needs to follow an operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterPageDto {
+    pub id: String,
+    /// An operation of the cluster is under way: the page follows it.
+    pub busy: bool,
+    pub html: String,
+}
+
+/// Everything the cluster's page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterDetail {
     pub cluster: ClusterRowDto,
     pub api_address: Option<String>,

@@ -1397,6 +1397,32 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("data-service=\"web\""), "{}", page.body);
     assert!(page.body.contains("id=\"volume-form\""), "{}", page.body);
+    // The cluster's page comes drawn: the same HTML from its function as in the page.
+    let r = c.call("cluster", &[("id", id.as_str())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = r.json();
+    assert_eq!(p["id"], id.as_str(), "{p}");
+    assert_eq!(p["busy"], false, "{p}");
+    let html = p["html"].as_str().unwrap();
+    for part in [
+        "id=\"masters\"",
+        "id=\"load-balancers\"",
+        "id=\"download-kubeconfig\"",
+        "data-node-group=\"default-worker\"",
+    ] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
+    let page = c
+        .send(
+            Method::GET,
+            &format!("/clusters/{id}"),
+            None,
+            &[("accept", "text/html")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"cluster-page\""), "{}", page.body);
+    assert!(page.body.contains("id=\"masters\""), "{}", page.body);
     for (path, bad) in [
         (
             "services",
@@ -1490,6 +1516,9 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(!page.body.contains("data-service"), "{}", page.body);
+    let r = other.call("cluster", &[("id", id.as_str())]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(!r.body.contains("masters"), "{}", r.body);
 
     // CA rotation by the owner.
     let r = c

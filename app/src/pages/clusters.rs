@@ -386,28 +386,27 @@ fn ClusterBody() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let tick = RwSignal::new(0u64);
     let retry = Submit::new::<RetryOperation>();
-    let detail = crate::load(
+    let page = crate::load(
         move || (id(), tick.get(), retry.version().get()),
         |(id, _, _)| get_cluster(id),
     );
     follow(
-        move || {
-            detail
-                .get()
-                .and_then(|r| r.ok())
-                .map(|d| (d.cluster.id.clone(), d.busy()))
-        },
+        move || page.get().and_then(|r| r.ok()).map(|p| (p.id.clone(), p.busy)),
         tick,
     );
     view! {
         <section class="page">
             <ActionError value=retry.value() />
             // Read straight from the resource (not awaited in a Suspend): every new value
-            // the live updates fetch re-renders the page.
+            // the live updates fetch replaces the page's body. The body is HTML drawn on
+            // the server; its retry forms post through `retry` once hydrated.
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
-                    detail.get().map(|r| match r {
-                        Ok(d) => view! { <ClusterView d retry /> }.into_any(),
+                    page.get().map(|r| match r {
+                        Ok(p) => view! {
+                            <div id="cluster-page" inner_html=p.html on:submit=move |ev| retry.post_within(ev) />
+                        }
+                            .into_any(),
                         Err(e) => {
                             #[cfg(feature = "ssr")]
                             crate::ssr::set_error_status(&e);
@@ -420,8 +419,19 @@ fn ClusterBody() -> impl IntoView {
     }
 }
 
+/// The cluster page's body as HTML. Drawn on the server, so that the browser's WASM holds
+/// neither this view nor the reader of its data (docs/DECISIONS.md): the page is a
+/// report that changes as a whole when an operation moves, with one kind of form in it.
+#[cfg(feature = "ssr")]
+pub(crate) fn cluster_html(d: ClusterDetail) -> String {
+    use leptos::tachys::view::RenderHtml;
+    Owner::new().with(|| view! { <ClusterView d /> }.to_html())
+}
+
+#[cfg(feature = "ssr")]
 #[component]
-fn ClusterView(d: ClusterDetail, retry: Submit<()>) -> impl IntoView {
+fn ClusterView(d: ClusterDetail) -> impl IntoView {
+    use leptos::server_fn::ServerFn;
     let c = d.cluster.clone();
     let id = c.id.clone();
     let can_edit = d.can_edit;
@@ -500,11 +510,11 @@ fn ClusterView(d: ClusterDetail, retry: Submit<()>) -> impl IntoView {
                                 {o.current.join(", ")}
                                 {o.error.clone().map(|e| view! { <span class="error-text">{e}</span> })}
                                 {(can_edit && o.state == "failed").then(move || view! {
-                                    <PostForm action=retry attr:class="inline">
+                                    <form method="post" action=RetryOperation::PATH class="inline">
                                         <input type="hidden" name="id" value=id />
                                         <input type="hidden" name="operation" value=op_id />
                                         <button type="submit" class="secondary small">"Retry"</button>
-                                    </PostForm>
+                                    </form>
                                 })}
                             </td>
                             <td>{format_time(o.created_at)}</td>

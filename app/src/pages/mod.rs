@@ -3,7 +3,7 @@
 mod account;
 mod admin;
 mod auth;
-mod clusters;
+pub(crate) mod clusters;
 mod operations;
 mod project;
 
