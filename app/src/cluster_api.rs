@@ -121,7 +121,8 @@ mod ssr {
         })
     }
 
-    pub fn plan(p: &serde_json::Value) -> PlanDto {
+    /// A plan from the core, its report drawn. `removal`: a deletion's plan.
+    pub fn plan(p: &serde_json::Value, removal: bool) -> PlanDto {
         let text = |v: &serde_json::Value| {
             v.as_str()
                 .map(String::from)
@@ -151,13 +152,12 @@ mod ssr {
         .iter()
         .filter_map(|(k, label)| left[*k].as_i64().map(|v| (label.to_string(), v)))
         .collect();
-        PlanDto {
-            plan_id: text(&p["plan_id"]),
+        let report = PlanReport {
             rows: p["resources"]
                 .as_array()
                 .map(|r| {
                     r.iter()
-                        .map(|x| PlanRowDto {
+                        .map(|x| PlanRow {
                             action: text(&x["action"]),
                             kind: text(&x["kind"]).replace('_', " "),
                             name: text(&x["name"]),
@@ -171,6 +171,13 @@ mod ssr {
             quota_fits: p["quota"]["fits"].as_bool().unwrap_or(false),
             quota_left,
             expected_seconds: p["expected_seconds"].as_f64().unwrap_or(0.0).ceil() as u64,
+            removal,
+        };
+        PlanDto {
+            plan_id: text(&p["plan_id"]),
+            fits: report.fits,
+            quota_fits: report.quota_fits,
+            html: crate::pages::clusters::plan_html(report),
         }
     }
 
@@ -282,7 +289,7 @@ pub async fn cluster_plan(form: ClusterForm) -> Result<PlanDto, AppError> {
         st.cloud.as_ref(),
     )
     .await?;
-    Ok(ssr::plan(&plan))
+    Ok(ssr::plan(&plan, false))
 }
 
 /// Creates the cluster of the plan the user read (`plan_id`), then opens its page.
@@ -496,7 +503,7 @@ pub async fn cluster_delete_plan(id: String) -> Result<(ClusterRowDto, PlanDto),
         provision::clusters::cluster_for(&st.store, &actor, &id, provision::authz::Action::Mutate)
             .await?;
     let plan = provision::clusters::plan::delete_plan(st.cloud.as_ref(), &cluster.id).await?;
-    Ok((ssr::row(&cluster, 0, String::new()), ssr::plan(&plan)))
+    Ok((ssr::row(&cluster, 0, String::new()), ssr::plan(&plan, true)))
 }
 
 /// Deletes the cluster once its name is typed, if the plan read is still the plan.
@@ -549,7 +556,7 @@ pub async fn node_group_plan(
     let plan =
         provision::clusters::scale_plan(&st.store, st.cloud.as_ref(), &actor, &id, &group, &change)
             .await?;
-    Ok(ssr::plan(&plan))
+    Ok(ssr::plan(&plan, false))
 }
 
 /// Scales a node group as planned, then back to the cluster's page.
@@ -623,7 +630,7 @@ pub async fn node_group_create_plan(
         &flavors,
     )
     .await?;
-    Ok(ssr::plan(&plan))
+    Ok(ssr::plan(&plan, false))
 }
 
 /// Adds the node group of the plan the user read (`plan_id`), then back to the

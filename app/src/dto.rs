@@ -226,28 +226,48 @@ pub struct CreateOptions {
     pub flavors: Vec<FlavorDto>,
 }
 
+/// A plan as the console shows it. Its report comes drawn from the server, as HTML
+/// ([`PlanReport`]; docs/DECISIONS.md: the hydrate bundle): the page itself needs only
+/// what its button does with the plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanRowDto {
-    pub action: String,
-    pub kind: String,
-    pub name: String,
-    pub detail: String,
-}
-
-/// A plan as the console shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanDto {
     pub plan_id: String,
-    pub rows: Vec<PlanRowDto>,
+    /// Whether the cloud's hosts can take it (`None`: the cloud does not say).
+    pub fits: Option<bool>,
+    pub quota_fits: bool,
+    /// The [`PlanReport`], drawn.
+    pub html: String,
+}
+
+impl PlanDto {
+    /// Whether the plan may be applied: within quota, and the cloud does not refuse it.
+    pub fn can_apply(&self) -> bool {
+        self.quota_fits && self.fits != Some(false)
+    }
+}
+
+/// What a plan makes or removes, and what it leaves: what the server draws of a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanReport {
+    pub rows: Vec<PlanRow>,
     /// `(what, amount)` pairs: servers, vCPUs, RAM, volume GiB, load balancers.
     pub totals: Vec<(String, String)>,
-    /// Whether the cloud's hosts can take it (`None`: the cloud does not say).
     pub fits: Option<bool>,
     pub quota_fits: bool,
     /// `(what, left after the plan)`.
     pub quota_left: Vec<(String, i64)>,
-    /// Whole seconds: the page shows no fractions (and the WASM formats no floats).
+    /// Whole seconds: the page shows no fractions.
     pub expected_seconds: u64,
+    /// A plan that only removes (a cluster's deletion): the list alone.
+    pub removal: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanRow {
+    pub action: String,
+    pub kind: String,
+    pub name: String,
+    pub detail: String,
 }
 
 /// A cluster's record and node groups (the node group pages).

@@ -330,44 +330,22 @@ fn PlanReview(
             .into_any()
         }
     };
-    let can = p.quota_fits && p.fits != Some(false);
+    let can = p.can_apply();
     let plan_id = p.plan_id.clone();
     view! {
-            <div class="card" id="plan" data-plan-id=p.plan_id.clone()>
-                <h2>"The plan"</h2>
-                <p>
-                    {format!("About {} seconds (the longest chain of steps). ", p.expected_seconds)}
-                    {match p.fits {
-                        Some(true) => view! { <span class="badge good" id="plan-fits">"the cloud has room"</span> }.into_any(),
-                        Some(false) => view! { <span class="badge bad" id="plan-fits">"the cloud's hosts cannot take it"</span> }.into_any(),
-                        None => view! { <span class="badge">"host room unknown"</span> }.into_any(),
-                    }}
-                    " "
-                    {if p.quota_fits {
-                        view! { <span class="badge good" id="plan-quota">"within quota"</span> }.into_any()
-                    } else {
-                        view! { <span class="badge bad" id="plan-quota">"over quota"</span> }.into_any()
-                    }}
-                </p>
-                <PlanTable rows=p.rows.clone() />
-                <p class="muted">
-                    "Totals: "
-                    {p.totals.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")}
-                </p>
-                <p class="muted" id="plan-quota-left">
-                    "Quota left after it: "
-                    {p.quota_left.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")}
-                </p>
-                <PostForm action=create attr:id="create-form">
-                    {form.fields().into_iter().map(|(k, v)| view! {
-                        <input type="hidden" name=k value=v.to_string() />
-                    }).collect_view()}
-                    <input type="hidden" name="plan_id" value=plan_id />
-                    <button type="submit" id="create-cluster" disabled=!can>"Create cluster"</button>
-                </PostForm>
-            </div>
-        }
-        .into_any()
+        <div class="card" id="plan" data-plan-id=p.plan_id.clone()>
+            <h2>"The plan"</h2>
+            <div class="plan-report" inner_html=p.html />
+            <PostForm action=create attr:id="create-form">
+                {form.fields().into_iter().map(|(k, v)| view! {
+                    <input type="hidden" name=k value=v.to_string() />
+                }).collect_view()}
+                <input type="hidden" name="plan_id" value=plan_id />
+                <button type="submit" id="create-cluster" disabled=!can>"Create cluster"</button>
+            </PostForm>
+        </div>
+    }
+    .into_any()
 }
 
 /// `/clusters/:id`: status, endpoint, nodes, load balancers, volumes, operations with
@@ -391,7 +369,11 @@ fn ClusterBody() -> impl IntoView {
         |(id, _, _)| get_cluster(id),
     );
     follow(
-        move || page.get().and_then(|r| r.ok()).map(|p| (p.id.clone(), p.busy)),
+        move || {
+            page.get()
+                .and_then(|r| r.ok())
+                .map(|p| (p.id.clone(), p.busy))
+        },
         tick,
     );
     view! {
@@ -798,16 +780,7 @@ fn DeleteCluster_() -> impl IntoView {
                     view! {
                         <h1>{format!("Delete {}", c.name)}</h1>
                         <p>"This removes, from the cloud, everything below. It cannot be undone."</p>
-                        <table class="table" id="delete-plan">
-                            <thead>
-                                <tr><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr>
-                            </thead>
-                            <tbody>
-                                {p.rows.iter().map(|r| view! {
-                                    <tr><td>{r.kind.clone()}</td><td>{r.name.clone()}</td><td>{r.detail.clone()}</td></tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                        <div id="delete-plan" inner_html=p.html.clone() />
                         <PostForm action=delete attr:class="form" attr:id="delete-form">
                             <input type="hidden" name="id" value=c.id.clone() />
                             <input type="hidden" name="plan_id" value=p.plan_id.clone() />
@@ -891,8 +864,7 @@ fn NodeGroup_() -> impl IntoView {
                             Ok((n, p)) => view! {
                                 <div class="card" id="plan">
                                     <h2>"The plan"</h2>
-                                    <PlanTable rows=p.rows.clone() />
-                                    <p class="muted">{format!("About {} seconds. Quota {}.", p.expected_seconds, if p.quota_fits { "allows it" } else { "does not allow it" })}</p>
+                                    <div class="plan-report" inner_html=p.html.clone() />
                                     <PostForm action=scale attr:id="apply-scale">
                                         <input type="hidden" name="id" value=cid.clone() />
                                         <input type="hidden" name="group" value=gname.clone() />
@@ -1019,20 +991,14 @@ fn AddNodeGroup() -> impl IntoView {
                             Ok(p) => view! {
                                 <div class="card" id="plan">
                                     <h2>"The plan"</h2>
-                                    <PlanTable rows=p.rows.clone() />
-                                    <p class="muted">{format!(
-                                        "About {} seconds. {} Quota {}.",
-                                        p.expected_seconds,
-                                        match p.fits { Some(true) => "The cloud has room.", Some(false) => "The cloud's hosts cannot take it.", None => "" },
-                                        if p.quota_fits { "allows it" } else { "does not allow it" },
-                                    )}</p>
+                                    <div class="plan-report" inner_html=p.html.clone() />
                                     <PostForm action=create attr:id="create-node-group-form">
                                         <input type="hidden" name="id" value=cid.clone() />
                                         {["name", "flavor", "node_count", "min_node_count", "max_node_count"].into_iter().zip(form.clone()).map(|(k, v)| view! {
                                             <input type="hidden" name=k value=v />
                                         }).collect_view()}
                                         <input type="hidden" name="plan_id" value=p.plan_id.clone() />
-                                        <button type="submit" id="create-node-group" disabled=!p.quota_fits || p.fits == Some(false)>"Add node group"</button>
+                                        <button type="submit" id="create-node-group" disabled=!p.can_apply()>"Add node group"</button>
                                     </PostForm>
                                 </div>
                             }.into_any(),
@@ -1046,20 +1012,72 @@ fn AddNodeGroup() -> impl IntoView {
     }
 }
 
-/// The resources a plan makes or removes.
+/// A plan's report as HTML, drawn on the server like the cluster page's body: the pages
+/// with a plan hold neither its view nor the reader of its rows.
+#[cfg(feature = "ssr")]
+pub(crate) fn plan_html(report: PlanReport) -> String {
+    use leptos::tachys::view::RenderHtml;
+    Owner::new().with(|| view! { <PlanReportView report /> }.to_html())
+}
+
+/// What a plan makes or removes, how long it takes, whether the cloud and the quota have
+/// room for it, and what quota it leaves.
+#[cfg(feature = "ssr")]
 #[component]
-fn PlanTable(rows: Vec<PlanRowDto>) -> impl IntoView {
+fn PlanReportView(report: PlanReport) -> impl IntoView {
+    let pairs = |p: Vec<String>| p.join(", ");
+    let grows = !report.removal;
+    let summary = grows.then(|| {
+        view! {
+            <p id="plan-summary">
+                {format!("About {} seconds (the longest chain of steps). ", report.expected_seconds)}
+                {match report.fits {
+                    Some(true) => view! { <span class="badge good" id="plan-fits">"the cloud has room"</span> }.into_any(),
+                    Some(false) => view! { <span class="badge bad" id="plan-fits">"the cloud's hosts cannot take it"</span> }.into_any(),
+                    None => view! { <span class="badge">"host room unknown"</span> }.into_any(),
+                }}
+                " "
+                {if report.quota_fits {
+                    view! { <span class="badge good" id="plan-quota">"within quota"</span> }.into_any()
+                } else {
+                    view! { <span class="badge bad" id="plan-quota">"over quota"</span> }.into_any()
+                }}
+            </p>
+        }
+    });
+    let totals = pairs(
+        report
+            .totals
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect(),
+    );
+    let left = pairs(
+        report
+            .quota_left
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect(),
+    );
     view! {
+        {summary}
         <table class="table" id="plan-resources">
             <thead>
-                <tr><th scope="col">"Action"</th><th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th></tr>
+                <tr>
+                    {grows.then(|| view! { <th scope="col">"Action"</th> })}
+                    <th scope="col">"Kind"</th><th scope="col">"Name"</th><th scope="col">"Detail"</th>
+                </tr>
             </thead>
             <tbody>
-                {rows.into_iter().map(|r| view! {
-                    <tr><td>{r.action}</td><td>{r.kind}</td><td>{r.name}</td><td>{r.detail}</td></tr>
+                {report.rows.into_iter().map(|r| view! {
+                    <tr>{grows.then(|| view! { <td>{r.action}</td> })}<td>{r.kind}</td><td>{r.name}</td><td>{r.detail}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
+        {grows.then(|| view! {
+            <p class="muted">"Totals: " {totals}</p>
+            <p class="muted" id="plan-quota-left">"Quota left after it: " {left}</p>
+        })}
     }
 }
 
@@ -1094,6 +1112,112 @@ mod tests {
         };
         assert!(
             row_html(&active).contains("<span class=\"badge good\" title=\"\">ACTIVE</span></td>")
+        );
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_cluster_page_is_drawn_with_its_retry_form() {
+        use leptos::server_fn::ServerFn;
+        let cluster = ClusterRowDto {
+            id: "c1".into(),
+            name: "web".into(),
+            status: "FAILED".into(),
+            status_reason: Some("no <room>".into()),
+            version: "1.31".into(),
+            masters: 1,
+            nodes: 0,
+            created_at: 0,
+            created_by: "o@example.com".into(),
+        };
+        let op = OperationDto {
+            id: "op1".into(),
+            kind: "create".into(),
+            state: "failed".into(),
+            done: 2,
+            total: 5,
+            current: Vec::new(),
+            error: Some("quota".into()),
+            retryable: true,
+            created_at: 0,
+            finished: true,
+        };
+        let master = NodeDto {
+            name: "web-master-0".into(),
+            role: "master".into(),
+            node_group: None,
+            status: "ACTIVE".into(),
+            host: Some("host-1".into()),
+            address: Some("10.0.0.5".into()),
+        };
+        let mut d = ClusterDetail {
+            cluster,
+            api_address: None,
+            api_endpoint: "public".into(),
+            master_flavor: "m1.small".into(),
+            pod_cidr: "10.100.0.0/16".into(),
+            service_cidr: "10.254.0.0/16".into(),
+            node_groups: Vec::new(),
+            nodes: vec![master],
+            load_balancers: Vec::new(),
+            volumes: Vec::new(),
+            operations: vec![op],
+            can_edit: true,
+            cloud_error: None,
+        };
+        // (Less the comments that mark text nodes for hydration.)
+        let html = cluster_html(d.clone()).replace("<!>", "");
+        assert!(html.contains("no &lt;room&gt;"), "{html}");
+        assert!(html.contains("<td class=\"host\">host-1</td>"), "{html}");
+        assert!(html.contains("data-state=\"failed\""), "{html}");
+        let retry = format!("<form method=\"post\" action=\"{}\"", RetryOperation::PATH);
+        assert!(html.contains(&retry), "{html}");
+        // Not busy: no reload without JavaScript; a viewer gets no retry button.
+        assert!(!html.contains("refresh"), "{html}");
+        d.can_edit = false;
+        assert!(!cluster_html(d).contains(&retry));
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_plan_is_drawn_whole_or_as_a_list_to_remove() {
+        let report = PlanReport {
+            rows: vec![PlanRow {
+                action: "create".into(),
+                kind: "server".into(),
+                name: "a<b>".into(),
+                detail: "m1.small".into(),
+            }],
+            totals: vec![("servers".into(), "1".into())],
+            fits: Some(false),
+            quota_fits: true,
+            quota_left: vec![("clusters".into(), 4)],
+            expected_seconds: 42,
+            removal: false,
+        };
+        let html = plan_html(report.clone()).replace("<!>", "");
+        for part in [
+            "About 42 seconds",
+            "class=\"badge bad\">the cloud's hosts cannot take it<",
+            "class=\"badge good\">within quota<",
+            "<td>create</td><td>server</td><td>a&lt;b&gt;</td>",
+            "1 servers",
+            "4 clusters",
+        ] {
+            assert!(html.contains(part), "{part} in {html}");
+        }
+        let html = plan_html(PlanReport {
+            removal: true,
+            ..report
+        })
+        .replace("<!>", "");
+        assert!(
+            html.contains("<td>server</td><td>a&lt;b&gt;</td>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("quota") && !html.contains("create"),
+            "{html}"
         );
     }
 }
