@@ -453,6 +453,54 @@ test('the cluster page follows a create as it runs, without reloading (server-se
   }
 });
 
+test('a failed operation is retried from the cluster page, in place', async () => {
+  const ctx = await browser.newContext();
+  const { page } = await signUp(ctx, 'retry');
+  await page.goto(`${server.url}/clusters/new?review=1&name=again&master_count=1&ng_count=1&ng_flavor=m1.small&master_flavor=m1.small`);
+  await hydrated(page);
+  await page.waitForSelector('#plan-resources');
+  await page.click('#create-cluster');
+  await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+  const clusterUrl = page.url();
+  await waitActive(page);
+  // A slow cloud, a delete, and an abort: the delete stops failed (nothing is put back).
+  await setCloudBehaviour(server.cloudUrl, { api_latency_ms: 3000 });
+  try {
+    await page.goto(`${clusterUrl}/delete`);
+    await hydrated(page);
+    await page.fill('#confirm', 'again');
+    await page.click('#confirm-delete');
+    // (The record says at once which operation runs; the page asks the slow cloud too.)
+    const id = clusterUrl.split('/clusters/')[1];
+    let running;
+    for (let i = 0; i < 600 && !running; i++) {
+      const shown = await (await page.request.get(`${server.url}/api/v1/clusters/${id}`, { headers: { accept: 'application/json' } })).json();
+      running = shown.cluster.operations.find((o) => o.kind === 'cluster.delete');
+      if (!running) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(running, 'the delete started');
+    await page.goto(`${server.url}/operations/${running.id}`);
+    await hydrated(page);
+    await page.click('#operation-action button');
+    await page.waitForSelector('#operation-state:text-is("failed")', { timeout: 60_000 });
+  } finally {
+    await setCloudBehaviour(server.cloudUrl, { api_latency_ms: 0 });
+  }
+  // The cluster's page offers the retry; it posts without leaving the page, which then
+  // follows the delete to its end (the cluster is gone).
+  await page.goto(clusterUrl);
+  await hydrated(page);
+  await page.evaluate(() => { window.__stayed = true; });
+  await page.click('#operations tr[data-state=failed] button[type=submit]');
+  await page.waitForSelector('[role=alert][data-status="404"]', { timeout: 60_000 }).catch(async (e) => {
+    const api = await page.request.get(clusterUrl.replace('/clusters/', '/api/v1/clusters/'), { headers: { accept: 'application/json' } });
+    throw new Error(`${e.message}: ${await api.text()} ${(await page.innerHTML('#operations'))}`);
+  });
+  assert.equal(await page.evaluate(() => window.__stayed), true, 'no full page load');
+  assert.equal(page.url(), clusterUrl);
+  await ctx.close();
+});
+
 test('API tokens: created (shown once), used, revoked', async () => {
   const ctx = await browser.newContext();
   const { page } = await signUp(ctx, 'tokens');

@@ -1197,12 +1197,11 @@ pub async fn view(
     // Operations first, then the record: an operation writes the cluster's status before
     // its own end, so a finished operation read here means the status read next is
     // final. (The other order could show CREATING beside a finished create — and a page
-    // that follows only unfinished operations stayed on CREATING.)
+    // that follows only unfinished operations stayed on CREATING.) A cluster deleted in
+    // between is not found: its record as read before would show a finished delete
+    // beside DELETING, and the page would stop following there.
     let operations = store.op_list_for(cluster_id).await?;
-    let cluster = store
-        .cluster_get(&cluster.project_id, cluster_id)
-        .await
-        .unwrap_or(cluster);
+    let cluster = store.cluster_get(&cluster.project_id, cluster_id).await?;
     Ok(ClusterView {
         node_groups: store.node_groups_of(cluster_id).await?,
         operations,
