@@ -295,12 +295,17 @@ test('without JavaScript: review the plan and create a cluster', async () => {
   await ctx.close();
 });
 
-async function createThroughForm(page, name) {
+/** Starts a one-master, one-worker cluster from its plan's page; lands on its page. */
+async function startThroughForm(page, name) {
   await page.goto(`${server.url}/clusters/new?review=1&name=${name}&master_count=1&ng_count=1&ng_flavor=m1.small&master_flavor=m1.small`);
   await hydrated(page);
   await page.waitForSelector('#plan-resources');
   await page.click('#create-cluster');
   await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+}
+
+async function createThroughForm(page, name) {
+  await startThroughForm(page, name);
   await waitActive(page);
   return page.url();
 }
@@ -420,11 +425,7 @@ test('the cluster page follows a create as it runs, without reloading (server-se
   try {
     const ctx = await browser.newContext();
     const { page } = await signUp(ctx, 'live');
-    await page.goto(`${server.url}/clusters/new?review=1&name=live&master_count=1&ng_count=1&ng_flavor=m1.small&master_flavor=m1.small`);
-    await hydrated(page);
-    await page.waitForSelector('#plan-resources');
-    await page.click('#create-cluster');
-    await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+    await startThroughForm(page, 'live');
     await hydrated(page);
     await page.evaluate(() => { window.__stayed = true; });
     assert.equal(await page.textContent('#cluster-status'), 'CREATING');
@@ -456,13 +457,7 @@ test('the cluster page follows a create as it runs, without reloading (server-se
 test('a failed operation is retried from the cluster page, in place', async () => {
   const ctx = await browser.newContext();
   const { page } = await signUp(ctx, 'retry');
-  await page.goto(`${server.url}/clusters/new?review=1&name=again&master_count=1&ng_count=1&ng_flavor=m1.small&master_flavor=m1.small`);
-  await hydrated(page);
-  await page.waitForSelector('#plan-resources');
-  await page.click('#create-cluster');
-  await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
-  const clusterUrl = page.url();
-  await waitActive(page);
+  const clusterUrl = await createThroughForm(page, 'again');
   // A slow cloud, a delete, and an abort: the delete stops failed (nothing is put back).
   await setCloudBehaviour(server.cloudUrl, { api_latency_ms: 3000 });
   try {

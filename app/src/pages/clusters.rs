@@ -406,8 +406,14 @@ fn ClusterBody() -> impl IntoView {
 /// report that changes as a whole when an operation moves, with one kind of form in it.
 #[cfg(feature = "ssr")]
 pub(crate) fn cluster_html(d: ClusterDetail) -> String {
-    use leptos::tachys::view::RenderHtml;
-    Owner::new().with(|| view! { <ClusterView d /> }.to_html())
+    draw(|| view! { <ClusterView d /> })
+}
+
+/// A view as HTML, rendered on the server under an owner of its own (a server function
+/// has no page to render into).
+#[cfg(feature = "ssr")]
+fn draw<V: IntoView>(view: impl FnOnce() -> V) -> String {
+    Owner::new().with(|| view().to_html())
 }
 
 #[cfg(feature = "ssr")]
@@ -1016,8 +1022,7 @@ fn AddNodeGroup() -> impl IntoView {
 /// with a plan hold neither its view nor the reader of its rows.
 #[cfg(feature = "ssr")]
 pub(crate) fn plan_html(report: PlanReport) -> String {
-    use leptos::tachys::view::RenderHtml;
-    Owner::new().with(|| view! { <PlanReportView report /> }.to_html())
+    draw(|| view! { <PlanReportView report /> })
 }
 
 /// What a plan makes or removes, how long it takes, whether the cloud and the quota have
@@ -1025,7 +1030,6 @@ pub(crate) fn plan_html(report: PlanReport) -> String {
 #[cfg(feature = "ssr")]
 #[component]
 fn PlanReportView(report: PlanReport) -> impl IntoView {
-    let pairs = |p: Vec<String>| p.join(", ");
     let grows = !report.removal;
     let summary = grows.then(|| {
         view! {
@@ -1045,20 +1049,8 @@ fn PlanReportView(report: PlanReport) -> impl IntoView {
             </p>
         }
     });
-    let totals = pairs(
-        report
-            .totals
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect(),
-    );
-    let left = pairs(
-        report
-            .quota_left
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect(),
-    );
+    let totals = amounts(&report.totals);
+    let left = amounts(&report.quota_left);
     view! {
         {summary}
         <table class="table" id="plan-resources">
@@ -1079,6 +1071,16 @@ fn PlanReportView(report: PlanReport) -> impl IntoView {
             <p class="muted" id="plan-quota-left">"Quota left after it: " {left}</p>
         })}
     }
+}
+
+/// `(what, how many)` pairs as "2 servers, 4 vCPUs".
+#[cfg(feature = "ssr")]
+fn amounts<V: std::fmt::Display>(pairs: &[(String, V)]) -> String {
+    pairs
+        .iter()
+        .map(|(what, n)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
