@@ -21,7 +21,9 @@ use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use leptos_axum::{
+    generate_route_list, handle_server_fns_with_context, AxumRouteListing, LeptosRoutes,
+};
 use provision::Store;
 use tower::ServiceBuilder;
 use tower_sessions::cookie::SameSite;
@@ -188,7 +190,7 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
         .build();
     let pkg = format!("/{}", leptos_options.site_pkg_dir);
     let pkg_dir = config.site_root.join(leptos_options.site_pkg_dir.as_ref());
-    let routes = generate_route_list(app::App);
+    let routes = console_routes();
     let api_paths = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.to_string())
         .collect::<Vec<_>>();
@@ -338,4 +340,14 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// The console's routes, worked out once per process. Leptos works them out by rendering
+/// the app with resource loads suppressed through a flag for the whole process
+/// (`leptos::server::SuppressResourceLoad`): a resource of any page that starts loading on
+/// another thread meanwhile waits forever, and that page's answer never comes. One server
+/// per process does this before it serves; tests build servers while others serve.
+fn console_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
