@@ -309,15 +309,47 @@ where
                     });
                     es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
                     on_message.forget();
+                    // The stream failed or ended: refused because the cluster went in the
+                    // meantime (a delete faster than the page's refetch), the server
+                    // restarted, or the ten minutes are up. Read the page once more, after
+                    // a second so that a server that keeps failing is not hammered; if the
+                    // browser gave up on the stream, the effect opens a new one while the
+                    // page still shows something running.
+                    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                        let closed = source
+                            .try_update_value(|s| {
+                                let gave_up = s.as_ref().is_some_and(|es| {
+                                    es.ready_state() == web_sys::EventSource::CLOSED
+                                });
+                                if gave_up {
+                                    s.take()
+                                } else {
+                                    None
+                                }
+                            })
+                            .flatten();
+                        if let Some(es) = closed {
+                            es.close();
+                        }
+                        set_timeout(
+                            move || {
+                                _ = tick.try_update(|t| *t += 1);
+                            },
+                            std::time::Duration::from_secs(1),
+                        );
+                    });
+                    es.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+                    on_error.forget();
                     source.set_value(Some(es));
                 }
             }
-            Some((_, false)) => {
+            Some((_, true)) => {}
+            // Nothing runs any more, or the page could not be read (the cluster is gone).
+            _ => {
                 if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
                     es.close();
                 }
             }
-            _ => {}
         });
         on_cleanup(move || {
             if let Some(es) = source.try_update_value(|s| s.take()).flatten() {

@@ -482,9 +482,9 @@ test('a failed operation is retried from the cluster page, in place', async () =
     await setCloudBehaviour(server.cloudUrl, { api_latency_ms: 0 });
   }
   // The cluster's page offers the retry; it posts without leaving the page, which reads
-  // the cluster again at once (the failed delete runs again), and the delete finishes.
-  // (Not asserted: that the page follows a delete this fast to its end — once in a few
-  // runs it stayed on the retried operation's first step; see the stop's note.)
+  // the cluster again at once (the failed delete runs again) and follows the delete to its
+  // end: the cluster is gone. (The delete can finish before the page opens its live
+  // stream, which is then refused: the page reads the cluster once more.)
   await page.goto(clusterUrl);
   await hydrated(page);
   await page.evaluate(() => { window.__stayed = true; });
@@ -500,6 +500,10 @@ test('a failed operation is retried from the cluster page, in place', async () =
     if (status !== 404) await page.waitForTimeout(250);
   }
   assert.equal(status, 404, 'the retried delete finished');
+  await page.waitForSelector('[role=alert][data-status="404"]', { timeout: 30_000 }).catch(async (e) => {
+    throw new Error(`the page did not follow the delete to its end: ${e.message}: ${await page.innerHTML('#cluster-page').catch(() => '')}`);
+  });
+  assert.equal(await page.evaluate(() => window.__stayed), true, 'still no full page load');
   await ctx.close();
 });
 

@@ -1172,7 +1172,8 @@ async fn openapi() -> Json<Value> {
 
 /// The cluster's progress as server-sent events: one `progress` event whenever its
 /// status or an operation's state or step count changes (checked twice a second), for
-/// at most ten minutes. The console's cluster page listens while something runs.
+/// at most ten minutes, or until the cluster is deleted. The console's cluster page
+/// listens while something runs.
 async fn cluster_events(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -1185,17 +1186,24 @@ async fn cluster_events(
     let store = state.store.clone();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
     let stream = futures_util::stream::unfold(
-        (store, cluster.id, String::new(), true),
-        move |(store, id, last, first)| async move {
+        (store, cluster.id, String::new(), true, false),
+        move |(store, id, last, first, gone)| async move {
             loop {
+                // The last event said the cluster is gone: nothing more will change.
+                if gone {
+                    return None;
+                }
                 if !first || !last.is_empty() {
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
                 if std::time::Instant::now() > until {
                     return None;
                 }
-                let status = match store.cluster_by_id(&id).await {
-                    Ok(c) => c.status,
+                let (status, gone) = match store.cluster_by_id(&id).await {
+                    Ok(c) => {
+                        let gone = c.status == "DELETED";
+                        (c.status, gone)
+                    }
                     Err(_) => return None,
                 };
                 let ops = store.op_list_for(&id).await.unwrap_or_default();
@@ -1210,7 +1218,7 @@ async fn cluster_events(
                     let event = Event::default().event("message").data(now.clone());
                     return Some((
                         Ok::<_, std::convert::Infallible>(event),
-                        (store, id, now, false),
+                        (store, id, now, false, gone),
                     ));
                 }
             }
