@@ -314,11 +314,19 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> anyhow:
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    // axum waits for the signal in a task of its own; `dropped` ends that task too when
+    // this future is dropped instead (a test aborting its server), not only on a signal.
+    let (_alive, dropped) = tokio::sync::oneshot::channel::<()>();
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = dropped => {}
+        }
+    })
     .await?;
     Ok(())
 }
