@@ -301,6 +301,11 @@ where
         use wasm_bindgen::JsCast;
         let source: StoredValue<Option<web_sys::EventSource>, LocalStorage> =
             StoredValue::new_local(None);
+        let close = move || {
+            if let Some(es) = source.try_update_value(Option::take).flatten() {
+                es.close();
+            }
+        };
         Effect::new(move |_| match state() {
             Some((id, true)) if source.with_value(|s| s.is_none()) => {
                 if let Ok(es) = web_sys::EventSource::new(&format!("/clusters/{id}/events")) {
@@ -316,21 +321,9 @@ where
                     // browser gave up on the stream, the effect opens a new one while the
                     // page still shows something running.
                     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-                        let closed = source
-                            .try_update_value(|s| {
-                                let gave_up = s.as_ref().is_some_and(|es| {
-                                    es.ready_state() == web_sys::EventSource::CLOSED
-                                });
-                                if gave_up {
-                                    s.take()
-                                } else {
-                                    None
-                                }
-                            })
-                            .flatten();
-                        if let Some(es) = closed {
-                            es.close();
-                        }
+                        source.try_update_value(|s| {
+                            s.take_if(|es| es.ready_state() == web_sys::EventSource::CLOSED)
+                        });
                         set_timeout(
                             move || {
                                 _ = tick.try_update(|t| *t += 1);
@@ -345,17 +338,9 @@ where
             }
             Some((_, true)) => {}
             // Nothing runs any more, or the page could not be read (the cluster is gone).
-            _ => {
-                if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
-                    es.close();
-                }
-            }
+            _ => close(),
         });
-        on_cleanup(move || {
-            if let Some(es) = source.try_update_value(|s| s.take()).flatten() {
-                es.close();
-            }
-        });
+        on_cleanup(close);
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (state, tick);
