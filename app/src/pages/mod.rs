@@ -24,21 +24,17 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::SessionResource;
+use crate::Session;
 
 /// `/`: the clusters of a signed-in user, the sign-in page otherwise.
 #[component]
 pub fn Home() -> impl IntoView {
-    let session = expect_context::<SessionResource>();
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match session.await {
-                    Ok(Some(_)) => view! { <Redirect path="/clusters" /> }.into_any(),
-                    _ => view! { <Redirect path="/signin" /> }.into_any(),
-                }
-            })}
-        </Transition>
+    let session = expect_context::<Session>();
+    move || {
+        session.get().map(|s| match s {
+            Ok(Some(_)) => view! { <Redirect path="/clusters" /> }.into_any(),
+            _ => view! { <Redirect path="/signin" /> }.into_any(),
+        })
     }
 }
 
