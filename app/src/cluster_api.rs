@@ -29,6 +29,21 @@ mod ssr {
         }
     }
 
+    /// A row of the clusters list.
+    pub fn list_row(s: provision::clusters::ClusterSummary) -> ClusterRowDto {
+        ClusterRowDto {
+            id: s.id,
+            name: s.name,
+            status: s.status,
+            status_reason: s.status_reason,
+            version: s.kubernetes_version,
+            masters: s.master_count,
+            nodes: s.nodes,
+            created_at: s.created_at,
+            created_by: s.created_by_email,
+        }
+    }
+
     pub fn row(c: &Cluster, nodes: i64, created_by: String) -> ClusterRowDto {
         ClusterRowDto {
             id: c.id.clone(),
@@ -240,10 +255,7 @@ pub async fn list_clusters(q: String, status: String, page: i64) -> Result<Clust
     let (items, total) =
         provision::clusters::search_in(&state()?.store, &actor, &project, &filter).await?;
     Ok(ClusterPage {
-        items: items
-            .into_iter()
-            .map(|s| ssr::row(&s.cluster, s.nodes, s.created_by_email))
-            .collect(),
+        items: items.into_iter().map(ssr::list_row).collect(),
         total,
         page,
         per_page: PER_PAGE,

@@ -2127,9 +2127,7 @@ both!(
             offset,
         };
         let names = |page: &[clusters::ClusterSummary]| {
-            page.iter()
-                .map(|s| s.cluster.name.clone())
-                .collect::<Vec<_>>()
+            page.iter().map(|s| s.name.clone()).collect::<Vec<_>>()
         };
 
         let (page, total) = store
@@ -2140,14 +2138,11 @@ both!(
         assert_eq!(names(&page), ["web-4", "db-3", "web%2", "web_1"]);
         assert_eq!(page[0].nodes, 4);
         assert_eq!(page[0].created_by_email, "lister@example.com");
-        assert_eq!(page[0].cluster.id, ids[3]);
-        assert_eq!(page[0].cluster.master_count, 1);
-        assert_eq!(page[1].cluster.status, "FAILED");
-        assert_eq!(
-            page[1].cluster.status_reason.as_deref(),
-            Some("no valid host")
-        );
-        assert_eq!(page[0].cluster.status_reason, None);
+        assert_eq!(page[0].id, ids[3]);
+        assert_eq!(page[0].master_count, 1);
+        assert_eq!(page[1].status, "FAILED");
+        assert_eq!(page[1].status_reason.as_deref(), Some("no valid host"));
+        assert_eq!(page[0].status_reason, None);
 
         let (page, total) = store
             .cluster_search(&project.id, &filter("", "", 2, 2))
