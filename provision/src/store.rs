@@ -5,6 +5,8 @@
 //! milliseconds and flags are 0/1 integers so that rows decode the same on both.
 //! Functions are named resource first (`user_create`, `member_list`).
 
+use std::sync::Arc;
+
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -28,6 +30,61 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    readers: Arc<Readers>,
+}
+
+/// SQLite connections kept for the reads every page makes (the session, the user, the
+/// clusters list: [`Store::reader`]). A connection lent by the pool costs, besides its
+/// query, a ping when it goes back (sqlx pings every returned connection, a round trip
+/// to the connection's worker thread) and a task to put it back; these are lent and
+/// taken back in place. At most `READERS` at once; a reader dropped before it was
+/// handed back (its request went away mid-query) is closed, not reused.
+struct Readers {
+    permits: tokio::sync::Semaphore,
+    idle: std::sync::Mutex<Vec<sqlx::AnyConnection>>,
+}
+
+const READERS: usize = 4;
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readers")
+            .field("available", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+/// A connection for one read (see [`Store::reader`]); give it back with [`Reader::done`].
+pub(crate) struct Reader<'a> {
+    conn: Option<ReaderConn>,
+    readers: &'a Readers,
+    _permit: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+enum ReaderConn {
+    Kept(sqlx::AnyConnection),
+    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
+}
+
+impl Reader<'_> {
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        match self.conn.as_mut() {
+            Some(ReaderConn::Kept(c)) => c,
+            Some(ReaderConn::Pooled(c)) => c,
+            None => unreachable!("a reader holds its connection until it is done"),
+        }
+    }
+
+    /// The read went through: the connection can serve the next one.
+    pub(crate) fn done(mut self) {
+        if let Some(ReaderConn::Kept(c)) = self.conn.take() {
+            self.readers
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(c);
+        }
+    }
 }
 
 impl Store {
@@ -87,7 +144,14 @@ impl Store {
                 })
             });
         let pool = options.connect(&url).await?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            readers: Arc::new(Readers {
+                permits: tokio::sync::Semaphore::new(READERS),
+                idle: std::sync::Mutex::new(Vec::with_capacity(READERS)),
+            }),
+        };
         store.migrator().run(&store.pool).await?;
         Ok(store)
     }
@@ -98,6 +162,41 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection for one of the reads every page makes. On SQLite one of the kept
+    /// readers ([`Readers`]); on PostgreSQL, whose server can drop a connection, one from
+    /// the pool as usual.
+    pub(crate) async fn reader(&self) -> Result<Reader<'_>> {
+        if self.backend == Backend::Postgres {
+            return Ok(Reader {
+                conn: Some(ReaderConn::Pooled(self.pool.acquire().await?)),
+                readers: &self.readers,
+                _permit: None,
+            });
+        }
+        let permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("the database readers are closed"))?;
+        let kept = self
+            .readers
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let conn = match kept {
+            Some(c) => c,
+            // Opened through the pool (its settings, `after_connect`), then kept apart.
+            None => self.pool.acquire().await?.detach(),
+        };
+        Ok(Reader {
+            conn: Some(ReaderConn::Kept(conn)),
+            readers: &self.readers,
+            _permit: Some(permit),
+        })
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -125,6 +224,12 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.readers.permits.close();
+        let kept =
+            std::mem::take(&mut *self.readers.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        for conn in kept {
+            let _ = sqlx::Connection::close(conn).await;
+        }
         self.pool.close().await;
     }
 
@@ -335,6 +440,7 @@ impl Store {
         &self,
         user_id: &str,
     ) -> Result<Option<(User, Vec<ProjectWithRole>)>> {
+        let mut reader = self.reader().await?;
         let rows = sqlx::query(
             "SELECT u.id, u.email, u.password_hash, u.is_admin, u.disabled,
                     u.must_change_password, u.created_at,
@@ -347,8 +453,9 @@ impl Store {
              ORDER BY CASE WHEN p.personal_of = $1 THEN 0 ELSE 1 END, p.name, p.id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(reader.conn())
         .await?;
+        reader.done();
         let Some(first) = rows.first() else {
             return Ok(None);
         };
@@ -571,11 +678,13 @@ impl Store {
     }
 
     pub async fn session_load(&self, id: &str, now: i64) -> Result<Option<String>> {
+        let mut reader = self.reader().await?;
         let row = sqlx::query("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
             .bind(id)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(reader.conn())
             .await?;
+        reader.done();
         Ok(row.map(|r| r.try_get("data")).transpose()?)
     }
 
@@ -720,4 +829,49 @@ fn expect_one(rows: u64, what: &str) -> Result<()> {
 fn personal_project_name(email: &str) -> String {
     let local = email.split('@').next().unwrap_or(email);
     format!("{local} (personal)")
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    async fn sqlite() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("shipyard-readers-{}", crate::new_id()));
+        let store = Store::connect(&format!("sqlite://{}/s.db", dir.display()))
+            .await
+            .unwrap();
+        (store, dir)
+    }
+
+    fn idle(store: &Store) -> usize {
+        store.readers.idle.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn readers_are_kept_when_done_and_closed_when_dropped() {
+        let (store, dir) = sqlite().await;
+        let mut r = store.reader().await.unwrap();
+        sqlx::query("SELECT 1").execute(r.conn()).await.unwrap();
+        r.done();
+        assert_eq!(idle(&store), 1);
+        // The kept one serves the next read; a second at the same time gets its own.
+        let a = store.reader().await.unwrap();
+        let b = store.reader().await.unwrap();
+        assert_eq!(idle(&store), 0);
+        a.done();
+        // A reader dropped without `done` (its read went away) is not kept.
+        drop(b);
+        assert_eq!(idle(&store), 1);
+        // No more than READERS at once: the next waits for one to come back.
+        let mut held = Vec::new();
+        for _ in 0..READERS {
+            held.push(store.reader().await.unwrap());
+        }
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), store.reader());
+        assert!(waiting.await.is_err(), "a reader beyond {READERS}");
+        drop(held);
+        store.close().await;
+        assert!(store.reader().await.is_err(), "readers after close");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

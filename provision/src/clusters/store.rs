@@ -353,6 +353,7 @@ impl Store {
             crate::Backend::Sqlite => ("json_group_array", "json_array", ""),
             crate::Backend::Postgres => ("json_agg", "json_build_array", "::text"),
         };
+        let mut reader = self.reader().await?;
         let row = sqlx::query(&format!(
             "SELECT COALESCE({array_agg}({array}(c.id, c.name, c.status, c.status_reason, \
                  c.kubernetes_version, c.master_count, c.created_at, \
@@ -370,8 +371,9 @@ impl Store {
         .bind(&status)
         .bind(f.limit.clamp(1, 200))
         .bind(f.offset.max(0))
-        .fetch_one(self.pool())
+        .fetch_one(reader.conn())
         .await?;
+        reader.done();
         let mut items: Vec<ClusterSummary> =
             serde_json::from_str(&row.try_get::<String, _>("items")?)
                 .map_err(|e| Error::internal(format!("the cluster list's JSON: {e}")))?;
