@@ -1,16 +1,18 @@
 //! Pieces shared by pages: the header, the sign-in guard, error and notice banners.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
 use crate::api::SignOut;
 use crate::dto::SessionInfo;
 use crate::error::AppError;
-use crate::Session;
+use crate::SessionResource;
 
 #[component]
 pub fn Header() -> impl IntoView {
-    let session = expect_context::<Session>();
+    let session = expect_context::<SessionResource>();
     let switch = expect_context::<Submit<()>>();
     let sign_out = Submit::new::<SignOut>();
     view! {
@@ -19,9 +21,10 @@ pub fn Header() -> impl IntoView {
                 <span class="logo" aria-hidden="true">"⎈"</span>
                 "Shipyard"
             </a>
-            {move || {
-                    match session.get() {
-                        Some(Ok(Some(info))) => {
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.await {
+                        Ok(Some(info)) => {
                             let current = info.current.clone().map(|p| p.id).unwrap_or_default();
                             view! {
                                 <nav class="mainnav" aria-label="Main">
@@ -54,7 +57,7 @@ pub fn Header() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Some(_) => {
+                        _ => {
                             view! {
                                 <nav class="mainnav" aria-label="Main">
                                     <a href="/signin">"Sign in"</a>
@@ -63,9 +66,9 @@ pub fn Header() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        None => ().into_any(),
                     }
-                }}
+                })}
+            </Transition>
         </header>
     }
 }
@@ -75,13 +78,21 @@ pub fn authed<F>(page: F) -> impl IntoView
 where
     F: Fn(SessionInfo) -> AnyView + Send + Sync + 'static,
 {
-    let session = expect_context::<Session>();
-    move || match session.get() {
-        // Built untracked: the page is built again only when the session changes.
-        Some(Ok(Some(info))) => untrack(|| page(info)),
-        Some(Ok(None)) => view! { <Redirect path="/signin" /> }.into_any(),
-        Some(Err(e)) => view! { <ErrorText error=e /> }.into_any(),
-        None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+    let session = expect_context::<SessionResource>();
+    let page = Arc::new(page);
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match session.await {
+                        Ok(Some(info)) => page(info),
+                        Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
+                        Err(e) => view! { <ErrorText error=e /> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
     }
 }
 

@@ -23,75 +23,8 @@ use crate::api::{get_session, SwitchProject};
 use crate::dto::SessionInfo;
 use crate::error::AppError;
 
-/// The session as the server function answers it: signed in or not, or why it could not
-/// be read.
-pub type SessionValue = Result<Option<SessionInfo>, AppError>;
-
-/// What a read of the session is for: the page (path and query) and how many project
-/// switches have come back.
-type NavKey = (String, String, usize);
-
-/// The signed-in session, known before the page is built: on the server it is read
-/// before rendering starts (`ssr::preload`) and handed to the browser with the page; the
-/// browser reads it again on every navigation and project switch. Pages render from it
-/// synchronously, with no `<Suspense>` around them: on the server a Suspense walks its
-/// children several times and a page built inside one was built up to three times per
-/// request (docs/DECISIONS.md).
-#[derive(Clone, Copy)]
-pub struct Session {
-    current: Memo<Option<SessionValue>>,
-}
-
-/// On the server, the session read before the page was built (`ssr::preload`); in the
-/// browser, what the server sent with the page, if it could not be decoded: unknown.
-#[cfg(feature = "ssr")]
-fn preloaded_session() -> Option<SessionValue> {
-    ssr::preloaded_session()
-}
-
-#[cfg(not(feature = "ssr"))]
-fn preloaded_session() -> Option<SessionValue> {
-    None
-}
-
-impl Session {
-    fn new(key: Memo<NavKey>) -> Self {
-        let first =
-            SharedValue::<Option<SessionValue>, SliceJson>::new_with_encoding(preloaded_session)
-                .into_inner();
-        let read = RwSignal::new(first.map(|v| (key.get_untracked(), v)));
-        // A signed-in session stays on screen while it is read again (as a Transition
-        // kept the page); anything else waits for the read of this navigation, so that
-        // a page just signed in to is not sent back to the sign-in page. Pages are built
-        // again only when what they are given changes.
-        let current = Memo::new(move |_| match read.get() {
-            Some((_, Ok(Some(info)))) => Some(Ok(Some(info))),
-            Some((k, v)) if key.with(|now| *now == k) => Some(v),
-            _ => None,
-        });
-        // Effects run only in the browser.
-        Effect::new(move |_| {
-            let k = key.get();
-            if read.with_untracked(|r| r.as_ref().is_some_and(|(at, _)| *at == k)) {
-                return;
-            }
-            leptos::task::spawn_local(async move {
-                let v = get_session().await;
-                // An answer for a page left meanwhile is dropped: the next one's read is
-                // on its way.
-                if key.with_untracked(|now| *now == k) {
-                    read.set(Some((k, v)));
-                }
-            });
-        });
-        Session { current }
-    }
-
-    /// The session for the page on screen; `None` while it is being read.
-    pub fn get(&self) -> Option<SessionValue> {
-        self.current.get()
-    }
-}
+/// The signed-in session, refetched on every navigation and project switch.
+pub type SessionResource = Resource<Result<Option<SessionInfo>, AppError>, SliceJson>;
 
 /// How resources carry their values from the server into the page: JSON, decoded from
 /// bytes exactly as server functions' answers are. Leptos' default codec decodes with
@@ -210,14 +143,17 @@ struct Routing(ReadSignal<bool>);
 fn Console() -> impl IntoView {
     let location = use_location();
     let switch = components::Submit::new::<SwitchProject>();
-    let key = Memo::new(move |_| {
-        (
-            location.pathname.get(),
-            location.search.get(),
-            switch.version().get(),
-        )
-    });
-    provide_context(Session::new(key));
+    let session: SessionResource = load(
+        move || {
+            (
+                location.pathname.get(),
+                location.search.get(),
+                switch.version().get(),
+            )
+        },
+        |_| get_session(),
+    );
+    provide_context(session);
     provide_context(switch);
     let Routing(routing) = expect_context();
     view! {

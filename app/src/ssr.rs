@@ -208,54 +208,6 @@ where
     }
 }
 
-/// The session, read before a page is built (`server::middleware`'s page guard runs
-/// [`preload`] and leaves this in the request's extensions), with the memo that read it
-/// so that the page's own server functions do not read the user again.
-#[derive(Clone)]
-pub struct Preloaded {
-    pub memo: RequestMemo,
-    pub session: Result<Option<crate::dto::SessionInfo>, AppError>,
-}
-
-/// Reads the session the way the page would (`api::get_session`), for `parts`.
-pub async fn preload(state: AppState, parts: http::request::Parts) -> Preloaded {
-    let memo = RequestMemo::default();
-    let owner = Owner::new();
-    owner.with(|| {
-        provide_context(parts);
-        provide_context(state);
-        provide_context(memo.clone());
-        provide_context(ResponseOptions::default());
-    });
-    let session = ScopedFuture {
-        owner,
-        observer: None,
-        fut: crate::api::get_session(),
-    }
-    .await;
-    Preloaded { memo, session }
-}
-
-fn preloaded() -> Option<Preloaded> {
-    use_context::<http::request::Parts>()?
-        .extensions
-        .get::<Preloaded>()
-        .cloned()
-}
-
-/// The contexts every page render gets: the state, and the memo of the read that
-/// preloaded its session (a fresh one if none did).
-pub fn provide_page_context(state: AppState) {
-    provide_context(state);
-    provide_context(preloaded().map(|p| p.memo).unwrap_or_default());
-}
-
-/// The session read before this page was built; `None` where none was (the route list,
-/// a page served by the fallback).
-pub fn preloaded_session() -> Option<Result<Option<crate::dto::SessionInfo>, AppError>> {
-    preloaded().map(|p| p.session)
-}
-
 /// The request's memo (a fresh one when none was provided).
 pub fn memo() -> RequestMemo {
     use_context::<RequestMemo>().unwrap_or_default()

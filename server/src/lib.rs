@@ -209,37 +209,26 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
     let api_router = api_v1::router(api).layer(sessions.clone());
     let fn_state = state.clone();
     let page_state = state.clone();
-    // Each page's session is read before the page is built (`app::Session`); the
-    // fallback (files, and "not found" pages) reads it only for what is not a file.
-    let preload =
-        axum::middleware::from_fn_with_state((state.clone(), None), middleware::preload_session);
-    let fallback = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), Some(config.site_root.clone())),
-            middleware::preload_session,
-        ))
-        .service(axum::handler::Handler::with_state(
-            leptos_axum::file_and_error_handler(app::shell),
-            leptos_options.clone(),
-        ));
     let leptos_router = Router::new()
-        .leptos_routes_with_context(
-            &leptos_options,
-            routes,
-            move || app::ssr::provide_page_context(page_state.clone()),
-            {
-                let options = leptos_options.clone();
-                move || app::shell(options.clone())
-            },
-        )
-        .route_layer(preload)
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler)
                 .post(server_fn_handler)
                 .with_state(fn_state),
         )
-        .fallback_service(fallback)
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || {
+                provide_context(page_state.clone());
+                provide_context(app::ssr::RequestMemo::default());
+            },
+            {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
         .layer(axum::middleware::from_fn(middleware::server_fn_answers))
         .layer(sessions);

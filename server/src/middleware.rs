@@ -130,34 +130,3 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     res
 }
-
-/// Reads the session of a console page before the page is built (`app::ssr::preload`),
-/// for GET and HEAD. With a site root (the fallback, which serves files too), only for a
-/// path that is not a file there: a file needs no session.
-pub async fn preload_session(
-    axum::extract::State((state, files)): axum::extract::State<(
-        app::ssr::AppState,
-        Option<std::path::PathBuf>,
-    )>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return next.run(req).await;
-    }
-    if let Some(root) = files {
-        let rel = req.uri().path().trim_start_matches('/');
-        let file = !rel.is_empty()
-            && !rel.split('/').any(|c| c == "..")
-            && tokio::fs::metadata(root.join(rel))
-                .await
-                .is_ok_and(|m| m.is_file());
-        if file {
-            return next.run(req).await;
-        }
-    }
-    let (mut parts, body) = req.into_parts();
-    let preloaded = app::ssr::preload(state, parts.clone()).await;
-    parts.extensions.insert(preloaded);
-    next.run(Request::from_parts(parts, body)).await
-}

@@ -24,17 +24,21 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::Session;
+use crate::SessionResource;
 
 /// `/`: the clusters of a signed-in user, the sign-in page otherwise.
 #[component]
 pub fn Home() -> impl IntoView {
-    let session = expect_context::<Session>();
-    move || {
-        session.get().map(|s| match s {
-            Ok(Some(_)) => view! { <Redirect path="/clusters" /> }.into_any(),
-            _ => view! { <Redirect path="/signin" /> }.into_any(),
-        })
+    let session = expect_context::<SessionResource>();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(Some(_)) => view! { <Redirect path="/clusters" /> }.into_any(),
+                    _ => view! { <Redirect path="/signin" /> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 
