@@ -56,7 +56,7 @@ impl std::fmt::Debug for Readers {
 
 /// A connection for one read (see [`Store::reader`]); give it back with [`Reader::done`].
 pub(crate) struct Reader<'a> {
-    conn: Option<ReaderConn>,
+    conn: ReaderConn,
     readers: &'a Readers,
     _permit: Option<tokio::sync::SemaphorePermit<'a>>,
 }
@@ -68,17 +68,22 @@ enum ReaderConn {
 
 impl Reader<'_> {
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        match self.conn.as_mut() {
-            Some(ReaderConn::Kept(c)) => c,
-            Some(ReaderConn::Pooled(c)) => c,
-            None => unreachable!("a reader holds its connection until it is done"),
+        match &mut self.conn {
+            ReaderConn::Kept(c) => c,
+            ReaderConn::Pooled(c) => c,
         }
     }
 
-    /// The read went through: the connection can serve the next one.
-    pub(crate) fn done(mut self) {
-        if let Some(ReaderConn::Kept(c)) = self.conn.take() {
-            self.readers
+    /// The read went through: the connection can serve the next one (the permit goes
+    /// back after it is kept).
+    pub(crate) fn done(self) {
+        let Reader {
+            conn,
+            readers,
+            _permit,
+        } = self;
+        if let ReaderConn::Kept(c) = conn {
+            readers
                 .idle
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -170,7 +175,7 @@ impl Store {
     pub(crate) async fn reader(&self) -> Result<Reader<'_>> {
         if self.backend == Backend::Postgres {
             return Ok(Reader {
-                conn: Some(ReaderConn::Pooled(self.pool.acquire().await?)),
+                conn: ReaderConn::Pooled(self.pool.acquire().await?),
                 readers: &self.readers,
                 _permit: None,
             });
@@ -193,7 +198,7 @@ impl Store {
             None => self.pool.acquire().await?.detach(),
         };
         Ok(Reader {
-            conn: Some(ReaderConn::Kept(conn)),
+            conn: ReaderConn::Kept(conn),
             readers: &self.readers,
             _permit: Some(permit),
         })
