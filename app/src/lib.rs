@@ -72,13 +72,25 @@ where
     // taken when the resource is made.
     // And every walk shares the first walk's fetch (`ssr::RequestMemo::fetch_once`): one
     // read per resource per request, and HTML and hydration data from the same read.
+    // And every walk gets the same resource, made under the request's root owner
+    // (`ssr::RequestMemo::resource_once`): each resource made sends its data with the
+    // page, once per walk before.
     #[cfg(feature = "ssr")]
-    let fetcher = {
+    {
         let request = ssr::RequestScope::capture();
         let memo = ssr::memo();
         let at = std::panic::Location::caller();
-        move |s: S| request.run(memo.fetch_once(at, s, &fetcher))
-    };
+        let first = untrack(&source);
+        let fetcher = {
+            let request = request.clone();
+            let memo = memo.clone();
+            move |s: S| request.run(memo.fetch_once(at, s, &fetcher))
+        };
+        memo.resource_once(at, first, || {
+            request.with_root(|| Resource::new_with_options(source, fetcher, false))
+        })
+    }
+    #[cfg(not(feature = "ssr"))]
     Resource::new_with_options(source, fetcher, false)
 }
 

@@ -84,6 +84,15 @@ impl RequestScope {
         }
     }
 
+    /// `f` run under the request's root owner (what it makes lives as long as the
+    /// request), or under the current owner if the request has gone.
+    pub fn with_root<R>(&self, f: impl FnOnce() -> R) -> R {
+        match self.root.as_ref().and_then(|root| root.upgrade()) {
+            Some(root) => root.with(f),
+            None => f(),
+        }
+    }
+
     /// `fut`, polled under an owner of its own below the request's root (the future
     /// holds that owner while it runs).
     pub fn run<F: std::future::Future>(&self, fut: F) -> ScopedFuture<F> {
@@ -115,6 +124,7 @@ impl RequestScope {
 pub struct RequestMemo {
     user: Arc<tokio::sync::OnceCell<(String, Option<UserWithProjects>)>>,
     fetches: Arc<std::sync::Mutex<Vec<Fetch>>>,
+    resources: Arc<std::sync::Mutex<Vec<Fetch>>>,
 }
 
 /// A resource's fetch: where the resource is made, and `(source, shared future)`.
@@ -164,6 +174,43 @@ impl RequestMemo {
         }
         fetches.push((at, Box::new((source, fut.clone()))));
         fut
+    }
+
+    /// The resource made `at` for `source` in this request: made by `make` the first
+    /// time, the same one for every later walk. Each resource made on the server sends
+    /// its data with the page; one made on every walk sent the page's data up to three
+    /// times (the browser hydrates with the first, made in the order it makes its own).
+    pub fn resource_once<S, R>(
+        &self,
+        at: &'static std::panic::Location<'static>,
+        source: S,
+        make: impl FnOnce() -> R,
+    ) -> R
+    where
+        S: PartialEq + Send + Sync + 'static,
+        R: Copy + Send + Sync + 'static,
+    {
+        let known = |made: &[Fetch]| {
+            made.iter().find_map(|(made_at, entry)| {
+                (*made_at == at)
+                    .then(|| entry.downcast_ref::<(S, R)>())
+                    .flatten()
+                    .filter(|(s, _)| *s == source)
+                    .map(|(_, r)| *r)
+            })
+        };
+        let lock = || self.resources.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = known(&lock()) {
+            return r;
+        }
+        // Made without the lock held (making a resource runs its first fetch).
+        let r = make();
+        let mut made = lock();
+        if let Some(first) = known(&made) {
+            return first;
+        }
+        made.push((at, Box::new((source, r))));
+        r
     }
 
     async fn read(&self, store: &Store, uid: &str) -> Result<Option<UserWithProjects>, AppError> {
