@@ -31,6 +31,91 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     readers: Arc<Readers>,
+    hot: Arc<HotCache>,
+}
+
+/// The two reads every signed-in request makes before its own — the session record and
+/// the user with their projects — kept in memory on SQLite. A SQLite database belongs to
+/// one process (replicas share PostgreSQL, which is always read), and every write to
+/// `sessions`, `users`, `projects` and `memberships` goes through this `Store`, which
+/// forgets what it kept when it writes them: a write takes a [`Forget`] guard that, when
+/// the write is over (committed, failed or dropped), bumps the table's generation and
+/// drops what is kept. A read keeps what it read only if no write ended while it ran (the
+/// generation it saw before reading is still current), so a read that raced a write
+/// never keeps the older row. A disabled user or a signed-out session is therefore seen
+/// by the next request, as without the cache.
+#[derive(Debug, Default)]
+struct HotCache {
+    sessions: Kept<String, (String, i64)>,
+    users: Kept<String, UserWithProjects>,
+}
+
+type UserWithProjects = (User, Vec<ProjectWithRole>);
+
+/// At most this many entries of each kind; a full map starts again empty.
+const HOT_ENTRIES: usize = 10_000;
+
+#[derive(Debug)]
+struct Kept<K, V> {
+    generation: std::sync::atomic::AtomicU64,
+    map: std::sync::Mutex<std::collections::HashMap<K, V>>,
+}
+
+impl<K, V> Default for Kept<K, V> {
+    fn default() -> Self {
+        Kept {
+            generation: Default::default(),
+            map: Default::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Kept<K, V> {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<K, V>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.map().get(key).cloned()
+    }
+
+    /// Keeps `value`, read while the generation was `seen`, unless a write has ended since.
+    fn keep(&self, seen: u64, key: K, value: V) {
+        let mut map = self.map();
+        if self.generation() != seen {
+            return;
+        }
+        if map.len() >= HOT_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+
+    /// A write is under way: what is kept is forgotten when the guard drops.
+    fn forget(&self) -> Forget<'_, K, V> {
+        Forget(self)
+    }
+}
+
+/// Held by a write to the cached tables; see [`HotCache`].
+struct Forget<'a, K: std::hash::Hash + Eq, V>(&'a Kept<K, V>);
+
+impl<K: std::hash::Hash + Eq, V> Drop for Forget<'_, K, V> {
+    fn drop(&mut self) {
+        let mut map = self.0.map.lock().unwrap_or_else(|e| e.into_inner());
+        self.0
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        map.clear();
+    }
 }
 
 /// SQLite connections kept for the reads every page makes (the session, the user, the
@@ -156,6 +241,7 @@ impl Store {
                 permits: tokio::sync::Semaphore::new(READERS),
                 idle: std::sync::Mutex::new(Vec::with_capacity(READERS)),
             }),
+            hot: Arc::default(),
         };
         store.migrator().run(&store.pool).await?;
         Ok(store)
@@ -248,6 +334,7 @@ impl Store {
         is_admin: bool,
         must_change_password: bool,
     ) -> Result<(User, Project)> {
+        let _forget = self.hot.users.forget();
         let now = now_ms();
         let user = User {
             id: crate::new_id(),
@@ -347,6 +434,7 @@ impl Store {
         password_hash: &str,
         must_change_password: bool,
     ) -> Result<()> {
+        let _forget = self.hot.users.forget();
         let done = sqlx::query(
             "UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3",
         )
@@ -359,6 +447,7 @@ impl Store {
     }
 
     pub async fn user_set_admin(&self, id: &str, is_admin: bool) -> Result<()> {
+        let _forget = self.hot.users.forget();
         let done = sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
             .bind(is_admin as i64)
             .bind(id)
@@ -368,6 +457,7 @@ impl Store {
     }
 
     pub async fn user_set_disabled(&self, id: &str, disabled: bool) -> Result<()> {
+        let _forget = self.hot.users.forget();
         let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled as i64)
             .bind(id)
@@ -379,6 +469,7 @@ impl Store {
     // ---- projects and members ------------------------------------------------------
 
     pub async fn project_create(&self, name: &str, owner_id: &str) -> Result<Project> {
+        let _forget = self.hot.users.forget();
         let project = Project {
             id: crate::new_id(),
             name: name.to_string(),
@@ -441,10 +532,24 @@ impl Store {
     /// A user and every project they belong to (with their role, ordered as
     /// [`Store::project_list_for_user`]), in one query: what every signed-in page reads
     /// first.
-    pub async fn user_with_projects(
-        &self,
-        user_id: &str,
-    ) -> Result<Option<(User, Vec<ProjectWithRole>)>> {
+    pub async fn user_with_projects(&self, user_id: &str) -> Result<Option<UserWithProjects>> {
+        // Kept in memory on SQLite ([`HotCache`]).
+        let kept = &self.hot.users;
+        let cached = self.backend == Backend::Sqlite;
+        if cached {
+            if let Some(found) = kept.get(user_id) {
+                return Ok(Some(found));
+            }
+        }
+        let seen = kept.generation();
+        let found = self.user_with_projects_read(user_id).await?;
+        if let (true, Some(found)) = (cached, &found) {
+            kept.keep(seen, user_id.to_string(), found.clone());
+        }
+        Ok(found)
+    }
+
+    async fn user_with_projects_read(&self, user_id: &str) -> Result<Option<UserWithProjects>> {
         let mut reader = self.reader().await?;
         let rows = sqlx::query(
             "SELECT u.id, u.email, u.password_hash, u.is_admin, u.disabled,
@@ -497,6 +602,7 @@ impl Store {
     }
 
     pub async fn project_update_description(&self, id: &str, description: &str) -> Result<()> {
+        let _forget = self.hot.users.forget();
         let done = sqlx::query("UPDATE projects SET description = $1 WHERE id = $2")
             .bind(description)
             .bind(id)
@@ -565,6 +671,7 @@ impl Store {
 
     /// Adds a member or changes their role.
     pub async fn member_upsert(&self, project_id: &str, user_id: &str, role: Role) -> Result<()> {
+        let _forget = self.hot.users.forget();
         sqlx::query(
             "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
@@ -579,6 +686,7 @@ impl Store {
     }
 
     pub async fn member_remove(&self, project_id: &str, user_id: &str) -> Result<()> {
+        let _forget = self.hot.users.forget();
         let done = sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND user_id = $2")
             .bind(project_id)
             .bind(user_id)
@@ -658,6 +766,7 @@ impl Store {
     // ---- sessions (opaque records for the web layer's session store) ----------------
 
     pub async fn session_insert(&self, id: &str, data: &str, expires_at: i64) -> Result<bool> {
+        let _forget = self.hot.sessions.forget();
         let done = sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
         )
@@ -670,6 +779,7 @@ impl Store {
     }
 
     pub async fn session_save(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
+        let _forget = self.hot.sessions.forget();
         sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -682,18 +792,35 @@ impl Store {
         Ok(())
     }
 
+    /// A session's record, unless it has expired (kept in memory on SQLite: [`HotCache`]).
     pub async fn session_load(&self, id: &str, now: i64) -> Result<Option<String>> {
+        let kept = &self.hot.sessions;
+        let cached = self.backend == Backend::Sqlite;
+        if cached {
+            if let Some((data, expires_at)) = kept.get(id) {
+                return Ok((expires_at > now).then_some(data));
+            }
+        }
+        let seen = kept.generation();
         let mut reader = self.reader().await?;
-        let row = sqlx::query("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
+        let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1")
             .bind(id)
-            .bind(now)
             .fetch_optional(reader.conn())
             .await?;
         reader.done();
-        Ok(row.map(|r| r.try_get("data")).transpose()?)
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let data: String = row.try_get("data")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        if cached {
+            kept.keep(seen, id.to_string(), (data.clone(), expires_at));
+        }
+        Ok((expires_at > now).then_some(data))
     }
 
     pub async fn session_delete(&self, id: &str) -> Result<()> {
+        let _forget = self.hot.sessions.forget();
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
@@ -702,6 +829,7 @@ impl Store {
     }
 
     pub async fn session_delete_expired(&self, now: i64) -> Result<u64> {
+        let _forget = self.hot.sessions.forget();
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
@@ -877,6 +1005,95 @@ mod reader_tests {
         drop(held);
         store.close().await;
         assert!(store.reader().await.is_err(), "readers after close");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // What the store keeps of sessions and users (SQLite) is never older than the last
+    // write through it.
+    #[tokio::test]
+    async fn kept_sessions_and_users_follow_every_write() {
+        let (store, dir) = sqlite().await;
+        let (user, personal) = store
+            .user_create_with_project("kim@example.com", "hash", false, false)
+            .await
+            .unwrap();
+        let read = |store: Store, id: String| async move {
+            store.user_with_projects(&id).await.unwrap().unwrap()
+        };
+        let (u, projects) = read(store.clone(), user.id.clone()).await;
+        assert!(!u.disabled);
+        assert_eq!(projects.len(), 1);
+        assert_eq!(store.hot.users.map().len(), 1, "kept after the first read");
+
+        store.user_set_disabled(&user.id, true).await.unwrap();
+        assert!(read(store.clone(), user.id.clone()).await.0.disabled);
+        store.user_set_admin(&user.id, true).await.unwrap();
+        assert!(read(store.clone(), user.id.clone()).await.0.is_admin);
+        store
+            .user_set_password(&user.id, "other", true)
+            .await
+            .unwrap();
+        assert_eq!(
+            read(store.clone(), user.id.clone()).await.0.password_hash,
+            "other"
+        );
+        let team = store.project_create("team", &user.id).await.unwrap();
+        assert_eq!(read(store.clone(), user.id.clone()).await.1.len(), 2);
+        store
+            .project_update_description(&team.id, "ours")
+            .await
+            .unwrap();
+        let (_, projects) = read(store.clone(), user.id.clone()).await;
+        assert!(projects.iter().any(|p| p.project.description == "ours"));
+        store.member_remove(&team.id, &user.id).await.unwrap();
+        assert_eq!(read(store.clone(), user.id.clone()).await.1.len(), 1);
+        store
+            .member_upsert(&personal.id, &user.id, Role::Viewer)
+            .await
+            .unwrap();
+        assert_eq!(
+            read(store.clone(), user.id.clone()).await.1[0].role,
+            Role::Viewer
+        );
+
+        let now = now_ms();
+        assert!(store
+            .session_insert("s1", "one", now + 60_000)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.session_load("s1", now).await.unwrap().as_deref(),
+            Some("one")
+        );
+        store.session_save("s1", "two", now + 60_000).await.unwrap();
+        assert_eq!(
+            store.session_load("s1", now).await.unwrap().as_deref(),
+            Some("two")
+        );
+        // Expiry is checked on every load, kept or not.
+        assert_eq!(store.session_load("s1", now + 60_000).await.unwrap(), None);
+        store.session_delete("s1").await.unwrap();
+        assert_eq!(store.session_load("s1", now).await.unwrap(), None);
+        store.session_save("s2", "x", now + 10).await.unwrap();
+        assert!(store.session_load("s2", now).await.unwrap().is_some());
+        store.session_delete_expired(now + 10).await.unwrap();
+        assert_eq!(store.session_load("s2", now).await.unwrap(), None);
+
+        // A read that started before a write ended does not keep what it read.
+        let kept = &store.hot.users;
+        let value = store
+            .user_with_projects_read(&user.id)
+            .await
+            .unwrap()
+            .unwrap();
+        kept.map().clear();
+        let seen = kept.generation();
+        drop(kept.forget());
+        kept.keep(seen, user.id.clone(), value.clone());
+        assert!(kept.map().is_empty(), "a stale read was kept");
+        kept.keep(kept.generation(), user.id.clone(), value);
+        assert_eq!(kept.map().len(), 1);
+        store.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 }
