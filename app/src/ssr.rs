@@ -584,6 +584,25 @@ mod tests {
         assert_eq!(fetched.load(Ordering::SeqCst), 3);
     }
 
+    /// A page's walks get the resource its first walk made (same place, same source);
+    /// another source or another place makes its own.
+    #[test]
+    fn walks_share_a_resource() {
+        let memo = super::RequestMemo::default();
+        let made = std::cell::Cell::new(0u32);
+        let make = || {
+            made.set(made.get() + 1);
+            made.get()
+        };
+        let here = std::panic::Location::caller();
+        let there = std::panic::Location::caller();
+        let first = memo.resource_once(here, "a".to_string(), make);
+        let again = memo.resource_once(here, "a".to_string(), make);
+        let other_source = memo.resource_once(here, "b".to_string(), make);
+        let other_place = memo.resource_once(there, "a".to_string(), make);
+        assert_eq!((first, again, other_source, other_place), (1, 1, 2, 3));
+    }
+
     #[test]
     fn paths_map_to_their_lazy_routes() {
         assert_eq!(lazy_route_of("/clusters"), Some("clusters"));
