@@ -133,10 +133,45 @@ type Fetch = (
     Box<dyn std::any::Any + Send + Sync>,
 );
 
+/// The value kept in `made` for the place `at` and `source`, or the one `make` makes
+/// and keeps. `make` runs without the lock held (it may ask for another); if another
+/// walk kept one meanwhile, that one wins.
+fn once<S, V>(
+    made: &std::sync::Mutex<Vec<Fetch>>,
+    at: &'static std::panic::Location<'static>,
+    source: S,
+    make: impl FnOnce(S) -> V,
+) -> V
+where
+    S: Clone + PartialEq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let known = |made: &[Fetch]| {
+        made.iter().find_map(|(made_at, entry)| {
+            (*made_at == at)
+                .then(|| entry.downcast_ref::<(S, V)>())
+                .flatten()
+                .filter(|(s, _)| *s == source)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    let lock = || made.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = known(&lock()) {
+        return v;
+    }
+    let v = make(source.clone());
+    let mut kept = lock();
+    if let Some(first) = known(&kept) {
+        return first;
+    }
+    kept.push((at, Box::new((source, v.clone()))));
+    v
+}
+
 /// A fetch that every walk of the page awaits together.
 pub type SharedFetch<T> = futures::future::Shared<futures::future::BoxFuture<'static, T>>;
 
-type UserWithProjects = (User, Vec<provision::domain::ProjectWithRole>);
+use provision::store::UserWithProjects;
 
 impl RequestMemo {
     /// The fetch of the resource made `at` for `source`: started the first time it is
@@ -153,27 +188,8 @@ impl RequestMemo {
         Fut: std::future::Future<Output = T> + Send + 'static,
     {
         use futures::FutureExt;
-        let known = |fetches: &[Fetch]| {
-            fetches.iter().find_map(|(made_at, entry)| {
-                (*made_at == at)
-                    .then(|| entry.downcast_ref::<(S, SharedFetch<T>)>())
-                    .flatten()
-                    .filter(|(s, _)| *s == source)
-                    .map(|(_, fut)| fut.clone())
-            })
-        };
-        let lock = || self.fetches.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(fut) = known(&lock()) {
-            return fut;
-        }
-        // Made without the lock held (making a fetch may run code that asks for another).
-        let fut = fetch(source.clone()).boxed().shared();
-        let mut fetches = lock();
-        if let Some(first) = known(&fetches) {
-            return first;
-        }
-        fetches.push((at, Box::new((source, fut.clone()))));
-        fut
+        // (making a fetch may run code that asks for another)
+        once(&self.fetches, at, source, |s| fetch(s).boxed().shared())
     }
 
     /// The resource made `at` for `source` in this request: made by `make` the first
@@ -187,30 +203,11 @@ impl RequestMemo {
         make: impl FnOnce() -> R,
     ) -> R
     where
-        S: PartialEq + Send + Sync + 'static,
-        R: Copy + Send + Sync + 'static,
+        S: Clone + PartialEq + Send + Sync + 'static,
+        R: Clone + Send + Sync + 'static,
     {
-        let known = |made: &[Fetch]| {
-            made.iter().find_map(|(made_at, entry)| {
-                (*made_at == at)
-                    .then(|| entry.downcast_ref::<(S, R)>())
-                    .flatten()
-                    .filter(|(s, _)| *s == source)
-                    .map(|(_, r)| *r)
-            })
-        };
-        let lock = || self.resources.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = known(&lock()) {
-            return r;
-        }
-        // Made without the lock held (making a resource runs its first fetch).
-        let r = make();
-        let mut made = lock();
-        if let Some(first) = known(&made) {
-            return first;
-        }
-        made.push((at, Box::new((source, r))));
-        r
+        // (making a resource runs its first fetch)
+        once(&self.resources, at, source, |_| make())
     }
 
     async fn read(&self, store: &Store, uid: &str) -> Result<Option<UserWithProjects>, AppError> {

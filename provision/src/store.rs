@@ -50,7 +50,8 @@ struct HotCache {
     users: Kept<String, UserWithProjects>,
 }
 
-type UserWithProjects = (User, Vec<ProjectWithRole>);
+/// A user and every project they belong to, with their role ([`Store::user_with_projects`]).
+pub type UserWithProjects = (User, Vec<ProjectWithRole>);
 
 /// At most this many entries of each kind; a full map starts again empty.
 const HOT_ENTRIES: usize = 10_000;
@@ -85,6 +86,26 @@ impl<K: std::hash::Hash + Eq, V: Clone> Kept<K, V> {
         Q: std::hash::Hash + Eq + ?Sized,
     {
         self.map().get(key).cloned()
+    }
+
+    /// What is kept for `key` when `on`, or else what `read` reads (kept when `on`, unless
+    /// a write ended while it read).
+    async fn through<Fut>(&self, on: bool, key: &str, read: Fut) -> Result<Option<V>>
+    where
+        K: std::borrow::Borrow<str> + for<'k> From<&'k str>,
+        Fut: std::future::Future<Output = Result<Option<V>>>,
+    {
+        if on {
+            if let Some(found) = self.get(key) {
+                return Ok(Some(found));
+            }
+        }
+        let seen = self.generation();
+        let found = read.await?;
+        if let (true, Some(found)) = (on, &found) {
+            self.keep(seen, K::from(key), found.clone());
+        }
+        Ok(found)
     }
 
     /// Keeps `value`, read while the generation was `seen`, unless a write has ended since.
@@ -534,19 +555,9 @@ impl Store {
     /// first.
     pub async fn user_with_projects(&self, user_id: &str) -> Result<Option<UserWithProjects>> {
         // Kept in memory on SQLite ([`HotCache`]).
-        let kept = &self.hot.users;
-        let cached = self.backend == Backend::Sqlite;
-        if cached {
-            if let Some(found) = kept.get(user_id) {
-                return Ok(Some(found));
-            }
-        }
-        let seen = kept.generation();
-        let found = self.user_with_projects_read(user_id).await?;
-        if let (true, Some(found)) = (cached, &found) {
-            kept.keep(seen, user_id.to_string(), found.clone());
-        }
-        Ok(found)
+        let on = self.backend == Backend::Sqlite;
+        let read = self.user_with_projects_read(user_id);
+        self.hot.users.through(on, user_id, read).await
     }
 
     async fn user_with_projects_read(&self, user_id: &str) -> Result<Option<UserWithProjects>> {
@@ -794,29 +805,19 @@ impl Store {
 
     /// A session's record, unless it has expired (kept in memory on SQLite: [`HotCache`]).
     pub async fn session_load(&self, id: &str, now: i64) -> Result<Option<String>> {
-        let kept = &self.hot.sessions;
-        let cached = self.backend == Backend::Sqlite;
-        if cached {
-            if let Some((data, expires_at)) = kept.get(id) {
-                return Ok((expires_at > now).then_some(data));
-            }
-        }
-        let seen = kept.generation();
-        let mut reader = self.reader().await?;
-        let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(reader.conn())
-            .await?;
-        reader.done();
-        let Some(row) = row else {
-            return Ok(None);
+        let on = self.backend == Backend::Sqlite;
+        let read = async {
+            let mut reader = self.reader().await?;
+            let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(reader.conn())
+                .await?;
+            reader.done();
+            row.map(|r| Ok((r.try_get("data")?, r.try_get("expires_at")?)))
+                .transpose()
         };
-        let data: String = row.try_get("data")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        if cached {
-            kept.keep(seen, id.to_string(), (data.clone(), expires_at));
-        }
-        Ok((expires_at > now).then_some(data))
+        let found = self.hot.sessions.through(on, id, read).await?;
+        Ok(found.and_then(|(data, expires_at)| (expires_at > now).then_some(data)))
     }
 
     pub async fn session_delete(&self, id: &str) -> Result<()> {
