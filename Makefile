@@ -26,11 +26,11 @@ export SHIPYARD_TEST_PG_URL
 VENV ?= $(HOME)/.cache/shipyard/venv
 export OPENSTACK_CLI := $(VENV)/bin/openstack
 
-.PHONY: help run build site tools test-tools postgres test test-rust test-e2e bench fmt lint clean-site
+.PHONY: help run build site tools test-tools test-build postgres-server postgres test test-suites test-rust test-e2e bench fmt lint clean-site
 
 help:
 	@echo "make run    build in release mode and start Shipyard at http://127.0.0.1:3000"
-	@echo "make test   run every test (unit, SQLite + PostgreSQL, headless Chromium)"
+	@echo "make test   run every test (unit, SQLite + PostgreSQL, headless Chromium), loopback only"
 	@echo "make bench  measure and write docs/BENCHMARKS.md"
 	@echo "make lint   cargo fmt --check and clippy -D warnings (native and WASM)"
 
@@ -100,7 +100,14 @@ test-tools:
 		cd end2end && npm ci --no-audit --no-fund --silent; \
 	fi
 
-# PostgreSQL for the store and server suites (started when installed but down).
+# PostgreSQL server binaries for the suites' own throwaway PostgreSQL (see `test`).
+# Debian's package also makes and starts a cluster of its own; the suites don't use it.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing Debian postgresql (server binaries for the tests' PostgreSQL)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# The host's PostgreSQL, for the suites run outside the namespace (started when installed but down).
 postgres:
 	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
 		echo "starting PostgreSQL"; \
@@ -108,9 +115,30 @@ postgres:
 		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	fi
 
-test: site test-tools postgres
-	@$(MAKE) --no-print-directory test-rust
-	@$(MAKE) --no-print-directory test-e2e
+# Everything the suites run, built now, while the network is there for cargo.
+test-build:
+	cargo test --no-run
+	cargo build -p server
+
+# Both suites inside a network namespace that has only loopback, with a PostgreSQL of its
+# own, failing if anything tried to leave 127.0.0.0/8 (scripts/in-loopback-netns.sh).
+# Where that can't be done (not root, no unshare), in the host's network as before.
+test: site test-tools test-build
+	@if why=$$(bash scripts/in-loopback-netns.sh --check); then \
+		$(MAKE) --no-print-directory postgres-server; \
+		bash scripts/in-loopback-netns.sh $(MAKE) --no-print-directory test-suites; \
+	else \
+		echo "$$why: running the suites in the host's network, without the loopback-only check"; \
+		$(MAKE) --no-print-directory postgres; \
+		$(MAKE) --no-print-directory test-suites; \
+	fi
+
+# The Rust suite, then the browser suite even if the first failed; fails if either did.
+test-suites:
+	@status=0; \
+	$(MAKE) --no-print-directory test-rust || status=1; \
+	$(MAKE) --no-print-directory test-e2e || status=1; \
+	exit $$status
 
 test-rust:
 	# Default members only: `--workspace` would add `frontend` and unify `hydrate` into
