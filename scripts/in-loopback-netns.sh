@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command in a network namespace of its own that has only loopback, with a
-# throwaway PostgreSQL beside it, and fails if anything in it tried to leave 127.0.0.0/8.
+# throwaway PostgreSQL beside it, and fails if anything in it tried to leave loopback.
 #
 # Why: every test talks to things it starts itself on this machine (the shipyard server,
 # the embedded localcloud, PostgreSQL, Chromium). A test that dials anything else (a
@@ -123,14 +123,16 @@ mkdir "$sysfs"
 mount -t sysfs sysfs "$sysfs"
 [ -r "$sysfs/class/net/sy0/statistics/tx_packets" ] || die "sy0 is not in the namespace's sysfs"
 tx_packets() { cat "$sysfs/class/net/sy0/statistics/tx_packets"; }
-# The baseline: once the MLD reports for sy0's IPv6 address are out (the counter has not
-# moved for 0.3 s).
+# The baseline, once the MLD reports for sy0's IPv6 address are out: the counter has
+# moved and then stood still for 0.3 s (at most 3 s).
 tx_before=$(tx_packets)
-for _ in $(seq 1 6); do
-  sleep 0.3
+still=0
+for _ in $(seq 1 30); do
+  sleep 0.1
   now=$(tx_packets)
-  [ "$now" != "$tx_before" ] || break
+  if [ "$now" = "$tx_before" ]; then still=$((still + 1)); else still=0; fi
   tx_before=$now
+  [ "$now" = 0 ] || [ "$still" -lt 3 ] || break
 done
 
 # PostgreSQL, throwaway (fsync off: nothing here needs to survive a crash).
