@@ -35,13 +35,13 @@ impl Api {
     }
 }
 
-async fn connect(url: &str) -> Api {
+async fn connect(url: &str, password: &str) -> Api {
     let http = reqwest::Client::new();
     let res = http
         .post(format!("{url}/identity/v3/auth/tokens"))
         .json(&json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"name": "Default"}, "password": "admin"}}},
+                "name": "admin", "domain": {"name": "Default"}, "password": password}}},
             "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}
         }}))
         .send()
@@ -103,12 +103,30 @@ async fn futures_join<F: std::future::Future<Output = ()>>(futs: impl Iterator<I
     .await
 }
 
-/// A member that reads everything sent to it and, at end of stream, answers how many
-/// bytes it got.
-async fn sink() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+/// A member on a fixed IP of the cloud (a port of the private network, as a server's NIC)
+/// that reads everything sent to it and, at end of stream, answers how many bytes it got.
+async fn sink(api: &Api) -> SocketAddr {
+    let net = api
+        .send(
+            reqwest::Method::GET,
+            "/network/v2.0/networks?name=private",
+            None,
+        )
+        .await["networks"][0]["id"]
+        .clone();
+    let port = api
+        .send(
+            reqwest::Method::POST,
+            "/network/v2.0/ports",
+            Some(json!({"port": {"network_id": net, "name": "bench-sink"}})),
+        )
+        .await;
+    let ip: std::net::Ipv4Addr = port["port"]["fixed_ips"][0]["ip_address"]
+        .as_str()
+        .expect("fixed ip")
+        .parse()
+        .expect("ip");
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
@@ -166,7 +184,7 @@ async fn main() {
     config.quota.ram_mib = -1;
     config.vip_range = (std::net::Ipv4Addr::new(127, 0, 104, 0), 24);
     let running = localcloud::start(config).await.expect("localcloud starts");
-    let api = connect(&running.url).await;
+    let api = connect(&running.url, &running.admin().password).await;
 
     // Warm up, then measure sequential and concurrent create+delete.
     servers_per_second(&api, 50, 1).await;
@@ -174,7 +192,7 @@ async fn main() {
     let par = median(futures_rounds(&api, 8).await);
 
     // A load balancer whose listener forwards to the sink.
-    let member = sink().await;
+    let member = sink(&api).await;
     let subnet = api
         .send(reqwest::Method::GET, "/network/v2.0/subnets", None)
         .await["subnets"][0]["id"]

@@ -20,11 +20,12 @@ use crate::{format_time, new_id, stable_id, Cloud, Config};
 const DOMAIN_ID: &str = "default";
 const DOMAIN_NAME: &str = "Default";
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct User {
     id: String,
     name: String,
-    password: String,
+    /// `None` (not yet resolved from the data directory) never matches.
+    password: Option<String>,
     project_id: String,
     project_name: String,
     admin: bool,
@@ -198,7 +199,7 @@ async fn issue(State(cloud): State<Arc<Cloud>>, body: Bytes) -> Result<Response,
             pw.user.id.as_deref() == Some(u.id.as_str())
                 || pw.user.name.as_deref() == Some(u.name.as_str())
         })
-        .filter(|u| u.password == pw.user.password)
+        .filter(|u| u.password.as_deref() == Some(pw.user.password.as_str()))
         .ok_or_else(unauthorized)?;
     if let Some(project) = req.auth.scope.and_then(|s| s.project) {
         let matches = project.id.as_deref() == Some(user.project_id.as_str())

@@ -1,6 +1,8 @@
 //! The network side of load balancers: each listener of a live load balancer binds
 //! `<vip>:<protocol_port>` on loopback and forwards every TCP connection to one of its
 //! pool's healthy members, round robin; health monitors really connect to members.
+//! Both dial only through [`crate::egress::connect`], the gate that keeps every
+//! connection inside this cloud's own loopback subnets.
 //!
 //! [`reconcile`] makes the bound sockets match the state. Handlers call it after every
 //! change (so a listener reported ACTIVE is already bound) and a background loop calls
@@ -204,10 +206,11 @@ pub async fn reconcile(cloud: &Arc<Cloud>) {
     for probe in probes {
         let cloud = Arc::downgrade(cloud);
         tokio::spawn(async move {
-            let ok = matches!(
-                tokio::time::timeout(probe.timeout, TcpStream::connect(probe.addr)).await,
-                Ok(Ok(_))
-            );
+            let Some(c) = cloud.upgrade() else { return };
+            let ok = crate::egress::connect(&c, probe.addr, probe.timeout)
+                .await
+                .is_ok();
+            drop(c);
             if let Some(cloud) = cloud.upgrade() {
                 cloud
                     .lbs
@@ -344,29 +347,30 @@ async fn serve(listener: TcpListener, cloud: Weak<Cloud>, listener_id: String) {
                 continue;
             }
         };
-        let Some(targets) = cloud.upgrade().map(|c| {
-            c.lbs
-                .state
-                .lock()
-                .map(|st| c.lbs.net.targets(&st, &listener_id))
-                .unwrap_or_default()
-        }) else {
+        let Some(c) = cloud.upgrade() else {
             return;
         };
-        tokio::spawn(forward(inbound, targets));
+        let targets = c
+            .lbs
+            .state
+            .lock()
+            .map(|st| c.lbs.net.targets(&st, &listener_id))
+            .unwrap_or_default();
+        tokio::spawn(forward(c, inbound, targets));
     }
 }
 
-/// Connects to the first member that answers and copies both ways until both sides
-/// have closed. With no member to go to, the client's connection is closed.
+/// Connects to the first member that answers (and that the gate lets it dial) and
+/// copies both ways until both sides have closed. With no member to go to, the client's
+/// connection is closed.
 #[cfg_attr(target_os = "linux", allow(unused_mut))]
-async fn forward(mut inbound: TcpStream, targets: Vec<SocketAddr>) {
+async fn forward(cloud: Arc<Cloud>, mut inbound: TcpStream, targets: Vec<SocketAddr>) {
     let _ = inbound.set_nodelay(true);
     for addr in targets {
+        let dialled = crate::egress::connect(&cloud, addr, CONNECT_TIMEOUT).await;
         #[cfg_attr(target_os = "linux", allow(unused_mut))]
-        if let Ok(Ok(mut outbound)) =
-            tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await
-        {
+        if let Ok(mut outbound) = dialled {
+            drop(cloud);
             let _ = outbound.set_nodelay(true);
             #[cfg(target_os = "linux")]
             let _ = splice::both_ways(&inbound, &outbound).await;

@@ -11,8 +11,11 @@
 //! and a minimal Image (Glance v2). State is saved in
 //! `<data-dir>/localcloud.db`. Latencies and injected faults are configurable.
 
+pub mod addresses;
 pub mod behaviour;
 pub mod compute;
+pub mod credentials;
+pub mod egress;
 pub mod error;
 pub mod identity;
 pub mod images;
@@ -27,20 +30,33 @@ pub mod servers;
 pub mod volumes;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 
 /// A user that can request tokens, and the project its tokens are scoped to.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct UserConfig {
     pub name: String,
-    pub password: String,
+    /// `None`: a random password made once for this user and kept in the data
+    /// directory (see [`credentials`]).
+    pub password: Option<String>,
     pub project: String,
     /// Admins may read host usage and set quotas.
     pub admin: bool,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("project", &self.project)
+            .field("admin", &self.admin)
+            .finish()
+    }
 }
 
 /// A compute host: what placement can fill.
@@ -69,6 +85,8 @@ pub struct Config {
     pub lb_update_delay: Duration,
     /// Where load balancer VIPs come from: a base address and prefix length on loopback.
     pub vip_range: (std::net::Ipv4Addr, u8),
+    /// The shared `private` network's subnet, on loopback (see [`addresses`]).
+    pub subnet: addresses::Cidr,
     /// The quota of every project that has not been given its own.
     pub quota: quotas::Quota,
     /// Injected faults (none by default).
@@ -76,14 +94,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loopback on `listen`, user `admin`/`admin` in project `admin`, 1 h tokens.
+    /// Loopback on `listen`, user `admin` in project `admin` with the data directory's
+    /// password, 1 h tokens, the private network on [`addresses::DEFAULT_SUBNET`].
     pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Config {
         Config {
             listen,
             data_dir: data_dir.into(),
             users: vec![UserConfig {
                 name: "admin".into(),
-                password: "admin".into(),
+                password: None,
                 project: "admin".into(),
                 admin: true,
             }],
@@ -101,9 +120,17 @@ impl Config {
             lb_delay: Duration::from_secs(30),
             lb_update_delay: Duration::from_secs(2),
             vip_range: (std::net::Ipv4Addr::new(127, 0, 100, 0), 22),
+            subnet: addresses::Cidr::parse(addresses::DEFAULT_SUBNET)
+                .expect("the default subnet parses"),
             quota: quotas::Quota::default(),
             faults: behaviour::Faults::default(),
         }
+    }
+
+    /// The address plan: the private subnet and the VIP range, checked.
+    pub fn address_plan(&self) -> Result<addresses::Plan, String> {
+        let (addr, len) = self.vip_range;
+        addresses::Plan::new(self.subnet, addresses::Cidr { addr, len })
     }
 }
 
@@ -150,6 +177,17 @@ impl Running {
         format!("{}/identity/v3", self.url)
     }
 
+    /// The first admin's credentials (as in the data directory's `clouds.yaml`).
+    pub fn admin(&self) -> credentials::Credentials {
+        let user = self.cloud.config.users.iter().find(|u| u.admin);
+        credentials::Credentials {
+            auth_url: self.auth_url(),
+            username: user.map(|u| u.name.clone()).unwrap_or_default(),
+            password: user.and_then(|u| u.password.clone()).unwrap_or_default(),
+            project: user.map(|u| u.project.clone()).unwrap_or_default(),
+        }
+    }
+
     /// Stops serving, closes every load balancer listener and releases the VIPs, so
     /// that a cloud started again on the same data directory can take them back.
     pub fn stop(self) {
@@ -162,8 +200,10 @@ impl Running {
 }
 
 /// Binds `config.listen`, writes `clouds.yaml` into the data directory and serves.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
-    std::fs::create_dir_all(&config.data_dir)?;
+pub async fn start(mut config: Config) -> anyhow::Result<Running> {
+    let plan = config.address_plan().map_err(anyhow::Error::msg)?;
+    credentials::private_dir(&config.data_dir)?;
+    credentials::resolve(&config.data_dir, &mut config.users)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let persist = persist::Persist::open(&config.data_dir).await?;
@@ -183,9 +223,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if let Some(saved) = persist.load("quotas").await? {
         quotas.restore(saved);
     }
-    let network = network::Neutron::new(&config);
+    let network = network::Neutron::new(&config, plan);
     if let Some(saved) = persist.load("network").await? {
-        network.restore(saved);
+        network.restore(saved).map_err(|e| {
+            anyhow::anyhow!("localcloud cannot use {}: {e}", config.data_dir.display())
+        })?;
     }
     let cloud = Arc::new(Cloud {
         network,
@@ -220,7 +262,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             network::save(&cloud, snap).await;
         }
     }
-    write_clouds_yaml(&cloud.config.data_dir, &cloud)?;
+    credentials::write_clouds_yaml(&cloud)?;
     // Listeners saved before a restart bind again now, before the first request.
     lbnet::reconcile(&cloud).await;
     let lb_loop = lbnet::spawn_loop(&cloud);
@@ -260,20 +302,6 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
             behaviour::inject,
         ))
         .with_state(cloud)
-}
-
-/// A `clouds.yaml` with one entry, `localcloud`, for the first configured user, so that
-/// `OS_CLIENT_CONFIG_FILE=<data-dir>/clouds.yaml OS_CLOUD=localcloud openstack ...` works.
-fn write_clouds_yaml(dir: &Path, cloud: &Cloud) -> anyhow::Result<()> {
-    let Some(user) = cloud.config.users.first() else {
-        return Ok(());
-    };
-    let yaml = format!(
-        "clouds:\n  localcloud:\n    auth:\n      auth_url: {}/identity/v3\n      username: {}\n      password: {}\n      project_name: {}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {}\n    identity_api_version: 3\n    interface: public\n",
-        cloud.base_url, user.name, user.password, user.project, cloud.config.region
-    );
-    std::fs::write(dir.join("clouds.yaml"), yaml)?;
-    Ok(())
 }
 
 /// RFC 3339 with microseconds and `Z`, as Keystone writes times.

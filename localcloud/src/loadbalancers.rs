@@ -375,10 +375,25 @@ fn with(mut m: serde_json::Map<String, Value>, extra: Value) -> Value {
     Value::Object(m)
 }
 
+/// Why the gate ([`crate::egress`]) will not dial a member (its address or its
+/// monitor address), if it will not: such a member is ERROR, whatever else holds.
+fn member_refused(cloud: &Cloud, m: &Member) -> Option<crate::egress::Refused> {
+    let at = |ip: Ipv4Addr, port: u16| cloud.network.may_dial((ip, port).into()).err();
+    at(m.address, m.protocol_port).or_else(|| {
+        at(
+            m.monitor_address.unwrap_or(m.address),
+            m.monitor_port.unwrap_or(m.protocol_port),
+        )
+    })
+}
+
 /// Operating status of a member: from its health monitor's probes when the pool has one.
 fn member_operating(cloud: &Cloud, st: &LbState, m: &Member) -> &'static str {
     if !m.c.admin_state_up {
         return "OFFLINE";
+    }
+    if member_refused(cloud, m).is_some() {
+        return "ERROR";
     }
     if st.monitor_of(&m.pool_id).is_none() {
         return "NO_MONITOR";
@@ -537,11 +552,15 @@ fn pool_body(cloud: &Cloud, st: &LbState, p: &Pool, now: OffsetDateTime) -> Valu
     )
 }
 
+/// A member in Octavia's shape; one localcloud never dials (state from an older
+/// version, or a subnet deleted under it) also says why, in `operating_status_reason`.
 fn member_body(cloud: &Cloud, st: &LbState, m: &Member, now: OffsetDateTime) -> Value {
+    let refused = member_refused(cloud, m).map(|r| format!("localcloud will not connect: {r}"));
     with(
         common_fields(&m.c, now),
         json!({
             "operating_status": member_operating(cloud, st, m),
+            "operating_status_reason": refused,
             "address": m.address.to_string(),
             "protocol_port": m.protocol_port,
             "weight": m.weight,
@@ -1766,6 +1785,28 @@ async fn member_create(
     let snap = {
         let mut st = cloud.lbs.lock()?;
         let lb_id = pool_lb(&mut st, &token, &pool_id)?;
+        // A member is one of this cloud's own addresses, or nothing is stored: the gate
+        // would never dial anything else.
+        let who = crate::network::Who::of(&token);
+        let subnet_id = cloud
+            .network
+            .subnet_holding(&who, r.subnet_id.as_deref(), address)
+            .map_err(bad)?;
+        if let Some(m) = monitor_address {
+            cloud.network.subnet_holding(&who, None, m).map_err(bad)?;
+        }
+        for (ip, p) in [
+            (address, protocol_port),
+            (
+                monitor_address.unwrap_or(address),
+                monitor_port.unwrap_or(protocol_port),
+            ),
+        ] {
+            cloud
+                .network
+                .may_dial((ip, p).into())
+                .map_err(|e| bad(format!("Validation failure: {e}")))?;
+        }
         if st
             .members_of(&pool_id)
             .any(|m| m.address == address && m.protocol_port == protocol_port)
@@ -1784,7 +1825,7 @@ async fn member_create(
                 protocol_port,
                 weight: r.weight.unwrap_or(1),
                 backup: r.backup.unwrap_or(false),
-                subnet_id: r.subnet_id,
+                subnet_id: Some(subnet_id),
                 monitor_address,
                 monitor_port,
             },

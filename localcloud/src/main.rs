@@ -30,6 +30,14 @@ struct Args {
     /// Loopback range load balancer VIPs come from.
     #[arg(long, env = "LOCALCLOUD_VIP_RANGE", default_value = "127.0.100.0/22", value_parser = localcloud::parse_vip_range)]
     vip_range: (std::net::Ipv4Addr, u8),
+    /// Loopback subnet of the shared private network: every server's address comes from
+    /// it (outside 127.0.0.0/16 and the VIP range).
+    #[arg(long, env = "LOCALCLOUD_SUBNET", default_value = localcloud::addresses::DEFAULT_SUBNET, value_parser = localcloud::addresses::parse_subnet)]
+    subnet: localcloud::addresses::Cidr,
+    /// The admin user's password. Default: a random one made at first start and kept in
+    /// <data-dir>/admin.password (mode 0600), also written to clouds.yaml.
+    #[arg(long, env = "LOCALCLOUD_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
     /// Project quotas, as KEY=VALUE (cores, ram [MiB], instances, server_groups,
     /// server_group_members, volumes, gigabytes, loadbalancer; -1 = unlimited).
     #[arg(long = "quota", env = "LOCALCLOUD_QUOTA", value_delimiter = ',')]
@@ -80,6 +88,12 @@ async fn main() -> anyhow::Result<()> {
     config.lb_delay = seconds(args.lb_seconds);
     config.lb_update_delay = seconds(args.lb_update_seconds);
     config.vip_range = args.vip_range;
+    config.subnet = args.subnet;
+    if let Some(pw) = args.admin_password.filter(|p| !p.is_empty()) {
+        for u in config.users.iter_mut().filter(|u| u.admin) {
+            u.password = Some(pw.clone());
+        }
+    }
     for kv in &args.quota {
         let (k, v) = kv
             .split_once('=')

@@ -25,12 +25,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use crate::addresses::Cidr;
+use crate::addresses::Plan;
 use crate::error::{ApiError, Service};
 use crate::identity::Token;
 use crate::{stable_id, Cloud, Config};
 
 pub const NETWORK_NAME: &str = "private";
-pub const SUBNET_CIDR: &str = "10.0.0.0/16";
 pub const NAME_MAX: usize = 255;
 /// Neutron's longest tag.
 const TAG_MAX: usize = 60;
@@ -70,64 +71,6 @@ pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&f)
         .unwrap_or_default()
-}
-
-/// An IPv4 prefix, `addr/len` with no host bits set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cidr {
-    pub addr: Ipv4Addr,
-    pub len: u8,
-}
-
-impl Cidr {
-    /// Parses `a.b.c.d/n`; host bits must be zero, as Neutron asks.
-    pub fn parse(s: &str) -> Result<Cidr, String> {
-        let invalid = || format!("Invalid input: '{s}' is not a valid IPv4 CIDR.");
-        let (ip, len) = s.split_once('/').ok_or_else(invalid)?;
-        let addr: Ipv4Addr = ip.parse().map_err(|_| invalid())?;
-        let len: u8 = len.parse().map_err(|_| invalid())?;
-        if len > 32 {
-            return Err(invalid());
-        }
-        let c = Cidr { addr, len };
-        if c.first() != u32::from(addr) {
-            return Err(format!(
-                "Invalid input: '{s}' isn't a recommended CIDR: it has host bits set (use {}/{len}).",
-                Ipv4Addr::from(c.first())
-            ));
-        }
-        Ok(c)
-    }
-
-    fn mask(&self) -> u32 {
-        if self.len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - self.len)
-        }
-    }
-
-    pub fn first(&self) -> u32 {
-        u32::from(self.addr) & self.mask()
-    }
-
-    pub fn last(&self) -> u32 {
-        self.first() | !self.mask()
-    }
-
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        (self.first()..=self.last()).contains(&u32::from(ip))
-    }
-
-    pub fn overlaps(&self, other: &Cidr) -> bool {
-        self.first() <= other.last() && other.first() <= self.last()
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -215,8 +158,8 @@ impl NetState {
         crate::persist::snapshot(self, self.version)
     }
 
-    /// The private network and its subnet, owned by `owner`, when missing.
-    fn ensure_private(&mut self, owner: &str) {
+    /// The private network and its subnet `cidr`, owned by `owner`, when missing.
+    fn ensure_private(&mut self, owner: &str, cidr: Cidr) {
         let t = "2026-01-01T00:00:00Z".to_string();
         self.networks
             .entry(network_id())
@@ -239,11 +182,11 @@ impl NetState {
             description: String::new(),
             project_id: owner.into(),
             network_id: network_id(),
-            cidr: Cidr::parse(SUBNET_CIDR).expect("the private CIDR parses"),
-            gateway_ip: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            cidr,
+            gateway_ip: Some(Ipv4Addr::from(cidr.first() + 1)),
             allocation_pools: vec![Pool {
-                start: Ipv4Addr::new(10, 0, 0, 2),
-                end: Ipv4Addr::new(10, 0, 255, 254),
+                start: Ipv4Addr::from(cidr.first() + 2),
+                end: Ipv4Addr::from(cidr.last() - 1),
             }],
             enable_dhcp: true,
             dns_nameservers: Vec::new(),
@@ -318,10 +261,12 @@ pub struct Neutron {
     state: Mutex<NetState>,
     /// Owner of the shared private network: the first admin's project.
     owner: String,
+    /// Where subnets may lie.
+    plan: Plan,
 }
 
 impl Neutron {
-    pub fn new(config: &Config) -> Neutron {
+    pub fn new(config: &Config, plan: Plan) -> Neutron {
         let owner = config
             .users
             .iter()
@@ -329,18 +274,97 @@ impl Neutron {
             .map(|u| stable_id("project", &u.project))
             .unwrap_or_default();
         let mut st = NetState::default();
-        st.ensure_private(&owner);
+        st.ensure_private(&owner, plan.subnet);
         Neutron {
             state: Mutex::new(st),
             owner,
+            plan,
         }
     }
 
     /// Restores saved state at start (the private network is there whatever was saved).
-    pub fn restore(&self, mut saved: NetState) {
-        saved.ensure_private(&self.owner);
+    /// State whose subnets break the address plan (an older localcloud's `10.0.0.0/16`,
+    /// or another `--subnet` than the one it was made with) is refused, never reused:
+    /// its servers' addresses would be wrong, or outside this machine.
+    pub fn restore(&self, mut saved: NetState) -> Result<(), String> {
+        saved.ensure_private(&self.owner, self.plan.subnet);
+        for s in saved.subnets.values() {
+            if let Err(e) = self.plan.check_subnet(&s.cidr) {
+                return Err(format!(
+                    "this data directory was written by an older localcloud whose subnet {} \
+                     ({}) is not on loopback: {e} Its servers' addresses cannot be kept. \
+                     Delete the data directory (with Shipyard's embedded cloud, delete \
+                     Shipyard's data directory too: its database describes clusters in this \
+                     cloud), or start on a new one",
+                    s.name, s.cidr
+                ));
+            }
+        }
+        if let Some(private) = saved.subnets.get(&subnet_id()) {
+            if private.cidr != self.plan.subnet {
+                return Err(format!(
+                    "this data directory's private network is {}, but localcloud was asked \
+                     for {}: start it with the subnet {} again, or with a new data directory",
+                    private.cidr, self.plan.subnet, private.cidr
+                ));
+            }
+        }
         if let Ok(mut st) = self.state.lock() {
             *st = saved;
+        }
+        Ok(())
+    }
+
+    /// Whether localcloud may connect to `addr` (see [`crate::egress`]): the gate's
+    /// check against this cloud's subnets as they are now.
+    pub fn may_dial(&self, addr: std::net::SocketAddr) -> Result<(), crate::egress::Refused> {
+        let st = self
+            .state
+            .lock()
+            .map_err(|_| crate::egress::Refused::NotInSubnet(addr.ip()))?;
+        crate::egress::check(st.subnets.values().map(|s| &s.cidr), addr)
+    }
+
+    /// The id of a subnet (visible to `who`) that holds `ip`: `subnet` when given (and it
+    /// holds it). Octavia's 400 message otherwise.
+    pub fn subnet_holding(
+        &self,
+        who: &Who,
+        subnet: Option<&str>,
+        ip: Ipv4Addr,
+    ) -> Result<String, String> {
+        let st = self.state.lock().map_err(|_| "network state poisoned")?;
+        let visible = |s: &&Subnet| sees_subnet(&st, who, s);
+        match subnet {
+            Some(id) => {
+                let s = st
+                    .subnets
+                    .get(id)
+                    .filter(visible)
+                    .ok_or_else(|| format!("Validation failure: Subnet {id} not found."))?;
+                if s.cidr.contains(ip) {
+                    Ok(s.id.clone())
+                } else {
+                    Err(format!(
+                        "Validation failure: Member address {ip} is not in subnet {id} ({}).",
+                        s.cidr
+                    ))
+                }
+            }
+            None => st
+                .subnets
+                .values()
+                .filter(visible)
+                .find(|s| s.cidr.contains(ip))
+                .map(|s| s.id.clone())
+                .ok_or_else(|| {
+                    format!(
+                        "Validation failure: Member address {ip} is in none of this cloud's \
+                         subnets. localcloud forwards only to its own servers' addresses \
+                         (the private network is {}).",
+                        self.plan.subnet
+                    )
+                }),
         }
     }
 
@@ -1303,7 +1327,7 @@ fn ipv4(what: &str, s: &str) -> Result<Ipv4Addr, ApiError> {
 
 /// Checks a subnet request against the network's other subnets and fills in Neutron's
 /// defaults: the gateway is the first address, the pools are the rest (minus broadcast).
-fn new_subnet(st: &NetState, who: &Who, r: SubnetCreate) -> Result<Subnet, ApiError> {
+fn new_subnet(st: &NetState, plan: &Plan, who: &Who, r: SubnetCreate) -> Result<Subnet, ApiError> {
     let name = r.name.unwrap_or_default();
     let description = r.description.unwrap_or_default();
     check_name("name", &name)?;
@@ -1327,6 +1351,8 @@ fn new_subnet(st: &NetState, who: &Who, r: SubnetCreate) -> Result<Subnet, ApiEr
         .cidr
         .ok_or_else(|| invalid("Bad subnets request: a cidr must be specified."))?;
     let cidr = Cidr::parse(&cidr_text).map_err(invalid)?;
+    plan.check_subnet(&cidr)
+        .map_err(|e| invalid(format!("Invalid input for cidr: {e}")))?;
     if cidr.len > 30 {
         return Err(invalid(format!(
             "Invalid input for cidr: {cidr} is too small for any address (prefix must be /30 or shorter)."
@@ -1443,7 +1469,7 @@ async fn subnet_create(
     let r: SubnetCreate = parse(&body, "subnet")?;
     let (body, snap) = {
         let mut st = cloud.network.lock()?;
-        let s = new_subnet(&st, &who, r)?;
+        let s = new_subnet(&st, &cloud.network.plan, &who, r)?;
         let body = subnet_body(&s);
         st.subnets.insert(s.id.clone(), s);
         (body, st.changed())

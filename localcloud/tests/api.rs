@@ -10,7 +10,7 @@ use common::*;
 #[tokio::test]
 async fn password_token_with_catalog_in_keystones_shape() {
     let cloud = Cloud::start().await;
-    let res = cloud.auth("admin", "admin", "admin").await;
+    let res = cloud.auth("admin", &cloud.password(), "admin").await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert!(res.headers().contains_key("x-subject-token"));
     let body: Value = res.json().await.unwrap();
@@ -55,13 +55,59 @@ async fn password_token_with_catalog_in_keystones_shape() {
     cloud.running.stop();
 }
 
+/// The embedded cloud's password is not `admin`: random per data directory, kept there
+/// (0600, with clouds.yaml 0600 too), the same after a restart on that directory.
+#[tokio::test]
+async fn credentials_are_random_per_data_dir_and_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let cloud = Cloud::start().await;
+    let password = cloud.password();
+    assert_ne!(password, "admin");
+    assert!(password.len() >= 20, "{password}");
+    assert_eq!(
+        cloud.auth("admin", "admin", "admin").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        cloud.auth("admin", &password, "admin").await.status(),
+        StatusCode::CREATED
+    );
+    let mode = |f: &str| {
+        std::fs::metadata(cloud._dir.0.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("clouds.yaml"), 0o600);
+    assert_eq!(mode("admin.password"), 0o600);
+    let yaml = std::fs::read_to_string(cloud._dir.0.join("clouds.yaml")).unwrap();
+    assert!(yaml.contains(&format!("password: '{password}'")), "{yaml}");
+    // Another data directory, another password.
+    let other = Cloud::start().await;
+    assert_ne!(other.password(), password);
+    other.running.stop();
+    // The same directory after a restart: the same password.
+    let dir = cloud._dir.0.clone();
+    let subnet = cloud.running.cloud.config.subnet;
+    cloud.running.stop();
+    let mut config = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &dir);
+    config.vip_range = random_vip_range();
+    config.subnet = subnet;
+    let again = localcloud::start(config).await.unwrap();
+    assert_eq!(again.admin().password, password);
+    again.stop();
+    let _keep = cloud._dir;
+}
+
 #[tokio::test]
 async fn identity_refusals_in_keystones_error_shape() {
     let cloud = Cloud::start().await;
     for (user, password, project) in [
         ("admin", "wrong", "admin"),
         ("nobody", "admin", "admin"),
-        ("admin", "admin", "other"),
+        ("admin", "admin", "admin"),
+        ("admin", &cloud.password(), "other"),
     ] {
         let res = cloud.auth(user, password, project).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

@@ -117,15 +117,15 @@ async fn bodies_in_the_shape_of_neutrons_samples() {
         &cloud,
         &token,
         "/subnets",
-        json!({"subnet": {"network_id": net_id, "ip_version": 4, "cidr": "192.168.199.0/24", "tags": ["t"]}}),
+        json!({"subnet": {"network_id": net_id, "ip_version": 4, "cidr": "127.168.199.0/24", "tags": ["t"]}}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{sub}");
     assert_shape(&sample("neutron/subnet-create-response.json"), &sub, "");
-    assert_eq!(sub["subnet"]["gateway_ip"], "192.168.199.1");
+    assert_eq!(sub["subnet"]["gateway_ip"], "127.168.199.1");
     assert_eq!(
         sub["subnet"]["allocation_pools"],
-        json!([{"start": "192.168.199.2", "end": "192.168.199.254"}])
+        json!([{"start": "127.168.199.2", "end": "127.168.199.254"}])
     );
     let (status, port) = post(
         &cloud,
@@ -228,7 +228,7 @@ async fn networks_subnets_and_ports_allocate_addresses() {
         &cloud,
         &token,
         "/subnets",
-        json!({"subnet": {"network_id": net, "cidr": "192.168.10.0/24", "name": "nodes", "tags": ["a"]}}),
+        json!({"subnet": {"network_id": net, "cidr": "127.168.10.0/24", "name": "nodes", "tags": ["a"]}}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{sub}");
@@ -237,13 +237,13 @@ async fn networks_subnets_and_ports_allocate_addresses() {
     assert_eq!(shown["network"]["subnets"], json!([sub]));
     // Overlapping the network's other subnet, or not a CIDR at all: 400.
     for cidr in [
-        "192.168.10.128/25",
-        "192.168.0.0/16",
-        "10.0.0.5/24",
+        "127.168.10.128/25",
+        "127.168.0.0/16",
+        "127.50.0.5/24",
         "nope",
-        "10.0.0.0/33",
+        "127.50.0.0/33",
         "fd00::/64",
-        "10.9.0.0/31",
+        "127.50.9.0/31",
     ] {
         let (status, body) = post(
             &cloud,
@@ -256,7 +256,7 @@ async fn networks_subnets_and_ports_allocate_addresses() {
         assert!(!body["NeutronError"]["message"].as_str().unwrap().is_empty());
     }
     // The same CIDR on another network is fine.
-    let (other_net, _) = network_with_subnet(&cloud, &token, "other", "192.168.10.0/24").await;
+    let (other_net, _) = network_with_subnet(&cloud, &token, "other", "127.168.10.0/24").await;
     for (query, expect) in [
         (format!("network_id={net}"), vec![sub.clone()]),
         ("name=nodes".to_string(), vec![sub.clone()]),
@@ -277,7 +277,7 @@ async fn networks_subnets_and_ports_allocate_addresses() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
         p1["port"]["fixed_ips"],
-        json!([{"subnet_id": sub, "ip_address": "192.168.10.2"}])
+        json!([{"subnet_id": sub, "ip_address": "127.168.10.2"}])
     );
     assert_eq!(p1["port"]["status"], "DOWN");
     assert_eq!(
@@ -290,11 +290,11 @@ async fn networks_subnets_and_ports_allocate_addresses() {
         &token,
         "/ports",
         json!({"port": {"network_id": net, "name": "p2", "device_owner": "test", "device_id": "d2",
-                        "fixed_ips": [{"subnet_id": sub, "ip_address": "192.168.10.50"}], "tags": ["x"]}}),
+                        "fixed_ips": [{"subnet_id": sub, "ip_address": "127.168.10.50"}], "tags": ["x"]}}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{p2}");
-    assert_eq!(p2["port"]["fixed_ips"][0]["ip_address"], "192.168.10.50");
+    assert_eq!(p2["port"]["fixed_ips"][0]["ip_address"], "127.168.10.50");
     let (status, p3) = post(
         &cloud,
         &token,
@@ -303,20 +303,20 @@ async fn networks_subnets_and_ports_allocate_addresses() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(p3["port"]["fixed_ips"][0]["ip_address"], "192.168.10.3");
+    assert_eq!(p3["port"]["fixed_ips"][0]["ip_address"], "127.168.10.3");
     for (ip, code, kind) in [
         (
-            "192.168.10.50",
+            "127.168.10.50",
             StatusCode::CONFLICT,
             "IpAddressAlreadyAllocated",
         ),
         (
-            "192.168.10.1",
+            "127.168.10.1",
             StatusCode::CONFLICT,
             "IpAddressAlreadyAllocated",
         ),
-        ("192.168.11.5", StatusCode::BAD_REQUEST, "InvalidInput"),
-        ("192.168.10.255", StatusCode::BAD_REQUEST, "InvalidInput"),
+        ("127.168.11.5", StatusCode::BAD_REQUEST, "InvalidInput"),
+        ("127.168.10.255", StatusCode::BAD_REQUEST, "InvalidInput"),
         ("not-an-ip", StatusCode::BAD_REQUEST, "InvalidInput"),
     ] {
         let (status, body) = post(
@@ -335,7 +335,7 @@ async fn networks_subnets_and_ports_allocate_addresses() {
         ("device_owner=test".to_string(), vec![&p2]),
         ("name=p1".to_string(), vec![&p1]),
         ("tags=x".to_string(), vec![&p2]),
-        ("fixed_ips=ip_address%3D192.168.10.3".to_string(), vec![&p3]),
+        ("fixed_ips=ip_address%3D127.168.10.3".to_string(), vec![&p3]),
         (format!("network_id={other_net}"), vec![]),
     ] {
         let (_, list) = get(&cloud, &token, &format!("/ports?{query}")).await;
@@ -383,7 +383,7 @@ async fn networks_subnets_and_ports_allocate_addresses() {
         json!({"port": {"network_id": net}}),
     )
     .await;
-    assert_eq!(again["port"]["fixed_ips"][0]["ip_address"], "192.168.10.2");
+    assert_eq!(again["port"]["fixed_ips"][0]["ip_address"], "127.168.10.2");
     for p in [id(&again, "port"), p2, p3] {
         assert_eq!(
             delete(&cloud, &token, &format!("/ports/{p}")).await,
@@ -409,7 +409,7 @@ async fn networks_subnets_and_ports_allocate_addresses() {
     );
 
     // A /30 has one address after the gateway.
-    let (tiny, _) = network_with_subnet(&cloud, &token, "tiny", "10.99.0.0/30").await;
+    let (tiny, _) = network_with_subnet(&cloud, &token, "tiny", "127.99.0.0/30").await;
     let (status, _) = post(
         &cloud,
         &token,
@@ -450,7 +450,7 @@ async fn networks_subnets_and_ports_allocate_addresses() {
 async fn servers_get_ports_on_any_network_and_take_them_away() {
     let cloud = Cloud::start_with(|c| c.server_build_delay = Duration::ZERO).await;
     let token = cloud.token().await;
-    let (net, sub) = network_with_subnet(&cloud, &token, "k8s", "172.16.0.0/24").await;
+    let (net, sub) = network_with_subnet(&cloud, &token, "k8s", "127.172.0.0/24").await;
     let (status, created) = create_server(&cloud, &token, "node-0", json!([{"uuid": net}])).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     let sid = created["server"]["id"].as_str().unwrap().to_string();
@@ -458,7 +458,7 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
         .get(&format!("/compute/v2.1/servers/{sid}"), Some(&token))
         .await;
     let addr = &server["server"]["addresses"]["k8s"][0];
-    assert_eq!(addr["addr"], "172.16.0.2", "{server}");
+    assert_eq!(addr["addr"], "127.172.0.2", "{server}");
     let (_, ports) = get(&cloud, &token, &format!("/ports?device_id={sid}")).await;
     let ports = ports["ports"].as_array().unwrap().clone();
     assert_eq!(ports.len(), 1);
@@ -467,7 +467,7 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
     assert_eq!(ports[0]["status"], "ACTIVE");
     assert_eq!(
         ports[0]["fixed_ips"],
-        json!([{"subnet_id": sub, "ip_address": "172.16.0.2"}])
+        json!([{"subnet_id": sub, "ip_address": "127.172.0.2"}])
     );
     assert_eq!(addr["OS-EXT-IPS-MAC:mac_addr"], ports[0]["mac_address"]);
     let (status, body) = cloud
@@ -493,7 +493,11 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(private_addr.starts_with("10.0."), "{shown}");
+    let subnet = cloud.running.cloud.config.subnet;
+    assert!(
+        subnet.contains(private_addr.parse().unwrap()) && private_addr.starts_with("127."),
+        "{private_addr} is not in {subnet}: {shown}"
+    );
     let (_, ports) = get(&cloud, &token, &format!("/ports?device_id={auto_id}")).await;
     assert_eq!(
         ports["ports"][0]["fixed_ips"][0]["ip_address"],
@@ -512,7 +516,7 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
         &cloud,
         &token,
         "/ports",
-        json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "172.16.0.10"}]}}),
+        json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "127.172.0.10"}]}}),
     )
     .await;
     let pid = id(&port, "port");
@@ -524,7 +528,7 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
         .await;
     assert_eq!(
         shown["server"]["addresses"]["k8s"][0]["addr"],
-        "172.16.0.10"
+        "127.172.0.10"
     );
     let (_, port) = get(&cloud, &token, &format!("/ports/{pid}")).await;
     assert_eq!(port["port"]["device_id"], sid1.as_str());
@@ -538,7 +542,7 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
         &cloud,
         &token,
         "node-4",
-        json!([{"uuid": net, "fixed_ip": "172.16.0.20"}]),
+        json!([{"uuid": net, "fixed_ip": "127.172.0.20"}]),
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -548,7 +552,7 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
         .await;
     assert_eq!(
         shown["server"]["addresses"]["k8s"][0]["addr"],
-        "172.16.0.20"
+        "127.172.0.20"
     );
 
     for s in [&sid, &sid1, &sid4, &auto_id, &none_id] {
@@ -583,7 +587,7 @@ async fn servers_get_ports_on_any_network_and_take_them_away() {
 async fn load_balancer_vips_own_a_port_on_any_network() {
     let cloud = Cloud::start_with(|c| c.lb_delay = Duration::ZERO).await;
     let token = cloud.token().await;
-    let (net, sub) = network_with_subnet(&cloud, &token, "api", "172.20.0.0/24").await;
+    let (net, sub) = network_with_subnet(&cloud, &token, "api", "127.20.0.0/24").await;
     let (status, lb) = cloud
         .send(
             Method::POST,
@@ -868,7 +872,7 @@ async fn projects_see_only_their_own() {
     let cloud = Cloud::start_with(|c| {
         c.users.push(localcloud::UserConfig {
             name: "alice".into(),
-            password: "alice".into(),
+            password: Some("alice".into()),
             project: "other".into(),
             admin: false,
         })
@@ -876,7 +880,7 @@ async fn projects_see_only_their_own() {
     .await;
     let admin = cloud.token().await;
     let alice = token_of(&cloud, "alice", "other").await;
-    let (net, sub) = network_with_subnet(&cloud, &admin, "admins", "10.50.0.0/24").await;
+    let (net, sub) = network_with_subnet(&cloud, &admin, "admins", "127.50.0.0/24").await;
     let (_, port) = post(
         &cloud,
         &admin,
@@ -932,7 +936,7 @@ async fn projects_see_only_their_own() {
         &cloud,
         &alice,
         "/subnets",
-        json!({"subnet": {"network_id": net, "cidr": "10.51.0.0/24"}}),
+        json!({"subnet": {"network_id": net, "cidr": "127.51.0.0/24"}}),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -977,7 +981,7 @@ async fn projects_see_only_their_own() {
         &cloud,
         &alice,
         "/subnets",
-        json!({"subnet": {"network_id": private, "cidr": "10.1.0.0/24"}}),
+        json!({"subnet": {"network_id": private, "cidr": "127.60.0.0/24"}}),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -1077,7 +1081,7 @@ async fn everything(cloud: &Cloud, token: &str) -> Vec<Value> {
 async fn bad_input_is_refused_and_changes_nothing() {
     let cloud = Cloud::start().await;
     let token = cloud.token().await;
-    let (net, sub) = network_with_subnet(&cloud, &token, "n", "192.168.5.0/24").await;
+    let (net, sub) = network_with_subnet(&cloud, &token, "n", "127.168.5.0/24").await;
     let (_, sg) = post(
         &cloud,
         &token,
@@ -1132,7 +1136,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         (
             Method::POST,
             "/subnets".into(),
-            json!({"subnet": {"network_id": net, "cidr": "192.168.6.0/24", "name": long}}),
+            json!({"subnet": {"network_id": net, "cidr": "127.168.6.0/24", "name": long}}),
         ),
         (
             Method::POST,
@@ -1142,7 +1146,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         (
             Method::POST,
             "/subnets".into(),
-            json!({"subnet": {"network_id": net, "cidr": "192.168.5.0/25"}}),
+            json!({"subnet": {"network_id": net, "cidr": "127.168.5.0/25"}}),
         ),
         (
             Method::POST,
@@ -1152,27 +1156,27 @@ async fn bad_input_is_refused_and_changes_nothing() {
         (
             Method::POST,
             "/subnets".into(),
-            json!({"subnet": {"network_id": net, "cidr": "192.168.7.0/24", "ip_version": 6}}),
+            json!({"subnet": {"network_id": net, "cidr": "127.168.7.0/24", "ip_version": 6}}),
         ),
         (
             Method::POST,
             "/subnets".into(),
-            json!({"subnet": {"network_id": net, "cidr": "192.168.7.0/24", "gateway_ip": "192.168.8.1"}}),
+            json!({"subnet": {"network_id": net, "cidr": "127.168.7.0/24", "gateway_ip": "127.168.8.1"}}),
         ),
         (
             Method::POST,
             "/subnets".into(),
-            json!({"subnet": {"network_id": net, "cidr": "192.168.7.0/24", "allocation_pools": [{"start": "192.168.7.9", "end": "192.168.7.3"}]}}),
+            json!({"subnet": {"network_id": net, "cidr": "127.168.7.0/24", "allocation_pools": [{"start": "127.168.7.9", "end": "127.168.7.3"}]}}),
         ),
         (
             Method::POST,
             "/subnets".into(),
-            json!({"subnet": {"network_id": "nope", "cidr": "192.168.7.0/24"}}),
+            json!({"subnet": {"network_id": "nope", "cidr": "127.168.7.0/24"}}),
         ),
         (
             Method::POST,
             "/subnets".into(),
-            json!({"subnet": {"cidr": "192.168.7.0/24"}}),
+            json!({"subnet": {"cidr": "127.168.7.0/24"}}),
         ),
         (
             Method::POST,
@@ -1318,7 +1322,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
 async fn tags_can_be_set_after_creation() {
     let cloud = Cloud::start().await;
     let token = cloud.token().await;
-    let (net, _) = network_with_subnet(&cloud, &token, "t", "192.168.9.0/24").await;
+    let (net, _) = network_with_subnet(&cloud, &token, "t", "127.168.9.0/24").await;
     let (status, tags) = cloud
         .send(
             Method::PUT,
@@ -1376,7 +1380,7 @@ async fn network_state_outlives_a_restart() {
         http: http.clone(),
     };
     let token = first.token().await;
-    let (net, _) = network_with_subnet(&first, &token, "kept", "172.30.0.0/24").await;
+    let (net, _) = network_with_subnet(&first, &token, "kept", "127.30.0.0/24").await;
     let (_, sg) = post(
         &first,
         &token,
@@ -1424,12 +1428,12 @@ async fn network_state_outlives_a_restart() {
         json!({"port": {"network_id": net}}),
     )
     .await;
-    assert_eq!(port["port"]["fixed_ips"][0]["ip_address"], "172.30.0.2");
+    assert_eq!(port["port"]["fixed_ips"][0]["ip_address"], "127.30.0.2");
     assert_eq!(
         server_after["server"]["addresses"]["kept"][0]["addr"],
-        "172.30.0.3"
+        "127.30.0.3"
     );
-    assert_eq!(next["port"]["fixed_ips"][0]["ip_address"], "172.30.0.4");
+    assert_eq!(next["port"]["fixed_ips"][0]["ip_address"], "127.30.0.4");
     second.running.stop();
 }
 
@@ -1496,4 +1500,127 @@ async fn servers_saved_before_ports_get_theirs_at_start() {
     .await;
     assert_ne!(next["port"]["fixed_ips"][0]["ip_address"], addr);
     second.running.stop();
+}
+
+/// localcloud's networks live on loopback: the private network's subnet is the
+/// configured loopback range, and a subnet asked for anywhere else (the machine's own
+/// networks, the host's 127.0.0.0/16, the VIP range) is Neutron's 400 naming the
+/// allowed range; nothing is stored.
+#[tokio::test]
+async fn subnets_live_on_loopback_only() {
+    let cloud = Cloud::start().await;
+    let token = cloud.token().await;
+    let (_, subs) = get(&cloud, &token, "/subnets").await;
+    let private = &subs["subnets"][0];
+    assert_eq!(
+        private["cidr"],
+        cloud.running.cloud.config.subnet.to_string(),
+        "{subs}"
+    );
+    let (status, net) = post(
+        &cloud,
+        &token,
+        "/networks",
+        json!({"network": {"name": "lan"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let net = id(&net, "network");
+    let (vip, len) = cloud.running.cloud.config.vip_range;
+    let on_vips = format!("{}/24", std::net::Ipv4Addr::from(u32::from(vip) & !0xff));
+    assert!(len <= 24);
+    for cidr in [
+        "10.0.0.0/16",
+        "192.168.1.0/24",
+        "172.16.0.0/12",
+        "8.8.8.0/24",
+        "127.0.0.0/24",
+        "127.0.0.0/8",
+        on_vips.as_str(),
+    ] {
+        let (status, body) = post(
+            &cloud,
+            &token,
+            "/subnets",
+            json!({"subnet": {"network_id": net, "cidr": cidr, "ip_version": 4}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{cidr}: {body}");
+        assert_eq!(error_type(&body), "InvalidInput", "{body}");
+        let msg = body["NeutronError"]["message"].as_str().unwrap();
+        assert!(msg.contains("127.0.0.0/8") && msg.contains(cidr), "{msg}");
+    }
+    let (_, subs) = get(&cloud, &token, &format!("/subnets?network_id={net}")).await;
+    assert_eq!(subs["subnets"], json!([]));
+    cloud.running.stop();
+}
+
+/// A data directory written by an older localcloud (its private network on
+/// 10.0.0.0/16) is refused at start with what to do, and so is one started with another
+/// subnet than it was made with; neither is touched.
+#[tokio::test]
+async fn a_data_dir_from_before_loopback_is_refused_not_reused() {
+    let dir = tempdir::Dir::new();
+    let subnet = localcloud::addresses::random_subnet();
+    let config = |s| {
+        let mut c = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &dir.0);
+        c.vip_range = random_vip_range();
+        c.subnet = s;
+        c
+    };
+    let first = Cloud {
+        running: localcloud::start(config(subnet)).await.unwrap(),
+        _dir: tempdir::Dir::new(),
+        http: reqwest::Client::new(),
+    };
+    let token = first.token().await;
+    let (status, _) = post(
+        &first,
+        &token,
+        "/networks",
+        json!({"network": {"name": "kept"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    first.running.stop();
+    // Another subnet for the same directory.
+    let other = localcloud::addresses::random_subnet();
+    let e = localcloud::start(config(other))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains(&subnet.to_string()) && e.contains("new data directory"),
+        "{e}"
+    );
+    // Rewrite the saved network as an older localcloud left it.
+    let db = dir.0.join("localcloud.db");
+    let conn = format!("sqlite://{}", db.display());
+    let pool = sqlx::SqlitePool::connect(&conn).await.unwrap();
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM documents WHERE key = 'network'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let old = body
+        .replace(&format!("\"{}\"", subnet.addr), "\"10.0.0.0\"")
+        .replace(&format!("\"len\":{}", subnet.len), "\"len\":16");
+    assert_ne!(old, body);
+    sqlx::query("UPDATE documents SET body = ? WHERE key = 'network'")
+        .bind(&old)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let e = localcloud::start(config(subnet))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("10.0.0.0/16")
+            && e.contains("older localcloud")
+            && e.contains("Delete the data directory"),
+        "{e}"
+    );
 }

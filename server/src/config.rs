@@ -95,6 +95,16 @@ pub struct Config {
     )]
     pub localcloud_vip_range: (std::net::Ipv4Addr, u8),
 
+    /// Embedded localcloud: the loopback subnet of its shared private network, where
+    /// every server gets its address (outside 127.0.0.0/16 and the VIP range).
+    #[arg(
+        long,
+        env = "SHIPYARD_LOCALCLOUD_SUBNET",
+        default_value = localcloud::addresses::DEFAULT_SUBNET,
+        value_parser = localcloud::addresses::parse_subnet
+    )]
+    pub localcloud_subnet: localcloud::addresses::Cidr,
+
     /// Seconds an operation worker's claim lasts without renewal: after a crash, another
     /// worker (or the restarted one) resumes the operation once it has passed.
     #[arg(long, env = "SHIPYARD_OPERATION_LEASE_SECONDS", default_value_t = 30)]

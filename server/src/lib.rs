@@ -59,7 +59,15 @@ pub async fn connect_cloud(
 ) -> anyhow::Result<Arc<dyn provision::cloud::Cloud>> {
     use provision::cloud::{OpenStack, OpenStackConfig};
     let config = match localcloud {
-        Some(running) => OpenStackConfig::new(running.auth_url(), "admin", "admin", "admin"),
+        Some(running) => {
+            let admin = running.admin();
+            OpenStackConfig::new(
+                admin.auth_url,
+                admin.username,
+                admin.password,
+                admin.project,
+            )
+        }
         None => OpenStackConfig::from_environment()
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .ok_or_else(|| anyhow::anyhow!("--cloud openstack needs OS_CLOUD or OS_AUTH_URL"))?,
@@ -80,6 +88,7 @@ pub async fn start_cloud(config: &Config) -> anyhow::Result<Option<localcloud::R
     let dir = config.data_dir.join("localcloud");
     let mut lc = localcloud::Config::new(config.localcloud_listen, &dir);
     lc.vip_range = config.localcloud_vip_range;
+    lc.subnet = config.localcloud_subnet;
     if config.localcloud_instant {
         lc.server_build_delay = Duration::ZERO;
         lc.volume_delay = Duration::ZERO;

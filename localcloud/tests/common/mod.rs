@@ -100,6 +100,7 @@ impl Cloud {
         let dir = tempdir::Dir::new();
         let mut config = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &dir.0);
         config.vip_range = random_vip_range();
+        config.subnet = localcloud::addresses::random_subnet();
         let running = localcloud::start(config).await.expect("localcloud starts");
         Cloud {
             running,
@@ -122,10 +123,15 @@ impl Cloud {
             .unwrap()
     }
 
+    /// The admin's password: random, kept in the cloud's data directory.
+    pub fn password(&self) -> String {
+        self.running.admin().password
+    }
+
     /// The id of the `admin` project (tokens are scoped to it).
     pub async fn project_id(&self) -> String {
         let auth: Value = self
-            .auth("admin", "admin", "admin")
+            .auth("admin", &self.password(), "admin")
             .await
             .json()
             .await
@@ -134,7 +140,7 @@ impl Cloud {
     }
 
     pub async fn token(&self) -> String {
-        let res = self.auth("admin", "admin", "admin").await;
+        let res = self.auth("admin", &self.password(), "admin").await;
         assert_eq!(res.status(), StatusCode::CREATED);
         res.headers()["x-subject-token"]
             .to_str()
@@ -158,6 +164,7 @@ impl Cloud {
         let dir = tempdir::Dir::new();
         let mut config = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &dir.0);
         config.vip_range = random_vip_range();
+        config.subnet = localcloud::addresses::random_subnet();
         f(&mut config);
         let running = localcloud::start(config).await.expect("localcloud starts");
         Cloud {
@@ -165,6 +172,30 @@ impl Cloud {
             _dir: dir,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// A fixed IP of the shared private network, held by a port of its own (a server's
+    /// NIC, as Nova makes one): an address the cloud owns, which a test's backend binds
+    /// as a real server would.
+    pub async fn fixed_ip(&self, token: &str) -> std::net::Ipv4Addr {
+        let (_, nets) = self
+            .get("/network/v2.0/networks?name=private", Some(token))
+            .await;
+        let net = nets["networks"][0]["id"].as_str().unwrap().to_string();
+        let (s, port) = self
+            .send(
+                reqwest::Method::POST,
+                "/network/v2.0/ports",
+                token,
+                Some(json!({"port": {"network_id": net, "name": "backend"}})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{port}");
+        port["port"]["fixed_ips"][0]["ip_address"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     pub async fn send(
