@@ -146,12 +146,10 @@ test-rust:
 	cargo test --no-fail-fast
 
 # Browser tests drive the debug server binary (built by test-rust) with the release
-# WASM bundle, in headless Debian Chromium (through a wrapper that keeps it from calling
-# Google). Node's test runner prints the summary.
-CHROMIUM ?= $(CURDIR)/scripts/chromium-for-tests.sh
+# WASM bundle, in headless Debian Chromium. Node's test runner prints the summary.
 test-e2e:
 	cargo build -p server
-	SHIPYARD_BIN=$(CARGO_TARGET_DIR)/debug/shipyard SHIPYARD_SITE_ROOT=$(SITE_DIR) CHROMIUM=$(CHROMIUM) \
+	SHIPYARD_BIN=$(CARGO_TARGET_DIR)/debug/shipyard SHIPYARD_SITE_ROOT=$(SITE_DIR) \
 		node --test --test-concurrency=1 end2end/tests/
 
 ## ---- quality and measurement ------------------------------------------------------

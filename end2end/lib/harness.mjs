@@ -1,7 +1,7 @@
 // Test harness: starts a real `shipyard` (fresh SQLite data directory, free port) and a
 // real headless Debian Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -26,6 +26,9 @@ export async function startServer(extraEnv = {}) {
       SHIPYARD_CLOUD: 'embedded',
       SHIPYARD_LOCALCLOUD_LISTEN: '127.0.0.1:0',
       SHIPYARD_LOCALCLOUD_INSTANT: 'true',
+      // Servers of this cloud get addresses of a /24 of their own (as the Rust suites'
+      // clouds do), away from `make run`'s 127.10.0.0/16.
+      SHIPYARD_LOCALCLOUD_SUBNET: `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 256)}.0/24`,
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...extraEnv,
     },
@@ -55,8 +58,10 @@ export async function startServer(extraEnv = {}) {
   return {
     url,
     dataDir,
-    // The embedded localcloud's base URL (its admin is admin/admin).
+    // The embedded localcloud's base URL and its admin's password (random, kept in its
+    // data directory).
     cloudUrl: cloud ? cloud[1] : null,
+    cloudPassword: cloud ? readFileSync(join(dataDir, 'localcloud', 'admin.password'), 'utf8').trim() : null,
     // `OS_CLIENT_CONFIG_FILE` for the real openstack CLI against the embedded cloud.
     cloudsYaml: join(dataDir, 'localcloud', 'clouds.yaml'),
     async stop() {
@@ -81,6 +86,12 @@ export async function startBrowser() {
       '--disable-sync',
       '--disable-quic',
       '--no-first-run',
+      // A fresh profile calls Google (accounts, component updates, autofill) even with
+      // the flags above; these point those calls at a closed loopback port, so the
+      // suite's loopback-only check counts nothing.
+      '--gaia-url=http://127.0.0.1:9',
+      '--component-updater=url-source=http://127.0.0.1:9/',
+      '--autofill-server-url=http://127.0.0.1:9/',
     ],
   });
   watchContext(context);
@@ -145,12 +156,13 @@ export function uniqueEmail(prefix = 'user') {
 }
 
 /** Changes the embedded cloud's latencies and fault rates (fields left out take their defaults). */
-export async function setCloudBehaviour(cloudUrl, behaviour) {
+export async function setCloudBehaviour(server, behaviour) {
+  const cloudUrl = server.cloudUrl;
   const auth = await fetch(`${cloudUrl}/identity/v3/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ auth: {
-      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: 'admin' } } },
+      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: server.cloudPassword } } },
       scope: { project: { name: 'admin', domain: { name: 'Default' } } },
     } }),
   });

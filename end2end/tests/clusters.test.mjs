@@ -421,7 +421,7 @@ test("an admin sees every project's clusters, the cloud's capacity, operations a
 
 test('the cluster page follows a create as it runs, without reloading (server-sent events)', async () => {
   const instant = { server_build_seconds: 0, volume_seconds: 0, lb_seconds: 0, lb_update_seconds: 0 };
-  await setCloudBehaviour(server.cloudUrl, { server_build_seconds: 3, volume_seconds: 1, lb_seconds: 2, lb_update_seconds: 0.2 });
+  await setCloudBehaviour(server, { server_build_seconds: 3, volume_seconds: 1, lb_seconds: 2, lb_update_seconds: 0.2 });
   try {
     const ctx = await browser.newContext();
     const { page } = await signUp(ctx, 'live');
@@ -450,7 +450,7 @@ test('the cluster page follows a create as it runs, without reloading (server-se
     assert.ok(await opPage.$$eval('#steps tbody tr[data-state=succeeded]', (trs) => trs.length) >= 5);
     await ctx.close();
   } finally {
-    await setCloudBehaviour(server.cloudUrl, instant);
+    await setCloudBehaviour(server, instant);
   }
 });
 
@@ -459,7 +459,7 @@ test('a failed operation is retried from the cluster page, in place', async () =
   const { page } = await signUp(ctx, 'retry');
   const clusterUrl = await createThroughForm(page, 'again');
   // A slow cloud, a delete, and an abort: the delete stops failed (nothing is put back).
-  await setCloudBehaviour(server.cloudUrl, { api_latency_ms: 3000 });
+  await setCloudBehaviour(server, { api_latency_ms: 3000 });
   try {
     await page.goto(`${clusterUrl}/delete`);
     await hydrated(page);
@@ -479,7 +479,7 @@ test('a failed operation is retried from the cluster page, in place', async () =
     await page.click('#operation-action button');
     await page.waitForSelector('#operation-state:text-is("failed")', { timeout: 60_000 });
   } finally {
-    await setCloudBehaviour(server.cloudUrl, { api_latency_ms: 0 });
+    await setCloudBehaviour(server, { api_latency_ms: 0 });
   }
   // The cluster's page offers the retry; it posts without leaving the page, which reads
   // the cluster again at once (the failed delete runs again) and follows the delete to its

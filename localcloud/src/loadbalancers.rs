@@ -2252,3 +2252,19 @@ fn octavia_quota(q: &crate::quotas::Quota) -> Value {
 pub fn bound(cloud: &Cloud) -> HashMap<String, String> {
     cloud.lbs.net.bound()
 }
+
+/// Every member of every pool as `(pool id, address:port)`: what the cloud may dial,
+/// for tests and audits of the address plan.
+pub fn members(cloud: &Cloud) -> Vec<(String, std::net::SocketAddr)> {
+    cloud
+        .lbs
+        .state
+        .lock()
+        .map(|st| {
+            st.members
+                .values()
+                .map(|m| (m.pool_id.clone(), (m.address, m.protocol_port).into()))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -126,12 +126,15 @@ async fn makespan(dir: &std::path::Path, scale: f64) -> (f64, f64) {
     lc.vip_range = localcloud::random_vip_range();
     let running = localcloud::start(lc).await.expect("localcloud");
     let cloud: Arc<dyn provision::cloud::Cloud> = Arc::new(
-        OpenStack::connect(OpenStackConfig::new(
-            running.auth_url(),
-            "admin",
-            "admin",
-            "admin",
-        ))
+        OpenStack::connect({
+            let admin = running.admin();
+            OpenStackConfig::new(
+                admin.auth_url,
+                admin.username,
+                admin.password,
+                admin.project,
+            )
+        })
         .await
         .expect("driver"),
     );
@@ -222,12 +225,15 @@ async fn fleet(
     };
     let running = localcloud::start(lc).await.expect("localcloud");
     let cloud: Arc<dyn provision::cloud::Cloud> = Arc::new(
-        OpenStack::connect(OpenStackConfig::new(
-            running.auth_url(),
-            "admin",
-            "admin",
-            "admin",
-        ))
+        OpenStack::connect({
+            let admin = running.admin();
+            OpenStackConfig::new(
+                admin.auth_url,
+                admin.username,
+                admin.password,
+                admin.project,
+            )
+        })
         .await
         .expect("driver"),
     );

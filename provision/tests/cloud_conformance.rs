@@ -28,6 +28,9 @@ struct Target {
     wait: WaitPolicy,
     /// Unique per test: resource names start with it, and it is the owner metadata.
     prefix: String,
+    /// An address a load balancer member may have on this cloud (on localcloud, one of
+    /// its loopback subnet: it refuses any other).
+    member_address: String,
     _local: Option<Local>,
 }
 
@@ -78,7 +81,9 @@ fn unique(prefix: &str) -> String {
 
 /// localcloud with zero delays and three small hosts (4 vCPUs, 8 GiB), so that
 /// `m1.xlarge` fits nowhere; `tweak` adjusts the config per test.
-async fn start_localcloud(tweak: impl FnOnce(&mut localcloud::Config)) -> (Local, String) {
+async fn start_localcloud(
+    tweak: impl FnOnce(&mut localcloud::Config),
+) -> (Local, localcloud::credentials::Credentials) {
     let dir = std::env::temp_dir().join(unique("shipyard-conformance"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut config = localcloud::Config::new("127.0.0.1:0".parse().expect("addr"), &dir);
@@ -87,6 +92,7 @@ async fn start_localcloud(tweak: impl FnOnce(&mut localcloud::Config)) -> (Local
     config.lb_delay = Duration::ZERO;
     config.lb_update_delay = Duration::ZERO;
     config.vip_range = localcloud::random_vip_range();
+    config.subnet = localcloud::addresses::random_subnet();
     config.hosts = (1..=3)
         .map(|i| localcloud::HostConfig {
             name: format!("host-{i}"),
@@ -96,13 +102,13 @@ async fn start_localcloud(tweak: impl FnOnce(&mut localcloud::Config)) -> (Local
         .collect();
     tweak(&mut config);
     let running = localcloud::start(config).await.expect("localcloud starts");
-    let auth_url = running.auth_url();
+    let admin = running.admin();
     (
         Local {
             running: Some(running),
             dir,
         },
-        auth_url,
+        admin,
     )
 }
 
@@ -115,8 +121,16 @@ fn quick_retries() -> RetryPolicy {
 }
 
 async fn localcloud_target(tweak: impl FnOnce(&mut localcloud::Config)) -> Target {
-    let (local, auth_url) = start_localcloud(tweak).await;
-    let mut config = OpenStackConfig::new(auth_url, "admin", "admin", "admin");
+    let (local, admin) = start_localcloud(tweak).await;
+    // A host of the private network's subnet: an address the cloud owns.
+    let subnet = local.running.as_ref().expect("running").cloud.config.subnet;
+    let member_address = std::net::Ipv4Addr::from(subnet.first() + 10).to_string();
+    let mut config = OpenStackConfig::new(
+        admin.auth_url,
+        admin.username,
+        admin.password,
+        admin.project,
+    );
     config.retry = quick_retries();
     let cloud = OpenStack::connect(config).await.expect("connects");
     Target {
@@ -132,6 +146,7 @@ async fn localcloud_target(tweak: impl FnOnce(&mut localcloud::Config)) -> Targe
             deadline: Duration::from_secs(10),
         },
         prefix: unique("sy-test"),
+        member_address,
         _local: Some(local),
     }
 }
@@ -169,6 +184,7 @@ async fn openstack_target(test: &str) -> Option<Target> {
             deadline: Duration::from_secs(600),
         },
         prefix: unique("sy-test"),
+        member_address: var("SHIPYARD_TEST_MEMBER_ADDRESS").unwrap_or_else(|| "10.0.0.10".into()),
         _local: None,
     })
 }
@@ -607,7 +623,7 @@ async fn load_balancer_lifecycle(t: &Target) {
 
     let mspec = MemberSpec {
         name: t.name("master-0"),
-        address: "10.0.0.10".into(),
+        address: t.member_address.clone(),
         port: 6443,
     };
     let m = c.member_add(&pool.id, &mspec).await.expect("member");
@@ -862,8 +878,13 @@ async fn renews_the_token_once_on_401() {
 
 #[tokio::test]
 async fn renews_a_token_before_it_expires() {
-    let (_local, auth_url) = start_localcloud(|c| c.token_ttl = Duration::from_secs(2)).await;
-    let mut config = OpenStackConfig::new(auth_url, "admin", "admin", "admin");
+    let (_local, admin) = start_localcloud(|c| c.token_ttl = Duration::from_secs(2)).await;
+    let mut config = OpenStackConfig::new(
+        admin.auth_url,
+        admin.username,
+        admin.password,
+        admin.project,
+    );
     config.retry = quick_retries();
     let cloud = OpenStack::connect(config).await.expect("connects");
     cloud.flavor_list().await.expect("first token");
@@ -876,8 +897,8 @@ async fn renews_a_token_before_it_expires() {
 
 #[tokio::test]
 async fn wrong_password_is_permanent_with_keystones_message() {
-    let (_local, auth_url) = start_localcloud(|_| {}).await;
-    let mut config = OpenStackConfig::new(auth_url, "admin", "wrong", "admin");
+    let (_local, admin) = start_localcloud(|_| {}).await;
+    let mut config = OpenStackConfig::new(admin.auth_url, "admin", "wrong", "admin");
     config.retry = quick_retries();
     let e = OpenStack::connect(config).await.expect_err("refused");
     assert_eq!((e.kind, e.status), (ErrorKind::Permanent, Some(401)), "{e}");
@@ -928,8 +949,17 @@ async fn usable_as_shared_trait_object() {
 }
 
 /// A driver on a localcloud of its own, with the given retry policy and request time-out.
-async fn driver_on(auth_url: &str, retry: RetryPolicy, timeout: Duration) -> OpenStack {
-    let mut config = OpenStackConfig::new(auth_url, "admin", "admin", "admin");
+async fn driver_on(
+    admin: &localcloud::credentials::Credentials,
+    retry: RetryPolicy,
+    timeout: Duration,
+) -> OpenStack {
+    let mut config = OpenStackConfig::new(
+        admin.auth_url.clone(),
+        admin.username.clone(),
+        admin.password.clone(),
+        admin.project.clone(),
+    );
     config.retry = retry;
     config.request_timeout = timeout;
     OpenStack::connect(config).await.expect("connects")
@@ -939,7 +969,7 @@ async fn driver_on(auth_url: &str, retry: RetryPolicy, timeout: Duration) -> Ope
 async fn survives_injected_faults_without_duplicates() {
     // A fifth of the calls fail with 500/503, a tenth do their work but answer too late:
     // every step still succeeds, and no create made a second resource.
-    let (_local, auth_url) = start_localcloud(|c| {
+    let (_local, admin) = start_localcloud(|c| {
         c.server_build_delay = Duration::ZERO;
         c.faults.error_rate = 0.2;
         c.faults.timeout_rate = 0.1;
@@ -951,7 +981,7 @@ async fn survives_injected_faults_without_duplicates() {
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
     };
-    let c = driver_on(&auth_url, retry, Duration::from_millis(400)).await;
+    let c = driver_on(&admin, retry, Duration::from_millis(400)).await;
     let prefix = unique("sy-faults");
     let owner = BTreeMap::from([("shipyard-test".to_string(), prefix.clone())]);
     let wait = WaitPolicy {
@@ -1022,7 +1052,7 @@ async fn survives_injected_faults_without_duplicates() {
 async fn load_balancer_changes_wait_out_pending_update() {
     // Each change keeps the load balancer PENDING_UPDATE for a moment, and Octavia
     // answers 409 meanwhile: retryable, and retried.
-    let (_local, auth_url) = start_localcloud(|c| {
+    let (_local, admin) = start_localcloud(|c| {
         c.lb_delay = Duration::ZERO;
         c.lb_update_delay = Duration::from_millis(300);
     })
@@ -1032,9 +1062,9 @@ async fn load_balancer_changes_wait_out_pending_update() {
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
     };
-    let c = driver_on(&auth_url, patient, Duration::from_secs(5)).await;
+    let c = driver_on(&admin, patient, Duration::from_secs(5)).await;
     let once = driver_on(
-        &auth_url,
+        &admin,
         RetryPolicy {
             max_attempts: 1,
             ..patient

@@ -72,9 +72,16 @@ async fn env(store: Store, tweak: impl FnOnce(&mut localcloud::Config)) -> Env {
     config.lb_delay = Duration::ZERO;
     config.lb_update_delay = Duration::ZERO;
     config.vip_range = localcloud::random_vip_range();
+    config.subnet = localcloud::addresses::random_subnet();
     tweak(&mut config);
     let running = localcloud::start(config).await.expect("localcloud");
-    let mut os = OpenStackConfig::new(running.auth_url(), "admin", "admin", "admin");
+    let admin = running.admin();
+    let mut os = OpenStackConfig::new(
+        admin.auth_url,
+        admin.username,
+        admin.password,
+        admin.project,
+    );
     os.retry = RetryPolicy {
         max_attempts: 6,
         initial_backoff: Duration::from_millis(5),
@@ -749,6 +756,7 @@ both!(
 async fn api_stand_in(
     serving: &provision::pki::CertifiedPem,
     ca_pem: &str,
+    at: std::net::SocketAddr,
 ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -774,7 +782,18 @@ async fn api_stand_in(
         )
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // The previous stand-in on this address may still be letting go of it.
+    let mut listener = None;
+    for _ in 0..100 {
+        match tokio::net::TcpListener::bind(at).await {
+            Ok(l) => {
+                listener = Some(l);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let listener = listener.expect("the stand-in binds the master's address");
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         loop {
@@ -992,20 +1011,30 @@ both!(
             provision::pki::serving_cert(&e.store, &key, &cluster.id, std::slice::from_ref(&vip))
                 .await
                 .unwrap();
-        let (stand_in, task) = api_stand_in(&serving, &ca_pem).await;
-        let pool = e
+        // It serves where master-0's API would: its fixed IP (on localcloud's loopback
+        // subnet), port 6443, already a member of the API pool.
+        let master = e
             .store
             .op_steps(&started.operation.id)
             .await
             .unwrap()
             .into_iter()
-            .find(|s| s.step == "api-pool")
+            .find(|s| s.step == "master-0")
             .and_then(|s| s.output)
-            .unwrap()["id"]
+            .unwrap()["address"]
             .as_str()
             .unwrap()
-            .to_string();
-        point_api_at(&e, &cluster.id, &pool, stand_in.port()).await;
+            .parse::<std::net::Ipv4Addr>()
+            .unwrap();
+        assert!(e
+            .running
+            .as_ref()
+            .unwrap()
+            .cloud
+            .config
+            .subnet
+            .contains(master));
+        let (_, task) = api_stand_in(&serving, &ca_pem, (master, 6443).into()).await;
         let out = kubectl_version(&file, 40).await;
         assert!(
             out.status.success(),
@@ -1051,8 +1080,7 @@ both!(
             .await
             .unwrap()
             .unwrap();
-        let (stand_in2, task2) = api_stand_in(&serving, &new_ca.cert_pem).await;
-        point_api_at(&e, &cluster.id, &pool, stand_in2.port()).await;
+        let (_, task2) = api_stand_in(&serving, &new_ca.cert_pem, (master, 6443).into()).await;
         let fresh = clusters::kubeconfig(&e.store, &key, &e.actor, &cluster.id, None)
             .await
             .unwrap();
@@ -1104,38 +1132,6 @@ both!(
             .is_none());
     }
 );
-
-/// Makes the cluster's API load balancer send everything to `127.0.0.1:port`.
-async fn point_api_at(e: &Env, cluster_id: &str, pool: &str, port: u16) {
-    let lb = cluster_lb(e, cluster_id).await;
-    for m in e.cloud.member_list(pool).await.unwrap() {
-        e.cloud.member_remove(pool, &m.id).await.unwrap();
-        e.cloud
-            .wait_load_balancer_active(&lb, &WaitPolicy::default())
-            .await
-            .unwrap();
-    }
-    e.cloud
-        .member_add(
-            pool,
-            &MemberSpec {
-                name: "stand-in".into(),
-                address: "127.0.0.1".into(),
-                port,
-            },
-        )
-        .await
-        .unwrap();
-}
-
-async fn cluster_lb(e: &Env, cluster_id: &str) -> String {
-    e.cloud
-        .load_balancer_list(&[cluster_tag(cluster_id)])
-        .await
-        .unwrap()[0]
-        .id
-        .clone()
-}
 
 // ---- services, persistent volumes and node groups ----------------------------------
 
@@ -1193,6 +1189,85 @@ async fn step_output(e: &Env, op: &str, key: &str) -> serde_json::Value {
         .and_then(|s| s.output)
         .unwrap_or_else(|| panic!("step {key} has no output"))
 }
+
+both!(
+    every_member_is_one_of_localclouds_loopback_addresses,
+    |store: Store| async move {
+        // A 3-master cluster (its API load balancer) and a service on its workers: every
+        // member the cloud holds is a server's fixed IP on localcloud's loopback subnet,
+        // and a member anywhere else is refused by the cloud.
+        let e = env(store, |_| {}).await;
+        let id = active_cluster(&e, "lo", 3, 2).await;
+        let cloud = e.cloud.as_ref();
+        let (_, op) = workloads::service_create(
+            &e.store,
+            &e.engine,
+            cloud,
+            &e.actor,
+            &id,
+            service("web", &[(8080, None)]),
+        )
+        .await
+        .unwrap();
+        drain(&e.engine).await;
+        assert_eq!(
+            e.store.op_get(&op.id).await.unwrap().state,
+            OpState::Succeeded
+        );
+        let lc = &e.running.as_ref().unwrap().cloud;
+        let subnet = lc.config.subnet;
+        let servers: std::collections::HashSet<String> = cloud
+            .server_list(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|s| s.addresses)
+            .collect();
+        assert_eq!(servers.len(), 5, "{servers:?}");
+        let members: Vec<(String, std::net::Ipv4Addr, u16)> =
+            localcloud::loadbalancers::members(lc)
+                .into_iter()
+                .map(|(pool, at)| match at.ip() {
+                    std::net::IpAddr::V4(ip) => (pool, ip, at.port()),
+                    other => panic!("member {other} is not IPv4"),
+                })
+                .collect();
+        assert_eq!(
+            members.len(),
+            3 + 2,
+            "3 masters on 6443, 2 workers on the node port"
+        );
+        for (_, ip, port) in &members {
+            assert!(
+                ip.is_loopback() && subnet.contains(*ip),
+                "{ip}:{port} is outside {subnet}"
+            );
+            assert!(
+                servers.contains(&ip.to_string()),
+                "{ip} is no server's address"
+            );
+        }
+        let pool = &members[0].0;
+        for outside in ["10.0.0.5", "192.168.1.20", "127.0.0.1"] {
+            let refused = cloud
+                .member_add(
+                    pool,
+                    &MemberSpec {
+                        name: "outside".into(),
+                        address: outside.into(),
+                        port: 5432,
+                    },
+                )
+                .await
+                .expect_err(outside);
+            assert_eq!(refused.status, Some(400), "{outside}: {refused:?}");
+        }
+        assert_eq!(
+            cloud.member_list(pool).await.unwrap().len(),
+            members.iter().filter(|m| &m.0 == pool).count()
+        );
+    }
+);
 
 both!(
     services_and_volumes_live_and_die_with_the_cluster,

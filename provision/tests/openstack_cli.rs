@@ -125,10 +125,22 @@ async fn openstack_cli_creates_and_lists_servers_volumes_and_load_balancers() {
         2 * 1024 * 1024 * 1024
     );
 
-    // A load balancer in front of a real TCP backend, made and listed by the CLI
-    // (python-octaviaclient), forwarding through its VIP.
-    let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A load balancer in front of a real TCP backend on the server's fixed IP (as the
+    // server itself would serve), made and listed by the CLI (python-octaviaclient),
+    // forwarding through its VIP.
+    let addresses = running.cloud.network.addresses(&server_id).unwrap();
+    let server_ip: std::net::Ipv4Addr = addresses["private"][0]["addr"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        running.cloud.config.subnet.contains(server_ip),
+        "{addresses}"
+    );
+    let backend = tokio::net::TcpListener::bind((server_ip, 0)).await.unwrap();
     let backend_port = backend.local_addr().unwrap().port().to_string();
+    let backend_ip = server_ip.to_string();
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         while let Ok((mut s, _)) = backend.accept().await {
@@ -197,7 +209,7 @@ async fn openstack_cli_creates_and_lists_servers_volumes_and_load_balancers() {
                 "member",
                 "create",
                 "--address",
-                "127.0.0.1",
+                &backend_ip,
                 "--protocol-port",
                 &backend_port,
                 "--name",

@@ -23,7 +23,11 @@ struct Shipyard {
     url: String,
 }
 
-fn start(db_url: &str, data: &std::path::Path, auth_url: &str) -> Shipyard {
+fn start(
+    db_url: &str,
+    data: &std::path::Path,
+    admin: &localcloud::credentials::Credentials,
+) -> Shipyard {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shipyard"))
         .env("SHIPYARD_LISTEN", "127.0.0.1:0")
         .env("SHIPYARD_DATA_DIR", data)
@@ -32,10 +36,10 @@ fn start(db_url: &str, data: &std::path::Path, auth_url: &str) -> Shipyard {
         .env("SHIPYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("SHIPYARD_CLOUD", "openstack")
         .env("SHIPYARD_OPERATION_LEASE_SECONDS", "2")
-        .env("OS_AUTH_URL", auth_url)
-        .env("OS_USERNAME", "admin")
-        .env("OS_PASSWORD", "admin")
-        .env("OS_PROJECT_NAME", "admin")
+        .env("OS_AUTH_URL", &admin.auth_url)
+        .env("OS_USERNAME", &admin.username)
+        .env("OS_PASSWORD", &admin.password)
+        .env("OS_PROJECT_NAME", &admin.project)
         .env("OS_USER_DOMAIN_NAME", "Default")
         .env("OS_PROJECT_DOMAIN_NAME", "Default")
         .env_remove("OS_CLOUD")
@@ -124,12 +128,12 @@ async fn crash_and_recover(backend: Backend) {
     lc.lb_update_delay = Duration::from_millis(200);
     lc.vip_range = localcloud::random_vip_range();
     let cloud_running = localcloud::start(lc).await.unwrap();
-    let auth_url = cloud_running.auth_url();
+    let admin = cloud_running.admin();
     let driver = OpenStack::connect(OpenStackConfig::new(
-        auth_url.clone(),
-        "admin",
-        "admin",
-        "admin",
+        admin.auth_url.clone(),
+        admin.username.clone(),
+        admin.password.clone(),
+        admin.project.clone(),
     ))
     .await
     .unwrap();
@@ -138,7 +142,7 @@ async fn crash_and_recover(backend: Backend) {
         .build()
         .unwrap();
 
-    let mut shipyard = start(&db.url, &data.0, &auth_url);
+    let mut shipyard = start(&db.url, &data.0, &admin);
     let token = token(&http, &shipyard.url).await;
     let mut ids = Vec::new();
     for i in 0..4 {
@@ -184,7 +188,7 @@ async fn crash_and_recover(backend: Backend) {
         }
         shipyard.child.kill().expect("SIGKILL");
         let _ = shipyard.child.wait();
-        shipyard = start(&db.url, &data.0, &auth_url);
+        shipyard = start(&db.url, &data.0, &admin);
     }
     assert_eq!(deleted.len(), 2, "both deletes were accepted");
 
@@ -281,12 +285,12 @@ async fn postgres_replica_finishes_what_a_dead_one_started() {
     lc.lb_update_delay = Duration::from_millis(200);
     lc.vip_range = localcloud::random_vip_range();
     let cloud_running = localcloud::start(lc).await.unwrap();
-    let auth_url = cloud_running.auth_url();
+    let admin = cloud_running.admin();
     let driver = OpenStack::connect(OpenStackConfig::new(
-        auth_url.clone(),
-        "admin",
-        "admin",
-        "admin",
+        admin.auth_url.clone(),
+        admin.username.clone(),
+        admin.password.clone(),
+        admin.project.clone(),
     ))
     .await
     .unwrap();
@@ -294,8 +298,8 @@ async fn postgres_replica_finishes_what_a_dead_one_started() {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let mut a = start(&db.url, &data.0.join("a"), &auth_url);
-    let mut b = start(&db.url, &data.0.join("b"), &auth_url);
+    let mut a = start(&db.url, &data.0.join("a"), &admin);
+    let mut b = start(&db.url, &data.0.join("b"), &admin);
     let token = token(&http, &a.url).await;
     let mut ids = Vec::new();
     for i in 0..3 {

@@ -47,6 +47,7 @@ impl App {
         let db = TestDb::new(backend).await.expect("test database");
         let (vip_base, vip_len) = localcloud::random_vip_range();
         let vips = format!("{vip_base}/{vip_len}");
+        let subnet = localcloud::addresses::random_subnet().to_string();
         let site = TempDir::new(&format!("shipyard-site-{}", provision::new_id())).unwrap();
         let config = server::Config::parse_from([
             "shipyard",
@@ -65,6 +66,8 @@ impl App {
             "--localcloud-instant",
             "--localcloud-vip-range",
             &vips,
+            "--localcloud-subnet",
+            &subnet,
             "--admin-email",
             ADMIN_EMAIL,
             "--admin-password",
