@@ -1150,7 +1150,7 @@ mod tests {
             node_group: None,
             status: "ACTIVE".into(),
             host: Some("host-1".into()),
-            address: Some("10.0.0.5".into()),
+            address: Some("127.10.0.5".into()),
         };
         let mut d = ClusterDetail {
             cluster,
