@@ -119,8 +119,34 @@ fn too_large(limit: usize) -> Response {
         .into_response()
 }
 
+/// Whether an answer is made for this request (a page, JSON, a kubeconfig), not a file
+/// of the site: such answers may carry keys, tokens or a tenant's data, so no cache
+/// (the browser's included) may keep them.
+fn dynamic(res: &Response) -> bool {
+    let kind = res
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    [
+        "text/html",
+        "application/json",
+        "application/yaml",
+        "text/plain",
+        "text/event-stream",
+    ]
+    .iter()
+    .any(|k| kind.starts_with(k))
+}
+
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    if !res.headers().contains_key(http::header::CACHE_CONTROL) && dynamic(&res) {
+        res.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+    }
     let h = res.headers_mut();
     h.insert(
         "x-content-type-options",

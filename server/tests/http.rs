@@ -834,6 +834,16 @@ async fn health_readiness_metrics(app: &App) {
         .await;
     let r = c.send(reqwest::Method::GET, "/metrics", None, &[]).await;
     assert!(!r.body.contains("/random/path/123"));
+    // Made-up methods share one label too: they cannot add series without end.
+    for m in ["Z1", "Z2", "Z3"] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let r = c.send(method, "/signin", None, &[]).await;
+        assert!(r.status.is_client_error(), "{m}: {}", r.status);
+    }
+    let r = c.send(reqwest::Method::GET, "/metrics", None, &[]).await;
+    assert!(!r.body.contains("method=\"Z"), "{}", r.body);
+    assert!(r.body.contains("method=\"other\""), "{}", r.body);
+    assert_eq!(r.headers[reqwest::header::CACHE_CONTROL], "no-store");
     let page = c
         .send(reqwest::Method::GET, "/does-not-exist", None, &[])
         .await;
@@ -876,6 +886,7 @@ impl Client {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.headers[reqwest::header::CACHE_CONTROL], "no-store");
         r.json()["token"]["secret"].as_str().unwrap().to_string()
     }
 }
@@ -1333,6 +1344,8 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         .as_str()
         .unwrap()
         .contains("client-certificate-data"));
+    // It carries a key: no cache may keep it.
+    assert_eq!(r.headers[reqwest::header::CACHE_CONTROL], "no-store");
     for bad in [
         serde_json::json!({"validity_hours": 0}),
         serde_json::json!({"validity_hours": 9999}),
