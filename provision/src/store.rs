@@ -198,6 +198,29 @@ impl Reader<'_> {
     }
 }
 
+/// Creates the directories of `path` that are missing (mode 0700) and the file itself
+/// when it is missing (mode 0600), so that a SQLite database (and the WAL files SQLite
+/// makes with its mode) is its owner's alone. Existing directories are left as they are.
+pub fn private_file(path: &std::path::Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::internal(format!("creating {}: {e}", path.display()))),
+    }
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://...`) and applies migrations.
     pub async fn connect(url: &str) -> Result<Store> {
@@ -215,12 +238,7 @@ impl Store {
                     "SQLite URL has no file path.",
                 ));
             }
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
-                }
-            }
+            private_file(std::path::Path::new(path))?;
             (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
         } else {
             return Err(Error::invalid(
@@ -1096,5 +1114,30 @@ mod reader_tests {
         assert_eq!(kept.map().len(), 1);
         store.close().await;
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A new SQLite database and the directories made for it are its owner's alone.
+    #[tokio::test]
+    async fn a_new_sqlite_database_is_private() {
+        let root = std::env::temp_dir().join(format!("shipyard-private-{}", crate::new_id()));
+        let db = root.join("data/shipyard.db");
+        let store = super::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&root.join("data")), 0o700);
+        assert_eq!(mode(&root), 0o700);
+        let wal = root.join("data/shipyard.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600);
+        }
+        store.close().await;
+        let _ = std::fs::remove_dir_all(root);
     }
 }
