@@ -124,6 +124,18 @@ impl Servers {
             .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "compute state poisoned"))
     }
 
+    /// Whether server `id` exists in `project_id` (Cinder's `os-attach` asks).
+    pub fn in_project(&self, id: &str, project_id: &str) -> bool {
+        self.state
+            .lock()
+            .map(|st| {
+                st.servers
+                    .get(id)
+                    .is_some_and(|s| s.project_id == project_id)
+            })
+            .unwrap_or(false)
+    }
+
     /// `(instances, cores, RAM MiB, server groups)` a project holds, for quota views.
     pub fn project_usage(&self, project_id: &str) -> (u64, u64, u64, u64) {
         self.state

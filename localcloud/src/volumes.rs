@@ -556,6 +556,20 @@ async fn action(
 ) -> Result<StatusCode, ApiError> {
     let token = authenticate(&cloud, &headers, &project)?;
     let req: Value = parse(&body)?;
+    // A volume attaches only to a server of the caller's own project (checked before the
+    // volume lock: compute's state is never taken while volumes' is held).
+    if let Some(server) = req
+        .get("os-attach")
+        .and_then(|a| a.get("instance_uuid"))
+        .and_then(Value::as_str)
+    {
+        if !cloud.compute.servers.in_project(server, &token.project_id) {
+            return Err(err(
+                StatusCode::NOT_FOUND,
+                format!("Instance {server} could not be found."),
+            ));
+        }
+    }
     let snapshot = {
         let mut state = cloud.volumes.lock()?;
         apply_action(&cloud, &mut state, &token, &id, &req)?;

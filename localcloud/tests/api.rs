@@ -434,7 +434,17 @@ async fn bad_server_requests_change_nothing() {
 
 #[tokio::test]
 async fn volumes_are_real_files_in_cinders_shapes() {
-    let cloud = Cloud::start_with(|c| c.volume_delay = std::time::Duration::ZERO).await;
+    let cloud = Cloud::start_with(|c| {
+        c.volume_delay = std::time::Duration::ZERO;
+        c.server_build_delay = std::time::Duration::ZERO;
+        c.users.push(localcloud::UserConfig {
+            name: "other".into(),
+            password: Some("other password".into()),
+            project: "other".into(),
+            admin: false,
+        });
+    })
+    .await;
     let token = cloud.token().await;
     let project = cloud.project_id().await;
     let base = format!("/volume/v3/{project}/volumes");
@@ -477,13 +487,51 @@ async fn volumes_are_real_files_in_cinders_shapes() {
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(std::fs::metadata(&file).unwrap().len(), 12 << 30);
 
+    // Only to a server of the volume's own project: not one that does not exist, nor
+    // another project's.
+    let other = cloud.auth("other", "other password", "other").await;
+    let other = other.headers()["x-subject-token"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, theirs) = cloud
+        .send(
+            post.clone(),
+            "/compute/v2.1/servers",
+            &other,
+            Some(server_req("theirs", None)),
+        )
+        .await;
+    let theirs = theirs["server"]["id"].as_str().unwrap().to_string();
+    for stranger in ["s1", theirs.as_str()] {
+        let (status, body) = cloud
+            .send(
+                post.clone(),
+                &action,
+                &token,
+                Some(json!({"os-attach": {"instance_uuid": stranger, "mountpoint": "/dev/vdb"}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{stranger}: {body}");
+        let (_, shown) = cloud.get(&format!("{base}/{id}"), Some(&token)).await;
+        assert_eq!(shown["volume"]["status"], "available");
+    }
     // In use: cannot be deleted; detached: can, and the file goes.
+    let (_, mine) = cloud
+        .send(
+            post.clone(),
+            "/compute/v2.1/servers",
+            &token,
+            Some(server_req("mine", None)),
+        )
+        .await;
+    let mine = mine["server"]["id"].as_str().unwrap().to_string();
     let (status, _) = cloud
         .send(
             post.clone(),
             &action,
             &token,
-            Some(json!({"os-attach": {"instance_uuid": "s1", "mountpoint": "/dev/vdb"}})),
+            Some(json!({"os-attach": {"instance_uuid": mine, "mountpoint": "/dev/vdb"}})),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
