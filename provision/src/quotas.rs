@@ -87,13 +87,47 @@ pub fn cluster_usage(spec: &ClusterSpec, flavors: &[Flavor], etcd_gib: i64) -> U
 }
 
 pub async fn get(store: &Store, project_id: &str) -> Result<Quota> {
+    get_on(&mut *store.pool().acquire().await?, project_id).await
+}
+
+async fn get_on(conn: &mut sqlx::AnyConnection, project_id: &str) -> Result<Quota> {
     let row = sqlx::query(&format!(
         "SELECT {QUOTA_COLUMNS} FROM project_quotas q WHERE q.project_id = $1"
     ))
     .bind(project_id)
-    .fetch_optional(store.pool())
+    .fetch_optional(&mut *conn)
     .await?;
     row.map_or(Ok(Quota::default()), |r| from_row(&r))
+}
+
+/// Checks `more` against the project's quota and what it uses, inside `tx`, after
+/// taking the project's row for writing: concurrent claims on one project (in this
+/// process or another replica, on SQLite or PostgreSQL) wait for each other, so the
+/// check and the insert that follows in the same transaction are one step. Twenty
+/// parallel creates against a quota of one give one cluster.
+pub async fn claim_in_txn(
+    tx: &mut sqlx::AnyConnection,
+    project_id: &str,
+    claim: &Claim<'_>,
+) -> Result<()> {
+    sqlx::query("UPDATE projects SET name = name WHERE id = $1")
+        .bind(project_id)
+        .execute(&mut *tx)
+        .await?;
+    let quota = get_on(tx, project_id).await?;
+    let used = usage_by_project_on(tx, Some(project_id), claim.flavors, claim.etcd_gib)
+        .await?
+        .remove(project_id)
+        .unwrap_or_default();
+    check(&quota, &used, &claim.more)
+}
+
+/// What an insert asks of the quota: `more`, with the flavors and etcd size that turn
+/// recorded clusters into usage.
+pub struct Claim<'a> {
+    pub flavors: &'a [Flavor],
+    pub etcd_gib: i64,
+    pub more: Usage,
 }
 
 /// The columns [`from_row`] reads, from `project_quotas q` (may be a LEFT JOIN).
@@ -177,6 +211,21 @@ pub async fn usage_by_project(
     flavors: &[Flavor],
     etcd_gib: i64,
 ) -> Result<BTreeMap<String, Usage>> {
+    usage_by_project_on(
+        &mut *store.pool().acquire().await?,
+        project_id,
+        flavors,
+        etcd_gib,
+    )
+    .await
+}
+
+async fn usage_by_project_on(
+    conn: &mut sqlx::AnyConnection,
+    project_id: Option<&str>,
+    flavors: &[Flavor],
+    etcd_gib: i64,
+) -> Result<BTreeMap<String, Usage>> {
     let live = "c.deleted_at IS NULL AND ($1 IS NULL OR c.project_id = $1)";
     let mut out: BTreeMap<String, Usage> = BTreeMap::new();
     let mut add = |project: String, u: Usage| {
@@ -189,7 +238,7 @@ pub async fn usage_by_project(
          GROUP BY c.project_id, c.master_flavor"
     ))
     .bind(project_id)
-    .fetch_all(store.pool())
+    .fetch_all(&mut *conn)
     .await?;
     for r in &masters {
         let (cpu, ram) = flavor_size(flavors, &r.try_get::<String, _>("flavor")?);
@@ -212,7 +261,7 @@ pub async fn usage_by_project(
          GROUP BY c.project_id, n.flavor"
     ))
     .bind(project_id)
-    .fetch_all(store.pool())
+    .fetch_all(&mut *conn)
     .await?;
     for r in &workers {
         let (cpu, ram) = flavor_size(flavors, &r.try_get::<String, _>("flavor")?);
@@ -236,7 +285,7 @@ pub async fn usage_by_project(
              WHERE w.deleted_at IS NULL AND {live} GROUP BY c.project_id"
         ))
         .bind(project_id)
-        .fetch_all(store.pool())
+        .fetch_all(&mut *conn)
         .await?;
         for r in &rows {
             let n: i64 = r.try_get::<Option<i64>, _>("n")?.unwrap_or(0);

@@ -647,6 +647,51 @@ both!(node_groups_scale_up_and_down, |store: Store| async move {
 });
 
 both!(
+    parallel_creates_cannot_pass_one_quota_together,
+    |store: Store| async move {
+        // The check and the claim are one step: 20 creates at once against a quota of
+        // one cluster record exactly one, and the others are refused with the quota.
+        let e = env(store, |_| {}).await;
+        provision::quotas::set(
+            &e.store,
+            &e.project,
+            &provision::quotas::Quota {
+                clusters: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
+            let (project, flavors) = (e.project.clone(), e.flavors.clone());
+            racers.spawn(async move {
+                clusters::create(
+                    &store,
+                    &engine,
+                    &actor,
+                    &project,
+                    spec(&format!("racer-{i}"), 1, 1),
+                    &flavors,
+                )
+                .await
+            });
+        }
+        let results: Vec<_> = racers.join_all().await;
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{results:?}");
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(
+                matches!(r, Error::Conflict(m) if m.contains("quota") && m.contains("clusters")),
+                "{r:?}"
+            );
+        }
+        assert_eq!(e.store.cluster_list(&e.project).await.unwrap().len(), 1);
+    }
+);
+
+both!(
     quotas_are_checked_before_any_cloud_call,
     |store: Store| async move {
         let e = env(store, |_| {}).await;

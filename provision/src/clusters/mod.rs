@@ -370,13 +370,13 @@ pub async fn create(
     authorize(store, actor, project_id, Action::Mutate).await?;
     let image = prepare(store, &mut spec, flavors).await?;
     let etcd = saga::ETCD_GIB as i64;
-    crate::quotas::check(
-        &crate::quotas::get(store, project_id).await?,
-        &crate::quotas::usage(store, project_id, flavors, etcd).await?,
-        &crate::quotas::cluster_usage(&spec, flavors, etcd),
-    )?;
+    let claim = crate::quotas::Claim {
+        flavors,
+        etcd_gib: etcd,
+        more: crate::quotas::cluster_usage(&spec, flavors, etcd),
+    };
     let cluster = store
-        .cluster_insert(project_id, &actor.user_id, &spec)
+        .cluster_insert_within_quota(project_id, &actor.user_id, &spec, &claim)
         .await?;
     let operation = engine
         .submit(NewOperation {

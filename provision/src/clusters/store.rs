@@ -65,12 +65,37 @@ fn cluster_row(r: &AnyRow) -> Result<Cluster> {
 
 impl Store {
     /// Records a new cluster (CREATING) with its node groups; a live cluster of the
-    /// same name in the project is a conflict.
+    /// same name in the project is a conflict. No quota is checked: for seeding (a
+    /// tenant's create goes through [`Store::cluster_insert_within_quota`]).
     pub async fn cluster_insert(
         &self,
         project_id: &str,
         user_id: &str,
         spec: &ClusterSpec,
+    ) -> Result<Cluster> {
+        self.cluster_insert_claimed(project_id, user_id, spec, None)
+            .await
+    }
+
+    /// [`Store::cluster_insert`] after [`crate::quotas::claim_in_txn`] in the same
+    /// transaction: the quota check and the insert are one step.
+    pub async fn cluster_insert_within_quota(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        spec: &ClusterSpec,
+        claim: &crate::quotas::Claim<'_>,
+    ) -> Result<Cluster> {
+        self.cluster_insert_claimed(project_id, user_id, spec, Some(claim))
+            .await
+    }
+
+    async fn cluster_insert_claimed(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        spec: &ClusterSpec,
+        claim: Option<&crate::quotas::Claim<'_>>,
     ) -> Result<Cluster> {
         let now = now_ms();
         let id = crate::new_id();
@@ -91,6 +116,9 @@ impl Store {
             return Err(taken());
         }
         let mut tx = self.pool().begin().await?;
+        if let Some(c) = claim {
+            crate::quotas::claim_in_txn(&mut tx, project_id, c).await?;
+        }
         sqlx::query(
             "INSERT INTO clusters (id, project_id, name, status, kubernetes_version, master_count, master_flavor, pod_cidr, service_cidr, api_endpoint, created_by, created_at, updated_at)
              VALUES ($1, $2, $3, 'CREATING', $4, $5, $6, $7, $8, $9, $10, $11, $11)",
