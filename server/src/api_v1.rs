@@ -3,10 +3,11 @@
 //! `{"error": {"code", "message", "retryable"}}` with the matching status; another
 //! project's ids answer 404. Handlers stay thin: who is asking, then `provision`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -29,7 +30,8 @@ pub struct ApiState {
     pub cloud: Arc<dyn Cloud>,
     /// Seals and opens the cluster CAs' keys.
     pub secret_key: Arc<provision::pki::SecretKey>,
-    pub trust_forwarded_for: bool,
+    /// See [`app::ssr::client_address`].
+    pub forwarded_hops: usize,
     /// A console session ends this long after sign-in (as in the console).
     pub session_absolute_ms: i64,
 }
@@ -183,16 +185,14 @@ struct Caller {
 async fn caller(
     state: &ApiState,
     headers: &HeaderMap,
+    peer: SocketAddr,
     session: Option<Session>,
 ) -> ApiResult<Caller> {
-    let addr = headers
-        .get("x-forwarded-for")
-        .filter(|_| state.trust_forwarded_for)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .unwrap_or("api")
-        .trim()
-        .to_string();
+    let addr = app::ssr::client_address(
+        Some(peer.ip()),
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        state.forwarded_hops,
+    );
     let (user, session_project) = if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
         let token = auth
             .to_str()
@@ -317,10 +317,11 @@ async fn flavors(state: &ApiState) -> ApiResult<Vec<provision::cloud::Flavor>> {
 async fn cluster_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let project = project_of(&state, &caller, &q).await?;
     authorize(&state.store, &caller.actor, &project, Action::View).await?;
@@ -333,11 +334,12 @@ async fn cluster_list(
 async fn cluster_create(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let mut spec: ClusterSpec = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("The body is not a cluster: {e}")))?;
@@ -395,10 +397,11 @@ async fn visible_cluster(
 async fn cluster_show(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let ops = state.store.op_list_for(&cluster.id).await?;
     let node_groups: Vec<Value> = state
@@ -423,11 +426,12 @@ async fn cluster_show(
 async fn cluster_delete(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     if let Some(expected) = q.plan_id.as_deref() {
@@ -463,11 +467,12 @@ struct KubeconfigRequest {
 async fn kubeconfig_issue(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let req: KubeconfigRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
         KubeconfigRequest::default()
     } else {
@@ -529,10 +534,11 @@ async fn kubeconfig_issue(
 async fn ca_rotate(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let r =
         clusters::rotate_ca(&state.store, &state.secret_key, &caller.actor, &cluster.id).await?;
@@ -558,10 +564,11 @@ fn node_group_json(n: &provision::clusters::NodeGroup) -> Value {
 async fn node_group_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let groups = state.store.node_groups_of(&cluster.id).await?;
     Ok(Json(
@@ -572,10 +579,11 @@ async fn node_group_list(
 async fn node_group_show(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path((id, ng)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let group = state
         .store
@@ -592,12 +600,13 @@ async fn node_group_show(
 async fn node_group_update(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path((id, ng)): Path<(String, String)>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let change: clusters::NodeGroupChange = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("The body is not a node group change: {e}")))?;
@@ -665,10 +674,11 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> ApiResult<
 async fn cluster_plan_delete(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let plan = clusters::plan::delete_plan(state.cloud.as_ref(), &cluster.id).await?;
     Ok(Json(json!({ "plan": plan })))
@@ -677,12 +687,13 @@ async fn cluster_plan_delete(
 async fn node_group_create(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let group: clusters::NodeGroupSpec = parse(&body, "a node group")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
@@ -719,10 +730,11 @@ async fn node_group_create(
 async fn node_group_plan_delete(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path((id, ng)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let plan = clusters::node_group_delete_plan(
         &state.store,
@@ -738,11 +750,12 @@ async fn node_group_plan_delete(
 async fn node_group_delete(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path((id, ng)): Path<(String, String)>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     if let Some(expected) = q.plan_id.as_deref() {
@@ -771,10 +784,11 @@ async fn node_group_delete(
 async fn service_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(
         json!({ "services": state.store.services_of(&cluster.id).await? }),
@@ -784,11 +798,12 @@ async fn service_list(
 async fn service_create(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let spec: workloads::ServiceSpec = parse(&body, "a service")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let (service, op) = workloads::service_create(
@@ -808,10 +823,11 @@ async fn service_create(
 async fn service_delete(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let op = workloads::service_delete(
         &state.store,
@@ -827,10 +843,11 @@ async fn service_delete(
 async fn volume_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(
         json!({ "volumes": state.store.volumes_of(&cluster.id).await? }),
@@ -840,11 +857,12 @@ async fn volume_list(
 async fn volume_create(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let req: workloads::VolumeRequest = parse(&body, "a volume")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let (volume, op) = workloads::volume_create(
@@ -864,10 +882,11 @@ async fn volume_create(
 async fn volume_delete(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let op = workloads::volume_delete(
         &state.store,
@@ -883,10 +902,11 @@ async fn volume_delete(
 async fn operation_show(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let op = provision::operations::visible(&state.store, &caller.actor, &id, Action::View).await?;
     let steps: Vec<Value> = state
         .store
@@ -916,10 +936,11 @@ async fn operation_show(
 async fn operation_retry(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let op = provision::operations::retry(&state.store, &state.engine, &caller.actor, &id).await?;
     Ok(accepted(json!({ "operation": operation_json(&op) })))
 }
@@ -927,10 +948,11 @@ async fn operation_retry(
 async fn operation_abort(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let op = provision::operations::abort(&state.store, &state.engine, &caller.actor, &id).await?;
     Ok(accepted(json!({ "operation": operation_json(&op) })))
 }
@@ -946,11 +968,12 @@ struct StatesQuery {
 async fn admin_operations(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     q: Result<Query<StatesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     use provision::ops::OpState;
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = q
         .map(|Query(q)| q)
         .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
@@ -981,9 +1004,10 @@ async fn admin_operations(
 async fn version_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let list = clusters::versions::list(&state.store, caller.actor.is_admin).await?;
     Ok(Json(json!({ "versions": list })))
 }
@@ -999,11 +1023,12 @@ struct VersionChange {
 async fn version_set(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(version): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let change: VersionChange = parse(&body, "a version change ({\"enabled\": true})")?;
     let v = clusters::versions::set(
         &state.store,
@@ -1021,9 +1046,10 @@ async fn version_set(
 async fn flavor_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let mut list = clusters::flavors::list(&state.store, &flavors(&state).await?).await?;
     list.retain(|f| caller.actor.is_admin || f.enabled);
     Ok(Json(json!({ "flavors": list })))
@@ -1039,11 +1065,12 @@ struct FlavorChange {
 async fn flavor_set(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let change: FlavorChange = parse(&body, "a flavor change ({\"enabled\": false})")?;
     let f = clusters::flavors::set(
         &state.store,
@@ -1060,9 +1087,10 @@ async fn flavor_set(
 async fn quota_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     provision::accounts::require_admin(&caller.actor)?;
     let list = provision::admin::project_quotas(
         &state.store,
@@ -1081,11 +1109,12 @@ async fn quota_list(
 async fn quota_set(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     provision::accounts::require_admin(&caller.actor)?;
     let q: provision::quotas::Quota = parse(
         &body,
@@ -1100,10 +1129,11 @@ async fn quota_set(
 async fn audit_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     q: Result<Query<provision::accounts::AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let q = q
         .map(|Query(q)| q)
         .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
@@ -1124,10 +1154,11 @@ struct NewToken {
 async fn token_create(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let req: NewToken = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("Send {{\"name\": \"...\"}}: {e}")))?;
     let (token, secret) = provision::tokens::create(&state.store, &caller.actor, &req.name).await?;
@@ -1145,9 +1176,10 @@ async fn token_create(
 async fn token_list(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let tokens = provision::tokens::list(&state.store, &caller.actor).await?;
     Ok(Json(json!({"tokens": tokens.iter().map(|t| json!({
         "id": t.id, "name": t.name, "created_at": t.created_at,
@@ -1158,10 +1190,11 @@ async fn token_list(
 async fn token_revoke(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     provision::tokens::revoke(&state.store, &caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1177,11 +1210,12 @@ async fn openapi() -> Json<Value> {
 async fn cluster_events(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let caller = caller(&state, &headers, session).await?;
+    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let store = state.store.clone();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(600);

@@ -113,9 +113,25 @@ pub struct Config {
     /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "SHIPYARD_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+
+    /// With --trust-forwarded-for: how many reverse proxies stand in front of Shipyard,
+    /// each appending the address it saw to X-Forwarded-For. The client is the entry
+    /// this many places from the right; entries left of it are the client's own claims.
+    #[arg(long, env = "SHIPYARD_TRUSTED_PROXY_HOPS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub trusted_proxy_hops: u8,
 }
 
 impl Config {
+    /// How many X-Forwarded-For entries from the right were appended by trusted
+    /// proxies: 0 unless --trust-forwarded-for.
+    pub fn forwarded_hops(&self) -> usize {
+        if self.trust_forwarded_for {
+            self.trusted_proxy_hops as usize
+        } else {
+            0
+        }
+    }
+
     /// The cloud mode in force (see [`Config::cloud`]).
     pub fn cloud_mode(&self) -> CloudMode {
         self.cloud.unwrap_or_else(|| {

@@ -166,7 +166,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         engine: engine.clone(),
         cloud: cloud.clone(),
         secret_key,
-        trust_forwarded_for: config.trust_forwarded_for,
+        forwarded_hops: config.forwarded_hops(),
         session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
     };
     let router = router(config, store.clone(), api);
@@ -184,7 +184,7 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
     let state = AppState {
         store: store.clone(),
         config: Arc::new(WebConfig {
-            trust_forwarded_for: config.trust_forwarded_for,
+            forwarded_hops: config.forwarded_hops(),
             session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
         }),
         engine: api.engine.clone(),

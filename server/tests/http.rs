@@ -2426,6 +2426,11 @@ async fn api_flavors_quotas_and_audit(app: &App) {
     assert!(entries
         .iter()
         .all(|e| e["action"] == "flavor.set" && e["actor_email"] == ADMIN_EMAIL));
+    // Made through the REST API with a token: recorded with the client's real address.
+    assert!(
+        entries.iter().all(|e| e["client_addr"] == "127.0.0.1"),
+        "{entries:?}"
+    );
     let r = admin
         .api(
             Method::GET,
