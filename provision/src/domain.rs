@@ -4,8 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A user as stored, including the password hash. Never sent to a browser.
-#[derive(Clone, Debug)]
+/// A user as stored, including the password hash. Never sent to a browser, and its
+/// `Debug` leaves the hash out.
+#[derive(Clone)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -14,6 +15,41 @@ pub struct User {
     pub disabled: bool,
     pub must_change_password: bool,
     pub created_at: i64,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &"<hidden>")
+            .field("is_admin", &self.is_admin)
+            .field("disabled", &self.disabled)
+            .field("must_change_password", &self.must_change_password)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn a_users_debug_leaves_the_hash_out() {
+        let u = super::User {
+            id: "u1".into(),
+            email: "a@example.com".into(),
+            password_hash: "$argon2id$v=19$secret".into(),
+            is_admin: false,
+            disabled: false,
+            must_change_password: false,
+            created_at: 0,
+        };
+        let shown = format!("{u:?}");
+        assert!(
+            shown.contains("a@example.com") && !shown.contains("argon2"),
+            "{shown}"
+        );
+    }
 }
 
 /// A project is a tenant: it owns clusters and has members with roles.

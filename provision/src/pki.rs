@@ -399,13 +399,24 @@ async fn issuer(
     Ok((ca, Issuer::new(params, ca_key)))
 }
 
-/// A certificate and its private key, PEM.
-#[derive(Clone, Debug)]
+/// A certificate and its private key, PEM. Its `Debug` leaves the key out.
+#[derive(Clone)]
 pub struct CertifiedPem {
     pub cert_pem: String,
     pub key_pem: String,
     pub serial: String,
     pub not_after: i64,
+}
+
+impl std::fmt::Debug for CertifiedPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertifiedPem")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"<hidden>")
+            .field("serial", &self.serial)
+            .field("not_after", &self.not_after)
+            .finish()
+    }
 }
 
 fn leaf(

@@ -264,7 +264,10 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
                     metrics,
                     metrics::track,
                 ))
-                .layer(axum::middleware::from_fn(middleware::security_headers))
+                .layer(axum::middleware::from_fn({
+                    let hsts = config.secure_cookies;
+                    move |req, next| middleware::security_headers(hsts, req, next)
+                }))
                 .layer(axum::middleware::from_fn(middleware::csrf))
                 .layer(axum::middleware::from_fn(|req, next| {
                     middleware::body_limit(BODY_LIMIT, req, next)

@@ -818,7 +818,18 @@ async fn health_readiness_metrics(app: &App) {
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ok\n"));
     let r = c.send(reqwest::Method::GET, "/readyz", None, &[]).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ready\n"));
-    c.send(reqwest::Method::GET, "/signin", None, &[]).await;
+    let page = c.send(reqwest::Method::GET, "/signin", None, &[]).await;
+    // Not to be framed, sniffed or cached; no HSTS over plain HTTP (--secure-cookies
+    // turns it on).
+    let csp = page.headers[reqwest::header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers[reqwest::header::CACHE_CONTROL], "no-store");
+    assert!(!page
+        .headers
+        .contains_key(reqwest::header::STRICT_TRANSPORT_SECURITY));
     let r = c.send(reqwest::Method::GET, "/metrics", None, &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
