@@ -13,6 +13,10 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 /// Failed sign-ins allowed per account and per client address in [`THROTTLE_WINDOW_MS`].
 pub const THROTTLE_MAX_FAILURES: i64 = 10;
 pub const THROTTLE_WINDOW_MS: i64 = 5 * 60 * 1000;
+/// How long an attempt on an account over [`THROTTLE_MAX_FAILURES`] waits before its
+/// password is checked: the account is slowed, not locked (OWASP), so failures from
+/// other addresses cannot lock its owner out, while guessing it stays slow.
+pub const ACCOUNT_SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 const SETTING_SIGNUP_OPEN: &str = "signup_open";
 
 /// Checks and normalises an email address (trimmed, lower-cased).
@@ -202,15 +206,16 @@ pub async fn sign_in(
     }
     let now = now_ms();
     let since = now - THROTTLE_WINDOW_MS;
-    let windows = store
+    // The attempt counts as a failure from the start (a success clears it): parallel
+    // guesses each see the others, so no more than the limit are ever checked.
+    store
+        .login_failure_record(&email_raw, client_addr, now)
+        .await?;
+    let [(account_failures, _), (address_failures, oldest)] = store
         .login_failure_window(&email_raw, client_addr, since)
         .await?;
-    if let Some(oldest) = windows
-        .iter()
-        .filter(|(n, _)| *n >= THROTTLE_MAX_FAILURES)
-        .filter_map(|(_, oldest)| *oldest)
-        .max()
-    {
+    if address_failures > THROTTLE_MAX_FAILURES {
+        let oldest = oldest.unwrap_or(now);
         let retry_after_secs = ((oldest + THROTTLE_WINDOW_MS - now).max(1000) + 999) / 1000;
         audit_sign_in(
             store,
@@ -229,6 +234,9 @@ pub async fn sign_in(
             retry_after_secs: retry_after_secs as u64,
         });
     }
+    if account_failures > THROTTLE_MAX_FAILURES {
+        tokio::time::sleep(ACCOUNT_SLOWDOWN).await;
+    }
 
     let user = store.user_by_email(&email_raw).await?;
     let ok = match &user {
@@ -239,9 +247,6 @@ pub async fn sign_in(
         }
     };
     let failure = |detail: &'static str| async move {
-        store
-            .login_failure_record(&email_raw, client_addr, now)
-            .await?;
         audit_sign_in(
             store,
             None,

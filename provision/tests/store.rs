@@ -92,6 +92,49 @@ both!(
 );
 
 both!(
+    parallel_guesses_cannot_pass_the_throttle_together,
+    |store: Store| async move {
+        // 60 wrong passwords at once from one address: each attempt counts before its
+        // check, so no more than the limit are checked and the rest are throttled.
+        accounts::sign_up(
+            &store,
+            "dave@example.com",
+            "dave's long password",
+            "10.0.0.1",
+        )
+        .await
+        .unwrap();
+        let mut guesses = tokio::task::JoinSet::new();
+        for i in 0..60 {
+            let store = store.clone();
+            guesses.spawn(async move {
+                accounts::sign_in(
+                    &store,
+                    "dave@example.com",
+                    &format!("guess number {i}"),
+                    "10.7.7.7",
+                )
+                .await
+            });
+        }
+        let results = guesses.join_all().await;
+        let checked = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Unauthenticated(_))))
+            .count();
+        let throttled = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Throttled { .. })))
+            .count();
+        assert!(
+            checked <= accounts::THROTTLE_MAX_FAILURES as usize,
+            "{checked} checked"
+        );
+        assert_eq!(checked + throttled, 60, "{results:?}");
+    }
+);
+
+both!(
     sign_in_checks_password_and_throttles,
     |store: Store| async move {
         accounts::sign_up(&store, "bob@example.com", "bob's long password", "10.0.0.1")
@@ -106,15 +149,24 @@ both!(
                 accounts::sign_in(&store, "bob@example.com", "wrong password!!", "10.0.0.2").await;
             assert!(matches!(e, Err(Error::Unauthenticated(_))), "{e:?}");
         }
-        // The 11th attempt is refused without checking, even with the right password.
+        // The 11th attempt from that address is refused without checking, even with the
+        // right password.
         let e =
-            accounts::sign_in(&store, "bob@example.com", "bob's long password", "10.0.0.3").await;
+            accounts::sign_in(&store, "bob@example.com", "bob's long password", "10.0.0.2").await;
         match e {
             Err(Error::Throttled {
                 retry_after_secs, ..
             }) => assert!((1..=300).contains(&retry_after_secs)),
             other => panic!("expected throttling, got {other:?}"),
         }
+        // The account is slowed, not locked: from an address that has not failed, a wrong
+        // password is still just wrong, and the right one admits bob.
+        let e = accounts::sign_in(&store, "bob@example.com", "wrong password!!", "10.0.0.3").await;
+        assert!(matches!(e, Err(Error::Unauthenticated(_))), "{e:?}");
+        let ok = accounts::sign_in(&store, "bob@example.com", "bob's long password", "10.0.0.4")
+            .await
+            .unwrap();
+        assert_eq!(ok.email, "bob@example.com");
         // Per address too: ten failures on unknown accounts from one address.
         for i in 0..10 {
             let _ = accounts::sign_in(
@@ -137,7 +189,8 @@ both!(
             })
             .await
             .unwrap();
-        assert_eq!(failures.len(), 20);
+        // bob's ten from 10.0.0.2 and one from 10.0.0.3, the ten unknown accounts.
+        assert_eq!(failures.len(), 21);
     }
 );
 
