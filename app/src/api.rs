@@ -77,8 +77,14 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
 pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     use crate::ssr::*;
     let st = state()?;
-    let (user, project) =
-        provision::accounts::sign_up(&st.store, &email, &password, &client_addr().await).await?;
+    let (user, project) = provision::accounts::sign_up_limited(
+        &st.store,
+        &email,
+        &password,
+        &client_addr().await,
+        st.config.signups_per_address,
+    )
+    .await?;
     let session = session().await?;
     begin_session(&session, &user).await?;
     set_session_project(&session, &project.id).await?;
@@ -105,12 +111,11 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
 pub async fn sign_out() -> Result<(), AppError> {
     use crate::ssr::*;
     if let Some((user, session)) = current_user().await? {
-        let actor = provision::domain::Actor {
-            user_id: user.id,
-            email: user.email,
-            is_admin: user.is_admin,
-            client_addr: client_addr().await,
-        };
+        let actor = provision::domain::Actor::new(
+            &user,
+            client_addr().await,
+            provision::domain::Credential::Session,
+        );
         provision::accounts::sign_out(&state()?.store, &actor).await?;
         end_session(&session).await?;
     }
@@ -118,12 +123,30 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Changes the password. Every other session of the user ends; this one goes on
+/// under a new id. `revoke_tokens` (present when ticked) revokes every API token too.
 #[server(endpoint = "change_password")]
-pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+pub async fn change_password(
+    current: String,
+    new: String,
+    revoke_tokens: Option<String>,
+) -> Result<(), AppError> {
     use crate::ssr::*;
-    let (actor, _, _) = require_actor().await?;
-    provision::accounts::change_password(&state()?.store, &actor, &current, &new).await?;
-    leptos_axum::redirect("/account?changed=1");
+    // The one thing a user with a one-time password may do.
+    let (actor, _, session) = require_signed_in().await?;
+    let revoke = revoke_tokens.is_some_and(|v| !v.is_empty() && v != "false");
+    let changed =
+        provision::accounts::change_password(&state()?.store, &actor, &current, &new, revoke)
+            .await?;
+    let project = session_project(&session).await?;
+    begin_session(&session, &changed.user).await?;
+    if let Some(project) = project {
+        set_session_project(&session, &project).await?;
+    }
+    leptos_axum::redirect(&format!(
+        "/account?changed=1&revoked={}",
+        changed.tokens_revoked
+    ));
     Ok(())
 }
 
@@ -202,6 +225,7 @@ pub async fn get_admin_users() -> Result<AdminUsers, AppError> {
     let users = store.user_list(500, 0).await?;
     Ok(AdminUsers {
         signup_open: provision::accounts::signup_open(&store).await?,
+        project_limit: provision::projects::project_limit(&store).await?,
         users: users.iter().map(convert::user).collect(),
     })
 }
@@ -257,6 +281,19 @@ pub async fn admin_set_signup(open: bool) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Sets how many projects a user may own (admins).
+#[server(endpoint = "admin_project_limit")]
+pub async fn admin_set_project_limit(limit: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let limit = limit
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::from(provision::Error::invalid("limit", "Enter a whole number.")))?;
+    provision::projects::set_project_limit(&state()?.store, &actor, limit).await?;
+    Ok(())
+}
+
 #[server(endpoint = "admin_user")]
 pub async fn admin_update_user(user_id: String, change: String) -> Result<(), AppError> {
     use crate::ssr::*;
@@ -271,69 +308,76 @@ pub async fn signup_status() -> Result<bool, AppError> {
     Ok(provision::accounts::signup_open(&crate::ssr::state()?.store).await?)
 }
 
-/// Session key of a new token: `(id, secret, first shown at)`.
-#[cfg(feature = "ssr")]
-const NEW_TOKEN: &str = "new_token";
-
-/// How long the page that follows a token's creation may show its secret (the page
-/// may fetch its data more than once while it settles).
-#[cfg(feature = "ssr")]
-const NEW_TOKEN_GRACE_MS: i64 = 10_000;
-
 /// The user's API tokens. `shown` is the id of the token just created (from the page's
-/// address): its secret, left in the session by `create_token`, is handed over on that
-/// page only, for a few seconds, then forgotten — any other page drops it at once.
+/// address): its secret, left in this process's memory by `create_token` (never in the
+/// session record), is handed over on that page only, for a few seconds, then
+/// forgotten; any other page drops it at once.
 #[server(endpoint = "tokens")]
 pub async fn get_tokens(shown: String) -> Result<TokensView, AppError> {
     use crate::ssr::*;
     let (actor, _, session) = require_actor().await?;
-    let tokens = provision::tokens::list(&state()?.store, &actor).await?;
-    let kept: Option<(String, String, Option<i64>)> = session.get(NEW_TOKEN).await.ok().flatten();
+    let st = state()?;
+    let tokens = provision::tokens::list(&st.store, &actor).await?;
     let now = provision::now_ms();
-    let new_secret = match kept {
-        Some((id, secret, at))
-            if id == shown && at.is_none_or(|t| now - t < NEW_TOKEN_GRACE_MS) =>
-        {
-            if at.is_none() {
-                let _ = session
-                    .insert(NEW_TOKEN, (id, secret.clone(), Some(now)))
-                    .await;
-            }
-            Some(secret)
-        }
-        Some(_) => {
-            let _ = session
-                .remove::<(String, String, Option<i64>)>(NEW_TOKEN)
-                .await;
-            None
-        }
-        None => None,
-    };
+    let new_secret = session
+        .id()
+        .and_then(|sid| st.handoff.take(&sid.to_string(), &shown, now));
     Ok(TokensView {
         tokens: tokens
             .into_iter()
             .map(|t| TokenDto {
+                expired: t.expired(now),
                 id: t.id,
                 name: t.name,
                 created_at: t.created_at,
                 last_used_at: t.last_used_at,
                 revoked_at: t.revoked_at,
+                expires_at: t.expires_at,
+                read_only: t.read_only,
             })
             .collect(),
         new_secret,
+        default_lifetime_days: provision::tokens::DEFAULT_LIFETIME_DAYS,
     })
 }
 
 /// Creates an API token; its secret is shown once, on the page this leads back to.
+/// `expires_in_days`: a number of days, or `never`; `read_only`: present when ticked.
 #[server(endpoint = "token_create")]
-pub async fn create_token(name: String) -> Result<(), AppError> {
+pub async fn create_token(
+    name: String,
+    expires_in_days: Option<String>,
+    read_only: Option<String>,
+) -> Result<(), AppError> {
     use crate::ssr::*;
     let (actor, _, session) = require_actor().await?;
-    let (token, secret) = provision::tokens::create(&state()?.store, &actor, &name).await?;
-    session
-        .insert(NEW_TOKEN, (token.id.clone(), secret, None::<i64>))
-        .await
-        .map_err(|_| AppError::Internal("Session storage failed; try again.".into()))?;
+    let lifetime_days = match expires_in_days.as_deref().map(str::trim) {
+        None | Some("") => Some(provision::tokens::DEFAULT_LIFETIME_DAYS),
+        Some("never") => None,
+        Some(days) => Some(days.parse::<u32>().map_err(|_| {
+            AppError::from(provision::Error::invalid(
+                "expires_in_days",
+                "Pick how many days the token lives, or never.",
+            ))
+        })?),
+    };
+    let options = provision::tokens::TokenOptions {
+        lifetime_days,
+        read_only: read_only.is_some_and(|v| !v.is_empty() && v != "false"),
+    };
+    let st = state()?;
+    let (token, secret) = provision::tokens::create(&st.store, &actor, &name, options).await?;
+    // A session that has not been saved yet has no id: save it so the secret has a key.
+    if session.id().is_none() {
+        session
+            .save()
+            .await
+            .map_err(|_| AppError::Internal("Session storage failed; try again.".into()))?;
+    }
+    if let Some(sid) = session.id() {
+        st.handoff
+            .leave(&sid.to_string(), &token.id, secret, provision::now_ms());
+    }
     leptos_axum::redirect(&format!("/account?token={}", token.id));
     Ok(())
 }

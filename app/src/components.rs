@@ -80,12 +80,20 @@ where
 {
     let session = expect_context::<SessionResource>();
     let page = Arc::new(page);
+    let location = leptos_router::hooks::use_location();
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let page = page.clone();
                 Suspend::new(async move {
                     match session.await {
+                        // A one-time password allows nothing but choosing one's own.
+                        Ok(Some(info))
+                            if info.user.must_change_password
+                                && location.pathname.get_untracked() != "/account" =>
+                        {
+                            view! { <Redirect path="/account" /> }.into_any()
+                        }
                         Ok(Some(info)) => page(info),
                         Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
                         Err(e) => view! { <ErrorText error=e /> }.into_any(),

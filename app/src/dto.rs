@@ -62,6 +62,8 @@ pub struct AuditDto {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminUsers {
     pub signup_open: bool,
+    /// How many projects a user may own.
+    pub project_limit: i64,
     pub users: Vec<UserDto>,
 }
 
@@ -522,6 +524,10 @@ pub struct TokenDto {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// `None`: it never expires.
+    pub expires_at: Option<i64>,
+    pub expired: bool,
+    pub read_only: bool,
 }
 
 /// The user's API tokens, and the secret of the one just made (shown this once).
@@ -529,4 +535,6 @@ pub struct TokenDto {
 pub struct TokensView {
     pub tokens: Vec<TokenDto>,
     pub new_secret: Option<String>,
+    /// A new token's lifetime unless another is picked.
+    pub default_lifetime_days: u32,
 }

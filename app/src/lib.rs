@@ -11,6 +11,8 @@ pub mod dto;
 pub mod error;
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod secret_handoff;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;

@@ -9,7 +9,7 @@ use http::{HeaderValue, StatusCode};
 use leptos::prelude::*;
 use leptos::reactive::computed::ScopedFuture;
 use leptos_axum::ResponseOptions;
-use provision::domain::{Actor, User};
+use provision::domain::{Actor, Credential, User};
 use provision::Store;
 use tower_sessions::Session;
 
@@ -19,6 +19,9 @@ use crate::error::AppError;
 pub const SESSION_USER: &str = "uid";
 pub const SESSION_AUTH_AT: &str = "auth_at";
 pub const SESSION_PROJECT: &str = "project_id";
+/// The user's `session_epoch` when the session began: once it moves on (a password
+/// change), the session is over.
+pub const SESSION_EPOCH: &str = "epoch";
 /// When the session was last written for being used (Unix ms).
 pub const SESSION_SEEN_AT: &str = "seen_at";
 
@@ -53,6 +56,8 @@ pub struct AppState {
     pub cloud: Arc<dyn provision::cloud::Cloud>,
     /// Seals and opens the cluster CAs' keys (kubeconfigs).
     pub secret_key: Arc<provision::pki::SecretKey>,
+    /// New API tokens' secrets on their way to the page that shows them.
+    pub handoff: Arc<crate::secret_handoff::SecretHandoff>,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +68,8 @@ pub struct WebConfig {
     pub forwarded_hops: usize,
     /// A session ends this long after sign-in, however active it is.
     pub session_absolute_ms: i64,
+    /// Sign-ups allowed from one client address per hour.
+    pub signups_per_address: i64,
 }
 
 /// The request's root owner (where the integration provides the request's parts,
@@ -373,27 +380,53 @@ fn session_err(e: tower_sessions::session::Error) -> AppError {
     AppError::Internal("Session storage failed; try again.".into())
 }
 
-/// The signed-in user, if the session holds a live one. A disabled user or a session
-/// past its absolute lifetime is signed out here, on the spot.
+/// What a session says about its user; the console and the REST API both judge a
+/// session by it.
+pub struct SessionClaims {
+    pub uid: String,
+    pub auth_at: i64,
+    pub epoch: i64,
+}
+
+impl SessionClaims {
+    /// The session's claims, if a user signed in with it.
+    pub async fn of(
+        session: &Session,
+    ) -> Result<Option<SessionClaims>, tower_sessions::session::Error> {
+        let Some(uid) = session.get::<String>(SESSION_USER).await? else {
+            return Ok(None);
+        };
+        Ok(Some(SessionClaims {
+            uid,
+            auth_at: session.get::<i64>(SESSION_AUTH_AT).await?.unwrap_or(0),
+            epoch: session.get::<i64>(SESSION_EPOCH).await?.unwrap_or(0),
+        }))
+    }
+
+    /// Whether the session still stands for `user`: the user is enabled, has not
+    /// changed their password since (`session_epoch`), and the session is within its
+    /// absolute lifetime.
+    pub fn admit(&self, user: &User, now: i64, absolute_ms: i64) -> bool {
+        user.id == self.uid
+            && !user.disabled
+            && user.session_epoch == self.epoch
+            && now - self.auth_at <= absolute_ms
+    }
+}
+
+/// The signed-in user, if the session holds a live one. A disabled user, a session
+/// begun before the user's last password change, or one past its absolute lifetime is
+/// signed out here, on the spot.
 pub async fn current_user() -> Result<Option<(User, Session)>, AppError> {
     let session = session().await?;
-    let Some(uid) = session
-        .get::<String>(SESSION_USER)
-        .await
-        .map_err(session_err)?
-    else {
+    let Some(claims) = SessionClaims::of(&session).await.map_err(session_err)? else {
         return Ok(None);
     };
     let st = state()?;
-    let auth_at = session
-        .get::<i64>(SESSION_AUTH_AT)
-        .await
-        .map_err(session_err)?
-        .unwrap_or(0);
-    let expired = provision::now_ms() - auth_at > st.config.session_absolute_ms;
-    let user = memo().user(&st.store, &uid).await?;
+    let user = memo().user(&st.store, &claims.uid).await?;
+    let now = provision::now_ms();
     match user {
-        Some(user) if !user.disabled && !expired => {
+        Some(user) if claims.admit(&user, now, st.config.session_absolute_ms) => {
             touch(&session).await;
             Ok(Some((user, session)))
         }
@@ -404,19 +437,22 @@ pub async fn current_user() -> Result<Option<(User, Session)>, AppError> {
     }
 }
 
-/// The acting user, or 401.
+/// The acting user, or 401; 403 while they must still change a one-time password.
 pub async fn require_actor() -> Result<(Actor, User, Session), AppError> {
+    let (actor, user, session) = require_signed_in().await?;
+    provision::accounts::require_own_password(&user)?;
+    Ok((actor, user, session))
+}
+
+/// The acting user, or 401, even one who must still change a one-time password: for
+/// that change itself.
+pub async fn require_signed_in() -> Result<(Actor, User, Session), AppError> {
     let Some((user, session)) = current_user().await? else {
         return Err(AppError::from(provision::Error::Unauthenticated(
             "Sign in first.".into(),
         )));
     };
-    let actor = Actor {
-        user_id: user.id.clone(),
-        email: user.email.clone(),
-        is_admin: user.is_admin,
-        client_addr: client_addr().await,
-    };
+    let actor = Actor::new(&user, client_addr().await, Credential::Session);
     Ok((actor, user, session))
 }
 
@@ -430,6 +466,10 @@ pub async fn begin_session(session: &Session, user: &User) -> Result<(), AppErro
         .map_err(session_err)?;
     session
         .insert(SESSION_AUTH_AT, provision::now_ms())
+        .await
+        .map_err(session_err)?;
+    session
+        .insert(SESSION_EPOCH, user.session_epoch)
         .await
         .map_err(session_err)?;
     session

@@ -29,6 +29,8 @@ export async function startServer(extraEnv = {}) {
       // Servers of this cloud get addresses of a /24 of their own (as the Rust suites'
       // clouds do), away from `make run`'s 127.10.0.0/16.
       SHIPYARD_LOCALCLOUD_SUBNET: `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 256)}.0/24`,
+      // Every test signs its users up from 127.0.0.1: more than one address may in an hour.
+      SHIPYARD_SIGNUPS_PER_ADDRESS_PER_HOUR: '1000',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...extraEnv,
     },

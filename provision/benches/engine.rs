@@ -169,6 +169,7 @@ async fn makespan(dir: &std::path::Path, scale: f64) -> (f64, f64) {
         email: user.email,
         is_admin: false,
         client_addr: "bench".into(),
+        credential: provision::domain::Credential::Session,
     };
     let spec: ClusterSpec = serde_json::from_value(json!({
         "name": "bench", "master_count": 3, "master_flavor": "m1.medium",
@@ -281,6 +282,7 @@ async fn fleet(
         email: user.email,
         is_admin: false,
         client_addr: "bench".into(),
+        credential: provision::domain::Credential::Session,
     };
     let flavors = cloud.flavor_list().await.expect("flavors");
     let start = Instant::now();

@@ -18,6 +18,34 @@ pub const THROTTLE_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// other addresses cannot lock its owner out, while guessing it stays slow.
 pub const ACCOUNT_SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 const SETTING_SIGNUP_OPEN: &str = "signup_open";
+/// Sign-ups allowed per client address in [`SIGNUP_WINDOW_MS`] (each costs an argon2
+/// hash and makes a project with its own quota).
+pub const SIGNUP_MAX_PER_ADDRESS: i64 = 10;
+pub const SIGNUP_WINDOW_MS: i64 = 60 * 60 * 1000;
+
+/// At most this many argon2 computations run at once (each holds 19 MiB for tens of
+/// milliseconds); the rest wait their turn. Without a bound, a burst of sign-ups or
+/// sign-ins ran one per blocking thread: up to 512 at once, about 9.5 GiB.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(max_hashing(cpus))
+    })
+}
+
+/// As many hashes at once as there are CPUs (more would only queue on them), 2 to 16.
+fn max_hashing(cpus: usize) -> usize {
+    cpus.clamp(2, 16)
+}
+
+/// Runs one argon2 computation on the blocking pool, within [`hashing_permits`].
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = hashing_permits().acquire().await.map_err(Error::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(Error::internal)
+}
 
 /// Checks and normalises an email address (trimmed, lower-cased).
 pub fn validate_email(raw: &str) -> Result<String> {
@@ -86,22 +114,21 @@ fn argon2() -> Argon2<'static> {
 /// Hashes a password on the blocking pool (it takes tens of milliseconds).
 pub async fn hash_password(password: &str) -> Result<String> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         argon2()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| Error::internal(format!("argon2: {e}")))
     })
-    .await
-    .map_err(Error::internal)?
+    .await?
 }
 
 /// Verifies on the blocking pool; a malformed stored hash counts as a mismatch.
 pub async fn verify_password(password: &str, hash: &str) -> Result<bool> {
     let password = password.to_owned();
     let hash = hash.to_owned();
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;
         };
@@ -110,7 +137,6 @@ pub async fn verify_password(password: &str, hash: &str) -> Result<bool> {
             .is_ok()
     })
     .await
-    .map_err(Error::internal)
 }
 
 /// A hash of a random password, verified against when the account does not exist so
@@ -147,12 +173,25 @@ pub async fn set_signup_open(store: &Store, actor: &Actor, open: bool) -> Result
     .await
 }
 
-/// Creates an account and its personal project.
+/// Creates an account and its personal project, with the default throttle
+/// ([`SIGNUP_MAX_PER_ADDRESS`]).
 pub async fn sign_up(
     store: &Store,
     email: &str,
     password: &str,
     client_addr: &str,
+) -> Result<(User, Project)> {
+    sign_up_limited(store, email, password, client_addr, SIGNUP_MAX_PER_ADDRESS).await
+}
+
+/// Creates an account and its personal project; at most `max_per_address` sign-ups
+/// (successful or not) from one client address in [`SIGNUP_WINDOW_MS`].
+pub async fn sign_up_limited(
+    store: &Store,
+    email: &str,
+    password: &str,
+    client_addr: &str,
+    max_per_address: i64,
 ) -> Result<(User, Project)> {
     let email = validate_email(email)?;
     validate_password(password)?;
@@ -160,6 +199,21 @@ pub async fn sign_up(
         return Err(Error::Forbidden(
             "Sign-up is closed on this Shipyard; ask an administrator for an account.".into(),
         ));
+    }
+    let now = now_ms();
+    let (attempts, oldest) = store
+        .signup_attempt(client_addr, now, now - SIGNUP_WINDOW_MS)
+        .await?;
+    if attempts > max_per_address {
+        let oldest = oldest.unwrap_or(now);
+        let retry_after_secs = ((oldest + SIGNUP_WINDOW_MS - now).max(1000) + 999) / 1000;
+        return Err(Error::Throttled {
+            message: format!(
+                "Too many sign-ups from your address. Try again in {} minutes.",
+                (retry_after_secs + 59) / 60
+            ),
+            retry_after_secs: retry_after_secs as u64,
+        });
     }
     let hash = hash_password(password).await?;
     let created = store
@@ -321,8 +375,39 @@ pub async fn sign_out(store: &Store, actor: &Actor) -> Result<()> {
     .await
 }
 
-/// Changes the actor's own password after checking the current one.
-pub async fn change_password(store: &Store, actor: &Actor, current: &str, new: &str) -> Result<()> {
+/// Why a user who signed in with a one-time password may do nothing else yet.
+pub const MUST_CHANGE_PASSWORD: &str =
+    "Change your one-time password on the Account page first; until then nothing else is allowed.";
+
+/// Refuses a user who must still change their password (signed in with a one-time
+/// password): until they do, the change itself is all they may do.
+pub fn require_own_password(user: &User) -> Result<()> {
+    if user.must_change_password {
+        return Err(Error::Forbidden(MUST_CHANGE_PASSWORD.into()));
+    }
+    Ok(())
+}
+
+/// A password change, done.
+#[derive(Debug)]
+pub struct PasswordChanged {
+    /// The user as they are now: their session epoch has moved on, so every session
+    /// begun before is over; the caller begins the current one again with this.
+    pub user: User,
+    /// How many live API tokens were revoked with it (when asked).
+    pub tokens_revoked: u64,
+}
+
+/// Changes the actor's own password after checking the current one. Every session of
+/// the user ends with it (the caller re-begins its own); with `revoke_tokens`, every
+/// live API token too.
+pub async fn change_password(
+    store: &Store,
+    actor: &Actor,
+    current: &str,
+    new: &str,
+    revoke_tokens: bool,
+) -> Result<PasswordChanged> {
     if current.is_empty() {
         return Err(Error::invalid("current", "Enter your current password."));
     }
@@ -359,6 +444,11 @@ pub async fn change_password(store: &Store, actor: &Actor, current: &str, new: &
     }
     let hash = hash_password(new).await?;
     store.user_set_password(&user.id, &hash, false).await?;
+    let tokens_revoked = if revoke_tokens {
+        crate::tokens::revoke_all(store, actor).await?
+    } else {
+        0
+    };
     audit(
         store,
         actor,
@@ -366,9 +456,17 @@ pub async fn change_password(store: &Store, actor: &Actor, current: &str, new: &
         "user.password_change",
         &object,
         Outcome::Success,
-        "",
+        &format!("other sessions ended; {tokens_revoked} API tokens revoked"),
     )
-    .await
+    .await?;
+    let user = store
+        .user_by_id(&actor.user_id)
+        .await?
+        .ok_or_else(|| Error::Unauthenticated("Sign in again.".into()))?;
+    Ok(PasswordChanged {
+        user,
+        tokens_revoked,
+    })
 }
 
 /// The first admin: created at start when no admin exists. Returns the generated
@@ -662,5 +760,46 @@ mod tests {
         let a = generate_password();
         assert!(validate_password(&a).is_ok());
         assert_ne!(a, generate_password());
+    }
+}
+
+#[cfg(test)]
+mod hashing_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn as_many_hashes_as_cpus_within_bounds() {
+        assert_eq!(super::max_hashing(1), 2);
+        assert_eq!(super::max_hashing(8), 8);
+        assert_eq!(super::max_hashing(128), 16);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_burst_of_hashes_waits_for_permits() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let burst: Vec<_> = (0..16)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                tokio::spawn(super::hashing(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for task in burst {
+            task.await.unwrap().unwrap();
+        }
+        let permits =
+            super::max_hashing(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= permits, "{most} ran at once, {permits} allowed");
+        assert!(
+            most >= 2,
+            "they still run side by side: {most} of {permits}"
+        );
     }
 }

@@ -14,6 +14,8 @@ pub struct User {
     pub is_admin: bool,
     pub disabled: bool,
     pub must_change_password: bool,
+    /// Moves on with every password change; a session begun at an older epoch is over.
+    pub session_epoch: i64,
     pub created_at: i64,
 }
 
@@ -26,6 +28,7 @@ impl fmt::Debug for User {
             .field("is_admin", &self.is_admin)
             .field("disabled", &self.disabled)
             .field("must_change_password", &self.must_change_password)
+            .field("session_epoch", &self.session_epoch)
             .field("created_at", &self.created_at)
             .finish()
     }
@@ -42,6 +45,7 @@ mod debug_tests {
             is_admin: false,
             disabled: false,
             must_change_password: false,
+            session_epoch: 0,
             created_at: 0,
         };
         let shown = format!("{u:?}");
@@ -119,7 +123,7 @@ pub struct Member {
     pub created_at: i64,
 }
 
-/// Who is acting: the signed-in user (or, later, an API token's owner).
+/// Who is acting: a signed-in user, or the owner of an API token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: String,
@@ -127,6 +131,30 @@ pub struct Actor {
     pub is_admin: bool,
     /// The client address, for the audit log.
     pub client_addr: String,
+    /// How the actor proved who they are.
+    pub credential: Credential,
+}
+
+impl Actor {
+    pub fn new(user: &User, client_addr: String, credential: Credential) -> Self {
+        Actor {
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            is_admin: user.is_admin,
+            client_addr,
+            credential,
+        }
+    }
+}
+
+/// How an actor proved who they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A console session (signed in with the password).
+    Session,
+    /// An API token: a read-only one may only read (the REST API lets it make GET and
+    /// HEAD requests only).
+    Token { id: String, read_only: bool },
 }
 
 /// Whether an audited action succeeded.

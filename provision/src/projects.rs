@@ -8,8 +8,49 @@ use crate::{Error, Result, Store};
 
 pub const PROJECT_NAME_MAX: usize = 64;
 pub const DESCRIPTION_MAX: usize = 500;
+/// How many projects a user may own (their personal one included) unless an
+/// administrator sets another limit. Each project brings its own quota, so without a
+/// limit one account could claim the whole cloud.
+pub const DEFAULT_PROJECT_LIMIT: i64 = 5;
+/// The highest limit an administrator may set.
+pub const MAX_PROJECT_LIMIT: i64 = 1000;
+const SETTING_PROJECT_LIMIT: &str = "project_limit";
 
-/// Creates a project owned by the actor.
+/// How many projects a user may own.
+pub async fn project_limit(store: &Store) -> Result<i64> {
+    Ok(store
+        .setting_get(SETTING_PROJECT_LIMIT)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_PROJECT_LIMIT))
+}
+
+/// Sets how many projects a user may own (administrators).
+pub async fn set_project_limit(store: &Store, actor: &Actor, limit: i64) -> Result<()> {
+    require_admin(actor)?;
+    if !(1..=MAX_PROJECT_LIMIT).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("A user may own 1–{MAX_PROJECT_LIMIT} projects."),
+        ));
+    }
+    store
+        .setting_set(SETTING_PROJECT_LIMIT, &limit.to_string())
+        .await?;
+    audit(
+        store,
+        actor,
+        None,
+        "settings.project_limit",
+        &limit.to_string(),
+        Outcome::Success,
+        "",
+    )
+    .await
+}
+
+/// Creates a project owned by the actor, within the per-user limit (administrators
+/// have none).
 pub async fn create(store: &Store, actor: &Actor, name: &str) -> Result<Project> {
     let name = name.trim();
     if name.is_empty() {
@@ -36,7 +77,12 @@ pub async fn create(store: &Store, actor: &Actor, name: &str) -> Result<Project>
             "You already own a project named \"{name}\"."
         )));
     }
-    let project = store.project_create(name, &actor.user_id).await?;
+    let limit = if actor.is_admin {
+        None
+    } else {
+        Some(project_limit(store).await?)
+    };
+    let project = store.project_create(name, &actor.user_id, limit).await?;
     audit(
         store,
         actor,

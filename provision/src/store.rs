@@ -382,6 +382,7 @@ impl Store {
             is_admin,
             disabled: false,
             must_change_password,
+            session_epoch: 0,
             created_at: now,
         };
         let project = Project {
@@ -475,7 +476,8 @@ impl Store {
     ) -> Result<()> {
         let _forget = self.hot.users.forget();
         let done = sqlx::query(
-            "UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3",
+            // A new password ends every session begun with the old one (`session_epoch`).
+            "UPDATE users SET password_hash = $1, must_change_password = $2, session_epoch = session_epoch + 1 WHERE id = $3",
         )
         .bind(password_hash)
         .bind(must_change_password as i64)
@@ -507,7 +509,15 @@ impl Store {
 
     // ---- projects and members ------------------------------------------------------
 
-    pub async fn project_create(&self, name: &str, owner_id: &str) -> Result<Project> {
+    /// Creates a project owned by `owner_id`. With a `limit`, the owner may own at
+    /// most that many projects: the count and the insert are one transaction that
+    /// first takes the owner's row for writing, so parallel creates wait for each other.
+    pub async fn project_create(
+        &self,
+        name: &str,
+        owner_id: &str,
+        limit: Option<i64>,
+    ) -> Result<Project> {
         let _forget = self.hot.users.forget();
         let project = Project {
             id: crate::new_id(),
@@ -517,6 +527,24 @@ impl Store {
             created_at: now_ms(),
         };
         let mut tx = self.pool.begin().await?;
+        if let Some(limit) = limit {
+            sqlx::query("UPDATE users SET email = email WHERE id = $1")
+                .bind(owner_id)
+                .execute(&mut *tx)
+                .await?;
+            let owned: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM memberships WHERE user_id = $1 AND role = 'owner'",
+            )
+            .bind(owner_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if owned >= limit {
+                return Err(Error::Conflict(format!(
+                    "You own {owned} projects, the most one may (an administrator sets the limit). Delete one or ask an administrator."
+                )));
+            }
+        }
         sqlx::query(
             "INSERT INTO projects (id, name, description, personal_of, created_at) VALUES ($1, $2, '', NULL, $3)",
         )
@@ -582,7 +610,7 @@ impl Store {
         let mut reader = self.reader().await?;
         let rows = sqlx::query(
             "SELECT u.id, u.email, u.password_hash, u.is_admin, u.disabled,
-                    u.must_change_password, u.created_at,
+                    u.must_change_password, u.session_epoch, u.created_at,
                     p.id AS p_id, p.name AS p_name, p.description AS p_description,
                     p.personal_of AS p_personal_of, p.created_at AS p_created_at, m.role AS p_role
              FROM users u
@@ -792,6 +820,48 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Records a sign-up attempt from `client_addr` and answers how many there were
+    /// since `since` up to this one (included) and the oldest of them. Attempts from one
+    /// address take turns (SQLite: the insert takes the write lock first; PostgreSQL: a
+    /// transaction lock on the address), so a parallel burst is counted exactly.
+    pub async fn signup_attempt(
+        &self,
+        client_addr: &str,
+        at: i64,
+        since: i64,
+    ) -> Result<(i64, Option<i64>)> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('signup:' || $1))::text AS l")
+                .bind(client_addr)
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO signup_attempts (client_addr, at) VALUES ($1, $2)")
+            .bind(client_addr)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM signup_attempts WHERE client_addr = $1 AND at > $2",
+        )
+        .bind(client_addr)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let counted = (row.try_get("n")?, row.try_get("oldest")?);
+        tx.commit().await?;
+        Ok(counted)
+    }
+
+    pub async fn signup_attempts_prune(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM signup_attempts WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     // ---- sessions (opaque records for the web layer's session store) ----------------
 
     pub async fn session_insert(&self, id: &str, data: &str, expires_at: i64) -> Result<bool> {
@@ -940,7 +1010,7 @@ impl Store {
     }
 }
 
-const USER_COLUMNS: &str = "SELECT id, email, password_hash, is_admin, disabled, must_change_password, created_at FROM users";
+const USER_COLUMNS: &str = "SELECT id, email, password_hash, is_admin, disabled, must_change_password, session_epoch, created_at FROM users";
 
 fn user_from_row(r: &AnyRow) -> Result<User> {
     Ok(User {
@@ -950,6 +1020,7 @@ fn user_from_row(r: &AnyRow) -> Result<User> {
         is_admin: r.try_get::<i64, _>("is_admin")? != 0,
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+        session_epoch: r.try_get("session_epoch")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -1056,7 +1127,7 @@ mod reader_tests {
             read(store.clone(), user.id.clone()).await.0.password_hash,
             "other"
         );
-        let team = store.project_create("team", &user.id).await.unwrap();
+        let team = store.project_create("team", &user.id, None).await.unwrap();
         assert_eq!(read(store.clone(), user.id.clone()).await.1.len(), 2);
         store
             .project_update_description(&team.id, "ours")

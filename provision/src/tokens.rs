@@ -1,16 +1,24 @@
 //! Personal API tokens for the REST API (`Authorization: Bearer sy_…`). The token is
 //! random (256 bits), shown once at creation; only its SHA-256 is stored, so a leaked
-//! database does not leak usable tokens. Revoked tokens and disabled users stop
-//! working at once (every request looks the token up).
+//! database does not leak usable tokens. Revoked and expired tokens, disabled users and
+//! users who must still change their password stop working at once (every request looks
+//! the token up). A token expires after [`DEFAULT_LIFETIME_DAYS`] unless asked otherwise,
+//! may be read-only, and cannot mint tokens: only a signed-in session can.
 
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::domain::{Actor, NewAudit, Outcome, User};
+use crate::domain::{Actor, Credential, NewAudit, Outcome, User};
 use crate::{now_ms, Error, Result, Store};
 
 /// Every token starts with this, so that secret scanners can recognise one.
 pub const PREFIX: &str = "sy_";
+
+/// A new token lives this long unless its creator picks another lifetime or none.
+pub const DEFAULT_LIFETIME_DAYS: u32 = 90;
+/// The longest lifetime one may pick (besides none).
+pub const MAX_LIFETIME_DAYS: u32 = 3650;
+const DAY_MS: i64 = 86_400_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiToken {
@@ -19,6 +27,40 @@ pub struct ApiToken {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// When it stops working; `None`: never.
+    pub expires_at: Option<i64>,
+    /// It may only read (GET and HEAD on the REST API).
+    pub read_only: bool,
+}
+
+impl ApiToken {
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+}
+
+/// What a new token may do and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenOptions {
+    /// Days until it expires; `None`: it never does.
+    pub lifetime_days: Option<u32>,
+    pub read_only: bool,
+}
+
+impl Default for TokenOptions {
+    fn default() -> Self {
+        TokenOptions {
+            lifetime_days: Some(DEFAULT_LIFETIME_DAYS),
+            read_only: false,
+        }
+    }
+}
+
+/// A bearer token's user, and what the token grants.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub user: User,
+    pub credential: Credential,
 }
 
 fn digest(token: &str) -> String {
@@ -26,7 +68,27 @@ fn digest(token: &str) -> String {
 }
 
 /// Creates a token for the actor; returns it with its plaintext, which is not kept.
-pub async fn create(store: &Store, actor: &Actor, name: &str) -> Result<(ApiToken, String)> {
+/// Only a signed-in session may: a token cannot mint another (a leaked read-only or
+/// short-lived token would otherwise buy a lasting one).
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    name: &str,
+    options: TokenOptions,
+) -> Result<(ApiToken, String)> {
+    if matches!(actor.credential, Credential::Token { .. }) {
+        return Err(Error::Forbidden(
+            "An API token cannot create tokens; sign in to the console to make one.".into(),
+        ));
+    }
+    if let Some(days) = options.lifetime_days {
+        if !(1..=MAX_LIFETIME_DAYS).contains(&days) {
+            return Err(Error::invalid(
+                "expires_in_days",
+                format!("A token lives 1–{MAX_LIFETIME_DAYS} days, or leave it without expiry."),
+            ));
+        }
+    }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(Error::invalid(
@@ -38,12 +100,15 @@ pub async fn create(store: &Store, actor: &Actor, name: &str) -> Result<(ApiToke
     let token = format!("{PREFIX}{}", hex::encode(secret));
     let id = crate::new_id();
     let now = now_ms();
-    sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+    let expires_at = options.lifetime_days.map(|d| now + i64::from(d) * DAY_MS);
+    sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, read_only) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&id)
         .bind(&actor.user_id)
         .bind(name)
         .bind(digest(&token))
         .bind(now)
+        .bind(expires_at)
+        .bind(options.read_only as i64)
         .execute(store.pool())
         .await?;
     audit(store, actor, "token.create", &id).await?;
@@ -54,6 +119,8 @@ pub async fn create(store: &Store, actor: &Actor, name: &str) -> Result<(ApiToke
             created_at: now,
             last_used_at: None,
             revoked_at: None,
+            expires_at,
+            read_only: options.read_only,
         },
         token,
     ))
@@ -61,7 +128,7 @@ pub async fn create(store: &Store, actor: &Actor, name: &str) -> Result<(ApiToke
 
 pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<ApiToken>> {
     let rows = sqlx::query(
-        "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id",
+        "SELECT id, name, created_at, last_used_at, revoked_at, expires_at, read_only FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id",
     )
     .bind(&actor.user_id)
     .fetch_all(store.pool())
@@ -74,6 +141,8 @@ pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<ApiToken>> {
                 created_at: r.try_get("created_at")?,
                 last_used_at: r.try_get("last_used_at")?,
                 revoked_at: r.try_get("revoked_at")?,
+                expires_at: r.try_get("expires_at")?,
+                read_only: r.try_get::<i64, _>("read_only")? != 0,
             })
         })
         .collect()
@@ -94,34 +163,66 @@ pub async fn revoke(store: &Store, actor: &Actor, id: &str) -> Result<()> {
     audit(store, actor, "token.revoke", id).await
 }
 
-/// The user behind a bearer token, if it is live and the user is enabled.
-pub async fn authenticate(store: &Store, token: &str) -> Result<User> {
+/// Revokes every live token of the actor's (after a password change, if they ask);
+/// returns how many.
+pub async fn revoke_all(store: &Store, actor: &Actor) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(&actor.user_id)
+    .execute(store.pool())
+    .await?
+    .rows_affected();
+    if done > 0 {
+        audit(store, actor, "token.revoke_all", &format!("{done} tokens")).await?;
+    }
+    Ok(done)
+}
+
+/// The user behind a bearer token, if the token is live (not revoked, not expired) and
+/// the user enabled and not bound to change their password first.
+pub async fn authenticate(store: &Store, token: &str) -> Result<Authenticated> {
     let refused = || {
-        Error::Unauthenticated("The API token is unknown, revoked, or its user is disabled.".into())
+        Error::Unauthenticated(
+            "The API token is unknown, revoked or expired, or its user is disabled.".into(),
+        )
     };
     if !token.starts_with(PREFIX) || token.len() > 128 {
         return Err(refused());
     }
+    let now = now_ms();
     let row = sqlx::query(
-        "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        "SELECT id, user_id, read_only FROM api_tokens
+         WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(digest(token))
+    .bind(now)
     .fetch_optional(store.pool())
     .await?
     .ok_or_else(refused)?;
     let user_id: String = row.try_get("user_id")?;
     let id: String = row.try_get("id")?;
+    let read_only = row.try_get::<i64, _>("read_only")? != 0;
     let user = store
         .user_by_id(&user_id)
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(refused)?;
+    if user.must_change_password {
+        return Err(Error::Forbidden(
+            crate::accounts::MUST_CHANGE_PASSWORD.into(),
+        ));
+    }
     sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-        .bind(now_ms())
+        .bind(now)
         .bind(&id)
         .execute(store.pool())
         .await?;
-    Ok(user)
+    Ok(Authenticated {
+        user,
+        credential: Credential::Token { id, read_only },
+    })
 }
 
 async fn audit(store: &Store, actor: &Actor, action: &str, target: &str) -> Result<()> {

@@ -111,6 +111,7 @@ async fn env(store: Store, tweak: impl FnOnce(&mut localcloud::Config)) -> Env {
             email: user.email,
             is_admin: false,
             client_addr: "127.0.0.1".into(),
+            credential: provision::domain::Credential::Session,
         },
         project: project.id,
         flavors,
@@ -487,6 +488,7 @@ both!(
             email: other.email,
             is_admin: false,
             client_addr: "127.0.0.1".into(),
+            credential: provision::domain::Credential::Session,
         };
         let r = clusters::delete(
             &e.store,
@@ -1160,6 +1162,7 @@ both!(
             email: other.email,
             is_admin: false,
             client_addr: "127.0.0.1".into(),
+            credential: provision::domain::Credential::Session,
         };
         let r = clusters::kubeconfig(&e.store, &key, &other, &cluster.id, None).await;
         assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
@@ -1497,6 +1500,7 @@ both!(
             email: other.email,
             is_admin: false,
             client_addr: "127.0.0.1".into(),
+            credential: provision::domain::Credential::Session,
         };
         let r = workloads::service_create(
             &e.store,
@@ -2322,7 +2326,10 @@ both!(
         assert_eq!((page.len(), total), (0, 0));
 
         // The console reads the user and their projects at once, in the usual order.
-        let team = store.project_create("a team", &user.id).await.unwrap();
+        let team = store
+            .project_create("a team", &user.id, None)
+            .await
+            .unwrap();
         let (read, projects) = store.user_with_projects(&user.id).await.unwrap().unwrap();
         assert_eq!(
             (&read.id, &read.email, read.is_admin),

@@ -41,6 +41,7 @@ fn actor(user: &provision::domain::User) -> Actor {
         email: user.email.clone(),
         is_admin: user.is_admin,
         client_addr: "127.0.0.1".into(),
+        credential: provision::domain::Credential::Session,
     }
 }
 
@@ -212,7 +213,8 @@ both!(
                 .unwrap();
         let a = actor(&user);
         let e =
-            accounts::change_password(&store, &a, "not it at all", "a brand new password").await;
+            accounts::change_password(&store, &a, "not it at all", "a brand new password", false)
+                .await;
         assert!(
             matches!(
                 e,
@@ -223,7 +225,7 @@ both!(
             ),
             "{e:?}"
         );
-        let e = accounts::change_password(&store, &a, "erin's long password", "short").await;
+        let e = accounts::change_password(&store, &a, "erin's long password", "short", false).await;
         assert!(
             matches!(
                 e,
@@ -234,9 +236,20 @@ both!(
             ),
             "{e:?}"
         );
-        accounts::change_password(&store, &a, "erin's long password", "a brand new password")
-            .await
-            .unwrap();
+        let changed = accounts::change_password(
+            &store,
+            &a,
+            "erin's long password",
+            "a brand new password",
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            changed.user.session_epoch,
+            user.session_epoch + 1,
+            "sessions begun before are over"
+        );
         assert!(
             accounts::sign_in(&store, "erin@example.com", "a brand new password", "::1")
                 .await

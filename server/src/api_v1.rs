@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use provision::authz::{authorize, Action};
 use provision::cloud::Cloud;
 use provision::clusters::{self, workloads, Cluster, ClusterSpec};
-use provision::domain::{Actor, User};
+use provision::domain::{Actor, Credential, User};
 use provision::ops::{Engine, OperationRow};
 use provision::{Error, Store};
 use serde::Deserialize;
@@ -160,81 +160,86 @@ async fn not_found() -> ApiError {
     ApiError(Error::NotFound("No such API route.".into()))
 }
 
-/// The console's session when the request carries one (the sessions layer puts it in
-/// the request's extensions).
-struct MaybeSession(Option<Session>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(MaybeSession(parts.extensions.get::<Session>().cloned()))
-    }
-}
-
-/// The signed-in caller: a bearer token, or the console's session.
+/// The signed-in caller: a bearer token, or the console's session. Every handler takes
+/// it as an extractor, so each request is resolved the same way: the client address
+/// (through the trusted proxies), the user, and what the credential allows.
 struct Caller {
     actor: Actor,
     user: User,
     session_project: Option<String>,
 }
 
-async fn caller(
+impl axum::extract::FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let session = parts.extensions.get::<Session>().cloned();
+        resolve_caller(state, &parts.method, &parts.headers, peer, session).await
+    }
+}
+
+async fn resolve_caller(
     state: &ApiState,
+    method: &http::Method,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    peer: Option<std::net::IpAddr>,
     session: Option<Session>,
 ) -> ApiResult<Caller> {
     let addr = app::ssr::client_address(
-        Some(peer.ip()),
+        peer,
         headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
         state.forwarded_hops,
     );
-    let (user, session_project) = if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
+    let (user, credential, session_project) = if let Some(auth) =
+        headers.get(http::header::AUTHORIZATION)
+    {
         let token = auth
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Error::Unauthenticated("Use 'Authorization: Bearer <token>'.".into()))?;
-        (
-            provision::tokens::authenticate(&state.store, token.trim()).await?,
-            None,
-        )
-    } else {
-        let session = session
-            .ok_or_else(|| Error::Unauthenticated("Sign in or send an API token.".into()))?;
-        let auth_at: i64 = session
-            .get(app::ssr::SESSION_AUTH_AT)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        let expired = provision::now_ms() - auth_at > state.session_absolute_ms;
-        let uid: Option<String> = session
-            .get(app::ssr::SESSION_USER)
-            .await
-            .ok()
-            .flatten()
-            .filter(|_| !expired);
-        let project: Option<String> = session.get(app::ssr::SESSION_PROJECT).await.ok().flatten();
-        let user = match uid {
-            Some(uid) => state.store.user_by_id(&uid).await?.filter(|u| !u.disabled),
-            None => None,
+        let found = provision::tokens::authenticate(&state.store, token.trim()).await?;
+        if matches!(
+            found.credential,
+            Credential::Token {
+                read_only: true,
+                ..
+            }
+        ) && !matches!(*method, http::Method::GET | http::Method::HEAD)
+        {
+            return Err(ApiError(Error::Forbidden(
+                "This API token is read-only: it may only make GET requests.".into(),
+            )));
         }
-        .ok_or_else(|| Error::Unauthenticated("Sign in or send an API token.".into()))?;
+        (found.user, found.credential, None)
+    } else {
+        let signed_out = || Error::Unauthenticated("Sign in or send an API token.".into());
+        let session = session.ok_or_else(signed_out)?;
+        let claims = app::ssr::SessionClaims::of(&session)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(signed_out)?;
+        let user = state
+            .store
+            .user_by_id(&claims.uid)
+            .await?
+            .filter(|u| claims.admit(u, provision::now_ms(), state.session_absolute_ms))
+            .ok_or_else(signed_out)?;
+        provision::accounts::require_own_password(&user)?;
+        let project: Option<String> = session.get(app::ssr::SESSION_PROJECT).await.ok().flatten();
         app::ssr::touch(&session).await;
-        (user, project)
+        (user, Credential::Session, project)
     };
     Ok(Caller {
-        actor: Actor {
-            user_id: user.id.clone(),
-            email: user.email.clone(),
-            is_admin: user.is_admin,
-            client_addr: addr,
-        },
+        actor: Actor::new(&user, addr, credential),
         user,
         session_project,
     })
@@ -316,12 +321,9 @@ async fn flavors(state: &ApiState) -> ApiResult<Vec<provision::cloud::Flavor>> {
 
 async fn cluster_list(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let project = project_of(&state, &caller, &q).await?;
     authorize(&state.store, &caller.actor, &project, Action::View).await?;
@@ -333,13 +335,10 @@ async fn cluster_list(
 
 async fn cluster_create(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let mut spec: ClusterSpec = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("The body is not a cluster: {e}")))?;
@@ -396,12 +395,9 @@ async fn visible_cluster(
 
 async fn cluster_show(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let ops = state.store.op_list_for(&cluster.id).await?;
     let node_groups: Vec<Value> = state
@@ -425,13 +421,10 @@ async fn cluster_show(
 
 async fn cluster_delete(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     if let Some(expected) = q.plan_id.as_deref() {
@@ -467,12 +460,10 @@ struct KubeconfigRequest {
 async fn kubeconfig_issue(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let req: KubeconfigRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
         KubeconfigRequest::default()
     } else {
@@ -533,12 +524,9 @@ async fn kubeconfig_issue(
 /// Replaces the cluster's CA; kubeconfigs issued before stop working.
 async fn ca_rotate(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let r =
         clusters::rotate_ca(&state.store, &state.secret_key, &caller.actor, &cluster.id).await?;
@@ -563,12 +551,9 @@ fn node_group_json(n: &provision::clusters::NodeGroup) -> Value {
 
 async fn node_group_list(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let groups = state.store.node_groups_of(&cluster.id).await?;
     Ok(Json(
@@ -578,12 +563,9 @@ async fn node_group_list(
 
 async fn node_group_show(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path((id, ng)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let group = state
         .store
@@ -599,14 +581,11 @@ async fn node_group_show(
 /// optionally `remove_nodes` (names) when shrinking.
 async fn node_group_update(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path((id, ng)): Path<(String, String)>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let change: clusters::NodeGroupChange = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("The body is not a node group change: {e}")))?;
@@ -673,12 +652,9 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> ApiResult<
 
 async fn cluster_plan_delete(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let plan = clusters::plan::delete_plan(state.cloud.as_ref(), &cluster.id).await?;
     Ok(Json(json!({ "plan": plan })))
@@ -686,14 +662,11 @@ async fn cluster_plan_delete(
 
 async fn node_group_create(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let group: clusters::NodeGroupSpec = parse(&body, "a node group")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
@@ -729,12 +702,9 @@ async fn node_group_create(
 
 async fn node_group_plan_delete(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path((id, ng)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let plan = clusters::node_group_delete_plan(
         &state.store,
@@ -749,13 +719,10 @@ async fn node_group_plan_delete(
 
 async fn node_group_delete(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path((id, ng)): Path<(String, String)>,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     if let Some(expected) = q.plan_id.as_deref() {
@@ -783,12 +750,9 @@ async fn node_group_delete(
 
 async fn service_list(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(
         json!({ "services": state.store.services_of(&cluster.id).await? }),
@@ -797,13 +761,10 @@ async fn service_list(
 
 async fn service_create(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let spec: workloads::ServiceSpec = parse(&body, "a service")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let (service, op) = workloads::service_create(
@@ -822,12 +783,9 @@ async fn service_create(
 
 async fn service_delete(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let op = workloads::service_delete(
         &state.store,
@@ -842,12 +800,9 @@ async fn service_delete(
 
 async fn volume_list(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(
         json!({ "volumes": state.store.volumes_of(&cluster.id).await? }),
@@ -856,13 +811,10 @@ async fn volume_list(
 
 async fn volume_create(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let req: workloads::VolumeRequest = parse(&body, "a volume")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let (volume, op) = workloads::volume_create(
@@ -881,12 +833,9 @@ async fn volume_create(
 
 async fn volume_delete(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let op = workloads::volume_delete(
         &state.store,
@@ -901,12 +850,9 @@ async fn volume_delete(
 
 async fn operation_show(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let op = provision::operations::visible(&state.store, &caller.actor, &id, Action::View).await?;
     let steps: Vec<Value> = state
         .store
@@ -935,24 +881,18 @@ async fn operation_show(
 
 async fn operation_retry(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let op = provision::operations::retry(&state.store, &state.engine, &caller.actor, &id).await?;
     Ok(accepted(json!({ "operation": operation_json(&op) })))
 }
 
 async fn operation_abort(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let op = provision::operations::abort(&state.store, &state.engine, &caller.actor, &id).await?;
     Ok(accepted(json!({ "operation": operation_json(&op) })))
 }
@@ -967,13 +907,10 @@ struct StatesQuery {
 /// Every project's operations in some states (admins only).
 async fn admin_operations(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     q: Result<Query<StatesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     use provision::ops::OpState;
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = q
         .map(|Query(q)| q)
         .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
@@ -1001,13 +938,7 @@ async fn admin_operations(
 }
 
 /// The Kubernetes versions on offer (admins also see the disabled ones).
-async fn version_list(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
-) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
+async fn version_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
     let list = clusters::versions::list(&state.store, caller.actor.is_admin).await?;
     Ok(Json(json!({ "versions": list })))
 }
@@ -1022,13 +953,10 @@ struct VersionChange {
 /// Adds a version or enables/disables one (admins only).
 async fn version_set(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(version): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let change: VersionChange = parse(&body, "a version change ({\"enabled\": true})")?;
     let v = clusters::versions::set(
         &state.store,
@@ -1043,13 +971,7 @@ async fn version_set(
 }
 
 /// The cloud's flavors: on offer only, or (admins) every one with whether it is.
-async fn flavor_list(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
-) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
+async fn flavor_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
     let mut list = clusters::flavors::list(&state.store, &flavors(&state).await?).await?;
     list.retain(|f| caller.actor.is_admin || f.enabled);
     Ok(Json(json!({ "flavors": list })))
@@ -1064,13 +986,10 @@ struct FlavorChange {
 /// Offers a flavor or stops offering it (admins only).
 async fn flavor_set(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let change: FlavorChange = parse(&body, "a flavor change ({\"enabled\": false})")?;
     let f = clusters::flavors::set(
         &state.store,
@@ -1084,13 +1003,7 @@ async fn flavor_set(
 }
 
 /// Every project's quota beside its usage (admins only).
-async fn quota_list(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
-) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
+async fn quota_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
     provision::accounts::require_admin(&caller.actor)?;
     let list = provision::admin::project_quotas(
         &state.store,
@@ -1108,13 +1021,10 @@ async fn quota_list(
 /// Sets a project's quota (admins only); every limit is given.
 async fn quota_set(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     provision::accounts::require_admin(&caller.actor)?;
     let q: provision::quotas::Quota = parse(
         &body,
@@ -1128,12 +1038,9 @@ async fn quota_set(
 /// (admins only).
 async fn audit_list(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     q: Result<Query<provision::accounts::AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let q = q
         .map(|Query(q)| q)
         .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
@@ -1149,23 +1056,35 @@ async fn audit_list(
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
+    /// Days until it expires (default 90); `null` for never.
+    #[serde(default = "default_lifetime")]
+    expires_in_days: Option<u32>,
+    #[serde(default)]
+    read_only: bool,
+}
+
+fn default_lifetime() -> Option<u32> {
+    Some(provision::tokens::DEFAULT_LIFETIME_DAYS)
 }
 
 async fn token_create(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, peer, session).await?;
     let req: NewToken = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("Send {{\"name\": \"...\"}}: {e}")))?;
-    let (token, secret) = provision::tokens::create(&state.store, &caller.actor, &req.name).await?;
+    let options = provision::tokens::TokenOptions {
+        lifetime_days: req.expires_in_days,
+        read_only: req.read_only,
+    };
+    let (token, secret) =
+        provision::tokens::create(&state.store, &caller.actor, &req.name, options).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": {
             "id": token.id, "name": token.name, "created_at": token.created_at,
+            "expires_at": token.expires_at, "read_only": token.read_only,
             "secret": secret,
             "note": "This is the only time the token is shown.",
         }})),
@@ -1173,28 +1092,20 @@ async fn token_create(
         .into_response())
 }
 
-async fn token_list(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
-) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers, peer, session).await?;
+async fn token_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
     let tokens = provision::tokens::list(&state.store, &caller.actor).await?;
     Ok(Json(json!({"tokens": tokens.iter().map(|t| json!({
         "id": t.id, "name": t.name, "created_at": t.created_at,
         "last_used_at": t.last_used_at, "revoked_at": t.revoked_at,
+        "expires_at": t.expires_at, "read_only": t.read_only,
     })).collect::<Vec<_>>()})))
 }
 
 async fn token_revoke(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let caller = caller(&state, &headers, peer, session).await?;
     provision::tokens::revoke(&state.store, &caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1209,13 +1120,10 @@ async fn openapi() -> Json<Value> {
 /// listens while something runs.
 async fn cluster_events(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    MaybeSession(session): MaybeSession,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let caller = caller(&state, &headers, peer, session).await?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let store = state.store.clone();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(600);

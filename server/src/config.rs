@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "SHIPYARD_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
     pub session_absolute_hours: i64,
 
+    /// Sign-ups allowed from one client address per hour (each makes a project with its
+    /// own quota and costs an argon2 hash).
+    #[arg(long, env = "SHIPYARD_SIGNUPS_PER_ADDRESS_PER_HOUR", default_value_t = provision::accounts::SIGNUP_MAX_PER_ADDRESS)]
+    pub signups_per_address_per_hour: i64,
+
     /// Email of the first admin, created at first start.
     #[arg(
         long,

@@ -186,10 +186,12 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
         config: Arc::new(WebConfig {
             forwarded_hops: config.forwarded_hops(),
             session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
+            signups_per_address: config.signups_per_address_per_hour.max(1),
         }),
         engine: api.engine.clone(),
         cloud: api.cloud.clone(),
         secret_key: api.secret_key.clone(),
+        handoff: Default::default(),
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("shipyard")
@@ -299,7 +301,7 @@ async fn readyz(State(store): State<Store>) -> impl IntoResponse {
     }
 }
 
-/// Periodic housekeeping: expired sessions and old login failures.
+/// Periodic housekeeping: expired sessions, old login failures and sign-up attempts.
 pub fn spawn_housekeeping(store: Store) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -314,6 +316,12 @@ pub fn spawn_housekeeping(store: Store) -> tokio::task::JoinHandle<()> {
                 .await
             {
                 tracing::warn!(error = ?e, "pruning login failures");
+            }
+            if let Err(e) = store
+                .signup_attempts_prune(now - provision::accounts::SIGNUP_WINDOW_MS)
+                .await
+            {
+                tracing::warn!(error = ?e, "pruning sign-up attempts");
             }
         }
     })

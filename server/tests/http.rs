@@ -412,6 +412,340 @@ async fn sign_out_ends_the_session(app: &App) {
 }
 both!(sign_out_ends_the_session);
 
+// A password change ends every other session of the user and cycles the current one;
+// asked to, it revokes every API token too. Tokens expire, may be read-only, and
+// cannot mint tokens. A one-time password allows nothing but the change itself.
+async fn sessions_and_tokens_end_when_they_should(app: &App) {
+    use reqwest::Method;
+    const PW: &str = "a long password!";
+    let email = "rotate@example.com";
+    let mut a = app.signed_up(email).await;
+    let mut b = app.client();
+    let r = b
+        .call("sign_in", &[("email", email), ("password", PW)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(b.email().await.as_deref(), Some(email));
+
+    // Tokens: read and write by default for 90 days; read-only on request.
+    let rw = a.token("rw").await;
+    let r = a
+        .api(
+            Method::POST,
+            "/api/v1/tokens",
+            None,
+            Some(serde_json::json!({"name": "ro", "read_only": true, "expires_in_days": 7})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ro = r.json()["token"]["secret"].as_str().unwrap().to_string();
+    let r = a.api(Method::GET, "/api/v1/tokens", Some(&ro), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let now = provision::now_ms();
+    for t in r.json()["tokens"].as_array().unwrap() {
+        let days = if t["name"] == "ro" { 7 } else { 90 };
+        let left = t["expires_at"].as_i64().unwrap() - now;
+        assert!((left - days * 86_400_000).abs() < 600_000, "{t}");
+        assert_eq!(t["read_only"], t["name"] == "ro", "{t}");
+    }
+    let r = a
+        .api(
+            Method::POST,
+            "/api/v1/tokens",
+            None,
+            Some(serde_json::json!({"name": "x", "expires_in_days": 0})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // A read-only token reads and nothing else; no token mints another.
+    let r = a
+        .api(Method::GET, "/api/v1/clusters", Some(&ro), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = a
+        .api(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(&ro),
+            Some(serde_json::json!({"name": "nope"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("read-only"), "{}", r.body);
+    for t in [&ro, &rw] {
+        let r = a
+            .api(
+                Method::POST,
+                "/api/v1/tokens",
+                Some(t),
+                Some(serde_json::json!({"name": "minted"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    let listed = a.api(Method::GET, "/api/v1/tokens", Some(&rw), None).await;
+    assert_eq!(listed.json()["tokens"].as_array().unwrap().len(), 2);
+
+    // The change: the other session ends, this one goes on under a new cookie (the old
+    // one is dead too), the tokens stay unless asked.
+    let before = a.cookie.clone();
+    let r = a
+        .call(
+            "change_password",
+            &[("current", PW), ("new", "a second long password")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_ne!(a.cookie, before, "the session id is cycled");
+    assert_eq!(a.email().await.as_deref(), Some(email));
+    assert_eq!(b.email().await, None, "the other session is over");
+    let mut replay = app.client();
+    replay.cookie = before;
+    assert_eq!(replay.email().await, None, "the old cookie is over");
+    let r = b.api(Method::GET, "/api/v1/clusters", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = a
+        .api(Method::GET, "/api/v1/clusters", Some(&rw), None)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "tokens stay unless asked: {}",
+        r.body
+    );
+    let r = a
+        .call(
+            "change_password",
+            &[
+                ("current", "a second long password"),
+                ("new", "a third long password"),
+                ("revoke_tokens", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(a.email().await.as_deref(), Some(email));
+    for t in [&ro, &rw] {
+        let r = a.api(Method::GET, "/api/v1/clusters", Some(t), None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+
+    // An expired token stops working.
+    let late = a.token("late").await;
+    let r = a
+        .api(Method::GET, "/api/v1/clusters", Some(&late), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE name = 'late'")
+        .bind(provision::now_ms() - 1)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let r = a
+        .api(Method::GET, "/api/v1/clusters", Some(&late), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+
+    // A one-time password (as an admin's reset gives): only the change is allowed.
+    let keep = a.token("keep").await;
+    let user = app.store.user_by_email(email).await.unwrap().unwrap();
+    let hash = provision::accounts::hash_password("one time password")
+        .await
+        .unwrap();
+    app.store
+        .user_set_password(&user.id, &hash, true)
+        .await
+        .unwrap();
+    assert_eq!(a.email().await, None, "a reset ends the sessions too");
+    let mut c = app.client();
+    let r = c
+        .call(
+            "sign_in",
+            &[("email", email), ("password", "one time password")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(c.session().await["user"]["must_change_password"], true);
+    for (what, r) in [
+        ("tokens", c.call("tokens", &[("shown", "")]).await),
+        (
+            "token_create",
+            c.call("token_create", &[("name", "t")]).await,
+        ),
+        (
+            "rest",
+            c.api(Method::GET, "/api/v1/clusters", None, None).await,
+        ),
+        (
+            "old token",
+            c.api(Method::GET, "/api/v1/clusters", Some(&keep), None)
+                .await,
+        ),
+    ] {
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}: {}", r.body);
+    }
+    let page = c
+        .send(Method::GET, "/clusters", None, &[("accept", "text/html")])
+        .await;
+    assert_eq!(page.status, StatusCode::FOUND);
+    assert_eq!(page.headers.get(LOCATION).unwrap(), "/account");
+    let r = c
+        .call(
+            "change_password",
+            &[
+                ("current", "one time password"),
+                ("new", "my own password now"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = c.call("tokens", &[("shown", "")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = c
+        .api(Method::GET, "/api/v1/clusters", Some(&keep), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both!(sessions_and_tokens_end_when_they_should);
+
+// A user owns at most the admin-set number of projects (their personal one included),
+// also when they ask for many at once: the count and the insert are one transaction.
+async fn projects_per_user_are_limited(app: &App) {
+    let c = app.signed_up("hoarder@example.com").await;
+    let cookie = c.cookie.clone();
+    let tries = (0..20).map(|i| {
+        let mut c = app.client();
+        c.cookie = cookie.clone();
+        async move {
+            c.call("project_create", &[("name", &format!("p{i}"))])
+                .await
+                .status
+        }
+    });
+    let statuses = futures_util::future::join_all(tries).await;
+    let made = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    let limit = provision::projects::DEFAULT_PROJECT_LIMIT as usize;
+    assert_eq!((made, refused), (limit - 1, 21 - limit), "{statuses:?}");
+    let user = app
+        .store
+        .user_by_email("hoarder@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.store
+            .project_list_for_user(&user.id)
+            .await
+            .unwrap()
+            .len(),
+        limit
+    );
+    // Only an admin sets the limit, within bounds; raised, it admits one more.
+    let mut c = app.client();
+    c.cookie = cookie;
+    let r = c.call("admin_project_limit", &[("limit", "50")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let mut admin = app.admin().await;
+    for bad in ["0", "-3", "1001", "many"] {
+        let r = admin.call("admin_project_limit", &[("limit", bad)]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+    }
+    let r = admin
+        .call(
+            "admin_project_limit",
+            &[("limit", &(limit + 1).to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        admin.call("admin_users", &[]).await.json()["project_limit"],
+        limit + 1
+    );
+    let r = c.call("project_create", &[("name", "one more")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = c.call("project_create", &[("name", "and another")]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("administrator"), "{}", r.body);
+}
+both!(projects_per_user_are_limited);
+
+// Sign-ups are throttled per client address (each costs an argon2 hash and makes a
+// project), counted before the hash, so a parallel burst cannot slip past.
+async fn sign_ups_are_throttled_per_address(app: &App) {
+    let limit = provision::accounts::SIGNUP_MAX_PER_ADDRESS as usize;
+    let tries = (0..limit + 5).map(|i| async move {
+        let mut c = app.client();
+        let email = format!("burst{i}@example.com");
+        c.call(
+            "sign_up",
+            &[("email", email.as_str()), ("password", "a long password!")],
+        )
+        .await
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    let made = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
+    let throttled: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(
+        (made, throttled.len()),
+        (limit, 5),
+        "{:?}",
+        answers
+            .iter()
+            .map(|a| (a.status, a.body.as_str()))
+            .collect::<Vec<_>>()
+    );
+    assert!(throttled[0].headers.contains_key("retry-after"));
+    assert!(
+        throttled[0].body.contains("Too many sign-ups"),
+        "{}",
+        throttled[0].body
+    );
+    // A client's own X-Forwarded-For claim (no proxy is trusted here) changes nothing.
+    let form = |who: &str| format!("email={who}%40example.com&password=a+long+password%21");
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("accept", "application/json"),
+        ("x-forwarded-for", "203.0.113.9"),
+    ];
+    let mut c = app.client();
+    let r = c
+        .send(
+            reqwest::Method::POST,
+            "/api/sign_up",
+            Some(form("claims").into_bytes()),
+            &headers,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    // Another address is not held back.
+    let mut c = app.client();
+    c.http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap();
+    let r = c
+        .send(
+            reqwest::Method::POST,
+            "/api/sign_up",
+            Some(form("elsewhere").into_bytes()),
+            &headers[..2],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both!(sign_ups_are_throttled_per_address);
+
 // Without JavaScript a signed-in page shows who is signed in and the list; `/` sends a
 // signed-in user to the list and anyone else to sign in; a file beside the pages is
 // served as it is.

@@ -19,6 +19,13 @@ pub fn AccountPage() -> impl IntoView {
                 query.with(|q| q.get("changed").is_some())
                     || matches!(action.value().get(), Some(Ok(())))
             };
+            let revoked = move || {
+                query
+                    .with(|q| q.get("revoked"))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .filter(|n| *n > 0)
+            };
+            let must_change = info.user.must_change_password;
             view! {
                 <section class="page">
                     <h1>"Account"</h1>
@@ -35,18 +42,27 @@ pub fn AccountPage() -> impl IntoView {
                         })}
                     <div class="card">
                         <h2>"Change password"</h2>
-                        {move || changed().then(|| view! { <Notice text="Password changed.".to_string() /> })}
+                        {move || changed().then(|| {
+                            let tokens = revoked()
+                                .map(|n| format!(" {n} API token(s) revoked."))
+                                .unwrap_or_default();
+                            view! { <Notice text=format!("Password changed. Your other sessions are signed out.{tokens}") /> }
+                        })}
                         <PostForm action=action attr:class="form" attr:id="password-form">
                             <ActionError value=action.value() />
                             <label for="current">"Current password"</label>
                             <input id="current" name="current" type="password" autocomplete="current-password" required />
                             <label for="new">"New password"</label>
                             <input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required />
-                            <p class="help">"At least 12 characters."</p>
+                            <p class="help">"At least 12 characters. Every other session of yours is signed out."</p>
+                            <label class="check">
+                                <input type="checkbox" name="revoke_tokens" value="on" id="revoke-tokens" />
+                                " Also revoke all my API tokens"
+                            </label>
                             <button type="submit" disabled=move || action.pending().get()>"Change password"</button>
                         </PostForm>
                     </div>
-                    <Tokens />
+                    {(!must_change).then(|| view! { <Tokens /> })}
                 </section>
             }
                 .into_any()
@@ -91,7 +107,7 @@ fn Tokens() -> impl IntoView {
                         })}
                         <table class="table" id="token-list">
                             <thead>
-                                <tr><th scope="col">"Name"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"State"</th><th scope="col">""</th></tr>
+                                <tr><th scope="col">"Name"</th><th scope="col">"Access"</th><th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col">"State"</th><th scope="col">""</th></tr>
                             </thead>
                             <tbody>
                                 {t.tokens.into_iter().map(|k| {
@@ -99,10 +115,12 @@ fn Tokens() -> impl IntoView {
                                     view! {
                                         <tr data-token=k.name.clone()>
                                             <td>{k.name.clone()}</td>
+                                            <td>{if k.read_only { "read only" } else { "read and write" }}</td>
                                             <td>{format_time(k.created_at)}</td>
+                                            <td>{k.expires_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
                                             <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
-                                            <td>{if k.revoked_at.is_some() { "revoked" } else { "active" }}</td>
-                                            <td>{k.revoked_at.is_none().then(move || view! {
+                                            <td>{if k.revoked_at.is_some() { "revoked" } else if k.expired { "expired" } else { "active" }}</td>
+                                            <td>{(k.revoked_at.is_none() && !k.expired).then(move || view! {
                                                 <PostForm action=revoke attr:class="inline">
                                                     <input type="hidden" name="id" value=id />
                                                     <button type="submit" class="secondary small">"Revoke"</button>
@@ -120,6 +138,18 @@ fn Tokens() -> impl IntoView {
             <PostForm action=create attr:class="form inline" attr:id="token-form">
                 <label for="token-name">"New token"</label>
                 <input id="token-name" name="name" required maxlength="64" placeholder="what it is for" />
+                <label for="token-expiry">"Expires in"</label>
+                <select id="token-expiry" name="expires_in_days">
+                    <option value="7">"7 days"</option>
+                    <option value="30">"30 days"</option>
+                    <option value="90" selected>"90 days"</option>
+                    <option value="365">"1 year"</option>
+                    <option value="never">"never"</option>
+                </select>
+                <label class="check">
+                    <input type="checkbox" name="read_only" value="on" id="token-read-only" />
+                    " Read only"
+                </label>
                 <button type="submit">"Create token"</button>
             </PostForm>
         </div>

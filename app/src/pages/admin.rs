@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{get_admin_audit, get_admin_users, AdminSetSignup, AdminUpdateUser};
+use crate::api::{
+    get_admin_audit, get_admin_users, AdminSetProjectLimit, AdminSetSignup, AdminUpdateUser,
+};
 use crate::cluster_api::{
     get_admin_clusters, get_admin_offer, get_admin_overview, get_admin_quotas, AdminFlavor,
     AdminOperation, AdminQuota, AdminVersion,
@@ -210,13 +212,21 @@ fn AllClusters() -> impl IntoView {
 #[component]
 fn Users() -> impl IntoView {
     let signup = Submit::new::<AdminSetSignup>();
+    let limit = Submit::new::<AdminSetProjectLimit>();
     let user_change = Submit::new::<AdminUpdateUser>();
     let data = crate::load(
-        move || (signup.version().get(), user_change.version().get()),
+        move || {
+            (
+                signup.version().get(),
+                limit.version().get(),
+                user_change.version().get(),
+            )
+        },
         |_| get_admin_users(),
     );
     view! {
         <ActionError value=signup.value() />
+        <ActionError value=limit.value() />
         <ActionError value=user_change.value() />
         <Transition fallback=loading>
             {move || Suspend::new(async move {
@@ -235,6 +245,11 @@ fn Users() -> impl IntoView {
                             <button type="submit" class="secondary">
                                 {if o.signup_open { "Close sign-up" } else { "Open sign-up" }}
                             </button>
+                        </PostForm>
+                        <PostForm action=limit attr:class="form inline" attr:id="project-limit-form">
+                            <label for="project-limit">"Projects a user may own"</label>
+                            <input id="project-limit" name="limit" type="number" min="1" max="1000" required value=o.project_limit.to_string() />
+                            <button type="submit" class="secondary">"Save"</button>
                         </PostForm>
                     </div>
                     <div class="card">
