@@ -164,9 +164,7 @@ pub async fn member_set(
             format!("No account uses {email}; they must sign up first."),
         )
     })?;
-    if role != Role::Owner {
-        keep_an_owner(store, project_id, &user.id).await?;
-    }
+    // The store refuses a change that would leave no owner, in the same transaction.
     store.member_upsert(project_id, &user.id, role).await?;
     audit(
         store,
@@ -197,12 +195,12 @@ pub async fn member_remove(
     if store.membership_role(project_id, user_id).await?.is_none() {
         return Err(Error::NotFound("No such member.".into()));
     }
-    keep_an_owner(store, project_id, user_id).await?;
     let email = store
         .user_by_id(user_id)
         .await?
         .map(|u| u.email)
         .unwrap_or_default();
+    // The store refuses a removal that would leave no owner, in the same transaction.
     store.member_remove(project_id, user_id).await?;
     audit(
         store,
@@ -259,16 +257,6 @@ pub async fn admin_update_user(
 }
 
 /// Refuses to take the owner role from `user_id` when they are the last owner.
-async fn keep_an_owner(store: &Store, project_id: &str, user_id: &str) -> Result<()> {
-    let is_owner = store.membership_role(project_id, user_id).await? == Some(Role::Owner);
-    if is_owner && store.owner_count(project_id).await? <= 1 {
-        return Err(Error::Conflict(
-            "A project keeps at least one owner.".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Authorizes, and audits a refusal.
 async fn guarded(
     store: &Store,

@@ -727,8 +727,11 @@ impl Store {
     }
 
     /// Adds a member or changes their role.
+    /// Adds a member or changes their role; refused (Conflict) if it would leave the
+    /// project without an owner.
     pub async fn member_upsert(&self, project_id: &str, user_id: &str, role: Role) -> Result<()> {
         let _forget = self.hot.users.forget();
+        let mut tx = self.membership_change(project_id).await?;
         sqlx::query(
             "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
@@ -737,19 +740,60 @@ impl Store {
         .bind(user_id)
         .bind(role.as_str())
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        Self::still_owned(tx, project_id).await
     }
 
+    /// Removes a member; refused (Conflict) if it would leave the project without an
+    /// owner.
     pub async fn member_remove(&self, project_id: &str, user_id: &str) -> Result<()> {
         let _forget = self.hot.users.forget();
+        let mut tx = self.membership_change(project_id).await?;
         let done = sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND user_id = $2")
             .bind(project_id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        expect_one(done.rows_affected(), "member")
+        expect_one(done.rows_affected(), "member")?;
+        Self::still_owned(tx, project_id).await
+    }
+
+    /// A transaction for a change to a project's members that first takes the project's
+    /// row for writing (SQLite: the write lock; PostgreSQL: the row lock), so two
+    /// changes to one project's members take turns: two owners removing each other at
+    /// once cannot both see the other still there.
+    async fn membership_change(
+        &self,
+        project_id: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE projects SET name = name WHERE id = $1")
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Commits a membership change if the project still has an owner.
+    async fn still_owned(
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        project_id: &str,
+    ) -> Result<()> {
+        let owners: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM memberships WHERE project_id = $1 AND role = 'owner'",
+        )
+        .bind(project_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if owners == 0 {
+            return Err(Error::Conflict(
+                "A project keeps at least one owner.".into(),
+            ));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn owner_count(&self, project_id: &str) -> Result<i64> {

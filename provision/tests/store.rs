@@ -392,6 +392,45 @@ both!(roles_and_isolation, |store: Store| async move {
     assert_eq!(store.owner_count(&project.id).await.unwrap(), 1);
 });
 
+// Two owners removing each other at once (or demoting each other) cannot leave their
+// project without an owner: the change and the owner count share one transaction.
+both!(
+    owner_removal_cannot_race_to_zero_owners,
+    |store: Store| async move {
+        for round in 0..10 {
+            let (a, project) = store
+                .user_create_with_project(&format!("a{round}@example.com"), "hash", false, false)
+                .await
+                .unwrap();
+            let (b, _) = store
+                .user_create_with_project(&format!("b{round}@example.com"), "hash", false, false)
+                .await
+                .unwrap();
+            store
+                .member_upsert(&project.id, &b.id, Role::Owner)
+                .await
+                .unwrap();
+            let (ra, rb) = if round % 2 == 0 {
+                tokio::join!(
+                    store.member_remove(&project.id, &a.id),
+                    store.member_remove(&project.id, &b.id)
+                )
+            } else {
+                tokio::join!(
+                    store.member_upsert(&project.id, &a.id, Role::Viewer),
+                    store.member_upsert(&project.id, &b.id, Role::Member)
+                )
+            };
+            assert!(ra.is_ok() != rb.is_ok(), "one of the two: {ra:?} {rb:?}");
+            assert!(
+                matches!(ra.err().or(rb.err()), Some(Error::Conflict(_))),
+                "the other is refused"
+            );
+            assert_eq!(store.owner_count(&project.id).await.unwrap(), 1);
+        }
+    }
+);
+
 both!(
     sessions_expire_and_audit_filters,
     |store: Store| async move {
