@@ -1179,6 +1179,19 @@ mod reader_tests {
             .unwrap();
         let (_, projects) = read(store.clone(), user.id.clone()).await;
         assert!(projects.iter().any(|p| p.project.description == "ours"));
+        // A project keeps an owner: another one joins before kim leaves or steps down.
+        let (lee, _) = store
+            .user_create_with_project("lee@example.com", "hash", false, false)
+            .await
+            .unwrap();
+        store
+            .member_upsert(&team.id, &lee.id, Role::Owner)
+            .await
+            .unwrap();
+        store
+            .member_upsert(&personal.id, &lee.id, Role::Owner)
+            .await
+            .unwrap();
         store.member_remove(&team.id, &user.id).await.unwrap();
         assert_eq!(read(store.clone(), user.id.clone()).await.1.len(), 1);
         store
