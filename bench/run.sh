@@ -100,6 +100,7 @@ PAGES_GOAL=$(verdict "$WORST_GZ <= 300000")
 kill "$PID" 2>/dev/null || true
 LOCALCLOUD_MD=$(cargo bench -q -p localcloud --bench localcloud)
 ENGINE_MD=$(cargo bench -q -p provision --bench engine)
+HASHING_MD=$(cargo bench -q -p provision --bench argon2)
 
 mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
@@ -158,6 +159,8 @@ Forwarding uses splice(2) (socket → pipe → socket in the kernel); the sender
 listener and the member share the machine's cores, so the ratio understates the proxy.
 
 $ENGINE_MD
+
+$HASHING_MD
 
 Reproduce: \`make bench\` (or \`BENCH_DURATION=30s make bench\` for longer runs).
 MD

@@ -26,11 +26,36 @@ pub const SIGNUP_WINDOW_MS: i64 = 60 * 60 * 1000;
 /// At most this many argon2 computations run at once (each holds 19 MiB for tens of
 /// milliseconds); the rest wait their turn. Without a bound, a burst of sign-ups or
 /// sign-ins ran one per blocking thread: up to 512 at once, about 9.5 GiB.
-fn hashing_permits() -> &'static tokio::sync::Semaphore {
-    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    PERMITS.get_or_init(|| {
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The threads that run argon2: [`max_hashing`] of them, started on first use, each
+/// taking the next job from one queue. A fixed set (not the blocking pool) bounds memory
+/// too: every thread that ever hashed keeps its allocator arena, so a burst spread over
+/// many blocking threads kept hundreds of MiB after the work was done.
+fn hashers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<HashJob>> {
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> =
+        std::sync::OnceLock::new();
+    QUEUE.get_or_init(|| {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(max_hashing(cpus))
+        let (tx, rx) = std::sync::mpsc::channel::<HashJob>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..max_hashing(cpus) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("start an argon2 thread");
+        }
+        std::sync::Mutex::new(tx)
     })
 }
 
@@ -39,12 +64,21 @@ fn max_hashing(cpus: usize) -> usize {
     cpus.clamp(2, 16)
 }
 
-/// Runs one argon2 computation on the blocking pool, within [`hashing_permits`].
+/// Runs one argon2 computation on the [`hashers`]; waits its turn behind the others.
 async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    let _permit = hashing_permits().acquire().await.map_err(Error::internal)?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(Error::internal)
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        // A caller that went away (its request dropped) while queued costs nothing.
+        if !done.is_closed() {
+            let _ = done.send(work());
+        }
+    });
+    hashers()
+        .lock()
+        .map_err(|_| Error::internal("argon2 queue poisoned"))?
+        .send(job)
+        .map_err(Error::internal)?;
+    result.await.map_err(Error::internal)
 }
 
 /// Checks and normalises an email address (trimmed, lower-cased).
@@ -776,7 +810,7 @@ mod hashing_tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_burst_of_hashes_waits_for_permits() {
+    async fn a_burst_of_hashes_waits_for_a_hashing_thread() {
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let burst: Vec<_> = (0..16)
