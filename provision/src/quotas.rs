@@ -122,6 +122,24 @@ pub async fn claim_in_txn(
     check(&quota, &used, &claim.more)
 }
 
+/// [`claim_in_txn`] and then `write` (the insert or update that takes what was
+/// claimed) in one transaction. The outer error is the claim's (over quota, database);
+/// the inner one is the write's own, for the caller to explain (a taken name).
+pub async fn claim_then<'q>(
+    store: &Store,
+    project_id: &str,
+    claim: &Claim<'_>,
+    write: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<std::result::Result<(), sqlx::Error>> {
+    let mut tx = store.pool().begin().await?;
+    claim_in_txn(&mut tx, project_id, claim).await?;
+    if let Err(e) = write.execute(&mut *tx).await {
+        return Ok(Err(e));
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
 /// What an insert asks of the quota: `more`, with the flavors and etcd size that turn
 /// recorded clusters into usage.
 pub struct Claim<'a> {
@@ -220,6 +238,10 @@ pub async fn usage_by_project(
     .await
 }
 
+/// A group's workers as quota counts them: a scale-up's claim while it runs.
+const NODES: &str =
+    "CASE WHEN n.claimed_count > n.node_count THEN n.claimed_count ELSE n.node_count END";
+
 async fn usage_by_project_on(
     conn: &mut sqlx::AnyConnection,
     project_id: Option<&str>,
@@ -255,8 +277,8 @@ async fn usage_by_project_on(
         );
     }
     let workers = sqlx::query(&format!(
-        "SELECT c.project_id, n.flavor, CAST(SUM(n.node_count) AS BIGINT) AS nodes, \
-         CAST(SUM(n.node_count * n.boot_volume_gib) AS BIGINT) AS gib \
+        "SELECT c.project_id, n.flavor, CAST(SUM({NODES}) AS BIGINT) AS nodes, \
+         CAST(SUM({NODES} * n.boot_volume_gib) AS BIGINT) AS gib \
          FROM node_groups n JOIN clusters c ON c.id = n.cluster_id WHERE {live} \
          GROUP BY c.project_id, n.flavor"
     ))

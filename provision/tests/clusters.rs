@@ -693,6 +693,178 @@ both!(
     }
 );
 
+/// Exactly one of `results` went through; the others were refused by the quota.
+fn one_within_quota<T: std::fmt::Debug>(results: &[provision::Result<T>], what: &str) {
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{what}: {results:?}");
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(r, Error::Conflict(m) if m.contains("quota")),
+            "{what}: {r:?}"
+        );
+    }
+}
+
+/// Sets the project's quota to what it uses now plus `room`, where `room` is not zero
+/// (the other limits stay at their defaults).
+async fn quota_with_room(e: &Env, room: provision::quotas::Usage) -> provision::quotas::Usage {
+    let etcd = saga::ETCD_GIB as i64;
+    let used = provision::quotas::usage(&e.store, &e.project, &e.flavors, etcd)
+        .await
+        .unwrap();
+    let d = provision::quotas::Quota::default();
+    let limit = |room: i64, used: i64, default: i64| if room > 0 { used + room } else { default };
+    let q = provision::quotas::Quota {
+        clusters: d.clusters,
+        vcpus: limit(room.vcpus, used.vcpus, d.vcpus),
+        ram_mib: d.ram_mib,
+        volume_gib: limit(room.volume_gib, used.volume_gib, d.volume_gib),
+        load_balancers: limit(room.load_balancers, used.load_balancers, d.load_balancers),
+    };
+    provision::quotas::set(&e.store, &e.project, &q)
+        .await
+        .unwrap();
+    used
+}
+
+both!(
+    parallel_node_groups_scales_services_and_volumes_cannot_pass_one_quota_together,
+    |store: Store| async move {
+        // Each kind of claim checks and takes its share in one step, so four requests at
+        // once on four clusters of one project, with room for one, record one. A
+        // scale-up's claim holds while it runs.
+        let e = env(store, |_| {}).await;
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            ids.push(active_cluster(&e, &format!("q{i}"), 1, 1).await);
+        }
+        let one_vcpu = provision::quotas::Usage {
+            vcpus: 1,
+            ..Default::default()
+        };
+        let small = |name: &str| -> clusters::NodeGroupSpec {
+            serde_json::from_value(serde_json::json!({
+                "name": name, "flavor": "m1.small", "node_count": 1,
+            }))
+            .unwrap()
+        };
+
+        // Node groups: one m1.small each, room for one vCPU.
+        quota_with_room(&e, one_vcpu).await;
+        let mut racers = tokio::task::JoinSet::new();
+        for id in &ids {
+            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
+            let (id, flavors, group) = (id.clone(), e.flavors.clone(), small("extra"));
+            racers.spawn(async move {
+                clusters::node_group_create(&store, &engine, &actor, &id, group, &flavors).await
+            });
+        }
+        one_within_quota(&racers.join_all().await, "node groups");
+        drain(&e.engine).await;
+
+        // Scale-ups: default-worker 1 -> 2 on each, room for one vCPU.
+        quota_with_room(&e, one_vcpu).await;
+        let mut racers = Vec::new();
+        for id in &ids {
+            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
+            let (id, cloud) = (id.clone(), e.cloud.clone());
+            racers.push(tokio::spawn(async move {
+                let change = clusters::NodeGroupChange {
+                    node_count: Some(2),
+                    ..Default::default()
+                };
+                clusters::scale(
+                    &store,
+                    &engine,
+                    cloud.as_ref(),
+                    &actor,
+                    &id,
+                    "default-worker",
+                    change,
+                )
+                .await
+            }));
+        }
+        // In the order of `ids` (a JoinSet answers in the order they finish).
+        let mut scales = Vec::new();
+        for r in racers {
+            scales.push(r.await.unwrap());
+        }
+        one_within_quota(&scales, "scale-ups");
+        // While the winner runs, its worker is claimed: nothing else fits.
+        let idle = ids
+            .iter()
+            .zip(&scales)
+            .find(|(_, r)| r.is_err())
+            .map(|(id, _)| id.clone())
+            .unwrap();
+        let meanwhile = clusters::node_group_create(
+            &e.store,
+            &e.engine,
+            &e.actor,
+            &idle,
+            small("meanwhile"),
+            &e.flavors,
+        )
+        .await;
+        assert!(
+            matches!(&meanwhile, Err(Error::Conflict(m)) if m.contains("quota")),
+            "{meanwhile:?}"
+        );
+        let etcd = saga::ETCD_GIB as i64;
+        let claimed = provision::quotas::usage(&e.store, &e.project, &e.flavors, etcd)
+            .await
+            .unwrap();
+        drain(&e.engine).await;
+        let done = provision::quotas::usage(&e.store, &e.project, &e.flavors, etcd)
+            .await
+            .unwrap();
+        assert_eq!(claimed, done, "the claim became the count");
+
+        // Services: one load balancer each, room for one.
+        quota_with_room(
+            &e,
+            provision::quotas::Usage {
+                load_balancers: 1,
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut racers = tokio::task::JoinSet::new();
+        for id in &ids {
+            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
+            let (id, cloud) = (id.clone(), e.cloud.clone());
+            racers.spawn(async move {
+                let web = service("web", &[(80, None)]);
+                workloads::service_create(&store, &engine, cloud.as_ref(), &actor, &id, web).await
+            });
+        }
+        one_within_quota(&racers.join_all().await, "services");
+        drain(&e.engine).await;
+
+        // Volumes: 5 GiB each, room for 5.
+        quota_with_room(
+            &e,
+            provision::quotas::Usage {
+                volume_gib: 5,
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut racers = tokio::task::JoinSet::new();
+        for id in &ids {
+            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
+            let (id, cloud) = (id.clone(), e.cloud.clone());
+            racers.spawn(async move {
+                let data = volume("data", 5, None);
+                workloads::volume_create(&store, &engine, cloud.as_ref(), &actor, &id, data).await
+            });
+        }
+        one_within_quota(&racers.join_all().await, "volumes");
+        drain(&e.engine).await;
+    }
+);
+
 both!(
     quotas_are_checked_before_any_cloud_call,
     |store: Store| async move {

@@ -520,18 +520,19 @@ pub async fn node_group_create(
     }
     let f = flavors.iter().find(|f| f.name == group.flavor);
     let n = group.node_count as i64;
-    let etcd = saga::ETCD_GIB as i64;
-    crate::quotas::check(
-        &crate::quotas::get(store, &cluster.project_id).await?,
-        &crate::quotas::usage(store, &cluster.project_id, flavors, etcd).await?,
-        &crate::quotas::Usage {
+    let claim = crate::quotas::Claim {
+        flavors,
+        etcd_gib: saga::ETCD_GIB as i64,
+        more: crate::quotas::Usage {
             vcpus: f.map_or(0, |f| f.vcpus as i64) * n,
             ram_mib: f.map_or(0, |f| f.ram_mib as i64) * n,
             volume_gib: group.boot_volume_gib as i64 * n,
             ..Default::default()
         },
-    )?;
-    let ng = store.node_group_insert(cluster_id, &group).await?;
+    };
+    let ng = store
+        .node_group_insert_within_quota(&cluster.project_id, cluster_id, &group, &claim)
+        .await?;
     let spec = spec_with_group(&cluster, group.clone());
     let image = versions::image_of(store, &cluster.kubernetes_version).await?;
     let submitted = submit_marked(
@@ -883,6 +884,10 @@ pub async fn scale(
             cluster.status
         )));
     }
+    let image = versions::image_of(store, &cluster.kubernetes_version).await?;
+    // A scale-up claims its workers now, in one step with the check: usage counts the
+    // target until the operation ends, so parallel scales and creates see each other.
+    let mut claimed_before = None;
     if !add.is_empty() {
         let flavors = cloud
             .flavor_list()
@@ -890,17 +895,21 @@ pub async fn scale(
             .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
         let f = flavors.iter().find(|f| f.name == ng.flavor);
         let n = add.len() as i64;
-        let etcd = saga::ETCD_GIB as i64;
-        crate::quotas::check(
-            &crate::quotas::get(store, &cluster.project_id).await?,
-            &crate::quotas::usage(store, &cluster.project_id, &flavors, etcd).await?,
-            &crate::quotas::Usage {
+        let claim = crate::quotas::Claim {
+            flavors: &flavors,
+            etcd_gib: saga::ETCD_GIB as i64,
+            more: crate::quotas::Usage {
                 vcpus: f.map_or(0, |f| f.vcpus as i64) * n,
                 ram_mib: f.map_or(0, |f| f.ram_mib as i64) * n,
                 volume_gib: ng.boot_volume_gib * n,
                 ..Default::default()
             },
-        )?;
+        };
+        claimed_before = Some(
+            store
+                .node_group_claim(&cluster.project_id, &ng.id, target as i64, &claim)
+                .await?,
+        );
     }
     let spec = spec_with_group(
         &cluster,
@@ -911,7 +920,6 @@ pub async fn scale(
             ..ng.spec()
         },
     );
-    let image = versions::image_of(store, &cluster.kubernetes_version).await?;
     let op = submit_marked(
         store,
         engine,
@@ -933,7 +941,16 @@ pub async fn scale(
             }),
         },
     )
-    .await?;
+    .await;
+    let op = match op {
+        Ok(op) => op,
+        Err(e) => {
+            if let Some(before) = claimed_before {
+                store.node_group_set_claim(&ng.id, before).await?;
+            }
+            return Err(e);
+        }
+    };
     store
         .node_group_set_bounds(&ng.id, min as i64, max as i64)
         .await?;

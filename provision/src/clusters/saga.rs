@@ -880,7 +880,11 @@ impl SagaKind for ScaleNodeGroup {
                 self.store.node_group_remove(ng).await?;
                 format!("Adding a node group failed and was undone: {error}")
             }
-            ScaleMode::Grow => format!("Scaling failed and was undone: {error}"),
+            ScaleMode::Grow => {
+                let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+                self.store.node_group_set_claim(ng, None).await?;
+                format!("Scaling failed and was undone: {error}")
+            }
             ScaleMode::Shrink => format!("Removing nodes failed (retry carries on): {error}"),
         };
         self.store

@@ -144,13 +144,17 @@ impl Store {
         self.cluster_get(project_id, &id).await
     }
 
-    /// Adds a node group to a cluster; a group of the same name is refused.
-    pub async fn node_group_insert(
+    /// Adds a node group to a cluster of `project_id` after claiming its workers from
+    /// the project's quota, in one transaction; a group of the same name is refused.
+    pub async fn node_group_insert_within_quota(
         &self,
+        project_id: &str,
         cluster_id: &str,
         ng: &NodeGroupSpec,
+        claim: &crate::quotas::Claim<'_>,
     ) -> Result<NodeGroup> {
         let mut tx = self.pool().begin().await?;
+        crate::quotas::claim_in_txn(&mut tx, project_id, claim).await?;
         node_group_insert(&mut tx, cluster_id, ng, now_ms())
             .await
             .map_err(|_| {
@@ -280,10 +284,49 @@ impl Store {
         Ok(())
     }
 
+    /// Records a group's count once its operation is done; a scale-up's claim ends.
     pub async fn node_group_set_count(&self, id: &str, count: i64) -> Result<()> {
-        sqlx::query("UPDATE node_groups SET node_count = $1, updated_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE node_groups SET node_count = $1, claimed_count = NULL, updated_at = $2 WHERE id = $3")
             .bind(count)
             .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Claims a scale-up of group `id` to `target` workers from the project's quota, in
+    /// one transaction, and answers the claim it replaced (to put back if the operation
+    /// is refused). Usage counts `target` until [`Store::node_group_set_claim`] or
+    /// [`Store::node_group_set_count`] ends the claim.
+    pub async fn node_group_claim(
+        &self,
+        project_id: &str,
+        id: &str,
+        target: i64,
+        claim: &crate::quotas::Claim<'_>,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.pool().begin().await?;
+        crate::quotas::claim_in_txn(&mut tx, project_id, claim).await?;
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT claimed_count FROM node_groups WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+        sqlx::query("UPDATE node_groups SET claimed_count = $1 WHERE id = $2")
+            .bind(target)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(before)
+    }
+
+    /// Sets (or with `None` ends) a group's scale-up claim.
+    pub async fn node_group_set_claim(&self, id: &str, claimed: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE node_groups SET claimed_count = $1 WHERE id = $2")
+            .bind(claimed)
             .bind(id)
             .execute(self.pool())
             .await?;

@@ -284,22 +284,28 @@ async fn mutable_cluster(store: &Store, actor: &Actor, cluster_id: &str) -> Resu
     Ok(cluster)
 }
 
-async fn check_quota(
+/// Inserts a service or volume row (`insert`) in one transaction with claiming `more`
+/// from the project's quota: parallel requests see each other's claims.
+async fn insert_within_quota<'q>(
     store: &Store,
+    cloud: &dyn Cloud,
     project_id: &str,
     more: crate::quotas::Usage,
-    cloud: &dyn Cloud,
+    insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    what: &str,
 ) -> Result<()> {
     let flavors = cloud
         .flavor_list()
         .await
         .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
-    let etcd = super::saga::ETCD_GIB as i64;
-    crate::quotas::check(
-        &crate::quotas::get(store, project_id).await?,
-        &crate::quotas::usage(store, project_id, &flavors, etcd).await?,
-        &more,
-    )
+    let claim = crate::quotas::Claim {
+        flavors: &flavors,
+        etcd_gib: super::saga::ETCD_GIB as i64,
+        more,
+    };
+    crate::quotas::claim_then(store, project_id, &claim, insert)
+        .await?
+        .map_err(|e| unique_violation(e, what))
 }
 
 /// Submits the operation that makes the row `id` of `table` real; when it is refused
@@ -358,16 +364,6 @@ pub async fn service_create(
         taken.insert(free);
         p.node_port = Some(free);
     }
-    check_quota(
-        store,
-        &cluster.project_id,
-        crate::quotas::Usage {
-            load_balancers: 1,
-            ..Default::default()
-        },
-        cloud,
-    )
-    .await?;
     // The members: every worker of the cluster, on the node port.
     let workers: Vec<Value> = cloud
         .server_list(&cluster_metadata(cluster_id))
@@ -383,7 +379,7 @@ pub async fn service_create(
     let id = crate::new_id();
     let now = now_ms();
     let ports = serde_json::to_string(&spec.ports).map_err(Error::internal)?;
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO cluster_services (id, cluster_id, name, ports, status, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'CREATING', $5, $6, $6)",
     )
@@ -392,10 +388,20 @@ pub async fn service_create(
     .bind(&spec.name)
     .bind(&ports)
     .bind(&actor.user_id)
-    .bind(now)
-    .execute(store.pool())
-    .await
-    .map_err(|e| unique_violation(e, "service"))?;
+    .bind(now);
+    let one_balancer = crate::quotas::Usage {
+        load_balancers: 1,
+        ..Default::default()
+    };
+    insert_within_quota(
+        store,
+        cloud,
+        &cluster.project_id,
+        one_balancer,
+        insert,
+        "service",
+    )
+    .await?;
     let op = submit_or_forget(
         store,
         engine,
@@ -483,19 +489,9 @@ pub async fn volume_create(
 ) -> Result<(PersistentVolume, OperationRow)> {
     req.validate()?;
     let cluster = mutable_cluster(store, actor, cluster_id).await?;
-    check_quota(
-        store,
-        &cluster.project_id,
-        crate::quotas::Usage {
-            volume_gib: req.size_gib as i64,
-            ..Default::default()
-        },
-        cloud,
-    )
-    .await?;
     let id = crate::new_id();
     let now = now_ms();
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO cluster_volumes (id, cluster_id, name, size_gib, volume_type, status, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'CREATING', $6, $7, $7)",
     )
@@ -505,10 +501,12 @@ pub async fn volume_create(
     .bind(req.size_gib as i64)
     .bind(&req.volume_type)
     .bind(&actor.user_id)
-    .bind(now)
-    .execute(store.pool())
-    .await
-    .map_err(|e| unique_violation(e, "volume"))?;
+    .bind(now);
+    let size = crate::quotas::Usage {
+        volume_gib: req.size_gib as i64,
+        ..Default::default()
+    };
+    insert_within_quota(store, cloud, &cluster.project_id, size, insert, "volume").await?;
     let op = submit_or_forget(
         store,
         engine,
