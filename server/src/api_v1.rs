@@ -34,6 +34,8 @@ pub struct ApiState {
     pub forwarded_hops: usize,
     /// A console session ends this long after sign-in (as in the console).
     pub session_absolute_ms: i64,
+    /// The live streams open, capped per user and in all.
+    pub streams: Arc<crate::live_streams::LiveStreams>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -1114,59 +1116,115 @@ async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
 
-/// The cluster's progress as server-sent events: one `progress` event whenever its
+/// How often an open stream asks again whether its caller may still see the cluster.
+const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether the caller who opened a stream may still see `cluster_id`: the request's
+/// credentials resolved again (a disabled user, a changed password, a revoked or expired
+/// token fail here), its session still on record (signed out elsewhere), and the
+/// cluster still in one of the caller's projects.
+async fn still_allowed(state: &ApiState, request: &http::request::Parts, cluster_id: &str) -> bool {
+    use axum::extract::FromRequestParts;
+    let mut parts = request.clone();
+    let Ok(caller) = Caller::from_request_parts(&mut parts, state).await else {
+        return false;
+    };
+    if matches!(caller.actor.credential, Credential::Session) {
+        let Some(id) = parts.extensions.get::<Session>().and_then(|s| s.id()) else {
+            return false;
+        };
+        let on_record = state
+            .store
+            .session_load(&id.to_string(), provision::now_ms())
+            .await;
+        if !matches!(on_record, Ok(Some(_))) {
+            return false;
+        }
+    }
+    clusters::cluster_for(&state.store, &caller.actor, cluster_id, Action::View)
+        .await
+        .is_ok()
+}
+
+/// The cluster's progress as server-sent events: one `message` event whenever its
 /// status or an operation's state or step count changes (checked twice a second), for
-/// at most ten minutes, or until the cluster is deleted. The console's cluster page
-/// listens while something runs.
+/// at most ten minutes, until the cluster is deleted, or until its caller may no longer
+/// see it (asked again every [`STREAM_RECHECK`]). Streams are capped per user and in
+/// all ([`crate::live_streams`]). The console's cluster page listens while something
+/// runs.
 async fn cluster_events(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
+    request: http::request::Parts,
 ) -> ApiResult<Response> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let store = state.store.clone();
+    let permit = state.streams.open(&caller.user.id)?;
     let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    let stream = futures_util::stream::unfold(
-        (store, cluster.id, String::new(), true, false),
-        move |(store, id, last, first, gone)| async move {
-            loop {
-                // The last event said the cluster is gone: nothing more will change.
-                if gone {
-                    return None;
-                }
-                if !first || !last.is_empty() {
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                }
-                if std::time::Instant::now() > until {
-                    return None;
-                }
-                let (status, gone) = match store.cluster_by_id(&id).await {
-                    Ok(c) => {
-                        let gone = c.status == "DELETED";
-                        (c.status, gone)
-                    }
-                    Err(_) => return None,
-                };
-                let ops = store.op_list_for(&id).await.unwrap_or_default();
-                let now = json!({
-                    "status": status,
-                    "operations": ops.iter().take(5).map(|o| json!({
-                        "id": o.id, "state": o.state.as_str(), "done": o.steps_done, "total": o.steps_total,
-                    })).collect::<Vec<_>>(),
-                })
-                .to_string();
-                if now != last {
-                    let event = Event::default().event("message").data(now.clone());
-                    return Some((
-                        Ok::<_, std::convert::Infallible>(event),
-                        (store, id, now, false, gone),
-                    ));
-                }
+    let follow = Follow {
+        state,
+        request,
+        id: cluster.id,
+        last: String::new(),
+        first: true,
+        gone: false,
+        checked: std::time::Instant::now(),
+        _permit: permit,
+    };
+    let stream = futures_util::stream::unfold(follow, move |mut f| async move {
+        loop {
+            // The last event said the cluster is gone: nothing more will change.
+            if f.gone {
+                return None;
             }
-        },
-    );
+            if !f.first || !f.last.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            if std::time::Instant::now() > until {
+                return None;
+            }
+            if f.checked.elapsed() >= STREAM_RECHECK {
+                if !still_allowed(&f.state, &f.request, &f.id).await {
+                    return None;
+                }
+                f.checked = std::time::Instant::now();
+            }
+            let store = &f.state.store;
+            let status = match store.cluster_by_id(&f.id).await {
+                Ok(c) => c.status,
+                Err(_) => return None,
+            };
+            let ops = store.op_list_for(&f.id).await.unwrap_or_default();
+            let now = json!({
+                "status": status,
+                "operations": ops.iter().take(5).map(|o| json!({
+                    "id": o.id, "state": o.state.as_str(), "done": o.steps_done, "total": o.steps_total,
+                })).collect::<Vec<_>>(),
+            })
+            .to_string();
+            if now != f.last {
+                f.gone = status == "DELETED";
+                f.first = false;
+                f.last = now.clone();
+                let event = Event::default().event("message").data(now);
+                return Some((Ok::<_, std::convert::Infallible>(event), f));
+            }
+        }
+    });
     Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5)))
         .into_response())
+}
+
+/// What a cluster's event stream carries from one poll to the next.
+struct Follow {
+    state: ApiState,
+    request: http::request::Parts,
+    id: String,
+    last: String,
+    first: bool,
+    gone: bool,
+    checked: std::time::Instant,
+    _permit: crate::live_streams::StreamPermit,
 }

@@ -61,6 +61,14 @@ pub struct Config {
     #[arg(long, env = "SHIPYARD_SIGNUPS_PER_ADDRESS_PER_HOUR", default_value_t = provision::accounts::SIGNUP_MAX_PER_ADDRESS)]
     pub signups_per_address_per_hour: i64,
 
+    /// Live views (server-sent event streams) one user may keep open at once.
+    #[arg(long, env = "SHIPYARD_LIVE_STREAMS_PER_USER", default_value_t = crate::live_streams::PER_USER)]
+    pub live_streams_per_user: usize,
+
+    /// Live views open at once on this server, all users together.
+    #[arg(long, env = "SHIPYARD_LIVE_STREAMS_TOTAL", default_value_t = crate::live_streams::TOTAL)]
+    pub live_streams_total: usize,
+
     /// Email of the first admin, created at first start.
     #[arg(
         long,

@@ -3,6 +3,7 @@
 
 pub mod api_v1;
 pub mod config;
+pub mod live_streams;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -168,6 +169,10 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         secret_key,
         forwarded_hops: config.forwarded_hops(),
         session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
+        streams: live_streams::LiveStreams::new(
+            config.live_streams_per_user,
+            config.live_streams_total,
+        ),
     };
     let router = router(config, store.clone(), api);
     Ok(Server {

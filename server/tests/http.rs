@@ -1622,6 +1622,172 @@ both!(api_creates_plans_and_deletes_clusters);
 
 /// Kubeconfigs, node groups, services and volumes through the API; another user gets
 /// 404 on every one of those routes.
+/// Opens the cluster's live stream with a session cookie or a token; answers the
+/// response (its body still streaming).
+async fn open_stream(c: &Client, id: &str, token: Option<&str>) -> reqwest::Response {
+    let mut req = c.http.get(format!("{}/clusters/{id}/events", c.base));
+    req = match token {
+        Some(t) => req.header("authorization", format!("Bearer {t}")),
+        None => req.header(COOKIE, c.cookie.clone().unwrap()),
+    };
+    req.send().await.unwrap()
+}
+
+/// Reads a live stream to its end; panics if it is still open after `within`.
+async fn ends_within(stream: reqwest::Response, within: Duration, why: &str) {
+    let mut stream = stream;
+    tokio::time::timeout(within, async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the stream did not end: {why}"));
+}
+
+async fn live_streams_are_capped_and_end_with_access(app: &App) {
+    use reqwest::Method;
+    let mut a = app.signed_up("streams@example.com").await;
+    let mut b = app.signed_up("streams-viewer@example.com").await;
+    let token = a.token("streams").await;
+    let body = serde_json::json!({ "name": "live", "master_count": 1,
+        "node_groups": [ { "name": "default-worker", "flavor": "m1.small", "node_count": 1 } ] });
+    let r = a
+        .api(Method::POST, "/api/v1/clusters", Some(&token), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.json()["cluster"]["id"].as_str().unwrap().to_string();
+    let op = r.json()["operation"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        wait_operation(&mut a, &token, &op).await["state"],
+        "succeeded"
+    );
+
+    // Eight at once per user (the default); the ninth is refused with 429 and words.
+    let mut open = Vec::new();
+    for _ in 0..server::live_streams::PER_USER {
+        let s = open_stream(&a, &id, None).await;
+        assert_eq!(s.status(), StatusCode::OK);
+        open.push(s);
+    }
+    let r = a
+        .send(Method::GET, &format!("/clusters/{id}/events"), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("live views open"), "{}", r.body);
+    // A stream the client closed gives its place back (noticed at the next keep-alive).
+    drop(open.pop());
+    let mut reopened = None;
+    for _ in 0..200 {
+        let s = open_stream(&a, &id, None).await;
+        if s.status() == StatusCode::OK {
+            reopened = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    open.push(reopened.expect("a closed stream's place comes back"));
+    drop(open);
+
+    // Access is asked again while a stream runs. A revoked token's stream ends.
+    let second = a.token("second").await;
+    let by_token = open_stream(&a, &id, Some(&second)).await;
+    assert_eq!(by_token.status(), StatusCode::OK);
+    let tokens = a
+        .api(Method::GET, "/api/v1/tokens", Some(&token), None)
+        .await
+        .json();
+    let second_id = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "second")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = a
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{second_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    ends_within(by_token, Duration::from_secs(20), "token revoked").await;
+
+    // A member removed from the project: their stream ends.
+    let project = a.session().await["current"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = a
+        .call(
+            "member_set",
+            &[
+                ("project_id", &project),
+                ("email", "streams-viewer@example.com"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let viewing = open_stream(&b, &id, None).await;
+    assert_eq!(viewing.status(), StatusCode::OK);
+    let b_id = b.session().await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = a
+        .call(
+            "member_remove",
+            &[("project_id", &project), ("user_id", &b_id)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    ends_within(viewing, Duration::from_secs(20), "member removed").await;
+
+    // A signed-out session's stream ends, and so does a disabled user's.
+    let mut other = app.client();
+    let r = other
+        .call(
+            "sign_in",
+            &[
+                ("email", "streams@example.com"),
+                ("password", "a long password!"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let signed_in_elsewhere = open_stream(&other, &id, None).await;
+    assert_eq!(signed_in_elsewhere.status(), StatusCode::OK);
+    let r = other.call("sign_out", &[]).await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.body
+    );
+    ends_within(signed_in_elsewhere, Duration::from_secs(20), "signed out").await;
+    let mine = open_stream(&a, &id, None).await;
+    assert_eq!(mine.status(), StatusCode::OK);
+    let mut admin = app.admin().await;
+    let users = admin.call("admin_users", &[]).await.json();
+    let a_id = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "streams@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = admin
+        .call("admin_user", &[("user_id", &a_id), ("change", "disable")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    ends_within(mine, Duration::from_secs(20), "user disabled").await;
+}
+both!(live_streams_are_capped_and_end_with_access);
+
 async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
     use reqwest::Method;
     let mut c = app.signed_up("api-more@example.com").await;
