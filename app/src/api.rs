@@ -42,6 +42,16 @@ mod convert {
         }
     }
 
+    pub fn invitation(i: &provision::invitations::Invitation) -> InvitationDto {
+        InvitationDto {
+            project_id: i.project_id.clone(),
+            project_name: i.project_name.clone(),
+            email: i.email.clone(),
+            role: i.role.to_string(),
+            expires_at: i.expires_at,
+        }
+    }
+
     pub fn audit(a: &AuditEntry) -> AuditDto {
         AuditDto {
             id: a.id,
@@ -167,10 +177,12 @@ pub async fn get_project(project_id: String) -> Result<ProjectDetails, AppError>
     let store = state()?.store;
     let (project, role) = provision::projects::get(&store, &actor, &project_id).await?;
     let members = provision::projects::members(&store, &actor, &project_id).await?;
+    let invitations = provision::invitations::of_project(&store, &actor, &project_id).await?;
     let with_role = provision::domain::ProjectWithRole { project, role };
     Ok(ProjectDetails {
         project: convert::project(&with_role),
         members: members.iter().map(convert::member).collect(),
+        invitations: invitations.iter().map(convert::invitation).collect(),
         can_edit: role.allows(Action::Mutate),
         can_manage: role.allows(Action::ManageMembers),
     })
@@ -201,8 +213,51 @@ pub async fn update_project(project_id: String, description: String) -> Result<(
 pub async fn set_member(project_id: String, email: String, role: String) -> Result<(), AppError> {
     use crate::ssr::*;
     let (actor, _, _) = require_actor().await?;
-    provision::projects::member_set(&state()?.store, &actor, &project_id, &email, &role).await?;
-    leptos_axum::redirect("/project?saved=member");
+    let done = provision::projects::member_set(&state()?.store, &actor, &project_id, &email, &role)
+        .await?;
+    leptos_axum::redirect(match done {
+        provision::invitations::MemberSet::RoleChanged => "/project?saved=role",
+        provision::invitations::MemberSet::Invited => "/project?saved=invitation",
+    });
+    Ok(())
+}
+
+/// The signed-in user's open invitations to projects.
+#[server(endpoint = "my_invitations")]
+pub async fn get_my_invitations() -> Result<Vec<InvitationDto>, AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    let mine = provision::invitations::mine(&state()?.store, &actor).await?;
+    Ok(mine.iter().map(convert::invitation).collect())
+}
+
+/// Accepts an invitation: the user joins the project, which becomes their current one.
+#[server(endpoint = "invitation_accept")]
+pub async fn accept_invitation(project_id: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, session) = require_actor().await?;
+    provision::invitations::accept(&state()?.store, &actor, &project_id).await?;
+    set_session_project(&session, &project_id).await?;
+    leptos_axum::redirect(&format!("/project?joined={project_id}"));
+    Ok(())
+}
+
+#[server(endpoint = "invitation_decline")]
+pub async fn decline_invitation(project_id: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::invitations::decline(&state()?.store, &actor, &project_id).await?;
+    leptos_axum::redirect("/project?saved=declined");
+    Ok(())
+}
+
+/// Withdraws an invitation (owners).
+#[server(endpoint = "invitation_revoke")]
+pub async fn revoke_invitation(project_id: String, email: String) -> Result<(), AppError> {
+    use crate::ssr::*;
+    let (actor, _, _) = require_actor().await?;
+    provision::invitations::revoke(&state()?.store, &actor, &project_id, &email).await?;
+    leptos_axum::redirect("/project?saved=invitation-withdrawn");
     Ok(())
 }
 

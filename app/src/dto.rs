@@ -37,10 +37,21 @@ pub struct MemberDto {
     pub created_at: i64,
 }
 
+/// An open invitation to a project (see `provision::invitations`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationDto {
+    pub project_id: String,
+    pub project_name: String,
+    pub email: String,
+    pub role: String,
+    pub expires_at: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectDetails {
     pub project: ProjectDto,
     pub members: Vec<MemberDto>,
+    pub invitations: Vec<InvitationDto>,
     pub can_edit: bool,
     pub can_manage: bool,
 }

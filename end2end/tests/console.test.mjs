@@ -54,28 +54,33 @@ test('projects: create, describe, add a viewer who sees it read-only', async () 
   await page.click('#project-update-form button[type=submit]');
   await page.waitForSelector('[role=status]:has-text("Saved (description)")');
 
+  // Adding someone invites their email; they join once they accept.
   await page.fill('#member-email', viewer.email);
   await page.selectOption('#member-role', 'viewer');
   await page.click('#member-form button[type=submit]');
-  await page.waitForSelector(`#members td:text-is("${viewer.email}")`);
-  const row = page.locator('#members tr', { hasText: viewer.email });
-  assert.equal(await row.locator('.badge').textContent(), 'viewer');
+  await page.waitForSelector('[role=status]:has-text("Invitation saved")');
+  await page.waitForSelector(`#invitations td:text-is("${viewer.email}")`);
+  const invited = page.locator('#invitations tr', { hasText: viewer.email });
+  assert.equal(await invited.locator('.badge').textContent(), 'viewer');
+  assert.equal(await page.locator(`#members td:text-is("${viewer.email}")`).count(), 0);
 
-  // The viewer switches to the project and can read but not edit it.
+  // The viewer accepts on their Project page: the project becomes their current one,
+  // and they can read but not edit it.
   const v = viewer.page;
-  await v.reload();
-  await hydrated(v);
-  await v.selectOption('#project-switch', { label: name });
-  // The switch is a fetch from the hydrated page: the next navigation waits for its answer.
-  await Promise.all([
-    v.waitForResponse((r) => r.url().endsWith('/api/switch_project') && r.ok()),
-    v.click('.switcher button'),
-  ]);
   await v.goto(`${server.url}/project`);
+  await hydrated(v);
+  await v.click(`#my-invitations tr:has-text("${name}") button:text-is("Accept")`);
   await v.waitForSelector(`h1:text-is("${name}")`);
+  await v.waitForSelector('[role=status]:has-text("You joined the project")');
+  assert.equal(await v.$eval('#project-switch', (s) => s.selectedOptions[0].textContent), name);
+  assert.equal(await v.locator('#my-invitations').count(), 0);
   assert.equal(await v.textContent('[data-testid=description]'), 'Clusters for the payments team');
   assert.equal(await v.locator('#project-update-form').count(), 0);
   assert.equal(await v.locator('#member-form').count(), 0);
+  // The owner now sees them as a member.
+  await page.reload();
+  await page.waitForSelector(`#members td:text-is("${viewer.email}")`);
+  assert.equal(await page.locator('#invitations').count(), 0);
   await ownerCtx.close();
   await viewerCtx.close();
 });
@@ -233,11 +238,30 @@ test('without JavaScript: create a project, describe it, add a member, switch ba
   await page.waitForSelector('[role=status]:has-text("Saved (description)")');
   assert.equal(await page.inputValue('#description'), 'Made without a line of JavaScript');
 
+  // An email with an account and one without get the same answer: an invitation.
   await page.fill('#member-email', 'nobody-at-all@example.com');
   await page.click('#member-form button[type=submit]');
-  await page.waitForSelector('[role=alert]:has-text("No account uses")');
+  await page.waitForSelector('#invitations td:text-is("nobody-at-all@example.com")');
+  const noAccount = await page.textContent('[role=status]');
   await page.fill('#member-email', member.email);
   await page.click('#member-form button[type=submit]');
+  await page.waitForSelector(`#invitations td:text-is("${member.email}")`);
+  assert.equal(await page.textContent('[role=status]'), noAccount);
+  assert.match(noAccount, /Invitation saved/);
+
+  // The member accepts, without JavaScript either.
+  const memberCtx = await browser.newContext({ javaScriptEnabled: false });
+  const mp = await memberCtx.newPage();
+  await mp.goto(`${server.url}/signin`);
+  await mp.fill('#email', member.email);
+  await mp.fill('#password', member.password);
+  await mp.click('#signin-form button[type=submit]');
+  await mp.waitForURL(`${server.url}/clusters`);
+  await mp.goto(`${server.url}/project`);
+  await mp.click(`#my-invitations tr:has-text("${name}") button:text-is("Accept")`);
+  await mp.waitForSelector(`h1:text-is("${name}")`);
+  await memberCtx.close();
+  await page.reload();
   await page.waitForSelector(`#members td:text-is("${member.email}")`);
 
   await page.selectOption('#project-switch', { index: 0 });

@@ -11,6 +11,7 @@ pub mod cloud;
 pub mod clusters;
 pub mod domain;
 pub mod error;
+pub mod invitations;
 pub mod operations;
 pub mod ops;
 pub mod pki;

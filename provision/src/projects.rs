@@ -140,14 +140,17 @@ pub async fn members(store: &Store, actor: &Actor, project_id: &str) -> Result<V
     store.member_list(project_id).await
 }
 
-/// Adds a member by email, or changes their role. The last owner cannot be demoted.
+/// Adds someone by email: a member already has their role changed (the last owner
+/// cannot be demoted); anyone else is invited (see [`crate::invitations`]), with the
+/// same answer whether or not an account uses the email.
 pub async fn member_set(
     store: &Store,
     actor: &Actor,
     project_id: &str,
     email: &str,
     role: &str,
-) -> Result<()> {
+) -> Result<crate::invitations::MemberSet> {
+    use crate::invitations::MemberSet;
     let (project, _) = guarded(
         store,
         actor,
@@ -158,24 +161,34 @@ pub async fn member_set(
     .await?;
     let role: Role = role.parse()?;
     let email = crate::accounts::validate_email(email)?;
-    let user = store.user_by_email(&email).await?.ok_or_else(|| {
-        Error::invalid(
-            "email",
-            format!("No account uses {email}; they must sign up first."),
-        )
-    })?;
-    // The store refuses a change that would leave no owner, in the same transaction.
-    store.member_upsert(project_id, &user.id, role).await?;
+    let member = store
+        .member_list(project_id)
+        .await?
+        .into_iter()
+        .find(|m| m.email == email);
+    let (done, action) = match member {
+        Some(m) => {
+            // The store refuses a change that would leave no owner, in the same
+            // transaction.
+            store.member_upsert(project_id, &m.user_id, role).await?;
+            (MemberSet::RoleChanged, "member.set")
+        }
+        None => {
+            crate::invitations::invite(store, actor, project_id, &email, role).await?;
+            (MemberSet::Invited, "member.invite")
+        }
+    };
     audit(
         store,
         actor,
         Some(project_id),
-        "member.set",
+        action,
         &format!("project:{} member:{email}", project.name),
         Outcome::Success,
         role.as_str(),
     )
-    .await
+    .await?;
+    Ok(done)
 }
 
 pub async fn member_remove(

@@ -726,7 +726,12 @@ impl Store {
             .collect()
     }
 
-    /// Adds a member or changes their role.
+    /// For a write to memberships made outside this file: what is kept of users is
+    /// forgotten when the answer drops (see [`HotCache`]).
+    pub(crate) fn users_changing(&self) -> impl Drop + '_ {
+        self.hot.users.forget()
+    }
+
     /// Adds a member or changes their role; refused (Conflict) if it would leave the
     /// project without an owner.
     pub async fn member_upsert(&self, project_id: &str, user_id: &str, role: Role) -> Result<()> {

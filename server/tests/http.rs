@@ -843,9 +843,13 @@ async fn roles_viewer_member_owner(app: &App) {
         .as_str()
         .unwrap()
         .to_string();
+    // Adding someone invites their email: the answer is the same whether or not an
+    // account uses it, so the form tells nobody who has one.
+    let mut answers = Vec::new();
     for (email, role) in [
         ("viewer@example.com", "viewer"),
         ("member@example.com", "member"),
+        ("nobody-here@example.com", "member"),
     ] {
         let r = owner
             .call(
@@ -854,7 +858,62 @@ async fn roles_viewer_member_owner(app: &App) {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        answers.push((r.status, r.body, r.headers.get(LOCATION).cloned()));
     }
+    assert_eq!(answers[1], answers[2], "an account and none look the same");
+    let details = owner
+        .call("project", &[("project_id", &project)])
+        .await
+        .json();
+    assert_eq!(details["members"].as_array().unwrap().len(), 1, "{details}");
+    let invited: Vec<&str> = details["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        invited,
+        [
+            "member@example.com",
+            "nobody-here@example.com",
+            "viewer@example.com"
+        ]
+    );
+    // Not a member until they accept; then with the role they were invited with.
+    let r = viewer.call("project", &[("project_id", &project)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let mine = viewer.call("my_invitations", &[]).await.json();
+    assert_eq!(mine[0]["project_id"], project.as_str(), "{mine}");
+    assert_eq!(mine[0]["role"], "viewer", "{mine}");
+    for c in [&mut viewer, &mut member] {
+        let r = c
+            .call("invitation_accept", &[("project_id", &project)])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(c.session().await["current"]["id"], project.as_str());
+        let r = c
+            .call("invitation_accept", &[("project_id", &project)])
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "used once: {}", r.body);
+    }
+    // The invitation nobody took is withdrawn.
+    let r = owner
+        .call(
+            "invitation_revoke",
+            &[
+                ("project_id", &project),
+                ("email", "nobody-here@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let details = owner
+        .call("project", &[("project_id", &project)])
+        .await
+        .json();
+    assert_eq!(details["members"].as_array().unwrap().len(), 3, "{details}");
+    assert_eq!(details["invitations"], serde_json::json!([]), "{details}");
     // A viewer can read but not change.
     let r = viewer.call("project", &[("project_id", &project)]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -938,6 +997,14 @@ async fn tenants_are_isolated(app: &App) {
                 ("role", "owner"),
             ],
         ),
+        (
+            "invitation_revoke",
+            vec![
+                ("project_id", erins.as_str()),
+                ("email", "erin@example.com"),
+            ],
+        ),
+        ("invitation_accept", vec![("project_id", erins.as_str())]),
     ] {
         let r = frank.call(endpoint, &form).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{endpoint}: {}", r.body);
@@ -1729,6 +1796,10 @@ async fn live_streams_are_capped_and_end_with_access(app: &App) {
                 ("role", "viewer"),
             ],
         )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = b
+        .call("invitation_accept", &[("project_id", &project)])
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let viewing = open_stream(&b, &id, None).await;

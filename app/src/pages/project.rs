@@ -1,10 +1,14 @@
-//! The current project: description, members and roles, and new projects.
+//! The current project: description, members, invitations and roles; the signed-in
+//! user's own invitations; new projects.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_query_map};
 
-use crate::api::{get_project, CreateProject, RemoveMember, SetMember, UpdateProject};
+use crate::api::{
+    get_my_invitations, get_project, AcceptInvitation, CreateProject, DeclineInvitation,
+    RemoveMember, RevokeInvitation, SetMember, UpdateProject,
+};
 use crate::components::{authed, ActionError, ErrorText, Notice, PostForm, Submit};
 use crate::dto::format_time;
 
@@ -20,6 +24,7 @@ pub fn ProjectPage() -> impl IntoView {
             };
             view! {
                 <section class="page">
+                    <MyInvitations />
                     {body}
                     <div class="card">
                         <h2>"New project"</h2>
@@ -42,6 +47,7 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
     let update = Submit::new::<UpdateProject>();
     let set_member = Submit::new::<SetMember>();
     let remove = Submit::new::<RemoveMember>();
+    let withdraw = Submit::new::<RevokeInvitation>();
     let location = use_location();
     let query = use_query_map();
     let pid = project_id.clone();
@@ -52,22 +58,39 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                 update.version().get(),
                 set_member.version().get(),
                 remove.version().get(),
+                withdraw.version().get(),
             )
         },
         move |_| get_project(pid.clone()),
     );
     let notice = move || {
-        query.with(|q| match (q.get("saved"), q.get("created")) {
-            (Some(what), _) => Some(format!("Saved ({what}).")),
-            (None, Some(_)) => Some("Project created; it is now your current project.".to_string()),
-            _ => None,
-        })
+        query.with(
+            |q| match (q.get("saved").as_deref(), q.get("created"), q.get("joined")) {
+                (Some("invitation"), _, _) => Some(
+                    "Invitation saved. They join once they accept it on their Project page \
+                 (after signing in, or signing up, with that email)."
+                        .to_string(),
+                ),
+                (Some("role"), _, _) => Some("Role changed.".to_string()),
+                (Some("declined"), _, _) => Some("Invitation declined.".to_string()),
+                (Some("invitation-withdrawn"), _, _) => Some("Invitation withdrawn.".to_string()),
+                (Some(what), _, _) => Some(format!("Saved ({what}).")),
+                (None, Some(_), _) => {
+                    Some("Project created; it is now your current project.".to_string())
+                }
+                (None, None, Some(_)) => {
+                    Some("You joined the project; it is now your current project.".to_string())
+                }
+                _ => None,
+            },
+        )
     };
     view! {
         {move || notice().map(|text| view! { <Notice text /> })}
         <ActionError value=update.value() />
         <ActionError value=set_member.value() />
         <ActionError value=remove.value() />
+        <ActionError value=withdraw.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let project_id = project_id.clone();
@@ -149,8 +172,50 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                                         .collect_view()}
                                 </tbody>
                             </table>
+                            {(!d.invitations.is_empty()).then(|| view! {
+                                <h3>"Invited"</h3>
+                                <table class="table" id="invitations">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Email"</th>
+                                            <th scope="col">"Role"</th>
+                                            <th scope="col">"Until"</th>
+                                            {can_manage.then(|| view! { <th scope="col">"Actions"</th> })}
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {d
+                                            .invitations
+                                            .iter()
+                                            .map(|i| {
+                                                let email = i.email.clone();
+                                                let pid = project_id.clone();
+                                                view! {
+                                                    <tr>
+                                                        <td>{i.email.clone()}</td>
+                                                        <td><span class="badge">{i.role.clone()}</span></td>
+                                                        <td>{format_time(i.expires_at)}</td>
+                                                        {can_manage.then(|| view! {
+                                                            <td>
+                                                                <PostForm action=withdraw attr:class="inline">
+                                                                    <input type="hidden" name="project_id" value=pid.clone() />
+                                                                    <input type="hidden" name="email" value=email.clone() />
+                                                                    <button type="submit" class="danger small">"Withdraw"</button>
+                                                                </PostForm>
+                                                            </td>
+                                                        })}
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            })}
                             {can_manage.then(|| view! {
-                                <h3>"Add a member or change a role"</h3>
+                                <h3>"Invite someone or change a member's role"</h3>
+                                <p class="muted">
+                                    "Anyone you add is invited by email and joins once they accept."
+                                </p>
                                 <PostForm action=set_member attr:class="form inline" attr:id="member-form">
                                     <input type="hidden" name="project_id" value=pid_member />
                                     <label for="member-email">"Email"</label>
@@ -161,7 +226,7 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                                         <option value="member" selected>"member"</option>
                                         <option value="owner">"owner"</option>
                                     </select>
-                                    <button type="submit">"Save member"</button>
+                                    <button type="submit">"Invite or change role"</button>
                                 </PostForm>
                             })}
                         </div>
@@ -169,6 +234,74 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                         .into_any()
                 })
             }}
+        </Transition>
+    }
+}
+
+/// The signed-in user's open invitations, each with Accept and Decline; nothing when
+/// there are none.
+#[component]
+fn MyInvitations() -> impl IntoView {
+    let accept = Submit::new::<AcceptInvitation>();
+    let decline = Submit::new::<DeclineInvitation>();
+    let location = use_location();
+    let mine = crate::load(
+        move || {
+            (
+                location.search.get(),
+                accept.version().get(),
+                decline.version().get(),
+            )
+        },
+        move |_| get_my_invitations(),
+    );
+    view! {
+        <ActionError value=accept.value() />
+        <ActionError value=decline.value() />
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let mine = mine.await.unwrap_or_default();
+                (!mine.is_empty()).then(|| view! {
+                    <div class="card" id="my-invitations">
+                        <h2>"Invitations for you"</h2>
+                        <table class="table">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Project"</th>
+                                    <th scope="col">"Role"</th>
+                                    <th scope="col">"Until"</th>
+                                    <th scope="col">"Actions"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {mine
+                                    .into_iter()
+                                    .map(|i| {
+                                        let (pid, pid2) = (i.project_id.clone(), i.project_id.clone());
+                                        view! {
+                                            <tr>
+                                                <td>{i.project_name.clone()}</td>
+                                                <td><span class="badge">{i.role.clone()}</span></td>
+                                                <td>{format_time(i.expires_at)}</td>
+                                                <td>
+                                                    <PostForm action=accept attr:class="inline">
+                                                        <input type="hidden" name="project_id" value=pid />
+                                                        <button type="submit" class="small">"Accept"</button>
+                                                    </PostForm>
+                                                    <PostForm action=decline attr:class="inline">
+                                                        <input type="hidden" name="project_id" value=pid2 />
+                                                        <button type="submit" class="secondary small">"Decline"</button>
+                                                    </PostForm>
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                })
+            })}
         </Transition>
     }
 }
