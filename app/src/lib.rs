@@ -113,6 +113,8 @@ pub(crate) fn escape_html(s: &str, out: &mut String) {
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
+    ssr::page_security_policy();
+    #[cfg(feature = "ssr")]
     let preloads = ssr::chunk_preloads(&options);
     #[cfg(not(feature = "ssr"))]
     let preloads = ();

@@ -115,6 +115,12 @@ export async function startBrowser() {
 // What each page printed as errors, failed to fetch, or threw: a test that times out
 // waiting for hydration says why.
 const pageLogs = new WeakMap();
+// Everything the pages' Content-Security-Policy refused, across the run (see
+// `cspViolations()`): the hydrated console must work under its own policy.
+const cspViolations = [];
+export function refusedByCsp() {
+  return [...cspViolations];
+}
 function watchContext(context) {
   const watch = (page) => {
     const log = [];
@@ -124,6 +130,7 @@ function watchContext(context) {
     const loud = (line) => process.stderr.write(`[browser ${page.url()}] ${line}\n`);
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') log.push(`console.${m.type()}: ${m.text()}`);
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${page.url()}: ${m.text()}`);
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) loud(m.text());
     });
     page.on('pageerror', (e) => {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startBrowser, hydrated, uniqueEmail, setCloudBehaviour, ADMIN_EMAIL, ADMIN_PASSWORD, signUp as signUpAt } from '../lib/harness.mjs';
+import { startServer, startBrowser, hydrated, uniqueEmail, setCloudBehaviour, ADMIN_EMAIL, ADMIN_PASSWORD, signUp as signUpAt, refusedByCsp } from '../lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server;
@@ -534,4 +534,13 @@ test('API tokens: created (shown once), used, revoked', async () => {
   const denied = await fetch(`${server.url}/api/v1/clusters`, { headers: { authorization: `Bearer ${secret}` } });
   assert.equal(denied.status, 401);
   await ctx.close();
+});
+
+// Last: the pages above ran under their Content-Security-Policy (scripts only from this
+// origin or with the answer's nonce) and the browser refused nothing.
+test('every page above worked under its Content-Security-Policy: nothing refused', async () => {
+  const res = await fetch(`${server.url}/signin`);
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+  assert.deepEqual(refusedByCsp(), []);
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startBrowser, hydrated, uniqueEmail, ADMIN_EMAIL, ADMIN_PASSWORD, signUp as signUpAt } from '../lib/harness.mjs';
+import { startServer, startBrowser, hydrated, uniqueEmail, ADMIN_EMAIL, ADMIN_PASSWORD, signUp as signUpAt, refusedByCsp } from '../lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server;
@@ -291,4 +291,13 @@ test('a signed-in page comes with preloads for its own WASM chunks', async () =>
   }
   await page.close();
   await ctx.close();
+});
+
+// Last: the pages above ran under their Content-Security-Policy (scripts only from this
+// origin or with the answer's nonce) and the browser refused nothing.
+test('every page above worked under its Content-Security-Policy: nothing refused', async () => {
+  const res = await fetch(`${server.url}/signin`);
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+  assert.deepEqual(refusedByCsp(), []);
 });

@@ -140,7 +140,8 @@ fn dynamic(res: &Response) -> bool {
 }
 
 /// Headers every answer carries: no sniffing, no framing (`X-Frame-Options` and CSP's
-/// `frame-ancestors 'none'`, with no plugins and no `<base>` elsewhere), same-origin
+/// `frame-ancestors 'none'`, with no plugins and no `<base>` elsewhere; pages carry
+/// their own script policy with a nonce), same-origin
 /// referrers, `no-store` on answers made for the request, and HSTS when `hsts` (the
 /// console is served over HTTPS: `--secure-cookies`).
 pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
@@ -151,10 +152,19 @@ pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response 
             HeaderValue::from_static("max-age=31536000"),
         );
     }
-    res.headers_mut().insert(
-        http::header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'self'"),
-    );
+    // A page sets its own policy, with its scripts' nonce (`app::ssr::
+    // content_security_policy`); every other answer gets one that allows nothing to run.
+    if !res
+        .headers()
+        .contains_key(http::header::CONTENT_SECURITY_POLICY)
+    {
+        res.headers_mut().insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'",
+            ),
+        );
+    }
     if !res.headers().contains_key(http::header::CACHE_CONTROL) && dynamic(&res) {
         res.headers_mut().insert(
             http::header::CACHE_CONTROL,

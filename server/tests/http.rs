@@ -764,6 +764,36 @@ async fn pages_show_the_session_without_javascript(app: &App) {
         "{}",
         page.body
     );
+    // Scripts run only with this answer's nonce: every inline script carries it, the
+    // policy names it, and the next answer has another.
+    let policy_nonce = |page: &Answer| -> String {
+        let csp = page.headers[reqwest::header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.contains("'wasm-unsafe-eval'") && !csp.contains("'unsafe-eval'"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_else(|| panic!("no nonce in {csp}"))
+            .to_string();
+        let scripts = page.body.matches("<script").count();
+        assert!(scripts > 0, "{}", page.body);
+        assert_eq!(
+            page.body.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "every script has the nonce: {}",
+            page.body
+        );
+        nonce
+    };
+    let again = c.send(reqwest::Method::GET, "/clusters", None, &html).await;
+    assert_ne!(policy_nonce(&page), policy_nonce(&again));
     std::fs::write(app._site.0.join("robots.txt"), "User-agent: *\n").unwrap();
     let file = c.send(reqwest::Method::GET, "/robots.txt", None, &[]).await;
     assert_eq!(file.status, StatusCode::OK);
