@@ -24,9 +24,10 @@ SHIPYARD_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 export SHIPYARD_TEST_PG_URL
 # The real OpenStack client, from PyPI, in a venv outside the clone.
 VENV ?= $(HOME)/.cache/shipyard/venv
+SCHEMATHESIS_VERSION := 4.32.5
 export OPENSTACK_CLI := $(VENV)/bin/openstack
 
-.PHONY: help run build site tools test-tools test-build postgres-server postgres test test-suites test-rust test-e2e bench fmt lint clean-site
+.PHONY: help run build site tools test-tools test-build postgres-server postgres test test-suites test-rust test-api test-e2e bench fmt lint clean-site
 
 help:
 	@echo "make run    build in release mode and start Shipyard at http://127.0.0.1:3000"
@@ -96,6 +97,9 @@ test-tools:
 	@[ -x $(OPENSTACK_CLI) ] || { \
 		echo "installing python-openstackclient into $(VENV)"; \
 		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q python-openstackclient python-octaviaclient; }
+	@[ -x $(VENV)/bin/st ] || { \
+		echo "installing schemathesis into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q 'schemathesis==$(SCHEMATHESIS_VERSION)'; }
 	@if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then \
 		cd end2end && npm ci --no-audit --no-fund --silent; \
 	fi
@@ -133,12 +137,20 @@ test: site test-tools test-build
 		$(MAKE) --no-print-directory test-suites; \
 	fi
 
-# The Rust suite, then the browser suite even if the first failed; fails if either did.
+# The Rust suite, the API fuzzer and the browser suite, each even if one before failed;
+# fails if any did.
 test-suites:
 	@status=0; \
 	$(MAKE) --no-print-directory test-rust || status=1; \
+	$(MAKE) --no-print-directory test-api || status=1; \
 	$(MAKE) --no-print-directory test-e2e || status=1; \
 	exit $$status
+
+# Schemathesis (from PyPI, in the test venv) against the REST API of a running server,
+# as a tenant and as the admin: no 5xx, responses as documented (scripts/api-fuzz.py).
+test-api:
+	cargo build -p server
+	PATH=$(VENV)/bin:$$PATH SHIPYARD_BIN=$(CARGO_TARGET_DIR)/debug/shipyard python3 scripts/api-fuzz.py
 
 test-rust:
 	# Default members only: `--workspace` would add `frontend` and unify `hydrate` into

@@ -101,6 +101,18 @@ kill "$PID" 2>/dev/null || true
 LOCALCLOUD_MD=$(cargo bench -q -p localcloud --bench localcloud)
 ENGINE_MD=$(cargo bench -q -p provision --bench engine)
 HASHING_MD=$(cargo bench -q -p provision --bench argon2)
+FUZZ_TABLE=$(mktemp)
+PATH="${VENV:-$HOME/.cache/shipyard/venv}/bin:$PATH" SHIPYARD_BIN="$BIN" \
+  python3 scripts/api-fuzz.py --summary "$FUZZ_TABLE" >/dev/null 2>&1 || true
+FUZZ_MD="## Schemathesis against the REST API
+
+What \`make test\` runs (\`scripts/api-fuzz.py\`: schemathesis $(PATH="${VENV:-$HOME/.cache/shipyard/venv}/bin:$PATH" st --version 2>/dev/null | awk '{print $NF}'), every operation of
+/api/v1/openapi.json, phases examples, coverage, fuzzing and stateful, at most 30
+examples each, seed 2026; checks: no 5xx, status codes, content types and bodies as
+documented):
+
+$(cat "$FUZZ_TABLE")"
+rm -f "$FUZZ_TABLE"
 
 mkdir -p docs
 cat >docs/BENCHMARKS.md <<MD
@@ -161,6 +173,8 @@ listener and the member share the machine's cores, so the ratio understates the 
 $ENGINE_MD
 
 $HASHING_MD
+
+$FUZZ_MD
 
 Reproduce: \`make bench\` (or \`BENCH_DURATION=30s make bench\` for longer runs).
 MD

@@ -14,8 +14,10 @@ pub fn document() -> Value {
     let errors = json!({
         "400": error_response("Invalid input: nothing was changed"),
         "401": error_response("No valid token or session"),
+        "403": error_response("Your role or token does not allow this (a viewer changing, a read-only token writing, a token minting tokens, a tenant on an admin route)"),
         "404": error_response("Not found, or not visible to you"),
         "409": error_response("Conflicts with the current state (for example another operation is running)"),
+        "429": error_response("Too many requests; retry after the Retry-After header's seconds"),
     });
     let with_errors = |mut responses: Value| {
         if let (Some(r), Some(e)) = (responses.as_object_mut(), errors.as_object()) {
@@ -67,6 +69,40 @@ pub fn document() -> Value {
                     "responses": with_errors(json!({"200": ok("Entries", json!({"type": "object"}))}))},
             },
     });
+    // Stateful testing (schemathesis follows these): what a create answers feeds the
+    // operations on what it made.
+    let by_cluster = json!({"id": "$response.body#/cluster/id"});
+    let mut cluster_links = serde_json::Map::new();
+    for (name, op) in [
+        ("GetCluster", "GET /api/v1/clusters/{id}"),
+        ("PlanDelete", "GET /api/v1/clusters/{id}/plan-delete"),
+        ("NodeGroups", "GET /api/v1/clusters/{id}/nodegroups"),
+        ("Services", "GET /api/v1/clusters/{id}/services"),
+        ("Volumes", "GET /api/v1/clusters/{id}/volumes"),
+        ("Kubeconfig", "POST /api/v1/clusters/{id}/kubeconfig"),
+        ("DeleteCluster", "DELETE /api/v1/clusters/{id}"),
+    ] {
+        let (method, path) = op.split_once(' ').unwrap_or_default();
+        cluster_links.insert(
+            name.into(),
+            json!({"operationRef": format!("#/paths/{}/{}", path.replace('~', "~0").replace('/', "~1"), method.to_lowercase()),
+                   "parameters": by_cluster}),
+        );
+    }
+    cluster_links.insert(
+        "Operation".into(),
+        json!({"operationRef": "#/paths/~1api~1v1~1operations~1{id}/get",
+               "parameters": {"id": "$response.body#/operation/id"}}),
+    );
+    let mut created_cluster = ok(
+        "Accepted: the cluster (CREATING) and its operation",
+        json!({"type": "object", "properties": {"cluster": {"$ref": "#/components/schemas/Cluster"}, "operation": {"$ref": "#/components/schemas/Operation"}}}),
+    );
+    created_cluster["links"] = Value::Object(cluster_links);
+    let mut created_token = ok("The token with its secret", json!({"type": "object"}));
+    created_token["links"] = json!({"RevokeToken": {
+        "operationRef": "#/paths/~1api~1v1~1tokens~1{id}/delete",
+        "parameters": {"id": "$response.body#/token/id"}}});
     let mut doc = json!({
         "openapi": "3.0.3",
         "info": {"title": "Shipyard API", "version": "1", "description": "Managed Kubernetes clusters on OpenStack-compatible clouds. Authenticate with `Authorization: Bearer <token>` (create tokens in the console or with POST /api/v1/tokens)."},
@@ -81,7 +117,7 @@ pub fn document() -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClusterSpec"}}}},
                     "responses": with_errors(json!({
                         "200": ok("The plan (dry_run=true)", json!({"type": "object", "properties": {"plan": {"$ref": "#/components/schemas/Plan"}}})),
-                        "202": ok("Accepted: the cluster (CREATING) and its operation", json!({"type": "object", "properties": {"cluster": {"$ref": "#/components/schemas/Cluster"}, "operation": {"$ref": "#/components/schemas/Operation"}}})),
+                        "202": created_cluster,
                     }))},
             },
             "/api/v1/clusters/{id}": {
@@ -120,7 +156,9 @@ pub fn document() -> Value {
             "/api/v1/clusters/{id}/kubeconfig": {
                 "post": {"summary": "Issue a kubeconfig for you: a fresh client certificate (CN = you, O = your project role's group) signed by the cluster's CA, 24 h by default (1 h to 30 days). YAML download, or JSON with its serial and expiry when you Accept application/json", "parameters": [id],
                     "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"validity_hours": {"type": "integer", "minimum": 1, "maximum": 720}}}}}},
-                    "responses": with_errors(json!({"201": {"description": "The kubeconfig", "content": {"application/yaml": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}}}))},
+                    "responses": with_errors(json!({"201": {"description": "The kubeconfig (the same document in either type)", "content": {
+                        "application/yaml": {"schema": {"$ref": "#/components/schemas/Kubeconfig"}},
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Kubeconfig"}}}}}))},
             },
             "/api/v1/clusters/{id}/rotate-ca": {
                 "post": {"summary": "Replace the cluster's CA: kubeconfigs issued before stop working", "parameters": [id],
@@ -178,7 +216,7 @@ pub fn document() -> Value {
                 "get": {"summary": "Your API tokens (never their secrets)", "responses": with_errors(json!({"200": ok("Tokens", json!({"type": "object"}))}))},
                 "post": {"summary": "Create a token; its secret is shown only in this answer",
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 64}}}}}},
-                    "responses": with_errors(json!({"201": ok("The token with its secret", json!({"type": "object"}))}))},
+                    "responses": with_errors(json!({"201": created_token}))},
             },
             "/api/v1/tokens/{id}": {
                 "delete": {"summary": "Revoke a token", "parameters": [id], "responses": with_errors(json!({"204": {"description": "Revoked"}}))},
@@ -215,6 +253,10 @@ pub fn document() -> Value {
                     "state": {"type": "string", "enum": ["pending", "running", "succeeded", "failed", "unwinding", "unwound", "stuck"]},
                     "progress": {"type": "object", "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}}},
                     "error": {"type": "object", "nullable": true, "properties": {"message": {"type": "string"}, "retryable": {"type": "boolean"}}}}},
+                "Kubeconfig": {"type": "object", "required": ["apiVersion", "kind", "clusters", "users", "contexts"], "properties": {
+                    "apiVersion": {"type": "string"}, "kind": {"type": "string", "enum": ["Config"]}, "current-context": {"type": "string"},
+                    "clusters": {"type": "array", "items": {"type": "object"}}, "users": {"type": "array", "items": {"type": "object"}},
+                    "contexts": {"type": "array", "items": {"type": "object"}}}},
                 "Plan": {"type": "object", "properties": {
                     "resources": {"type": "array", "items": {"type": "object"}}, "totals": {"type": "object"},
                     "capacity": {"type": "object"}, "expected_seconds": {"type": "number"}}},
