@@ -466,6 +466,7 @@ async fn kubeconfig_issue(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let req: KubeconfigRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
         KubeconfigRequest::default()
     } else {
@@ -476,7 +477,6 @@ async fn kubeconfig_issue(
             )
         })?
     };
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let kc = clusters::kubeconfig(
         &state.store,
         &state.secret_key,
@@ -589,9 +589,9 @@ async fn node_group_update(
     body: Bytes,
 ) -> ApiResult<Response> {
     let q = query(q)?;
+    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let change: clusters::NodeGroupChange = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid("body", format!("The body is not a node group change: {e}")))?;
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
         let plan = clusters::scale_plan(
             &state.store,
@@ -670,8 +670,8 @@ async fn node_group_create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let q = query(q)?;
-    let group: clusters::NodeGroupSpec = parse(&body, "a node group")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let group: clusters::NodeGroupSpec = parse(&body, "a node group")?;
     let flavors = flavors(&state).await?;
     if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
         let plan = clusters::node_group_create_plan(
@@ -767,8 +767,8 @@ async fn service_create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let spec: workloads::ServiceSpec = parse(&body, "a service")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let spec: workloads::ServiceSpec = parse(&body, "a service")?;
     let (service, op) = workloads::service_create(
         &state.store,
         &state.engine,
@@ -817,8 +817,8 @@ async fn volume_create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let req: workloads::VolumeRequest = parse(&body, "a volume")?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    let req: workloads::VolumeRequest = parse(&body, "a volume")?;
     let (volume, op) = workloads::volume_create(
         &state.store,
         &state.engine,
@@ -959,6 +959,7 @@ async fn version_set(
     Path(version): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    provision::accounts::require_admin(&caller.actor)?;
     let change: VersionChange = parse(&body, "a version change ({\"enabled\": true})")?;
     let v = clusters::versions::set(
         &state.store,
@@ -992,6 +993,7 @@ async fn flavor_set(
     Path(name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    provision::accounts::require_admin(&caller.actor)?;
     let change: FlavorChange = parse(&body, "a flavor change ({\"enabled\": false})")?;
     let f = clusters::flavors::set(
         &state.store,

@@ -1889,6 +1889,147 @@ async fn live_streams_are_capped_and_end_with_access(app: &App) {
 }
 both!(live_streams_are_capped_and_end_with_access);
 
+/// Every route of the OpenAPI document that names an object, tried by another tenant on
+/// the first tenant's objects: 404 (admin routes: 403), and nothing changes. The routes
+/// come from the document, so a new one is covered without editing this test; a new
+/// kind of path parameter fails here until it is given a value below.
+async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
+    use reqwest::Method;
+    let mut a = app.signed_up("sweep-owner@example.com").await;
+    let mut b = app.signed_up("sweep-other@example.com").await;
+    let ta = a.token("sweep").await;
+    let tb = b.token("sweep").await;
+    let body = serde_json::json!({ "name": "swept", "master_count": 1,
+        "node_groups": [ { "name": "default-worker", "flavor": "m1.small", "node_count": 1 } ] });
+    let r = a
+        .api(Method::POST, "/api/v1/clusters", Some(&ta), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let cluster = r.json()["cluster"]["id"].as_str().unwrap().to_string();
+    let op = r.json()["operation"]["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_operation(&mut a, &ta, &op).await["state"], "succeeded");
+    for (path, body) in [
+        (
+            "services",
+            serde_json::json!({"name": "web", "ports": [{"port": 80}]}),
+        ),
+        (
+            "volumes",
+            serde_json::json!({"name": "data", "size_gib": 1}),
+        ),
+    ] {
+        let r = a
+            .api(
+                Method::POST,
+                &format!("/api/v1/clusters/{cluster}/{path}"),
+                Some(&ta),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{path}: {}", r.body);
+        let op = r.json()["operation"]["id"].as_str().unwrap().to_string();
+        assert_eq!(wait_operation(&mut a, &ta, &op).await["state"], "succeeded");
+    }
+    let tokens = a
+        .api(Method::GET, "/api/v1/tokens", Some(&ta), None)
+        .await
+        .json();
+    let token_id = tokens["tokens"][0]["id"].as_str().unwrap().to_string();
+    let project = a.session().await["current"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = a
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{cluster}"),
+            Some(&ta),
+            None,
+        )
+        .await
+        .body;
+
+    let doc = a
+        .api(Method::GET, "/api/v1/openapi.json", Some(&ta), None)
+        .await
+        .json();
+    let mut tried = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        let admin = path.starts_with("/api/v1/admin/");
+        let concrete = path
+            .replace(
+                "{id}",
+                if path.starts_with("/api/v1/clusters/") {
+                    &cluster
+                } else if path.starts_with("/api/v1/operations/") {
+                    &op
+                } else if path.starts_with("/api/v1/tokens/") {
+                    &token_id
+                } else if path.starts_with("/api/v1/admin/projects/") {
+                    &project
+                } else if path.contains("{id}") {
+                    panic!("{path}: which object does {{id}} name here? Add it to the sweep.")
+                } else {
+                    ""
+                },
+            )
+            .replace("{ng}", "default-worker")
+            .replace(
+                "{name}",
+                if path.contains("/volumes/") {
+                    "data"
+                } else if path.contains("/services/") {
+                    "web"
+                } else {
+                    "m1.small"
+                },
+            )
+            .replace("{version}", "v1.31.12");
+        assert!(
+            !concrete.contains('{'),
+            "{path}: a path parameter the sweep does not know"
+        );
+        for method in ops.as_object().unwrap().keys() {
+            let m: Method = method.to_uppercase().parse().unwrap();
+            let body = matches!(m, Method::POST | Method::PUT | Method::PATCH)
+                .then(|| serde_json::json!({}));
+            let r = b.api(m.clone(), &concrete, Some(&tb), body).await;
+            let want = if admin {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            assert_eq!(
+                r.status, want,
+                "{method} {concrete} by another tenant: {}",
+                r.body
+            );
+            assert!(
+                !r.body.contains("swept"),
+                "{method} {concrete} leaks: {}",
+                r.body
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 20, "only {tried} routes with an id");
+    // Nothing changed: the cluster is as it was, the token still works.
+    let after = a
+        .api(
+            Method::GET,
+            &format!("/api/v1/clusters/{cluster}"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.body);
+    assert_eq!(after.body, before);
+}
+both!(cross_tenant_sweep_of_every_route_with_an_id);
+
 async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
     use reqwest::Method;
     let mut c = app.signed_up("api-more@example.com").await;
