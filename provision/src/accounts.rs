@@ -600,6 +600,7 @@ pub async fn audit(
 /// datetime-local), with seconds, or RFC 3339. A date alone as `until` means the end
 /// of that day.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditQuery {
     pub actor: String,

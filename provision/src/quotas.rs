@@ -13,6 +13,7 @@ use crate::{now_ms, Error, Result, Store};
 
 /// A project's limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     pub clusters: i64,
@@ -36,6 +37,7 @@ impl Default for Quota {
 
 /// What a project uses (or a plan would add).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     pub clusters: i64,
     pub vcpus: i64,

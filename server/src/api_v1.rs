@@ -10,17 +10,19 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::get;
 use axum::{Json, Router};
 use provision::authz::{authorize, Action};
 use provision::cloud::Cloud;
 use provision::clusters::{self, workloads, Cluster, ClusterSpec};
 use provision::domain::{Actor, Credential, User};
-use provision::ops::{Engine, OperationRow};
+use provision::ops::Engine;
 use provision::{Error, Store};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use tower_sessions::Session;
+
+use crate::views::*;
 
 /// What the API needs.
 #[derive(Clone)]
@@ -39,86 +41,60 @@ pub struct ApiState {
 }
 
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/clusters", get(cluster_list).post(cluster_create))
+    let (routes, doc) = documented().split_for_parts();
+    let doc = Arc::new(crate::openapi::document(doc));
+    routes
         .route(
-            "/api/v1/clusters/{id}",
-            get(cluster_show).delete(cluster_delete),
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
         )
-        .route(
-            "/api/v1/clusters/{id}/kubeconfig",
-            axum::routing::post(kubeconfig_issue),
-        )
-        .route(
-            "/api/v1/clusters/{id}/rotate-ca",
-            axum::routing::post(ca_rotate),
-        )
-        .route(
-            "/api/v1/clusters/{id}/nodegroups",
-            get(node_group_list).post(node_group_create),
-        )
-        .route(
-            "/api/v1/clusters/{id}/nodegroups/{ng}",
-            get(node_group_show)
-                .patch(node_group_update)
-                .delete(node_group_delete),
-        )
-        .route(
-            "/api/v1/clusters/{id}/nodegroups/{ng}/plan-delete",
-            get(node_group_plan_delete),
-        )
-        .route(
-            "/api/v1/clusters/{id}/plan-delete",
-            get(cluster_plan_delete),
-        )
-        .route(
-            "/api/v1/clusters/{id}/services",
-            get(service_list).post(service_create),
-        )
-        .route(
-            "/api/v1/clusters/{id}/services/{name}",
-            delete(service_delete),
-        )
-        .route(
-            "/api/v1/clusters/{id}/volumes",
-            get(volume_list).post(volume_create),
-        )
-        .route(
-            "/api/v1/clusters/{id}/volumes/{name}",
-            delete(volume_delete),
-        )
-        .route("/api/v1/operations/{id}", get(operation_show))
-        .route(
-            "/api/v1/operations/{id}/retry",
-            axum::routing::post(operation_retry),
-        )
-        .route(
-            "/api/v1/operations/{id}/abort",
-            axum::routing::post(operation_abort),
-        )
-        .route("/api/v1/admin/operations", get(admin_operations))
-        .route("/api/v1/versions", get(version_list))
-        .route(
-            "/api/v1/admin/versions/{version}",
-            axum::routing::put(version_set),
-        )
-        .route("/api/v1/flavors", get(flavor_list))
-        .route(
-            "/api/v1/admin/flavors/{name}",
-            axum::routing::put(flavor_set),
-        )
-        .route("/api/v1/admin/quotas", get(quota_list))
-        .route(
-            "/api/v1/admin/projects/{id}/quota",
-            axum::routing::put(quota_set),
-        )
-        .route("/api/v1/admin/audit", get(audit_list))
-        .route("/api/v1/tokens", get(token_list).post(token_create))
-        .route("/api/v1/tokens/{id}", delete(token_revoke))
         .route("/clusters/{id}/events", get(cluster_events))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .with_state(state)
+}
+
+#[cfg(test)]
+pub(crate) fn documented_for_tests() -> utoipa_axum::router::OpenApiRouter<ApiState> {
+    documented()
+}
+
+/// Every documented route: the handler and its part of the OpenAPI document come from
+/// the same `#[utoipa::path]`, so neither can be added without the other.
+fn documented() -> utoipa_axum::router::OpenApiRouter<ApiState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(cluster_list, cluster_create))
+        .routes(routes!(cluster_show, cluster_delete))
+        .routes(routes!(kubeconfig_issue))
+        .routes(routes!(ca_rotate))
+        .routes(routes!(node_group_list, node_group_create))
+        .routes(routes!(
+            node_group_show,
+            node_group_update,
+            node_group_delete
+        ))
+        .routes(routes!(node_group_plan_delete))
+        .routes(routes!(cluster_plan_delete))
+        .routes(routes!(service_list, service_create))
+        .routes(routes!(service_delete))
+        .routes(routes!(volume_list, volume_create))
+        .routes(routes!(volume_delete))
+        .routes(routes!(operation_show))
+        .routes(routes!(operation_retry))
+        .routes(routes!(operation_abort))
+        .routes(routes!(admin_operations))
+        .routes(routes!(version_list))
+        .routes(routes!(version_set))
+        .routes(routes!(flavor_list))
+        .routes(routes!(flavor_set))
+        .routes(routes!(quota_list))
+        .routes(routes!(quota_set))
+        .routes(routes!(audit_list))
+        .routes(routes!(token_list, token_create))
+        .routes(routes!(token_revoke))
 }
 
 /// An API error in the one shape every client sees.
@@ -144,14 +120,18 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        let mut body = json!({"error": {
-            "code": code,
-            "message": self.0.external_message(),
-            "retryable": self.0.retryable(),
-        }});
-        if let Error::Invalid { field: Some(f), .. } = &self.0 {
-            body["error"]["field"] = json!(f);
-        }
+        let field = match &self.0 {
+            Error::Invalid { field, .. } => *field,
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorView {
+                code,
+                message: self.0.external_message(),
+                retryable: self.0.retryable(),
+                field,
+            },
+        };
         (status, Json(body)).into_response()
     }
 }
@@ -247,9 +227,12 @@ async fn resolve_caller(
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProjectQuery {
+    /// Project id; default: the console's current project, else your first.
     project: Option<String>,
+    /// Answer the plan; change nothing.
     dry_run: Option<bool>,
     /// Apply only if the plan is still this one (from a dry run).
     plan_id: Option<String>,
@@ -279,40 +262,6 @@ fn query(
         .map_err(|e| ApiError(Error::invalid("query", format!("Bad query string: {e}"))))
 }
 
-pub fn cluster_json(c: &Cluster) -> Value {
-    json!({
-        "id": c.id,
-        "project_id": c.project_id,
-        "name": c.name,
-        "status": c.status,
-        "status_reason": c.status_reason,
-        "kubernetes_version": c.kubernetes_version,
-        "master_count": c.master_count,
-        "master_flavor": c.master_flavor,
-        "pod_cidr": c.pod_cidr,
-        "service_cidr": c.service_cidr,
-        "api_endpoint": c.api_endpoint,
-        "api_address": c.api_address,
-        "created_by": c.created_by,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    })
-}
-
-pub fn operation_json(o: &OperationRow) -> Value {
-    json!({
-        "id": o.id,
-        "kind": o.kind,
-        "target_id": o.target_id,
-        "state": o.state,
-        "progress": {"done": o.steps_done, "total": o.steps_total},
-        "error": o.error.as_ref().map(|m| json!({"message": m, "retryable": o.retryable.unwrap_or(false)})),
-        "requested_by": o.requested_by,
-        "created_at": o.created_at,
-        "finished_at": o.finished_at,
-    })
-}
-
 async fn flavors(state: &ApiState) -> ApiResult<Vec<provision::cloud::Flavor>> {
     Ok(state
         .cloud
@@ -321,20 +270,52 @@ async fn flavors(state: &ApiState) -> ApiResult<Vec<provision::cloud::Flavor>> {
         .map_err(|e| Error::internal(format!("listing flavors: {e}")))?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters",
+    summary = "List the project's clusters",
+    params(ProjectQuery),
+    responses(
+        (status = 200, description = "Clusters", body = ClusterList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn cluster_list(
     State(state): State<ApiState>,
     caller: Caller,
     q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let q = query(q)?;
     let project = project_of(&state, &caller, &q).await?;
     authorize(&state.store, &caller.actor, &project, Action::View).await?;
     let list = state.store.cluster_list(&project).await?;
-    Ok(Json(
-        json!({ "clusters": list.iter().map(cluster_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(ClusterList {
+        clusters: list.iter().map(ClusterView::from).collect(),
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters",
+    summary = "Create a cluster (dry_run=true: its plan; plan_id: apply only that plan)",
+    params(ProjectQuery),
+    request_body = provision::clusters::ClusterSpec,
+    responses(
+        (status = 200, description = "The plan (dry_run=true)", body = PlanBody),
+        (status = 202, description = "Accepted: the cluster (CREATING) and its operation", body = ClusterStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn cluster_create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -358,7 +339,7 @@ async fn cluster_create(
         )
         .await?;
         if q.dry_run.unwrap_or(false) {
-            return Ok(Json(json!({ "plan": plan })).into_response());
+            return Ok(Json(PlanBody { plan }).into_response());
         }
         clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
     }
@@ -373,10 +354,10 @@ async fn cluster_create(
     .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "cluster": cluster_json(&started.cluster),
-            "operation": operation_json(&started.operation),
-        })),
+        Json(ClusterStarted {
+            cluster: (&started.cluster).into(),
+            operation: (&started.operation).into(),
+        }),
     )
         .into_response())
 }
@@ -395,32 +376,53 @@ async fn visible_cluster(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{id}",
+    summary = "A cluster with its node groups and operations",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses(
+        (status = 200, description = "The cluster", body = ClusterShown),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn cluster_show(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let ops = state.store.op_list_for(&cluster.id).await?;
-    let node_groups: Vec<Value> = state
-        .store
-        .node_groups_of(&cluster.id)
-        .await?
-        .iter()
-        .map(|n| {
-            json!({
-                "id": n.id, "name": n.name, "flavor": n.flavor, "node_count": n.node_count,
-                "min_node_count": n.min_node_count, "max_node_count": n.max_node_count,
-                "boot_volume_gib": n.boot_volume_gib,
-            })
-        })
-        .collect();
-    let mut body = cluster_json(&cluster);
-    body["node_groups"] = json!(node_groups);
-    body["operations"] = json!(ops.iter().map(operation_json).collect::<Vec<_>>());
-    Ok(Json(json!({ "cluster": body })))
+    let node_groups = state.store.node_groups_of(&cluster.id).await?;
+    Ok(Json(ClusterShown {
+        cluster: ClusterDetail {
+            cluster: (&cluster).into(),
+            node_groups: node_groups.iter().map(NodeGroupView::from).collect(),
+            operations: ops.iter().map(OperationView::from).collect(),
+        },
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/clusters/{id}",
+    summary = "Delete a cluster and everything it has in the cloud (plan_id from plan-delete: only if that is still the plan)",
+    params(("id" = String, Path, description = "The cluster's id"), ProjectQuery),
+    responses(
+        (status = 202, description = "Accepted: the cluster (DELETING) and its operation", body = ClusterStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn cluster_delete(
     State(state): State<ApiState>,
     caller: Caller,
@@ -443,15 +445,15 @@ async fn cluster_delete(
     .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "cluster": cluster_json(&started.cluster),
-            "operation": operation_json(&started.operation),
-        })),
+        Json(ClusterStarted {
+            cluster: (&started.cluster).into(),
+            operation: (&started.operation).into(),
+        }),
     )
         .into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct KubeconfigRequest {
     validity_hours: Option<u32>,
@@ -459,6 +461,22 @@ struct KubeconfigRequest {
 
 /// A fresh kubeconfig for the caller: YAML (as a download), or JSON with its serial
 /// and expiry when the client asks for `application/json`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{id}/kubeconfig",
+    summary = "Issue a kubeconfig for you: a fresh client certificate (CN = you, O = your project role's group) signed by the cluster's CA, 24 h by default (1 h to 30 days). YAML download, or JSON with its serial and expiry when you Accept application/json",
+    params(("id" = String, Path, description = "The cluster's id")),
+    request_body(content = KubeconfigRequest, description = "Optional", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The kubeconfig", content((KubeconfigFile = "application/yaml"), (KubeconfigIssued = "application/json"))),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn kubeconfig_issue(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -493,10 +511,15 @@ async fn kubeconfig_issue(
     if wants_json {
         return Ok((
             StatusCode::CREATED,
-            Json(json!({"kubeconfig": {
-                "yaml": kc.yaml, "serial": kc.serial, "expires_at": expires,
-                "file_name": kc.file_name, "ca_generation": kc.ca_generation,
-            }})),
+            Json(KubeconfigIssued {
+                kubeconfig: KubeconfigView {
+                    yaml: kc.yaml,
+                    serial: kc.serial,
+                    expires_at: expires,
+                    file_name: kc.file_name,
+                    ca_generation: kc.ca_generation,
+                },
+            }),
         )
             .into_response());
     }
@@ -524,50 +547,87 @@ async fn kubeconfig_issue(
 }
 
 /// Replaces the cluster's CA; kubeconfigs issued before stop working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{id}/rotate-ca",
+    summary = "Replace the cluster's CA: kubeconfigs issued before stop working",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses(
+        (status = 200, description = "The new CA generation", body = CaRotated),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn ca_rotate(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let r =
         clusters::rotate_ca(&state.store, &state.secret_key, &caller.actor, &cluster.id).await?;
-    Ok(Json(json!({"ca": {
-        "generation": r.ca.generation,
-        "not_after": provision::pki::rfc3339(r.ca.not_after),
-        "retired_generation": r.retired_generation,
-        "invalidated_kubeconfigs": r.invalidated_kubeconfigs,
-        "message": "Kubeconfigs issued before this rotation no longer work: download a new one.",
-    }})))
+    Ok(Json(CaRotated {
+        ca: CaRotation {
+            generation: r.ca.generation,
+            not_after: provision::pki::rfc3339(r.ca.not_after),
+            retired_generation: r.retired_generation,
+            invalidated_kubeconfigs: r.invalidated_kubeconfigs,
+            message: "Kubeconfigs issued before this rotation no longer work: download a new one.",
+        },
+    }))
 }
 
-fn node_group_json(n: &provision::clusters::NodeGroup) -> Value {
-    json!({
-        "id": n.id, "name": n.name, "flavor": n.flavor, "node_count": n.node_count,
-        "min_node_count": n.min_node_count, "max_node_count": n.max_node_count,
-        "boot_volume_gib": n.boot_volume_gib,
-        "labels": serde_json::from_str::<Value>(&n.labels).unwrap_or(Value::Null),
-        "taints": serde_json::from_str::<Value>(&n.taints).unwrap_or(Value::Null),
-    })
-}
-
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{id}/nodegroups",
+    summary = "The cluster's node groups",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses(
+        (status = 200, description = "Node groups", body = NodeGroupList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn node_group_list(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let groups = state.store.node_groups_of(&cluster.id).await?;
-    Ok(Json(
-        json!({ "node_groups": groups.iter().map(node_group_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(NodeGroupList {
+        node_groups: groups.iter().map(NodeGroupView::from).collect(),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{id}/nodegroups/{ng}",
+    summary = "A node group",
+    params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name")),
+    responses(
+        (status = 200, description = "The node group", body = NodeGroupShown),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn node_group_show(
     State(state): State<ApiState>,
     caller: Caller,
     Path((id, ng)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let group = state
         .store
@@ -576,11 +636,30 @@ async fn node_group_show(
         .into_iter()
         .find(|n| n.name == ng || n.id == ng)
         .ok_or_else(|| Error::NotFound(format!("Node group {ng} not found.")))?;
-    Ok(Json(json!({ "node_group": node_group_json(&group) })))
+    Ok(Json(NodeGroupShown {
+        node_group: (&group).into(),
+    }))
 }
 
 /// `PATCH` a node group: `node_count`, `min_node_count`, `max_node_count`, and
 /// optionally `remove_nodes` (names) when shrinking.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/clusters/{id}/nodegroups/{ng}",
+    summary = "Scale a node group or change its bounds (remove_nodes names the nodes to remove when shrinking; else the newest go). dry_run=true: the plan",
+    params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name"), ProjectQuery),
+    request_body = provision::clusters::NodeGroupChange,
+    responses(
+        (status = 200, description = "Bounds changed, or the plan (dry_run=true)", content((NodeGroupChanged = "application/json"), (PlanBody = "application/json"))),
+        (status = 202, description = "Scaling: the node group and its operation", body = NodeGroupChanged),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn node_group_update(
     State(state): State<ApiState>,
     caller: Caller,
@@ -603,7 +682,7 @@ async fn node_group_update(
         )
         .await?;
         if q.dry_run.unwrap_or(false) {
-            return Ok(Json(json!({ "plan": plan })).into_response());
+            return Ok(Json(PlanBody { plan }).into_response());
         }
         clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
     }
@@ -631,15 +710,15 @@ async fn node_group_update(
     };
     Ok((
         status,
-        Json(json!({
-            "node_group": node_group_json(&group),
-            "operation": op.as_ref().map(operation_json),
-        })),
+        Json(NodeGroupChanged {
+            node_group: (&group).into(),
+            operation: op.as_ref().map(OperationView::from),
+        }),
     )
         .into_response())
 }
 
-fn accepted(body: Value) -> Response {
+fn accepted(body: impl serde::Serialize) -> Response {
     (StatusCode::ACCEPTED, Json(body)).into_response()
 }
 
@@ -652,16 +731,48 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> ApiResult<
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{id}/plan-delete",
+    summary = "What deleting the cluster removes: everything of it the cloud holds; pass its plan_id to DELETE to apply exactly that",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses(
+        (status = 200, description = "The plan", body = PlanBody),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn cluster_plan_delete(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let plan = clusters::plan::delete_plan(state.cloud.as_ref(), &cluster.id).await?;
-    Ok(Json(json!({ "plan": plan })))
+    Ok(Json(PlanBody { plan }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{id}/nodegroups",
+    summary = "Add a node group (dry_run=true: its plan; plan_id: apply only that plan)",
+    params(("id" = String, Path, description = "The cluster's id"), ProjectQuery),
+    request_body = provision::clusters::NodeGroupSpec,
+    responses(
+        (status = 200, description = "The plan (dry_run=true)", body = PlanBody),
+        (status = 202, description = "The node group and its operation", body = NodeGroupChanged),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn node_group_create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -684,7 +795,7 @@ async fn node_group_create(
         )
         .await?;
         if q.dry_run.unwrap_or(false) {
-            return Ok(Json(json!({ "plan": plan })).into_response());
+            return Ok(Json(PlanBody { plan }).into_response());
         }
         clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
     }
@@ -697,16 +808,32 @@ async fn node_group_create(
         &flavors,
     )
     .await?;
-    Ok(accepted(
-        json!({ "node_group": node_group_json(&ng), "operation": operation_json(&op) }),
-    ))
+    Ok(accepted(NodeGroupChanged {
+        node_group: (&ng).into(),
+        operation: Some((&op).into()),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{id}/nodegroups/{ng}/plan-delete",
+    summary = "What deleting the node group removes (its workers as the cloud has them)",
+    params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name")),
+    responses(
+        (status = 200, description = "The plan", body = PlanBody),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn node_group_plan_delete(
     State(state): State<ApiState>,
     caller: Caller,
     Path((id, ng)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let plan = clusters::node_group_delete_plan(
         &state.store,
@@ -716,9 +843,24 @@ async fn node_group_plan_delete(
         &ng,
     )
     .await?;
-    Ok(Json(json!({ "plan": plan })))
+    Ok(Json(PlanBody { plan }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/clusters/{id}/nodegroups/{ng}",
+    summary = "Delete a node group and its workers (a cluster keeps at least one)",
+    params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name"), ProjectQuery),
+    responses(
+        (status = 202, description = "Its operation", body = OperationStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn node_group_delete(
     State(state): State<ApiState>,
     caller: Caller,
@@ -747,20 +889,53 @@ async fn node_group_delete(
         &ng,
     )
     .await?;
-    Ok(accepted(json!({ "operation": operation_json(&op) })))
+    Ok(accepted(OperationStarted {
+        operation: (&op).into(),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{id}/services",
+    summary = "Services exposed on load balancers",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses(
+        (status = 200, description = "Services", body = ServiceList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn service_list(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    Ok(Json(
-        json!({ "services": state.store.services_of(&cluster.id).await? }),
-    ))
+    Ok(Json(ServiceList {
+        services: state.store.services_of(&cluster.id).await?,
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{id}/services",
+    summary = "Expose a service: a load balancer, one listener per port, the workers as members on the node port (picked from 30000-32767 when omitted)",
+    params(("id" = String, Path, description = "The cluster's id")),
+    request_body = provision::clusters::workloads::ServiceSpec,
+    responses(
+        (status = 202, description = "The service (CREATING) and its operation", body = ServiceStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn service_create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -778,11 +953,27 @@ async fn service_create(
         spec,
     )
     .await?;
-    Ok(accepted(
-        json!({ "service": service, "operation": operation_json(&op) }),
-    ))
+    Ok(accepted(ServiceStarted {
+        service,
+        operation: (&op).into(),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/clusters/{id}/services/{name}",
+    summary = "Remove a service's load balancer",
+    params(("id" = String, Path, description = "The cluster's id"), ("name" = String, Path, description = "The service's name or id")),
+    responses(
+        (status = 202, description = "Its operation", body = OperationStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn service_delete(
     State(state): State<ApiState>,
     caller: Caller,
@@ -797,20 +988,53 @@ async fn service_delete(
         &name,
     )
     .await?;
-    Ok(accepted(json!({ "operation": operation_json(&op) })))
+    Ok(accepted(OperationStarted {
+        operation: (&op).into(),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{id}/volumes",
+    summary = "Persistent volumes",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses(
+        (status = 200, description = "Volumes", body = VolumeList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn volume_list(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    Ok(Json(
-        json!({ "volumes": state.store.volumes_of(&cluster.id).await? }),
-    ))
+    Ok(Json(VolumeList {
+        volumes: state.store.volumes_of(&cluster.id).await?,
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{id}/volumes",
+    summary = "Create a persistent volume on block storage",
+    params(("id" = String, Path, description = "The cluster's id")),
+    request_body = provision::clusters::workloads::VolumeRequest,
+    responses(
+        (status = 202, description = "The volume (CREATING) and its operation", body = VolumeStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn volume_create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -828,11 +1052,27 @@ async fn volume_create(
         req,
     )
     .await?;
-    Ok(accepted(
-        json!({ "volume": volume, "operation": operation_json(&op) }),
-    ))
+    Ok(accepted(VolumeStarted {
+        volume,
+        operation: (&op).into(),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/clusters/{id}/volumes/{name}",
+    summary = "Delete a persistent volume (detached first)",
+    params(("id" = String, Path, description = "The cluster's id"), ("name" = String, Path, description = "The volume's name or id")),
+    responses(
+        (status = 202, description = "Its operation", body = OperationStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn volume_delete(
     State(state): State<ApiState>,
     caller: Caller,
@@ -847,59 +1087,116 @@ async fn volume_delete(
         &name,
     )
     .await?;
-    Ok(accepted(json!({ "operation": operation_json(&op) })))
+    Ok(accepted(OperationStarted {
+        operation: (&op).into(),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/operations/{id}",
+    summary = "An operation: state, progress, steps, events, error",
+    params(("id" = String, Path, description = "The operation's id")),
+    responses(
+        (status = 200, description = "The operation", body = OperationShown),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn operation_show(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let op = provision::operations::visible(&state.store, &caller.actor, &id, Action::View).await?;
-    let steps: Vec<Value> = state
-        .store
-        .op_steps(&id)
-        .await?
-        .iter()
-        .map(|s| {
-            json!({
-                "key": s.step, "state": s.state, "attempts": s.attempts, "error": s.error,
-                "output": s.output, "started_at": s.started_at, "finished_at": s.finished_at,
-            })
-        })
-        .collect();
-    let events: Vec<Value> = state
-        .store
-        .op_events(&id)
-        .await?
-        .iter()
-        .map(|e| json!({"at": e.at, "step": e.step, "event": e.event, "detail": e.detail}))
-        .collect();
-    let mut body = operation_json(&op);
-    body["steps"] = json!(steps);
-    body["events"] = json!(events);
-    Ok(Json(json!({ "operation": body })))
+    let steps = state.store.op_steps(&id).await?;
+    let events = state.store.op_events(&id).await?;
+    Ok(Json(OperationShown {
+        operation: OperationDetail {
+            operation: (&op).into(),
+            steps: steps
+                .into_iter()
+                .map(|s| StepView {
+                    key: s.step,
+                    state: s.state,
+                    attempts: s.attempts,
+                    error: s.error,
+                    output: s.output,
+                    started_at: s.started_at,
+                    finished_at: s.finished_at,
+                })
+                .collect(),
+            events: events
+                .into_iter()
+                .map(|e| EventView {
+                    at: e.at,
+                    step: e.step,
+                    event: e.event,
+                    detail: e.detail,
+                })
+                .collect(),
+        },
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operations/{id}/retry",
+    summary = "Run a failed operation again from its first unfinished step (stuck ones: admins only)",
+    params(("id" = String, Path, description = "The operation's id")),
+    responses(
+        (status = 202, description = "The operation", body = OperationStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn operation_retry(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let op = provision::operations::retry(&state.store, &state.engine, &caller.actor, &id).await?;
-    Ok(accepted(json!({ "operation": operation_json(&op) })))
+    Ok(accepted(OperationStarted {
+        operation: (&op).into(),
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operations/{id}/abort",
+    summary = "Stop a pending or running operation; a create unwinds what it made",
+    params(("id" = String, Path, description = "The operation's id")),
+    responses(
+        (status = 202, description = "The operation", body = OperationStarted),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn operation_abort(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let op = provision::operations::abort(&state.store, &state.engine, &caller.actor, &id).await?;
-    Ok(accepted(json!({ "operation": operation_json(&op) })))
+    Ok(accepted(OperationStarted {
+        operation: (&op).into(),
+    }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StatesQuery {
     /// Comma-separated states; default: the unfinished and the failed.
@@ -907,11 +1204,26 @@ struct StatesQuery {
 }
 
 /// Every project's operations in some states (admins only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/operations",
+    summary = "Every project's operations in some states (admins only)",
+    params(StatesQuery),
+    responses(
+        (status = 200, description = "Operations", body = OperationList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn admin_operations(
     State(state): State<ApiState>,
     caller: Caller,
     q: Result<Query<StatesQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     use provision::ops::OpState;
     let q = q
         .map(|Query(q)| q)
@@ -934,18 +1246,41 @@ async fn admin_operations(
             .collect::<Result<Vec<_>, _>>()?,
     };
     let ops = provision::operations::list_all(&state.store, &caller.actor, &states).await?;
-    Ok(Json(
-        json!({ "operations": ops.iter().map(|o| { let mut v = operation_json(o); v["project_id"] = json!(o.project_id); v }).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(OperationList {
+        operations: ops
+            .iter()
+            .map(|o| OperationView {
+                project_id: Some(o.project_id.clone()),
+                ..o.into()
+            })
+            .collect(),
+    }))
 }
 
 /// The Kubernetes versions on offer (admins also see the disabled ones).
-async fn version_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/versions",
+    summary = "Kubernetes versions on offer (admins also see disabled ones)",
+    responses(
+        (status = 200, description = "Versions", body = VersionList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
+async fn version_list(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<impl serde::Serialize>> {
     let list = clusters::versions::list(&state.store, caller.actor.is_admin).await?;
-    Ok(Json(json!({ "versions": list })))
+    Ok(Json(VersionList { versions: list }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VersionChange {
     enabled: bool,
@@ -953,12 +1288,28 @@ struct VersionChange {
 }
 
 /// Adds a version or enables/disables one (admins only).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/versions/{version}",
+    summary = "Add a version or enable/disable one (admins only; the cloud must have the image)",
+    params(("version" = String, Path, description = "e.g. v1.31.12")),
+    request_body = VersionChange,
+    responses(
+        (status = 200, description = "The version", body = VersionShown),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn version_set(
     State(state): State<ApiState>,
     caller: Caller,
     Path(version): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     provision::accounts::require_admin(&caller.actor)?;
     let change: VersionChange = parse(&body, "a version change ({\"enabled\": true})")?;
     let v = clusters::versions::set(
@@ -970,29 +1321,62 @@ async fn version_set(
         change.image.as_deref(),
     )
     .await?;
-    Ok(Json(json!({ "version": v })))
+    Ok(Json(VersionShown { version: v }))
 }
 
 /// The cloud's flavors: on offer only, or (admins) every one with whether it is.
-async fn flavor_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/flavors",
+    summary = "The cloud's flavors on offer (admins see every one, with `enabled`)",
+    responses(
+        (status = 200, description = "Flavors", body = FlavorList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
+async fn flavor_list(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<impl serde::Serialize>> {
     let mut list = clusters::flavors::list(&state.store, &flavors(&state).await?).await?;
     list.retain(|f| caller.actor.is_admin || f.enabled);
-    Ok(Json(json!({ "flavors": list })))
+    Ok(Json(FlavorList { flavors: list }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FlavorChange {
     enabled: bool,
 }
 
 /// Offers a flavor or stops offering it (admins only).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/flavors/{name}",
+    summary = "Offer a flavor for new clusters and node groups, or stop offering it (admins only)",
+    params(("name" = String, Path, description = "The flavor's name")),
+    request_body = FlavorChange,
+    responses(
+        (status = 200, description = "The flavor", body = FlavorShown),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn flavor_set(
     State(state): State<ApiState>,
     caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     provision::accounts::require_admin(&caller.actor)?;
     let change: FlavorChange = parse(&body, "a flavor change ({\"enabled\": false})")?;
     let f = clusters::flavors::set(
@@ -1003,11 +1387,28 @@ async fn flavor_set(
         change.enabled,
     )
     .await?;
-    Ok(Json(json!({ "flavor": f })))
+    Ok(Json(FlavorShown { flavor: f }))
 }
 
 /// Every project's quota beside its usage (admins only).
-async fn quota_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/quotas",
+    summary = "Every project's quota beside what it uses (admins only)",
+    responses(
+        (status = 200, description = "Projects", body = QuotaList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
+async fn quota_list(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<impl serde::Serialize>> {
     provision::accounts::require_admin(&caller.actor)?;
     let list = provision::admin::project_quotas(
         &state.store,
@@ -1016,47 +1417,100 @@ async fn quota_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<
         1000,
     )
     .await?;
-    Ok(Json(json!({ "projects": list.iter().map(|p| json!({
-        "project_id": p.project_id, "name": p.name, "personal_of": p.personal_of,
-        "quota": p.quota, "usage": p.usage,
-    })).collect::<Vec<_>>() })))
+    Ok(Json(QuotaList {
+        projects: list
+            .into_iter()
+            .map(|p| ProjectQuotaView {
+                project_id: p.project_id,
+                name: p.name,
+                personal_of: p.personal_of,
+                quota: p.quota,
+                usage: p.usage,
+            })
+            .collect(),
+    }))
 }
 
 /// Sets a project's quota (admins only); every limit is given.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/projects/{id}/quota",
+    summary = "Set a project's quota (admins only; audited)",
+    params(("id" = String, Path, description = "The project's id")),
+    request_body = provision::quotas::Quota,
+    responses(
+        (status = 200, description = "The quota", body = QuotaSet),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn quota_set(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     provision::accounts::require_admin(&caller.actor)?;
     let q: provision::quotas::Quota = parse(
         &body,
         "a quota ({\"clusters\", \"vcpus\", \"ram_mib\", \"volume_gib\", \"load_balancers\"})",
     )?;
     provision::admin::set_quota(&state.store, &caller.actor, &id, &q).await?;
-    Ok(Json(json!({ "project_id": id, "quota": q })))
+    Ok(Json(QuotaSet {
+        project_id: id,
+        quota: q,
+    }))
 }
 
 /// The audit log, newest first, filtered by actor, project, action, outcome and time
 /// (admins only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    summary = "The audit log, newest first (admins only)",
+    params(provision::accounts::AuditQuery),
+    responses(
+        (status = 200, description = "Entries", body = AuditList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn audit_list(
     State(state): State<ApiState>,
     caller: Caller,
     q: Result<Query<provision::accounts::AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<impl serde::Serialize>> {
     let q = q
         .map(|Query(q)| q)
         .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
     let entries = provision::accounts::audit_search(&state.store, &caller.actor, &q).await?;
-    Ok(Json(json!({ "entries": entries.iter().map(|a| json!({
-        "id": a.id, "at": a.at, "actor_email": a.actor_email, "project_id": a.project_id,
-        "action": a.action, "object": a.object, "outcome": a.outcome,
-        "client_addr": a.client_addr, "detail": a.detail,
-    })).collect::<Vec<_>>() })))
+    Ok(Json(AuditList {
+        entries: entries
+            .into_iter()
+            .map(|a| AuditView {
+                id: a.id,
+                at: a.at,
+                actor_email: a.actor_email,
+                project_id: a.project_id,
+                action: a.action,
+                object: a.object,
+                outcome: a.outcome,
+                client_addr: a.client_addr,
+                detail: a.detail,
+            })
+            .collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
@@ -1071,6 +1525,21 @@ fn default_lifetime() -> Option<u32> {
     Some(provision::tokens::DEFAULT_LIFETIME_DAYS)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    summary = "Create a token (from a console session; a token cannot mint tokens); its secret is shown only in this answer",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "The token with its secret", body = TokenCreated),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn token_create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -1086,25 +1555,71 @@ async fn token_create(
         provision::tokens::create(&state.store, &caller.actor, &req.name, options).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": {
-            "id": token.id, "name": token.name, "created_at": token.created_at,
-            "expires_at": token.expires_at, "read_only": token.read_only,
-            "secret": secret,
-            "note": "This is the only time the token is shown.",
-        }})),
+        Json(TokenCreated {
+            token: NewTokenView {
+                id: token.id,
+                name: token.name,
+                created_at: token.created_at,
+                expires_at: token.expires_at,
+                read_only: token.read_only,
+                secret,
+                note: "This is the only time the token is shown.",
+            },
+        }),
     )
         .into_response())
 }
 
-async fn token_list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    summary = "Your API tokens (never their secrets)",
+    responses(
+        (status = 200, description = "Tokens", body = TokenList),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
+async fn token_list(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<impl serde::Serialize>> {
     let tokens = provision::tokens::list(&state.store, &caller.actor).await?;
-    Ok(Json(json!({"tokens": tokens.iter().map(|t| json!({
-        "id": t.id, "name": t.name, "created_at": t.created_at,
-        "last_used_at": t.last_used_at, "revoked_at": t.revoked_at,
-        "expires_at": t.expires_at, "read_only": t.read_only,
-    })).collect::<Vec<_>>()})))
+    Ok(Json(TokenList {
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                name: t.name,
+                created_at: t.created_at,
+                last_used_at: t.last_used_at,
+                revoked_at: t.revoked_at,
+                expires_at: t.expires_at,
+                read_only: t.read_only,
+            })
+            .collect(),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    summary = "Revoke a token",
+    params(("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
+        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
+        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+    )
+)]
 async fn token_revoke(
     State(state): State<ApiState>,
     caller: Caller,
@@ -1112,10 +1627,6 @@ async fn token_revoke(
 ) -> ApiResult<StatusCode> {
     provision::tokens::revoke(&state.store, &caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
 }
 
 /// How often an open stream asks again whether its caller may still see the cluster.

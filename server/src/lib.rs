@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod session_store;
+pub mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1689,7 +1689,7 @@ async fn api_creates_plans_and_deletes_clusters(app: &App) {
     let r = c.api(Method::GET, "/api/v1/openapi.json", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     for p in [
         "/api/v1/clusters",
         "/api/v1/clusters/{id}",

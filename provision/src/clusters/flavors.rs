@@ -13,6 +13,7 @@ use crate::domain::{Actor, Outcome};
 use crate::{now_ms, Error, Result, Store};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlavorOffer {
     pub name: String,
     pub vcpus: u32,

@@ -22,6 +22,7 @@ use crate::{Error, Result, Store};
 pub use store::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ApiEndpoint {
     Public,
@@ -59,6 +60,7 @@ fn default_boot_gib() -> u64 {
 /// A cluster as asked for. Omitted fields take the defaults a console would suggest;
 /// an omitted version means the newest one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     pub name: String,
@@ -79,6 +81,7 @@ pub struct ClusterSpec {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NodeGroupSpec {
     pub name: String,
@@ -664,6 +667,7 @@ pub async fn node_group_delete(
 /// A change to a node group: a new count and bounds, and optionally which nodes to
 /// remove when shrinking (else the newest go).
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NodeGroupChange {
     pub node_count: Option<u32>,

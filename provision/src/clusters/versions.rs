@@ -11,6 +11,7 @@ use crate::domain::{Actor, Outcome};
 use crate::{now_ms, Error, Result, Store};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KubeVersion {
     pub version: String,
     /// The image its nodes boot from.

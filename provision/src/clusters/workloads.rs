@@ -36,6 +36,7 @@ pub const MAX_VOLUME_GIB: u64 = 16 * 1024;
 /// One port of a service: the load balancer's `port` forwards to every worker's
 /// `node_port` (picked from 30000–32767 when omitted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServicePort {
     pub port: u16,
@@ -44,6 +45,7 @@ pub struct ServicePort {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     pub name: String,
@@ -51,6 +53,7 @@ pub struct ServiceSpec {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VolumeRequest {
     pub name: String,
@@ -60,6 +63,7 @@ pub struct VolumeRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Service {
     pub id: String,
     pub cluster_id: String,
@@ -74,6 +78,7 @@ pub struct Service {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersistentVolume {
     pub id: String,
     pub cluster_id: String,
