@@ -277,12 +277,7 @@ async fn flavors(state: &ApiState) -> ApiResult<Vec<provision::cloud::Flavor>> {
     params(ProjectQuery),
     responses(
         (status = 200, description = "Clusters", body = ClusterList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn cluster_list(
@@ -308,12 +303,7 @@ async fn cluster_list(
     responses(
         (status = 200, description = "The plan (dry_run=true)", body = PlanBody),
         (status = 202, description = "Accepted: the cluster (CREATING) and its operation", body = ClusterStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn cluster_create(
@@ -383,12 +373,7 @@ async fn visible_cluster(
     params(("id" = String, Path, description = "The cluster's id")),
     responses(
         (status = 200, description = "The cluster", body = ClusterShown),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn cluster_show(
@@ -415,12 +400,7 @@ async fn cluster_show(
     params(("id" = String, Path, description = "The cluster's id"), ProjectQuery),
     responses(
         (status = 202, description = "Accepted: the cluster (DELETING) and its operation", body = ClusterStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn cluster_delete(
@@ -469,12 +449,7 @@ struct KubeconfigRequest {
     request_body(content = KubeconfigRequest, description = "Optional", content_type = "application/json"),
     responses(
         (status = 201, description = "The kubeconfig", content((KubeconfigFile = "application/yaml"), (KubeconfigIssued = "application/json"))),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn kubeconfig_issue(
@@ -554,12 +529,7 @@ async fn kubeconfig_issue(
     params(("id" = String, Path, description = "The cluster's id")),
     responses(
         (status = 200, description = "The new CA generation", body = CaRotated),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn ca_rotate(
@@ -588,12 +558,7 @@ async fn ca_rotate(
     params(("id" = String, Path, description = "The cluster's id")),
     responses(
         (status = 200, description = "Node groups", body = NodeGroupList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn node_group_list(
@@ -615,12 +580,7 @@ async fn node_group_list(
     params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name")),
     responses(
         (status = 200, description = "The node group", body = NodeGroupShown),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn node_group_show(
@@ -652,12 +612,7 @@ async fn node_group_show(
     responses(
         (status = 200, description = "Bounds changed, or the plan (dry_run=true)", content((NodeGroupChanged = "application/json"), (PlanBody = "application/json"))),
         (status = 202, description = "Scaling: the node group and its operation", body = NodeGroupChanged),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn node_group_update(
@@ -738,12 +693,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> ApiResult<
     params(("id" = String, Path, description = "The cluster's id")),
     responses(
         (status = 200, description = "The plan", body = PlanBody),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn cluster_plan_delete(
@@ -765,12 +715,7 @@ async fn cluster_plan_delete(
     responses(
         (status = 200, description = "The plan (dry_run=true)", body = PlanBody),
         (status = 202, description = "The node group and its operation", body = NodeGroupChanged),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn node_group_create(
@@ -821,12 +766,7 @@ async fn node_group_create(
     params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name")),
     responses(
         (status = 200, description = "The plan", body = PlanBody),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn node_group_plan_delete(
@@ -853,12 +793,7 @@ async fn node_group_plan_delete(
     params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name"), ProjectQuery),
     responses(
         (status = 202, description = "Its operation", body = OperationStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn node_group_delete(
@@ -901,12 +836,7 @@ async fn node_group_delete(
     params(("id" = String, Path, description = "The cluster's id")),
     responses(
         (status = 200, description = "Services", body = ServiceList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn service_list(
@@ -928,12 +858,7 @@ async fn service_list(
     request_body = provision::clusters::workloads::ServiceSpec,
     responses(
         (status = 202, description = "The service (CREATING) and its operation", body = ServiceStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn service_create(
@@ -966,12 +891,7 @@ async fn service_create(
     params(("id" = String, Path, description = "The cluster's id"), ("name" = String, Path, description = "The service's name or id")),
     responses(
         (status = 202, description = "Its operation", body = OperationStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn service_delete(
@@ -1000,12 +920,7 @@ async fn service_delete(
     params(("id" = String, Path, description = "The cluster's id")),
     responses(
         (status = 200, description = "Volumes", body = VolumeList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn volume_list(
@@ -1027,12 +942,7 @@ async fn volume_list(
     request_body = provision::clusters::workloads::VolumeRequest,
     responses(
         (status = 202, description = "The volume (CREATING) and its operation", body = VolumeStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn volume_create(
@@ -1065,12 +975,7 @@ async fn volume_create(
     params(("id" = String, Path, description = "The cluster's id"), ("name" = String, Path, description = "The volume's name or id")),
     responses(
         (status = 202, description = "Its operation", body = OperationStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn volume_delete(
@@ -1099,12 +1004,7 @@ async fn volume_delete(
     params(("id" = String, Path, description = "The operation's id")),
     responses(
         (status = 200, description = "The operation", body = OperationShown),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn operation_show(
@@ -1150,12 +1050,7 @@ async fn operation_show(
     params(("id" = String, Path, description = "The operation's id")),
     responses(
         (status = 202, description = "The operation", body = OperationStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn operation_retry(
@@ -1176,12 +1071,7 @@ async fn operation_retry(
     params(("id" = String, Path, description = "The operation's id")),
     responses(
         (status = 202, description = "The operation", body = OperationStarted),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn operation_abort(
@@ -1211,12 +1101,7 @@ struct StatesQuery {
     params(StatesQuery),
     responses(
         (status = 200, description = "Operations", body = OperationList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn admin_operations(
@@ -1264,12 +1149,7 @@ async fn admin_operations(
     summary = "Kubernetes versions on offer (admins also see disabled ones)",
     responses(
         (status = 200, description = "Versions", body = VersionList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn version_list(
@@ -1296,12 +1176,7 @@ struct VersionChange {
     request_body = VersionChange,
     responses(
         (status = 200, description = "The version", body = VersionShown),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn version_set(
@@ -1331,12 +1206,7 @@ async fn version_set(
     summary = "The cloud's flavors on offer (admins see every one, with `enabled`)",
     responses(
         (status = 200, description = "Flavors", body = FlavorList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn flavor_list(
@@ -1363,12 +1233,7 @@ struct FlavorChange {
     request_body = FlavorChange,
     responses(
         (status = 200, description = "The flavor", body = FlavorShown),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn flavor_set(
@@ -1397,12 +1262,7 @@ async fn flavor_set(
     summary = "Every project's quota beside what it uses (admins only)",
     responses(
         (status = 200, description = "Projects", body = QuotaList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn quota_list(
@@ -1440,12 +1300,7 @@ async fn quota_list(
     request_body = provision::quotas::Quota,
     responses(
         (status = 200, description = "The quota", body = QuotaSet),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn quota_set(
@@ -1475,12 +1330,7 @@ async fn quota_set(
     params(provision::accounts::AuditQuery),
     responses(
         (status = 200, description = "Entries", body = AuditList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn audit_list(
@@ -1532,12 +1382,7 @@ fn default_lifetime() -> Option<u32> {
     request_body = NewToken,
     responses(
         (status = 201, description = "The token with its secret", body = TokenCreated),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn token_create(
@@ -1576,12 +1421,7 @@ async fn token_create(
     summary = "Your API tokens (never their secrets)",
     responses(
         (status = 200, description = "Tokens", body = TokenList),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn token_list(
@@ -1612,12 +1452,7 @@ async fn token_list(
     params(("id" = String, Path, description = "The token's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "Invalid input: nothing was changed", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Your role or token does not allow this", body = ErrorBody),
-        (status = 404, description = "Not found, or not visible to you", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state (another operation runs, the plan changed, …)", body = ErrorBody),
-        (status = 429, description = "Too many requests; retry after Retry-After seconds", body = ErrorBody),
+        ApiErrors,
     )
 )]
 async fn token_revoke(

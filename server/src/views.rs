@@ -16,6 +16,29 @@ pub struct ErrorBody {
     pub error: ErrorView,
 }
 
+/// The errors any route may answer, in the one [`ErrorBody`] shape.
+#[derive(utoipa::IntoResponses)]
+pub enum ApiErrors {
+    /// Invalid input: nothing was changed.
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// No valid token or session.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// Your role or token does not allow this.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Not found, or not visible to you.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Conflicts with the current state (another operation runs, the plan changed, …).
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// Too many requests; retry after Retry-After seconds.
+    #[response(status = 429)]
+    Throttled(ErrorBody),
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ErrorView {
     /// invalid, unauthenticated, forbidden, not_found, conflict, throttled, internal.
