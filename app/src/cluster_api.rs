@@ -137,13 +137,7 @@ mod ssr {
     }
 
     /// A plan from the core, its report drawn. `removal`: a deletion's plan.
-    pub fn plan(p: &serde_json::Value, removal: bool) -> PlanDto {
-        let text = |v: &serde_json::Value| {
-            v.as_str()
-                .map(String::from)
-                .unwrap_or_else(|| v.to_string())
-        };
-        let t = &p["totals"];
+    pub fn plan(p: &provision::clusters::plan::Plan, removal: bool) -> PlanDto {
         let mut totals = Vec::new();
         for (key, label) in [
             ("servers", "servers"),
@@ -152,44 +146,44 @@ mod ssr {
             ("volume_gib", "volume GiB"),
             ("load_balancers", "load balancers"),
         ] {
-            if !t[key].is_null() {
-                totals.push((label.to_string(), text(&t[key])));
+            if let Some(v) = p.totals.get(key) {
+                totals.push((label.to_string(), v.to_string()));
             }
         }
-        let left = &p["quota"]["left_after"];
-        let quota_left = [
-            ("clusters", "clusters"),
-            ("vcpus", "vCPUs"),
-            ("ram_mib", "RAM (MiB)"),
-            ("volume_gib", "volume GiB"),
-            ("load_balancers", "load balancers"),
-        ]
-        .iter()
-        .filter_map(|(k, label)| left[*k].as_i64().map(|v| (label.to_string(), v)))
-        .collect();
+        let quota_left = p
+            .quota
+            .as_ref()
+            .map(|q| {
+                let l = &q.left_after;
+                vec![
+                    ("clusters".to_string(), l.clusters),
+                    ("vCPUs".to_string(), l.vcpus),
+                    ("RAM (MiB)".to_string(), l.ram_mib),
+                    ("volume GiB".to_string(), l.volume_gib),
+                    ("load balancers".to_string(), l.load_balancers),
+                ]
+            })
+            .unwrap_or_default();
         let report = PlanReport {
-            rows: p["resources"]
-                .as_array()
-                .map(|r| {
-                    r.iter()
-                        .map(|x| PlanRow {
-                            action: text(&x["action"]),
-                            kind: text(&x["kind"]).replace('_', " "),
-                            name: text(&x["name"]),
-                            detail: text(&x["detail"]),
-                        })
-                        .collect()
+            rows: p
+                .resources
+                .iter()
+                .map(|x| PlanRow {
+                    action: x.action.to_string(),
+                    kind: x.kind.replace('_', " "),
+                    name: x.name.clone(),
+                    detail: x.detail.clone(),
                 })
-                .unwrap_or_default(),
+                .collect(),
             totals,
-            fits: p["capacity"]["fits"].as_bool(),
-            quota_fits: p["quota"]["fits"].as_bool().unwrap_or(false),
+            fits: p.capacity.fits,
+            quota_fits: p.quota.as_ref().is_some_and(|q| q.fits),
             quota_left,
-            expected_seconds: p["expected_seconds"].as_f64().unwrap_or(0.0).ceil() as u64,
+            expected_seconds: p.expected_seconds.ceil() as u64,
             removal,
         };
         PlanDto {
-            plan_id: text(&p["plan_id"]),
+            plan_id: p.plan_id.clone(),
             fits: report.fits,
             quota_fits: report.quota_fits,
             html: crate::pages::clusters::plan_html(report),

@@ -210,8 +210,7 @@ pub struct ClusterStarted {
 /// needs, its expected duration, and `plan_id` (pass it back to apply exactly this).
 #[derive(Serialize, ToSchema)]
 pub struct PlanBody {
-    #[schema(value_type = Object)]
-    pub plan: Value,
+    pub plan: provision::clusters::plan::Plan,
 }
 
 #[derive(Serialize, ToSchema)]

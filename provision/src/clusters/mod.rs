@@ -574,7 +574,7 @@ pub async fn node_group_create_plan(
     cluster_id: &str,
     group: &NodeGroupSpec,
     flavors: &[crate::cloud::Flavor],
-) -> Result<serde_json::Value> {
+) -> Result<plan::Plan> {
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::View).await?;
     let names = self::flavors::offered(store, flavors).await?;
     group.validate(&names)?;
@@ -591,7 +591,7 @@ pub async fn node_group_delete_plan(
     actor: &Actor,
     cluster_id: &str,
     node_group: &str,
-) -> Result<serde_json::Value> {
+) -> Result<plan::Plan> {
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::View).await?;
     let ng = store
         .node_groups_of(cluster_id)
@@ -818,7 +818,7 @@ pub async fn scale_plan(
     cluster_id: &str,
     node_group: &str,
     change: &NodeGroupChange,
-) -> Result<serde_json::Value> {
+) -> Result<plan::Plan> {
     let ch = scale_change(
         store,
         cloud,
