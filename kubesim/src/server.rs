@@ -1,0 +1,132 @@
+//! The API server of one master: TLS with client certificates required, HTTP/1.1 and
+//! HTTP/2 (kubectl speaks both), the routes of [`router`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::store::Store;
+use crate::tls::Identity;
+
+/// What one API server needs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where it listens (a master's loopback address, port 6443).
+    pub listen: SocketAddr,
+    /// Its serving certificate (SANs: the VIP and the master) and key, PEM.
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// The cluster's CA: client certificates must be signed by it.
+    pub ca_pem: String,
+    /// e.g. `v1.31.12`.
+    pub kubernetes_version: String,
+    /// `host:port` clients reach the API at (the VIP), for discovery.
+    pub advertise: String,
+    /// Where the cluster's objects are kept; `None`: in memory only.
+    pub store_file: Option<PathBuf>,
+}
+
+/// What every request handler sees.
+#[derive(Clone)]
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+}
+
+/// A started API server.
+pub struct Running {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting and drops open connections.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+pub fn router(shared: Shared) -> Router {
+    use crate::{discovery, resources};
+    Router::new()
+        .route("/version", get(discovery::version))
+        .route("/api", get(discovery::api_versions))
+        .route("/api/v1", get(discovery::core_resources))
+        .route("/apis", get(discovery::api_groups))
+        .route("/openapi/v3", get(discovery::openapi_v3_root))
+        .route("/openapi/v3/api/v1", get(discovery::openapi_v3_core))
+        .route(
+            "/api/v1/{resource}",
+            get(resources::list).post(resources::create),
+        )
+        .route(
+            "/api/v1/{resource}/{name}",
+            get(resources::get).delete(resources::delete),
+        )
+        .fallback(|| async {
+            crate::status::ApiError::unsupported("the server could not find the requested resource")
+        })
+        .with_state(shared)
+}
+
+/// Binds `config.listen` and serves until [`Running::stop`].
+pub async fn start(config: Config) -> Result<Running, String> {
+    let tls = crate::tls::server_config(&config.cert_pem, &config.key_pem, &config.ca_pem)?;
+    let store =
+        Store::open(config.store_file.clone()).map_err(|e| format!("the object store: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("binding {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = router(Shared {
+        config: Arc::new(config),
+        store: Arc::new(store),
+    });
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                // A refused handshake (no or a foreign client certificate) ends here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Some(identity) = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(crate::tls::identity)
+                else {
+                    return;
+                };
+                serve(tls, app, identity).await;
+            });
+        }
+    });
+    Ok(Running { addr, task })
+}
+
+/// Serves one connection, each request carrying the caller's [`Identity`].
+async fn serve(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    app: Router,
+    identity: Identity,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tower::ServiceExt;
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(identity.clone());
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(tls), service)
+        .await;
+}

@@ -1,0 +1,221 @@
+//! The cluster's objects: one map from (resource, namespace, name) to the object as
+//! JSON, with kube-apiserver's bookkeeping (uid, resourceVersion, creationTimestamp).
+//! Every write is saved to a file before it is answered, so the objects survive a
+//! restart; the masters of one cluster share one store.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::status::{ApiError, ApiResult};
+
+/// Where an object lives: its resource (plural, e.g. `nodes`), its namespace (empty for
+/// cluster-scoped ones) and its name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Key {
+    pub resource: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(resource: &str, namespace: Option<&str>, name: &str) -> Self {
+        Key {
+            resource: resource.to_string(),
+            namespace: namespace.unwrap_or_default().to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Saved {
+    revision: u64,
+    objects: Vec<(Key, Value)>,
+}
+
+pub struct Store {
+    file: Option<PathBuf>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    revision: u64,
+    objects: BTreeMap<Key, Value>,
+}
+
+impl Store {
+    /// The store kept in `file` (made when missing), or in memory alone with `None`.
+    pub fn open(file: Option<PathBuf>) -> std::io::Result<Self> {
+        let saved: Saved = match &file {
+            Some(f) if f.exists() => serde_json::from_slice(&std::fs::read(f)?)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", f.display())))?,
+            _ => Saved::default(),
+        };
+        let store = Store {
+            file,
+            inner: Mutex::new(Inner {
+                revision: saved.revision,
+                objects: saved.objects.into_iter().collect(),
+            }),
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let key = Key::new("namespaces", None, ns);
+            if store.get(&key).is_none() {
+                let object =
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+                store
+                    .create(&key, object)
+                    .map_err(|e| std::io::Error::other(e.message))?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current resourceVersion of the whole store.
+    pub fn revision(&self) -> u64 {
+        self.lock().revision
+    }
+
+    pub fn get(&self, key: &Key) -> Option<Value> {
+        self.lock().objects.get(key).cloned()
+    }
+
+    /// The objects of `resource`, in `namespace` (or in all with `None`), by name.
+    pub fn list(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
+        self.lock()
+            .objects
+            .iter()
+            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Stores a new object, filling in its uid, resourceVersion and creation time.
+    pub fn create(&self, key: &Key, mut object: Value) -> ApiResult<Value> {
+        let mut inner = self.lock();
+        if inner.objects.contains_key(key) {
+            return Err(ApiError::already_exists(&key.resource, &key.name));
+        }
+        inner.revision += 1;
+        let meta = object
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
+        meta.insert("name".into(), json!(key.name));
+        if !key.namespace.is_empty() {
+            meta.insert("namespace".into(), json!(key.namespace));
+        }
+        meta.insert("uid".into(), json!(new_uid()));
+        meta.insert("resourceVersion".into(), json!(inner.revision.to_string()));
+        meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+        inner.objects.insert(key.clone(), object.clone());
+        self.save(&inner)?;
+        Ok(object)
+    }
+
+    /// Removes an object; answers it as it was.
+    pub fn delete(&self, key: &Key) -> ApiResult<Value> {
+        let mut inner = self.lock();
+        let object = inner
+            .objects
+            .remove(key)
+            .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?;
+        inner.revision += 1;
+        self.save(&inner)?;
+        Ok(object)
+    }
+
+    fn save(&self, inner: &Inner) -> ApiResult<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let saved = Saved {
+            revision: inner.revision,
+            objects: inner
+                .objects
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        let bytes = serde_json::to_vec(&saved).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, file))
+            .map_err(|e| ApiError {
+                code: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                reason: "InternalError",
+                message: format!("saving the cluster's objects: {e}"),
+            })
+    }
+}
+
+/// A random RFC 4122 version 4 uid.
+fn new_uid() -> String {
+    let mut b = [0u8; 16];
+    rand_fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn rand_fill(b: &mut [u8]) {
+    let _ = rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(b);
+}
+
+/// Now, as Kubernetes writes times (RFC 3339, seconds, UTC).
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_survive_a_reopen_and_names_are_unique() {
+        let dir = std::env::temp_dir().join(format!("kubesim-store-{}", new_uid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("objects.json");
+        let store = Store::open(Some(file.clone())).unwrap();
+        assert_eq!(store.list("namespaces", None).len(), 4);
+        let key = Key::new("namespaces", None, "demo");
+        let made = store
+            .create(
+                &key,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {}}),
+            )
+            .unwrap();
+        assert_eq!(made["metadata"]["name"], "demo");
+        assert_eq!(made["metadata"]["uid"].as_str().unwrap().len(), 36);
+        let again = store.create(&key, json!({"metadata": {}})).unwrap_err();
+        assert_eq!(again.reason, "AlreadyExists");
+        let revision = store.revision();
+        drop(store);
+        let reopened = Store::open(Some(file)).unwrap();
+        assert_eq!(reopened.get(&key).unwrap(), made);
+        assert_eq!(reopened.revision(), revision);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,286 @@
+//! Real kubectl (every one on PATH) against the API server, over mTLS on loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn ca(name: &str) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, name);
+    p.distinguished_name = dn;
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let cert = p.self_signed(&key).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: Issuer::new(p, key),
+    }
+}
+
+/// (cert, key) PEM signed by `ca`.
+fn leaf(ca: &Ca, cn: &str, org: Option<&str>, server: bool) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    if let Some(o) = org {
+        dn.push(DnType::OrganizationName, o);
+    }
+    p.distinguished_name = dn;
+    p.use_authority_key_identifier_extension = true;
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    if server {
+        p.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().unwrap())];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    } else {
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    }
+    let cert = p.signed_by(&key, &ca.issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn kubeconfig(dir: &Path, server: &str, ca_pem: &str, (cert, key): &(String, String)) -> PathBuf {
+    let file = dir.join(format!("kubeconfig-{}", cert.len() ^ key.len()));
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: https://{server}\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: u\ncurrent-context: sim\n",
+            b64(ca_pem),
+            b64(cert),
+            b64(key)
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Every kubectl on PATH (Debian's and a current release, where the machine has both).
+fn kubectls() -> Vec<PathBuf> {
+    let mut seen = std::collections::BTreeSet::new();
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join("kubectl"))
+        .filter(|p| p.is_file())
+        .filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or(p.clone())))
+        .collect()
+}
+
+fn run(kubectl: &Path, config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(config)
+        .arg("--request-timeout=20s")
+        .arg(
+            std::env::var("KUBESIM_TEST_V")
+                .map(|v| format!("-v={v}"))
+                .unwrap_or("-v=0".into()),
+        )
+        .args(args)
+        .env("HOME", config.parent().unwrap())
+        .output()
+        .expect("kubectl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reads_and_writes_namespaces_and_nodes_over_mtls() {
+    let kubectls = kubectls();
+    assert!(
+        !kubectls.is_empty(),
+        "no kubectl on PATH (make test-tools installs one)"
+    );
+    let dir = std::env::temp_dir().join(format!("kubesim-kubectl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cluster_ca = ca("sim-ca");
+    let serving = leaf(&cluster_ca, "kube-apiserver", None, true);
+    let running = kubesim::start(kubesim::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cert_pem: serving.0.clone(),
+        key_pem: serving.1.clone(),
+        ca_pem: cluster_ca.pem.clone(),
+        kubernetes_version: "v1.31.12".into(),
+        advertise: "127.0.0.1:6443".into(),
+        store_file: Some(dir.join("objects.json")),
+    })
+    .await
+    .unwrap();
+    let server = running.addr.to_string();
+    let admin = kubeconfig(
+        &dir,
+        &server,
+        &cluster_ca.pem,
+        &leaf(
+            &cluster_ca,
+            "kim@example.com",
+            Some("shipyard:owners"),
+            false,
+        ),
+    );
+    let foreign = ca("another-ca");
+    let stranger = kubeconfig(
+        &dir,
+        &server,
+        &cluster_ca.pem,
+        &leaf(&foreign, "mallory@example.com", None, false),
+    );
+
+    for (i, k) in kubectls.iter().enumerate() {
+        let (ok, out, err) = run(k, &admin, &["version", "-o", "json"]);
+        assert!(ok, "{k:?} version: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["serverVersion"]["gitVersion"], "v1.31.12", "{out}");
+
+        let (ok, out, err) = run(k, &admin, &["get", "namespaces"]);
+        assert!(ok, "{k:?} get ns: {err}");
+        assert!(out.starts_with("NAME"), "{out}");
+        for ns in ["default", "kube-system", "kube-node-lease", "kube-public"] {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(ns) && l.contains("Active")),
+                "{ns}: {out}"
+            );
+        }
+
+        let name = format!("demo-{i}");
+        let (ok, _, err) = run(k, &admin, &["create", "namespace", &name]);
+        assert!(ok, "{k:?} create ns: {err}");
+        let (ok, _, err) = run(k, &admin, &["create", "namespace", &name]);
+        assert!(
+            !ok && err.contains("AlreadyExists") || err.contains("already exists"),
+            "{err}"
+        );
+        let (ok, out, err) = run(k, &admin, &["get", "namespace", &name, "-o", "json"]);
+        assert!(ok, "{err}");
+        let ns: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(ns["metadata"]["name"], name.as_str());
+        assert_eq!(ns["metadata"]["uid"].as_str().unwrap().len(), 36);
+
+        // A node as a kubelet registers it: the columns kubectl prints.
+        let node = dir.join(format!("node-{i}.json"));
+        std::fs::write(
+            &node,
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": format!("worker-{i}"), "labels": {"node-role.kubernetes.io/worker": ""}},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                    "addresses": [{"type": "InternalIP", "address": "127.10.0.7"}],
+                    "nodeInfo": {"kubeletVersion": "v1.31.12", "containerRuntimeVersion": "shipyard-simulated://1",
+                        "osImage": "simulated", "kernelVersion": "none", "architecture": "amd64", "bootID": "", "machineID": "",
+                        "kubeProxyVersion": "", "operatingSystem": "linux", "systemUUID": ""},
+                },
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let (ok, _, err) = run(k, &admin, &["create", "-f", node.to_str().unwrap()]);
+        assert!(ok, "{k:?} create node: {err}");
+        // kubectl leaves validation to the server, which refuses a field a Node lacks.
+        let bogus = dir.join(format!("bogus-{i}.json"));
+        std::fs::write(
+            &bogus,
+            serde_json::json!({"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": format!("bogus-{i}")}, "spec": {"flavour": "x"}})
+            .to_string(),
+        )
+        .unwrap();
+        let (ok, _, err) = run(k, &admin, &["create", "-f", bogus.to_str().unwrap()]);
+        assert!(
+            !ok && err.contains("unknown field \"spec.flavour\""),
+            "{err}"
+        );
+        let (ok, out, err) = run(k, &admin, &["get", "nodes", "-o", "wide"]);
+        assert!(ok, "{k:?} get nodes: {err}");
+        let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            &header[..6],
+            ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP"],
+            "{out}"
+        );
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("worker-{i}")))
+            .unwrap_or_else(|| panic!("{out}"));
+        for cell in [
+            "Ready",
+            "worker",
+            "v1.31.12",
+            "127.10.0.7",
+            "shipyard-simulated://1",
+        ] {
+            assert!(row.contains(cell), "{cell}: {row}");
+        }
+        let (ok, _, err) = run(k, &admin, &["delete", "namespace", &name]);
+        assert!(ok, "{k:?} delete ns: {err}");
+        let (ok, _, err) = run(k, &admin, &["get", "namespace", &name]);
+        assert!(!ok && err.contains("not found"), "{err}");
+
+        // A client certificate of another CA is refused at the handshake.
+        let (ok, _, err) = run(k, &stranger, &["get", "namespaces"]);
+        assert!(!ok, "a foreign certificate was let in");
+        assert!(!err.is_empty());
+    }
+
+    // The objects survive a restart.
+    running.stop();
+    let again = kubesim::start(kubesim::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cert_pem: serving.0.clone(),
+        key_pem: serving.1.clone(),
+        ca_pem: cluster_ca.pem.clone(),
+        kubernetes_version: "v1.31.12".into(),
+        advertise: "127.0.0.1:6443".into(),
+        store_file: Some(dir.join("objects.json")),
+    })
+    .await
+    .unwrap();
+    let admin = kubeconfig(
+        &dir,
+        &again.addr.to_string(),
+        &cluster_ca.pem,
+        &leaf(&cluster_ca, "kim@example.com", None, false),
+    );
+    let (ok, out, err) = run(&kubectls[0], &admin, &["get", "nodes", "-o", "name"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("node/worker-0"), "{out}");
+    again.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
