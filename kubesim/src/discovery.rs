@@ -1,42 +1,15 @@
-//! What the API offers: `/version`, the core group (`/api`, `/api/v1`) and the named
-//! groups (`/apis`). Only what is served is listed; everything else is absent, as a
-//! client expects from a cluster without it.
+//! What the API offers: `/version`, the core group (`/api`, `/api/v1`), the named groups
+//! (`/apis`, `/apis/<group>/<version>`) and their OpenAPI v3 documents. Only what is
+//! served is listed ([`crate::kinds`]); everything else is absent, as a client expects
+//! from a cluster without it.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::kinds::{self, Kind, VERBS};
 use crate::server::Shared;
-
-/// A resource of the core group as discovery describes it.
-pub struct Served {
-    pub name: &'static str,
-    pub singular: &'static str,
-    pub kind: &'static str,
-    pub namespaced: bool,
-    pub short_names: &'static [&'static str],
-    pub verbs: &'static [&'static str],
-}
-
-/// The core group's resources this API serves.
-pub const CORE: &[Served] = &[
-    Served {
-        name: "namespaces",
-        singular: "namespace",
-        kind: "Namespace",
-        namespaced: false,
-        short_names: &["ns"],
-        verbs: &["create", "delete", "get", "list"],
-    },
-    Served {
-        name: "nodes",
-        singular: "node",
-        kind: "Node",
-        namespaced: false,
-        short_names: &["no"],
-        verbs: &["create", "delete", "get", "list"],
-    },
-];
+use crate::status::{ApiError, ApiResult};
 
 pub async fn version(State(shared): State<Shared>) -> Json<Value> {
     let v = shared.config.kubernetes_version.trim_start_matches('v');
@@ -64,81 +37,139 @@ pub async fn api_versions(State(shared): State<Shared>) -> Json<Value> {
     }))
 }
 
-pub async fn core_resources() -> Json<Value> {
-    let resources: Vec<Value> = CORE
-        .iter()
-        .map(|r| {
+fn resource_list(group: &str, version: &str) -> Value {
+    let resources: Vec<Value> = kinds::of(group, version)
+        .map(|k| {
             json!({
-                "name": r.name,
-                "singularName": r.singular,
-                "namespaced": r.namespaced,
-                "kind": r.kind,
-                "verbs": r.verbs,
-                "shortNames": r.short_names,
+                "name": k.resource,
+                "singularName": k.singular,
+                "namespaced": k.namespaced,
+                "kind": k.kind,
+                "verbs": VERBS,
+                "shortNames": k.short_names,
             })
         })
         .collect();
-    Json(json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources}))
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+}
+
+pub async fn core_resources() -> Json<Value> {
+    Json(resource_list("", "v1"))
+}
+
+pub async fn group_resources(
+    Path((group, version)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    if kinds::of(&group, &version).next().is_none() {
+        return Err(ApiError::unsupported(format!(
+            "the server could not find the requested resource ({group}/{version})"
+        )));
+    }
+    Ok(Json(resource_list(&group, &version)))
 }
 
 pub async fn api_groups() -> Json<Value> {
-    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}))
+    let groups: Vec<Value> = kinds::groups()
+        .into_iter()
+        .map(|(g, v)| {
+            let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+            json!({"name": g, "versions": [gv], "preferredVersion": gv})
+        })
+        .collect();
+    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }
 
 /// `/openapi/v3`: where each group version's document is.
 pub async fn openapi_v3_root() -> Json<Value> {
-    Json(json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1"}}}))
+    let mut paths = serde_json::Map::new();
+    paths.insert(
+        "api/v1".into(),
+        json!({"serverRelativeURL": "/openapi/v3/api/v1"}),
+    );
+    for (g, v) in kinds::groups() {
+        paths.insert(
+            format!("apis/{g}/{v}"),
+            json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}")}),
+        );
+    }
+    Json(json!({ "paths": paths }))
 }
 
-/// `/openapi/v3/api/v1`: a schema for each served kind, tagged with its group, version
-/// and kind (what kubectl's validation looks up). Fields are not described yet: kubectl
-/// checks that a body is of a served kind, the server reads it into its real type.
 pub async fn openapi_v3_core(State(shared): State<Shared>) -> Json<Value> {
-    let schemas: serde_json::Map<String, Value> = CORE
-        .iter()
-        .map(|r| {
-            (
-                format!("io.k8s.api.core.v1.{}", r.kind),
-                json!({
-                    "type": "object",
-                    "description": format!("A {} (fields as in Kubernetes {}).", r.kind, shared.config.kubernetes_version),
-                    "x-kubernetes-group-version-kind": [{"group": "", "kind": r.kind, "version": "v1"}],
-                }),
-            )
-        })
-        .collect();
-    // Writes take `fieldValidation` (kubectl then leaves validation to the server).
+    Json(openapi_v3(&shared, "", "v1"))
+}
+
+pub async fn openapi_v3_group(
+    State(shared): State<Shared>,
+    Path((group, version)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    if kinds::of(&group, &version).next().is_none() {
+        return Err(ApiError::unsupported(format!(
+            "no OpenAPI document for {group}/{version}"
+        )));
+    }
+    Ok(Json(openapi_v3(&shared, &group, &version)))
+}
+
+/// A group version's OpenAPI v3 document: a schema for each kind, tagged with its group,
+/// version and kind, and each kind's PATCH taking `fieldValidation`, which is what makes
+/// kubectl leave validation to the server (see [`crate::resources`]). Fields are not
+/// described: the server reads a body into its real type.
+fn openapi_v3(shared: &Shared, group: &str, version: &str) -> Value {
     let field_validation = json!({
         "name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true},
-        "description": "Strict: refuse unknown fields; Warn and Ignore: accept them (Warn says so).",
+        "description": "Strict: refuse unknown fields; Warn and Ignore: accept them.",
     });
-    // kubectl looks for the parameter on a kind's PATCH operation.
+    let mut schemas = serde_json::Map::new();
     let mut paths = serde_json::Map::new();
-    for r in CORE {
-        let gvk = json!({"group": "", "kind": r.kind, "version": "v1"});
-        paths.insert(
-            format!("/api/v1/{}", r.name),
-            json!({"post": {
-                "operationId": format!("createCoreV1{}", r.kind),
-                "parameters": [field_validation],
-                "x-kubernetes-group-version-kind": gvk,
-                "x-kubernetes-action": "post",
-            }}),
+    for k in kinds::of(group, version) {
+        let gvk = json!({"group": k.group, "kind": k.kind, "version": k.version});
+        schemas.insert(
+            schema_name(k),
+            json!({
+                "type": "object",
+                "description": format!("A {} (fields as in Kubernetes {}).", k.kind, shared.config.kubernetes_version),
+                "x-kubernetes-group-version-kind": [gvk],
+            }),
         );
+        let base = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let scope = if k.namespaced {
+            "/namespaces/{namespace}"
+        } else {
+            ""
+        };
         paths.insert(
-            format!("/api/v1/{}/{{name}}", r.name),
+            format!("{base}{scope}/{}/{{name}}", k.resource),
             json!({"patch": {
-                "operationId": format!("patchCoreV1{}", r.kind),
+                "operationId": format!("patch{}", k.kind),
                 "parameters": [field_validation],
                 "x-kubernetes-group-version-kind": gvk,
                 "x-kubernetes-action": "patch",
             }}),
         );
     }
-    Json(json!({
+    json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": shared.config.kubernetes_version},
         "paths": paths,
         "components": {"schemas": schemas},
-    }))
+    })
+}
+
+/// `io.k8s.api.apps.v1.Deployment`, as kube-apiserver names its schemas.
+fn schema_name(k: &Kind) -> String {
+    let group = match k.group {
+        "" => "core",
+        g => g.split('.').next().unwrap_or(g),
+    };
+    format!("io.k8s.api.{group}.{}.{}", k.version, k.kind)
 }

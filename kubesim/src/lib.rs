@@ -6,10 +6,13 @@
 //!
 //! The request path: [`server`] accepts TLS connections (a client certificate of the
 //! cluster's CA is required; its CN and O are the caller's user and groups), routes each
-//! request to [`discovery`] or [`resources`], which read and write the [`store`];
-//! [`table`] draws the `kubectl get` columns; [`status`] is the error shape.
+//! request to [`discovery`] or [`resources`] (the kinds of [`kinds`], changed by
+//! [`patch`]), which read and write the [`store`]; [`table`] draws the `kubectl get`
+//! columns; [`status`] is the error shape.
 
 pub mod discovery;
+pub mod kinds;
+pub mod patch;
 pub mod resources;
 pub mod server;
 pub mod status;

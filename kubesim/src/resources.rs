@@ -1,24 +1,76 @@
-//! The served resources: list, get, create and delete of the core group's
-//! cluster-scoped kinds (namespaces, nodes), as JSON or as a Table. A body is read into
-//! its `k8s-openapi` type first, so only a real object of the kind is stored.
+//! The served kinds ([`crate::kinds`]): list, get, create, update, patch and delete, in
+//! a namespace or cluster-wide, as JSON or as a Table, with `dryRun=All`. A body is read
+//! into its `k8s-openapi` type before it is stored, so only a real object of the kind
+//! is kept; with `fieldValidation=Strict` (kubectl's default) a field the kind lacks is
+//! refused as kube-apiserver words it.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::discovery::{Served, CORE};
+use crate::kinds::{self, Kind};
 use crate::server::Shared;
 use crate::status::{ApiError, ApiResult};
 use crate::store::Key;
 
-fn served(resource: &str) -> ApiResult<&'static Served> {
-    CORE.iter().find(|r| r.name == resource).ok_or_else(|| {
-        ApiError::unsupported(format!(
-            "the server could not find the requested resource ({resource})"
-        ))
-    })
+/// What a request is about, from its path.
+struct Target {
+    kind: &'static Kind,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+impl Target {
+    fn from(p: &HashMap<String, String>) -> ApiResult<Self> {
+        let group = p.get("group").map(String::as_str).unwrap_or("");
+        let version = p.get("version").map(String::as_str).unwrap_or("v1");
+        let resource = p.get("resource").map(String::as_str).unwrap_or("");
+        let kind = kinds::find(group, version, resource).ok_or_else(|| {
+            ApiError::unsupported(format!(
+                "the server could not find the requested resource ({resource})"
+            ))
+        })?;
+        let namespace = p.get("namespace").cloned();
+        if namespace.is_some() && !kind.namespaced {
+            return Err(ApiError::unsupported(format!(
+                "{} are not namespaced",
+                kind.resource
+            )));
+        }
+        Ok(Target {
+            kind,
+            namespace,
+            name: p.get("name").cloned(),
+        })
+    }
+
+    fn key(&self, name: &str) -> Key {
+        Key::new(&self.kind.store_name(), self.namespace.as_deref(), name)
+    }
+
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteQuery {
+    field_validation: Option<String>,
+    dry_run: Option<String>,
+}
+
+impl WriteQuery {
+    fn strict(&self) -> bool {
+        self.field_validation.as_deref() == Some("Strict")
+    }
+    fn dry_run(&self) -> bool {
+        self.dry_run.as_deref() == Some("All")
+    }
 }
 
 /// The dotted paths of `input`'s fields that `typed` (the same object read into its
@@ -48,36 +100,39 @@ fn unknown_fields(input: &Value, typed: &Value, at: &str, out: &mut Vec<String>)
     }
 }
 
-/// Reads `body` as an object of `served`'s kind (its k8s-openapi type), as JSON. With
-/// `strict` (`fieldValidation=Strict`, kubectl's default), a field the kind does not
-/// have is refused, as kube-apiserver does.
-fn checked(served: &Served, body: &[u8], strict: bool) -> ApiResult<Value> {
-    let input: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    use k8s_openapi::api::core::v1::{Namespace, Node};
-    let bad = |e: serde_json::Error| {
-        ApiError::bad_request(format!("the body is not a {}: {e}", served.kind))
-    };
-    let value = match served.kind {
-        "Namespace" => {
-            serde_json::to_value(serde_json::from_slice::<Namespace>(body).map_err(bad)?)
-        }
-        "Node" => serde_json::to_value(serde_json::from_slice::<Node>(body).map_err(bad)?),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "{other} cannot be created here"
-            )))
-        }
-    };
-    let mut value = value.map_err(|e| ApiError::bad_request(e.to_string()))?;
+/// `input` read into the kind's type: only what the kind has is kept; `strict` refuses
+/// what it lacks.
+fn checked(kind: &Kind, mut input: Value, strict: bool) -> ApiResult<Value> {
+    if input["kind"].is_null() {
+        input["kind"] = json!(kind.kind);
+    }
+    if input["apiVersion"].is_null() {
+        input["apiVersion"] = json!(kind.api_version());
+    }
+    if input["kind"] != kind.kind || input["apiVersion"] != kind.api_version().as_str() {
+        return Err(ApiError::bad_request(format!(
+            "the body is a {} {}, not a {} {}",
+            input["apiVersion"],
+            input["kind"],
+            kind.api_version(),
+            kind.kind
+        )));
+    }
+    let typed = (kind.typed)(input.clone()).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            kind.kind, kind.version, kind.kind
+        ))
+    })?;
     if strict {
         let mut unknown = Vec::new();
-        unknown_fields(&input, &value, "", &mut unknown);
+        unknown_fields(&input, &typed, "", &mut unknown);
         if !unknown.is_empty() {
             return Err(ApiError::bad_request(format!(
-                "{} in version \"v1\" cannot be handled as a {}: strict decoding error: {}",
-                served.kind,
-                served.kind,
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                kind.kind,
+                kind.version,
+                kind.kind,
                 unknown
                     .iter()
                     .map(|f| format!("unknown field \"{f}\""))
@@ -86,35 +141,49 @@ fn checked(served: &Served, body: &[u8], strict: bool) -> ApiResult<Value> {
             )));
         }
     }
-    if value["kind"].is_null() {
-        value["kind"] = json!(served.kind);
+    Ok(typed)
+}
+
+fn parse(body: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    crate::table::wanted(headers.get("accept").and_then(|v| v.to_str().ok()))
+}
+
+/// A namespaced object may only be made in a namespace that exists.
+fn namespace_exists(shared: &Shared, t: &Target) -> ApiResult<()> {
+    match &t.namespace {
+        Some(ns)
+            if shared
+                .store
+                .get(&Key::new("namespaces", None, ns))
+                .is_none() =>
+        {
+            Err(ApiError::not_found("namespaces", ns))
+        }
+        _ => Ok(()),
     }
-    if value["apiVersion"].is_null() {
-        value["apiVersion"] = json!("v1");
-    }
-    if value["kind"] != served.kind {
-        return Err(ApiError::bad_request(format!(
-            "the body is a {}, not a {}",
-            value["kind"], served.kind
-        )));
-    }
-    Ok(value)
 }
 
 pub async fn list(
     State(shared): State<Shared>,
-    Path(resource): Path<String>,
+    Path(p): Path<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let served = served(&resource)?;
-    let items = shared.store.list(served.name, None);
+    let t = Target::from(&p)?;
+    let items = shared
+        .store
+        .list(&t.kind.store_name(), t.namespace.as_deref());
     let revision = shared.store.revision();
-    if crate::table::wanted(headers.get("accept").and_then(|v| v.to_str().ok())) {
-        return Ok(Json(crate::table::of(served.name, &items, revision)).into_response());
+    if wants_table(&headers) {
+        return Ok(Json(crate::table::of(t.kind.resource, &items, revision)).into_response());
     }
     Ok(Json(json!({
-        "kind": format!("{}List", served.kind),
-        "apiVersion": "v1",
+        "kind": format!("{}List", t.kind.kind),
+        "apiVersion": t.kind.api_version(),
         "metadata": {"resourceVersion": revision.to_string()},
         "items": items,
     }))
@@ -123,56 +192,116 @@ pub async fn list(
 
 pub async fn get(
     State(shared): State<Shared>,
-    Path((resource, name)): Path<(String, String)>,
+    Path(p): Path<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let served = served(&resource)?;
+    let t = Target::from(&p)?;
     let object = shared
         .store
-        .get(&Key::new(served.name, None, &name))
-        .ok_or_else(|| ApiError::not_found(served.name, &name))?;
-    if crate::table::wanted(headers.get("accept").and_then(|v| v.to_str().ok())) {
-        return Ok(Json(crate::table::of(
-            served.name,
-            &[object],
-            shared.store.revision(),
-        ))
-        .into_response());
+        .get(&t.key(t.name()))
+        .ok_or_else(|| ApiError::not_found(t.kind.resource, t.name()))?;
+    if wants_table(&headers) {
+        let table = crate::table::of(t.kind.resource, &[object], shared.store.revision());
+        return Ok(Json(table).into_response());
     }
     Ok(Json(object).into_response())
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct WriteQuery {
-    field_validation: Option<String>,
-}
-
 pub async fn create(
     State(shared): State<Shared>,
-    Path(resource): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<WriteQuery>,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Query<WriteQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let served = served(&resource)?;
-    let strict = q.field_validation.as_deref() == Some("Strict");
-    let object = checked(served, &body, strict)?;
+    let t = Target::from(&p)?;
+    namespace_exists(&shared, &t)?;
+    let object = checked(t.kind, parse(&body)?, q.strict())?;
     let name = object["metadata"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::bad_request("metadata.name is required"))?
+        .ok_or_else(|| ApiError::bad_request("metadata.name: Required value: name is required"))?
         .to_string();
-    let made = shared
-        .store
-        .create(&Key::new(served.name, None, &name), object)?;
+    let made = shared.store.create_as(&t.key(&name), object, q.dry_run())?;
     Ok((StatusCode::CREATED, Json(made)).into_response())
+}
+
+pub async fn update(
+    State(shared): State<Shared>,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Query<WriteQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let t = Target::from(&p)?;
+    let object = checked(t.kind, parse(&body)?, q.strict())?;
+    if object["metadata"]["name"].as_str() != Some(t.name()) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({})",
+            object["metadata"]["name"],
+            t.name()
+        )));
+    }
+    let done = shared
+        .store
+        .replace(&t.key(t.name()), object, q.dry_run())?;
+    Ok(Json(done).into_response())
+}
+
+pub async fn patch(
+    State(shared): State<Shared>,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Query<WriteQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let t = Target::from(&p)?;
+    let key = t.key(t.name());
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let current = shared.store.get(&key);
+    let patched = match (content_type.as_str(), current) {
+        ("application/apply-patch+yaml", None) => {
+            // Server-side apply of something new: it is made.
+            namespace_exists(&shared, &t)?;
+            let object = checked(t.kind, crate::patch::yaml(&body)?, q.strict())?;
+            let made = shared.store.create_as(&key, object, q.dry_run())?;
+            return Ok((StatusCode::CREATED, Json(made)).into_response());
+        }
+        (_, None) => return Err(ApiError::not_found(t.kind.resource, t.name())),
+        (kind, Some(current)) => crate::patch::apply(kind, current, &body)?,
+    };
+    let mut object = checked(t.kind, patched, q.strict())?;
+    // A patch applies to the object as it is now, whatever version it names.
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    let done = shared.store.replace(&key, object, q.dry_run())?;
+    Ok(Json(done).into_response())
 }
 
 pub async fn delete(
     State(shared): State<Shared>,
-    Path((resource, name)): Path<(String, String)>,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Query<WriteQuery>,
 ) -> ApiResult<Response> {
-    let served = served(&resource)?;
-    let gone = shared.store.delete(&Key::new(served.name, None, &name))?;
+    let t = Target::from(&p)?;
+    let key = t.key(t.name());
+    if q.dry_run() {
+        let object = shared
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(t.kind.resource, t.name()))?;
+        return Ok(Json(object).into_response());
+    }
+    let gone = shared.store.delete(&key)?;
+    if t.kind.resource == "namespaces" && t.kind.group.is_empty() {
+        shared.store.delete_namespaced(t.name())?;
+    }
     Ok(Json(gone).into_response())
 }

@@ -50,7 +50,7 @@ impl Running {
 }
 
 pub fn router(shared: Shared) -> Router {
-    use crate::{discovery, resources};
+    use crate::discovery;
     Router::new()
         .route("/version", get(discovery::version))
         .route("/api", get(discovery::api_versions))
@@ -58,18 +58,44 @@ pub fn router(shared: Shared) -> Router {
         .route("/apis", get(discovery::api_groups))
         .route("/openapi/v3", get(discovery::openapi_v3_root))
         .route("/openapi/v3/api/v1", get(discovery::openapi_v3_core))
+        .route("/apis/{group}/{version}", get(discovery::group_resources))
         .route(
-            "/api/v1/{resource}",
-            get(resources::list).post(resources::create),
+            "/openapi/v3/apis/{group}/{version}",
+            get(discovery::openapi_v3_group),
+        )
+        // The same handlers for the core group (/api/v1) and the named ones, cluster-wide
+        // and in a namespace.
+        .route("/api/v1/{resource}", collection())
+        .route("/api/v1/{resource}/{name}", object())
+        .route("/api/v1/namespaces/{namespace}/{resource}", collection())
+        .route("/api/v1/namespaces/{namespace}/{resource}/{name}", object())
+        .route("/apis/{group}/{version}/{resource}", collection())
+        .route("/apis/{group}/{version}/{resource}/{name}", object())
+        .route(
+            "/apis/{group}/{version}/namespaces/{namespace}/{resource}",
+            collection(),
         )
         .route(
-            "/api/v1/{resource}/{name}",
-            get(resources::get).delete(resources::delete),
+            "/apis/{group}/{version}/namespaces/{namespace}/{resource}/{name}",
+            object(),
         )
         .fallback(|| async {
             crate::status::ApiError::unsupported("the server could not find the requested resource")
         })
         .with_state(shared)
+}
+
+fn collection() -> axum::routing::MethodRouter<Shared> {
+    use crate::resources;
+    get(resources::list).post(resources::create)
+}
+
+fn object() -> axum::routing::MethodRouter<Shared> {
+    use crate::resources;
+    get(resources::get)
+        .put(resources::update)
+        .patch(resources::patch)
+        .delete(resources::delete)
 }
 
 /// Binds `config.listen` and serves until [`Running::stop`].

@@ -99,12 +99,17 @@ impl Store {
     }
 
     /// Stores a new object, filling in its uid, resourceVersion and creation time.
-    pub fn create(&self, key: &Key, mut object: Value) -> ApiResult<Value> {
+    pub fn create(&self, key: &Key, object: Value) -> ApiResult<Value> {
+        self.create_as(key, object, false)
+    }
+
+    /// [`Store::create`], or with `dry_run` the object as it would be, stored nowhere.
+    pub fn create_as(&self, key: &Key, mut object: Value, dry_run: bool) -> ApiResult<Value> {
         let mut inner = self.lock();
         if inner.objects.contains_key(key) {
             return Err(ApiError::already_exists(&key.resource, &key.name));
         }
-        inner.revision += 1;
+        let revision = inner.revision + 1;
         let meta = object
             .get_mut("metadata")
             .and_then(Value::as_object_mut)
@@ -114,11 +119,70 @@ impl Store {
             meta.insert("namespace".into(), json!(key.namespace));
         }
         meta.insert("uid".into(), json!(new_uid()));
-        meta.insert("resourceVersion".into(), json!(inner.revision.to_string()));
+        meta.insert("resourceVersion".into(), json!(revision.to_string()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+        if dry_run {
+            return Ok(object);
+        }
+        inner.revision = revision;
         inner.objects.insert(key.clone(), object.clone());
         self.save(&inner)?;
         Ok(object)
+    }
+
+    /// Replaces an object, keeping its uid and creation time. When `object` names a
+    /// resourceVersion it must be the current one (else 409, as kube-apiserver).
+    pub fn replace(&self, key: &Key, mut object: Value, dry_run: bool) -> ApiResult<Value> {
+        let mut inner = self.lock();
+        let current = inner
+            .objects
+            .get(key)
+            .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?;
+        let meta_now = current["metadata"].clone();
+        let asked = object["metadata"]["resourceVersion"]
+            .as_str()
+            .map(String::from);
+        if asked
+            .as_ref()
+            .is_some_and(|rv| Some(rv.as_str()) != meta_now["resourceVersion"].as_str())
+        {
+            return Err(ApiError {
+                code: axum::http::StatusCode::CONFLICT,
+                reason: "Conflict",
+                message: format!(
+                    "Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
+                    key.resource, key.name
+                ),
+            });
+        }
+        let meta = object
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
+        meta.insert("name".into(), json!(key.name));
+        if !key.namespace.is_empty() {
+            meta.insert("namespace".into(), json!(key.namespace));
+        }
+        for kept in ["uid", "creationTimestamp"] {
+            meta.insert(kept.into(), meta_now[kept].clone());
+        }
+        let revision = inner.revision + 1;
+        meta.insert("resourceVersion".into(), json!(revision.to_string()));
+        if dry_run {
+            return Ok(object);
+        }
+        inner.revision = revision;
+        inner.objects.insert(key.clone(), object.clone());
+        self.save(&inner)?;
+        Ok(object)
+    }
+
+    /// Removes every object in `namespace` (the namespace itself is deleted).
+    pub fn delete_namespaced(&self, namespace: &str) -> ApiResult<()> {
+        let mut inner = self.lock();
+        inner.objects.retain(|k, _| k.namespace != namespace);
+        inner.revision += 1;
+        self.save(&inner)
     }
 
     /// Removes an object; answers it as it was.

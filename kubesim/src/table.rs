@@ -57,12 +57,23 @@ const NAMESPACES: &[Column] = &[
 /// What a row of one kind shows.
 type Cells = fn(&Value) -> Vec<Value>;
 
+/// Any other kind, as kube-apiserver draws one without printers of its own.
+const DEFAULT: &[Column] = &[
+    col(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    ),
+    col("Created At", "date", 0, "CreationTimestamp of the object."),
+];
+
 /// A Table of `objects` of `resource` at `revision`.
 pub fn of(resource: &str, objects: &[Value], revision: u64) -> Value {
     let (columns, cells): (&[Column], Cells) = match resource {
         "nodes" => (NODES, node_cells),
         "namespaces" => (NAMESPACES, namespace_cells),
-        _ => (&NAMESPACES[..1], |o| vec![json!(name(o))]),
+        _ => (DEFAULT, |o| vec![json!(name(o)), json!(age(o))]),
     };
     json!({
         "kind": "Table",

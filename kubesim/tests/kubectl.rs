@@ -120,6 +120,165 @@ fn run(kubectl: &Path, config: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// A started API server with a store under `dir`, and an admin's kubeconfig for it.
+async fn started(dir: &Path) -> (kubesim::Running, PathBuf) {
+    let cluster_ca = ca("sim-ca");
+    let serving = leaf(&cluster_ca, "kube-apiserver", None, true);
+    let running = kubesim::start(kubesim::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cert_pem: serving.0,
+        key_pem: serving.1,
+        ca_pem: cluster_ca.pem.clone(),
+        kubernetes_version: "v1.31.12".into(),
+        advertise: "127.0.0.1:6443".into(),
+        store_file: Some(dir.join("objects.json")),
+    })
+    .await
+    .unwrap();
+    let admin = kubeconfig(
+        dir,
+        &running.addr.to_string(),
+        &cluster_ca.pem,
+        &leaf(&cluster_ca, "kim@example.com", None, false),
+    );
+    (running, admin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_patches_and_deletes_namespaced_objects() {
+    let dir = std::env::temp_dir().join(format!("kubesim-apply-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (running, admin) = started(&dir).await;
+    for (i, k) in kubectls().iter().enumerate() {
+        let ns = format!("team-{i}");
+        let manifest = |replicas: u32, image: &str| {
+            format!(
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n\
+                 apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\ndata:\n  mode: fast\n---\n\
+                 apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        ports:\n        - containerPort: 80\n"
+            )
+        };
+        let file = dir.join(format!("app-{i}.yaml"));
+        std::fs::write(&file, manifest(2, "nginx:1.27")).unwrap();
+        let f = file.to_str().unwrap();
+        let (ok, out, err) = run(k, &admin, &["apply", "-f", f]);
+        assert!(ok, "{k:?} apply: {err}");
+        assert!(out.contains("deployment.apps/web created"), "{out}");
+        // Applied again with a change: kubectl sends a strategic merge patch.
+        std::fs::write(&file, manifest(3, "nginx:1.28")).unwrap();
+        let (ok, out, err) = run(k, &admin, &["apply", "-f", f]);
+        assert!(ok, "{k:?} apply again: {err}");
+        assert!(out.contains("deployment.apps/web configured"), "{out}");
+        assert!(out.contains("configmap/settings unchanged"), "{out}");
+        let (ok, out, err) = run(
+            k,
+            &admin,
+            &["get", "deployment", "web", "-n", &ns, "-o", "json"],
+        );
+        assert!(ok, "{err}");
+        let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(d["spec"]["replicas"], 3);
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "nginx:1.28");
+        assert_eq!(c["ports"][0]["containerPort"], 80, "{c}");
+
+        // Merge and JSON patches, server-side apply, a dry run that stores nothing.
+        let (ok, _, err) = run(
+            k,
+            &admin,
+            &[
+                "patch",
+                "configmap",
+                "settings",
+                "-n",
+                &ns,
+                "--type=merge",
+                "-p",
+                r#"{"data":{"mode":"slow","extra":"1"}}"#,
+            ],
+        );
+        assert!(ok, "{err}");
+        let (ok, _, err) = run(
+            k,
+            &admin,
+            &[
+                "patch",
+                "configmap",
+                "settings",
+                "-n",
+                &ns,
+                "--type=json",
+                "-p",
+                r#"[{"op":"remove","path":"/data/extra"}]"#,
+            ],
+        );
+        assert!(ok, "{err}");
+        let (ok, out, _) = run(
+            k,
+            &admin,
+            &[
+                "get",
+                "configmap",
+                "settings",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.data}",
+            ],
+        );
+        assert!(
+            ok && out.contains("slow") && !out.contains("extra"),
+            "{out}"
+        );
+        let sa = dir.join(format!("sa-{i}.yaml"));
+        std::fs::write(&sa, format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: robot\n  namespace: {ns}\n")).unwrap();
+        let (ok, _, err) = run(
+            k,
+            &admin,
+            &["apply", "--server-side", "-f", sa.to_str().unwrap()],
+        );
+        assert!(ok, "{k:?} server-side apply: {err}");
+        let (ok, _, err) = run(
+            k,
+            &admin,
+            &[
+                "create",
+                "configmap",
+                "ghost",
+                "-n",
+                &ns,
+                "--dry-run=server",
+            ],
+        );
+        assert!(ok, "{err}");
+        let (ok, _, err) = run(k, &admin, &["get", "configmap", "ghost", "-n", &ns]);
+        assert!(!ok && err.contains("not found"), "{err}");
+        let (ok, out, err) = run(k, &admin, &["get", "configmaps", "-A"]);
+        assert!(ok, "{err}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&ns) && l.contains("settings")),
+            "{out}"
+        );
+
+        // A namespace that does not exist takes nothing; deleting one takes its objects.
+        let (ok, _, err) = run(k, &admin, &["create", "configmap", "x", "-n", "nowhere"]);
+        assert!(!ok && err.contains("not found"), "{err}");
+        let (ok, _, err) = run(k, &admin, &["delete", "namespace", &ns]);
+        assert!(ok, "{err}");
+        let (ok, out, _) = run(k, &admin, &["get", "deployments", "-A", "-o", "name"]);
+        assert!(ok && !out.contains("web"), "{out}");
+        // What is not served says so.
+        let (ok, _, err) = run(k, &admin, &["get", "cronjobs"]);
+        assert!(
+            !ok && err.contains("the server doesn't have a resource type"),
+            "{err}"
+        );
+    }
+    running.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_reads_and_writes_namespaces_and_nodes_over_mtls() {
     let kubectls = kubectls();
