@@ -19,5 +19,6 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod watch;
 
 pub use server::{start, Config, Running};

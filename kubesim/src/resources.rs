@@ -168,15 +168,35 @@ fn namespace_exists(shared: &Shared, t: &Target) -> ApiResult<()> {
     }
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    watch: Option<String>,
+    resource_version: Option<String>,
+    field_selector: Option<String>,
+    label_selector: Option<String>,
+    timeout_seconds: Option<u64>,
+}
+
 pub async fn list(
     State(shared): State<Shared>,
     Path(p): Path<HashMap<String, String>>,
+    Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let t = Target::from(&p)?;
-    let items = shared
+    let selector =
+        crate::watch::Selector::parse(q.field_selector.as_deref(), q.label_selector.as_deref())
+            .map_err(ApiError::bad_request)?;
+    if matches!(q.watch.as_deref(), Some("true" | "1")) {
+        return watch(&shared, &t, selector, &q);
+    }
+    let items: Vec<Value> = shared
         .store
-        .list(&t.kind.store_name(), t.namespace.as_deref());
+        .list(&t.kind.store_name(), t.namespace.as_deref())
+        .into_iter()
+        .filter(|o| selector.matches(o))
+        .collect();
     let revision = shared.store.revision();
     if wants_table(&headers) {
         return Ok(Json(crate::table::of(t.kind.resource, &items, revision)).into_response());
@@ -304,4 +324,46 @@ pub async fn delete(
         shared.store.delete_namespaced(t.name())?;
     }
     Ok(Json(gone).into_response())
+}
+
+/// A watch of `t` from `q.resourceVersion` (or from the objects as they are now).
+fn watch(
+    shared: &Shared,
+    t: &Target,
+    selector: crate::watch::Selector,
+    q: &ListQuery,
+) -> ApiResult<Response> {
+    let scope = crate::watch::Scope {
+        resource: t.kind.store_name(),
+        namespace: t.namespace.clone(),
+        selector,
+    };
+    let timeout = std::time::Duration::from_secs(q.timeout_seconds.unwrap_or(1800).min(3600));
+    let since = q
+        .resource_version
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != "0")
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion: {v}")))
+        })
+        .transpose()?;
+    let (initial, since) = match since {
+        Some(rv) => (Vec::new(), rv),
+        None => {
+            // The objects as they are now, then what changes after them.
+            let (items, now) = shared
+                .store
+                .list_at(&scope.resource, scope.namespace.as_deref());
+            let items = items
+                .into_iter()
+                .filter(|o| scope.selector.matches(o))
+                .collect();
+            (items, now)
+        }
+    };
+    match shared.store.changes_since(since) {
+        Ok((past, coming)) => Ok(crate::watch::stream(scope, initial, past, coming, timeout)),
+        Err(old) => Ok(crate::watch::expired(old.asked, old.oldest)),
+    }
 }

@@ -3,9 +3,9 @@
 //! Every write is saved to a file before it is answered, so the objects survive a
 //! restart; the masters of one cluster share one store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -40,11 +40,40 @@ struct Saved {
 pub struct Store {
     file: Option<PathBuf>,
     inner: Mutex<Inner>,
+    changes: tokio::sync::broadcast::Sender<Arc<Change>>,
 }
 
 struct Inner {
     revision: u64,
     objects: BTreeMap<Key, Value>,
+    /// The latest changes, oldest first, for watches that resume from a revision.
+    log: VecDeque<Arc<Change>>,
+    /// Changes up to this revision are no longer in `log` (a watch from before it gets
+    /// 410 Gone and lists again).
+    forgotten: u64,
+}
+
+/// How many changes a store keeps for watches to resume from.
+pub const LOG: usize = 10_000;
+
+/// One change, as a watch reports it.
+#[derive(Debug)]
+pub struct Change {
+    pub revision: u64,
+    /// ADDED, MODIFIED or DELETED.
+    pub kind: &'static str,
+    pub key: Key,
+    pub object: Value,
+}
+
+/// The changes to come, as a watch receives them.
+pub type Changes = tokio::sync::broadcast::Receiver<Arc<Change>>;
+
+/// A watch from a revision older than what the store keeps.
+#[derive(Debug)]
+pub struct TooOld {
+    pub asked: u64,
+    pub oldest: u64,
 }
 
 impl Store {
@@ -60,7 +89,10 @@ impl Store {
             inner: Mutex::new(Inner {
                 revision: saved.revision,
                 objects: saved.objects.into_iter().collect(),
+                log: VecDeque::new(),
+                forgotten: saved.revision,
             }),
+            changes: tokio::sync::broadcast::channel(1024).0,
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let key = Key::new("namespaces", None, ns);
@@ -79,6 +111,46 @@ impl Store {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Records a change (at the object's resourceVersion) and tells the watches.
+    fn changed(&self, inner: &mut Inner, kind: &'static str, key: &Key, object: &Value) {
+        let revision = object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(inner.revision);
+        let change = Arc::new(Change {
+            revision,
+            kind,
+            key: key.clone(),
+            object: object.clone(),
+        });
+        if inner.log.len() >= LOG {
+            if let Some(old) = inner.log.pop_front() {
+                inner.forgotten = old.revision;
+            }
+        }
+        inner.log.push_back(change.clone());
+        let _ = self.changes.send(change);
+    }
+
+    /// The changes after revision `since` that the store still has, and a receiver of
+    /// those to come (taken together, so none falls between them).
+    pub fn changes_since(&self, since: u64) -> Result<(Vec<Arc<Change>>, Changes), TooOld> {
+        let inner = self.lock();
+        if since < inner.forgotten {
+            return Err(TooOld {
+                asked: since,
+                oldest: inner.forgotten,
+            });
+        }
+        let past = inner
+            .log
+            .iter()
+            .filter(|c| c.revision > since)
+            .cloned()
+            .collect();
+        Ok((past, self.changes.subscribe()))
+    }
+
     /// The current resourceVersion of the whole store.
     pub fn revision(&self) -> u64 {
         self.lock().revision
@@ -86,6 +158,18 @@ impl Store {
 
     pub fn get(&self, key: &Key) -> Option<Value> {
         self.lock().objects.get(key).cloned()
+    }
+
+    /// [`Store::list`] and the revision it is at, taken together.
+    pub fn list_at(&self, resource: &str, namespace: Option<&str>) -> (Vec<Value>, u64) {
+        let inner = self.lock();
+        let items = inner
+            .objects
+            .iter()
+            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (items, inner.revision)
     }
 
     /// The objects of `resource`, in `namespace` (or in all with `None`), by name.
@@ -127,6 +211,7 @@ impl Store {
         inner.revision = revision;
         inner.objects.insert(key.clone(), object.clone());
         self.save(&inner)?;
+        self.changed(&mut inner, "ADDED", key, &object);
         Ok(object)
     }
 
@@ -174,26 +259,45 @@ impl Store {
         inner.revision = revision;
         inner.objects.insert(key.clone(), object.clone());
         self.save(&inner)?;
+        self.changed(&mut inner, "MODIFIED", key, &object);
         Ok(object)
     }
 
     /// Removes every object in `namespace` (the namespace itself is deleted).
     pub fn delete_namespaced(&self, namespace: &str) -> ApiResult<()> {
         let mut inner = self.lock();
-        inner.objects.retain(|k, _| k.namespace != namespace);
-        inner.revision += 1;
-        self.save(&inner)
+        let keys: Vec<Key> = inner
+            .objects
+            .keys()
+            .filter(|k| k.namespace == namespace)
+            .cloned()
+            .collect();
+        let mut gone = Vec::new();
+        for key in keys {
+            if let Some(mut object) = inner.objects.remove(&key) {
+                inner.revision += 1;
+                object["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
+                gone.push((key, object));
+            }
+        }
+        self.save(&inner)?;
+        for (key, object) in gone {
+            self.changed(&mut inner, "DELETED", &key, &object);
+        }
+        Ok(())
     }
 
     /// Removes an object; answers it as it was.
     pub fn delete(&self, key: &Key) -> ApiResult<Value> {
         let mut inner = self.lock();
-        let object = inner
+        let mut object = inner
             .objects
             .remove(key)
             .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?;
         inner.revision += 1;
+        object["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
         self.save(&inner)?;
+        self.changed(&mut inner, "DELETED", key, &object);
         Ok(object)
     }
 
@@ -281,5 +385,28 @@ mod tests {
         assert_eq!(reopened.get(&key).unwrap(), made);
         assert_eq!(reopened.revision(), revision);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn watches_resume_from_what_is_kept_and_older_ones_are_told() {
+        let store = Store::open(None).unwrap();
+        let start = store.revision();
+        for i in 0..LOG + 5 {
+            let key = Key::new("configmaps", Some("default"), &format!("c{i}"));
+            store
+                .create(
+                    &key,
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
+                )
+                .unwrap();
+        }
+        let too_old = store.changes_since(start).unwrap_err();
+        assert_eq!(too_old.asked, start);
+        let recent = store.revision() - 3;
+        let (past, _) = store.changes_since(recent).unwrap();
+        assert_eq!(past.len(), 3);
+        assert!(past
+            .iter()
+            .all(|c| c.kind == "ADDED" && c.revision > recent));
     }
 }

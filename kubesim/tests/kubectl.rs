@@ -268,6 +268,75 @@ async fn kubectl_applies_patches_and_deletes_namespaced_objects() {
         assert!(ok, "{err}");
         let (ok, out, _) = run(k, &admin, &["get", "deployments", "-A", "-o", "name"]);
         assert!(ok && !out.contains("web"), "{out}");
+        // A watch sees what happens after it starts (`get -w`, a label selector).
+        let watch_ns = format!("watched-{i}");
+        let (ok, _, err) = run(k, &admin, &["create", "namespace", &watch_ns]);
+        assert!(ok, "{err}");
+        let mut watcher = Command::new(k)
+            .args([
+                "--kubeconfig",
+                admin.to_str().unwrap(),
+                "get",
+                "configmaps",
+                "-n",
+                &watch_ns,
+                "-w",
+                "-o",
+                "name",
+                "-l",
+                "watched=yes",
+            ])
+            .env("HOME", admin.parent().unwrap())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = {
+            let seen = seen.clone();
+            let stdout = watcher.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    seen.lock().unwrap().push_str(&(line + "\n"));
+                }
+            })
+        };
+        for (name, label) in [("unseen", "no"), ("seen", "yes")] {
+            let (ok, _, err) = run(k, &admin, &["create", "configmap", name, "-n", &watch_ns]);
+            assert!(ok, "{err}");
+            let (ok, _, err) = run(
+                k,
+                &admin,
+                &[
+                    "label",
+                    "configmap",
+                    name,
+                    "-n",
+                    &watch_ns,
+                    &format!("watched={label}"),
+                ],
+            );
+            assert!(ok, "{err}");
+        }
+        // Until the watch has shown it (bounded), then the one that does not match is
+        // known not to come: it changed first.
+        for _ in 0..200 {
+            if seen.lock().unwrap().contains("configmap/seen") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        watcher.kill().unwrap();
+        let _ = watcher.wait();
+        let _ = reader.join();
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen.contains("configmap/seen"), "the watch saw: {seen}");
+        assert!(!seen.contains("unseen"), "{seen}");
+
         // What is not served says so.
         let (ok, _, err) = run(k, &admin, &["get", "cronjobs"]);
         assert!(
