@@ -4,6 +4,8 @@
 //! from a cluster without it.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -29,12 +31,62 @@ pub async fn version(State(shared): State<Shared>) -> Json<Value> {
     }))
 }
 
-pub async fn api_versions(State(shared): State<Shared>) -> Json<Value> {
+/// The content type of aggregated discovery (one answer for every group's resources).
+pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether the client takes aggregated discovery (kubectl ≥ 1.26 asks for it first).
+fn aggregated(headers: &HeaderMap) -> bool {
+    headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',')
+                .any(|t| t.contains("g=apidiscovery.k8s.io") && t.contains("v=v2;"))
+        })
+}
+
+/// `/api` or `/apis` in the aggregated form: every group version's resources at once.
+fn aggregated_list(groups: &[(&str, &str)]) -> Response {
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(g, v)| {
+            let resources: Vec<Value> = kinds::of(g, v)
+                .map(|k| {
+                    json!({
+                        "resource": k.resource,
+                        "responseKind": {"group": k.group, "version": k.version, "kind": k.kind},
+                        "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
+                        "singularResource": k.singular,
+                        "verbs": VERBS,
+                        "shortNames": k.short_names,
+                    })
+                })
+                .collect();
+            json!({
+                "metadata": {"name": g},
+                "versions": [{"version": v, "resources": resources, "freshness": "Current"}],
+            })
+        })
+        .collect();
+    let body = json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    });
+    ([(axum::http::header::CONTENT_TYPE, AGGREGATED)], Json(body)).into_response()
+}
+
+pub async fn api_versions(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    if aggregated(&headers) {
+        return aggregated_list(&[("", "v1")]);
+    }
     Json(json!({
         "kind": "APIVersions",
         "versions": ["v1"],
         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": shared.config.advertise}],
     }))
+    .into_response()
 }
 
 fn resource_list(group: &str, version: &str) -> Value {
@@ -73,7 +125,10 @@ pub async fn group_resources(
     Ok(Json(resource_list(&group, &version)))
 }
 
-pub async fn api_groups() -> Json<Value> {
+pub async fn api_groups(headers: HeaderMap) -> Response {
+    if aggregated(&headers) {
+        return aggregated_list(&kinds::groups());
+    }
     let groups: Vec<Value> = kinds::groups()
         .into_iter()
         .map(|(g, v)| {
@@ -81,7 +136,7 @@ pub async fn api_groups() -> Json<Value> {
             json!({"name": g, "versions": [gv], "preferredVersion": gv})
         })
         .collect();
-    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})).into_response()
 }
 
 /// `/openapi/v3`: where each group version's document is.

@@ -337,6 +337,33 @@ async fn kubectl_applies_patches_and_deletes_namespaced_objects() {
         assert!(seen.contains("configmap/seen"), "the watch saw: {seen}");
         assert!(!seen.contains("unseen"), "{seen}");
 
+        // Discovery comes aggregated: one answer for /api and one for /apis, no request
+        // per group (a fresh HOME, so nothing is cached).
+        let home = dir.join(format!("home-{i}"));
+        std::fs::create_dir_all(&home).unwrap();
+        let out = Command::new(k)
+            .args([
+                "--kubeconfig",
+                admin.to_str().unwrap(),
+                "get",
+                "deployments",
+                "-A",
+                "-v=6",
+            ])
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        assert!(
+            log.contains("/apis?timeout") || log.contains("/apis 200"),
+            "{log}"
+        );
+        assert!(
+            !log.contains("/apis/apps/v1?timeout"),
+            "a request per group: {log}"
+        );
+
         // What is not served says so.
         let (ok, _, err) = run(k, &admin, &["get", "cronjobs"]);
         assert!(
