@@ -54,6 +54,260 @@ const NAMESPACES: &[Column] = &[
     col("Age", "string", 0, "CreationTimestamp of the object."),
 ];
 
+const PODS: &[Column] = &[
+    col(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    ),
+    col(
+        "Ready",
+        "string",
+        0,
+        "The aggregate readiness state of this pod for accepting traffic.",
+    ),
+    col(
+        "Status",
+        "string",
+        0,
+        "The aggregate status of the containers in this pod.",
+    ),
+    col(
+        "Restarts",
+        "string",
+        0,
+        "The number of times the containers in this pod have been restarted.",
+    ),
+    col("Age", "string", 0, "CreationTimestamp of the object."),
+    col("IP", "string", 1, "IP address allocated to the pod."),
+    col(
+        "Node",
+        "string",
+        1,
+        "Name of the node the pod is assigned to.",
+    ),
+    col(
+        "Nominated Node",
+        "string",
+        1,
+        "Name of the node where the pod is nominated to run.",
+    ),
+    col(
+        "Readiness Gates",
+        "string",
+        1,
+        "The readiness gates of the pod.",
+    ),
+];
+
+const DEPLOYMENTS: &[Column] = &[
+    col("Name", "string", 0, "Name must be unique within a namespace."),
+    col("Ready", "string", 0, "Number of the pod with ready state"),
+    col("Up-to-date", "string", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+    col("Available", "string", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+    col("Age", "string", 0, "CreationTimestamp of the object."),
+    col("Containers", "string", 1, "Names of each container in the template."),
+    col("Images", "string", 1, "Images referenced by each container in the template."),
+    col("Selector", "string", 1, "Label selector for pods."),
+];
+
+const REPLICASETS: &[Column] = &[
+    col(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    ),
+    col("Desired", "integer", 0, "Number of desired pods."),
+    col("Current", "integer", 0, "Number of actual replicas."),
+    col(
+        "Ready",
+        "integer",
+        0,
+        "The number of ready replicas for this replica set.",
+    ),
+    col("Age", "string", 0, "CreationTimestamp of the object."),
+];
+
+const SERVICES: &[Column] = &[
+    col(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    ),
+    col("Type", "string", 0, "The type of the service."),
+    col("Cluster-IP", "string", 0, "The cluster IP of the service."),
+    col(
+        "External-IP",
+        "string",
+        0,
+        "The external IP of the service.",
+    ),
+    col("Port(s)", "string", 0, "The ports of the service."),
+    col("Age", "string", 0, "CreationTimestamp of the object."),
+];
+
+const CONFIGMAPS: &[Column] = &[
+    col(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    ),
+    col("Data", "integer", 0, "Number of keys."),
+    col("Age", "string", 0, "CreationTimestamp of the object."),
+];
+
+const SECRETS: &[Column] = &[
+    col(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    ),
+    col("Type", "string", 0, "The type of the secret."),
+    col("Data", "integer", 0, "Number of keys."),
+    col("Age", "string", 0, "CreationTimestamp of the object."),
+];
+
+fn count(v: &Value) -> usize {
+    v.as_object().map_or(0, |m| m.len())
+}
+
+fn int(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+fn pod_cells(o: &Value) -> Vec<Value> {
+    let statuses = o["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let containers = o["spec"]["containers"].as_array().map_or(0, |c| c.len());
+    let ready = statuses.iter().filter(|c| c["ready"] == true).count();
+    let restarts: i64 = statuses.iter().map(|c| int(&c["restartCount"])).sum();
+    let waiting = statuses
+        .iter()
+        .find_map(|c| c["state"]["waiting"]["reason"].as_str());
+    let status = if o["metadata"]["deletionTimestamp"].is_string() {
+        "Terminating".to_string()
+    } else {
+        waiting
+            .or_else(|| o["status"]["reason"].as_str())
+            .or_else(|| o["status"]["phase"].as_str())
+            .unwrap_or("Pending")
+            .to_string()
+    };
+    let text = |v: &Value| v.as_str().unwrap_or("<none>").to_string();
+    vec![
+        json!(name(o)),
+        json!(format!("{ready}/{containers}")),
+        json!(status),
+        json!(restarts),
+        json!(age(o)),
+        json!(text(&o["status"]["podIP"])),
+        json!(text(&o["spec"]["nodeName"])),
+        json!(text(&o["status"]["nominatedNodeName"])),
+        json!("<none>"),
+    ]
+}
+
+fn deployment_cells(o: &Value) -> Vec<Value> {
+    let s = &o["status"];
+    let containers = o["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let join = |key: &str| {
+        containers
+            .iter()
+            .filter_map(|c| c[key].as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let selector = o["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    vec![
+        json!(name(o)),
+        json!(format!(
+            "{}/{}",
+            int(&s["readyReplicas"]),
+            int(&o["spec"]["replicas"])
+        )),
+        json!(int(&s["updatedReplicas"])),
+        json!(int(&s["availableReplicas"])),
+        json!(age(o)),
+        json!(join("name")),
+        json!(join("image")),
+        json!(selector),
+    ]
+}
+
+fn replicaset_cells(o: &Value) -> Vec<Value> {
+    let s = &o["status"];
+    vec![
+        json!(name(o)),
+        json!(int(&o["spec"]["replicas"])),
+        json!(int(&s["replicas"])),
+        json!(int(&s["readyReplicas"])),
+        json!(age(o)),
+    ]
+}
+
+fn service_cells(o: &Value) -> Vec<Value> {
+    let spec = &o["spec"];
+    let external = o["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .map(|i| {
+            i.iter()
+                .filter_map(|x| x["ip"].as_str().or(x["hostname"].as_str()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .filter(|s| !s.is_empty());
+    let kind = spec["type"].as_str().unwrap_or("ClusterIP");
+    let external = external.unwrap_or_else(|| {
+        if kind == "LoadBalancer" {
+            "<pending>"
+        } else {
+            "<none>"
+        }
+        .to_string()
+    });
+    let ports = spec["ports"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .map(|p| {
+                    let proto = p["protocol"].as_str().unwrap_or("TCP");
+                    match p["nodePort"].as_i64() {
+                        Some(np) => format!("{}:{np}/{proto}", int(&p["port"])),
+                        None => format!("{}/{proto}", int(&p["port"])),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_else(|| "<none>".into());
+    vec![
+        json!(name(o)),
+        json!(kind),
+        json!(spec["clusterIP"].as_str().unwrap_or("<none>")),
+        json!(external),
+        json!(ports),
+        json!(age(o)),
+    ]
+}
+
 /// What a row of one kind shows.
 type Cells = fn(&Value) -> Vec<Value>;
 
@@ -73,7 +327,29 @@ pub fn of(resource: &str, objects: &[Value], revision: u64) -> Value {
     let (columns, cells): (&[Column], Cells) = match resource {
         "nodes" => (NODES, node_cells),
         "namespaces" => (NAMESPACES, namespace_cells),
-        _ => (DEFAULT, |o| vec![json!(name(o)), json!(age(o))]),
+        "pods" => (PODS, pod_cells),
+        "deployments" => (DEPLOYMENTS, deployment_cells),
+        "replicasets" => (REPLICASETS, replicaset_cells),
+        "services" => (SERVICES, service_cells),
+        "configmaps" => (CONFIGMAPS, |o| {
+            vec![
+                json!(name(o)),
+                json!(count(&o["data"]) + count(&o["binaryData"])),
+                json!(age(o)),
+            ]
+        }),
+        "secrets" => (SECRETS, |o| {
+            let kind = o["type"].as_str().unwrap_or("Opaque");
+            vec![
+                json!(name(o)),
+                json!(kind),
+                json!(count(&o["data"])),
+                json!(age(o)),
+            ]
+        }),
+        _ => (DEFAULT, |o| {
+            vec![json!(name(o)), o["metadata"]["creationTimestamp"].clone()]
+        }),
     };
     json!({
         "kind": "Table",

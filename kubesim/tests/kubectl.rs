@@ -261,6 +261,36 @@ async fn kubectl_applies_patches_and_deletes_namespaced_objects() {
             "{out}"
         );
 
+        // The columns kubectl prints come from the server's Tables.
+        let (ok, out, err) = run(k, &admin, &["get", "deployments,configmaps", "-n", &ns]);
+        assert!(ok, "{err}");
+        let lines: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l[..] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]),
+            "{out}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.len() == 5 && l[..4] == ["deployment.apps/web", "0/3", "0", "0"]),
+            "{out}"
+        );
+        assert!(
+            lines.iter().any(|l| l[..] == ["NAME", "DATA", "AGE"]),
+            "{out}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.len() == 3 && l[..2] == ["configmap/settings", "1"]),
+            "{out}"
+        );
+
         // A namespace that does not exist takes nothing; deleting one takes its objects.
         let (ok, _, err) = run(k, &admin, &["create", "configmap", "x", "-n", "nowhere"]);
         assert!(!ok && err.contains("not found"), "{err}");
