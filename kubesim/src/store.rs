@@ -205,6 +205,7 @@ impl Store {
         meta.insert("uid".into(), json!(new_uid()));
         meta.insert("resourceVersion".into(), json!(revision.to_string()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+        meta.insert("generation".into(), json!(1));
         if dry_run {
             return Ok(object);
         }
@@ -251,6 +252,19 @@ impl Store {
         for kept in ["uid", "creationTimestamp"] {
             meta.insert(kept.into(), meta_now[kept].clone());
         }
+        // The generation counts changes of what is asked for (spec), not of status.
+        let generation = meta_now["generation"].as_i64().unwrap_or(1);
+        let spec_changed = object.get("spec") != current.get("spec");
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert(
+                "generation".into(),
+                json!(generation + i64::from(spec_changed)),
+            );
+        }
+        let meta = object
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
         let revision = inner.revision + 1;
         meta.insert("resourceVersion".into(), json!(revision.to_string()));
         if dry_run {
@@ -385,6 +399,38 @@ mod tests {
         assert_eq!(reopened.get(&key).unwrap(), made);
         assert_eq!(reopened.revision(), revision);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn generation_counts_spec_changes_only() {
+        let store = Store::open(None).unwrap();
+        let key = Key::new("deployments.apps", Some("default"), "web");
+        let made = store
+            .create(&key, json!({"metadata": {}, "spec": {"replicas": 1}}))
+            .unwrap();
+        assert_eq!(made["metadata"]["generation"], 1);
+        let status = store
+            .replace(
+                &key,
+                json!({"metadata": {}, "spec": {"replicas": 1}, "status": {"replicas": 1}}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(status["metadata"]["generation"], 1);
+        let scaled = store
+            .replace(
+                &key,
+                json!({"metadata": {}, "spec": {"replicas": 3}}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(scaled["metadata"]["generation"], 2);
+        assert_eq!(scaled["metadata"]["uid"], made["metadata"]["uid"]);
+        let stale = json!({"metadata": {"resourceVersion": made["metadata"]["resourceVersion"]}, "spec": {}});
+        assert_eq!(
+            store.replace(&key, stale, false).unwrap_err().reason,
+            "Conflict"
+        );
     }
 
     #[test]
