@@ -206,14 +206,7 @@ impl Store {
         meta.insert("resourceVersion".into(), json!(revision.to_string()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         meta.insert("generation".into(), json!(1));
-        if dry_run {
-            return Ok(object);
-        }
-        inner.revision = revision;
-        inner.objects.insert(key.clone(), object.clone());
-        self.save(&inner)?;
-        self.changed(&mut inner, "ADDED", key, &object);
-        Ok(object)
+        self.commit(&mut inner, key, object, revision, dry_run, "ADDED")
     }
 
     /// Replaces an object, keeping its uid and creation time. When `object` names a
@@ -267,13 +260,27 @@ impl Store {
             .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
         let revision = inner.revision + 1;
         meta.insert("resourceVersion".into(), json!(revision.to_string()));
+        self.commit(&mut inner, key, object, revision, dry_run, "MODIFIED")
+    }
+
+    /// Stores `object` at `revision` (saved, then told to the watches as `change`), or
+    /// with `dry_run` only answers it.
+    fn commit(
+        &self,
+        inner: &mut Inner,
+        key: &Key,
+        object: Value,
+        revision: u64,
+        dry_run: bool,
+        change: &'static str,
+    ) -> ApiResult<Value> {
         if dry_run {
             return Ok(object);
         }
         inner.revision = revision;
         inner.objects.insert(key.clone(), object.clone());
-        self.save(&inner)?;
-        self.changed(&mut inner, "MODIFIED", key, &object);
+        self.save(inner)?;
+        self.changed(inner, change, key, &object);
         Ok(object)
     }
 

@@ -30,11 +30,19 @@ const fn col(
     }
 }
 
+const NAME: Column = col(
+    "Name",
+    "string",
+    0,
+    "Name must be unique within a namespace.",
+);
+const AGE: Column = col("Age", "string", 0, "CreationTimestamp of the object.");
+
 const NODES: &[Column] = &[
-    col("Name", "string", 0, "Name must be unique within a namespace."),
+    NAME,
     col("Status", "string", 0, "The status of the node"),
     col("Roles", "string", 0, "The roles of the node"),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
+    AGE,
     col("Version", "string", 0, "Kubelet Version reported by the node."),
     col("Internal-IP", "string", 1, "List of internal IPs for the node."),
     col("External-IP", "string", 1, "List of external IPs for the node."),
@@ -44,23 +52,13 @@ const NODES: &[Column] = &[
 ];
 
 const NAMESPACES: &[Column] = &[
-    col(
-        "Name",
-        "string",
-        0,
-        "Name must be unique within a namespace.",
-    ),
+    NAME,
     col("Status", "string", 0, "The status of the namespace"),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
+    AGE,
 ];
 
 const PODS: &[Column] = &[
-    col(
-        "Name",
-        "string",
-        0,
-        "Name must be unique within a namespace.",
-    ),
+    NAME,
     col(
         "Ready",
         "string",
@@ -79,7 +77,7 @@ const PODS: &[Column] = &[
         0,
         "The number of times the containers in this pod have been restarted.",
     ),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
+    AGE,
     col("IP", "string", 1, "IP address allocated to the pod."),
     col(
         "Node",
@@ -102,23 +100,18 @@ const PODS: &[Column] = &[
 ];
 
 const DEPLOYMENTS: &[Column] = &[
-    col("Name", "string", 0, "Name must be unique within a namespace."),
+    NAME,
     col("Ready", "string", 0, "Number of the pod with ready state"),
     col("Up-to-date", "string", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
     col("Available", "string", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
+    AGE,
     col("Containers", "string", 1, "Names of each container in the template."),
     col("Images", "string", 1, "Images referenced by each container in the template."),
     col("Selector", "string", 1, "Label selector for pods."),
 ];
 
 const REPLICASETS: &[Column] = &[
-    col(
-        "Name",
-        "string",
-        0,
-        "Name must be unique within a namespace.",
-    ),
+    NAME,
     col("Desired", "integer", 0, "Number of desired pods."),
     col("Current", "integer", 0, "Number of actual replicas."),
     col(
@@ -127,16 +120,11 @@ const REPLICASETS: &[Column] = &[
         0,
         "The number of ready replicas for this replica set.",
     ),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
+    AGE,
 ];
 
 const SERVICES: &[Column] = &[
-    col(
-        "Name",
-        "string",
-        0,
-        "Name must be unique within a namespace.",
-    ),
+    NAME,
     col("Type", "string", 0, "The type of the service."),
     col("Cluster-IP", "string", 0, "The cluster IP of the service."),
     col(
@@ -146,30 +134,16 @@ const SERVICES: &[Column] = &[
         "The external IP of the service.",
     ),
     col("Port(s)", "string", 0, "The ports of the service."),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
+    AGE,
 ];
 
-const CONFIGMAPS: &[Column] = &[
-    col(
-        "Name",
-        "string",
-        0,
-        "Name must be unique within a namespace.",
-    ),
-    col("Data", "integer", 0, "Number of keys."),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
-];
+const CONFIGMAPS: &[Column] = &[NAME, col("Data", "integer", 0, "Number of keys."), AGE];
 
 const SECRETS: &[Column] = &[
-    col(
-        "Name",
-        "string",
-        0,
-        "Name must be unique within a namespace.",
-    ),
+    NAME,
     col("Type", "string", 0, "The type of the secret."),
     col("Data", "integer", 0, "Number of keys."),
-    col("Age", "string", 0, "CreationTimestamp of the object."),
+    AGE,
 ];
 
 fn count(v: &Value) -> usize {
@@ -313,12 +287,7 @@ type Cells = fn(&Value) -> Vec<Value>;
 
 /// Any other kind, as kube-apiserver draws one without printers of its own.
 const DEFAULT: &[Column] = &[
-    col(
-        "Name",
-        "string",
-        0,
-        "Name must be unique within a namespace.",
-    ),
+    NAME,
     col("Created At", "date", 0, "CreationTimestamp of the object."),
 ];
 

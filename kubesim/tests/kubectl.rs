@@ -120,10 +120,10 @@ fn run(kubectl: &Path, config: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// A started API server with a store under `dir`, and an admin's kubeconfig for it.
-async fn started(dir: &Path) -> (kubesim::Running, PathBuf) {
-    let cluster_ca = ca("sim-ca");
-    let serving = leaf(&cluster_ca, "kube-apiserver", None, true);
+/// An API server of `cluster_ca` with its store under `dir` (the same `dir`: the same
+/// objects), and an admin's kubeconfig for it.
+async fn started(dir: &Path, cluster_ca: &Ca) -> (kubesim::Running, PathBuf) {
+    let serving = leaf(cluster_ca, "kube-apiserver", None, true);
     let running = kubesim::start(kubesim::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         cert_pem: serving.0,
@@ -139,7 +139,12 @@ async fn started(dir: &Path) -> (kubesim::Running, PathBuf) {
         dir,
         &running.addr.to_string(),
         &cluster_ca.pem,
-        &leaf(&cluster_ca, "kim@example.com", None, false),
+        &leaf(
+            cluster_ca,
+            "kim@example.com",
+            Some("shipyard:owners"),
+            false,
+        ),
     );
     (running, admin)
 }
@@ -148,7 +153,7 @@ async fn started(dir: &Path) -> (kubesim::Running, PathBuf) {
 async fn kubectl_applies_patches_and_deletes_namespaced_objects() {
     let dir = std::env::temp_dir().join(format!("kubesim-apply-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (running, admin) = started(&dir).await;
+    let (running, admin) = started(&dir, &ca("sim-ca")).await;
     for (i, k) in kubectls().iter().enumerate() {
         let ns = format!("team-{i}");
         let manifest = |replicas: u32, image: &str| {
@@ -415,30 +420,8 @@ async fn kubectl_reads_and_writes_namespaces_and_nodes_over_mtls() {
     let dir = std::env::temp_dir().join(format!("kubesim-kubectl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cluster_ca = ca("sim-ca");
-    let serving = leaf(&cluster_ca, "kube-apiserver", None, true);
-    let running = kubesim::start(kubesim::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        cert_pem: serving.0.clone(),
-        key_pem: serving.1.clone(),
-        ca_pem: cluster_ca.pem.clone(),
-        kubernetes_version: "v1.31.12".into(),
-        advertise: "127.0.0.1:6443".into(),
-        store_file: Some(dir.join("objects.json")),
-    })
-    .await
-    .unwrap();
+    let (running, admin) = started(&dir, &cluster_ca).await;
     let server = running.addr.to_string();
-    let admin = kubeconfig(
-        &dir,
-        &server,
-        &cluster_ca.pem,
-        &leaf(
-            &cluster_ca,
-            "kim@example.com",
-            Some("shipyard:owners"),
-            false,
-        ),
-    );
     let foreign = ca("another-ca");
     let stranger = kubeconfig(
         &dir,
@@ -546,23 +529,7 @@ async fn kubectl_reads_and_writes_namespaces_and_nodes_over_mtls() {
 
     // The objects survive a restart.
     running.stop();
-    let again = kubesim::start(kubesim::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        cert_pem: serving.0.clone(),
-        key_pem: serving.1.clone(),
-        ca_pem: cluster_ca.pem.clone(),
-        kubernetes_version: "v1.31.12".into(),
-        advertise: "127.0.0.1:6443".into(),
-        store_file: Some(dir.join("objects.json")),
-    })
-    .await
-    .unwrap();
-    let admin = kubeconfig(
-        &dir,
-        &again.addr.to_string(),
-        &cluster_ca.pem,
-        &leaf(&cluster_ca, "kim@example.com", None, false),
-    );
+    let (again, admin) = started(&dir, &cluster_ca).await;
     let (ok, out, err) = run(&kubectls[0], &admin, &["get", "nodes", "-o", "name"]);
     assert!(ok, "{err}");
     assert!(out.contains("node/worker-0"), "{out}");
