@@ -59,6 +59,13 @@ fn aggregated_list(groups: &[(&str, &str)]) -> Response {
                         "singularResource": k.singular,
                         "verbs": VERBS,
                         "shortNames": k.short_names,
+                        "subresources": if scalable(k) {
+                            json!([{"subresource": "scale",
+                                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                                "verbs": SCALE_VERBS}])
+                        } else {
+                            json!([])
+                        },
                     })
                 })
                 .collect();
@@ -89,19 +96,36 @@ pub async fn api_versions(State(shared): State<Shared>, headers: HeaderMap) -> R
     .into_response()
 }
 
+/// Kinds with a `scale` subresource (`kubectl scale` looks for it in discovery).
+fn scalable(k: &Kind) -> bool {
+    k.group == "apps" && matches!(k.resource, "deployments" | "replicasets")
+}
+
+const SCALE_VERBS: &[&str] = &["get", "patch", "update"];
+
 fn resource_list(group: &str, version: &str) -> Value {
-    let resources: Vec<Value> = kinds::of(group, version)
-        .map(|k| {
-            json!({
-                "name": k.resource,
-                "singularName": k.singular,
+    let mut resources = Vec::new();
+    for k in kinds::of(group, version) {
+        resources.push(json!({
+            "name": k.resource,
+            "singularName": k.singular,
+            "namespaced": k.namespaced,
+            "kind": k.kind,
+            "verbs": VERBS,
+            "shortNames": k.short_names,
+        }));
+        if scalable(k) {
+            resources.push(json!({
+                "name": format!("{}/scale", k.resource),
+                "singularName": "",
                 "namespaced": k.namespaced,
-                "kind": k.kind,
-                "verbs": VERBS,
-                "shortNames": k.short_names,
-            })
-        })
-        .collect();
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": SCALE_VERBS,
+            }));
+        }
+    }
     let group_version = if group.is_empty() {
         version.to_string()
     } else {

@@ -10,9 +10,12 @@
 //! [`patch`]), which read and write the [`store`]; [`table`] draws the `kubectl get`
 //! columns; [`status`] is the error shape.
 
+pub mod controllers;
 pub mod discovery;
 pub mod kinds;
+pub mod kubelet;
 pub mod patch;
+pub mod quantity;
 pub mod resources;
 pub mod server;
 pub mod status;

@@ -367,3 +367,97 @@ fn watch(
         Err(old) => Ok(crate::watch::expired(old.asked, old.oldest)),
     }
 }
+
+/// The `scale` subresource of deployments and replicasets (`kubectl scale`): an
+/// `autoscaling/v1` Scale of the object's replicas.
+fn scale_of(object: &Value) -> Value {
+    let labels = object["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let meta = &object["metadata"];
+    json!({
+        "apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": object["spec"]["replicas"]},
+        "status": {"replicas": object["status"]["replicas"].as_i64().unwrap_or(0), "selector": labels},
+    })
+}
+
+fn scalable(t: &Target) -> ApiResult<()> {
+    if matches!(t.kind.resource, "deployments" | "replicasets") {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported(format!(
+            "{} have no scale subresource",
+            t.kind.resource
+        )))
+    }
+}
+
+pub async fn scale_get(
+    State(shared): State<Shared>,
+    Path(p): Path<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let t = Target::from(&p)?;
+    scalable(&t)?;
+    let object = shared
+        .store
+        .get(&t.key(t.name()))
+        .ok_or_else(|| ApiError::not_found(t.kind.resource, t.name()))?;
+    Ok(Json(scale_of(&object)).into_response())
+}
+
+/// `PUT` or `PATCH` of a Scale: the object's `spec.replicas` follows.
+pub async fn scale_change(
+    State(shared): State<Shared>,
+    Path(p): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let t = Target::from(&p)?;
+    scalable(&t)?;
+    let key = t.key(t.name());
+    let object = shared
+        .store
+        .get(&key)
+        .ok_or_else(|| ApiError::not_found(t.kind.resource, t.name()))?;
+    let scale = if method == axum::http::Method::PUT {
+        parse(&body)?
+    } else {
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        crate::patch::apply(&content_type, scale_of(&object), &body)?
+    };
+    let replicas = scale["spec"]["replicas"]
+        .as_i64()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| {
+            ApiError::bad_request("spec.replicas: Invalid value: must be a whole number, 0 or more")
+        })?;
+    let done = shared
+        .store
+        .modify(&key, |o| {
+            if o["spec"]["replicas"] == replicas {
+                return false;
+            }
+            o["spec"]["replicas"] = json!(replicas);
+            true
+        })?
+        .unwrap_or(object);
+    Ok(Json(scale_of(&done)).into_response())
+}

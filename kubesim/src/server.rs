@@ -40,12 +40,14 @@ pub struct Shared {
 pub struct Running {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    controllers: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting and drops open connections.
+    /// Stops accepting, drops open connections and stops the control loop.
     pub fn stop(self) {
         self.task.abort();
+        self.controllers.abort();
     }
 }
 
@@ -79,6 +81,12 @@ pub fn router(shared: Shared) -> Router {
             "/apis/{group}/{version}/namespaces/{namespace}/{resource}/{name}",
             object(),
         )
+        .route(
+            "/apis/{group}/{version}/namespaces/{namespace}/{resource}/{name}/scale",
+            get(crate::resources::scale_get)
+                .put(crate::resources::scale_change)
+                .patch(crate::resources::scale_change),
+        )
         .fallback(|| async {
             crate::status::ApiError::unsupported("the server could not find the requested resource")
         })
@@ -107,9 +115,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .await
         .map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let store = Arc::new(store);
+    let controllers = crate::controllers::start(store.clone());
     let app = router(Shared {
         config: Arc::new(config),
-        store: Arc::new(store),
+        store,
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let task = tokio::spawn(async move {
@@ -136,7 +146,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
             });
         }
     });
-    Ok(Running { addr, task })
+    Ok(Running {
+        addr,
+        task,
+        controllers,
+    })
 }
 
 /// Serves one connection, each request carrying the caller's [`Identity`].

@@ -151,6 +151,36 @@ impl Store {
         Ok((past, self.changes.subscribe()))
     }
 
+    /// The changes to come (for a control loop that only needs to wake up).
+    pub fn subscribe(&self) -> Changes {
+        self.changes.subscribe()
+    }
+
+    /// Changes the object at `key` with `change`, which answers whether it changed
+    /// anything; a change is stored at once (with the generation bumped if the spec
+    /// changed). `Ok(None)`: nothing to do, or no such object.
+    pub fn modify(
+        &self,
+        key: &Key,
+        change: impl FnOnce(&mut Value) -> bool,
+    ) -> ApiResult<Option<Value>> {
+        let mut inner = self.lock();
+        let Some(current) = inner.objects.get(key).cloned() else {
+            return Ok(None);
+        };
+        let mut object = current.clone();
+        if !change(&mut object) {
+            return Ok(None);
+        }
+        let revision = inner.revision + 1;
+        let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
+        object["metadata"]["generation"] =
+            json!(generation + i64::from(object.get("spec") != current.get("spec")));
+        object["metadata"]["resourceVersion"] = json!(revision.to_string());
+        self.commit(&mut inner, key, object, revision, false, "MODIFIED")
+            .map(Some)
+    }
+
     /// The current resourceVersion of the whole store.
     pub fn revision(&self) -> u64 {
         self.lock().revision
@@ -344,6 +374,17 @@ impl Store {
                 message: format!("saving the cluster's objects: {e}"),
             })
     }
+}
+
+/// `n` random characters for a generated name (as Kubernetes': no vowels, no
+/// look-alikes).
+pub fn random_suffix(n: usize) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut b = vec![0u8; n];
+    rand_fill(&mut b);
+    b.iter()
+        .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// A random RFC 4122 version 4 uid.

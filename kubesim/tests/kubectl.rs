@@ -149,6 +149,132 @@ async fn started(dir: &Path, cluster_ca: &Ca) -> (kubesim::Running, PathBuf) {
     (running, admin)
 }
 
+/// Polls `check` (bounded) until it holds; panics with `what` otherwise.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("never happened: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_roll_out_scale_and_schedule_by_requests() {
+    let dir = std::env::temp_dir().join(format!("kubesim-rollout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (running, admin) = started(&dir, &ca("sim-ca")).await;
+    let k = &kubectls()[0];
+    // Three Ready nodes of 2 CPUs, as simulated kubelets register them.
+    for i in 0..3 {
+        let node = dir.join(format!("node-{i}.json"));
+        std::fs::write(
+            &node,
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": format!("worker-{i}")},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                    "addresses": [{"type": "InternalIP", "address": format!("127.10.0.{}", 10 + i)}],
+                    "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                    "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                },
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let (ok, _, err) = run(k, &admin, &["create", "-f", node.to_str().unwrap()]);
+        assert!(ok, "{err}");
+    }
+    let manifest = dir.join("web.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        resources:\n          requests: {cpu: \"1\", memory: 256Mi}\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(k, &admin, &["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(
+        k,
+        &admin,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(ok, "rollout status: {out} {err}");
+    assert!(out.contains("successfully rolled out"), "{out}");
+
+    // Three Running pods, on three nodes (each node's least-loaded first).
+    let pods = |admin: &Path| -> Vec<serde_json::Value> {
+        let (ok, out, err) = run(k, admin, &["get", "pods", "-l", "app=web", "-o", "json"]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let now = pods(&admin);
+    assert_eq!(now.len(), 3);
+    let nodes: std::collections::BTreeSet<&str> = now
+        .iter()
+        .map(|p| p["spec"]["nodeName"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes.len(), 3, "spread: {nodes:?}");
+    for p in &now {
+        assert_eq!(p["status"]["phase"], "Running");
+        assert_eq!(
+            p["metadata"]["annotations"][kubesim::kubelet::SIMULATED],
+            "true"
+        );
+    }
+    let (ok, out, _) = run(k, &admin, &["get", "pods", "-o", "wide"]);
+    assert!(
+        ok && out
+            .lines()
+            .filter(|l| l.contains("1/1") && l.contains("Running"))
+            .count()
+            == 3,
+        "{out}"
+    );
+
+    // Scaled to 7 against 6 CPUs: six run, one waits, said so in the scheduler's words.
+    let (ok, _, err) = run(k, &admin, &["scale", "deployment", "web", "--replicas=7"]);
+    assert!(ok, "kubectl scale: {err}");
+    eventually("six pods running and one pending", || {
+        let all = pods(&admin);
+        let running = all
+            .iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .count();
+        all.len() == 7 && running == 6
+    });
+    let waiting = pods(&admin)
+        .into_iter()
+        .find(|p| p["status"]["phase"] == "Pending")
+        .unwrap();
+    let condition = &waiting["status"]["conditions"][0];
+    assert_eq!(condition["reason"], "Unschedulable", "{waiting}");
+    assert!(
+        condition["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 Insufficient cpu"),
+        "{condition}"
+    );
+
+    // Back to 2; then the deployment goes and takes its pods with it.
+    let (ok, _, err) = run(k, &admin, &["scale", "deployment", "web", "--replicas=2"]);
+    assert!(ok, "{err}");
+    eventually("two pods", || pods(&admin).len() == 2);
+    let (ok, _, err) = run(k, &admin, &["delete", "deployment", "web"]);
+    assert!(ok, "{err}");
+    eventually("no pods and no replica sets", || {
+        let (_, out, _) = run(k, &admin, &["get", "replicasets", "-o", "name"]);
+        pods(&admin).is_empty() && out.trim().is_empty()
+    });
+    running.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_applies_patches_and_deletes_namespaced_objects() {
     let dir = std::env::temp_dir().join(format!("kubesim-apply-{}", std::process::id()));
@@ -282,7 +408,7 @@ async fn kubectl_applies_patches_and_deletes_namespaced_objects() {
         assert!(
             lines
                 .iter()
-                .any(|l| l.len() == 5 && l[..4] == ["deployment.apps/web", "0/3", "0", "0"]),
+                .any(|l| l.len() == 5 && l[..4] == ["deployment.apps/web", "0/3", "3", "0"]),
             "{out}"
         );
         assert!(

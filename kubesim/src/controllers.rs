@@ -1,0 +1,403 @@
+//! The control loop of a cluster, as kube-controller-manager and kube-scheduler would
+//! run it, on the cluster's objects: Deployments make ReplicaSets (one per pod
+//! template), ReplicaSets make Pods, objects whose owner is gone go (garbage
+//! collection), and the scheduler binds pending Pods to Ready nodes by their requests
+//! against the nodes' allocatable and their taints. Pods are scheduled, never run: the
+//! simulated kubelet ([`crate::kubelet`]) reports them. The loop wakes on every change
+//! and once a second, and writes only what differs, so it settles.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::quantity;
+use crate::store::{Key, Store};
+
+const DEPLOYMENTS: &str = "deployments.apps";
+const REPLICASETS: &str = "replicasets.apps";
+const PODS: &str = "pods";
+const NODES: &str = "nodes";
+
+/// Runs the loop until the returned task is aborted.
+pub fn start(store: Arc<Store>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut changes = store.subscribe();
+        loop {
+            reconcile(&store);
+            tokio::select! {
+                _ = changes.recv() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            // What arrived meanwhile is seen by the next pass.
+            while changes.try_recv().is_ok() {}
+        }
+    })
+}
+
+/// One pass of every controller.
+pub fn reconcile(store: &Store) {
+    deployments(store);
+    replicasets(store);
+    collect_garbage(store);
+    schedule(store);
+    crate::kubelet::run_bound_pods(store);
+}
+
+pub(crate) fn name(o: &Value) -> &str {
+    o["metadata"]["name"].as_str().unwrap_or("")
+}
+
+pub(crate) fn namespace(o: &Value) -> &str {
+    o["metadata"]["namespace"].as_str().unwrap_or("")
+}
+
+fn uid(o: &Value) -> &str {
+    o["metadata"]["uid"].as_str().unwrap_or("")
+}
+
+pub(crate) fn key(resource: &str, o: &Value) -> Key {
+    let ns = namespace(o);
+    Key::new(resource, (!ns.is_empty()).then_some(ns), name(o))
+}
+
+fn owned_by(o: &Value, owner_uid: &str) -> bool {
+    o["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid))
+}
+
+fn owner_reference(owner: &Value) -> Value {
+    json!({
+        "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": name(owner),
+        "uid": uid(owner), "controller": true, "blockOwnerDeletion": true,
+    })
+}
+
+fn int(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+/// A short stable hash, for ReplicaSet names (as `pod-template-hash`).
+fn short_hash(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    (0..10)
+        .map(|i| ALPHABET[((h >> (i * 6)) % ALPHABET.len() as u64) as usize] as char)
+        .collect()
+}
+
+/// Sets `status` on the object at `key` if it differs (a status write: the generation
+/// stays).
+fn set_status(store: &Store, key: &Key, status: Value) {
+    let _ = store.modify(key, |o| {
+        if o["status"] == status {
+            return false;
+        }
+        o["status"] = status;
+        true
+    });
+}
+
+fn deployments(store: &Store) {
+    for d in store.list(DEPLOYMENTS, None) {
+        let ns = namespace(&d).to_string();
+        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+        let mut template = d["spec"]["template"].clone();
+        let hash = short_hash(&template.to_string());
+        template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+        let mut selector = d["spec"]["selector"].clone();
+        selector["matchLabels"]["pod-template-hash"] = json!(hash);
+        let new_name = format!("{}-{hash}", name(&d));
+        let owned: Vec<Value> = store
+            .list(REPLICASETS, Some(&ns))
+            .into_iter()
+            .filter(|r| owned_by(r, uid(&d)))
+            .collect();
+        let new_key = Key::new(REPLICASETS, Some(&ns), &new_name);
+        if !owned.iter().any(|r| name(r) == new_name) {
+            let rs = json!({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": new_name, "namespace": ns,
+                    "labels": template["metadata"]["labels"],
+                    "ownerReferences": [owner_reference(&d)]},
+                "spec": {"replicas": replicas, "selector": selector, "template": template},
+            });
+            let _ = store.create(&new_key, rs);
+        }
+        // The new ReplicaSet has the replicas; the old ones none (a rolling update
+        // with no limits: nothing runs, so nothing waits).
+        for r in store.list(REPLICASETS, Some(&ns)) {
+            if !owned_by(&r, uid(&d)) {
+                continue;
+            }
+            let want = if name(&r) == new_name { replicas } else { 0 };
+            let _ = store.modify(&key(REPLICASETS, &r), |o| {
+                if int(&o["spec"]["replicas"]) == want {
+                    return false;
+                }
+                o["spec"]["replicas"] = json!(want);
+                true
+            });
+        }
+        let owned: Vec<Value> = store
+            .list(REPLICASETS, Some(&ns))
+            .into_iter()
+            .filter(|r| owned_by(r, uid(&d)))
+            .collect();
+        let sum = |field: &str| owned.iter().map(|r| int(&r["status"][field])).sum::<i64>();
+        let updated = owned
+            .iter()
+            .find(|r| name(r) == new_name)
+            .map_or(0, |r| int(&r["status"]["replicas"]));
+        let (total, available) = (sum("replicas"), sum("availableReplicas"));
+        let done = updated == replicas && total == replicas && available == replicas;
+        let status = json!({
+            "observedGeneration": d["metadata"]["generation"],
+            "replicas": total,
+            "updatedReplicas": updated,
+            "readyReplicas": sum("readyReplicas"),
+            "availableReplicas": available,
+            "unavailableReplicas": (total - available).max(0),
+            "conditions": [
+                {"type": "Available", "status": if available >= replicas { "True" } else { "False" },
+                 "reason": if available >= replicas { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+                 "message": "Deployment has minimum availability."},
+                {"type": "Progressing", "status": "True",
+                 "reason": if done { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
+                 "message": format!("ReplicaSet \"{new_name}\" {}.", if done { "has successfully progressed" } else { "is progressing" })},
+            ],
+        });
+        set_status(store, &key(DEPLOYMENTS, &d), status);
+    }
+}
+
+fn replicasets(store: &Store) {
+    for rs in store.list(REPLICASETS, None) {
+        let ns = namespace(&rs).to_string();
+        let want = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
+        let mut pods: Vec<Value> = store
+            .list(PODS, Some(&ns))
+            .into_iter()
+            .filter(|p| owned_by(p, uid(&rs)))
+            .collect();
+        let template = &rs["spec"]["template"];
+        while pods.len() < want {
+            let pod_name = format!("{}-{}", name(&rs), crate::store::random_suffix(5));
+            let pod = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod_name, "namespace": ns,
+                    "labels": template["metadata"]["labels"],
+                    "ownerReferences": [owner_reference(&rs)]},
+                "spec": template["spec"],
+                "status": {"phase": "Pending"},
+            });
+            match store.create(&Key::new(PODS, Some(&ns), &pod_name), pod) {
+                Ok(made) => pods.push(made),
+                Err(_) => break,
+            }
+        }
+        // Too many: the ones not yet running go first, then the newest.
+        pods.sort_by_key(|p| {
+            (
+                p["status"]["phase"] == "Running",
+                std::cmp::Reverse(
+                    p["metadata"]["creationTimestamp"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+            )
+        });
+        while pods.len() > want {
+            let p = pods.remove(0);
+            let _ = store.delete(&key(PODS, &p));
+        }
+        let ready = pods.iter().filter(|p| crate::kubelet::ready(p)).count();
+        let status = json!({
+            "replicas": pods.len(),
+            "fullyLabeledReplicas": pods.len(),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "observedGeneration": rs["metadata"]["generation"],
+        });
+        set_status(store, &key(REPLICASETS, &rs), status);
+    }
+}
+
+/// Objects whose controlling owner is gone go too.
+fn collect_garbage(store: &Store) {
+    let live: HashSet<String> = store
+        .list(DEPLOYMENTS, None)
+        .iter()
+        .chain(store.list(REPLICASETS, None).iter())
+        .map(|o| uid(o).to_string())
+        .collect();
+    for (resource, owner_kind) in [(REPLICASETS, "Deployment"), (PODS, "ReplicaSet")] {
+        for o in store.list(resource, None) {
+            let orphan = o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| {
+                    refs.iter().any(|r| {
+                        r["kind"] == owner_kind && !live.contains(r["uid"].as_str().unwrap_or(""))
+                    })
+                });
+            if orphan {
+                let _ = store.delete(&key(resource, &o));
+            }
+        }
+    }
+}
+
+/// What a pod asks for: (millicores, bytes).
+fn requests(pod: &Value) -> (i64, i64) {
+    pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .fold((0, 0), |(c, m), ctr| {
+            let r = &ctr["resources"]["requests"];
+            (
+                c + r["cpu"]
+                    .as_str()
+                    .and_then(quantity::millicores)
+                    .unwrap_or(0),
+                m + r["memory"].as_str().and_then(quantity::bytes).unwrap_or(0),
+            )
+        })
+}
+
+/// Whether `pod` tolerates every NoSchedule and NoExecute taint of `node`.
+fn tolerates(pod: &Value, node: &Value) -> bool {
+    let tolerations = pod["spec"]["tolerations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|t| {
+            t["effect"] == "PreferNoSchedule"
+                || tolerations.iter().any(|tol| {
+                    let key_ok = match tol["operator"].as_str() {
+                        Some("Exists") => tol["key"]
+                            .as_str()
+                            .is_none_or(|k| k.is_empty() || t["key"] == k),
+                        _ => {
+                            tol["key"] == t["key"]
+                                && tol["value"].as_str().unwrap_or("")
+                                    == t["value"].as_str().unwrap_or("")
+                        }
+                    };
+                    key_ok
+                        && (tol["effect"].as_str().is_none_or(|e| e.is_empty())
+                            || tol["effect"] == t["effect"])
+                })
+        })
+}
+
+fn schedule(store: &Store) {
+    let pods = store.list(PODS, None);
+    let pending: Vec<&Value> = pods
+        .iter()
+        .filter(|p| p["spec"]["nodeName"].as_str().is_none_or(str::is_empty))
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    let nodes: Vec<Value> = store
+        .list(NODES, None)
+        .into_iter()
+        .filter(|n| crate::kubelet::node_ready(n) && n["spec"]["unschedulable"] != true)
+        .collect();
+    // What each node has left, and how many pods it holds.
+    let mut room: BTreeMap<String, (i64, i64, usize)> = nodes
+        .iter()
+        .map(|n| {
+            let a = &n["status"]["allocatable"];
+            let cpu = a["cpu"]
+                .as_str()
+                .and_then(quantity::millicores)
+                .unwrap_or(0);
+            let mem = a["memory"].as_str().and_then(quantity::bytes).unwrap_or(0);
+            (name(n).to_string(), (cpu, mem, 0))
+        })
+        .collect();
+    for p in &pods {
+        if let Some(r) = p["spec"]["nodeName"].as_str().and_then(|n| room.get_mut(n)) {
+            let (c, m) = requests(p);
+            *r = (r.0 - c, r.1 - m, r.2 + 1);
+        }
+    }
+    let total = store.list(NODES, None).len();
+    for pod in pending {
+        let (c, m) = requests(pod);
+        let mut why = (0, 0, 0); // (taints, cpu, memory)
+        let choice = nodes
+            .iter()
+            .filter(|n| {
+                let ok = tolerates(pod, n);
+                if !ok {
+                    why.0 += 1;
+                }
+                ok
+            })
+            .filter(|n| {
+                let r = room[name(n)];
+                let (cpu_ok, mem_ok) = (r.0 >= c, r.1 >= m);
+                why.1 += usize::from(!cpu_ok);
+                why.2 += usize::from(cpu_ok && !mem_ok);
+                cpu_ok && mem_ok
+            })
+            .min_by_key(|n| (room[name(n)].2, name(n).to_string()))
+            .map(|n| name(n).to_string());
+        let pod_key = key(PODS, pod);
+        match choice {
+            Some(node) => {
+                if let Some(r) = room.get_mut(&node) {
+                    *r = (r.0 - c, r.1 - m, r.2 + 1);
+                }
+                let _ = store.modify(&pod_key, |o| {
+                    o["spec"]["nodeName"] = json!(node);
+                    o["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "True"}]);
+                    true
+                });
+            }
+            None => {
+                let mut reasons = Vec::new();
+                if why.1 > 0 {
+                    reasons.push(format!("{} Insufficient cpu", why.1));
+                }
+                if why.2 > 0 {
+                    reasons.push(format!("{} Insufficient memory", why.2));
+                }
+                if why.0 > 0 {
+                    reasons.push(format!("{} node(s) had untolerated taint", why.0));
+                }
+                let not_ready = total - nodes.len();
+                if not_ready > 0 {
+                    reasons.push(format!(
+                        "{not_ready} node(s) were not ready or unschedulable"
+                    ));
+                }
+                let message = format!("0/{total} nodes are available: {}.", reasons.join(", "));
+                let condition = json!([{"type": "PodScheduled", "status": "False",
+                    "reason": "Unschedulable", "message": message}]);
+                let _ = store.modify(&pod_key, |o| {
+                    if o["status"]["conditions"] == condition {
+                        return false;
+                    }
+                    o["status"]["phase"] = json!("Pending");
+                    o["status"]["conditions"] = condition;
+                    true
+                });
+            }
+        }
+    }
+}
