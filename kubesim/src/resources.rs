@@ -149,6 +149,19 @@ fn parse(body: &[u8]) -> ApiResult<Value> {
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
 }
 
+/// The request's content type without its parameters.
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
 fn wants_table(headers: &HeaderMap) -> bool {
     crate::table::wanted(headers.get("accept").and_then(|v| v.to_str().ok()))
 }
@@ -275,15 +288,7 @@ pub async fn patch(
 ) -> ApiResult<Response> {
     let t = Target::from(&p)?;
     let key = t.key(t.name());
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let content_type = media_type(&headers);
     let current = shared.store.get(&key);
     let patched = match (content_type.as_str(), current) {
         ("application/apply-patch+yaml", None) => {
@@ -371,15 +376,7 @@ fn watch(
 /// The `scale` subresource of deployments and replicasets (`kubectl scale`): an
 /// `autoscaling/v1` Scale of the object's replicas.
 fn scale_of(object: &Value) -> Value {
-    let labels = object["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
+    let labels = crate::table::match_labels(object);
     let meta = &object["metadata"];
     json!({
         "apiVersion": "autoscaling/v1", "kind": "Scale",
@@ -432,16 +429,7 @@ pub async fn scale_change(
     let scale = if method == axum::http::Method::PUT {
         parse(&body)?
     } else {
-        let content_type = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        crate::patch::apply(&content_type, scale_of(&object), &body)?
+        crate::patch::apply(&media_type(&headers), scale_of(&object), &body)?
     };
     let replicas = scale["spec"]["replicas"]
         .as_i64()

@@ -146,6 +146,19 @@ const SECRETS: &[Column] = &[
     AGE,
 ];
 
+/// An object's `spec.selector.matchLabels` as `k=v,k=v`.
+pub fn match_labels(o: &Value) -> String {
+    o["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
 fn count(v: &Value) -> usize {
     v.as_object().map_or(0, |m| m.len())
 }
@@ -201,15 +214,7 @@ fn deployment_cells(o: &Value) -> Vec<Value> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let selector = o["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
+    let selector = match_labels(o);
     vec![
         json!(name(o)),
         json!(format!(
