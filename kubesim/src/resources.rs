@@ -449,3 +449,34 @@ pub async fn scale_change(
         .unwrap_or(object);
     Ok(Json(scale_of(&done)).into_response())
 }
+
+/// `logs`, `exec`, `attach` and `port-forward` of a pod: there is no container to read or
+/// enter, and the answer says so (400, as kube-apiserver answers a request it cannot
+/// serve for that pod).
+pub async fn not_running(
+    State(shared): State<Shared>,
+    Path(p): Path<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let t = Target::from(&p)?;
+    let what = p.get("subresource").map(String::as_str).unwrap_or("");
+    if t.kind.resource != "pods" || !matches!(what, "log" | "exec" | "attach" | "portforward") {
+        return Err(ApiError::unsupported(format!(
+            "the server could not find the requested resource ({}/{what})",
+            t.kind.resource
+        )));
+    }
+    if shared.store.get(&t.key(t.name())).is_none() {
+        return Err(ApiError::not_found(t.kind.resource, t.name()));
+    }
+    Err(ApiError::bad_request(format!(
+        "pod \"{}\" runs on a simulated node (Shipyard's localcloud): it is scheduled and \
+         reported Running, but no container runs, so there is nothing to {}",
+        t.name(),
+        match what {
+            "exec" => "exec into",
+            "attach" => "attach to",
+            "portforward" => "forward a port to",
+            _ => "read the logs of",
+        }
+    )))
+}

@@ -71,6 +71,10 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/{resource}/{name}", object())
         .route("/api/v1/namespaces/{namespace}/{resource}", collection())
         .route("/api/v1/namespaces/{namespace}/{resource}/{name}", object())
+        .route(
+            "/api/v1/namespaces/{namespace}/{resource}/{name}/{subresource}",
+            get(crate::resources::not_running).post(crate::resources::not_running),
+        )
         .route("/apis/{group}/{version}/{resource}", collection())
         .route("/apis/{group}/{version}/{resource}/{name}", object())
         .route(

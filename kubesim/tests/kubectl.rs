@@ -261,6 +261,16 @@ async fn deployments_roll_out_scale_and_schedule_by_requests() {
         "{condition}"
     );
 
+    // Nothing runs, and kubectl is told so rather than shown made-up output.
+    let pod = now[0]["metadata"]["name"].as_str().unwrap().to_string();
+    for args in [
+        vec!["logs", pod.as_str()],
+        vec!["exec", pod.as_str(), "--", "true"],
+    ] {
+        let (ok, _, err) = run(k, &admin, &args);
+        assert!(!ok && err.contains("simulated node"), "{args:?}: {err}");
+    }
+
     // Back to 2; then the deployment goes and takes its pods with it.
     let (ok, _, err) = run(k, &admin, &["scale", "deployment", "web", "--replicas=2"]);
     assert!(ok, "{err}");
