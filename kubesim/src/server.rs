@@ -129,6 +129,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let task = tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
+                // Out of file descriptors, say: wait rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             };
             let (acceptor, app) = (acceptor.clone(), app.clone());

@@ -173,9 +173,7 @@ impl Store {
             return Ok(None);
         }
         let revision = inner.revision + 1;
-        let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
-        object["metadata"]["generation"] =
-            json!(generation + i64::from(object.get("spec") != current.get("spec")));
+        object["metadata"]["generation"] = json!(next_generation(&current, &object));
         object["metadata"]["resourceVersion"] = json!(revision.to_string());
         self.commit(&mut inner, key, object, revision, false, "MODIFIED")
             .map(Some)
@@ -275,21 +273,9 @@ impl Store {
         for kept in ["uid", "creationTimestamp"] {
             meta.insert(kept.into(), meta_now[kept].clone());
         }
-        // The generation counts changes of what is asked for (spec), not of status.
-        let generation = meta_now["generation"].as_i64().unwrap_or(1);
-        let spec_changed = object.get("spec") != current.get("spec");
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert(
-                "generation".into(),
-                json!(generation + i64::from(spec_changed)),
-            );
-        }
-        let meta = object
-            .get_mut("metadata")
-            .and_then(Value::as_object_mut)
-            .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
+        object["metadata"]["generation"] = json!(next_generation(current, &object));
         let revision = inner.revision + 1;
-        meta.insert("resourceVersion".into(), json!(revision.to_string()));
+        object["metadata"]["resourceVersion"] = json!(revision.to_string());
         self.commit(&mut inner, key, object, revision, dry_run, "MODIFIED")
     }
 
@@ -374,6 +360,13 @@ impl Store {
                 message: format!("saving the cluster's objects: {e}"),
             })
     }
+}
+
+/// The generation `object` gets replacing `current`: it counts changes of what is asked
+/// for (spec), not of status.
+fn next_generation(current: &Value, object: &Value) -> i64 {
+    let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
+    generation + i64::from(object.get("spec") != current.get("spec"))
 }
 
 /// `n` random characters for a generated name (as Kubernetes': no vowels, no

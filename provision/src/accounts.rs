@@ -32,8 +32,8 @@ type HashJob = Box<dyn FnOnce() + Send>;
 /// taking the next job from one queue. A fixed set (not the blocking pool) bounds memory
 /// too: every thread that ever hashed keeps its allocator arena, so a burst spread over
 /// many blocking threads kept hundreds of MiB after the work was done.
-fn hashers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<HashJob>> {
-    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> =
+fn hashers() -> &'static std::sync::mpsc::Sender<HashJob> {
+    static QUEUE: std::sync::OnceLock<std::sync::mpsc::Sender<HashJob>> =
         std::sync::OnceLock::new();
     QUEUE.get_or_init(|| {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -55,7 +55,7 @@ fn hashers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<HashJob>> {
                 })
                 .expect("start an argon2 thread");
         }
-        std::sync::Mutex::new(tx)
+        tx
     })
 }
 
@@ -73,11 +73,7 @@ async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
             let _ = done.send(work());
         }
     });
-    hashers()
-        .lock()
-        .map_err(|_| Error::internal("argon2 queue poisoned"))?
-        .send(job)
-        .map_err(Error::internal)?;
+    hashers().send(job).map_err(Error::internal)?;
     result.await.map_err(Error::internal)
 }
 

@@ -97,7 +97,8 @@ pub async fn clusters(store: &Store, actor: &Actor, limit: i64) -> Result<Vec<(C
 }
 
 /// One project's limits beside what it uses.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectQuota {
     pub project_id: String,
     pub name: String,

@@ -20,7 +20,8 @@ pub const DEFAULT_LIFETIME_DAYS: u32 = 90;
 pub const MAX_LIFETIME_DAYS: u32 = 3650;
 const DAY_MS: i64 = 86_400_000;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     pub id: String,
     pub name: String,

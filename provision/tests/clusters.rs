@@ -705,6 +705,28 @@ fn one_within_quota<T: std::fmt::Debug>(results: &[provision::Result<T>], what: 
     }
 }
 
+/// What `one` answers for each cluster of `ids`, all started at once, in the order of
+/// `ids` (`one` gets its own store, engine, cloud and actor).
+async fn at_once<T, F, Fut>(e: &Env, ids: &[String], one: F) -> Vec<provision::Result<T>>
+where
+    F: Fn(Store, Engine, Arc<dyn Cloud>, Actor, String) -> Fut,
+    Fut: std::future::Future<Output = provision::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let racers: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (store, engine, cloud) = (e.store.clone(), e.engine.clone(), e.cloud.clone());
+            tokio::spawn(one(store, engine, cloud, e.actor.clone(), id.clone()))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in racers {
+        out.push(r.await.unwrap());
+    }
+    out
+}
+
 /// Sets the project's quota to what it uses now plus `room`, where `room` is not zero
 /// (the other limits stay at their defaults).
 async fn quota_with_room(e: &Env, room: provision::quotas::Usage) -> provision::quotas::Usage {
@@ -751,45 +773,35 @@ both!(
 
         // Node groups: one m1.small each, room for one vCPU.
         quota_with_room(&e, one_vcpu).await;
-        let mut racers = tokio::task::JoinSet::new();
-        for id in &ids {
-            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
-            let (id, flavors, group) = (id.clone(), e.flavors.clone(), small("extra"));
-            racers.spawn(async move {
+        let groups = at_once(&e, &ids, |store, engine, _, actor, id| {
+            let (flavors, group) = (e.flavors.clone(), small("extra"));
+            async move {
                 clusters::node_group_create(&store, &engine, &actor, &id, group, &flavors).await
-            });
-        }
-        one_within_quota(&racers.join_all().await, "node groups");
+            }
+        })
+        .await;
+        one_within_quota(&groups, "node groups");
         drain(&e.engine).await;
 
         // Scale-ups: default-worker 1 -> 2 on each, room for one vCPU.
         quota_with_room(&e, one_vcpu).await;
-        let mut racers = Vec::new();
-        for id in &ids {
-            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
-            let (id, cloud) = (id.clone(), e.cloud.clone());
-            racers.push(tokio::spawn(async move {
-                let change = clusters::NodeGroupChange {
-                    node_count: Some(2),
-                    ..Default::default()
-                };
-                clusters::scale(
-                    &store,
-                    &engine,
-                    cloud.as_ref(),
-                    &actor,
-                    &id,
-                    "default-worker",
-                    change,
-                )
-                .await
-            }));
-        }
-        // In the order of `ids` (a JoinSet answers in the order they finish).
-        let mut scales = Vec::new();
-        for r in racers {
-            scales.push(r.await.unwrap());
-        }
+        let scales = at_once(&e, &ids, |store, engine, cloud, actor, id| async move {
+            let change = clusters::NodeGroupChange {
+                node_count: Some(2),
+                ..Default::default()
+            };
+            clusters::scale(
+                &store,
+                &engine,
+                cloud.as_ref(),
+                &actor,
+                &id,
+                "default-worker",
+                change,
+            )
+            .await
+        })
+        .await;
         one_within_quota(&scales, "scale-ups");
         // While the winner runs, its worker is claimed: nothing else fits.
         let idle = ids
@@ -830,16 +842,12 @@ both!(
             },
         )
         .await;
-        let mut racers = tokio::task::JoinSet::new();
-        for id in &ids {
-            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
-            let (id, cloud) = (id.clone(), e.cloud.clone());
-            racers.spawn(async move {
-                let web = service("web", &[(80, None)]);
-                workloads::service_create(&store, &engine, cloud.as_ref(), &actor, &id, web).await
-            });
-        }
-        one_within_quota(&racers.join_all().await, "services");
+        let services = at_once(&e, &ids, |store, engine, cloud, actor, id| async move {
+            let web = service("web", &[(80, None)]);
+            workloads::service_create(&store, &engine, cloud.as_ref(), &actor, &id, web).await
+        })
+        .await;
+        one_within_quota(&services, "services");
         drain(&e.engine).await;
 
         // Volumes: 5 GiB each, room for 5.
@@ -851,16 +859,12 @@ both!(
             },
         )
         .await;
-        let mut racers = tokio::task::JoinSet::new();
-        for id in &ids {
-            let (store, engine, actor) = (e.store.clone(), e.engine.clone(), e.actor.clone());
-            let (id, cloud) = (id.clone(), e.cloud.clone());
-            racers.spawn(async move {
-                let data = volume("data", 5, None);
-                workloads::volume_create(&store, &engine, cloud.as_ref(), &actor, &id, data).await
-            });
-        }
-        one_within_quota(&racers.join_all().await, "volumes");
+        let volumes = at_once(&e, &ids, |store, engine, cloud, actor, id| async move {
+            let data = volume("data", 5, None);
+            workloads::volume_create(&store, &engine, cloud.as_ref(), &actor, &id, data).await
+        })
+        .await;
+        one_within_quota(&volumes, "volumes");
         drain(&e.engine).await;
     }
 );

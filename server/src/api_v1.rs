@@ -42,13 +42,14 @@ pub struct ApiState {
 
 pub fn router(state: ApiState) -> Router {
     let (routes, doc) = documented().split_for_parts();
-    let doc = Arc::new(crate::openapi::document(doc));
+    // Made once: every request answers the same bytes.
+    let doc = Bytes::from(crate::openapi::document(doc).to_string());
     routes
         .route(
             "/api/v1/openapi.json",
             get(move || {
                 let doc = doc.clone();
-                async move { Json(doc.as_ref().clone()) }
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], doc) }
             }),
         )
         .route("/clusters/{id}/events", get(cluster_events))
@@ -289,9 +290,7 @@ async fn cluster_list(
     let project = project_of(&state, &caller, &q).await?;
     authorize(&state.store, &caller.actor, &project, Action::View).await?;
     let list = state.store.cluster_list(&project).await?;
-    Ok(Json(ClusterList {
-        clusters: list.iter().map(ClusterView::from).collect(),
-    }))
+    Ok(Json(ClusterList { clusters: list }))
 }
 
 #[utoipa::path(
@@ -345,7 +344,7 @@ async fn cluster_create(
     Ok((
         StatusCode::ACCEPTED,
         Json(ClusterStarted {
-            cluster: (&started.cluster).into(),
+            cluster: started.cluster,
             operation: (&started.operation).into(),
         }),
     )
@@ -386,7 +385,7 @@ async fn cluster_show(
     let node_groups = state.store.node_groups_of(&cluster.id).await?;
     Ok(Json(ClusterShown {
         cluster: ClusterDetail {
-            cluster: (&cluster).into(),
+            cluster,
             node_groups: node_groups.iter().map(NodeGroupView::from).collect(),
             operations: ops.iter().map(OperationView::from).collect(),
         },
@@ -426,7 +425,7 @@ async fn cluster_delete(
     Ok((
         StatusCode::ACCEPTED,
         Json(ClusterStarted {
-            cluster: (&started.cluster).into(),
+            cluster: started.cluster,
             operation: (&started.operation).into(),
         }),
     )
@@ -1277,18 +1276,7 @@ async fn quota_list(
         1000,
     )
     .await?;
-    Ok(Json(QuotaList {
-        projects: list
-            .into_iter()
-            .map(|p| ProjectQuotaView {
-                project_id: p.project_id,
-                name: p.name,
-                personal_of: p.personal_of,
-                quota: p.quota,
-                usage: p.usage,
-            })
-            .collect(),
-    }))
+    Ok(Json(QuotaList { projects: list }))
 }
 
 /// Sets a project's quota (admins only); every limit is given.
@@ -1429,20 +1417,7 @@ async fn token_list(
     caller: Caller,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let tokens = provision::tokens::list(&state.store, &caller.actor).await?;
-    Ok(Json(TokenList {
-        tokens: tokens
-            .into_iter()
-            .map(|t| TokenView {
-                id: t.id,
-                name: t.name,
-                created_at: t.created_at,
-                last_used_at: t.last_used_at,
-                revoked_at: t.revoked_at,
-                expires_at: t.expires_at,
-                read_only: t.read_only,
-            })
-            .collect(),
-    }))
+    Ok(Json(TokenList { tokens }))
 }
 
 #[utoipa::path(

@@ -1,6 +1,7 @@
 //! What the REST API answers: one typed view per body, serialized as JSON and described
 //! in the OpenAPI document (`utoipa::ToSchema`) from the same types, so the document
-//! cannot drift from the answers.
+//! cannot drift from the answers. Where a domain type is already the answer (a cluster,
+//! a token, a project's quota) it is used as it is.
 
 use provision::clusters::workloads::{PersistentVolume, Service};
 use provision::clusters::{Cluster, NodeGroup};
@@ -47,50 +48,6 @@ pub struct ErrorView {
     pub retryable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ClusterView {
-    pub id: String,
-    pub project_id: String,
-    pub name: String,
-    /// CREATING, ACTIVE, UPDATING, DELETING, DELETED, FAILED.
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub kubernetes_version: String,
-    pub master_count: i64,
-    pub master_flavor: String,
-    pub pod_cidr: String,
-    pub service_cidr: String,
-    /// public or private.
-    pub api_endpoint: String,
-    /// The API load balancer's VIP, once it has one.
-    pub api_address: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl From<&Cluster> for ClusterView {
-    fn from(c: &Cluster) -> Self {
-        ClusterView {
-            id: c.id.clone(),
-            project_id: c.project_id.clone(),
-            name: c.name.clone(),
-            status: c.status.clone(),
-            status_reason: c.status_reason.clone(),
-            kubernetes_version: c.kubernetes_version.clone(),
-            master_count: c.master_count,
-            master_flavor: c.master_flavor.clone(),
-            pod_cidr: c.pod_cidr.clone(),
-            service_cidr: c.service_cidr.clone(),
-            api_endpoint: c.api_endpoint.clone(),
-            api_address: c.api_address.clone(),
-            created_by: c.created_by.clone(),
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -181,14 +138,14 @@ impl From<&NodeGroup> for NodeGroupView {
 
 #[derive(Serialize, ToSchema)]
 pub struct ClusterList {
-    pub clusters: Vec<ClusterView>,
+    pub clusters: Vec<Cluster>,
 }
 
 /// A cluster with its node groups and its operations, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct ClusterDetail {
     #[serde(flatten)]
-    pub cluster: ClusterView,
+    pub cluster: Cluster,
     pub node_groups: Vec<NodeGroupView>,
     pub operations: Vec<OperationView>,
 }
@@ -202,7 +159,7 @@ pub struct ClusterShown {
 /// carries the change out.
 #[derive(Serialize, ToSchema)]
 pub struct ClusterStarted {
-    pub cluster: ClusterView,
+    pub cluster: Cluster,
     pub operation: OperationView,
 }
 
@@ -366,18 +323,8 @@ pub struct FlavorShown {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ProjectQuotaView {
-    pub project_id: String,
-    pub name: String,
-    /// The user whose personal project it is.
-    pub personal_of: Option<String>,
-    pub quota: provision::quotas::Quota,
-    pub usage: provision::quotas::Usage,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct QuotaList {
-    pub projects: Vec<ProjectQuotaView>,
+    pub projects: Vec<provision::admin::ProjectQuota>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -406,20 +353,8 @@ pub struct AuditList {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct TokenView {
-    pub id: String,
-    pub name: String,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    /// `null`: never.
-    pub expires_at: Option<i64>,
-    pub read_only: bool,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct TokenList {
-    pub tokens: Vec<TokenView>,
+    pub tokens: Vec<provision::tokens::ApiToken>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -6,7 +6,8 @@ use sqlx::Row;
 use super::{ClusterSpec, NodeGroupSpec};
 use crate::{now_ms, Error, Result, Store};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cluster {
     pub id: String,
     pub project_id: String,
