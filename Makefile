@@ -24,6 +24,8 @@ SHIPYARD_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 export SHIPYARD_TEST_PG_URL
 # The real OpenStack client, from PyPI, in a venv outside the clone.
 VENV ?= $(HOME)/.cache/shipyard/venv
+# Debian's kubectl (1.20), unpacked here by test-tools; kubesim's tests look for it.
+export DEBIAN_KUBECTL ?= $(HOME)/.cache/shipyard/debian-kubectl
 SCHEMATHESIS_VERSION := 4.32.5
 export OPENSTACK_CLI := $(VENV)/bin/openstack
 
@@ -92,6 +94,15 @@ test-tools:
 	@command -v kubectl >/dev/null || { \
 		echo "installing Debian kubernetes-client (kubectl)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
+	@# Debian's kubectl 1.20 as well, unpacked beside the current one (installing it would
+	@# take /usr/bin/kubectl): kubesim's tests run both.
+	@[ -x $(DEBIAN_KUBECTL)/usr/bin/kubectl ] || { \
+		echo "unpacking Debian kubernetes-client (kubectl 1.20) into $(DEBIAN_KUBECTL)"; \
+		tmp=$$(mktemp -d) && \
+		{ (cd $$tmp && apt-get download -qq kubernetes-client 2>/dev/null) || \
+		  { apt-get update -qq && (cd $$tmp && apt-get download -qq kubernetes-client); }; } && \
+		mkdir -p $(DEBIAN_KUBECTL) && dpkg-deb -x $$tmp/kubernetes-client_*.deb $(DEBIAN_KUBECTL) && \
+		rm -rf $$tmp; }
 	@command -v openssl >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
 	@[ -x $(OPENSTACK_CLI) ] || { \

@@ -21,10 +21,15 @@ const PODS: &str = "pods";
 const NODES: &str = "nodes";
 
 /// Runs the loop until the returned task is aborted.
-pub fn start(store: Arc<Store>) -> tokio::task::JoinHandle<()> {
+pub fn start(
+    store: Arc<Store>,
+    lifecycle: crate::node_lifecycle::NodeLifecycle,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = store.subscribe();
         loop {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
+            crate::node_lifecycle::reconcile(&store, &lifecycle, now);
             reconcile(&store);
             tokio::select! {
                 _ = changes.recv() => {}

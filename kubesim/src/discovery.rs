@@ -1,5 +1,6 @@
 //! What the API offers: `/version`, the core group (`/api`, `/api/v1`), the named groups
-//! (`/apis`, `/apis/<group>/<version>`) and their OpenAPI v3 documents. Only what is
+//! (`/apis`, `/apis/<group>/<version>`), their OpenAPI v3 documents and a bare OpenAPI
+//! v2 one. Only what is
 //! served is listed ([`crate::kinds`]); everything else is absent, as a client expects
 //! from a cluster without it.
 
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::kinds::{self, Kind, VERBS};
+use crate::kinds::{self, Kind};
 use crate::server::Shared;
 use crate::status::{ApiError, ApiResult};
 
@@ -57,7 +58,7 @@ fn aggregated_list(groups: &[(&str, &str)]) -> Response {
                         "responseKind": {"group": k.group, "version": k.version, "kind": k.kind},
                         "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
                         "singularResource": k.singular,
-                        "verbs": VERBS,
+                        "verbs": kinds::verbs(k),
                         "shortNames": k.short_names,
                         "subresources": if scalable(k) {
                             json!([{"subresource": "scale",
@@ -111,7 +112,7 @@ fn resource_list(group: &str, version: &str) -> Value {
             "singularName": k.singular,
             "namespaced": k.namespaced,
             "kind": k.kind,
-            "verbs": VERBS,
+            "verbs": kinds::verbs(k),
             "shortNames": k.short_names,
         }));
         if scalable(k) {
@@ -161,6 +162,75 @@ pub async fn api_groups(headers: HeaderMap) -> Response {
         })
         .collect();
     Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})).into_response()
+}
+
+/// `/openapi/v2`: each kind's PATCH and no definitions, as protobuf when asked for
+/// (kubectl before 1.27 reads it only so: to validate what it sends, and to learn which
+/// kinds take a server-side dry run) or as JSON. With no schema to check a kind
+/// against, kubectl leaves the checking to the server.
+pub async fn openapi_v2(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    let version = &shared.config.kubernetes_version;
+    let protobuf = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("protobuf"));
+    let patches: Vec<crate::protobuf::Patch> = kinds::KINDS
+        .iter()
+        .map(|k| crate::protobuf::Patch {
+            path: object_path(k),
+            group: k.group,
+            version: k.version,
+            kind: k.kind,
+        })
+        .collect();
+    if protobuf {
+        let body = crate::protobuf::openapi_v2("Kubernetes", version, &patches);
+        return (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::protobuf::OPENAPI_V2,
+            )],
+            body,
+        )
+            .into_response();
+    }
+    let mut paths = serde_json::Map::new();
+    for p in &patches {
+        let parameters: Vec<Value> = crate::protobuf::PATCH_PARAMETERS
+            .iter()
+            .map(|name| json!({"name": name, "in": "query", "type": "string", "uniqueItems": true}))
+            .collect();
+        paths.insert(
+            p.path.clone(),
+            json!({"patch": {
+                "operationId": format!("patch{}", p.kind),
+                "parameters": parameters,
+                "x-kubernetes-group-version-kind": {"group": p.group, "version": p.version, "kind": p.kind},
+            }}),
+        );
+    }
+    Json(json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": version},
+        "paths": paths,
+        "definitions": {},
+    }))
+    .into_response()
+}
+
+/// Where one object of `k` is: `/apis/apps/v1/namespaces/{namespace}/deployments/{name}`.
+fn object_path(k: &Kind) -> String {
+    let base = if k.group.is_empty() {
+        format!("/api/{}", k.version)
+    } else {
+        format!("/apis/{}/{}", k.group, k.version)
+    };
+    let scope = if k.namespaced {
+        "/namespaces/{namespace}"
+    } else {
+        ""
+    };
+    format!("{base}{scope}/{}/{{name}}", k.resource)
 }
 
 /// `/openapi/v3`: where each group version's document is.
@@ -216,18 +286,11 @@ fn openapi_v3(shared: &Shared, group: &str, version: &str) -> Value {
                 "x-kubernetes-group-version-kind": [gvk],
             }),
         );
-        let base = if group.is_empty() {
-            format!("/api/{version}")
-        } else {
-            format!("/apis/{group}/{version}")
-        };
-        let scope = if k.namespaced {
-            "/namespaces/{namespace}"
-        } else {
-            ""
-        };
+        if !kinds::verbs(k).contains(&"patch") {
+            continue;
+        }
         paths.insert(
-            format!("{base}{scope}/{}/{{name}}", k.resource),
+            object_path(k),
             json!({"patch": {
                 "operationId": format!("patch{}", k.kind),
                 "parameters": [field_validation],

@@ -64,6 +64,7 @@ macro_rules! kind {
 }
 
 use k8s_openapi::api::{apps::v1 as apps, coordination::v1 as coordination, core::v1 as core};
+use k8s_openapi::api::{authentication::v1 as authentication, authorization::v1 as authorization};
 use k8s_openapi::api::{rbac::v1 as rbac, storage::v1 as storage};
 
 pub const KINDS: &[Kind] = &[
@@ -241,6 +242,51 @@ pub const KINDS: &[Kind] = &[
     ),
 ];
 
+/// Kinds that are created and answered, never stored: what a caller asks about itself
+/// ([`crate::reviews`]). In discovery with the verb `create` alone; [`find`] does not
+/// give them to the stored kinds' handlers.
+pub const REVIEWS: &[Kind] = &[
+    kind!(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        SelfSubjectAccessReview,
+        false,
+        [],
+        authorization::SelfSubjectAccessReview
+    ),
+    kind!(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        SelfSubjectRulesReview,
+        false,
+        [],
+        authorization::SelfSubjectRulesReview
+    ),
+    kind!(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        SelfSubjectReview,
+        false,
+        [],
+        authentication::SelfSubjectReview
+    ),
+];
+
+/// The verbs discovery lists for a kind.
+pub fn verbs(k: &Kind) -> &'static [&'static str] {
+    if REVIEWS.iter().any(|r| std::ptr::eq(r, k)) {
+        &["create"]
+    } else {
+        VERBS
+    }
+}
+
 /// The kind served at `group`/`version`/`resource`.
 pub fn find(group: &str, version: &str, resource: &str) -> Option<&'static Kind> {
     KINDS
@@ -251,7 +297,7 @@ pub fn find(group: &str, version: &str, resource: &str) -> Option<&'static Kind>
 /// The named groups (not the core one), each with its version, in order.
 pub fn groups() -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
-    for k in KINDS.iter().filter(|k| !k.group.is_empty()) {
+    for k in KINDS.iter().chain(REVIEWS).filter(|k| !k.group.is_empty()) {
         if !out.contains(&(k.group, k.version)) {
             out.push((k.group, k.version));
         }
@@ -259,9 +305,10 @@ pub fn groups() -> Vec<(&'static str, &'static str)> {
     out
 }
 
-/// The kinds of one group version.
+/// The kinds of one group version (the stored ones and the reviews).
 pub fn of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static Kind> + use<'a> {
     KINDS
         .iter()
+        .chain(REVIEWS)
         .filter(move |k| k.group == group && k.version == version)
 }

@@ -8,15 +8,27 @@
 //! cluster's CA is required; its CN and O are the caller's user and groups), routes each
 //! request to [`discovery`] or [`resources`] (the kinds of [`kinds`], changed by
 //! [`patch`]), which read and write the [`store`]; [`table`] draws the `kubectl get`
-//! columns; [`status`] is the error shape.
+//! columns; [`status`] is the error shape. Before any handler, [`authz`] authorizes the
+//! request with [`rbac`] (the store's roles and bindings; [`policy`] makes the default
+//! ones); [`reviews`] answer what callers ask about themselves, read from JSON or
+//! [`protobuf`].
 
+pub mod authz;
+pub mod bootstrap;
 pub mod controllers;
 pub mod discovery;
 pub mod kinds;
 pub mod kubelet;
+pub mod node_agent;
+pub mod node_lifecycle;
 pub mod patch;
+pub mod policy;
+pub mod protobuf;
+pub mod protobuf_messages;
 pub mod quantity;
+pub mod rbac;
 pub mod resources;
+pub mod reviews;
 pub mod server;
 pub mod status;
 pub mod store;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::store::Store;
@@ -40,14 +40,16 @@ pub struct Shared {
 pub struct Running {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
-    controllers: tokio::task::JoinHandle<()>,
+    controllers: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, drops open connections and stops the control loop.
     pub fn stop(self) {
         self.task.abort();
-        self.controllers.abort();
+        if let Some(c) = self.controllers {
+            c.abort();
+        }
     }
 }
 
@@ -58,6 +60,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api", get(discovery::api_versions))
         .route("/api/v1", get(discovery::core_resources))
         .route("/apis", get(discovery::api_groups))
+        .route("/openapi/v2", get(discovery::openapi_v2))
         .route("/openapi/v3", get(discovery::openapi_v3_root))
         .route("/openapi/v3/api/v1", get(discovery::openapi_v3_core))
         .route("/apis/{group}/{version}", get(discovery::group_resources))
@@ -91,9 +94,27 @@ pub fn router(shared: Shared) -> Router {
                 .put(crate::resources::scale_change)
                 .patch(crate::resources::scale_change),
         )
+        // What callers ask about themselves (created, never stored).
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            post(crate::reviews::access),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            post(crate::reviews::rules),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            post(crate::reviews::whoami),
+        )
         .fallback(|| async {
             crate::status::ApiError::unsupported("the server could not find the requested resource")
         })
+        // Every request, the fallback's too, is authorized before its handler.
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::authz::layer,
+        ))
         .with_state(shared)
 }
 
@@ -110,31 +131,47 @@ fn object() -> axum::routing::MethodRouter<Shared> {
         .delete(resources::delete)
 }
 
-/// Binds `config.listen` and serves until [`Running::stop`].
+/// Opens a cluster's object store (kept in `file`, or in memory with `None`).
+pub fn open_store(file: Option<PathBuf>) -> Result<Arc<Store>, String> {
+    let store = Store::open(file).map_err(|e| format!("the object store: {e}"))?;
+    Ok(Arc::new(store))
+}
+
+/// A single API server with its own store and control loop (one master).
 pub async fn start(config: Config) -> Result<Running, String> {
+    let store = open_store(config.store_file.clone())?;
+    let controllers = crate::controllers::start(store.clone(), Default::default());
+    let mut running = serve(config, store).await?;
+    running.controllers = Some(controllers);
+    Ok(running)
+}
+
+/// Binds `config.listen` and serves `store` until [`Running::stop`]. The masters of one
+/// cluster each serve the same store; its control loop runs once, beside them.
+pub async fn serve(config: Config, store: Arc<Store>) -> Result<Running, String> {
     let tls = crate::tls::server_config(&config.cert_pem, &config.key_pem, &config.ca_pem)?;
-    let store =
-        Store::open(config.store_file.clone()).map_err(|e| format!("the object store: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let store = Arc::new(store);
-    let controllers = crate::controllers::start(store.clone());
     let app = router(Shared {
         config: Arc::new(config),
         store,
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let task = tokio::spawn(async move {
+        // The connections live in this set: stopping the server drops the set and with it
+        // every open connection, as a stopped machine's would end.
+        let mut connections = tokio::task::JoinSet::new();
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 // Out of file descriptors, say: wait rather than spin.
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             };
+            while connections.try_join_next().is_some() {}
             let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 // A refused handshake (no or a foreign client certificate) ends here.
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
@@ -148,19 +185,19 @@ pub async fn start(config: Config) -> Result<Running, String> {
                 else {
                     return;
                 };
-                serve(tls, app, identity).await;
+                serve_connection(tls, app, identity).await;
             });
         }
     });
     Ok(Running {
         addr,
         task,
-        controllers,
+        controllers: None,
     })
 }
 
 /// Serves one connection, each request carrying the caller's [`Identity`].
-async fn serve(
+async fn serve_connection(
     tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
     app: Router,
     identity: Identity,

@@ -104,6 +104,7 @@ impl Store {
                     .map_err(|e| std::io::Error::other(e.message))?;
             }
         }
+        crate::policy::ensure_defaults(&store).map_err(|e| std::io::Error::other(e.message))?;
         Ok(store)
     }
 
@@ -410,6 +411,23 @@ pub fn now_rfc3339() -> String {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     now.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// Now, as a `MicroTime` (a Lease's `renewTime`): RFC 3339 with microseconds, UTC.
+pub fn now_micros_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let micros = now.microsecond();
+    now.replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .map(|s| s.replace('Z', &format!(".{micros:06}Z")))
+        .unwrap_or_default()
+}
+
+/// A time Kubernetes wrote (RFC 3339, any precision), as seconds since the epoch.
+pub fn parse_time(s: &str) -> Option<f64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(t.unix_timestamp_nanos() as f64 / 1e9)
 }
 
 #[cfg(test)]

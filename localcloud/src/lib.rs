@@ -17,6 +17,7 @@ pub mod compute;
 pub mod credentials;
 pub mod egress;
 pub mod error;
+pub mod guests;
 pub mod identity;
 pub mod images;
 pub mod lbnet;
@@ -26,6 +27,7 @@ pub mod persist;
 pub mod placement;
 pub mod quotas;
 pub mod secgroups;
+pub mod server_actions;
 pub mod servers;
 pub mod volumes;
 
@@ -91,6 +93,8 @@ pub struct Config {
     pub quota: quotas::Quota,
     /// Injected faults (none by default).
     pub faults: behaviour::Faults,
+    /// The simulated kubelets' heartbeat and the node controller's grace.
+    pub node_timings: guests::NodeTimings,
 }
 
 impl Config {
@@ -124,6 +128,7 @@ impl Config {
                 .expect("the default subnet parses"),
             quota: quotas::Quota::default(),
             faults: behaviour::Faults::default(),
+            node_timings: guests::NodeTimings::default(),
         }
     }
 
@@ -148,6 +153,8 @@ pub struct Cloud {
     behaviour: std::sync::RwLock<behaviour::Behaviour>,
     pub images: Vec<images::Image>,
     pub persist: persist::Persist,
+    /// What runs inside servers that boot a Shipyard bootstrap.
+    pub guests: guests::Guests,
 }
 
 impl Cloud {
@@ -169,6 +176,7 @@ pub struct Running {
     pub cloud: Arc<Cloud>,
     task: tokio::task::JoinHandle<()>,
     lb_loop: tokio::task::JoinHandle<()>,
+    guest_loop: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -193,6 +201,8 @@ impl Running {
     pub fn stop(self) {
         self.task.abort();
         self.lb_loop.abort();
+        self.guest_loop.abort();
+        guests::stop_all(&self.cloud);
         if let Ok(state) = self.cloud.lbs.state.lock() {
             self.cloud.lbs.net.shutdown(&state);
         }
@@ -235,6 +245,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         lbs,
         quotas,
         persist,
+        guests: guests::Guests::default(),
         identity: identity::Identity::new(&config),
         compute,
         images: images::default_images(),
@@ -266,6 +277,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     // Listeners saved before a restart bind again now, before the first request.
     lbnet::reconcile(&cloud).await;
     let lb_loop = lbnet::spawn_loop(&cloud);
+    let guest_loop = guests::spawn_loop(&cloud);
     let router = router(cloud.clone());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -277,6 +289,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         cloud,
         task,
         lb_loop,
+        guest_loop,
     })
 }
 

@@ -49,6 +49,16 @@ pub struct Server {
     /// which get a port for `address` at start.
     #[serde(default)]
     pub ported: bool,
+    /// What the server was given to read at boot (Nova's `user_data`, decoded). Never
+    /// shown back: a cluster node's holds its private key.
+    #[serde(default)]
+    pub user_data: Option<String>,
+    /// Stopped with `os-stop` (SHUTOFF) until `os-start`.
+    #[serde(default)]
+    pub stopped: bool,
+    /// Rebuilt: REBUILD (not BUILD) until `active_at`.
+    #[serde(default)]
+    pub rebuilt: bool,
 }
 
 const INJECTED_FAULT: &str = "Injected fault: the instance failed on its hypervisor.";
@@ -57,8 +67,12 @@ impl Server {
     pub fn status(&self, now: OffsetDateTime) -> &'static str {
         if self.fault.is_some() || self.fails_at.is_some_and(|t| now >= t) {
             "ERROR"
+        } else if self.stopped {
+            "SHUTOFF"
         } else if now >= self.active_at {
             "ACTIVE"
+        } else if self.rebuilt {
+            "REBUILD"
         } else {
             "BUILD"
         }
@@ -84,7 +98,7 @@ pub struct Servers {
 /// The saved form of compute state (see [`crate::persist`]).
 #[derive(Default, Serialize, Deserialize)]
 pub struct State_ {
-    servers: BTreeMap<String, Server>,
+    pub(crate) servers: BTreeMap<String, Server>,
     groups: BTreeMap<String, ServerGroup>,
     /// Unused since addresses come from ports; kept so older saved state loads.
     next_address: u32,
@@ -93,13 +107,13 @@ pub struct State_ {
 
 impl State_ {
     /// Marks a change and returns what to save.
-    fn changed(&mut self) -> (u64, String) {
+    pub(crate) fn changed(&mut self) -> (u64, String) {
         self.version += 1;
         crate::persist::snapshot(self, self.version)
     }
 }
 
-async fn save(cloud: &Cloud, (version, body): (u64, String)) {
+pub(crate) async fn save(cloud: &Cloud, (version, body): (u64, String)) {
     cloud.persist.save("compute", version, &body).await;
 }
 
@@ -118,7 +132,7 @@ impl Servers {
         }
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State_>, ApiError> {
+    pub(crate) fn lock(&self) -> Result<std::sync::MutexGuard<'_, State_>, ApiError> {
         self.state
             .lock()
             .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "compute state poisoned"))
@@ -213,6 +227,10 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/servers/detail", get(list_detail))
         .route("/servers/{id}", get(show).delete(delete))
         .route(
+            "/servers/{id}/action",
+            axum::routing::post(crate::server_actions::action),
+        )
+        .route(
             "/servers/{id}/os-volume_attachments",
             get(attachment_list).post(attach),
         )
@@ -256,6 +274,8 @@ struct CreateServer {
     networks: Option<Value>,
     #[serde(default)]
     block_device_mapping_v2: Option<Vec<Value>>,
+    #[serde(default)]
+    user_data: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +315,11 @@ async fn create(
                 ));
             }
         }
+        let user_data = s
+            .user_data
+            .as_deref()
+            .map(crate::server_actions::user_data)
+            .transpose()?;
         // Which networks (any the project may use) or ports the server plugs into.
         let who = crate::network::Who::of(&token);
         let wanted = cloud
@@ -413,6 +438,9 @@ async fn create(
             fails_at: behaviour.server_failure().map(|d| now + d),
             address,
             ported: true,
+            user_data,
+            stopped: false,
+            rebuilt: false,
         };
         if let Some(gid) = &group_id {
             if let Some(g) = state.groups.get_mut(gid) {
@@ -437,7 +465,15 @@ async fn create(
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-fn visible<'a>(state: &'a State_, token: &Token, id: &str) -> Result<&'a Server, ApiError> {
+pub(crate) fn server_json(cloud: &Cloud, s: &Server) -> Value {
+    server_body(cloud, s, OffsetDateTime::now_utc())
+}
+
+pub(crate) fn visible<'a>(
+    state: &'a State_,
+    token: &Token,
+    id: &str,
+) -> Result<&'a Server, ApiError> {
     state
         .servers
         .get(id)
@@ -487,9 +523,9 @@ fn server_body(cloud: &Cloud, s: &Server, now: OffsetDateTime) -> Value {
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": "nova",
         "OS-EXT-SRV-ATTR:hostname": s.name,
-        "OS-EXT-STS:power_state": if status == "ACTIVE" { 1 } else { 0 },
-        "OS-EXT-STS:task_state": if status == "BUILD" { json!("spawning") } else { Value::Null },
-        "OS-EXT-STS:vm_state": match status { "ACTIVE" => "active", "ERROR" => "error", _ => "building" },
+        "OS-EXT-STS:power_state": match status { "ACTIVE" => 1, "SHUTOFF" => 4, _ => 0 },
+        "OS-EXT-STS:task_state": match status { "BUILD" => json!("spawning"), "REBUILD" => json!("rebuild_spawning"), _ => Value::Null },
+        "OS-EXT-STS:vm_state": match status { "ACTIVE" => "active", "ERROR" => "error", "SHUTOFF" => "stopped", _ => "building" },
         "os-extended-volumes:volumes_attached": cloud
             .volumes
             .attached_to(&s.id)

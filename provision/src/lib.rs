@@ -12,6 +12,7 @@ pub mod clusters;
 pub mod domain;
 pub mod error;
 pub mod invitations;
+pub mod kube;
 pub mod operations;
 pub mod ops;
 pub mod pki;

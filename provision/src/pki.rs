@@ -488,10 +488,34 @@ pub async fn serving_cert(
     )
 }
 
-/// The Kubernetes group a project role maps to in the client certificate's O.
+/// A client certificate from the cluster's active CA (a node's kubelet, or Shipyard
+/// itself), with the CA it chains to.
+pub async fn client_cert(
+    store: &Store,
+    key: &SecretKey,
+    cluster_id: &str,
+    common_name: &str,
+    organization: &str,
+    valid_ms: i64,
+) -> Result<(CaInfo, CertifiedPem)> {
+    let (ca, issuer) = issuer(store, key, cluster_id).await?;
+    let cert = leaf(
+        &issuer,
+        common_name,
+        Some(organization),
+        Vec::new(),
+        ExtendedKeyUsagePurpose::ClientAuth,
+        valid_ms,
+    )?;
+    Ok((ca, cert))
+}
+
+/// The group a project role is named by in the client certificate's O. It grants
+/// nothing in the cluster (rights come from the bindings Shipyard keeps for each user,
+/// see `clusters::access`), so a removed member's certificate is worth nothing.
 pub fn role_group(role: Role) -> &'static str {
     match role {
-        Role::Owner => "system:masters",
+        Role::Owner => "shipyard:owners",
         Role::Member => "shipyard:editors",
         Role::Viewer => "shipyard:viewers",
     }

@@ -32,6 +32,24 @@ pub struct Store {
     backend: Backend,
     readers: Arc<Readers>,
     hot: Arc<HotCache>,
+    access: Arc<AccessHook>,
+}
+
+/// What runs when who may use a project's clusters changes (see
+/// [`crate::clusters::access`]): set once by whoever runs the clusters' access sync.
+pub type AccessFn = Arc<
+    dyn Fn(Vec<String>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Default)]
+struct AccessHook(std::sync::OnceLock<AccessFn>);
+
+impl std::fmt::Debug for AccessHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccessHook(set: {})", self.0.get().is_some())
+    }
 }
 
 /// The two reads every signed-in request makes before its own — the session record and
@@ -281,6 +299,7 @@ impl Store {
                 idle: std::sync::Mutex::new(Vec::with_capacity(READERS)),
             }),
             hot: Arc::default(),
+            access: Arc::default(),
         };
         store.migrator().run(&store.pool).await?;
         Ok(store)
@@ -288,6 +307,43 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Sets what [`Store::access_changed`] runs (once; later calls are ignored).
+    pub fn set_access_hook(&self, hook: AccessFn) {
+        let _ = self.access.0.set(hook);
+    }
+
+    /// Who may use these projects' clusters changed (a member added, removed or given
+    /// another role, a user disabled or enabled): their clusters' access is synced
+    /// before this returns, so the change holds from the next request on.
+    pub async fn access_changed(&self, project_ids: Vec<String>) {
+        if let Some(hook) = self.access.0.get() {
+            hook(project_ids).await;
+        }
+    }
+
+    /// Every project's id.
+    pub async fn project_ids(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM projects")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// The ids of a project's members whose accounts are disabled.
+    pub async fn disabled_members(
+        &self,
+        project_id: &str,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows = sqlx::query(
+            "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.project_id = $1 AND u.disabled <> 0",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("user_id")?)).collect()
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -504,7 +560,17 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        expect_one(done.rows_affected(), "user")
+        expect_one(done.rows_affected(), "user")?;
+        drop(_forget);
+        let projects = sqlx::query("SELECT project_id FROM memberships WHERE user_id = $1")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("project_id"))
+            .collect::<std::result::Result<Vec<String>, _>>()?;
+        self.access_changed(projects).await;
+        Ok(())
     }
 
     // ---- projects and members ------------------------------------------------------
@@ -747,7 +813,10 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        Self::still_owned(tx, project_id).await
+        Self::still_owned(tx, project_id).await?;
+        drop(_forget);
+        self.access_changed(vec![project_id.to_string()]).await;
+        Ok(())
     }
 
     /// Removes a member; refused (Conflict) if it would leave the project without an
@@ -761,7 +830,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         expect_one(done.rows_affected(), "member")?;
-        Self::still_owned(tx, project_id).await
+        Self::still_owned(tx, project_id).await?;
+        drop(_forget);
+        self.access_changed(vec![project_id.to_string()]).await;
+        Ok(())
     }
 
     /// A transaction for a change to a project's members that first takes the project's

@@ -56,6 +56,7 @@ impl Target {
             group: None,
             network: self.network.clone(),
             boot_volume_gib: None,
+            user_data: None,
         }
     }
 }
@@ -1003,6 +1004,7 @@ async fn survives_injected_faults_without_duplicates() {
             group: Some(group.id.clone()),
             network: Some("private".into()),
             boot_volume_gib: None,
+            user_data: None,
         };
         let s = c.server_create(&spec).await.expect("server");
         servers.push(c.wait_server_active(&s.id, &wait).await.expect("ACTIVE"));

@@ -284,6 +284,7 @@ async fn openstack_cli_creates_and_lists_servers_volumes_and_load_balancers() {
             group: None,
             network: None,
             boot_volume_gib: None,
+            user_data: None,
         })
         .await
         .unwrap();

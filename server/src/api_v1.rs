@@ -537,15 +537,22 @@ async fn ca_rotate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let r =
-        clusters::rotate_ca(&state.store, &state.secret_key, &caller.actor, &cluster.id).await?;
+    let (r, op) = clusters::rotate_ca(
+        &state.store,
+        &state.engine,
+        &state.secret_key,
+        &caller.actor,
+        &cluster.id,
+    )
+    .await?;
     Ok(Json(CaRotated {
+        operation: OperationView::from(&op),
         ca: CaRotation {
             generation: r.ca.generation,
             not_after: provision::pki::rfc3339(r.ca.not_after),
             retired_generation: r.retired_generation,
             invalidated_kubeconfigs: r.invalidated_kubeconfigs,
-            message: "Kubeconfigs issued before this rotation no longer work: download a new one.",
+            message: "The cluster's servers boot again with certificates of the new CA; kubeconfigs issued before this rotation no longer work: download a new one.",
         },
     }))
 }

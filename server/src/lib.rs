@@ -141,6 +141,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
             .map_err(|e| anyhow::anyhow!("{e:?}"))
             .context("loading the secret key that seals cluster CA keys")?,
     );
+    // Who may use each cluster follows project membership, from now on.
+    provision::clusters::access::ClusterAccess::new(store.clone(), secret_key.clone()).install();
     let mut settings = provision::clusters::saga::Settings {
         secret_key: secret_key.clone(),
         ..Default::default()

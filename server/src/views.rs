@@ -238,6 +238,8 @@ pub struct CaRotation {
 #[derive(Serialize, ToSchema)]
 pub struct CaRotated {
     pub ca: CaRotation,
+    /// Rebuilds the cluster's servers with certificates of the new CA.
+    pub operation: OperationView,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -88,6 +88,19 @@ pub struct ServerSpec {
     pub network: Option<String>,
     /// Boot from a new volume of this size made from the image, instead of local disk.
     pub boot_volume_gib: Option<u64>,
+    /// What the server reads at boot (Nova's `user_data`, sent base64-encoded): a
+    /// cluster node's bootstrap. It holds keys, so `Debug` leaves it out.
+    pub user_data: Option<UserData>,
+}
+
+/// A server's boot data. Its `Debug` says only how long it is: it carries private keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserData(pub String);
+
+impl std::fmt::Debug for UserData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UserData({} bytes)", self.0.len())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -325,6 +338,9 @@ pub trait Cloud: Send + Sync {
     /// Servers carrying every given metadata pair.
     async fn server_list(&self, metadata: &Metadata) -> CloudResult<Vec<Server>>;
     async fn server_delete(&self, id: &str) -> CloudResult<()>;
+    /// Boots the server again from `image` with new user data (Nova's rebuild, 2.57+);
+    /// its volumes stay attached. Wait for it with [`Cloud::wait_server_active`].
+    async fn server_rebuild(&self, id: &str, image: &str, user_data: &UserData) -> CloudResult<()>;
 
     // --- volumes ---
     async fn volume_create(&self, spec: &VolumeSpec) -> CloudResult<Volume>;
@@ -468,6 +484,7 @@ delegate! {
     server_get(id: &str) -> CloudResult<Server>;
     server_list(metadata: &Metadata) -> CloudResult<Vec<Server>>;
     server_delete(id: &str) -> CloudResult<()>;
+    server_rebuild(id: &str, image: &str, user_data: &UserData) -> CloudResult<()>;
     volume_create(spec: &VolumeSpec) -> CloudResult<Volume>;
     volume_get(id: &str) -> CloudResult<Volume>;
     volume_list(metadata: &Metadata) -> CloudResult<Vec<Volume>>;

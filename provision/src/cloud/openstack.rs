@@ -689,6 +689,11 @@ impl Cloud for OpenStack {
             }
             None => server["imageRef"] = json!(image),
         }
+        if let Some(data) = &spec.user_data {
+            use base64::Engine as _;
+            server["user_data"] =
+                json!(base64::engine::general_purpose::STANDARD.encode(data.0.as_bytes()));
+        }
         let mut body = json!({ "server": server });
         if let Some(g) = &spec.group {
             body["OS-SCH-HNT:scheduler_hints"] = json!({ "group": g });
@@ -728,6 +733,29 @@ impl Cloud for OpenStack {
             .into_iter()
             .filter(|s| has_all(&s.metadata, metadata))
             .collect())
+    }
+
+    async fn server_rebuild(&self, id: &str, image: &str, user_data: &UserData) -> CloudResult<()> {
+        use base64::Engine as _;
+        let call = format!("rebuild server {id}");
+        let image = self.image_ref(image).await?;
+        let body = json!({"rebuild": {
+            "imageRef": image,
+            "user_data": base64::engine::general_purpose::STANDARD.encode(user_data.0.as_bytes()),
+        }});
+        // Not retried here: a rebuild done twice only boots the server once more, and the
+        // step that asks for it is retried as a whole.
+        self.exchange(
+            Service::Compute,
+            Method::POST,
+            &format!("/servers/{id}/action"),
+            &[],
+            Some(&body),
+            &call,
+            Retry::Never,
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn server_delete(&self, id: &str) -> CloudResult<()> {

@@ -2,8 +2,11 @@
 //! the console and the API), how it is stored, and the operations that make it real in
 //! the cloud ([`saga`]).
 
+pub mod access;
+pub mod bootstrap;
 pub mod flavors;
 pub mod plan;
+pub mod rotate;
 pub mod saga;
 mod store;
 pub mod versions;
@@ -1019,18 +1022,35 @@ pub async fn kubeconfig(
 /// holders must download a new one. Audit-logged.
 pub async fn rotate_ca(
     store: &Store,
+    engine: &Engine,
     key: &crate::pki::SecretKey,
     actor: &Actor,
     cluster_id: &str,
-) -> Result<crate::pki::Rotation> {
+) -> Result<(crate::pki::Rotation, OperationRow)> {
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
-    if !matches!(cluster.status.as_str(), "ACTIVE" | "UPDATING") {
+    if cluster.status != "ACTIVE" {
         return Err(Error::Conflict(format!(
             "The cluster is {}; rotate its CA once it is ACTIVE.",
             cluster.status
         )));
     }
+    let image = versions::image_of(store, &cluster.kubernetes_version).await?;
     let rotation = crate::pki::ca_rotate(store, key, &cluster.id).await?;
+    // Every server boots again with certificates of the new CA.
+    let operation = submit_marked(
+        store,
+        engine,
+        &cluster,
+        "UPDATING",
+        NewOperation {
+            project_id: cluster.project_id.clone(),
+            kind: rotate::ROTATE_CA.into(),
+            target_id: cluster.id.clone(),
+            requested_by: actor.user_id.clone(),
+            spec: serde_json::json!({ "cluster_id": cluster.id, "image": image }),
+        },
+    )
+    .await?;
     crate::accounts::audit(
         store,
         actor,
@@ -1039,16 +1059,17 @@ pub async fn rotate_ca(
         &cluster.name,
         crate::domain::Outcome::Success,
         &format!(
-            "CA generation {} replaced {}; {} kubeconfig(s) must be downloaded again",
+            "CA generation {} replaced {}; {} kubeconfig(s) must be downloaded again; operation {}",
             rotation.ca.generation,
             rotation
                 .retired_generation
                 .map_or("none".to_string(), |g| g.to_string()),
-            rotation.invalidated_kubeconfigs
+            rotation.invalidated_kubeconfigs,
+            operation.id
         ),
     )
     .await?;
-    Ok(rotation)
+    Ok((rotation, operation))
 }
 
 /// One page of a project's clusters, in a project whose membership the caller has just

@@ -128,6 +128,14 @@ pub fn kinds(
             }),
         ),
     ];
+    kinds.push((
+        super::rotate::ROTATE_CA,
+        Arc::new(super::rotate::RotateCa {
+            store: store.clone(),
+            cloud: cloud.clone(),
+            settings: settings.clone(),
+        }),
+    ));
     kinds.extend(super::workloads::kinds(store, cloud, settings));
     kinds
 }
@@ -145,6 +153,8 @@ enum Res {
     Pool,
     Monitor,
     Member(u32),
+    /// Waits for the cluster's API through the VIP and writes its access bindings.
+    Access,
     Worker {
         group: usize,
         index: u32,
@@ -186,6 +196,7 @@ impl ClusterStep {
             Res::Pool => format!("{p}-api-masters"),
             Res::Monitor => format!("{p}-api-health"),
             Res::Member(i) => format!("{p}-master-{i}"),
+            Res::Access => format!("{p}-access"),
             Res::Worker { group, index } => {
                 format!("{p}-{}-{index}", self.shared.spec.node_groups[*group].name)
             }
@@ -225,12 +236,32 @@ impl ClusterStep {
     ) -> std::result::Result<Value, StepError> {
         let image = self.shared.image.clone();
         let mut metadata = self.metadata(cx, role);
+        let mut node_group = None;
         if let Res::Worker { group, .. } = &self.res {
-            metadata.insert(
-                "shipyard-node-group".into(),
-                self.shared.spec.node_groups[*group].name.clone(),
-            );
+            let name = self.shared.spec.node_groups[*group].name.clone();
+            metadata.insert("shipyard-node-group".into(), name.clone());
+            node_group = Some(name);
         }
+        let vip = self.vip(cx).await?;
+        let name = self.name();
+        let node = super::bootstrap::Node {
+            role: if role == "master" {
+                super::bootstrap::Role::Master
+            } else {
+                super::bootstrap::Role::Worker
+            },
+            cluster_id: &self.shared.cluster_id,
+            kubernetes_version: self.shared.spec.version(),
+            vip: &vip,
+            name: &name,
+            node_group: node_group.as_deref(),
+        };
+        let user_data = super::bootstrap::user_data(
+            &self.shared.store,
+            &self.shared.settings.secret_key,
+            &node,
+        )
+        .await?;
         let server = self
             .cloud()
             .server_create(&ServerSpec {
@@ -241,6 +272,7 @@ impl ClusterStep {
                 group,
                 network: Some(self.shared.settings.network.clone()),
                 boot_volume_gib: boot,
+                user_data: Some(user_data),
             })
             .await?;
         let server = self
@@ -253,6 +285,23 @@ impl ClusterStep {
             "address": server.addresses.first(),
             "host": server.host,
         }))
+    }
+
+    /// The API's VIP: from this create's load balancer step, or as the cluster records it.
+    async fn vip(&self, cx: &StepContext) -> std::result::Result<String, StepError> {
+        if let Some(vip) = cx.outputs.get("api-lb").and_then(|o| o["vip"].as_str()) {
+            return Ok(vip.to_string());
+        }
+        let cluster = self
+            .shared
+            .store
+            .cluster_by_id(&self.shared.cluster_id)
+            .await?;
+        cluster
+            .api_address
+            .as_deref()
+            .and_then(|a| a.rsplit_once(':').map(|(host, _)| host.to_string()))
+            .ok_or_else(|| StepError::permanent("the cluster has no API address yet"))
     }
 
     /// The id of this step's server: from its output, or found by name and owner.
@@ -398,6 +447,27 @@ impl Step for ClusterStep {
                 self.lb_ready(lb).await?;
                 Ok(json!({ "id": m.id }))
             }
+            Res::Access => {
+                let vip = self.vip(cx).await?;
+                let cluster = self
+                    .shared
+                    .store
+                    .cluster_by_id(&self.shared.cluster_id)
+                    .await?;
+                super::access::ClusterAccess::new(
+                    self.shared.store.clone(),
+                    self.shared.settings.secret_key.clone(),
+                )
+                .sync_when_ready(
+                    &cluster.id,
+                    &cluster.project_id,
+                    &format!("{vip}:6443"),
+                    self.wait().deadline,
+                )
+                .await
+                .map_err(StepError::retryable)?;
+                Ok(json!({ "bindings": super::access::BINDINGS.len() }))
+            }
             Res::Member(i) => {
                 let lb = field(cx.output("api-lb")?, "id")?;
                 let pool = field(cx.output("api-pool")?, "id")?;
@@ -502,6 +572,8 @@ impl Step for ClusterStep {
             }
             // Removed with the load balancer (cascade), which is undone after them.
             Res::Listener | Res::Pool | Res::Monitor | Res::Member(_) => Ok(()),
+            // What it wrote lives in the cluster, which goes with its servers.
+            Res::Access => Ok(()),
         }
     }
 }
@@ -557,9 +629,10 @@ impl SagaKind for CreateCluster {
             steps.push(StepDef::new(format!("etcd-{i}"), &[], step(Res::Etcd(i))));
         }
         for i in 0..masters {
+            // Its bootstrap needs the CA and the API's VIP.
             steps.push(StepDef::new(
                 format!("master-{i}"),
-                &["server-group"],
+                &["server-group", "ca", "api-lb"],
                 step(Res::Master(i)),
             ));
         }
@@ -601,11 +674,19 @@ impl SagaKind for CreateCluster {
                 step(Res::Member(i)),
             ));
         }
+        // The cluster is ready when its API answers through the VIP and knows who may
+        // use it.
+        let last_member = format!("api-member-{}", masters.saturating_sub(1));
+        steps.push(StepDef::new(
+            "api-access",
+            &["api-lb", &last_member],
+            step(Res::Access),
+        ));
         for (g, ng) in shared.spec.node_groups.iter().enumerate() {
             for j in 0..ng.node_count {
                 steps.push(StepDef::new(
                     format!("worker-{}-{j}", ng.name),
-                    &[],
+                    &["ca", "api-lb"],
                     step(Res::Worker { group: g, index: j }),
                 ));
             }

@@ -155,6 +155,8 @@ impl Store {
             }
         };
         tx.commit().await?;
+        drop(_forget);
+        self.access_changed(vec![project_id.to_string()]).await;
         Ok(role)
     }
 }

@@ -1,0 +1,172 @@
+//! Nova's server actions that localcloud takes (`POST /servers/{id}/action`):
+//! `os-stop` (SHUTOFF), `os-start`, and `rebuild` (the same server, booted again from an
+//! image with new `user_data`, as Nova's microversion 2.57 allows; attached volumes
+//! stay), and the checks on a server's `user_data`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::compute::{authenticate, err};
+use crate::error::ApiError;
+use crate::Cloud;
+
+/// Nova's limit on `user_data`, base64-encoded.
+pub const USER_DATA_MAX: usize = 65_535;
+
+/// Decodes a create request's `user_data` (base64, at most [`USER_DATA_MAX`] bytes, as
+/// Nova checks it) into the text the server reads at boot.
+pub fn user_data(encoded: &str) -> Result<String, ApiError> {
+    if encoded.len() > USER_DATA_MAX {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid input for field/attribute user_data. Value is longer than {USER_DATA_MAX} characters."),
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "Invalid input for field/attribute user_data. Value is not base64 encoded.",
+            )
+        })?;
+    String::from_utf8(bytes).map_err(|_| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "Invalid input for field/attribute user_data: localcloud keeps text only.",
+        )
+    })
+}
+
+/// `POST /servers/{id}/action` with `{"os-stop": null}`, `{"os-start": null}` or
+/// `{"rebuild": {"imageRef": ..., "user_data": ...}}`.
+pub async fn action(
+    State(cloud): State<Arc<Cloud>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&cloud, &headers)?;
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid request body: {e}"),
+        )
+    })?;
+    let action = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.keys().next().cloned())
+        .ok_or_else(|| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "Malformed request body: one action expected.",
+            )
+        })?;
+    let stop = match action.as_str() {
+        "os-stop" => true,
+        "os-start" => false,
+        "rebuild" => return rebuild(&cloud, &token, &id, &body["rebuild"]).await,
+        other => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                format!("There is no such action: {other}"),
+            ))
+        }
+    };
+    let servers = &cloud.compute.servers;
+    let snapshot = {
+        let mut state = servers.lock()?;
+        let status =
+            crate::servers::visible(&state, &token, &id)?.status(time::OffsetDateTime::now_utc());
+        let (from, vm_state) = if stop {
+            ("ACTIVE", "active")
+        } else {
+            ("SHUTOFF", "stopped")
+        };
+        if status != from {
+            let verb = if stop { "stop" } else { "start" };
+            return Err(err(
+                StatusCode::CONFLICT,
+                format!("Cannot '{verb}' instance {id} while it is in vm_state {}; it must be {vm_state}.", status.to_lowercase()),
+            ));
+        }
+        if let Some(s) = state.servers.get_mut(&id) {
+            s.stopped = stop;
+        }
+        state.changed()
+    };
+    crate::servers::save(&cloud, snapshot).await;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// Boots the server again from `imageRef` with new `user_data` (kept as it was when
+/// absent): REBUILD for the build time, then ACTIVE, its guest started afresh.
+async fn rebuild(
+    cloud: &Arc<Cloud>,
+    token: &crate::identity::Token,
+    id: &str,
+    req: &Value,
+) -> Result<Response, ApiError> {
+    let bad = |m: &str| err(StatusCode::BAD_REQUEST, m.to_string());
+    let image_ref = req["imageRef"]
+        .as_str()
+        .ok_or_else(|| bad("Invalid input for field/attribute imageRef: required."))?;
+    let image_id = cloud
+        .images
+        .iter()
+        .find(|i| i.id == image_ref || i.name == image_ref)
+        .map(|i| i.id.clone())
+        .ok_or_else(|| bad(&format!("Can not find requested image {image_ref}.")))?;
+    let user_data = match &req["user_data"] {
+        Value::Null => None,
+        Value::String(s) => Some(user_data(s)?),
+        _ => return Err(bad("Invalid input for field/attribute user_data.")),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let build = cloud.behaviour().server_build();
+    let (body, snapshot) = {
+        let mut state = cloud.compute.servers.lock()?;
+        let status = crate::servers::visible(&state, token, id)?.status(now);
+        if !matches!(status, "ACTIVE" | "SHUTOFF" | "ERROR") {
+            return Err(err(
+                StatusCode::CONFLICT,
+                format!(
+                    "Cannot 'rebuild' instance {id} while it is in vm_state {}",
+                    status.to_lowercase()
+                ),
+            ));
+        }
+        let Some(s) = state.servers.get_mut(id) else {
+            return Err(err(
+                StatusCode::NOT_FOUND,
+                format!("Instance {id} could not be found."),
+            ));
+        };
+        s.image_id = image_id;
+        if user_data.is_some() {
+            s.user_data = user_data;
+        }
+        s.stopped = false;
+        s.fault = None;
+        s.fails_at = None;
+        s.rebuilt = true;
+        s.active_at = now + build;
+        let body = crate::servers::server_json(cloud, s);
+        (body, state.changed())
+    };
+    // The guest reads its bootstrap again when it boots.
+    cloud.guests.forget(id);
+    crate::servers::save(cloud, snapshot).await;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({ "server": body })),
+    )
+        .into_response())
+}
