@@ -24,6 +24,8 @@ SHIPYARD_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 export SHIPYARD_TEST_PG_URL
 # The real OpenStack client, from PyPI, in a venv outside the clone.
 VENV ?= $(HOME)/.cache/shipyard/venv
+# The Python kubernetes client, a judge of every cluster's API (provision/tests/kubernetes.rs).
+KUBERNETES_PY_VERSION := 37.0.3
 # Debian's kubectl (1.20), unpacked here by test-tools; kubesim's tests look for it.
 export DEBIAN_KUBECTL ?= $(HOME)/.cache/shipyard/debian-kubectl
 SCHEMATHESIS_VERSION := 4.32.5
@@ -108,6 +110,9 @@ test-tools:
 	@[ -x $(OPENSTACK_CLI) ] || { \
 		echo "installing python-openstackclient into $(VENV)"; \
 		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q python-openstackclient python-octaviaclient; }
+	@ls -d $(VENV)/lib/python3*/site-packages/kubernetes-$(KUBERNETES_PY_VERSION).dist-info >/dev/null 2>&1 || { \
+		echo "installing the Python kubernetes client into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q 'kubernetes==$(KUBERNETES_PY_VERSION)'; }
 	@[ -x $(VENV)/bin/st ] || { \
 		echo "installing schemathesis into $(VENV)"; \
 		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q 'schemathesis==$(SCHEMATHESIS_VERSION)'; }

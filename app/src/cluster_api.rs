@@ -402,7 +402,31 @@ pub async fn get_cluster(id: String) -> Result<ClusterPageDto, AppError> {
             finished: !o.state.unfinished(),
         });
     }
+    let kubernetes = match v.cluster.api_address {
+        Some(_) => {
+            let k = provision::clusters::kube_status::read(&st.store, &st.secret_key, &actor, &id)
+                .await?;
+            Some(KubeDto {
+                reachable: k.api.reachable,
+                version: k.api.version,
+                error: k.api.error,
+                nodes: k
+                    .nodes
+                    .into_iter()
+                    .map(|n| KubeNodeDto {
+                        name: n.name,
+                        ready: n.ready,
+                        version: n.kubelet_version,
+                        pods: n.pods,
+                        simulated: n.simulated,
+                    })
+                    .collect(),
+            })
+        }
+        None => None,
+    };
     let detail = ClusterDetail {
+        kubernetes,
         cluster,
         api_address: v.cluster.api_address.clone(),
         api_endpoint: v.cluster.api_endpoint.clone(),

@@ -401,6 +401,27 @@ pub struct ClusterDetail {
     pub operations: Vec<OperationDto>,
     pub can_edit: bool,
     pub cloud_error: Option<String>,
+    /// What the cluster's own API says (None before it has one).
+    pub kubernetes: Option<KubeDto>,
+}
+
+/// The cluster as its Kubernetes API reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeDto {
+    pub reachable: bool,
+    pub version: Option<String>,
+    pub error: Option<String>,
+    pub nodes: Vec<KubeNodeDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeNodeDto {
+    pub name: String,
+    /// The Ready condition: True, False or Unknown.
+    pub ready: String,
+    pub version: String,
+    pub pods: u32,
+    pub simulated: bool,
 }
 
 /// The "Services and volumes" page of a cluster.

@@ -115,6 +115,26 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   assert.equal(`https://${server_.replace('https://', '')}`, endpoint.split(' ')[0]);
   const user = kubectl(['config', 'view', '--kubeconfig', file, '--raw', '-o', 'jsonpath={.users[0].user.client-certificate-data}']);
   assert.ok(user.length > 100, 'a client certificate is embedded');
+  // kubectl reaches the cluster's API through its VIP with that file: both workers
+  // registered and Ready.
+  let nodes = '';
+  for (let i = 0; i < 60 && (nodes.match(/ Ready /g) || []).length < 2; i++) {
+    try {
+      nodes = kubectl(['--kubeconfig', file, '--request-timeout=5s', 'get', 'nodes']);
+    } catch (e) {
+      nodes = String(e.stderr || e);
+    }
+    if ((nodes.match(/ Ready /g) || []).length < 2) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal((nodes.match(/ Ready /g) || []).length, 2, nodes);
+  // The page shows what the cluster itself says: its API answering, each node Ready.
+  await page.reload();
+  await page.waitForSelector('#kubernetes');
+  assert.match(await page.textContent('#api-health'), /answering/);
+  assert.doesNotMatch(await page.textContent('#api-health'), /not answering/);
+  const kubeNodes = await page.$$eval('#kube-nodes tbody tr', (trs) => trs.map((t) => t.textContent));
+  assert.equal(kubeNodes.length, 2, kubeNodes.join('\n'));
+  assert.ok(kubeNodes.every((t) => /True/.test(t)), kubeNodes.join('\n'));
 
   // Scale the node group up, then down, each after reading its plan.
   for (const [count, action] of [['3', 'create'], ['2', 'delete']]) {

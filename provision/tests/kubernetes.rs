@@ -120,6 +120,41 @@ async fn nova_action(e: &Env, server_id: &str, action: &str) {
     );
 }
 
+/// Runs scripts/kube-client-check.py with the venv's Python (the `kubernetes` package
+/// from PyPI, installed by `make test-tools`).
+fn python_client_check(config: &Path, nodes: usize) {
+    let venv =
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/shipyard/venv");
+    let python = venv.join("bin/python");
+    let has_client = std::process::Command::new(&python)
+        .args(["-c", "import kubernetes"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_client {
+        // `make test` installs it; CI must never pass without running this.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the Python kubernetes client is not installed (make test-tools)"
+        );
+        eprintln!("skipping the Python client: not installed (run `make test-tools`)");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kube-client-check.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(config)
+        .arg(nodes.to_string())
+        .env("HOME", config.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python kubernetes client: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -224,6 +259,9 @@ both!(
             assert!(out.contains("v1.31.12"), "{out}");
         }
 
+        // The Python kubernetes client, with the same kubeconfig.
+        python_client_check(&config, 3);
+
         // A Deployment reaches Available, its pods spread over distinct nodes.
         let k = kubectls().pop().unwrap();
         let manifest = dir.0.join("web.yaml");
@@ -253,6 +291,45 @@ both!(
             ok && out.contains("NODE") && out.matches("Running").count() == 3,
             "{out}"
         );
+
+        // The node group scaled up: the new worker registers; scaled back down: its
+        // node goes.
+        let scale = |n: u32| clusters::NodeGroupChange {
+            node_count: Some(n),
+            min_node_count: None,
+            max_node_count: None,
+            remove_nodes: Vec::new(),
+        };
+        for (count, want) in [(4u32, 4usize), (3, 3)] {
+            clusters::scale(
+                &e.store,
+                &e.engine,
+                e.cloud.as_ref(),
+                &e.actor,
+                &cluster.id,
+                "default-worker",
+                scale(count),
+            )
+            .await
+            .unwrap();
+            drain(&e.engine).await;
+            let (ok, out, err) = until(
+                &k,
+                &config,
+                &["get", "nodes", "-o", "json"],
+                60,
+                |ok, out| {
+                    let v: Value = serde_json::from_str(out).unwrap_or_default();
+                    ok && ready_nodes(out).len() == want
+                        && v["items"].as_array().is_some_and(|i| i.len() == want)
+                },
+            )
+            .await;
+            assert!(
+                ok && ready_nodes(&out).len() == want,
+                "scaled to {count}: {out} {err}"
+            );
+        }
 
         // One master stopped: the API still answers through the VIP.
         let master = servers

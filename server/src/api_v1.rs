@@ -24,6 +24,9 @@ use tower_sessions::Session;
 
 use crate::views::*;
 
+mod kubernetes;
+mod projects;
+
 /// What the API needs.
 #[derive(Clone)]
 pub struct ApiState {
@@ -96,6 +99,10 @@ fn documented() -> utoipa_axum::router::OpenApiRouter<ApiState> {
         .routes(routes!(audit_list))
         .routes(routes!(token_list, token_create))
         .routes(routes!(token_revoke))
+        .routes(routes!(kubernetes::cluster_kubernetes))
+        .routes(routes!(projects::project_list, projects::project_create))
+        .routes(routes!(projects::member_list, projects::member_set))
+        .routes(routes!(projects::member_remove))
 }
 
 /// An API error in the one shape every client sees.
@@ -443,7 +450,7 @@ struct KubeconfigRequest {
 #[utoipa::path(
     post,
     path = "/api/v1/clusters/{id}/kubeconfig",
-    summary = "Issue a kubeconfig for you: a fresh client certificate (CN = you, O = your project role's group) signed by the cluster's CA, 24 h by default (1 h to 30 days). YAML download, or JSON with its serial and expiry when you Accept application/json",
+    summary = "Issue a kubeconfig for you: a fresh client certificate (CN = you) signed by the cluster's CA; what you may do in the cluster follows your project role, which Shipyard keeps in the cluster's RBAC; 24 h by default (1 h to 30 days). YAML download, or JSON with its serial and expiry when you Accept application/json",
     params(("id" = String, Path, description = "The cluster's id")),
     request_body(content = KubeconfigRequest, description = "Optional", content_type = "application/json"),
     responses(

@@ -1939,6 +1939,18 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
         .as_str()
         .unwrap()
         .to_string();
+    let owner_id = a
+        .api(
+            Method::GET,
+            &format!("/api/v1/projects/{project}/members"),
+            Some(&ta),
+            None,
+        )
+        .await
+        .json()["members"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let before = a
         .api(
             Method::GET,
@@ -1968,7 +1980,9 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
                     &op
                 } else if path.starts_with("/api/v1/tokens/") {
                     &token_id
-                } else if path.starts_with("/api/v1/admin/projects/") {
+                } else if path.starts_with("/api/v1/admin/projects/")
+                    || path.starts_with("/api/v1/projects/")
+                {
                     &project
                 } else if path.contains("{id}") {
                     panic!("{path}: which object does {{id}} name here? Add it to the sweep.")
@@ -1987,7 +2001,8 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
                     "m1.small"
                 },
             )
-            .replace("{version}", "v1.31.12");
+            .replace("{version}", "v1.31.12")
+            .replace("{user_id}", &owner_id);
         assert!(
             !concrete.contains('{'),
             "{path}: a path parameter the sweep does not know"
@@ -2030,6 +2045,116 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
 }
 both!(cross_tenant_sweep_of_every_route_with_an_id);
 
+/// Projects and members through the REST API: create, list, invite, change a role,
+/// remove; each refused to someone who is not an owner.
+async fn api_projects_and_members(app: &App) {
+    use reqwest::Method;
+    let mut a = app.signed_up("proj-owner@example.com").await;
+    let mut b = app.signed_up("proj-other@example.com").await;
+    let ta = a.token("p").await;
+    let tb = b.token("p").await;
+    let r = a
+        .api(
+            Method::POST,
+            "/api/v1/projects",
+            Some(&ta),
+            Some(serde_json::json!({"name": "team"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["role"], "owner");
+    let project = r.json()["id"].as_str().unwrap().to_string();
+    let r = a
+        .api(Method::GET, "/api/v1/projects", Some(&ta), None)
+        .await;
+    assert!(
+        r.json()["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == project),
+        "{}",
+        r.body
+    );
+    let members = format!("/api/v1/projects/{project}/members");
+    // The other user is invited, accepts in the console (here: the store), and shows up.
+    let r = a
+        .api(
+            Method::PUT,
+            &members,
+            Some(&ta),
+            Some(serde_json::json!({"email": "proj-other@example.com", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["result"], "invited");
+    // Not a member yet: the other user cannot see the members.
+    let r = b.api(Method::GET, &members, Some(&tb), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let other = b.session().await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.store
+        .invitation_accept(
+            &project,
+            "proj-other@example.com",
+            &other,
+            provision::domain::Role::Viewer,
+        )
+        .await
+        .unwrap();
+    let r = b.api(Method::GET, &members, Some(&tb), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let list = r.json()["members"].as_array().unwrap().clone();
+    assert!(
+        list.iter()
+            .any(|m| m["email"] == "proj-other@example.com" && m["role"] == "viewer"),
+        "{list:?}"
+    );
+    // A viewer cannot manage members.
+    let r = b
+        .api(
+            Method::PUT,
+            &members,
+            Some(&tb),
+            Some(serde_json::json!({"email": "proj-other@example.com", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // The owner changes the role, then removes them.
+    let r = a
+        .api(
+            Method::PUT,
+            &members,
+            Some(&ta),
+            Some(serde_json::json!({"email": "proj-other@example.com", "role": "member"})),
+        )
+        .await;
+    assert_eq!(r.json()["result"], "role_changed", "{}", r.body);
+    let r = a
+        .api(
+            Method::PUT,
+            &members,
+            Some(&ta),
+            Some(serde_json::json!({"email": "x@example.com", "role": "captain"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = a
+        .api(
+            Method::DELETE,
+            &format!("{members}/{other}"),
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let r = b.api(Method::GET, &members, Some(&tb), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+}
+both!(api_projects_and_members);
+
 async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
     use reqwest::Method;
     let mut c = app.signed_up("api-more@example.com").await;
@@ -2047,6 +2172,36 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
     )
     .await;
     assert_eq!(op["state"], "succeeded", "{op}");
+
+    // What the cluster itself says, read through its API: answering, its one worker
+    // registered and Ready with the cluster's version.
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..60 {
+        let r = c
+            .api(
+                Method::GET,
+                &format!("/api/v1/clusters/{id}/kubernetes"),
+                t,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        seen = r.json();
+        if seen["nodes"]
+            .as_array()
+            .is_some_and(|n| n.len() == 1 && n[0]["ready"] == "True")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert_eq!(seen["api"]["reachable"], true, "{seen}");
+    assert!(
+        seen["api"]["version"].as_str().unwrap().starts_with("v1."),
+        "{seen}"
+    );
+    assert_eq!(seen["nodes"][0]["ready"], "True", "{seen}");
+    assert_eq!(seen["nodes"][0]["simulated"], true, "{seen}");
 
     // A kubeconfig as a download: YAML, a file name, its serial and expiry.
     let r = c

@@ -479,6 +479,7 @@ fn ClusterView(d: ClusterDetail) -> impl IntoView {
             })}
         </div>
         {d.cloud_error.clone().map(|e| view! { <p class="banner error">{e}</p> })}
+        {d.kubernetes.clone().map(kubernetes_card)}
         <div class="card">
             <h2>"Operations"</h2>
             <table class="table" id="operations">
@@ -569,6 +570,46 @@ fn ClusterView(d: ClusterDetail) -> impl IntoView {
                 <a class="button danger" id="delete-cluster" href=format!("/clusters/{}/delete", c.id)>"Delete this cluster…"</a>
             </div>
         })}
+    }
+}
+
+/// What the cluster's own API says: its health and each node as Kubernetes sees it.
+fn kubernetes_card(k: KubeDto) -> impl IntoView {
+    let simulated = k.nodes.iter().any(|n| n.simulated);
+    view! {
+        <div class="card" id="kubernetes">
+            <h2>"Kubernetes"</h2>
+            <dl class="facts">
+                <dt>"API"</dt>
+                <dd id="api-health">
+                    {if k.reachable {
+                        view! { <span class="badge good">"answering"</span> " " {k.version.clone().unwrap_or_default()} }.into_any()
+                    } else {
+                        view! { <span class="badge bad">"not answering"</span> " " <span class="muted">{k.error.clone().unwrap_or_default()}</span> }.into_any()
+                    }}
+                </dd>
+            </dl>
+            {simulated.then(|| view! {
+                <p class="muted">"These nodes are simulated by localcloud: pods are scheduled and reported, no container runs."</p>
+            })}
+            <table class="table" id="kube-nodes">
+                <thead>
+                    <tr><th scope="col">"Node"</th><th scope="col">"Ready"</th><th scope="col">"Version"</th><th scope="col">"Pods"</th></tr>
+                </thead>
+                <tbody>
+                    {k.nodes.into_iter().map(|n| {
+                        let class = match n.ready.as_str() { "True" => "badge good", "False" => "badge bad", _ => "badge busy" };
+                        view! {
+                        <tr data-node=n.name.clone()>
+                            <td>{n.name.clone()}</td>
+                            <td><span class=class>{n.ready.clone()}</span></td>
+                            <td>{n.version}</td>
+                            <td>{n.pods}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 

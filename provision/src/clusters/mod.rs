@@ -5,6 +5,7 @@
 pub mod access;
 pub mod bootstrap;
 pub mod flavors;
+pub mod kube_status;
 pub mod plan;
 pub mod rotate;
 pub mod saga;
