@@ -139,9 +139,18 @@ pub fn open_store(file: Option<PathBuf>) -> Result<Arc<Store>, String> {
 
 /// A single API server with its own store and control loop (one master).
 pub async fn start(config: Config) -> Result<Running, String> {
+    start_with(config, Router::new()).await
+}
+
+/// [`start`], with `extra` routes served beside the API's by the same listener, TLS and
+/// connections. Only `kubesim/benches/api` uses it, to serve a static copy of a list's
+/// bytes as the baseline a list is measured against; routes added here are not
+/// authorized (the client certificate is still required) and must not clash with the
+/// API's.
+pub async fn start_with(config: Config, extra: Router) -> Result<Running, String> {
     let store = open_store(config.store_file.clone())?;
     let controllers = crate::controllers::start(store.clone(), Default::default());
-    let mut running = serve(config, store).await?;
+    let mut running = serve_with(config, store, extra).await?;
     running.controllers = Some(controllers);
     Ok(running)
 }
@@ -149,15 +158,20 @@ pub async fn start(config: Config) -> Result<Running, String> {
 /// Binds `config.listen` and serves `store` until [`Running::stop`]. The masters of one
 /// cluster each serve the same store; its control loop runs once, beside them.
 pub async fn serve(config: Config, store: Arc<Store>) -> Result<Running, String> {
+    serve_with(config, store, Router::new()).await
+}
+
+/// [`serve`] with `extra` routes (see [`start_with`]).
+async fn serve_with(config: Config, store: Arc<Store>, extra: Router) -> Result<Running, String> {
     let tls = crate::tls::server_config(&config.cert_pem, &config.key_pem, &config.ca_pem)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = router(Shared {
+    let app = extra.merge(router(Shared {
         config: Arc::new(config),
         store,
-    });
+    }));
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let task = tokio::spawn(async move {
         // The connections live in this set: stopping the server drops the set and with it

@@ -1486,7 +1486,7 @@ both!(
             1
         );
         let create_keys = step_keys(store, &twice.operation.id).await;
-        assert_eq!(create_keys.len(), 11, "{create_keys:?}");
+        assert_eq!(create_keys.len(), 12, "{create_keys:?}");
 
         // Cluster create, a failure after each step: unwound, nothing left.
         for (i, key) in create_keys.iter().enumerate() {

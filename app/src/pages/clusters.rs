@@ -1207,10 +1207,28 @@ mod tests {
             operations: vec![op],
             can_edit: true,
             cloud_error: None,
+            kubernetes: Some(KubeDto {
+                reachable: false,
+                version: None,
+                error: Some("no <answer>".into()),
+                nodes: vec![KubeNodeDto {
+                    name: "n1".into(),
+                    ready: "Unknown".into(),
+                    version: "v1.31.12".into(),
+                    pods: 3,
+                    simulated: true,
+                }],
+            }),
         };
         // (Less the comments that mark text nodes for hydration.)
         let html = cluster_html(d.clone()).replace("<!>", "");
         assert!(html.contains("no &lt;room&gt;"), "{html}");
+        // The cluster's own view, escaped too.
+        assert!(
+            html.contains("not answering") && html.contains("no &lt;answer&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("data-node=\"n1\""), "{html}");
         assert!(html.contains("<td class=\"host\">host-1</td>"), "{html}");
         assert!(html.contains("data-state=\"failed\""), "{html}");
         let retry = format!("<form method=\"post\" action=\"{}\"", RetryOperation::PATH);

@@ -1,0 +1,104 @@
+//! `shipyard` as a child process against a localcloud the test runs, and the few API
+//! calls the suites that kill and restart it make.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+pub const ADMIN_EMAIL: &str = "admin@crash.example";
+pub const ADMIN_PASSWORD: &str = "admin password 123";
+
+pub struct Shipyard {
+    pub child: Child,
+    pub url: String,
+}
+
+pub fn start(
+    db_url: &str,
+    data: &std::path::Path,
+    admin: &localcloud::credentials::Credentials,
+) -> Shipyard {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shipyard"))
+        .env("SHIPYARD_LISTEN", "127.0.0.1:0")
+        .env("SHIPYARD_DATA_DIR", data)
+        .env("DATABASE_URL", db_url)
+        .env("SHIPYARD_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("SHIPYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SHIPYARD_CLOUD", "openstack")
+        .env("SHIPYARD_OPERATION_LEASE_SECONDS", "2")
+        .env("OS_AUTH_URL", &admin.auth_url)
+        .env("OS_USERNAME", &admin.username)
+        .env("OS_PASSWORD", &admin.password)
+        .env("OS_PROJECT_NAME", &admin.project)
+        .env("OS_USER_DOMAIN_NAME", "Default")
+        .env("OS_PROJECT_DOMAIN_NAME", "Default")
+        .env_remove("OS_CLOUD")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("shipyard starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("shipyard prints its address")
+            .expect("line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Shipyard { child, url }
+}
+
+pub async fn token(http: &reqwest::Client, url: &str) -> String {
+    let res = http
+        .post(format!("{url}/api/sign_in"))
+        .header("accept", "application/json")
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("shipyard_session="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("session cookie");
+    let res = http
+        .post(format!("{url}/api/v1/tokens"))
+        .header("cookie", cookie)
+        .json(&json!({"name": "crash"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    body["token"]["secret"].as_str().unwrap().to_string()
+}
+
+pub async fn api(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    match req.send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, Value::Null),
+    }
+}
