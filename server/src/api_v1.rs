@@ -527,14 +527,15 @@ async fn kubeconfig_issue(
         .into_response())
 }
 
-/// Replaces the cluster's CA; kubeconfigs issued before stop working.
+/// Replaces the cluster's CA and starts rebuilding its servers with certificates of the
+/// new one; kubeconfigs issued before stop working.
 #[utoipa::path(
     post,
     path = "/api/v1/clusters/{id}/rotate-ca",
-    summary = "Replace the cluster's CA: kubeconfigs issued before stop working",
+    summary = "Replace the cluster's CA: the servers boot again with certificates of the new CA (an operation; the API is down while the masters boot), and kubeconfigs issued before stop working",
     params(("id" = String, Path, description = "The cluster's id")),
     responses(
-        (status = 200, description = "The new CA generation", body = CaRotated),
+        (status = 202, description = "The new CA generation, and the operation that rebuilds the servers", body = CaRotated),
         ApiErrors,
     )
 )]
@@ -542,7 +543,7 @@ async fn ca_rotate(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<impl serde::Serialize>> {
+) -> ApiResult<(StatusCode, Json<CaRotated>)> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let (r, op) = clusters::rotate_ca(
         &state.store,
@@ -552,7 +553,7 @@ async fn ca_rotate(
         &cluster.id,
     )
     .await?;
-    Ok(Json(CaRotated {
+    Ok((StatusCode::ACCEPTED, Json(CaRotated {
         operation: OperationView::from(&op),
         ca: CaRotation {
             generation: r.ca.generation,
@@ -561,7 +562,7 @@ async fn ca_rotate(
             invalidated_kubeconfigs: r.invalidated_kubeconfigs,
             message: "The cluster's servers boot again with certificates of the new CA; kubeconfigs issued before this rotation no longer work: download a new one.",
         },
-    }))
+    })))
 }
 
 #[utoipa::path(

@@ -1696,6 +1696,10 @@ async fn api_creates_plans_and_deletes_clusters(app: &App) {
         "/api/v1/clusters/{id}/plan-delete",
         "/api/v1/clusters/{id}/kubeconfig",
         "/api/v1/clusters/{id}/rotate-ca",
+        "/api/v1/clusters/{id}/kubernetes",
+        "/api/v1/projects",
+        "/api/v1/projects/{id}/members",
+        "/api/v1/projects/{id}/members/{user_id}",
         "/api/v1/clusters/{id}/nodegroups",
         "/api/v1/clusters/{id}/nodegroups/{ng}",
         "/api/v1/clusters/{id}/nodegroups/{ng}/plan-delete",
@@ -2519,9 +2523,17 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
             None,
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     assert_eq!(r.json()["ca"]["generation"], 2);
     assert_eq!(r.json()["ca"]["invalidated_kubeconfigs"], 2);
+    // The servers boot again with certificates of the new CA.
+    let op = wait_operation(
+        &mut c,
+        &token,
+        r.json()["operation"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
 
     // Delete a volume, then the cluster: the service goes with it.
     let r = c

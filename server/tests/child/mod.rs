@@ -10,6 +10,18 @@ use serde_json::{json, Value};
 pub const ADMIN_EMAIL: &str = "admin@crash.example";
 pub const ADMIN_PASSWORD: &str = "admin password 123";
 
+/// The same 256-bit key (hex) for every process on one database.
+fn secret_key_for(db_url: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    (0..4u8)
+        .map(|i| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (db_url, i).hash(&mut h);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
 pub struct Shipyard {
     pub child: Child,
     pub url: String,
@@ -24,6 +36,8 @@ pub fn start(
         .env("SHIPYARD_LISTEN", "127.0.0.1:0")
         .env("SHIPYARD_DATA_DIR", data)
         .env("DATABASE_URL", db_url)
+        // Replicas of one database share the key that seals cluster CAs, as they must.
+        .env("SHIPYARD_SECRET_KEY", secret_key_for(db_url))
         .env("SHIPYARD_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("SHIPYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("SHIPYARD_CLOUD", "openstack")
