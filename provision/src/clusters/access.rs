@@ -25,6 +25,8 @@ pub const BINDINGS: [(Role, &str, &str); 3] = [
 ];
 
 const BINDINGS_PATH: &str = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings";
+/// How long a membership change waits for one cluster's bindings.
+const SYNC_WAIT: Duration = Duration::from_secs(5);
 /// How often every cluster's bindings are written again.
 pub const RESYNC: Duration = Duration::from_secs(60);
 
@@ -137,8 +139,16 @@ impl ClusterAccess {
                 if !matches!(c.status.as_str(), "ACTIVE" | "UPDATING") {
                     continue;
                 }
-                if let Err(e) = self.sync_cluster(&c.id, project, api).await {
-                    tracing::warn!(cluster = %c.id, error = %e, "cluster access not synced; retried at the next resync");
+                // A cluster that does not answer holds up the change by this much at most.
+                match tokio::time::timeout(SYNC_WAIT, self.sync_cluster(&c.id, project, api)).await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(cluster = %c.id, error = %e, "cluster access not synced; retried at the next resync")
+                    }
+                    Err(_) => {
+                        tracing::warn!(cluster = %c.id, "cluster access not synced in time; retried at the next resync")
+                    }
                 }
             }
         }

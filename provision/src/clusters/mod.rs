@@ -4,8 +4,12 @@
 
 pub mod access;
 pub mod bootstrap;
+mod cluster_steps;
+mod create;
+mod delete;
 pub mod flavors;
 pub mod kube_status;
+mod node_group_sagas;
 pub mod plan;
 pub mod rotate;
 pub mod saga;

@@ -1,0 +1,281 @@
+//! Node group operations: adding a group, scaling one up (new workers) or down
+//! (removing named workers), and deleting a group with everything it has; each keeps the
+//! cluster's service load balancers' members in step with its workers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::cluster_steps::{ClusterStep, Res, Shared};
+use super::saga::*;
+use crate::cloud::*;
+use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
+use crate::{Error, Result, Store};
+
+/// Scale a node group: add workers (new, higher indices) or remove the named ones. An
+/// add that fails unwinds (the new workers go); a removal is not undone.
+pub(super) struct ScaleNodeGroup {
+    pub(super) store: Store,
+    pub(super) cloud: Arc<dyn Cloud>,
+    pub(super) settings: Arc<Settings>,
+    pub(super) mode: ScaleMode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ScaleMode {
+    Grow,
+    Shrink,
+    /// A new node group: its row goes when the create unwinds.
+    Create,
+}
+
+/// Removes one worker by name (gone already counts as removed).
+struct RemoveWorker {
+    name: String,
+    cluster_id: String,
+    cloud: Arc<dyn Cloud>,
+}
+
+#[async_trait]
+impl Step for RemoveWorker {
+    async fn run(&self, _cx: &StepContext) -> std::result::Result<Value, StepError> {
+        let found = self
+            .cloud
+            .server_list(&cluster_metadata(&self.cluster_id))
+            .await?
+            .into_iter()
+            .find(|s| s.name == self.name);
+        if let Some(s) = &found {
+            self.cloud.server_delete(&s.id).await?;
+        }
+        Ok(json!({ "removed": self.name, "was_there": found.is_some() }))
+    }
+
+    async fn undo(
+        &self,
+        _cx: &StepContext,
+        _output: Option<&Value>,
+    ) -> std::result::Result<(), StepError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SagaKind for ScaleNodeGroup {
+    fn unwinds(&self) -> bool {
+        self.mode != ScaleMode::Shrink
+    }
+
+    fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
+        let (cluster_id, cluster) = parse_create(spec)?;
+        let add: Vec<u32> = serde_json::from_value(spec["add"].clone()).map_err(Error::internal)?;
+        let remove: Vec<String> =
+            serde_json::from_value(spec["remove"].clone()).map_err(Error::internal)?;
+        let ng = cluster
+            .node_groups
+            .first()
+            .ok_or_else(|| Error::internal("scale without a node group"))?
+            .name
+            .clone();
+        let shared = Arc::new(Shared {
+            store: self.store.clone(),
+            cloud: self.cloud.clone(),
+            settings: self.settings.clone(),
+            cluster_id: cluster_id.clone(),
+            spec: cluster,
+            image: image_in(spec)?,
+        });
+        let mut steps = Vec::new();
+        for j in add {
+            steps.push(StepDef::new(
+                format!("worker-{ng}-{j}"),
+                &[],
+                Arc::new(ClusterStep {
+                    res: Res::Worker { group: 0, index: j },
+                    shared: shared.clone(),
+                }),
+            ));
+        }
+        for name in remove {
+            steps.push(StepDef::new(
+                format!("remove-{name}"),
+                &[],
+                Arc::new(RemoveWorker {
+                    name,
+                    cluster_id: cluster_id.clone(),
+                    cloud: self.cloud.clone(),
+                }),
+            ));
+        }
+        Ok(with_member_sync(
+            steps,
+            &cluster_id,
+            &self.store,
+            &self.cloud,
+            &self.settings,
+        ))
+    }
+
+    async fn succeeded(&self, op: &OperationRow) -> Result<()> {
+        let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+        let target = op.spec["target"].as_i64().unwrap_or(0);
+        self.store.node_group_set_count(ng, target).await?;
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .await
+    }
+
+    async fn unwound(&self, op: &OperationRow) -> Result<()> {
+        let error = op.error.as_deref().unwrap_or("unknown error");
+        let reason = match self.mode {
+            ScaleMode::Create => {
+                let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+                self.store.node_group_remove(ng).await?;
+                format!("Adding a node group failed and was undone: {error}")
+            }
+            ScaleMode::Grow => {
+                let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+                self.store.node_group_set_claim(ng, None).await?;
+                format!("Scaling failed and was undone: {error}")
+            }
+            ScaleMode::Shrink => format!("Removing nodes failed (retry carries on): {error}"),
+        };
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
+            .await
+    }
+}
+
+/// Delete a node group: its workers one by one, then a sweep for any the group still
+/// has (by the `shipyard-node-group` mark), then the row. Not undone: a failure stops
+/// as `failed` and a retry carries on.
+pub(super) struct DeleteNodeGroup {
+    pub(super) store: Store,
+    pub(super) cloud: Arc<dyn Cloud>,
+    pub(super) settings: Arc<Settings>,
+}
+
+/// `steps`, then one that makes the service load balancers follow the workers.
+fn with_member_sync(
+    mut steps: Vec<StepDef>,
+    cluster_id: &str,
+    store: &Store,
+    cloud: &Arc<dyn Cloud>,
+    settings: &Arc<Settings>,
+) -> Vec<StepDef> {
+    let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();
+    let after: Vec<&str> = keys.iter().map(String::as_str).collect();
+    steps.push(StepDef::new(
+        "service-members",
+        &after,
+        Arc::new(super::workloads::SyncServiceMembers {
+            cluster_id: cluster_id.to_string(),
+            store: store.clone(),
+            cloud: cloud.clone(),
+            settings: settings.clone(),
+        }),
+    ));
+    steps
+}
+
+/// Removes whatever servers of the node group remain.
+struct SweepNodeGroup {
+    group: String,
+    cluster_id: String,
+    cloud: Arc<dyn Cloud>,
+}
+
+#[async_trait]
+impl Step for SweepNodeGroup {
+    async fn run(&self, _cx: &StepContext) -> std::result::Result<Value, StepError> {
+        let mut mark = cluster_metadata(&self.cluster_id);
+        mark.insert("shipyard-node-group".into(), self.group.clone());
+        let left = self.cloud.server_list(&mark).await?;
+        for s in &left {
+            self.cloud.server_delete(&s.id).await?;
+        }
+        if !self.cloud.server_list(&mark).await?.is_empty() {
+            return Err(StepError::retryable("workers are still being deleted"));
+        }
+        Ok(json!({ "removed": left.iter().map(|s| &s.name).collect::<Vec<_>>() }))
+    }
+
+    async fn undo(
+        &self,
+        _cx: &StepContext,
+        _output: Option<&Value>,
+    ) -> std::result::Result<(), StepError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SagaKind for DeleteNodeGroup {
+    fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
+        let cluster_id = spec["cluster_id"]
+            .as_str()
+            .ok_or_else(|| Error::internal("node group operation without cluster_id"))?
+            .to_string();
+        let group = spec["node_group"]
+            .as_str()
+            .ok_or_else(|| Error::internal("node group operation without node_group"))?
+            .to_string();
+        let remove: Vec<String> =
+            serde_json::from_value(spec["remove"].clone()).map_err(Error::internal)?;
+        let mut steps = Vec::new();
+        let mut keys = Vec::new();
+        for name in remove {
+            let key = format!("remove-{name}");
+            steps.push(StepDef::new(
+                &key,
+                &[],
+                Arc::new(RemoveWorker {
+                    name,
+                    cluster_id: cluster_id.clone(),
+                    cloud: self.cloud.clone(),
+                }),
+            ));
+            keys.push(key);
+        }
+        let after: Vec<&str> = keys.iter().map(String::as_str).collect();
+        steps.push(StepDef::new(
+            "sweep",
+            &after,
+            Arc::new(SweepNodeGroup {
+                group,
+                cluster_id: cluster_id.clone(),
+                cloud: self.cloud.clone(),
+            }),
+        ));
+        Ok(with_member_sync(
+            steps,
+            &cluster_id,
+            &self.store,
+            &self.cloud,
+            &self.settings,
+        ))
+    }
+
+    fn unwinds(&self) -> bool {
+        false
+    }
+
+    async fn succeeded(&self, op: &OperationRow) -> Result<()> {
+        let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
+        self.store.node_group_remove(ng).await?;
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .await
+    }
+
+    async fn unwound(&self, op: &OperationRow) -> Result<()> {
+        let reason = format!(
+            "Deleting a node group failed (retry carries on): {}",
+            op.error.as_deref().unwrap_or("unknown error")
+        );
+        self.store
+            .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
+            .await
+    }
+}
