@@ -574,6 +574,7 @@ fn ClusterView(d: ClusterDetail) -> impl IntoView {
 }
 
 /// What the cluster's own API says: its health and each node as Kubernetes sees it.
+#[cfg(feature = "ssr")]
 fn kubernetes_card(k: KubeDto) -> impl IntoView {
     let simulated = k.nodes.iter().any(|n| n.simulated);
     view! {
