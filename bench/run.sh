@@ -6,7 +6,10 @@
 #   - localcloud at zero latency: server create+delete rate, and TCP throughput through
 #     a load balancer listener against a direct connection (localcloud/benches);
 #   - the operations engine: step throughput against raw commits, and a cluster
-#     create's makespan against the longest chain of its plan (provision/benches).
+#     create's makespan against the longest chain of its plan (provision/benches);
+#   - kubesim with 200 nodes and 5,000 pods: list latency against the same bytes as a
+#     static file, the time to bind 1,000 pending pods, the watch delay, and kubectl
+#     get pods -A (kubesim/benches/api).
 # Writes the table to docs/BENCHMARKS.md. Run it with `make bench` (which builds the
 # release binary and the site first).
 set -euo pipefail
@@ -101,6 +104,7 @@ kill "$PID" 2>/dev/null || true
 LOCALCLOUD_MD=$(cargo bench -q -p localcloud --bench localcloud)
 ENGINE_MD=$(cargo bench -q -p provision --bench engine)
 HASHING_MD=$(cargo bench -q -p provision --bench argon2)
+KUBESIM_MD=$(cargo bench -q -p kubesim --bench api)
 FUZZ_TABLE=$(mktemp)
 PATH="${VENV:-$HOME/.cache/shipyard/venv}/bin:$PATH" SHIPYARD_BIN="$BIN" \
   python3 scripts/api-fuzz.py --summary "$FUZZ_TABLE" >/dev/null 2>&1 || true
@@ -175,6 +179,8 @@ $ENGINE_MD
 $HASHING_MD
 
 $FUZZ_MD
+
+$KUBESIM_MD
 
 Reproduce: \`make bench\` (or \`BENCH_DURATION=30s make bench\` for longer runs).
 MD

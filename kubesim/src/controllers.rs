@@ -4,9 +4,12 @@
 //! collection), and the scheduler binds pending Pods to Ready nodes by their requests
 //! against the nodes' allocatable and their taints. Pods are scheduled, never run: the
 //! simulated kubelet ([`crate::kubelet`]) reports them. The loop wakes on every change
-//! and once a second, and writes only what differs, so it settles.
+//! of what it reads and once a second, and writes only what differs, so it settles. A
+//! pass reads the objects shared with the store (no copies) and runs on a blocking
+//! thread, off the workers that answer requests; it costs about one look at each pod,
+//! plus, for each pending pod, one at each node.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +22,10 @@ const DEPLOYMENTS: &str = "deployments.apps";
 const REPLICASETS: &str = "replicasets.apps";
 const PODS: &str = "pods";
 const NODES: &str = "nodes";
+/// What the controllers read: a change to anything else (a Lease renewed, say) does not
+/// wake them; the node lifecycle, which reads Leases against the clock, looks once a
+/// second.
+const READ: [&str; 4] = [DEPLOYMENTS, REPLICASETS, PODS, NODES];
 
 /// Runs the loop until the returned task is aborted.
 pub fn start(
@@ -28,12 +35,24 @@ pub fn start(
     tokio::spawn(async move {
         let mut changes = store.subscribe();
         loop {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
-            crate::node_lifecycle::reconcile(&store, &lifecycle, now);
-            reconcile(&store);
-            tokio::select! {
-                _ = changes.recv() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            let (s, l) = (store.clone(), lifecycle.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
+                crate::node_lifecycle::reconcile(&s, &l, now);
+                reconcile(&s);
+            })
+            .await;
+            // The next pass: on a change of what the controllers read, or in a second.
+            let tick = tokio::time::sleep(Duration::from_secs(1));
+            tokio::pin!(tick);
+            loop {
+                tokio::select! {
+                    _ = &mut tick => break,
+                    got = changes.recv() => match got {
+                        Ok(c) if !READ.contains(&c.key.resource.as_str()) => {}
+                        _ => break,
+                    },
+                }
             }
             // What arrived meanwhile is seen by the next pass.
             while changes.try_recv().is_ok() {}
@@ -109,8 +128,13 @@ fn set_status(store: &Store, key: &Key, status: Value) {
     });
 }
 
+/// The objects of `resource` in `namespace` (or all), shared with the store.
+fn list(store: &Store, resource: &str, namespace: Option<&str>) -> Vec<Arc<Value>> {
+    store.list_shared(resource, namespace).0
+}
+
 fn deployments(store: &Store) {
-    for d in store.list(DEPLOYMENTS, None) {
+    for d in list(store, DEPLOYMENTS, None) {
         let ns = namespace(&d).to_string();
         let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
         let mut template = d["spec"]["template"].clone();
@@ -119,8 +143,7 @@ fn deployments(store: &Store) {
         let mut selector = d["spec"]["selector"].clone();
         selector["matchLabels"]["pod-template-hash"] = json!(hash);
         let new_name = format!("{}-{hash}", name(&d));
-        let owned: Vec<Value> = store
-            .list(REPLICASETS, Some(&ns))
+        let owned: Vec<Arc<Value>> = list(store, REPLICASETS, Some(&ns))
             .into_iter()
             .filter(|r| owned_by(r, uid(&d)))
             .collect();
@@ -137,7 +160,7 @@ fn deployments(store: &Store) {
         }
         // The new ReplicaSet has the replicas; the old ones none (a rolling update
         // with no limits: nothing runs, so nothing waits).
-        for r in store.list(REPLICASETS, Some(&ns)) {
+        for r in list(store, REPLICASETS, Some(&ns)) {
             if !owned_by(&r, uid(&d)) {
                 continue;
             }
@@ -150,8 +173,7 @@ fn deployments(store: &Store) {
                 true
             });
         }
-        let owned: Vec<Value> = store
-            .list(REPLICASETS, Some(&ns))
+        let owned: Vec<Arc<Value>> = list(store, REPLICASETS, Some(&ns))
             .into_iter()
             .filter(|r| owned_by(r, uid(&d)))
             .collect();
@@ -183,13 +205,30 @@ fn deployments(store: &Store) {
 }
 
 fn replicasets(store: &Store) {
-    for rs in store.list(REPLICASETS, None) {
+    // Every pod by the uids of its owners, looked at once.
+    let mut by_owner: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
+    for p in list(store, PODS, None) {
+        for r in p["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(owner) = r["uid"].as_str() {
+                by_owner
+                    .entry(owner.to_string())
+                    .or_default()
+                    .push(p.clone());
+            }
+        }
+    }
+    for rs in list(store, REPLICASETS, None) {
         let ns = namespace(&rs).to_string();
         let want = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
-        let mut pods: Vec<Value> = store
-            .list(PODS, Some(&ns))
+        let mut pods: Vec<Arc<Value>> = by_owner
+            .remove(uid(&rs))
+            .unwrap_or_default()
             .into_iter()
-            .filter(|p| owned_by(p, uid(&rs)))
+            .filter(|p| namespace(p) == ns)
             .collect();
         let template = &rs["spec"]["template"];
         while pods.len() < want {
@@ -203,22 +242,19 @@ fn replicasets(store: &Store) {
                 "status": {"phase": "Pending"},
             });
             match store.create(&Key::new(PODS, Some(&ns), &pod_name), pod) {
-                Ok(made) => pods.push(made),
+                Ok(made) => pods.push(Arc::new(made)),
                 Err(_) => break,
             }
         }
         // Too many: the ones not yet running go first, then the newest.
-        pods.sort_by_key(|p| {
+        fn order(p: &Value) -> (bool, std::cmp::Reverse<&str>) {
+            let created = p["metadata"]["creationTimestamp"].as_str().unwrap_or("");
             (
                 p["status"]["phase"] == "Running",
-                std::cmp::Reverse(
-                    p["metadata"]["creationTimestamp"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
-                ),
+                std::cmp::Reverse(created),
             )
-        });
+        }
+        pods.sort_by(|a, b| order(a).cmp(&order(b)));
         while pods.len() > want {
             let p = pods.remove(0);
             let _ = store.delete(&key(PODS, &p));
@@ -237,14 +273,13 @@ fn replicasets(store: &Store) {
 
 /// Objects whose controlling owner is gone go too.
 fn collect_garbage(store: &Store) {
-    let live: HashSet<String> = store
-        .list(DEPLOYMENTS, None)
-        .iter()
-        .chain(store.list(REPLICASETS, None).iter())
-        .map(|o| uid(o).to_string())
-        .collect();
+    let owners = [
+        list(store, DEPLOYMENTS, None),
+        list(store, REPLICASETS, None),
+    ];
+    let live: HashSet<&str> = owners.iter().flatten().map(|o| uid(o)).collect();
     for (resource, owner_kind) in [(REPLICASETS, "Deployment"), (PODS, "ReplicaSet")] {
-        for o in store.list(resource, None) {
+        for o in list(store, resource, None) {
             let orphan = o["metadata"]["ownerReferences"]
                 .as_array()
                 .is_some_and(|refs| {
@@ -281,8 +316,7 @@ fn requests(pod: &Value) -> (i64, i64) {
 fn tolerates(pod: &Value, node: &Value) -> bool {
     let tolerations = pod["spec"]["tolerations"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     node["spec"]["taints"]
         .as_array()
         .into_iter()
@@ -307,67 +341,80 @@ fn tolerates(pod: &Value, node: &Value) -> bool {
         })
 }
 
+/// What a schedulable node has left, and how many pods it holds.
+struct Room<'a> {
+    node: &'a Value,
+    name: &'a str,
+    cpu: i64,
+    memory: i64,
+    pods: usize,
+}
+
 fn schedule(store: &Store) {
-    let pods = store.list(PODS, None);
-    let pending: Vec<&Value> = pods
+    let pods = list(store, PODS, None);
+    let pending: Vec<&Arc<Value>> = pods
         .iter()
         .filter(|p| p["spec"]["nodeName"].as_str().is_none_or(str::is_empty))
         .collect();
     if pending.is_empty() {
         return;
     }
-    let nodes: Vec<Value> = store
-        .list(NODES, None)
-        .into_iter()
-        .filter(|n| crate::kubelet::node_ready(n) && n["spec"]["unschedulable"] != true)
-        .collect();
-    // What each node has left, and how many pods it holds.
-    let mut room: BTreeMap<String, (i64, i64, usize)> = nodes
+    let all_nodes = list(store, NODES, None);
+    let total = all_nodes.len();
+    let mut rooms: Vec<Room> = all_nodes
         .iter()
+        .filter(|n| crate::kubelet::node_ready(n) && n["spec"]["unschedulable"] != true)
         .map(|n| {
             let a = &n["status"]["allocatable"];
-            let cpu = a["cpu"]
-                .as_str()
-                .and_then(quantity::millicores)
-                .unwrap_or(0);
-            let mem = a["memory"].as_str().and_then(quantity::bytes).unwrap_or(0);
-            (name(n).to_string(), (cpu, mem, 0))
+            Room {
+                node: n,
+                name: name(n),
+                cpu: a["cpu"]
+                    .as_str()
+                    .and_then(quantity::millicores)
+                    .unwrap_or(0),
+                memory: a["memory"].as_str().and_then(quantity::bytes).unwrap_or(0),
+                pods: 0,
+            }
         })
         .collect();
+    let by_name: HashMap<&str, usize> =
+        rooms.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
     for p in &pods {
-        if let Some(r) = p["spec"]["nodeName"].as_str().and_then(|n| room.get_mut(n)) {
+        if let Some(&i) = p["spec"]["nodeName"].as_str().and_then(|n| by_name.get(n)) {
             let (c, m) = requests(p);
-            *r = (r.0 - c, r.1 - m, r.2 + 1);
+            let r = &mut rooms[i];
+            (r.cpu, r.memory, r.pods) = (r.cpu - c, r.memory - m, r.pods + 1);
         }
     }
-    let total = store.list(NODES, None).len();
     for pod in pending {
         let (c, m) = requests(pod);
         let mut why = (0, 0, 0); // (taints, cpu, memory)
-        let choice = nodes
-            .iter()
-            .filter(|n| {
-                let ok = tolerates(pod, n);
-                if !ok {
-                    why.0 += 1;
-                }
-                ok
-            })
-            .filter(|n| {
-                let r = room[name(n)];
-                let (cpu_ok, mem_ok) = (r.0 >= c, r.1 >= m);
-                why.1 += usize::from(!cpu_ok);
-                why.2 += usize::from(cpu_ok && !mem_ok);
-                cpu_ok && mem_ok
-            })
-            .min_by_key(|n| (room[name(n)].2, name(n).to_string()))
-            .map(|n| name(n).to_string());
+                                 // The fitting node with the fewest pods (by name among equals).
+        let mut choice: Option<usize> = None;
+        for (i, r) in rooms.iter().enumerate() {
+            if !tolerates(pod, r.node) {
+                why.0 += 1;
+                continue;
+            }
+            let (cpu_ok, mem_ok) = (r.cpu >= c, r.memory >= m);
+            why.1 += usize::from(!cpu_ok);
+            why.2 += usize::from(cpu_ok && !mem_ok);
+            if cpu_ok
+                && mem_ok
+                && choice.is_none_or(|b| (r.pods, r.name) < (rooms[b].pods, rooms[b].name))
+            {
+                choice = Some(i);
+            }
+        }
+        let choice = choice.map(|i| {
+            let r = &mut rooms[i];
+            (r.cpu, r.memory, r.pods) = (r.cpu - c, r.memory - m, r.pods + 1);
+            r.name.to_string()
+        });
         let pod_key = key(PODS, pod);
         match choice {
             Some(node) => {
-                if let Some(r) = room.get_mut(&node) {
-                    *r = (r.0 - c, r.1 - m, r.2 + 1);
-                }
                 let _ = store.modify(&pod_key, |o| {
                     o["spec"]["nodeName"] = json!(node);
                     o["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "True"}]);
@@ -385,7 +432,7 @@ fn schedule(store: &Store) {
                 if why.0 > 0 {
                     reasons.push(format!("{} node(s) had untolerated taint", why.0));
                 }
-                let not_ready = total - nodes.len();
+                let not_ready = total - rooms.len();
                 if not_ready > 0 {
                     reasons.push(format!(
                         "{not_ready} node(s) were not ready or unschedulable"

@@ -3,6 +3,8 @@
 //! (`kubesim.shipyard.io/simulated`) — it never runs. Node registration and leases come
 //! with the per-server kubelet.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use crate::controllers::{key, name};
@@ -35,16 +37,18 @@ fn pod_ip(pod: &Value) -> String {
     format!("10.244.{}.{}", (h >> 8) % 256, h % 254 + 1)
 }
 
+/// Reports every pod bound to a Ready node Running (once: a Running pod is skipped).
 pub fn run_bound_pods(store: &Store) {
-    let nodes: Vec<Value> = store.list("nodes", None);
-    for pod in store.list("pods", None) {
-        let Some(node) = pod["spec"]["nodeName"]
-            .as_str()
-            .and_then(|n| nodes.iter().find(|x| name(x) == n))
-        else {
+    let (nodes, _) = store.list_shared("nodes", None);
+    let nodes: HashMap<&str, &Value> = nodes.iter().map(|n| (name(n), n.as_ref())).collect();
+    for pod in store.list_shared("pods", None).0 {
+        if pod["status"]["phase"] == "Running" {
+            continue;
+        }
+        let Some(node) = pod["spec"]["nodeName"].as_str().and_then(|n| nodes.get(n)) else {
             continue;
         };
-        if !node_ready(node) || pod["status"]["phase"] == "Running" {
+        if !node_ready(node) {
             continue;
         }
         let host_ip = node["status"]["addresses"]

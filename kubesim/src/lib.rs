@@ -6,9 +6,9 @@
 //!
 //! The request path: [`server`] accepts TLS connections (a client certificate of the
 //! cluster's CA is required; its CN and O are the caller's user and groups), routes each
-//! request to [`discovery`] or [`resources`] (the kinds of [`kinds`], changed by
-//! [`patch`]), which read and write the [`store`]; [`table`] draws the `kubectl get`
-//! columns; [`status`] is the error shape. Before any handler, [`authz`] authorizes the
+//! request to [`discovery`], [`lists`] or [`resources`] (the kinds of [`kinds`], changed
+//! by [`patch`]), which read and write the [`store`] (kept on disk by [`journal`]);
+//! [`table`] draws the `kubectl get` columns; [`status`] is the error shape. Before any handler, [`authz`] authorizes the
 //! request with [`rbac`] (the store's roles and bindings; [`policy`] makes the default
 //! ones); [`reviews`] answer what callers ask about themselves, read from JSON or
 //! [`protobuf`].
@@ -17,8 +17,10 @@ pub mod authz;
 pub mod bootstrap;
 pub mod controllers;
 pub mod discovery;
+pub mod journal;
 pub mod kinds;
 pub mod kubelet;
+pub mod lists;
 pub mod node_agent;
 pub mod node_lifecycle;
 pub mod patch;
@@ -30,6 +32,7 @@ pub mod rbac;
 pub mod resources;
 pub mod reviews;
 pub mod server;
+pub mod stamps;
 pub mod status;
 pub mod store;
 pub mod table;

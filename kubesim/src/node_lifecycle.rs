@@ -81,7 +81,7 @@ fn has_unreachable(node: &Value) -> bool {
 
 /// One pass over every node.
 pub fn reconcile(store: &Store, lifecycle: &NodeLifecycle, now: f64) {
-    let nodes = store.list("nodes", None);
+    let (nodes, _) = store.list_shared("nodes", None);
     for node in &nodes {
         let ready = node_ready(node);
         let silent =
@@ -142,12 +142,9 @@ fn mark_unknown(node: &mut Value) {
 /// Pods bound to a node that no longer exists are deleted (kube-controller-manager's
 /// pod GC).
 fn collect_orphan_pods(store: &Store) {
-    let nodes: std::collections::HashSet<String> = store
-        .list("nodes", None)
-        .iter()
-        .map(|n| name(n).to_string())
-        .collect();
-    for pod in store.list("pods", None) {
+    let (nodes, _) = store.list_shared("nodes", None);
+    let nodes: std::collections::HashSet<&str> = nodes.iter().map(|n| name(n)).collect();
+    for pod in store.list_shared("pods", None).0 {
         if let Some(node) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
             if !nodes.contains(node) {
                 let _ = store.delete(&key("pods", &pod));

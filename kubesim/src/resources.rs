@@ -1,5 +1,6 @@
-//! The served kinds ([`crate::kinds`]): list, get, create, update, patch and delete, in
-//! a namespace or cluster-wide, as JSON or as a Table, with `dryRun=All`. A body is read
+//! The served kinds ([`crate::kinds`]): get, create, update, patch and delete, in a
+//! namespace or cluster-wide, as JSON or as a Table, with `dryRun=All` (lists and
+//! watches: [`crate::lists`]). A body is read
 //! into its `k8s-openapi` type before it is stored, so only a real object of the kind
 //! is kept; with `fieldValidation=Strict` (kubectl's default) a field the kind lacks is
 //! refused as kube-apiserver words it.
@@ -18,14 +19,14 @@ use crate::status::{ApiError, ApiResult};
 use crate::store::Key;
 
 /// What a request is about, from its path.
-struct Target {
-    kind: &'static Kind,
-    namespace: Option<String>,
+pub(crate) struct Target {
+    pub(crate) kind: &'static Kind,
+    pub(crate) namespace: Option<String>,
     name: Option<String>,
 }
 
 impl Target {
-    fn from(p: &HashMap<String, String>) -> ApiResult<Self> {
+    pub(crate) fn from(p: &HashMap<String, String>) -> ApiResult<Self> {
         let group = p.get("group").map(String::as_str).unwrap_or("");
         let version = p.get("version").map(String::as_str).unwrap_or("v1");
         let resource = p.get("resource").map(String::as_str).unwrap_or("");
@@ -162,7 +163,7 @@ fn media_type(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-fn wants_table(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_table(headers: &HeaderMap) -> bool {
     crate::table::wanted(headers.get("accept").and_then(|v| v.to_str().ok()))
 }
 
@@ -181,48 +182,6 @@ fn namespace_exists(shared: &Shared, t: &Target) -> ApiResult<()> {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    watch: Option<String>,
-    resource_version: Option<String>,
-    field_selector: Option<String>,
-    label_selector: Option<String>,
-    timeout_seconds: Option<u64>,
-}
-
-pub async fn list(
-    State(shared): State<Shared>,
-    Path(p): Path<HashMap<String, String>>,
-    Query(q): Query<ListQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let t = Target::from(&p)?;
-    let selector =
-        crate::watch::Selector::parse(q.field_selector.as_deref(), q.label_selector.as_deref())
-            .map_err(ApiError::bad_request)?;
-    if matches!(q.watch.as_deref(), Some("true" | "1")) {
-        return watch(&shared, &t, selector, &q);
-    }
-    let items: Vec<Value> = shared
-        .store
-        .list(&t.kind.store_name(), t.namespace.as_deref())
-        .into_iter()
-        .filter(|o| selector.matches(o))
-        .collect();
-    let revision = shared.store.revision();
-    if wants_table(&headers) {
-        return Ok(Json(crate::table::of(t.kind.resource, &items, revision)).into_response());
-    }
-    Ok(Json(json!({
-        "kind": format!("{}List", t.kind.kind),
-        "apiVersion": t.kind.api_version(),
-        "metadata": {"resourceVersion": revision.to_string()},
-        "items": items,
-    }))
-    .into_response())
-}
-
 pub async fn get(
     State(shared): State<Shared>,
     Path(p): Path<HashMap<String, String>>,
@@ -234,7 +193,8 @@ pub async fn get(
         .get(&t.key(t.name()))
         .ok_or_else(|| ApiError::not_found(t.kind.resource, t.name()))?;
     if wants_table(&headers) {
-        let table = crate::table::of(t.kind.resource, &[object], shared.store.revision());
+        let objects = [object];
+        let table = crate::table::of(t.kind.resource, &objects, shared.store.revision());
         return Ok(Json(table).into_response());
     }
     Ok(Json(object).into_response())
@@ -329,48 +289,6 @@ pub async fn delete(
         shared.store.delete_namespaced(t.name())?;
     }
     Ok(Json(gone).into_response())
-}
-
-/// A watch of `t` from `q.resourceVersion` (or from the objects as they are now).
-fn watch(
-    shared: &Shared,
-    t: &Target,
-    selector: crate::watch::Selector,
-    q: &ListQuery,
-) -> ApiResult<Response> {
-    let scope = crate::watch::Scope {
-        resource: t.kind.store_name(),
-        namespace: t.namespace.clone(),
-        selector,
-    };
-    let timeout = std::time::Duration::from_secs(q.timeout_seconds.unwrap_or(1800).min(3600));
-    let since = q
-        .resource_version
-        .as_deref()
-        .filter(|v| !v.is_empty() && *v != "0")
-        .map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion: {v}")))
-        })
-        .transpose()?;
-    let (initial, since) = match since {
-        Some(rv) => (Vec::new(), rv),
-        None => {
-            // The objects as they are now, then what changes after them.
-            let (items, now) = shared
-                .store
-                .list_at(&scope.resource, scope.namespace.as_deref());
-            let items = items
-                .into_iter()
-                .filter(|o| scope.selector.matches(o))
-                .collect();
-            (items, now)
-        }
-    };
-    match shared.store.changes_since(since) {
-        Ok((past, coming)) => Ok(crate::watch::stream(scope, initial, past, coming, timeout)),
-        Err(old) => Ok(crate::watch::expired(old.asked, old.oldest)),
-    }
 }
 
 /// The `scale` subresource of deployments and replicasets (`kubectl scale`): an

@@ -119,8 +119,7 @@ pub fn router(shared: Shared) -> Router {
 }
 
 fn collection() -> axum::routing::MethodRouter<Shared> {
-    use crate::resources;
-    get(resources::list).post(resources::create)
+    get(crate::lists::list).post(crate::resources::create)
 }
 
 fn object() -> axum::routing::MethodRouter<Shared> {

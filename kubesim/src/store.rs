@@ -1,15 +1,22 @@
 //! The cluster's objects: one map from (resource, namespace, name) to the object as
 //! JSON, with kube-apiserver's bookkeeping (uid, resourceVersion, creationTimestamp).
-//! Every write is saved to a file before it is answered, so the objects survive a
-//! restart; the masters of one cluster share one store.
+//! Every write is appended to the store's file ([`crate::journal`]) before it is
+//! answered, so the objects survive a restart; the masters of one cluster share one
+//! store. Objects are kept behind `Arc`s with their JSON written out once, when they
+//! are stored ([`Stored`]): a list copies pointers, not objects, and answers JSON by
+//! joining what was written.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::journal::Journal;
+use crate::stamps::new_uid;
+pub use crate::stamps::{now_micros_rfc3339, now_rfc3339, parse_time, random_suffix};
 use crate::status::{ApiError, ApiResult};
 
 /// Where an object lives: its resource (plural, e.g. `nodes`), its namespace (empty for
@@ -31,21 +38,35 @@ impl Key {
     }
 }
 
-#[derive(Default, Serialize, Deserialize)]
-struct Saved {
-    revision: u64,
-    objects: Vec<(Key, Value)>,
+/// An object as the store keeps it: shared (it never changes; a write stores a new
+/// one), and as JSON.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub object: Arc<Value>,
+    /// `object` written out.
+    pub json: Bytes,
+}
+
+impl Stored {
+    fn new(object: Value) -> Self {
+        let json = serde_json::to_vec(&object).unwrap_or_default();
+        Stored {
+            object: Arc::new(object),
+            json: json.into(),
+        }
+    }
 }
 
 pub struct Store {
-    file: Option<PathBuf>,
     inner: Mutex<Inner>,
     changes: tokio::sync::broadcast::Sender<Arc<Change>>,
 }
 
 struct Inner {
     revision: u64,
-    objects: BTreeMap<Key, Value>,
+    objects: BTreeMap<Key, Stored>,
+    /// Where writes go, with `Some(file)`.
+    journal: Option<Journal>,
     /// The latest changes, oldest first, for watches that resume from a revision.
     log: VecDeque<Arc<Change>>,
     /// Changes up to this revision are no longer in `log` (a watch from before it gets
@@ -55,6 +76,10 @@ struct Inner {
 
 /// How many changes a store keeps for watches to resume from.
 pub const LOG: usize = 10_000;
+
+/// How many changes a watch may fall behind before it ends (and its client watches
+/// again from where it was).
+const CHANNEL: usize = 8192;
 
 /// One change, as a watch reports it.
 #[derive(Debug)]
@@ -79,20 +104,35 @@ pub struct TooOld {
 impl Store {
     /// The store kept in `file` (made when missing), or in memory alone with `None`.
     pub fn open(file: Option<PathBuf>) -> std::io::Result<Self> {
-        let saved: Saved = match &file {
-            Some(f) if f.exists() => serde_json::from_slice(&std::fs::read(f)?)
-                .map_err(|e| std::io::Error::other(format!("{}: {e}", f.display())))?,
-            _ => Saved::default(),
+        Self::open_compacting(file, crate::journal::COMPACT_AFTER)
+    }
+
+    /// [`Store::open`], its file compacted once what was appended passes
+    /// `compact_after` bytes (and the last snapshot's size).
+    pub(crate) fn open_compacting(
+        file: Option<PathBuf>,
+        compact_after: u64,
+    ) -> std::io::Result<Self> {
+        let (journal, loaded) = match &file {
+            Some(f) => {
+                let (j, l) = Journal::open(f, compact_after)?;
+                (Some(j), l)
+            }
+            None => (None, Default::default()),
         };
         let store = Store {
-            file,
             inner: Mutex::new(Inner {
-                revision: saved.revision,
-                objects: saved.objects.into_iter().collect(),
+                revision: loaded.revision,
+                objects: loaded
+                    .objects
+                    .into_iter()
+                    .map(|(k, v)| (k, Stored::new(v)))
+                    .collect(),
+                journal,
                 log: VecDeque::new(),
-                forgotten: saved.revision,
+                forgotten: loaded.revision,
             }),
-            changes: tokio::sync::broadcast::channel(1024).0,
+            changes: tokio::sync::broadcast::channel(CHANNEL).0,
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let key = Key::new("namespaces", None, ns);
@@ -166,10 +206,10 @@ impl Store {
         change: impl FnOnce(&mut Value) -> bool,
     ) -> ApiResult<Option<Value>> {
         let mut inner = self.lock();
-        let Some(current) = inner.objects.get(key).cloned() else {
+        let Some(current) = inner.objects.get(key).map(|s| s.object.clone()) else {
             return Ok(None);
         };
-        let mut object = current.clone();
+        let mut object = Value::clone(&current);
         if !change(&mut object) {
             return Ok(None);
         }
@@ -186,29 +226,52 @@ impl Store {
     }
 
     pub fn get(&self, key: &Key) -> Option<Value> {
-        self.lock().objects.get(key).cloned()
+        self.lock()
+            .objects
+            .get(key)
+            .map(|s| Value::clone(&s.object))
     }
 
     /// [`Store::list`] and the revision it is at, taken together.
     pub fn list_at(&self, resource: &str, namespace: Option<&str>) -> (Vec<Value>, u64) {
-        let inner = self.lock();
-        let items = inner
-            .objects
-            .iter()
-            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
-            .map(|(_, v)| v.clone())
-            .collect();
-        (items, inner.revision)
+        let (items, revision) = self.list_shared(resource, namespace);
+        (items.iter().map(|o| Value::clone(o)).collect(), revision)
     }
 
     /// The objects of `resource`, in `namespace` (or in all with `None`), by name.
     pub fn list(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
-        self.lock()
+        self.list_at(resource, namespace).0
+    }
+
+    /// [`Store::list_at`] without copying the objects: they are shared with the store
+    /// (and stay as they are when the store changes).
+    pub fn list_shared(&self, resource: &str, namespace: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        self.range(resource, namespace, |s| s.object.clone())
+    }
+
+    /// [`Store::list_shared`] with each object's JSON.
+    pub fn list_stored(&self, resource: &str, namespace: Option<&str>) -> (Vec<Stored>, u64) {
+        self.range(resource, namespace, Stored::clone)
+    }
+
+    fn range<T>(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        each: impl Fn(&Stored) -> T,
+    ) -> (Vec<T>, u64) {
+        let inner = self.lock();
+        // Keys sort by resource, then namespace: the objects asked for are one range.
+        let from = Key::new(resource, namespace, "");
+        let items = inner
             .objects
-            .iter()
-            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
-            .map(|(_, v)| v.clone())
-            .collect()
+            .range(from..)
+            .take_while(|(k, _)| {
+                k.resource == resource && namespace.is_none_or(|n| k.namespace == n)
+            })
+            .map(|(_, s)| each(s))
+            .collect();
+        (items, inner.revision)
     }
 
     /// Stores a new object, filling in its uid, resourceVersion and creation time.
@@ -242,10 +305,11 @@ impl Store {
     /// resourceVersion it must be the current one (else 409, as kube-apiserver).
     pub fn replace(&self, key: &Key, mut object: Value, dry_run: bool) -> ApiResult<Value> {
         let mut inner = self.lock();
-        let current = inner
+        let current = &inner
             .objects
             .get(key)
-            .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?;
+            .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?
+            .object;
         let meta_now = current["metadata"].clone();
         let asked = object["metadata"]["resourceVersion"]
             .as_str()
@@ -280,8 +344,8 @@ impl Store {
         self.commit(&mut inner, key, object, revision, dry_run, "MODIFIED")
     }
 
-    /// Stores `object` at `revision` (saved, then told to the watches as `change`), or
-    /// with `dry_run` only answers it.
+    /// Stores `object` at `revision` (written to the file, then told to the watches as
+    /// `change`), or with `dry_run` only answers it.
     fn commit(
         &self,
         inner: &mut Inner,
@@ -294,10 +358,14 @@ impl Store {
         if dry_run {
             return Ok(object);
         }
+        let stored = Stored::new(object.clone());
+        if let Some(j) = &mut inner.journal {
+            j.put(revision, key, &stored.json).map_err(not_saved)?;
+        }
         inner.revision = revision;
-        inner.objects.insert(key.clone(), object.clone());
-        self.save(inner)?;
+        inner.objects.insert(key.clone(), stored);
         self.changed(inner, change, key, &object);
+        compact_if_due(inner);
         Ok(object)
     }
 
@@ -310,56 +378,68 @@ impl Store {
             .filter(|k| k.namespace == namespace)
             .cloned()
             .collect();
-        let mut gone = Vec::new();
         for key in keys {
-            if let Some(mut object) = inner.objects.remove(&key) {
-                inner.revision += 1;
-                object["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
-                gone.push((key, object));
+            let revision = inner.revision + 1;
+            if let Some(j) = &mut inner.journal {
+                j.delete(revision, &key).map_err(not_saved)?;
+            }
+            if let Some(stored) = inner.objects.remove(&key) {
+                inner.revision = revision;
+                let mut object = Value::clone(&stored.object);
+                object["metadata"]["resourceVersion"] = json!(revision.to_string());
+                self.changed(&mut inner, "DELETED", &key, &object);
             }
         }
-        self.save(&inner)?;
-        for (key, object) in gone {
-            self.changed(&mut inner, "DELETED", &key, &object);
-        }
+        compact_if_due(&mut inner);
         Ok(())
     }
 
     /// Removes an object; answers it as it was.
     pub fn delete(&self, key: &Key) -> ApiResult<Value> {
         let mut inner = self.lock();
-        let mut object = inner
+        if !inner.objects.contains_key(key) {
+            return Err(ApiError::not_found(&key.resource, &key.name));
+        }
+        let revision = inner.revision + 1;
+        if let Some(j) = &mut inner.journal {
+            j.delete(revision, key).map_err(not_saved)?;
+        }
+        let stored = inner
             .objects
             .remove(key)
             .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?;
-        inner.revision += 1;
-        object["metadata"]["resourceVersion"] = json!(inner.revision.to_string());
-        self.save(&inner)?;
+        inner.revision = revision;
+        let mut object = Value::clone(&stored.object);
+        object["metadata"]["resourceVersion"] = json!(revision.to_string());
         self.changed(&mut inner, "DELETED", key, &object);
+        compact_if_due(&mut inner);
         Ok(object)
     }
+}
 
-    fn save(&self, inner: &Inner) -> ApiResult<()> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        let saved = Saved {
-            revision: inner.revision,
-            objects: inner
-                .objects
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        };
-        let bytes = serde_json::to_vec(&saved).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, file))
-            .map_err(|e| ApiError {
-                code: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                reason: "InternalError",
-                message: format!("saving the cluster's objects: {e}"),
-            })
+/// A write the file refused: answered as kube-apiserver answers a storage error.
+fn not_saved(e: std::io::Error) -> ApiError {
+    ApiError {
+        code: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        reason: "InternalError",
+        message: format!("saving the cluster's objects: {e}"),
+    }
+}
+
+/// Compacts the store's file when enough was appended (see [`crate::journal`]). A
+/// failed compaction is only logged: the file is as it was and still appended to.
+fn compact_if_due(inner: &mut Inner) {
+    let Inner {
+        journal,
+        revision,
+        objects,
+        ..
+    } = inner;
+    if let Some(j) = journal.as_mut().filter(|j| j.wants_compaction()) {
+        let written = objects.iter().map(|(k, s)| (k, &s.json[..]));
+        if let Err(e) = j.compact(*revision, written) {
+            tracing::warn!(error = %e, "compacting the cluster's objects failed");
+        }
     }
 }
 
@@ -370,148 +450,5 @@ fn next_generation(current: &Value, object: &Value) -> i64 {
     generation + i64::from(object.get("spec") != current.get("spec"))
 }
 
-/// `n` random characters for a generated name (as Kubernetes': no vowels, no
-/// look-alikes).
-pub fn random_suffix(n: usize) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut b = vec![0u8; n];
-    rand_fill(&mut b);
-    b.iter()
-        .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
-        .collect()
-}
-
-/// A random RFC 4122 version 4 uid.
-fn new_uid() -> String {
-    let mut b = [0u8; 16];
-    rand_fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
-fn rand_fill(b: &mut [u8]) {
-    let _ = rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(b);
-}
-
-/// Now, as Kubernetes writes times (RFC 3339, seconds, UTC).
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// Now, as a `MicroTime` (a Lease's `renewTime`): RFC 3339 with microseconds, UTC.
-pub fn now_micros_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let micros = now.microsecond();
-    now.replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .format(&time::format_description::well_known::Rfc3339)
-        .map(|s| s.replace('Z', &format!(".{micros:06}Z")))
-        .unwrap_or_default()
-}
-
-/// A time Kubernetes wrote (RFC 3339, any precision), as seconds since the epoch.
-pub fn parse_time(s: &str) -> Option<f64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    Some(t.unix_timestamp_nanos() as f64 / 1e9)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn objects_survive_a_reopen_and_names_are_unique() {
-        let dir = std::env::temp_dir().join(format!("kubesim-store-{}", new_uid()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("objects.json");
-        let store = Store::open(Some(file.clone())).unwrap();
-        assert_eq!(store.list("namespaces", None).len(), 4);
-        let key = Key::new("namespaces", None, "demo");
-        let made = store
-            .create(
-                &key,
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {}}),
-            )
-            .unwrap();
-        assert_eq!(made["metadata"]["name"], "demo");
-        assert_eq!(made["metadata"]["uid"].as_str().unwrap().len(), 36);
-        let again = store.create(&key, json!({"metadata": {}})).unwrap_err();
-        assert_eq!(again.reason, "AlreadyExists");
-        let revision = store.revision();
-        drop(store);
-        let reopened = Store::open(Some(file)).unwrap();
-        assert_eq!(reopened.get(&key).unwrap(), made);
-        assert_eq!(reopened.revision(), revision);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn generation_counts_spec_changes_only() {
-        let store = Store::open(None).unwrap();
-        let key = Key::new("deployments.apps", Some("default"), "web");
-        let made = store
-            .create(&key, json!({"metadata": {}, "spec": {"replicas": 1}}))
-            .unwrap();
-        assert_eq!(made["metadata"]["generation"], 1);
-        let status = store
-            .replace(
-                &key,
-                json!({"metadata": {}, "spec": {"replicas": 1}, "status": {"replicas": 1}}),
-                false,
-            )
-            .unwrap();
-        assert_eq!(status["metadata"]["generation"], 1);
-        let scaled = store
-            .replace(
-                &key,
-                json!({"metadata": {}, "spec": {"replicas": 3}}),
-                false,
-            )
-            .unwrap();
-        assert_eq!(scaled["metadata"]["generation"], 2);
-        assert_eq!(scaled["metadata"]["uid"], made["metadata"]["uid"]);
-        let stale = json!({"metadata": {"resourceVersion": made["metadata"]["resourceVersion"]}, "spec": {}});
-        assert_eq!(
-            store.replace(&key, stale, false).unwrap_err().reason,
-            "Conflict"
-        );
-    }
-
-    #[test]
-    fn watches_resume_from_what_is_kept_and_older_ones_are_told() {
-        let store = Store::open(None).unwrap();
-        let start = store.revision();
-        for i in 0..LOG + 5 {
-            let key = Key::new("configmaps", Some("default"), &format!("c{i}"));
-            store
-                .create(
-                    &key,
-                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
-                )
-                .unwrap();
-        }
-        let too_old = store.changes_since(start).unwrap_err();
-        assert_eq!(too_old.asked, start);
-        let recent = store.revision() - 3;
-        let (past, _) = store.changes_since(recent).unwrap();
-        assert_eq!(past.len(), 3);
-        assert!(past
-            .iter()
-            .all(|c| c.kind == "ADDED" && c.revision > recent));
-    }
-}
+mod tests;

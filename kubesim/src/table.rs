@@ -1,7 +1,12 @@
 //! `meta.k8s.io/v1` Tables: the columns `kubectl get` prints, computed here as
 //! kube-apiserver does (kubectl asks for a Table and prints its cells as they are).
 
+use std::borrow::Borrow;
+
+use serde::Serialize;
 use serde_json::{json, Value};
+
+use crate::stamps::age;
 
 /// Whether the client asked for a Table (`Accept: application/json;as=Table;…`).
 pub fn wanted(accept: Option<&str>) -> bool {
@@ -170,8 +175,7 @@ fn int(v: &Value) -> i64 {
 fn pod_cells(o: &Value) -> Vec<Value> {
     let statuses = o["status"]["containerStatuses"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     let containers = o["spec"]["containers"].as_array().map_or(0, |c| c.len());
     let ready = statuses.iter().filter(|c| c["ready"] == true).count();
     let restarts: i64 = statuses.iter().map(|c| int(&c["restartCount"])).sum();
@@ -205,8 +209,7 @@ fn deployment_cells(o: &Value) -> Vec<Value> {
     let s = &o["status"];
     let containers = o["spec"]["template"]["spec"]["containers"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     let join = |key: &str| {
         containers
             .iter()
@@ -296,8 +299,39 @@ const DEFAULT: &[Column] = &[
     col("Created At", "date", 0, "CreationTimestamp of the object."),
 ];
 
+/// A Table, ready to be written out: its rows borrow the objects' metadata.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Table<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: TableMeta,
+    column_definitions: Vec<Value>,
+    rows: Vec<Row<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TableMeta {
+    resource_version: String,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    cells: Vec<Value>,
+    object: PartialObjectMetadata<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PartialObjectMetadata<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: &'a Value,
+}
+
 /// A Table of `objects` of `resource` at `revision`.
-pub fn of(resource: &str, objects: &[Value], revision: u64) -> Value {
+pub fn of<'a, V: Borrow<Value>>(resource: &str, objects: &'a [V], revision: u64) -> Table<'a> {
     let (columns, cells): (&[Column], Cells) = match resource {
         "nodes" => (NODES, node_cells),
         "namespaces" => (NAMESPACES, namespace_cells),
@@ -325,26 +359,39 @@ pub fn of(resource: &str, objects: &[Value], revision: u64) -> Value {
             vec![json!(name(o)), o["metadata"]["creationTimestamp"].clone()]
         }),
     };
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": revision.to_string()},
-        "columnDefinitions": columns.iter().map(|c| json!({
-            "name": c.name,
-            "type": c.kind,
-            "format": if c.name == "Name" { "name" } else { "" },
-            "description": c.description,
-            "priority": c.priority,
-        })).collect::<Vec<_>>(),
-        "rows": objects.iter().map(|o| json!({
-            "cells": cells(o),
-            "object": {
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": o["metadata"],
-            },
-        })).collect::<Vec<_>>(),
-    })
+    Table {
+        kind: "Table",
+        api_version: "meta.k8s.io/v1",
+        metadata: TableMeta {
+            resource_version: revision.to_string(),
+        },
+        column_definitions: columns
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "type": c.kind,
+                    "format": if c.name == "Name" { "name" } else { "" },
+                    "description": c.description,
+                    "priority": c.priority,
+                })
+            })
+            .collect(),
+        rows: objects
+            .iter()
+            .map(|o| {
+                let o = o.borrow();
+                Row {
+                    cells: cells(o),
+                    object: PartialObjectMetadata {
+                        kind: "PartialObjectMetadata",
+                        api_version: "meta.k8s.io/v1",
+                        metadata: &o["metadata"],
+                    },
+                }
+            })
+            .collect(),
+    }
 }
 
 fn name(o: &Value) -> &str {
@@ -410,62 +457,4 @@ fn node_cells(o: &Value) -> Vec<Value> {
 fn namespace_cells(o: &Value) -> Vec<Value> {
     let phase = o["status"]["phase"].as_str().unwrap_or("Active");
     vec![json!(name(o)), json!(phase), json!(age(o))]
-}
-
-/// The object's age as kubectl shows it (`45s`, `5m12s`, `3h`, `2d`).
-fn age(o: &Value) -> String {
-    let Some(created) = o["metadata"]["creationTimestamp"].as_str().and_then(|t| {
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-    }) else {
-        return "<unknown>".into();
-    };
-    human(
-        (time::OffsetDateTime::now_utc() - created)
-            .whole_seconds()
-            .max(0),
-    )
-}
-
-/// kube's `duration.HumanDuration`, in whole seconds.
-pub fn human(s: i64) -> String {
-    let (m, h, d) = (s / 60, s / 3600, s / 86_400);
-    match s {
-        _ if s < 120 => format!("{s}s"),
-        _ if m < 10 => match s % 60 {
-            0 => format!("{m}m"),
-            r => format!("{m}m{r}s"),
-        },
-        _ if m < 180 => format!("{m}m"),
-        _ if h < 8 => match m % 60 {
-            0 => format!("{h}h"),
-            r => format!("{h}h{r}m"),
-        },
-        _ if h < 48 => format!("{h}h"),
-        _ if h < 192 => match h % 24 {
-            0 => format!("{d}d"),
-            r => format!("{d}d{r}h"),
-        },
-        _ if d < 365 * 2 => format!("{d}d"),
-        _ => format!("{}y", d / 365),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ages_read_as_kubectl_prints_them() {
-        for (s, want) in [
-            (5, "5s"),
-            (119, "119s"),
-            (312, "5m12s"),
-            (600, "10m"),
-            (7_260, "121m"),
-            (11_100, "3h5m"),
-            (90_000, "25h"),
-            (266_400, "3d2h"),
-            (864_000, "10d"),
-        ] {
-            assert_eq!(super::human(s), want, "{s}");
-        }
-    }
 }

@@ -1,15 +1,18 @@
 //! Lists' selectors and watches. A watch answers newline-delimited events (`ADDED`,
 //! `MODIFIED`, `DELETED`) from a resourceVersion on, or from the current objects when it
 //! names none; one older than what the store keeps gets an `ERROR` event with a 410
-//! Status (`Expired`), as kube-apiserver, and the client lists again.
+//! Status (`Expired`), as kube-apiserver, and the client lists again. A watch that falls
+//! behind the store's announcements (a burst of writes) catches up from the store's
+//! recent changes; only one that falls behind those too ends.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::store::{Change, Key};
+use crate::store::{Change, Changes, Key, Store};
 
 /// `fieldSelector` and `labelSelector` of a list or watch (equality only).
 #[derive(Default, Debug)]
@@ -89,46 +92,66 @@ impl Scope {
     }
 }
 
-/// Streams `initial` (as ADDED), then the store's `past` and coming changes in `scope`,
-/// for `timeout` at most.
+/// Streams `initial` (as ADDED), then the store's `past` and `coming` changes (those
+/// after revision `since`) in `scope`, for `timeout` at most.
 pub fn stream(
+    store: Arc<Store>,
     scope: Scope,
-    initial: Vec<Value>,
-    past: Vec<std::sync::Arc<Change>>,
-    mut coming: crate::store::Changes,
+    initial: Vec<Arc<Value>>,
+    (since, past, mut coming): (u64, Vec<Arc<Change>>, Changes),
     timeout: std::time::Duration,
 ) -> Response {
+    use tokio::sync::broadcast::error::RecvError;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        let mut last = 0;
+        let mut last = since;
         for o in &initial {
             if tx.send(line("ADDED", o)).await.is_err() {
                 return;
             }
         }
+        let send = |c: &Change| {
+            scope
+                .covers(&c.key, &c.object)
+                .then(|| line(c.kind, &c.object))
+        };
         for c in past {
             last = c.revision;
-            if scope.covers(&c.key, &c.object) && tx.send(line(c.kind, &c.object)).await.is_err() {
-                return;
+            if let Some(l) = send(&c) {
+                if tx.send(l).await.is_err() {
+                    return;
+                }
             }
         }
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         loop {
-            tokio::select! {
+            let missed = tokio::select! {
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
                 got = coming.recv() => match got {
-                    Ok(c) if c.revision > last => {
-                        last = c.revision;
-                        if scope.covers(&c.key, &c.object) && tx.send(line(c.kind, &c.object)).await.is_err() {
-                            return;
+                    Ok(c) if c.revision > last => vec![c],
+                    Ok(_) => continue,
+                    // Fell behind the announcements: what was missed, from the store's
+                    // recent changes (and announcements from then on).
+                    Err(RecvError::Lagged(_)) => match store.changes_since(last) {
+                        Ok((missed, now)) => {
+                            coming = now;
+                            missed
                         }
-                    }
-                    Ok(_) => {}
-                    // Fell behind the store: end, the client watches again from its last.
-                    Err(_) => return,
+                        // Behind those too: end, the client watches again.
+                        Err(_) => return,
+                    },
+                    Err(RecvError::Closed) => return,
                 },
+            };
+            for c in missed {
+                last = c.revision;
+                if let Some(l) = send(&c) {
+                    if tx.send(l).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     });
@@ -158,7 +181,57 @@ fn response(body: Body) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use serde_json::json;
+
+    use crate::store::{Key, Store};
+
+    #[tokio::test]
+    async fn a_watch_behind_a_burst_catches_up_from_the_store() {
+        use futures_util::StreamExt;
+        let store = Arc::new(Store::open(None).unwrap());
+        let since = store.revision();
+        let scope = super::Scope {
+            resource: "configmaps".into(),
+            namespace: Some("default".into()),
+            selector: Default::default(),
+        };
+        let (past, coming) = store.changes_since(since).unwrap();
+        let timeout = std::time::Duration::from_secs(5);
+        let body = super::stream(
+            store.clone(),
+            scope,
+            Vec::new(),
+            (since, past, coming),
+            timeout,
+        );
+        // More writes than the announcements hold, before the watch reads any.
+        let writes = 9_000;
+        for i in 0..writes {
+            let key = Key::new("configmaps", Some("default"), &format!("c{i}"));
+            let map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}});
+            store.create(&key, map).unwrap();
+        }
+        let mut stream = body.into_body().into_data_stream();
+        let (mut events, mut buf) = (Vec::new(), Vec::new());
+        while events.len() < writes {
+            let chunk = stream.next().await.expect("the watch ended early").unwrap();
+            buf.extend_from_slice(&chunk);
+            while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=end).collect();
+                events.push(serde_json::from_slice::<serde_json::Value>(&line).unwrap());
+            }
+        }
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e["type"], "ADDED");
+            assert_eq!(
+                e["object"]["metadata"]["name"],
+                format!("c{i}"),
+                "in order, none lost"
+            );
+        }
+    }
 
     #[test]
     fn selectors_match_as_kubernetes_does() {

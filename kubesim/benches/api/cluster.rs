@@ -2,7 +2,8 @@
 //! 127.0.0.1:0 with its store in a temporary directory (persisted, as in production),
 //! on a runtime of its own; 200 simulated kubelets ([`kubesim::node_agent::NodeAgent`],
 //! each with its own `system:node:<name>` certificate, registering its Node and renewing
-//! its Lease every 10 s as in production); then 5,000 pods bound across the nodes,
+//! its Lease every 10 s as in production, started spread over those 10 s as servers
+//! boot at different moments); then 5,000 pods bound across the nodes,
 //! created through the API, until the kubelets report them all Running. Also the
 //! static route the lists are compared with: the same bytes, served by the same router
 //! behind the same listener and TLS.
@@ -31,9 +32,9 @@ pub struct Cluster {
     pub client: reqwest::Client,
     pub kubeconfig: PathBuf,
     pub statics: Statics,
-    pub store_file: PathBuf,
-    /// The server's runtime (API server, control loop, kubelets); dropped last.
-    pub runtime: tokio::runtime::Runtime,
+    running: kubesim::Running,
+    /// The server's runtime (API server, control loop, kubelets).
+    runtime: tokio::runtime::Runtime,
 }
 
 /// The bench's only addition to the server: named bytes, answered as they are.
@@ -91,7 +92,6 @@ pub async fn start(dir: &Path) -> Cluster {
         .await
         .unwrap()
         .unwrap();
-    // The server lives as long as its runtime (dropping `running` leaves it serving).
     let base = format!("https://{}", running.addr);
     let admin = common::leaf(&ca, "bench-admin", &["system:masters"], false);
     let kubeconfig = common::kubeconfig(dir, "admin", &base[8..], &ca.pem, &admin);
@@ -127,7 +127,13 @@ pub async fn start(dir: &Path) -> Cluster {
             .into(),
             heartbeat: kubesim::node_agent::HEARTBEAT,
         };
-        runtime.spawn(async move { agent.spawn().await });
+        // Servers boot at different moments: the kubelets start spread over one
+        // heartbeat, so their renewals do not all land together.
+        let delay = kubesim::node_agent::HEARTBEAT * i as u32 / NODES as u32;
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            agent.spawn().await
+        });
     }
     let cluster = Cluster {
         dir: dir.to_path_buf(),
@@ -135,7 +141,7 @@ pub async fn start(dir: &Path) -> Cluster {
         client,
         kubeconfig,
         statics,
-        store_file,
+        running,
         runtime,
     };
     let c = &cluster;
@@ -253,6 +259,14 @@ impl Cluster {
         .await
         .map(|_| start.elapsed());
         (created, running)
+    }
+
+    /// Stops the server, its control loop and the kubelets (waiting for a pass under
+    /// way), and removes the directory.
+    pub fn stop(self) {
+        self.running.stop();
+        self.runtime.shutdown_timeout(Duration::from_secs(10));
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 
     /// The store's files on disk (the store file and anything beside it): bytes.

@@ -190,7 +190,7 @@ pub async fn schedule_burst(
     )
     .await;
     let pods = format!("/api/v1/namespaces/{ns}/pods");
-    let mut since = revision(c).await;
+    let since = revision(c).await;
     let mut watch = Watch::open(c, &format!("{pods}?watch=1&resourceVersion={since}")).await;
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -221,9 +221,6 @@ pub async fn schedule_burst(
     while start.elapsed() < limit && running_at.is_none() {
         match watch.next().await {
             Some(e) if e["type"] != "ERROR" => {
-                if let Some(rv) = e["object"]["metadata"]["resourceVersion"].as_str() {
-                    since = rv.to_string();
-                }
                 see(&mut state, e["type"].as_str().unwrap_or(""), &e["object"]);
             }
             _ => {
@@ -233,10 +230,7 @@ pub async fn schedule_burst(
                 for o in list["items"].as_array().into_iter().flatten() {
                     see(&mut state, "ADDED", o);
                 }
-                since = list["metadata"]["resourceVersion"]
-                    .as_str()
-                    .unwrap_or("0")
-                    .to_string();
+                let since = list["metadata"]["resourceVersion"].as_str().unwrap_or("0");
                 watch = Watch::open(c, &format!("{pods}?watch=1&resourceVersion={since}")).await;
             }
         }
