@@ -72,7 +72,9 @@ def main():
     seen_available = False
     for event in w.stream(apps.list_namespaced_deployment, "default", timeout_seconds=60):
         d = event["object"]
-        if d.metadata.name == "py-web" and (d.status.available_replicas or 0) == 2:
+        # A new Deployment's first event may carry no status yet.
+        available = (d.status.available_replicas if d.status else None) or 0
+        if d.metadata.name == "py-web" and available == 2:
             seen_available = True
             w.stop()
     if not seen_available:
@@ -80,7 +82,7 @@ def main():
     apps.patch_namespaced_deployment_scale("py-web", "default", {"spec": {"replicas": 1}})
     wait(
         "py-web scaled to 1",
-        lambda: (apps.read_namespaced_deployment("py-web", "default").status.available_replicas or 0)
+        lambda: ((apps.read_namespaced_deployment("py-web", "default").status or client.V1DeploymentStatus()).available_replicas or 0)
         == 1
         and len(core.list_namespaced_pod("default", label_selector="app=py-web").items) == 1,
     )
