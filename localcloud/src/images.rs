@@ -11,7 +11,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, Service};
+use crate::common::auth::authenticate;
+use crate::common::errors::{ApiError, GLANCE};
 use crate::Cloud;
 
 /// The images on offer: one per supported Kubernetes minor version.
@@ -44,24 +45,12 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/v2/images/{id}", get(show))
 }
 
-fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError::new(Service::Image, status, message)
-}
-
 async fn versions(State(cloud): State<Arc<Cloud>>) -> Response {
     let body = json!({"versions": [{
         "id": "v2.16", "status": "CURRENT",
         "links": [{"rel": "self", "href": format!("{}/image/v2/", cloud.base_url)}],
     }]});
     (StatusCode::MULTIPLE_CHOICES, Json(body)).into_response()
-}
-
-fn authenticate(cloud: &Cloud, headers: &HeaderMap) -> Result<(), ApiError> {
-    cloud
-        .identity
-        .from_headers(headers)
-        .map(|_| ())
-        .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "This server could not verify that you are authorized to access the document you requested."))
 }
 
 fn image_body(i: &Image) -> Value {
@@ -99,7 +88,7 @@ async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&cloud, &headers)?;
+    authenticate(&cloud, &headers, GLANCE)?;
     let images: Vec<Value> = cloud
         .images
         .iter()
@@ -116,14 +105,14 @@ async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&cloud, &headers)?;
+    authenticate(&cloud, &headers, GLANCE)?;
     cloud
         .images
         .iter()
         .find(|i| i.id == id)
         .map(|i| Json(image_body(i)))
         .ok_or_else(|| {
-            err(
+            GLANCE.err(
                 StatusCode::NOT_FOUND,
                 format!("No image found with ID {id}"),
             )

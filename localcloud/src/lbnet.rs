@@ -9,15 +9,15 @@
 //! it a few times a second (timed transitions, probes, rebinding after a restart).
 
 use std::collections::{HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
-use crate::loadbalancers::{LbState, Pending};
+use crate::loadbalancers::state::{release_vip, Busy, LbState, Pending};
 use crate::Cloud;
 
 /// How often the background loop runs.
@@ -27,23 +27,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Buffer per direction of a forwarded connection (where splice(2) is not available).
 #[cfg(not(target_os = "linux"))]
 const COPY_BUFFER: usize = 64 * 1024;
-
-/// VIPs in use by any cloud of this process.
-fn vips() -> &'static Mutex<HashSet<Ipv4Addr>> {
-    static VIPS: OnceLock<Mutex<HashSet<Ipv4Addr>>> = OnceLock::new();
-    VIPS.get_or_init(Default::default)
-}
-
-/// Claims a VIP for this process; false when another load balancer has it.
-pub fn claim_vip(ip: Ipv4Addr) -> bool {
-    vips().lock().map(|mut v| v.insert(ip)).unwrap_or(false)
-}
-
-pub fn release_vip(ip: Ipv4Addr) {
-    if let Ok(mut v) = vips().lock() {
-        v.remove(&ip);
-    }
-}
 
 struct Bound {
     addr: SocketAddr,
@@ -191,7 +174,7 @@ impl Net {
 
 /// Makes bound listeners match the state and starts due health probes.
 pub async fn reconcile(cloud: &Arc<Cloud>) {
-    let net = &cloud.lbs.net;
+    let net = &cloud.lbnet;
     let _one_at_a_time = net.reconciling.lock().await;
     let now = OffsetDateTime::now_utc();
     // Lock order everywhere: `state`, then `inner` (handlers read health while holding
@@ -213,8 +196,7 @@ pub async fn reconcile(cloud: &Arc<Cloud>) {
             drop(c);
             if let Some(cloud) = cloud.upgrade() {
                 cloud
-                    .lbs
-                    .net
+                    .lbnet
                     .record_probe(&probe.member_id, ok, probe.rise, probe.fall);
             }
         });
@@ -269,7 +251,7 @@ pub async fn reconcile(cloud: &Arc<Cloud>) {
 /// Listener id → address, for listeners that should be serving now: the listener and
 /// its load balancer exist, are enabled, and are neither being created nor deleted.
 fn wanted_listeners(st: &LbState, now: OffsetDateTime) -> HashMap<String, SocketAddr> {
-    let settled = |busy: &Option<crate::loadbalancers::Busy>| {
+    let settled = |busy: &Option<Busy>| {
         !busy
             .as_ref()
             .is_some_and(|b| now < b.until && b.kind != Pending::Update)
@@ -354,7 +336,7 @@ async fn serve(listener: TcpListener, cloud: Weak<Cloud>, listener_id: String) {
             .lbs
             .state
             .lock()
-            .map(|st| c.lbs.net.targets(&st, &listener_id))
+            .map(|st| c.lbnet.targets(&st, &listener_id))
             .unwrap_or_default();
         tokio::spawn(forward(c, inbound, targets));
     }
@@ -486,16 +468,4 @@ mod splice {
         }
         Ok(())
     }
-}
-
-/// The background loop: timed transitions, finished deletions, probes, rebinding.
-pub fn spawn_loop(cloud: &Arc<Cloud>) -> tokio::task::JoinHandle<()> {
-    let weak = Arc::downgrade(cloud);
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(TICK).await;
-            let Some(cloud) = weak.upgrade() else { return };
-            let _ = crate::loadbalancers::settle(&cloud).await;
-        }
-    })
 }

@@ -12,23 +12,17 @@
 //! `<data-dir>/localcloud.db`. Latencies and injected faults are configurable.
 
 pub mod addresses;
-pub mod behaviour;
+pub mod common;
 pub mod compute;
 pub mod credentials;
 pub mod egress;
-pub mod error;
 pub mod guests;
 pub mod identity;
 pub mod images;
 pub mod lbnet;
 pub mod loadbalancers;
 pub mod network;
-pub mod persist;
-pub mod placement;
 pub mod quotas;
-pub mod secgroups;
-pub mod server_actions;
-pub mod servers;
 pub mod volumes;
 
 use std::net::SocketAddr;
@@ -92,7 +86,7 @@ pub struct Config {
     /// The quota of every project that has not been given its own.
     pub quota: quotas::Quota,
     /// Injected faults (none by default).
-    pub faults: behaviour::Faults,
+    pub faults: common::faults::Faults,
     /// The simulated kubelets' heartbeat and the node controller's grace.
     pub node_timings: guests::NodeTimings,
 }
@@ -127,7 +121,7 @@ impl Config {
             subnet: addresses::Cidr::parse(addresses::DEFAULT_SUBNET)
                 .expect("the default subnet parses"),
             quota: quotas::Quota::default(),
-            faults: behaviour::Faults::default(),
+            faults: common::faults::Faults::default(),
             node_timings: guests::NodeTimings::default(),
         }
     }
@@ -148,22 +142,24 @@ pub struct Cloud {
     pub compute: compute::Compute,
     pub volumes: volumes::Volumes,
     pub lbs: loadbalancers::LoadBalancers,
+    /// The load balancers' network side: bound listeners and member health.
+    pub lbnet: lbnet::Net,
     pub quotas: quotas::Quotas,
     pub network: network::Neutron,
-    behaviour: std::sync::RwLock<behaviour::Behaviour>,
+    behaviour: std::sync::RwLock<common::faults::Behaviour>,
     pub images: Vec<images::Image>,
-    pub persist: persist::Persist,
+    pub persist: common::persist::Persist,
     /// What runs inside servers that boot a Shipyard bootstrap.
     pub guests: guests::Guests,
 }
 
 impl Cloud {
     /// The latencies and faults in force now.
-    pub fn behaviour(&self) -> behaviour::Behaviour {
+    pub fn behaviour(&self) -> common::faults::Behaviour {
         self.behaviour.read().map(|b| b.clone()).unwrap_or_default()
     }
 
-    pub fn set_behaviour(&self, b: behaviour::Behaviour) {
+    pub fn set_behaviour(&self, b: common::faults::Behaviour) {
         if let Ok(mut current) = self.behaviour.write() {
             *current = b;
         }
@@ -204,7 +200,7 @@ impl Running {
         self.guest_loop.abort();
         guests::stop_all(&self.cloud);
         if let Ok(state) = self.cloud.lbs.state.lock() {
-            self.cloud.lbs.net.shutdown(&state);
+            self.cloud.lbnet.shutdown(&state);
         }
     }
 }
@@ -216,7 +212,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     credentials::resolve(&config.data_dir, &mut config.users)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let persist = persist::Persist::open(&config.data_dir).await?;
+    let persist = common::persist::Persist::open(&config.data_dir).await?;
     let compute = compute::Compute::new(&config);
     if let Some(saved) = persist.load("compute").await? {
         compute.servers.restore(saved);
@@ -241,11 +237,12 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     }
     let cloud = Arc::new(Cloud {
         network,
-        behaviour: std::sync::RwLock::new(behaviour::Behaviour::from_config(&config)),
+        behaviour: std::sync::RwLock::new(common::faults::Behaviour::from_config(&config)),
         lbs,
         quotas,
         persist,
         guests: guests::Guests::default(),
+        lbnet: lbnet::Net::default(),
         identity: identity::Identity::new(&config),
         compute,
         images: images::default_images(),
@@ -276,7 +273,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     credentials::write_clouds_yaml(&cloud)?;
     // Listeners saved before a restart bind again now, before the first request.
     lbnet::reconcile(&cloud).await;
-    let lb_loop = lbnet::spawn_loop(&cloud);
+    let lb_loop = loadbalancers::spawn_loop(&cloud);
     let guest_loop = guests::spawn_loop(&cloud);
     let router = router(cloud.clone());
     let task = tokio::spawn(async move {
@@ -306,13 +303,13 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
             volumes::router().merge(quotas::cinder_router()),
         )
         .nest("/load-balancer", loadbalancers::router())
-        .nest("/admin", behaviour::router())
+        .nest("/admin", common::faults::router())
         .nest("/image", images::router())
         .route("/network/", axum::routing::get(network::versions))
         .nest("/network", network::router())
         .layer(axum::middleware::from_fn_with_state(
             cloud.clone(),
-            behaviour::inject,
+            common::faults::inject,
         ))
         .with_state(cloud)
 }

@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         let v: i64 = v.trim().parse()?;
         config.quota.set(k.trim(), v).map_err(anyhow::Error::msg)?;
     }
-    config.faults = localcloud::behaviour::Faults {
+    config.faults = localcloud::common::faults::Faults {
         api_latency_ms: args.api_latency_ms,
         error_rate: args.error_rate,
         timeout_rate: args.timeout_rate,
@@ -109,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
         server_error_rate: args.server_error_rate,
         server_error_after_seconds: args.server_error_after_seconds,
     };
-    localcloud::behaviour::Behaviour::from_config(&config)
+    localcloud::common::faults::Behaviour::from_config(&config)
         .validate()
         .map_err(anyhow::Error::msg)?;
     config.hosts = (1..=args.hosts.clamp(1, 1000))

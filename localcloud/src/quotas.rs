@@ -13,7 +13,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, Service};
+use crate::common::auth::authenticate;
+use crate::common::errors::{ApiError, Service};
 use crate::identity::Token;
 use crate::Cloud;
 
@@ -143,7 +144,7 @@ impl Quotas {
             })?;
             p.quotas.insert(project_id.to_string(), q);
             p.version += 1;
-            crate::persist::snapshot(&*p, p.version)
+            crate::common::persist::snapshot(&*p, p.version)
         };
         cloud.persist.save("quotas", snap.0, &snap.1).await;
         Ok(q)
@@ -199,16 +200,6 @@ pub fn cinder_router() -> Router<Arc<Cloud>> {
         )
 }
 
-fn token(cloud: &Cloud, headers: &HeaderMap, service: Service) -> Result<Token, ApiError> {
-    cloud.identity.from_headers(headers).ok_or_else(|| {
-        ApiError::new(
-            service,
-            StatusCode::UNAUTHORIZED,
-            "The request you have made requires authentication.",
-        )
-    })
-}
-
 /// Reading another project's quota, or changing any, needs the admin role.
 fn allowed(token: &Token, project: &str, write: bool, service: Service) -> Result<(), ApiError> {
     if token.admin || (!write && token.project_id == project) {
@@ -240,7 +231,7 @@ async fn nova_quota_show(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let t = token(&cloud, &headers, Service::Compute)?;
+    let t = authenticate(&cloud, &headers, Service::Compute)?;
     allowed(&t, &project, false, Service::Compute)?;
     Ok(Json(
         json!({"quota_set": nova_set(&project, &cloud.quotas.get(&project))}),
@@ -252,7 +243,7 @@ async fn nova_quota_detail(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let t = token(&cloud, &headers, Service::Compute)?;
+    let t = authenticate(&cloud, &headers, Service::Compute)?;
     allowed(&t, &project, false, Service::Compute)?;
     let q = cloud.quotas.get(&project);
     let u = usage(&cloud, &project);
@@ -280,7 +271,7 @@ async fn nova_quota_update(
     Path(project): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let t = token(&cloud, &headers, Service::Compute)?;
+    let t = authenticate(&cloud, &headers, Service::Compute)?;
     allowed(&t, &project, true, Service::Compute)?;
     let req: NovaQuotaUpdate = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -304,7 +295,7 @@ async fn nova_limits(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let t = token(&cloud, &headers, Service::Compute)?;
+    let t = authenticate(&cloud, &headers, Service::Compute)?;
     let q = cloud.quotas.get(&t.project_id);
     let u = usage(&cloud, &t.project_id);
     Ok(Json(json!({"limits": {
@@ -356,7 +347,7 @@ async fn cinder_quota_show(
     Path((_project, target)): Path<(String, String)>,
     q: Result<axum::extract::Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let t = token(&cloud, &headers, Service::Volume)?;
+    let t = authenticate(&cloud, &headers, Service::Volume)?;
     allowed(&t, &target, false, Service::Volume)?;
     let with_usage = q
         .map(|q| q.0.usage.is_some_and(|u| u.eq_ignore_ascii_case("true")))
@@ -393,7 +384,7 @@ async fn cinder_quota_update(
     Path((_project, target)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let t = token(&cloud, &headers, Service::Volume)?;
+    let t = authenticate(&cloud, &headers, Service::Volume)?;
     allowed(&t, &target, true, Service::Volume)?;
     let req: NovaQuotaUpdate = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -414,7 +405,7 @@ async fn cinder_limits(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let t = token(&cloud, &headers, Service::Volume)?;
+    let t = authenticate(&cloud, &headers, Service::Volume)?;
     allowed(&t, &project, false, Service::Volume)?;
     let q = cloud.quotas.get(&project);
     let u = usage(&cloud, &project);
@@ -446,7 +437,7 @@ pub async fn octavia_update(
     struct Req {
         quota: serde_json::Map<String, Value>,
     }
-    let t = token(cloud, headers, Service::LoadBalancer)?;
+    let t = authenticate(cloud, headers, Service::LoadBalancer)?;
     allowed(&t, project, true, Service::LoadBalancer)?;
     let req: Req = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
@@ -469,6 +460,6 @@ pub async fn octavia_update(
 
 /// Octavia's quota read: own project, or any with admin.
 pub fn octavia_allowed(cloud: &Cloud, headers: &HeaderMap, project: &str) -> Result<(), ApiError> {
-    let t = token(cloud, headers, Service::LoadBalancer)?;
+    let t = authenticate(cloud, headers, Service::LoadBalancer)?;
     allowed(&t, project, false, Service::LoadBalancer)
 }

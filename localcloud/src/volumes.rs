@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::error::{ApiError, Service};
+use crate::common::auth::authenticate_in;
+use crate::common::errors::{ApiError, CINDER, NOVA};
 use crate::identity::Token;
 use crate::{format_time, Cloud};
 
@@ -68,7 +69,7 @@ pub struct Volumes {
     state: Mutex<VolumeState>,
 }
 
-/// The saved form of volume state (see [`crate::persist`]).
+/// The saved form of volume state (see [`crate::common::persist`]).
 #[derive(Default, Serialize, Deserialize)]
 pub struct VolumeState {
     volumes: BTreeMap<String, Volume>,
@@ -78,7 +79,7 @@ pub struct VolumeState {
 impl VolumeState {
     fn changed(&mut self) -> (u64, String) {
         self.version += 1;
-        crate::persist::snapshot(self, self.version)
+        crate::common::persist::snapshot(self, self.version)
     }
 }
 
@@ -126,14 +127,14 @@ impl Volumes {
             .get_mut(volume_id)
             .filter(|v| v.project_id == project_id)
             .ok_or_else(|| {
-                crate::compute::err(
+                NOVA.err(
                     StatusCode::NOT_FOUND,
                     format!("Volume {volume_id} could not be found."),
                 )
             })?;
         let status = v.status(now);
         if status != "available" {
-            return Err(crate::compute::err(
+            return Err(NOVA.err(
                 StatusCode::BAD_REQUEST,
                 format!("Invalid volume: volume {volume_id} status must be available to attach, but it is {status}."),
             ));
@@ -161,7 +162,7 @@ impl Volumes {
                     .is_some_and(|a| a.server_id == server_id)
             })
             .ok_or_else(|| {
-                crate::compute::err(
+                NOVA.err(
                     StatusCode::NOT_FOUND,
                     format!("volume_id not found: {volume_id}"),
                 )
@@ -235,7 +236,7 @@ impl Volumes {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, VolumeState>, ApiError> {
         self.state
             .lock()
-            .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "volume state poisoned"))
+            .map_err(|_| CINDER.err(StatusCode::INTERNAL_SERVER_ERROR, "volume state poisoned"))
     }
 }
 
@@ -256,13 +257,13 @@ fn over_quota(
     grow: u64,
 ) -> Result<(), ApiError> {
     if !crate::quotas::fits(quota.volumes, count, more) {
-        return Err(err(
+        return Err(CINDER.err(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("VolumeLimitExceeded: Maximum number of volumes allowed ({}) exceeded for quota 'volumes'.", quota.volumes),
         ));
     }
     if !crate::quotas::fits(quota.gigabytes, gigabytes, grow) {
-        return Err(err(
+        return Err(CINDER.err(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {grow}G, quota is {}G and {gigabytes}G has been consumed.", quota.gigabytes),
         ));
@@ -276,31 +277,6 @@ pub fn router() -> Router<Arc<Cloud>> {
         .route("/{project}/volumes/detail", get(list_detail))
         .route("/{project}/volumes/{id}", get(show).delete(delete))
         .route("/{project}/volumes/{id}/action", post(action))
-}
-
-pub(crate) fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError::new(Service::Volume, status, message)
-}
-
-fn bad(message: impl Into<String>) -> ApiError {
-    err(StatusCode::BAD_REQUEST, message)
-}
-
-/// The caller's token, which must be scoped to the project in the URL.
-fn authenticate(cloud: &Cloud, headers: &HeaderMap, project: &str) -> Result<Token, ApiError> {
-    let token = cloud.identity.from_headers(headers).ok_or_else(|| {
-        err(
-            StatusCode::UNAUTHORIZED,
-            "The request you have made requires authentication.",
-        )
-    })?;
-    if token.project_id != project {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            "Policy doesn't allow this operation on another project.",
-        ));
-    }
-    Ok(token)
 }
 
 fn links(cloud: &Cloud, v: &Volume) -> Value {
@@ -376,12 +352,12 @@ struct CreateVolume {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| bad(format!("Invalid request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| CINDER.bad(format!("Invalid request body: {e}")))
 }
 
 fn check_size(size: i64) -> Result<u64, ApiError> {
     if size < 1 || size as u64 > SIZE_MAX_GIB {
-        return Err(bad(format!(
+        return Err(CINDER.bad(format!(
             "Invalid input received: size must be an integer from 1 to {SIZE_MAX_GIB} GiB."
         )));
     }
@@ -394,25 +370,23 @@ async fn create(
     Path(project): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let token = authenticate(&cloud, &headers, &project)?;
+    let token = authenticate_in(&cloud, &headers, CINDER, &project)?;
     let v = parse::<CreateRequest>(&body)?.volume;
     let size = check_size(v.size)?;
     if v.name.as_ref().is_some_and(|n| n.chars().count() > 255) {
-        return Err(bad(
-            "Invalid input received: name is longer than 255 characters.",
-        ));
+        return Err(CINDER.bad("Invalid input received: name is longer than 255 characters."));
     }
     if v.description
         .as_ref()
         .is_some_and(|d| d.chars().count() > 255)
     {
-        return Err(bad(
-            "Invalid input received: description is longer than 255 characters.",
-        ));
+        return Err(
+            CINDER.bad("Invalid input received: description is longer than 255 characters.")
+        );
     }
     let volume_type = v.volume_type.unwrap_or_else(|| "__DEFAULT__".into());
     if !VOLUME_TYPES.contains(&volume_type.as_str()) {
-        return Err(err(
+        return Err(CINDER.err(
             StatusCode::NOT_FOUND,
             format!("Volume type {volume_type} could not be found."),
         ));
@@ -449,7 +423,7 @@ async fn create(
         if let Ok(mut state) = volumes.lock() {
             state.remove(&id);
         }
-        return Err(err(
+        return Err(CINDER.err(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("creating the volume file: {e}"),
         ));
@@ -468,7 +442,7 @@ fn visible<'a>(
         .get(id)
         .filter(|v| v.project_id == token.project_id)
         .ok_or_else(|| {
-            err(
+            CINDER.err(
                 StatusCode::NOT_FOUND,
                 format!("Volume {id} could not be found."),
             )
@@ -480,7 +454,7 @@ async fn list(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = authenticate(&cloud, &headers, &project)?;
+    let token = authenticate_in(&cloud, &headers, CINDER, &project)?;
     let state = cloud.volumes.lock()?;
     let items: Vec<Value> = state
         .values()
@@ -495,7 +469,7 @@ async fn list_detail(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = authenticate(&cloud, &headers, &project)?;
+    let token = authenticate_in(&cloud, &headers, CINDER, &project)?;
     let now = OffsetDateTime::now_utc();
     let state = cloud.volumes.lock()?;
     let items: Vec<Value> = state
@@ -511,7 +485,7 @@ async fn show(
     headers: HeaderMap,
     Path((project, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = authenticate(&cloud, &headers, &project)?;
+    let token = authenticate_in(&cloud, &headers, CINDER, &project)?;
     let state = cloud.volumes.lock()?;
     Ok(Json(
         json!({"volume": volume_body(&cloud, visible(&state, &token, &id)?, OffsetDateTime::now_utc())}),
@@ -523,12 +497,12 @@ async fn delete(
     headers: HeaderMap,
     Path((project, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let token = authenticate(&cloud, &headers, &project)?;
+    let token = authenticate_in(&cloud, &headers, CINDER, &project)?;
     let snapshot = {
         let mut state = cloud.volumes.lock()?;
         let v = visible(&state, &token, &id)?;
         if v.attachment.is_some() {
-            return Err(bad("Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
+            return Err(CINDER.bad("Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."));
         }
         state.remove(&id);
         state.changed()
@@ -538,7 +512,7 @@ async fn delete(
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(err(
+            return Err(CINDER.err(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("removing the volume file: {e}"),
             ))
@@ -554,7 +528,7 @@ async fn action(
     Path((project, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let token = authenticate(&cloud, &headers, &project)?;
+    let token = authenticate_in(&cloud, &headers, CINDER, &project)?;
     let req: Value = parse(&body)?;
     // A volume attaches only to a server of the caller's own project (checked before the
     // volume lock: compute's state is never taken while volumes' is held).
@@ -564,7 +538,7 @@ async fn action(
         .and_then(Value::as_str)
     {
         if !cloud.compute.servers.in_project(server, &token.project_id) {
-            return Err(err(
+            return Err(CINDER.err(
                 StatusCode::NOT_FOUND,
                 format!("Instance {server} could not be found."),
             ));
@@ -590,27 +564,27 @@ fn apply_action(
     let status = visible(state, token, id)?.status(now);
     let volume = state
         .get_mut(id)
-        .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))?;
+        .ok_or_else(|| CINDER.err(StatusCode::NOT_FOUND, "gone"))?;
     if let Some(extend) = req.get("os-extend") {
         let new_size = check_size(extend.get("new_size").and_then(Value::as_i64).unwrap_or(0))?;
         if status != "available" {
-            return Err(bad(format!("Invalid volume: Volume {id} status must be available to extend, but it is {status}.")));
+            return Err(CINDER.bad(format!("Invalid volume: Volume {id} status must be available to extend, but it is {status}.")));
         }
         if new_size <= volume.size_gib {
-            return Err(bad(format!("Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size}).", volume.size_gib)));
+            return Err(CINDER.bad(format!("Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size}).", volume.size_gib)));
         }
         let grow = new_size - volume.size_gib;
         let (_, gigabytes) = usage_in(state, &token.project_id);
         over_quota(&cloud.quotas.get(&token.project_id), 0, 0, gigabytes, grow)?;
         let volume = state
             .get_mut(id)
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))?;
+            .ok_or_else(|| CINDER.err(StatusCode::NOT_FOUND, "gone"))?;
         std::fs::OpenOptions::new()
             .write(true)
             .open(cloud.volumes.path(id))
             .and_then(|f| f.set_len(new_size * GIB))
             .map_err(|e| {
-                err(
+                CINDER.err(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("extending the volume file: {e}"),
                 )
@@ -622,10 +596,10 @@ fn apply_action(
         let server_id = attach
             .get("instance_uuid")
             .and_then(Value::as_str)
-            .ok_or_else(|| bad("Invalid input received: os-attach needs instance_uuid."))?
+            .ok_or_else(|| CINDER.bad("Invalid input received: os-attach needs instance_uuid."))?
             .to_string();
         if status != "available" {
-            return Err(bad(format!("Invalid volume: Volume {id} status must be available to attach, but it is {status}.")));
+            return Err(CINDER.bad(format!("Invalid volume: Volume {id} status must be available to attach, but it is {status}.")));
         }
         let device = attach
             .get("mountpoint")
@@ -641,11 +615,11 @@ fn apply_action(
     }
     if req.get("os-detach").is_some() {
         if volume.attachment.take().is_none() {
-            return Err(bad(format!("Invalid volume: Volume {id} is not attached.")));
+            return Err(CINDER.bad(format!("Invalid volume: Volume {id} is not attached.")));
         }
         return Ok(());
     }
-    Err(bad(
+    Err(CINDER.bad(
         "Invalid input received: unknown volume action (use os-extend, os-attach or os-detach).",
     ))
 }

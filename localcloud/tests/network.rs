@@ -1460,7 +1460,9 @@ async fn servers_saved_before_ports_get_theirs_at_start() {
     let addr = shown["server"]["addresses"]["private"][0]["addr"].clone();
     first.running.stop();
     // Rewrite the saved state as an older localcloud left it: no `ported`, no ports.
-    let persist = localcloud::persist::Persist::open(&dir.0).await.unwrap();
+    let persist = localcloud::common::persist::Persist::open(&dir.0)
+        .await
+        .unwrap();
     let mut compute: Value = persist.load("compute").await.unwrap().unwrap();
     compute["servers"][&sid]
         .as_object_mut()

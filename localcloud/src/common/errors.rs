@@ -17,6 +17,14 @@ pub enum Service {
     LoadBalancer,
 }
 
+/// Each service by the name of the OpenStack project whose API it answers.
+pub const KEYSTONE: Service = Service::Identity;
+pub const NOVA: Service = Service::Compute;
+pub const CINDER: Service = Service::Volume;
+pub const GLANCE: Service = Service::Image;
+pub const NEUTRON: Service = Service::Network;
+pub const OCTAVIA: Service = Service::LoadBalancer;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
@@ -96,5 +104,17 @@ impl IntoResponse for ApiError {
             }),
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+impl Service {
+    /// An error in this service's shape.
+    pub fn err(self, status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(self, status, message)
+    }
+
+    /// A 400 in this service's shape.
+    pub fn bad(self, message: impl Into<String>) -> ApiError {
+        self.err(StatusCode::BAD_REQUEST, message)
     }
 }

@@ -15,7 +15,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{ApiError, Service};
+use crate::common::auth::authenticate;
+use crate::common::errors::{ApiError, Service, KEYSTONE};
 use crate::Cloud;
 
 /// Latencies (seconds) and fault rates (0 to 1). Every field has a default, so a `PUT`
@@ -156,16 +157,9 @@ pub fn router() -> Router<Arc<Cloud>> {
 }
 
 fn admin(cloud: &Cloud, headers: &HeaderMap) -> Result<(), ApiError> {
-    let token = cloud.identity.from_headers(headers).ok_or_else(|| {
-        ApiError::new(
-            Service::Identity,
-            StatusCode::UNAUTHORIZED,
-            "The request you have made requires authentication.",
-        )
-    })?;
+    let token = authenticate(cloud, headers, KEYSTONE)?;
     if !token.admin {
-        return Err(ApiError::new(
-            Service::Identity,
+        return Err(KEYSTONE.err(
             StatusCode::FORBIDDEN,
             "Only an admin may read or change the cloud's behaviour.",
         ));
@@ -188,16 +182,16 @@ async fn update(
     body: Bytes,
 ) -> Result<Json<Behaviour>, ApiError> {
     admin(&cloud, &headers)?;
-    let bad = |m: String| ApiError::new(Service::Identity, StatusCode::BAD_REQUEST, m);
-    let changes: serde_json::Map<String, Value> =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("Invalid request body: {e}")))?;
-    let mut merged = serde_json::to_value(cloud.behaviour()).map_err(|e| bad(e.to_string()))?;
+    let changes: serde_json::Map<String, Value> = serde_json::from_slice(&body)
+        .map_err(|e| KEYSTONE.bad(format!("Invalid request body: {e}")))?;
+    let mut merged =
+        serde_json::to_value(cloud.behaviour()).map_err(|e| KEYSTONE.bad(e.to_string()))?;
     if let Some(obj) = merged.as_object_mut() {
         obj.extend(changes);
     }
-    let next: Behaviour =
-        serde_json::from_value(merged).map_err(|e| bad(format!("Invalid behaviour: {e}")))?;
-    next.validate().map_err(bad)?;
+    let next: Behaviour = serde_json::from_value(merged)
+        .map_err(|e| KEYSTONE.bad(format!("Invalid behaviour: {e}")))?;
+    next.validate().map_err(|m| KEYSTONE.bad(m))?;
     cloud.set_behaviour(next.clone());
     tracing::info!(behaviour = ?next, "behaviour changed");
     Ok(Json(next))

@@ -12,9 +12,13 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::compute::{authenticate, err};
-use crate::error::ApiError;
+use crate::common::auth::authenticate;
+use crate::common::errors::ApiError;
+use crate::common::errors::NOVA;
 use crate::Cloud;
+
+use super::state::*;
+use super::views::*;
 
 /// Nova's limit on `user_data`, base64-encoded.
 pub const USER_DATA_MAX: usize = 65_535;
@@ -23,7 +27,7 @@ pub const USER_DATA_MAX: usize = 65_535;
 /// Nova checks it) into the text the server reads at boot.
 pub fn user_data(encoded: &str) -> Result<String, ApiError> {
     if encoded.len() > USER_DATA_MAX {
-        return Err(err(
+        return Err(NOVA.err(
             StatusCode::BAD_REQUEST,
             format!("Invalid input for field/attribute user_data. Value is longer than {USER_DATA_MAX} characters."),
         ));
@@ -31,13 +35,13 @@ pub fn user_data(encoded: &str) -> Result<String, ApiError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| {
-            err(
+            NOVA.err(
                 StatusCode::BAD_REQUEST,
                 "Invalid input for field/attribute user_data. Value is not base64 encoded.",
             )
         })?;
     String::from_utf8(bytes).map_err(|_| {
-        err(
+        NOVA.err(
             StatusCode::BAD_REQUEST,
             "Invalid input for field/attribute user_data: localcloud keeps text only.",
         )
@@ -52,9 +56,9 @@ pub async fn action(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let token = authenticate(&cloud, &headers)?;
+    let token = authenticate(&cloud, &headers, NOVA)?;
     let body: Value = serde_json::from_slice(&body).map_err(|e| {
-        err(
+        NOVA.err(
             StatusCode::BAD_REQUEST,
             format!("Invalid request body: {e}"),
         )
@@ -64,7 +68,7 @@ pub async fn action(
         .filter(|o| o.len() == 1)
         .and_then(|o| o.keys().next().cloned())
         .ok_or_else(|| {
-            err(
+            NOVA.err(
                 StatusCode::BAD_REQUEST,
                 "Malformed request body: one action expected.",
             )
@@ -74,7 +78,7 @@ pub async fn action(
         "os-start" => false,
         "rebuild" => return rebuild(&cloud, &token, &id, &body["rebuild"]).await,
         other => {
-            return Err(err(
+            return Err(NOVA.err(
                 StatusCode::BAD_REQUEST,
                 format!("There is no such action: {other}"),
             ))
@@ -83,8 +87,7 @@ pub async fn action(
     let servers = &cloud.compute.servers;
     let snapshot = {
         let mut state = servers.lock()?;
-        let status =
-            crate::servers::visible(&state, &token, &id)?.status(time::OffsetDateTime::now_utc());
+        let status = visible(&state, &token, &id)?.status(time::OffsetDateTime::now_utc());
         let (from, vm_state) = if stop {
             ("ACTIVE", "active")
         } else {
@@ -92,7 +95,7 @@ pub async fn action(
         };
         if status != from {
             let verb = if stop { "stop" } else { "start" };
-            return Err(err(
+            return Err(NOVA.err(
                 StatusCode::CONFLICT,
                 format!("Cannot '{verb}' instance {id} while it is in vm_state {}; it must be {vm_state}.", status.to_lowercase()),
             ));
@@ -102,40 +105,39 @@ pub async fn action(
         }
         state.changed()
     };
-    crate::servers::save(&cloud, snapshot).await;
+    save(&cloud, snapshot).await;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// Boots the server again from `imageRef` with new `user_data` (kept as it was when
 /// absent): REBUILD for the build time, then ACTIVE, its guest started afresh.
-async fn rebuild(
+pub(crate) async fn rebuild(
     cloud: &Arc<Cloud>,
     token: &crate::identity::Token,
     id: &str,
     req: &Value,
 ) -> Result<Response, ApiError> {
-    let bad = |m: &str| err(StatusCode::BAD_REQUEST, m.to_string());
     let image_ref = req["imageRef"]
         .as_str()
-        .ok_or_else(|| bad("Invalid input for field/attribute imageRef: required."))?;
+        .ok_or_else(|| NOVA.bad("Invalid input for field/attribute imageRef: required."))?;
     let image_id = cloud
         .images
         .iter()
         .find(|i| i.id == image_ref || i.name == image_ref)
         .map(|i| i.id.clone())
-        .ok_or_else(|| bad(&format!("Can not find requested image {image_ref}.")))?;
+        .ok_or_else(|| NOVA.bad(format!("Can not find requested image {image_ref}.")))?;
     let user_data = match &req["user_data"] {
         Value::Null => None,
         Value::String(s) => Some(user_data(s)?),
-        _ => return Err(bad("Invalid input for field/attribute user_data.")),
+        _ => return Err(NOVA.bad("Invalid input for field/attribute user_data.")),
     };
     let now = time::OffsetDateTime::now_utc();
     let build = cloud.behaviour().server_build();
     let (body, snapshot) = {
         let mut state = cloud.compute.servers.lock()?;
-        let status = crate::servers::visible(&state, token, id)?.status(now);
+        let status = visible(&state, token, id)?.status(now);
         if !matches!(status, "ACTIVE" | "SHUTOFF" | "ERROR") {
-            return Err(err(
+            return Err(NOVA.err(
                 StatusCode::CONFLICT,
                 format!(
                     "Cannot 'rebuild' instance {id} while it is in vm_state {}",
@@ -144,7 +146,7 @@ async fn rebuild(
             ));
         }
         let Some(s) = state.servers.get_mut(id) else {
-            return Err(err(
+            return Err(NOVA.err(
                 StatusCode::NOT_FOUND,
                 format!("Instance {id} could not be found."),
             ));
@@ -158,12 +160,12 @@ async fn rebuild(
         s.fails_at = None;
         s.rebuilt = true;
         s.active_at = now + build;
-        let body = crate::servers::server_json(cloud, s);
+        let body = server_json(cloud, s);
         (body, state.changed())
     };
     // The guest reads its bootstrap again when it boots.
     cloud.guests.forget(id);
-    crate::servers::save(cloud, snapshot).await;
+    save(cloud, snapshot).await;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(serde_json::json!({ "server": body })),

@@ -1,7 +1,4 @@
-//! Neutron security groups and their rules. Nothing filters traffic here (servers are
-//! not real machines); the groups exist so that clients and drivers that manage them
-//! (a cluster's API and node rules) work unchanged. A new group comes with Neutron's
-//! two egress rules; each project gets its `default` group on first use.
+//! Neutron's security group and rule endpoints.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -12,129 +9,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
-use crate::network::{
-    apply, authenticate, bad, check_name, check_tags, conflict, dedup, filtered, invalid,
-    not_found, now, parse, parse_query, save, uuid_form, NetState, Update, Who,
-};
-use crate::{stable_id, Cloud};
+use crate::common::errors::{ApiError, NEUTRON};
+use crate::Cloud;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SecurityGroup {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub project_id: String,
-    pub stateful: bool,
-    pub tags: Vec<String>,
-    pub created: String,
-    pub updated: String,
-    pub revision: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Rule {
-    pub id: String,
-    pub security_group_id: String,
-    pub project_id: String,
-    pub direction: String,
-    pub ethertype: String,
-    pub protocol: Option<String>,
-    pub port_range_min: Option<u32>,
-    pub port_range_max: Option<u32>,
-    pub remote_ip_prefix: Option<String>,
-    pub remote_group_id: Option<String>,
-    pub description: String,
-    pub created: String,
-}
-
-impl Rule {
-    /// What makes two rules the same rule (a prefix of everything counts as none).
-    fn key(&self) -> impl PartialEq + '_ {
-        let prefix = self
-            .remote_ip_prefix
-            .as_deref()
-            .filter(|p| *p != "0.0.0.0/0" && *p != "::/0");
-        (
-            &self.security_group_id,
-            &self.direction,
-            &self.ethertype,
-            &self.protocol,
-            self.port_range_min,
-            self.port_range_max,
-            prefix,
-            &self.remote_group_id,
-        )
-    }
-}
-
-/// A rule of group `group` letting everything of `ethertype` go `direction` (from
-/// members of `remote_group` when given).
-fn open_rule(
-    group: &SecurityGroup,
-    direction: &str,
-    ethertype: &str,
-    remote_group: Option<&str>,
-) -> Rule {
-    Rule {
-        id: uuid::Uuid::new_v4().to_string(),
-        security_group_id: group.id.clone(),
-        project_id: group.project_id.clone(),
-        direction: direction.into(),
-        ethertype: ethertype.into(),
-        protocol: None,
-        port_range_min: None,
-        port_range_max: None,
-        remote_ip_prefix: None,
-        remote_group_id: remote_group.map(String::from),
-        description: String::new(),
-        created: group.created.clone(),
-    }
-}
-
-fn insert_group(st: &mut NetState, g: SecurityGroup, default: bool) {
-    let mut rules = vec![
-        open_rule(&g, "egress", "IPv4", None),
-        open_rule(&g, "egress", "IPv6", None),
-    ];
-    if default {
-        // Neutron's default group also lets its members reach each other.
-        rules.push(open_rule(&g, "ingress", "IPv4", Some(&g.id)));
-        rules.push(open_rule(&g, "ingress", "IPv6", Some(&g.id)));
-    }
-    for r in rules {
-        st.rules.insert(r.id.clone(), r);
-    }
-    st.groups.insert(g.id.clone(), g);
-}
-
-/// The id of `project`'s `default` group, made (with a stable id) on first use.
-pub(crate) fn ensure_default(st: &mut NetState, project: &str) -> String {
-    let id = uuid_form(&stable_id("default-security-group", project));
-    if !st.groups.contains_key(&id) {
-        let t = now();
-        let g = SecurityGroup {
-            id: id.clone(),
-            name: "default".into(),
-            description: "Default security group".into(),
-            project_id: project.into(),
-            stateful: true,
-            tags: Vec::new(),
-            created: t.clone(),
-            updated: t,
-            revision: 1,
-        };
-        insert_group(st, g, true);
-    }
-    id
-}
-
-fn is_default(g: &SecurityGroup) -> bool {
-    g.id == uuid_form(&stable_id("default-security-group", &g.project_id))
-}
+use super::errors::*;
+use super::handling::*;
+use super::state::*;
 
 pub fn router() -> Router<Arc<Cloud>> {
     Router::new()
@@ -153,7 +36,7 @@ pub fn router() -> Router<Arc<Cloud>> {
         )
 }
 
-fn rule_body(st: &NetState, r: &Rule) -> Value {
+pub(crate) fn rule_body(st: &NetState, r: &Rule) -> Value {
     json!({
         "belongs_to_default_sg": st.groups.get(&r.security_group_id).is_some_and(is_default),
         "created_at": r.created,
@@ -176,7 +59,7 @@ fn rule_body(st: &NetState, r: &Rule) -> Value {
     })
 }
 
-fn group_body(st: &NetState, g: &SecurityGroup) -> Value {
+pub(crate) fn group_body(st: &NetState, g: &SecurityGroup) -> Value {
     json!({
         "created_at": g.created,
         "description": g.description,
@@ -199,7 +82,7 @@ fn group_body(st: &NetState, g: &SecurityGroup) -> Value {
 }
 
 #[derive(Deserialize)]
-struct GroupCreate {
+pub(crate) struct GroupCreate {
     name: Option<String>,
     description: Option<String>,
     stateful: Option<bool>,
@@ -208,12 +91,12 @@ struct GroupCreate {
     tenant_id: Option<String>,
 }
 
-async fn group_create(
+pub(crate) async fn group_create(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let r: GroupCreate = parse(&body, "security_group")?;
     let name = r.name.unwrap_or_default();
     let description = r.description.unwrap_or_default();
@@ -230,11 +113,12 @@ async fn group_create(
     let asked = r.project_id.or(r.tenant_id);
     let project = match asked {
         Some(p) if p != who.project && !who.admin => {
-            return Err(crate::network::err(
-                StatusCode::FORBIDDEN,
-                "Only admins may create objects in another project.",
-            )
-            .kind("PolicyNotAuthorized"))
+            return Err(NEUTRON
+                .err(
+                    StatusCode::FORBIDDEN,
+                    "Only admins may create objects in another project.",
+                )
+                .kind("PolicyNotAuthorized"))
         }
         Some(p) if !p.is_empty() => p,
         _ => who.project.clone(),
@@ -263,12 +147,12 @@ async fn group_create(
     Ok((StatusCode::CREATED, Json(json!({ "security_group": body }))).into_response())
 }
 
-async fn group_list(
+pub(crate) async fn group_list(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let (items, snap) = {
         let mut st = cloud.network.lock()?;
         let had = st.groups.len();
@@ -288,31 +172,35 @@ async fn group_list(
     filtered(items, &parse_query(raw), "security_groups")
 }
 
-fn visible<'a>(st: &'a NetState, who: &Who, id: &str) -> Result<&'a SecurityGroup, ApiError> {
+pub(crate) fn visible<'a>(
+    st: &'a NetState,
+    who: &Who,
+    id: &str,
+) -> Result<&'a SecurityGroup, ApiError> {
     st.groups
         .get(id)
         .filter(|g| who.owns(&g.project_id))
         .ok_or_else(|| not_found("SecurityGroupNotFound", "Security group", id))
 }
 
-async fn group_show(
+pub(crate) async fn group_show(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let st = cloud.network.lock()?;
     let g = visible(&st, &who, &id)?;
     Ok(Json(json!({"security_group": group_body(&st, g)})))
 }
 
-async fn group_update(
+pub(crate) async fn group_update(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let u: Update = parse(&body, "security_group")?;
     u.check()?;
     let (body, snap) = {
@@ -349,12 +237,12 @@ async fn group_update(
 /// Deletes a group with its rules (and rules elsewhere that name it as their remote
 /// group), unless a port uses it (409 `SecurityGroupInUse`). A project's `default`
 /// group is only removed by an admin.
-async fn group_delete(
+pub(crate) async fn group_delete(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let snap = {
         let mut st = cloud.network.lock()?;
         let g = visible(&st, &who, &id)?;
@@ -383,7 +271,7 @@ async fn group_delete(
 // ---- rules ------------------------------------------------------------------------
 
 #[derive(Deserialize)]
-struct RuleCreate {
+pub(crate) struct RuleCreate {
     security_group_id: Option<String>,
     direction: Option<String>,
     ethertype: Option<String>,
@@ -397,7 +285,7 @@ struct RuleCreate {
 }
 
 /// A port number given as a number or a numeric string (clients send both).
-fn port_number(field: &str, v: &Option<Value>) -> Result<Option<u32>, ApiError> {
+pub(crate) fn port_number(field: &str, v: &Option<Value>) -> Result<Option<u32>, ApiError> {
     let n = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Number(n)) => n.as_u64(),
@@ -416,7 +304,7 @@ fn port_number(field: &str, v: &Option<Value>) -> Result<Option<u32>, ApiError> 
 
 /// A CIDR of `ethertype`, with host bits cleared as Neutron does; a bare address is a
 /// /32 (or /128).
-fn normalize_prefix(prefix: &str, ethertype: &str) -> Result<String, ApiError> {
+pub(crate) fn normalize_prefix(prefix: &str, ethertype: &str) -> Result<String, ApiError> {
     let bad_prefix = || {
         invalid(format!(
             "Invalid input for remote_ip_prefix: '{prefix}' is not a valid {ethertype} CIDR."
@@ -453,7 +341,7 @@ fn normalize_prefix(prefix: &str, ethertype: &str) -> Result<String, ApiError> {
 }
 
 /// Checks a rule request as Neutron does and builds the rule (not inserted yet).
-fn new_rule(st: &NetState, who: &Who, r: RuleCreate) -> Result<Rule, ApiError> {
+pub(crate) fn new_rule(st: &NetState, who: &Who, r: RuleCreate) -> Result<Rule, ApiError> {
     let gid = r
         .security_group_id
         .ok_or_else(|| invalid("Invalid input: security_group_id is required."))?;
@@ -485,7 +373,7 @@ fn new_rule(st: &NetState, who: &Who, r: RuleCreate) -> Result<Rule, ApiError> {
             Some(p.to_ascii_lowercase())
         }
         Some(p) => {
-            return Err(bad(format!(
+            return Err(NEUTRON.bad(format!(
                 "Security group rule protocol {p} not supported. Only protocol values [None, tcp, udp, icmp] are supported."
             ))
             .kind("SecurityGroupRuleInvalidProtocol"))
@@ -493,10 +381,11 @@ fn new_rule(st: &NetState, who: &Who, r: RuleCreate) -> Result<Rule, ApiError> {
     };
     let mut min = port_number("port_range_min", &r.port_range_min)?;
     let mut max = port_number("port_range_max", &r.port_range_max)?;
-    let range_err = |m: String| bad(m).kind("SecurityGroupInvalidPortRange");
+    let range_err = |m: String| NEUTRON.bad(m).kind("SecurityGroupInvalidPortRange");
     match protocol.as_deref() {
         None if min.is_some() || max.is_some() => {
-            return Err(bad("Must also specify protocol if port range is given.")
+            return Err(NEUTRON
+                .bad("Must also specify protocol if port range is given.")
                 .kind("SecurityGroupProtocolRequiredWithPorts"))
         }
         None => {}
@@ -526,7 +415,7 @@ fn new_rule(st: &NetState, who: &Who, r: RuleCreate) -> Result<Rule, ApiError> {
         Some(_) => {
             // ICMP: the "ports" are the type and code.
             if min.is_none() && max.is_some() {
-                return Err(bad("ICMP code (port-range-max) is provided but ICMP type (port-range-min) is missing.")
+                return Err(NEUTRON.bad("ICMP code (port-range-max) is provided but ICMP type (port-range-min) is missing.")
                     .kind("SecurityGroupMissingIcmpType"));
             }
             for (field, v) in [("type", min), ("code", max)] {
@@ -545,10 +434,9 @@ fn new_rule(st: &NetState, who: &Who, r: RuleCreate) -> Result<Rule, ApiError> {
         return Err(invalid("remote_address_group_id is not supported here."));
     }
     if r.remote_ip_prefix.is_some() && r.remote_group_id.is_some() {
-        return Err(
-            bad("Only remote_ip_prefix or remote_group_id may be provided.")
-                .kind("SecurityGroupRemoteGroupAndRemoteIpPrefix"),
-        );
+        return Err(NEUTRON
+            .bad("Only remote_ip_prefix or remote_group_id may be provided.")
+            .kind("SecurityGroupRemoteGroupAndRemoteIpPrefix"));
     }
     let remote_ip_prefix = r
         .remote_ip_prefix
@@ -586,12 +474,12 @@ fn new_rule(st: &NetState, who: &Who, r: RuleCreate) -> Result<Rule, ApiError> {
     Ok(rule)
 }
 
-async fn rule_create(
+pub(crate) async fn rule_create(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let r: RuleCreate = parse(&body, "security_group_rule")?;
     let (body, snap) = {
         let mut st = cloud.network.lock()?;
@@ -608,12 +496,12 @@ async fn rule_create(
         .into_response())
 }
 
-async fn rule_list(
+pub(crate) async fn rule_list(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let st = cloud.network.lock()?;
     let items = st
         .rules
@@ -624,30 +512,34 @@ async fn rule_list(
     filtered(items, &parse_query(raw), "security_group_rules")
 }
 
-fn visible_rule<'a>(st: &'a NetState, who: &Who, id: &str) -> Result<&'a Rule, ApiError> {
+pub(crate) fn visible_rule<'a>(
+    st: &'a NetState,
+    who: &Who,
+    id: &str,
+) -> Result<&'a Rule, ApiError> {
     st.rules
         .get(id)
         .filter(|r| who.owns(&r.project_id))
         .ok_or_else(|| not_found("SecurityGroupRuleNotFound", "Security group rule", id))
 }
 
-async fn rule_show(
+pub(crate) async fn rule_show(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let st = cloud.network.lock()?;
     let r = visible_rule(&st, &who, &id)?;
     Ok(Json(json!({"security_group_rule": rule_body(&st, r)})))
 }
 
-async fn rule_delete(
+pub(crate) async fn rule_delete(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let who = authenticate(&cloud, &headers)?;
+    let who = who(&cloud, &headers)?;
     let snap = {
         let mut st = cloud.network.lock()?;
         visible_rule(&st, &who, &id)?;

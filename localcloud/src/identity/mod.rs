@@ -1,8 +1,9 @@
 //! Identity: Keystone v3 password authentication scoped to a project, answering with
 //! `X-Subject-Token` and a token body carrying the service catalog.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+pub mod state;
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -14,81 +15,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::error::{ApiError, Service};
-use crate::{format_time, new_id, stable_id, Cloud, Config};
+use crate::common::auth::authenticate;
+use crate::common::errors::{ApiError, KEYSTONE};
+use crate::{format_time, new_id, Cloud};
 
-const DOMAIN_ID: &str = "default";
-const DOMAIN_NAME: &str = "Default";
-
-#[derive(Clone)]
-struct User {
-    id: String,
-    name: String,
-    /// `None` (not yet resolved from the data directory) never matches.
-    password: Option<String>,
-    project_id: String,
-    project_name: String,
-    admin: bool,
-}
-
-/// An issued token.
-#[derive(Clone, Debug)]
-pub struct Token {
-    pub user_id: String,
-    pub user_name: String,
-    pub project_id: String,
-    pub project_name: String,
-    /// Whether the user has the admin role (quotas, hypervisors).
-    pub admin: bool,
-    pub issued_at: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-}
-
-pub struct Identity {
-    users: Vec<User>,
-    role_id: String,
-    member_role_id: String,
-    tokens: Mutex<HashMap<String, Token>>,
-}
-
-impl Identity {
-    pub fn new(config: &Config) -> Identity {
-        let users = config
-            .users
-            .iter()
-            .map(|u| User {
-                id: stable_id("user", &u.name),
-                name: u.name.clone(),
-                password: u.password.clone(),
-                project_id: stable_id("project", &u.project),
-                project_name: u.project.clone(),
-                admin: u.admin,
-            })
-            .collect();
-        Identity {
-            users,
-            role_id: stable_id("role", "admin"),
-            member_role_id: stable_id("role", "member"),
-            tokens: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The live token named by a request's `X-Auth-Token` header.
-    pub fn from_headers(&self, headers: &HeaderMap) -> Option<Token> {
-        headers
-            .get("x-auth-token")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|t| self.validate(t))
-    }
-
-    /// The live token behind an `X-Auth-Token` value.
-    pub fn validate(&self, token: &str) -> Option<Token> {
-        let now = OffsetDateTime::now_utc();
-        let mut tokens = self.tokens.lock().ok()?;
-        tokens.retain(|_, t| t.expires_at > now);
-        tokens.get(token).cloned()
-    }
-}
+pub use state::{Identity, Token};
+use state::{DOMAIN_ID, DOMAIN_NAME};
 
 pub fn router() -> Router<Arc<Cloud>> {
     Router::new()
@@ -162,31 +94,27 @@ struct ScopeProject {
     name: Option<String>,
 }
 
-fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError::new(Service::Identity, status, message)
-}
-
 async fn issue(State(cloud): State<Arc<Cloud>>, body: Bytes) -> Result<Response, ApiError> {
     let req: AuthRequest = serde_json::from_slice(&body).map_err(|e| {
-        err(
+        KEYSTONE.err(
             StatusCode::BAD_REQUEST,
             format!("Malformed authentication request: {e}"),
         )
     })?;
     if !req.auth.identity.methods.iter().any(|m| m == "password") {
-        return Err(err(
+        return Err(KEYSTONE.err(
             StatusCode::UNAUTHORIZED,
             "Only the password method is supported.",
         ));
     }
     let pw = req.auth.identity.password.ok_or_else(|| {
-        err(
+        KEYSTONE.err(
             StatusCode::BAD_REQUEST,
             "The password method needs a password object.",
         )
     })?;
     let unauthorized = || {
-        err(
+        KEYSTONE.err(
             StatusCode::UNAUTHORIZED,
             "The request you have made requires authentication.",
         )
@@ -224,13 +152,13 @@ async fn issue(State(cloud): State<Arc<Cloud>>, body: Bytes) -> Result<Response,
         .identity
         .tokens
         .lock()
-        .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "token store poisoned"))?
+        .map_err(|_| KEYSTONE.err(StatusCode::INTERNAL_SERVER_ERROR, "token store poisoned"))?
         .insert(id.clone(), token);
     let mut res = (StatusCode::CREATED, Json(body)).into_response();
     res.headers_mut().insert(
         "x-subject-token",
         HeaderValue::from_str(&id)
-            .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+            .map_err(|e| KEYSTONE.err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
     );
     Ok(res)
 }
@@ -240,13 +168,13 @@ async fn show(State(cloud): State<Arc<Cloud>>, headers: HeaderMap) -> Result<Res
     let caller = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
     let subject = headers.get("x-subject-token").and_then(|v| v.to_str().ok());
     let (Some(caller), Some(subject)) = (caller, subject) else {
-        return Err(err(
+        return Err(KEYSTONE.err(
             StatusCode::UNAUTHORIZED,
             "The request you have made requires authentication.",
         ));
     };
     if cloud.identity.validate(caller).is_none() {
-        return Err(err(
+        return Err(KEYSTONE.err(
             StatusCode::UNAUTHORIZED,
             "The request you have made requires authentication.",
         ));
@@ -254,7 +182,7 @@ async fn show(State(cloud): State<Arc<Cloud>>, headers: HeaderMap) -> Result<Res
     let token = cloud
         .identity
         .validate(subject)
-        .ok_or_else(|| err(StatusCode::NOT_FOUND, "Could not find token."))?;
+        .ok_or_else(|| KEYSTONE.err(StatusCode::NOT_FOUND, "Could not find token."))?;
     Ok((StatusCode::OK, Json(token_body(&cloud, &token))).into_response())
 }
 
@@ -352,13 +280,7 @@ fn project_body(cloud: &Cloud, id: &str, name: &str) -> Value {
 
 /// The projects a token may see: every project for an admin, else its own.
 fn visible_projects(cloud: &Cloud, headers: &HeaderMap) -> Result<Vec<(String, String)>, ApiError> {
-    let token = cloud.identity.from_headers(headers).ok_or_else(|| {
-        ApiError::new(
-            Service::Identity,
-            StatusCode::UNAUTHORIZED,
-            "The request you have made requires authentication.",
-        )
-    })?;
+    let token = authenticate(cloud, headers, KEYSTONE)?;
     let mut seen: Vec<(String, String)> = Vec::new();
     for u in &cloud.identity.users {
         if (token.admin || u.project_id == token.project_id)
@@ -403,8 +325,7 @@ async fn project(
         .find(|(pid, _)| *pid == id)
         .map(|(pid, n)| Json(json!({"project": project_body(&cloud, pid, n)})))
         .ok_or_else(|| {
-            ApiError::new(
-                Service::Identity,
+            KEYSTONE.err(
                 StatusCode::NOT_FOUND,
                 format!("Could not find project: {id}."),
             )
