@@ -17,12 +17,14 @@ pub mod operations;
 pub mod ops;
 pub mod pki;
 pub mod projects;
+pub mod provisioner;
 pub mod quotas;
 pub mod store;
 pub mod testdb;
 pub mod tokens;
 
 pub use error::{Error, Result};
+pub use provisioner::{Intent, Outcome, Provisioner};
 pub use store::{Backend, Store};
 
 /// Milliseconds since the Unix epoch, the one time unit stored in the database.

@@ -1,0 +1,128 @@
+//! Services and persistent volumes as the database holds them.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::*;
+use crate::{now_ms, Error, Result, Store};
+
+fn service_row(r: &AnyRow) -> Result<Service> {
+    let ports: String = r.try_get("ports")?;
+    Ok(Service {
+        id: r.try_get("id")?,
+        cluster_id: r.try_get("cluster_id")?,
+        name: r.try_get("name")?,
+        ports: serde_json::from_str(&ports).map_err(Error::internal)?,
+        status: r.try_get("status")?,
+        status_reason: r.try_get("status_reason")?,
+        vip: r.try_get("vip")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn volume_row(r: &AnyRow) -> Result<PersistentVolume> {
+    Ok(PersistentVolume {
+        id: r.try_get("id")?,
+        cluster_id: r.try_get("cluster_id")?,
+        name: r.try_get("name")?,
+        size_gib: r.try_get("size_gib")?,
+        volume_type: r.try_get("volume_type")?,
+        status: r.try_get("status")?,
+        status_reason: r.try_get("status_reason")?,
+        volume_id: r.try_get("volume_id")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+const SERVICE_COLUMNS: &str =
+    "id, cluster_id, name, ports, status, status_reason, vip, created_by, created_at";
+const VOLUME_COLUMNS: &str = "id, cluster_id, name, size_gib, volume_type, status, status_reason, volume_id, created_by, created_at";
+
+pub(super) fn unique_violation(e: sqlx::Error, what: &str) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::invalid(
+            "name",
+            format!("This cluster already has a {what} of that name."),
+        ),
+        _ => Error::from(e),
+    }
+}
+
+impl Store {
+    /// The cluster's live services, oldest first.
+    pub async fn services_of(&self, cluster_id: &str) -> Result<Vec<Service>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM cluster_services WHERE cluster_id = $1 AND deleted_at IS NULL ORDER BY created_at, name"
+        ))
+        .bind(cluster_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(service_row).collect()
+    }
+
+    /// The cluster's live persistent volumes, oldest first.
+    pub async fn volumes_of(&self, cluster_id: &str) -> Result<Vec<PersistentVolume>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VOLUME_COLUMNS} FROM cluster_volumes WHERE cluster_id = $1 AND deleted_at IS NULL ORDER BY created_at, name"
+        ))
+        .bind(cluster_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(volume_row).collect()
+    }
+
+    pub(crate) async fn workload_set(
+        &self,
+        table: &str,
+        id: &str,
+        status: &str,
+        reason: Option<&str>,
+        extra: Option<(&str, &str)>,
+    ) -> Result<()> {
+        let now = now_ms();
+        let q = match extra {
+            Some((column, _)) => format!(
+                "UPDATE {table} SET status = $1, status_reason = $2, updated_at = $3, {column} = $5 WHERE id = $4"
+            ),
+            None => format!(
+                "UPDATE {table} SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4"
+            ),
+        };
+        let mut q = sqlx::query(&q).bind(status).bind(reason).bind(now).bind(id);
+        if let Some((_, v)) = extra {
+            q = q.bind(v);
+        }
+        q.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn workload_mark_deleted(&self, table: &str, id: &str) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(&format!(
+            "UPDATE {table} SET status = 'DELETED', deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL"
+        ))
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks every service and volume of a cluster deleted (its delete swept them).
+    pub async fn workloads_mark_deleted(&self, cluster_id: &str) -> Result<()> {
+        let now = now_ms();
+        for table in ["cluster_services", "cluster_volumes"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET status = 'DELETED', deleted_at = $1, updated_at = $1 WHERE cluster_id = $2 AND deleted_at IS NULL"
+            ))
+            .bind(now)
+            .bind(cluster_id)
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+}
+

@@ -1,0 +1,68 @@
+//! Node groups through the door: add, scale and delete, planned or applied.
+
+use super::{planned, Intent, Outcome, Provisioner};
+use crate::clusters::{self, NodeGroup, NodeGroupChange, NodeGroupSpec};
+use crate::domain::Actor;
+use crate::ops::OperationRow;
+use crate::Result;
+
+impl Provisioner {
+    /// Adds a node group to an ACTIVE cluster.
+    pub async fn node_group_create(
+        &self,
+        actor: &Actor,
+        cluster: &str,
+        spec: NodeGroupSpec,
+        intent: Intent,
+    ) -> Result<Outcome<(NodeGroup, OperationRow)>> {
+        let flavors = self.flavors().await?;
+        let (store, cloud) = (&self.store, self.cloud.as_ref());
+        let plan = clusters::node_group_create_plan(store, cloud, actor, cluster, &spec, &flavors);
+        let apply = clusters::node_group_create(
+            store,
+            &self.engine,
+            actor,
+            cluster,
+            spec.clone(),
+            &flavors,
+        );
+        planned(intent, plan, apply).await
+    }
+
+    /// Scales a node group or sets its bounds (`None`: only the bounds changed).
+    pub async fn node_group_scale(
+        &self,
+        actor: &Actor,
+        cluster: &str,
+        group: &str,
+        change: NodeGroupChange,
+        intent: Intent,
+    ) -> Result<Outcome<Option<OperationRow>>> {
+        let (store, cloud) = (&self.store, self.cloud.as_ref());
+        let plan = clusters::scale_plan(store, cloud, actor, cluster, group, &change);
+        let apply = clusters::scale(
+            store,
+            &self.engine,
+            cloud,
+            actor,
+            cluster,
+            group,
+            change.clone(),
+        );
+        planned(intent, plan, apply).await
+    }
+
+    /// Removes a node group and its workers.
+    pub async fn node_group_delete(
+        &self,
+        actor: &Actor,
+        cluster: &str,
+        group: &str,
+        intent: Intent,
+    ) -> Result<Outcome<OperationRow>> {
+        let (store, cloud) = (&self.store, self.cloud.as_ref());
+        let plan = clusters::node_group_delete_plan(store, cloud, actor, cluster, group);
+        let apply = clusters::node_group_delete(store, &self.engine, cloud, actor, cluster, group);
+        planned(intent, plan, apply).await
+    }
+}
