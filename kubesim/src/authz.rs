@@ -13,7 +13,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use crate::rbac::{self, Attributes};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::tls::Identity;
 
 /// The group every authenticated caller is in.

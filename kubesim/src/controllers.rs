@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::meta::{key, name, namespace, uid};
 use crate::quantity;
 use crate::store::{Key, Store};
 
@@ -67,23 +68,6 @@ pub fn reconcile(store: &Store) {
     collect_garbage(store);
     schedule(store);
     crate::kubelet::run_bound_pods(store);
-}
-
-pub(crate) fn name(o: &Value) -> &str {
-    o["metadata"]["name"].as_str().unwrap_or("")
-}
-
-pub(crate) fn namespace(o: &Value) -> &str {
-    o["metadata"]["namespace"].as_str().unwrap_or("")
-}
-
-fn uid(o: &Value) -> &str {
-    o["metadata"]["uid"].as_str().unwrap_or("")
-}
-
-pub(crate) fn key(resource: &str, o: &Value) -> Key {
-    let ns = namespace(o);
-    Key::new(resource, (!ns.is_empty()).then_some(ns), name(o))
 }
 
 fn owned_by(o: &Value, owner_uid: &str) -> bool {

@@ -11,7 +11,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::kinds::{self, Kind};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::status::{ApiError, ApiResult};
 
 pub async fn version(State(shared): State<Shared>) -> Json<Value> {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::store::Key;
+use crate::key::Key;
 
 /// The lines after the snapshot are compacted once they pass this many bytes and the
 /// snapshot's size.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::controllers::{key, name};
+use crate::meta::{key, name};
 use crate::store::Store;
 
 /// The annotation on everything the simulation reports, so nobody takes it for real.

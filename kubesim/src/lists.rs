@@ -13,7 +13,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::resources::{wants_table, Target};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::status::{ApiError, ApiResult};
 use crate::store::Stored;
 

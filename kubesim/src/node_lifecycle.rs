@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::controllers::{key, name};
 use crate::kubelet::node_ready;
+use crate::meta::{key, name};
 use crate::store::{parse_time, Key, Store};
 
 /// The node controller's `node-monitor-grace-period`.

@@ -8,8 +8,7 @@
 
 use serde_json::{json, Value};
 
-use crate::status::ApiResult;
-use crate::store::{Key, Store};
+use crate::key::Key;
 
 const READ: &[&str] = &["get", "list", "watch"];
 const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
@@ -238,20 +237,18 @@ fn metadata() -> Value {
     })
 }
 
-/// Every default role and binding `store` lacks, made.
-pub fn ensure_defaults(store: &Store) -> ApiResult<()> {
-    let make = |resource: &str, name: &str, object: Value| -> ApiResult<()> {
-        let key = Key::new(&format!("{resource}.rbac.authorization.k8s.io"), None, name);
-        if store.get(&key).is_none() {
-            store.create(&key, object)?;
-        }
-        Ok(())
+/// Every default role and binding, with the key each is kept at (the store makes those
+/// it lacks when it opens).
+pub fn defaults() -> Vec<(Key, Value)> {
+    let key = |resource: &str, name: &str| {
+        Key::new(&format!("{resource}.rbac.authorization.k8s.io"), None, name)
     };
+    let mut out = Vec::new();
     for (name, rules) in roles() {
         let mut role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
             "metadata": metadata(), "rules": rules});
         role["metadata"]["name"] = json!(name);
-        make("clusterroles", name, role)?;
+        out.push((key("clusterroles", name), role));
     }
     for (name, group) in BINDINGS {
         let mut binding = json!({
@@ -261,15 +258,16 @@ pub fn ensure_defaults(store: &Store) -> ApiResult<()> {
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
         });
         binding["metadata"]["name"] = json!(name);
-        make("clusterrolebindings", name, binding)?;
+        out.push((key("clusterrolebindings", name), binding));
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rbac::{authorize, Attributes};
+    use crate::store::Store;
     use crate::tls::Identity;
 
     fn can(store: &Store, groups: &[&str], verb: &str, group: &str, resource: &str) -> bool {
@@ -293,9 +291,9 @@ mod tests {
     #[test]
     fn the_defaults_are_valid_objects_and_grant_what_kubernetes_grants() {
         let store = Store::open(None).unwrap();
-        ensure_defaults(&store).unwrap();
+        store.create_missing(defaults()).unwrap();
         let revision = store.revision();
-        ensure_defaults(&store).unwrap();
+        store.create_missing(defaults()).unwrap();
         assert_eq!(store.revision(), revision, "made twice");
         for kind in crate::kinds::KINDS
             .iter()

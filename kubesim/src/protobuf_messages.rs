@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::protobuf::{fields, Field};
+use crate::protobuf::wire::{fields, Field};
 
 /// How a field's value is carried and written in JSON.
 #[derive(Clone, Copy)]

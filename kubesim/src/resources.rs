@@ -14,7 +14,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::kinds::{self, Kind};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::status::{ApiError, ApiResult};
 use crate::store::Key;
 

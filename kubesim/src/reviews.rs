@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::rbac::{self, Attributes};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::status::ApiError;
 use crate::tls::Identity;
 

@@ -11,32 +11,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::journal::Journal;
+pub use crate::key::Key;
 use crate::stamps::new_uid;
 pub use crate::stamps::{now_micros_rfc3339, now_rfc3339, parse_time, random_suffix};
 use crate::status::{ApiError, ApiResult};
-
-/// Where an object lives: its resource (plural, e.g. `nodes`), its namespace (empty for
-/// cluster-scoped ones) and its name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Key {
-    pub resource: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl Key {
-    pub fn new(resource: &str, namespace: Option<&str>, name: &str) -> Self {
-        Key {
-            resource: resource.to_string(),
-            namespace: namespace.unwrap_or_default().to_string(),
-            name: name.to_string(),
-        }
-    }
-}
 
 /// An object as the store keeps it: shared (it never changes; a write stores a new
 /// one), and as JSON.
@@ -144,8 +125,21 @@ impl Store {
                     .map_err(|e| std::io::Error::other(e.message))?;
             }
         }
-        crate::policy::ensure_defaults(&store).map_err(|e| std::io::Error::other(e.message))?;
+        store
+            .create_missing(crate::policy::defaults())
+            .map_err(|e| std::io::Error::other(e.message))?;
         Ok(store)
+    }
+
+    /// Creates each of `objects` that the store lacks (one already there is left as it
+    /// is).
+    pub fn create_missing(&self, objects: impl IntoIterator<Item = (Key, Value)>) -> ApiResult<()> {
+        for (key, object) in objects {
+            if self.get(&key).is_none() {
+                self.create(&key, object)?;
+            }
+        }
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
