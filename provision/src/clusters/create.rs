@@ -23,14 +23,14 @@ pub(super) struct CreateCluster {
 #[async_trait]
 impl SagaKind for CreateCluster {
     fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
-        let (cluster_id, cluster) = parse_create(spec)?;
+        let p: CreateParams = params(spec)?;
         let shared = Arc::new(Shared {
             store: self.store.clone(),
             cloud: self.cloud.clone(),
             settings: self.settings.clone(),
-            cluster_id,
-            spec: cluster,
-            image: image_in(spec)?,
+            cluster_id: p.cluster_id,
+            spec: p.spec,
+            image: p.image,
         });
         let step = |res: Res| -> Arc<dyn Step> {
             Arc::new(ClusterStep {

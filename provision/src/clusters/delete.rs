@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::saga::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
-use crate::{Error, Result, Store};
+use crate::{Result, Store};
 
 /// Removes everything that carries the cluster's mark, whatever the database says.
 pub(super) struct DeleteCluster {
@@ -81,24 +81,12 @@ impl Step for SweepStep {
         }
         Ok(json!({ "removed": removed }))
     }
-
-    /// A delete is not undone (its failure stops as `failed`, and a retry carries on).
-    async fn undo(
-        &self,
-        _cx: &StepContext,
-        _output: Option<&Value>,
-    ) -> std::result::Result<(), StepError> {
-        Ok(())
-    }
 }
 
 #[async_trait]
 impl SagaKind for DeleteCluster {
     fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
-        let cluster_id = spec["cluster_id"]
-            .as_str()
-            .ok_or_else(|| Error::internal("cluster operation without cluster_id"))?
-            .to_string();
+        let DeleteParams { cluster_id } = params(spec)?;
         let step = |what: Sweep| -> Arc<dyn Step> {
             Arc::new(SweepStep {
                 what,

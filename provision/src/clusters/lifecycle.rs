@@ -103,7 +103,11 @@ pub async fn create(
             kind: saga::CREATE.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
-            spec: serde_json::json!({ "cluster_id": cluster.id, "spec": spec, "image": image }),
+            spec: saga::stored(&saga::CreateParams {
+                cluster_id: cluster.id.clone(),
+                spec: spec.clone(),
+                image,
+            })?,
         })
         .await?;
     crate::accounts::audit(
@@ -144,7 +148,9 @@ pub async fn delete(
             kind: saga::DELETE.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
-            spec: serde_json::json!({ "cluster_id": cluster.id }),
+            spec: saga::stored(&saga::DeleteParams {
+                cluster_id: cluster.id.clone(),
+            })?,
         },
     )
     .await?;
@@ -251,7 +257,10 @@ pub async fn rotate_ca(
             kind: rotate::ROTATE_CA.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
-            spec: serde_json::json!({ "cluster_id": cluster.id, "image": image }),
+            spec: saga::stored(&saga::RotateParams {
+                cluster_id: cluster.id.clone(),
+                image,
+            })?,
         },
     )
     .await?;

@@ -51,14 +51,6 @@ impl Step for RemoveWorker {
         }
         Ok(json!({ "removed": self.name, "was_there": found.is_some() }))
     }
-
-    async fn undo(
-        &self,
-        _cx: &StepContext,
-        _output: Option<&Value>,
-    ) -> std::result::Result<(), StepError> {
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -68,10 +60,14 @@ impl SagaKind for ScaleNodeGroup {
     }
 
     fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
-        let (cluster_id, cluster) = parse_create(spec)?;
-        let add: Vec<u32> = serde_json::from_value(spec["add"].clone()).map_err(Error::internal)?;
-        let remove: Vec<String> =
-            serde_json::from_value(spec["remove"].clone()).map_err(Error::internal)?;
+        let NodeGroupParams {
+            cluster_id,
+            spec: cluster,
+            image,
+            add,
+            remove,
+            ..
+        } = params(spec)?;
         let ng = cluster
             .node_groups
             .first()
@@ -84,7 +80,7 @@ impl SagaKind for ScaleNodeGroup {
             settings: self.settings.clone(),
             cluster_id: cluster_id.clone(),
             spec: cluster,
-            image: image_in(spec)?,
+            image,
         });
         let mut steps = Vec::new();
         for j in add {
@@ -118,9 +114,10 @@ impl SagaKind for ScaleNodeGroup {
     }
 
     async fn succeeded(&self, op: &OperationRow) -> Result<()> {
-        let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
-        let target = op.spec["target"].as_i64().unwrap_or(0);
-        self.store.node_group_set_count(ng, target).await?;
+        let p: NodeGroupParams = params(&op.spec)?;
+        self.store
+            .node_group_set_count(&p.node_group_id, p.target as i64)
+            .await?;
         self.store
             .cluster_set_status(&op.target_id, "ACTIVE", None)
             .await
@@ -128,15 +125,14 @@ impl SagaKind for ScaleNodeGroup {
 
     async fn unwound(&self, op: &OperationRow) -> Result<()> {
         let error = op.error.as_deref().unwrap_or("unknown error");
+        let ng = params::<NodeGroupParams>(&op.spec)?.node_group_id;
         let reason = match self.mode {
             ScaleMode::Create => {
-                let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
-                self.store.node_group_remove(ng).await?;
+                self.store.node_group_remove(&ng).await?;
                 format!("Adding a node group failed and was undone: {error}")
             }
             ScaleMode::Grow => {
-                let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
-                self.store.node_group_set_claim(ng, None).await?;
+                self.store.node_group_set_claim(&ng, None).await?;
                 format!("Scaling failed and was undone: {error}")
             }
             ScaleMode::Shrink => format!("Removing nodes failed (retry carries on): {error}"),
@@ -200,29 +196,17 @@ impl Step for SweepNodeGroup {
         }
         Ok(json!({ "removed": left.iter().map(|s| &s.name).collect::<Vec<_>>() }))
     }
-
-    async fn undo(
-        &self,
-        _cx: &StepContext,
-        _output: Option<&Value>,
-    ) -> std::result::Result<(), StepError> {
-        Ok(())
-    }
 }
 
 #[async_trait]
 impl SagaKind for DeleteNodeGroup {
     fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
-        let cluster_id = spec["cluster_id"]
-            .as_str()
-            .ok_or_else(|| Error::internal("node group operation without cluster_id"))?
-            .to_string();
-        let group = spec["node_group"]
-            .as_str()
-            .ok_or_else(|| Error::internal("node group operation without node_group"))?
-            .to_string();
-        let remove: Vec<String> =
-            serde_json::from_value(spec["remove"].clone()).map_err(Error::internal)?;
+        let NodeGroupDeleteParams {
+            cluster_id,
+            node_group: group,
+            remove,
+            ..
+        } = params(spec)?;
         let mut steps = Vec::new();
         let mut keys = Vec::new();
         for name in remove {
@@ -262,8 +246,8 @@ impl SagaKind for DeleteNodeGroup {
     }
 
     async fn succeeded(&self, op: &OperationRow) -> Result<()> {
-        let ng = op.spec["node_group_id"].as_str().unwrap_or_default();
-        self.store.node_group_remove(ng).await?;
+        let p: NodeGroupDeleteParams = params(&op.spec)?;
+        self.store.node_group_remove(&p.node_group_id).await?;
         self.store
             .cluster_set_status(&op.target_id, "ACTIVE", None)
             .await

@@ -108,12 +108,15 @@ pub async fn node_group_create(
             kind: saga::NODE_GROUP_CREATE.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
-            spec: serde_json::json!({
-                "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
-                "image": image,
-                "add": (0..group.node_count).collect::<Vec<u32>>(), "remove": [],
-                "target": group.node_count,
-            }),
+            spec: saga::stored(&saga::NodeGroupParams {
+                cluster_id: cluster.id.clone(),
+                node_group_id: ng.id.clone(),
+                spec,
+                image,
+                add: (0..group.node_count).collect(),
+                remove: Vec::new(),
+                target: group.node_count,
+            })?,
         },
     )
     .await;
@@ -215,10 +218,12 @@ pub async fn node_group_delete(
             kind: saga::NODE_GROUP_DELETE.into(),
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
-            spec: serde_json::json!({
-                "cluster_id": cluster.id, "node_group_id": ng.id, "node_group": ng.name,
-                "remove": workers,
-            }),
+            spec: saga::stored(&saga::NodeGroupDeleteParams {
+                cluster_id: cluster.id.clone(),
+                node_group_id: ng.id.clone(),
+                node_group: ng.name.clone(),
+                remove: workers,
+            })?,
         },
     )
     .await
@@ -485,11 +490,15 @@ pub async fn scale(
             },
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
-            spec: serde_json::json!({
-                "cluster_id": cluster.id, "node_group_id": ng.id, "spec": spec,
-                "image": image,
-                "add": add, "remove": remove, "target": target,
-            }),
+            spec: saga::stored(&saga::NodeGroupParams {
+                cluster_id: cluster.id.clone(),
+                node_group_id: ng.id.clone(),
+                spec,
+                image,
+                add,
+                remove,
+                target,
+            })?,
         },
     )
     .await;

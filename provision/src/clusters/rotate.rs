@@ -12,10 +12,10 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::bootstrap::{Node, Role};
-use super::saga::{cluster_metadata, Settings};
+use super::saga::{cluster_metadata, params, RotateParams, Settings};
 use crate::cloud::Cloud;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
-use crate::{Error, Result, Store};
+use crate::{Result, Store};
 
 pub const ROTATE_CA: &str = "cluster.rotate_ca";
 
@@ -77,14 +77,6 @@ impl Step for RebuildServers {
         }
         Ok(json!({ "rebuilt": rebuilt.len() }))
     }
-
-    async fn undo(
-        &self,
-        _cx: &StepContext,
-        _o: Option<&Value>,
-    ) -> std::result::Result<(), StepError> {
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -106,14 +98,6 @@ impl Step for ApiAccess {
             .map_err(StepError::retryable)?;
         Ok(json!({ "bindings": super::access::BINDINGS.len() }))
     }
-
-    async fn undo(
-        &self,
-        _cx: &StepContext,
-        _o: Option<&Value>,
-    ) -> std::result::Result<(), StepError> {
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -123,18 +107,13 @@ impl SagaKind for RotateCa {
     }
 
     fn steps(&self, spec: &Value) -> Result<Vec<StepDef>> {
+        let p: RotateParams = params(spec)?;
         let target = Arc::new(Target {
             store: self.store.clone(),
             cloud: self.cloud.clone(),
             settings: self.settings.clone(),
-            cluster_id: spec["cluster_id"]
-                .as_str()
-                .ok_or_else(|| Error::internal("rotation without cluster_id"))?
-                .to_string(),
-            image: spec["image"]
-                .as_str()
-                .ok_or_else(|| Error::internal("rotation without an image"))?
-                .to_string(),
+            cluster_id: p.cluster_id,
+            image: p.image,
         });
         Ok(vec![
             StepDef::new(

@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::create::CreateCluster;
@@ -140,19 +142,57 @@ pub fn kinds(
     kinds
 }
 
-pub(super) fn image_in(spec: &Value) -> Result<String> {
-    spec["image"]
-        .as_str()
-        .map(String::from)
-        .ok_or_else(|| Error::internal("cluster operation without an image"))
+/// What a cluster create starts from (also a node group's add, grow and shrink, with
+/// [`NodeGroupParams`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct CreateParams {
+    pub cluster_id: String,
+    pub spec: ClusterSpec,
+    pub image: String,
 }
 
-pub(super) fn parse_create(spec: &Value) -> Result<(String, ClusterSpec)> {
-    let id = spec["cluster_id"]
-        .as_str()
-        .ok_or_else(|| Error::internal("cluster operation without cluster_id"))?
-        .to_string();
-    let cluster: ClusterSpec =
-        serde_json::from_value(spec["spec"].clone()).map_err(Error::internal)?;
-    Ok((id, cluster))
+/// What a cluster delete starts from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct DeleteParams {
+    pub cluster_id: String,
+}
+
+/// What a CA rotation starts from: the image every server boots again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct RotateParams {
+    pub cluster_id: String,
+    pub image: String,
+}
+
+/// What a node group's add, grow or shrink starts from: the cluster's spec with that
+/// one group (at its new count), the worker indices to add and the names to remove.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct NodeGroupParams {
+    pub cluster_id: String,
+    pub node_group_id: String,
+    pub spec: ClusterSpec,
+    pub image: String,
+    pub add: Vec<u32>,
+    pub remove: Vec<String>,
+    pub target: u32,
+}
+
+/// What a node group's delete starts from: its workers as the cloud had them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct NodeGroupDeleteParams {
+    pub cluster_id: String,
+    pub node_group_id: String,
+    pub node_group: String,
+    pub remove: Vec<String>,
+}
+
+/// An operation's parameters as the saga reads them.
+pub(super) fn params<T: DeserializeOwned>(spec: &Value) -> Result<T> {
+    serde_json::from_value(spec.clone())
+        .map_err(|e| Error::internal(format!("an operation's parameters do not parse: {e}")))
+}
+
+/// Parameters as the operation stores them.
+pub(super) fn stored<T: Serialize>(params: &T) -> Result<Value> {
+    serde_json::to_value(params).map_err(Error::internal)
 }

@@ -55,7 +55,7 @@ impl Intent {
 /// What a change answers: its plan (asked with [`Intent::Plan`]) or what it started.
 #[derive(Debug)]
 pub enum Outcome<T> {
-    Planned(Plan),
+    Planned(Box<Plan>),
     Started(T),
 }
 
@@ -63,7 +63,7 @@ impl<T> Outcome<T> {
     /// The plan of an [`Intent::Plan`] call.
     pub fn into_plan(self) -> Result<Plan> {
         match self {
-            Outcome::Planned(p) => Ok(p),
+            Outcome::Planned(p) => Ok(*p),
             Outcome::Started(_) => Err(Error::internal("a plan was asked and a change made")),
         }
     }
@@ -85,7 +85,7 @@ async fn planned<T>(
     apply: impl Future<Output = Result<T>>,
 ) -> Result<Outcome<T>> {
     match intent {
-        Intent::Plan => Ok(Outcome::Planned(plan.await?)),
+        Intent::Plan => Ok(Outcome::Planned(Box::new(plan.await?))),
         Intent::ApplyPlan(expected) => {
             check_unchanged(&plan.await?, Some(&expected))?;
             Ok(Outcome::Started(apply.await?))

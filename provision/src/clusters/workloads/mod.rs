@@ -442,4 +442,3 @@ pub async fn volume_delete(
     )
     .await
 }
-

@@ -1,0 +1,93 @@
+//! What callers ask of the engine besides running: submit an operation, abort one, or
+//! retry one that is stuck or failed (each refused while another runs on its target).
+
+use std::collections::HashSet;
+
+use super::{Engine, NewOperation, OpState, OperationRow, StepDef};
+use crate::{Error, Result};
+
+impl Engine {
+    /// Records a new operation (pending) with its steps, and wakes a worker. Refuses a
+    /// second unfinished operation on the same target.
+    pub async fn submit(&self, new: NewOperation) -> Result<OperationRow> {
+        let kind = self.kind(&new.kind)?;
+        let steps = kind.steps(&new.spec)?;
+        check_graph(&steps)?;
+        if let Some(active) = self.inner.store.op_active_for(&new.target_id).await? {
+            return Err(busy(&active));
+        }
+        let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();
+        let op = match self.inner.store.op_insert(&new, &keys).await {
+            Ok(op) => op,
+            // Lost a race with another submit: the unique index said no.
+            Err(e) => {
+                if let Some(active) = self.inner.store.op_active_for(&new.target_id).await? {
+                    return Err(busy(&active));
+                }
+                return Err(e);
+            }
+        };
+        self.inner.wake.notify_waiters();
+        Ok(op)
+    }
+
+    /// Asks a running operation to stop and unwind what it did.
+    pub async fn abort(&self, id: &str) -> Result<()> {
+        let op = self.inner.store.op_get(id).await?;
+        if !matches!(op.state, OpState::Pending | OpState::Running) {
+            return Err(Error::Conflict(format!(
+                "Operation {id} is {}; only a pending or running operation can be aborted.",
+                op.state.as_str()
+            )));
+        }
+        self.inner.store.op_request_abort(id).await?;
+        self.inner.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// An admin's retry: a stuck operation resumes its unwind; a failed one (a kind that
+    /// does not unwind, such as a delete) runs again from its first unfinished step.
+    pub async fn retry(&self, id: &str) -> Result<()> {
+        let op = self.inner.store.op_get(id).await?;
+        if !matches!(op.state, OpState::Stuck | OpState::Failed) {
+            return Err(Error::Conflict(format!(
+                "Operation {id} is {}; only a stuck or failed operation can be retried.",
+                op.state.as_str()
+            )));
+        }
+        if let Some(active) = self.inner.store.op_active_for(&op.target_id).await? {
+            return Err(busy(&active));
+        }
+        self.inner.store.op_reopen(id).await?;
+        self.inner.wake.notify_waiters();
+        Ok(())
+    }
+}
+
+fn busy(active: &OperationRow) -> Error {
+    Error::Conflict(format!(
+        "Operation {} ({}) is still {} on this cluster; wait for it to finish.",
+        active.id,
+        active.kind,
+        active.state.as_str()
+    ))
+}
+
+/// Every `after` names an earlier step (so the graph has no cycles) and keys are unique.
+fn check_graph(steps: &[StepDef]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for s in steps {
+        for a in &s.after {
+            if !seen.contains(a.as_str()) {
+                return Err(Error::internal(format!(
+                    "step {} waits for {a}, which is not an earlier step",
+                    s.key
+                )));
+            }
+        }
+        if !seen.insert(s.key.as_str()) {
+            return Err(Error::internal(format!("step {} appears twice", s.key)));
+        }
+    }
+    Ok(())
+}
