@@ -1,0 +1,98 @@
+//! An operation in the caller's projects: its state, steps and events; retrying a failed
+//! one and aborting a running one.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use provision::authz::Action;
+
+use super::{accepted, ApiResult, ApiState, Caller};
+use crate::views::*;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/operations/{id}",
+    summary = "An operation: state, progress, steps, events, error",
+    params(("id" = String, Path, description = "The operation's id")),
+    responses(
+        (status = 200, description = "The operation", body = OperationShown),
+        ApiErrors,
+    )
+)]
+pub(super) async fn operation_show(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<impl serde::Serialize>> {
+    let op = provision::operations::visible(&state.store, &caller.actor, &id, Action::View).await?;
+    let steps = state.store.op_steps(&id).await?;
+    let events = state.store.op_events(&id).await?;
+    Ok(Json(OperationShown {
+        operation: OperationDetail {
+            operation: (&op).into(),
+            steps: steps
+                .into_iter()
+                .map(|s| StepView {
+                    key: s.step,
+                    state: s.state,
+                    attempts: s.attempts,
+                    error: s.error,
+                    output: s.output,
+                    started_at: s.started_at,
+                    finished_at: s.finished_at,
+                })
+                .collect(),
+            events: events
+                .into_iter()
+                .map(|e| EventView {
+                    at: e.at,
+                    step: e.step,
+                    event: e.event,
+                    detail: e.detail,
+                })
+                .collect(),
+        },
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/operations/{id}/retry",
+    summary = "Run a failed operation again from its first unfinished step (stuck ones: admins only)",
+    params(("id" = String, Path, description = "The operation's id")),
+    responses(
+        (status = 202, description = "The operation", body = OperationStarted),
+        ApiErrors,
+    )
+)]
+pub(super) async fn operation_retry(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let op = provision::operations::retry(&state.store, &state.engine, &caller.actor, &id).await?;
+    Ok(accepted(OperationStarted {
+        operation: (&op).into(),
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/operations/{id}/abort",
+    summary = "Stop a pending or running operation; a create unwinds what it made",
+    params(("id" = String, Path, description = "The operation's id")),
+    responses(
+        (status = 202, description = "The operation", body = OperationStarted),
+        ApiErrors,
+    )
+)]
+pub(super) async fn operation_abort(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let op = provision::operations::abort(&state.store, &state.engine, &caller.actor, &id).await?;
+    Ok(accepted(OperationStarted {
+        operation: (&op).into(),
+    }))
+}
