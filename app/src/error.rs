@@ -1,5 +1,7 @@
-//! The error that crosses the wire: what the browser may see, and the status code the
-//! server answers with.
+//! The error that crosses the wire: what the browser may see, and the status code it
+//! stands for. Converting an error sets nothing: the status is set where a server
+//! function's error is answered (`ssr::answer`); `status_of` is the one map from the
+//! core's error to an HTTP status, for the REST API too.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -59,7 +61,7 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let err = match value {
+        match value {
             ServerFnErrorErr::Args(e)
             | ServerFnErrorErr::MissingArg(e)
             | ServerFnErrorErr::Deserialization(e) => AppError::Invalid {
@@ -73,12 +75,11 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Request(e) | ServerFnErrorErr::Response(e) => {
                 AppError::Transport(format!("Could not reach Shipyard: {e}"))
             }
+            // (On the server a request that fails to decode never reaches a server
+            // function's body, so no status is set for it here: the server's `/api/`
+            // middleware answers such a failure, a 500 without `ssr::ERROR_HEADER`, 400.)
             other => AppError::Internal(other.to_string()),
-        };
-        // On the server, a request that fails to decode is the client's fault: 400.
-        #[cfg(feature = "ssr")]
-        crate::ssr::set_error_status(&err);
-        err
+        }
     }
 }
 
@@ -86,7 +87,7 @@ impl FromServerFnError for AppError {
 impl From<provision::Error> for AppError {
     fn from(e: provision::Error) -> Self {
         use provision::Error as E;
-        let err = match e {
+        match e {
             E::Invalid { field, message } => AppError::Invalid {
                 field: field.map(String::from),
                 message,
@@ -106,8 +107,50 @@ impl From<provision::Error> for AppError {
                 tracing::error!(error = ?e, "internal error");
                 AppError::Internal(e.external_message())
             }
-        };
-        crate::ssr::set_error_status(&err);
-        err
+        }
+    }
+}
+
+/// The HTTP status of an error of the core, and its short code (`invalid`,
+/// `not_found`, ...): the one map from [`provision::Error`] to HTTP, for the server
+/// functions (through [`AppError::status`], which agrees with it) and the REST API.
+#[cfg(feature = "ssr")]
+pub fn status_of(e: &provision::Error) -> (http::StatusCode, &'static str) {
+    use http::StatusCode;
+    use provision::Error as E;
+    match e {
+        E::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
+        E::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        E::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+        E::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    /// A core error answered by a server function and by the REST API has one status.
+    #[test]
+    fn the_wire_error_keeps_the_cores_status() {
+        use provision::Error as E;
+        for e in [
+            E::invalid("name", "bad"),
+            E::Unauthenticated("who".into()),
+            E::Forbidden("no".into()),
+            E::NotFound("gone".into()),
+            E::Conflict("taken".into()),
+            E::Throttled {
+                message: "slow down".into(),
+                retry_after_secs: 3,
+            },
+            E::internal("boom"),
+        ] {
+            let (status, _) = status_of(&e);
+            assert_eq!(AppError::from(e).status(), status.as_u16());
+        }
     }
 }

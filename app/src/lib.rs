@@ -4,26 +4,25 @@
 //! `components::PostForm`, so it posts and redirects without JavaScript and updates in
 //! place with it. Server-only code lives under `#[cfg(feature = "ssr")]`.
 
-pub mod api;
-pub mod cluster_api;
 mod components;
 pub mod dto;
 pub mod error;
 mod pages;
+mod routes;
 #[cfg(feature = "ssr")]
 pub mod secret_handoff;
+pub mod server_fns;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::Router;
 use leptos_router::hooks::use_location;
-use leptos_router::{path, Lazy, SsrMode};
 
-use crate::api::{get_session, SwitchProject};
 use crate::dto::SessionInfo;
 use crate::error::AppError;
+use crate::server_fns::{get_session, SwitchProject};
 
 /// The signed-in session, refetched on every navigation and project switch.
 pub type SessionResource = Resource<Result<Option<SessionInfo>, AppError>, SliceJson>;
@@ -177,27 +176,7 @@ fn Console() -> impl IntoView {
         <a class="skip" href="#main">"Skip to content"</a>
         <components::Header />
         <main id="main">
-            <Routes fallback=pages::NotFound>
-                <Route path=path!("/") view={Lazy::<pages::HomeRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/signin") view={Lazy::<pages::SignInRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/signup") view={Lazy::<pages::SignUpRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/clusters") view={Lazy::<pages::ClustersRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/clusters/new") view={Lazy::<pages::NewClusterRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id") view={Lazy::<pages::ClusterRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id/workloads") view={Lazy::<pages::WorkloadsRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id/delete") view={Lazy::<pages::DeleteClusterRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id/nodegroups/:ng") view={Lazy::<pages::NodeGroupRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/clusters/:id/add-node-group") view={Lazy::<pages::AddNodeGroupRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/operations/:id") view={Lazy::<pages::OperationRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/project") view={Lazy::<pages::ProjectRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/account") view={Lazy::<pages::AccountRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/admin") view={Lazy::<pages::AdminRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/admin/clusters") view={Lazy::<pages::AdminClustersRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/admin/users") view={Lazy::<pages::AdminUsersRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/admin/quotas") view={Lazy::<pages::AdminQuotasRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/admin/offer") view={Lazy::<pages::AdminOfferRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/admin/audit") view={Lazy::<pages::AdminAuditRoute>::new()} ssr=SsrMode::Async />
-            </Routes>
+            <routes::ConsoleRoutes />
         </main>
     }
 }

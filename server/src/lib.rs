@@ -165,19 +165,23 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         settings,
     )
     .build();
-    let api = api_v1::ApiState {
-        store: store.clone(),
-        engine: engine.clone(),
-        cloud: cloud.clone(),
-        secret_key,
-        forwarded_hops: config.forwarded_hops(),
-        session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
-        streams: live_streams::LiveStreams::new(
-            config.live_streams_per_user,
-            config.live_streams_total,
-        ),
+    let state = AppState {
+        core: provision::Provisioner {
+            store: store.clone(),
+            engine: engine.clone(),
+            cloud: cloud.clone(),
+            secret_key,
+        },
+        config: Arc::new(WebConfig {
+            forwarded_hops: config.forwarded_hops(),
+            session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
+            signups_per_address: config.signups_per_address_per_hour.max(1),
+        }),
+        handoff: Default::default(),
     };
-    let router = router(config, store.clone(), api);
+    let streams =
+        live_streams::LiveStreams::new(config.live_streams_per_user, config.live_streams_total);
+    let router = router(config, state, streams);
     Ok(Server {
         router,
         store,
@@ -188,19 +192,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
 }
 
 /// The whole HTTP surface.
-pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
-    let state = AppState {
-        store: store.clone(),
-        config: Arc::new(WebConfig {
-            forwarded_hops: config.forwarded_hops(),
-            session_absolute_ms: config.session_absolute_hours.max(1) * 3_600_000,
-            signups_per_address: config.signups_per_address_per_hour.max(1),
-        }),
-        engine: api.engine.clone(),
-        cloud: api.cloud.clone(),
-        secret_key: api.secret_key.clone(),
-        handoff: Default::default(),
-    };
+pub fn router(config: &Config, state: AppState, streams: Arc<live_streams::LiveStreams>) -> Router {
+    let store = state.store.clone();
     let leptos_options = LeptosOptions::builder()
         .output_name("shipyard")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -225,7 +218,7 @@ pub fn router(config: &Config, store: Store, api: api_v1::ApiState) -> Router {
             config.session_idle_minutes.max(1),
         )));
 
-    let api_router = api_v1::router(api).layer(sessions.clone());
+    let api_router = api_v1::router(state.clone(), streams).layer(sessions.clone());
     let fn_state = state.clone();
     let page_state = state.clone();
     let leptos_router = Router::new()

@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{get_tokens, ChangePassword, CreateToken, RevokeToken};
 use crate::components::{authed, ActionError, ErrorText, Notice, PostForm, Submit};
 use crate::dto::format_time;
+use crate::server_fns::{get_tokens, ChangePassword, CreateToken, RevokeToken};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {

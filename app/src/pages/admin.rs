@@ -7,17 +7,15 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{
-    get_admin_audit, get_admin_users, AdminSetProjectLimit, AdminSetSignup, AdminUpdateUser,
-};
-use crate::cluster_api::{
-    get_admin_clusters, get_admin_offer, get_admin_overview, get_admin_quotas, AdminFlavor,
-    AdminOperation, AdminQuota, AdminVersion,
-};
 use crate::components::{authed, ActionError, ErrorText, PostForm, Submit};
 use crate::dto::format_time;
 use crate::dto::{AuditFilterDto, HostDto, ProjectQuotaDto};
 use crate::error::AppError;
+use crate::server_fns::{
+    get_admin_audit, get_admin_clusters, get_admin_offer, get_admin_overview, get_admin_quotas,
+    get_admin_users, AdminFlavor, AdminOperation, AdminQuota, AdminSetProjectLimit, AdminSetSignup,
+    AdminUpdateUser, AdminVersion,
+};
 
 /// The admin pages: `(path, title)`.
 const TABS: [(&str, &str); 6] = [

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{signup_status, SignIn, SignUp};
 use crate::components::{ActionError, PostForm, Submit};
+use crate::server_fns::{signup_status, SignIn, SignUp};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {

@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::cluster_api::{get_operation, ChangeOperation};
 use crate::components::{authed, follow, reload_while, ActionError, ErrorText, PostForm, Submit};
 use crate::dto::format_time;
+use crate::server_fns::{get_operation, ChangeOperation};
 
 #[component]
 pub fn OperationPage() -> impl IntoView {

@@ -5,12 +5,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_query_map};
 
-use crate::api::{
+use crate::components::{authed, ActionError, ErrorText, Notice, PostForm, Submit};
+use crate::dto::format_time;
+use crate::server_fns::{
     get_my_invitations, get_project, AcceptInvitation, CreateProject, DeclineInvitation,
     RemoveMember, RevokeInvitation, SetMember, UpdateProject,
 };
-use crate::components::{authed, ActionError, ErrorText, Notice, PostForm, Submit};
-use crate::dto::format_time;
 
 #[component]
 pub fn ProjectPage() -> impl IntoView {

@@ -9,7 +9,7 @@ use provision::Error;
 use serde::Deserialize;
 
 use super::query::parse;
-use super::{flavors, ApiResult, ApiState, Caller};
+use super::{ApiResult, AppState, Caller};
 use crate::views::*;
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -32,7 +32,7 @@ pub(super) struct StatesQuery {
     )
 )]
 pub(super) async fn admin_operations(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     q: Result<Query<StatesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
@@ -57,7 +57,7 @@ pub(super) async fn admin_operations(
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
-    let ops = provision::operations::list_all(&state.store, &caller.actor, &states).await?;
+    let ops = provision::operations::list_all(&state.core.store, &caller.actor, &states).await?;
     Ok(Json(OperationList {
         operations: ops
             .iter()
@@ -80,10 +80,10 @@ pub(super) async fn admin_operations(
     )
 )]
 pub(super) async fn version_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let list = clusters::versions::list(&state.store, caller.actor.is_admin).await?;
+    let list = clusters::versions::list(&state.core.store, caller.actor.is_admin).await?;
     Ok(Json(VersionList { versions: list }))
 }
 
@@ -107,7 +107,7 @@ struct VersionChange {
     )
 )]
 pub(super) async fn version_set(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(version): Path<String>,
     body: Bytes,
@@ -115,8 +115,8 @@ pub(super) async fn version_set(
     provision::accounts::require_admin(&caller.actor)?;
     let change: VersionChange = parse(&body, "a version change ({\"enabled\": true})")?;
     let v = clusters::versions::set(
-        &state.store,
-        state.cloud.as_ref(),
+        &state.core.store,
+        state.core.cloud.as_ref(),
         &caller.actor,
         &version,
         change.enabled,
@@ -137,10 +137,10 @@ pub(super) async fn version_set(
     )
 )]
 pub(super) async fn flavor_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let mut list = clusters::flavors::list(&state.store, &flavors(&state).await?).await?;
+    let mut list = clusters::flavors::list(&state.core.store, &state.core.flavors().await?).await?;
     list.retain(|f| caller.actor.is_admin || f.enabled);
     Ok(Json(FlavorList { flavors: list }))
 }
@@ -164,7 +164,7 @@ struct FlavorChange {
     )
 )]
 pub(super) async fn flavor_set(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
@@ -172,8 +172,8 @@ pub(super) async fn flavor_set(
     provision::accounts::require_admin(&caller.actor)?;
     let change: FlavorChange = parse(&body, "a flavor change ({\"enabled\": false})")?;
     let f = clusters::flavors::set(
-        &state.store,
-        state.cloud.as_ref(),
+        &state.core.store,
+        state.core.cloud.as_ref(),
         &caller.actor,
         &name,
         change.enabled,
@@ -193,14 +193,14 @@ pub(super) async fn flavor_set(
     )
 )]
 pub(super) async fn quota_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     provision::accounts::require_admin(&caller.actor)?;
     let list = provision::admin::project_quotas(
-        &state.store,
+        &state.core.store,
         &caller.actor,
-        &flavors(&state).await?,
+        &state.core.flavors().await?,
         1000,
     )
     .await?;
@@ -220,7 +220,7 @@ pub(super) async fn quota_list(
     )
 )]
 pub(super) async fn quota_set(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
@@ -230,7 +230,7 @@ pub(super) async fn quota_set(
         &body,
         "a quota ({\"clusters\", \"vcpus\", \"ram_mib\", \"volume_gib\", \"load_balancers\"})",
     )?;
-    provision::admin::set_quota(&state.store, &caller.actor, &id, &q).await?;
+    provision::admin::set_quota(&state.core.store, &caller.actor, &id, &q).await?;
     Ok(Json(QuotaSet {
         project_id: id,
         quota: q,
@@ -250,14 +250,14 @@ pub(super) async fn quota_set(
     )
 )]
 pub(super) async fn audit_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     q: Result<Query<provision::accounts::AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let q = q
         .map(|Query(q)| q)
         .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
-    let entries = provision::accounts::audit_search(&state.store, &caller.actor, &q).await?;
+    let entries = provision::accounts::audit_search(&state.core.store, &caller.actor, &q).await?;
     Ok(Json(AuditList {
         entries: entries
             .into_iter()

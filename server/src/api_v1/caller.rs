@@ -9,7 +9,7 @@ use provision::domain::{Actor, Credential, User};
 use provision::Error;
 use tower_sessions::Session;
 
-use super::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, AppState};
 
 /// The signed-in caller: a bearer token, or the console's session. Every handler takes
 /// it as an extractor, so each request is resolved the same way: the client address
@@ -20,12 +20,12 @@ pub(super) struct Caller {
     pub(super) session_project: Option<String>,
 }
 
-impl axum::extract::FromRequestParts<ApiState> for Caller {
+impl axum::extract::FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut http::request::Parts,
-        state: &ApiState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
@@ -37,7 +37,7 @@ impl axum::extract::FromRequestParts<ApiState> for Caller {
 }
 
 async fn resolve_caller(
-    state: &ApiState,
+    state: &AppState,
     method: &http::Method,
     headers: &HeaderMap,
     peer: Option<std::net::IpAddr>,
@@ -46,7 +46,7 @@ async fn resolve_caller(
     let addr = app::ssr::client_address(
         peer,
         headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
-        state.forwarded_hops,
+        state.config.forwarded_hops,
     );
     let (user, credential, session_project) = if let Some(auth) =
         headers.get(http::header::AUTHORIZATION)
@@ -56,7 +56,7 @@ async fn resolve_caller(
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Error::Unauthenticated("Use 'Authorization: Bearer <token>'.".into()))?;
-        let found = provision::tokens::authenticate(&state.store, token.trim()).await?;
+        let found = provision::tokens::authenticate(&state.core.store, token.trim()).await?;
         if matches!(
             found.credential,
             Credential::Token {
@@ -79,10 +79,11 @@ async fn resolve_caller(
             .flatten()
             .ok_or_else(signed_out)?;
         let user = state
+            .core
             .store
             .user_by_id(&claims.uid)
             .await?
-            .filter(|u| claims.admit(u, provision::now_ms(), state.session_absolute_ms))
+            .filter(|u| claims.admit(u, provision::now_ms(), state.config.session_absolute_ms))
             .ok_or_else(signed_out)?;
         provision::accounts::require_own_password(&user)?;
         let project: Option<String> = session.get(app::ssr::SESSION_PROJECT).await.ok().flatten();

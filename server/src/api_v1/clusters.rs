@@ -2,15 +2,15 @@
 //! [`visible_cluster`], which every handler under `/clusters/{id}` starts with.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::Json;
-use provision::authz::{authorize, Action};
+use provision::authz::Action;
 use provision::clusters::{self, Cluster, ClusterSpec};
-use provision::Error;
+use provision::Intent;
 
-use super::query::{project_of, query, ProjectQuery};
-use super::{accepted, flavors, ApiResult, ApiState, Caller};
+use super::query::{parse, project_of, ProjectQuery};
+use super::{accepted, planned, ApiResult, AppState, Caller};
 use crate::views::*;
 
 #[utoipa::path(
@@ -24,14 +24,12 @@ use crate::views::*;
     )
 )]
 pub(super) async fn cluster_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
-    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    q: ProjectQuery,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let q = query(q)?;
     let project = project_of(&state, &caller, &q).await?;
-    authorize(&state.store, &caller.actor, &project, Action::View).await?;
-    let list = state.store.cluster_list(&project).await?;
+    let list = state.core.cluster_list(&caller.actor, &project).await?;
     Ok(Json(ClusterList { clusters: list }))
 }
 
@@ -48,42 +46,18 @@ pub(super) async fn cluster_list(
     )
 )]
 pub(super) async fn cluster_create(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
-    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    q: ProjectQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let q = query(q)?;
-    let mut spec: ClusterSpec = serde_json::from_slice(&body)
-        .map_err(|e| Error::invalid("body", format!("The body is not a cluster: {e}")))?;
+    let spec: ClusterSpec = parse(&body, "a cluster")?;
     let project = project_of(&state, &caller, &q).await?;
-    let flavors = flavors(&state).await?;
-    if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
-        authorize(&state.store, &caller.actor, &project, Action::View).await?;
-        clusters::prepare(&state.store, &mut spec, &flavors).await?;
-        let plan = clusters::plan::create_plan_full(
-            &state.store,
-            &project,
-            &spec,
-            &flavors,
-            state.cloud.as_ref(),
-        )
+    let out = state
+        .core
+        .cluster_create(&caller.actor, &project, spec, q.intent())
         .await?;
-        if q.dry_run.unwrap_or(false) {
-            return Ok(Json(PlanBody { plan }).into_response());
-        }
-        clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
-    }
-    let started = clusters::create(
-        &state.store,
-        &state.engine,
-        &caller.actor,
-        &project,
-        spec,
-        &flavors,
-    )
-    .await?;
-    Ok(cluster_started(started))
+    planned(out, cluster_started)
 }
 
 /// The 202 answer to a cluster's create or delete: the cluster as it is now and the
@@ -97,16 +71,12 @@ fn cluster_started(started: clusters::Started) -> Response {
 
 /// A cluster the caller may see (404 otherwise, whoever owns it).
 pub(super) async fn visible_cluster(
-    state: &ApiState,
+    state: &AppState,
     caller: &Caller,
     id: &str,
     action: Action,
 ) -> ApiResult<Cluster> {
-    Ok(
-        clusters::cluster_for(&state.store, &caller.actor, id, action)
-            .await?
-            .0,
-    )
+    Ok(state.core.cluster(&caller.actor, id, action).await?.0)
 }
 
 #[utoipa::path(
@@ -120,13 +90,13 @@ pub(super) async fn visible_cluster(
     )
 )]
 pub(super) async fn cluster_show(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let ops = state.store.op_list_for(&cluster.id).await?;
-    let node_groups = state.store.node_groups_of(&cluster.id).await?;
+    let ops = state.core.store.op_list_for(&cluster.id).await?;
+    let node_groups = state.core.store.node_groups_of(&cluster.id).await?;
     Ok(Json(ClusterShown {
         cluster: ClusterDetail {
             cluster,
@@ -147,26 +117,18 @@ pub(super) async fn cluster_show(
     )
 )]
 pub(super) async fn cluster_delete(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    q: ProjectQuery,
 ) -> ApiResult<Response> {
-    let q = query(q)?;
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    if let Some(expected) = q.plan_id.as_deref() {
-        let plan = clusters::plan::delete_plan(state.cloud.as_ref(), &cluster.id).await?;
-        clusters::plan::check_unchanged(&plan, Some(expected))?;
-    }
-    let started = clusters::delete(
-        &state.store,
-        &state.engine,
-        &caller.actor,
-        &cluster.project_id,
-        &id,
-    )
-    .await?;
-    Ok(cluster_started(started))
+    // A delete is planned with plan-delete; `dry_run` is not one of its parameters.
+    let intent = Intent::from_query(false, q.plan_id.as_deref());
+    let out = state
+        .core
+        .cluster_delete(&caller.actor, &id, intent)
+        .await?;
+    planned(out, cluster_started)
 }
 
 #[utoipa::path(
@@ -180,11 +142,14 @@ pub(super) async fn cluster_delete(
     )
 )]
 pub(super) async fn cluster_plan_delete(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let plan = clusters::plan::delete_plan(state.cloud.as_ref(), &cluster.id).await?;
+    let out = state
+        .core
+        .cluster_delete(&caller.actor, &id, Intent::Plan)
+        .await?;
+    let plan = out.into_plan()?;
     Ok(Json(PlanBody { plan }))
 }

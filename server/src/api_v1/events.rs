@@ -10,7 +10,7 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use super::clusters::visible_cluster;
-use super::{ApiResult, ApiState, Caller};
+use super::{ApiResult, AppState, Caller};
 
 /// How often an open stream asks again whether its caller may still see the cluster.
 const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -19,7 +19,7 @@ const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
 /// credentials resolved again (a disabled user, a changed password, a revoked or expired
 /// token fail here), its session still on record (signed out elsewhere), and the
 /// cluster still in one of the caller's projects.
-async fn still_allowed(state: &ApiState, request: &http::request::Parts, cluster_id: &str) -> bool {
+async fn still_allowed(state: &AppState, request: &http::request::Parts, cluster_id: &str) -> bool {
     use axum::extract::FromRequestParts;
     let mut parts = request.clone();
     let Ok(caller) = Caller::from_request_parts(&mut parts, state).await else {
@@ -30,6 +30,7 @@ async fn still_allowed(state: &ApiState, request: &http::request::Parts, cluster
             return false;
         };
         let on_record = state
+            .core
             .store
             .session_load(&id.to_string(), provision::now_ms())
             .await;
@@ -37,7 +38,7 @@ async fn still_allowed(state: &ApiState, request: &http::request::Parts, cluster
             return false;
         }
     }
-    clusters::cluster_for(&state.store, &caller.actor, cluster_id, Action::View)
+    clusters::cluster_for(&state.core.store, &caller.actor, cluster_id, Action::View)
         .await
         .is_ok()
 }
@@ -49,14 +50,15 @@ async fn still_allowed(state: &ApiState, request: &http::request::Parts, cluster
 /// all ([`crate::live_streams`]). The console's cluster page listens while something
 /// runs.
 pub(super) async fn cluster_events(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
+    axum::Extension(streams): axum::Extension<std::sync::Arc<crate::live_streams::LiveStreams>>,
     caller: Caller,
     Path(id): Path<String>,
     request: http::request::Parts,
 ) -> ApiResult<Response> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let permit = state.streams.open(&caller.user.id)?;
+    let permit = streams.open(&caller.user.id)?;
     let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
     let follow = Follow {
         state,
@@ -86,7 +88,7 @@ pub(super) async fn cluster_events(
                 }
                 f.checked = std::time::Instant::now();
             }
-            let store = &f.state.store;
+            let store = &f.state.core.store;
             let status = match store.cluster_by_id(&f.id).await {
                 Ok(c) => c.status,
                 Err(_) => return None,
@@ -115,7 +117,7 @@ pub(super) async fn cluster_events(
 
 /// What a cluster's event stream carries from one poll to the next.
 struct Follow {
-    state: ApiState,
+    state: AppState,
     request: http::request::Parts,
     id: String,
     last: String,

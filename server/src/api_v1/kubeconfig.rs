@@ -12,7 +12,7 @@ use provision::Error;
 use serde::Deserialize;
 
 use super::clusters::visible_cluster;
-use super::{ApiResult, ApiState, Caller};
+use super::{ApiResult, AppState, Caller};
 use crate::views::*;
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -35,7 +35,7 @@ struct KubeconfigRequest {
     )
 )]
 pub(super) async fn kubeconfig_issue(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
     Path(id): Path<String>,
@@ -53,8 +53,8 @@ pub(super) async fn kubeconfig_issue(
         })?
     };
     let kc = clusters::kubeconfig(
-        &state.store,
-        &state.secret_key,
+        &state.core.store,
+        &state.core.secret_key,
         &caller.actor,
         &cluster.id,
         req.validity_hours,
@@ -116,15 +116,15 @@ pub(super) async fn kubeconfig_issue(
     )
 )]
 pub(super) async fn ca_rotate(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<CaRotated>)> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let (r, op) = clusters::rotate_ca(
-        &state.store,
-        &state.engine,
-        &state.secret_key,
+        &state.core.store,
+        &state.core.engine,
+        &state.core.secret_key,
         &caller.actor,
         &cluster.id,
     )

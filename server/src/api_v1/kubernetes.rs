@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use provision::clusters::kube_status::{self, KubeStatus};
 
-use super::{ApiResult, ApiState, Caller};
+use super::{ApiResult, AppState, Caller};
 use crate::views::ApiErrors;
 
 #[utoipa::path(
@@ -19,10 +19,16 @@ use crate::views::ApiErrors;
     )
 )]
 pub(super) async fn cluster_kubernetes(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<KubeStatus>> {
-    let status = kube_status::read(&state.store, &state.secret_key, &caller.actor, &id).await?;
+    let status = kube_status::read(
+        &state.core.store,
+        &state.core.secret_key,
+        &caller.actor,
+        &id,
+    )
+    .await?;
     Ok(Json(status))
 }

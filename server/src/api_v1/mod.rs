@@ -13,9 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use provision::cloud::Cloud;
-use provision::ops::Engine;
-use provision::{Error, Store};
+use provision::Outcome;
 
 mod admin;
 mod caller;
@@ -35,23 +33,11 @@ use caller::Caller;
 pub use error::ApiError;
 use error::{not_found, ApiResult};
 
-/// What the API needs.
-#[derive(Clone)]
-pub struct ApiState {
-    pub store: Store,
-    pub engine: Engine,
-    pub cloud: Arc<dyn Cloud>,
-    /// Seals and opens the cluster CAs' keys.
-    pub secret_key: Arc<provision::pki::SecretKey>,
-    /// See [`app::ssr::client_address`].
-    pub forwarded_hops: usize,
-    /// A console session ends this long after sign-in (as in the console).
-    pub session_absolute_ms: i64,
-    /// The live streams open, capped per user and in all.
-    pub streams: Arc<crate::live_streams::LiveStreams>,
-}
+/// The REST API's state is the console's: one state, one core.
+pub(crate) use app::ssr::AppState;
 
-pub fn router(state: ApiState) -> Router {
+/// The REST API; `streams` caps the live event streams per user and in all.
+pub fn router(state: AppState, streams: Arc<crate::live_streams::LiveStreams>) -> Router {
     let (routes, doc) = documented().split_for_parts();
     // Made once: every request answers the same bytes.
     let doc = Bytes::from(crate::openapi::document(doc).to_string());
@@ -66,16 +52,17 @@ pub fn router(state: ApiState) -> Router {
         .route("/clusters/{id}/events", get(events::cluster_events))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .with_state(state)
+        .layer(axum::Extension(streams))
 }
 
 #[cfg(test)]
-pub(crate) fn documented_for_tests() -> utoipa_axum::router::OpenApiRouter<ApiState> {
+pub(crate) fn documented_for_tests() -> utoipa_axum::router::OpenApiRouter<AppState> {
     documented()
 }
 
 /// Every documented route: the handler and its part of the OpenAPI document come from
 /// the same `#[utoipa::path]`, so neither can be added without the other.
-fn documented() -> utoipa_axum::router::OpenApiRouter<ApiState> {
+fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(clusters::cluster_list, clusters::cluster_create))
@@ -117,12 +104,13 @@ fn documented() -> utoipa_axum::router::OpenApiRouter<ApiState> {
 }
 
 /// The cloud's flavors, as every check of a spec against them needs.
-async fn flavors(state: &ApiState) -> ApiResult<Vec<provision::cloud::Flavor>> {
-    Ok(state
-        .cloud
-        .flavor_list()
-        .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?)
+/// A change's answer: its plan (200, `dry_run=true`), or what `started` makes of what
+/// it started.
+fn planned<T>(out: Outcome<T>, started: impl FnOnce(T) -> Response) -> ApiResult<Response> {
+    Ok(match out {
+        Outcome::Planned(plan) => Json(crate::views::PlanBody { plan: *plan }).into_response(),
+        Outcome::Started(t) => started(t),
+    })
 }
 
 /// A 202 Accepted answer with `body`.

@@ -2,17 +2,17 @@
 //! with its plan (`dry_run`, `plan_id`).
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use provision::authz::Action;
 use provision::clusters;
-use provision::Error;
+use provision::{Error, Intent, Outcome};
 
 use super::clusters::visible_cluster;
-use super::query::{parse, query, ProjectQuery};
-use super::{accepted, flavors, ApiResult, ApiState, Caller};
+use super::query::{parse, ProjectQuery};
+use super::{accepted, planned, ApiResult, AppState, Caller};
 use crate::views::*;
 
 #[utoipa::path(
@@ -26,12 +26,12 @@ use crate::views::*;
     )
 )]
 pub(super) async fn node_group_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let groups = state.store.node_groups_of(&cluster.id).await?;
+    let groups = state.core.store.node_groups_of(&cluster.id).await?;
     Ok(Json(NodeGroupList {
         node_groups: groups.iter().map(NodeGroupView::from).collect(),
     }))
@@ -48,12 +48,13 @@ pub(super) async fn node_group_list(
     )
 )]
 pub(super) async fn node_group_show(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path((id, ng)): Path<(String, String)>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let group = state
+        .core
         .store
         .node_groups_of(&cluster.id)
         .await?
@@ -80,42 +81,24 @@ pub(super) async fn node_group_show(
     )
 )]
 pub(super) async fn node_group_update(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path((id, ng)): Path<(String, String)>,
-    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    q: ProjectQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let change: clusters::NodeGroupChange = serde_json::from_slice(&body)
-        .map_err(|e| Error::invalid("body", format!("The body is not a node group change: {e}")))?;
-    if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
-        let plan = clusters::scale_plan(
-            &state.store,
-            state.cloud.as_ref(),
-            &caller.actor,
-            &cluster.id,
-            &ng,
-            &change,
-        )
+    let change: clusters::NodeGroupChange = parse(&body, "a node group change")?;
+    let out = state
+        .core
+        .node_group_scale(&caller.actor, &cluster.id, &ng, change, q.intent())
         .await?;
-        if q.dry_run.unwrap_or(false) {
-            return Ok(Json(PlanBody { plan }).into_response());
-        }
-        clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
-    }
-    let op = clusters::scale(
-        &state.store,
-        &state.engine,
-        state.cloud.as_ref(),
-        &caller.actor,
-        &cluster.id,
-        &ng,
-        change,
-    )
-    .await?;
+    let op = match out {
+        Outcome::Planned(plan) => return Ok(Json(PlanBody { plan: *plan }).into_response()),
+        Outcome::Started(op) => op,
+    };
     let group = state
+        .core
         .store
         .node_groups_of(&cluster.id)
         .await?
@@ -150,44 +133,24 @@ pub(super) async fn node_group_update(
     )
 )]
 pub(super) async fn node_group_create(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    q: ProjectQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let group: clusters::NodeGroupSpec = parse(&body, "a node group")?;
-    let flavors = flavors(&state).await?;
-    if q.dry_run.unwrap_or(false) || q.plan_id.is_some() {
-        let plan = clusters::node_group_create_plan(
-            &state.store,
-            state.cloud.as_ref(),
-            &caller.actor,
-            &cluster.id,
-            &group,
-            &flavors,
-        )
+    let out = state
+        .core
+        .node_group_create(&caller.actor, &cluster.id, group, q.intent())
         .await?;
-        if q.dry_run.unwrap_or(false) {
-            return Ok(Json(PlanBody { plan }).into_response());
-        }
-        clusters::plan::check_unchanged(&plan, q.plan_id.as_deref())?;
-    }
-    let (ng, op) = clusters::node_group_create(
-        &state.store,
-        &state.engine,
-        &caller.actor,
-        &cluster.id,
-        group,
-        &flavors,
-    )
-    .await?;
-    Ok(accepted(NodeGroupChanged {
-        node_group: (&ng).into(),
-        operation: Some((&op).into()),
-    }))
+    planned(out, |(ng, op)| {
+        accepted(NodeGroupChanged {
+            node_group: (&ng).into(),
+            operation: Some((&op).into()),
+        })
+    })
 }
 
 #[utoipa::path(
@@ -201,19 +164,16 @@ pub(super) async fn node_group_create(
     )
 )]
 pub(super) async fn node_group_plan_delete(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path((id, ng)): Path<(String, String)>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let plan = clusters::node_group_delete_plan(
-        &state.store,
-        state.cloud.as_ref(),
-        &caller.actor,
-        &cluster.id,
-        &ng,
-    )
-    .await?;
+    let out = state
+        .core
+        .node_group_delete(&caller.actor, &cluster.id, &ng, Intent::Plan)
+        .await?;
+    let plan = out.into_plan()?;
     Ok(Json(PlanBody { plan }))
 }
 
@@ -228,33 +188,18 @@ pub(super) async fn node_group_plan_delete(
     )
 )]
 pub(super) async fn node_group_delete(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path((id, ng)): Path<(String, String)>,
-    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+    q: ProjectQuery,
 ) -> ApiResult<Response> {
-    let q = query(q)?;
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    if let Some(expected) = q.plan_id.as_deref() {
-        let plan = clusters::node_group_delete_plan(
-            &state.store,
-            state.cloud.as_ref(),
-            &caller.actor,
-            &cluster.id,
-            &ng,
-        )
-        .await?;
-        clusters::plan::check_unchanged(&plan, Some(expected))?;
-    }
-    let op = clusters::node_group_delete(
-        &state.store,
-        &state.engine,
-        state.cloud.as_ref(),
-        &caller.actor,
-        &cluster.id,
-        &ng,
-    )
-    .await?;
+    // A delete is planned with plan-delete; `dry_run` is not one of its parameters.
+    let intent = Intent::from_query(false, q.plan_id.as_deref());
+    let out = state
+        .core
+        .node_group_delete(&caller.actor, &cluster.id, &ng, intent);
+    let op = out.await?.into_started()?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))

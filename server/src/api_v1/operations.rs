@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::Json;
 use provision::authz::Action;
 
-use super::{accepted, ApiResult, ApiState, Caller};
+use super::{accepted, ApiResult, AppState, Caller};
 use crate::views::*;
 
 #[utoipa::path(
@@ -20,13 +20,14 @@ use crate::views::*;
     )
 )]
 pub(super) async fn operation_show(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let op = provision::operations::visible(&state.store, &caller.actor, &id, Action::View).await?;
-    let steps = state.store.op_steps(&id).await?;
-    let events = state.store.op_events(&id).await?;
+    let op =
+        provision::operations::visible(&state.core.store, &caller.actor, &id, Action::View).await?;
+    let steps = state.core.store.op_steps(&id).await?;
+    let events = state.core.store.op_events(&id).await?;
     Ok(Json(OperationShown {
         operation: OperationDetail {
             operation: (&op).into(),
@@ -66,11 +67,13 @@ pub(super) async fn operation_show(
     )
 )]
 pub(super) async fn operation_retry(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let op = provision::operations::retry(&state.store, &state.engine, &caller.actor, &id).await?;
+    let op =
+        provision::operations::retry(&state.core.store, &state.core.engine, &caller.actor, &id)
+            .await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))
@@ -87,11 +90,13 @@ pub(super) async fn operation_retry(
     )
 )]
 pub(super) async fn operation_abort(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let op = provision::operations::abort(&state.store, &state.engine, &caller.actor, &id).await?;
+    let op =
+        provision::operations::abort(&state.core.store, &state.core.engine, &caller.actor, &id)
+            .await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))

@@ -11,7 +11,7 @@ use provision::invitations::MemberSet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiResult, ApiState, Caller};
+use super::{ApiResult, AppState, Caller};
 use crate::views::ApiErrors;
 
 #[derive(Serialize, ToSchema)]
@@ -76,10 +76,10 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     responses((status = 200, description = "Projects", body = ProjectList), ApiErrors)
 )]
 pub(super) async fn project_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<ProjectList>> {
-    let projects = provision::projects::list_for(&state.store, &caller.user).await?;
+    let projects = provision::projects::list_for(&state.core.store, &caller.user).await?;
     Ok(Json(ProjectList {
         projects: projects
             .into_iter()
@@ -102,12 +102,12 @@ pub(super) async fn project_list(
     responses((status = 201, description = "Created", body = ProjectView), ApiErrors)
 )]
 pub(super) async fn project_create(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     bytes: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let req: NewProject = body(&bytes)?;
-    let p = provision::projects::create(&state.store, &caller.actor, &req.name).await?;
+    let p = provision::projects::create(&state.core.store, &caller.actor, &req.name).await?;
     let view = ProjectView {
         id: p.id,
         name: p.name,
@@ -126,11 +126,11 @@ pub(super) async fn project_create(
     responses((status = 200, description = "Members", body = MemberList), ApiErrors)
 )]
 pub(super) async fn member_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MemberList>> {
-    let members = provision::projects::members(&state.store, &caller.actor, &id).await?;
+    let members = provision::projects::members(&state.core.store, &caller.actor, &id).await?;
     Ok(Json(MemberList {
         members: members
             .into_iter()
@@ -153,22 +153,27 @@ pub(super) async fn member_list(
     responses((status = 200, description = "Done", body = MemberSetView), ApiErrors)
 )]
 pub(super) async fn member_set(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     bytes: axum::body::Bytes,
 ) -> ApiResult<Json<MemberSetView>> {
     provision::authz::authorize(
-        &state.store,
+        &state.core.store,
         &caller.actor,
         &id,
         provision::authz::Action::View,
     )
     .await?;
     let req: MemberRequest = body(&bytes)?;
-    let done =
-        provision::projects::member_set(&state.store, &caller.actor, &id, &req.email, &req.role)
-            .await?;
+    let done = provision::projects::member_set(
+        &state.core.store,
+        &caller.actor,
+        &id,
+        &req.email,
+        &req.role,
+    )
+    .await?;
     Ok(Json(MemberSetView {
         result: match done {
             MemberSet::RoleChanged => "role_changed",
@@ -188,10 +193,10 @@ pub(super) async fn member_set(
     responses((status = 204, description = "Removed"), ApiErrors)
 )]
 pub(super) async fn member_remove(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    provision::projects::member_remove(&state.store, &caller.actor, &id, &user_id).await?;
+    provision::projects::member_remove(&state.core.store, &caller.actor, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

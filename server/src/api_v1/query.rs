@@ -2,11 +2,12 @@
 //! and the project it names) and JSON bodies, each turned into a 400 when malformed.
 
 use axum::body::Bytes;
-use axum::extract::Query;
-use provision::Error;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use provision::{Error, Intent};
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState, Caller};
+use super::{ApiError, ApiResult, AppState, Caller};
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -22,14 +23,18 @@ pub(super) struct ProjectQuery {
 /// The project a list or create is about: `?project=`, else the console's current
 /// project, else the caller's first.
 pub(super) async fn project_of(
-    state: &ApiState,
+    state: &AppState,
     caller: &Caller,
     q: &ProjectQuery,
 ) -> ApiResult<String> {
     if let Some(p) = q.project.clone().or_else(|| caller.session_project.clone()) {
         return Ok(p);
     }
-    let projects = state.store.project_list_for_user(&caller.user.id).await?;
+    let projects = state
+        .core
+        .store
+        .project_list_for_user(&caller.user.id)
+        .await?;
     projects
         .first()
         .map(|p| p.project.id.clone())
@@ -40,12 +45,24 @@ pub(super) async fn project_of(
         })
 }
 
+impl ProjectQuery {
+    /// What the caller asks of a change: its plan (`dry_run`), or to apply it (only if
+    /// the plan is still `plan_id`, when given).
+    pub(super) fn intent(&self) -> Intent {
+        Intent::from_query(self.dry_run.unwrap_or(false), self.plan_id.as_deref())
+    }
+}
+
 /// The query string, or a 400 saying what is wrong with it.
-pub(super) fn query(
-    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<ProjectQuery> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError(Error::invalid("query", format!("Bad query string: {e}"))))
+impl<S: Send + Sync> FromRequestParts<S> for ProjectQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<ProjectQuery>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| q)
+            .map_err(|e| ApiError(Error::invalid("query", format!("Bad query string: {e}"))))
+    }
 }
 
 /// A JSON body as `T`, or a 400 naming `what` was expected.

@@ -8,7 +8,7 @@ use axum::Json;
 use provision::Error;
 use serde::Deserialize;
 
-use super::{ApiResult, ApiState, Caller};
+use super::{ApiResult, AppState, Caller};
 use crate::views::*;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -37,7 +37,7 @@ fn default_lifetime() -> Option<u32> {
     )
 )]
 pub(super) async fn token_create(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -48,7 +48,7 @@ pub(super) async fn token_create(
         read_only: req.read_only,
     };
     let (token, secret) =
-        provision::tokens::create(&state.store, &caller.actor, &req.name, options).await?;
+        provision::tokens::create(&state.core.store, &caller.actor, &req.name, options).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
@@ -76,10 +76,10 @@ pub(super) async fn token_create(
     )
 )]
 pub(super) async fn token_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let tokens = provision::tokens::list(&state.store, &caller.actor).await?;
+    let tokens = provision::tokens::list(&state.core.store, &caller.actor).await?;
     Ok(Json(TokenList { tokens }))
 }
 
@@ -94,10 +94,10 @@ pub(super) async fn token_list(
     )
 )]
 pub(super) async fn token_revoke(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    provision::tokens::revoke(&state.store, &caller.actor, &id).await?;
+    provision::tokens::revoke(&state.core.store, &caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

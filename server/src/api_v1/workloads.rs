@@ -10,7 +10,7 @@ use provision::clusters::workloads;
 
 use super::clusters::visible_cluster;
 use super::query::parse;
-use super::{accepted, ApiResult, ApiState, Caller};
+use super::{accepted, ApiResult, AppState, Caller};
 use crate::views::*;
 
 #[utoipa::path(
@@ -24,13 +24,13 @@ use crate::views::*;
     )
 )]
 pub(super) async fn service_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(ServiceList {
-        services: state.store.services_of(&cluster.id).await?,
+        services: state.core.store.services_of(&cluster.id).await?,
     }))
 }
 
@@ -46,7 +46,7 @@ pub(super) async fn service_list(
     )
 )]
 pub(super) async fn service_create(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
@@ -54,9 +54,9 @@ pub(super) async fn service_create(
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let spec: workloads::ServiceSpec = parse(&body, "a service")?;
     let (service, op) = workloads::service_create(
-        &state.store,
-        &state.engine,
-        state.cloud.as_ref(),
+        &state.core.store,
+        &state.core.engine,
+        state.core.cloud.as_ref(),
         &caller.actor,
         &cluster.id,
         spec,
@@ -79,14 +79,14 @@ pub(super) async fn service_create(
     )
 )]
 pub(super) async fn service_delete(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let op = workloads::service_delete(
-        &state.store,
-        &state.engine,
+        &state.core.store,
+        &state.core.engine,
         &caller.actor,
         &cluster.id,
         &name,
@@ -108,13 +108,13 @@ pub(super) async fn service_delete(
     )
 )]
 pub(super) async fn volume_list(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(VolumeList {
-        volumes: state.store.volumes_of(&cluster.id).await?,
+        volumes: state.core.store.volumes_of(&cluster.id).await?,
     }))
 }
 
@@ -130,7 +130,7 @@ pub(super) async fn volume_list(
     )
 )]
 pub(super) async fn volume_create(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
@@ -138,9 +138,9 @@ pub(super) async fn volume_create(
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let req: workloads::VolumeRequest = parse(&body, "a volume")?;
     let (volume, op) = workloads::volume_create(
-        &state.store,
-        &state.engine,
-        state.cloud.as_ref(),
+        &state.core.store,
+        &state.core.engine,
+        state.core.cloud.as_ref(),
         &caller.actor,
         &cluster.id,
         req,
@@ -163,14 +163,14 @@ pub(super) async fn volume_create(
     )
 )]
 pub(super) async fn volume_delete(
-    State(state): State<ApiState>,
+    State(state): State<AppState>,
     caller: Caller,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let op = workloads::volume_delete(
-        &state.store,
-        &state.engine,
+        &state.core.store,
+        &state.core.engine,
         &caller.actor,
         &cluster.id,
         &name,

@@ -1,13 +1,18 @@
-//! Pieces shared by pages: the header, the sign-in guard, error and notice banners.
+//! Pieces shared by pages: the header, the sign-in guard, error and notice banners,
+//! forms that post with and without JavaScript, and live updates.
+
+pub mod cluster;
+#[cfg(feature = "ssr")]
+pub mod report;
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
-use crate::api::SignOut;
 use crate::dto::SessionInfo;
 use crate::error::AppError;
+use crate::server_fns::SignOut;
 use crate::SessionResource;
 
 #[component]

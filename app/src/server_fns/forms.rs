@@ -1,0 +1,68 @@
+//! The core's specs from what a form posted: numbers parsed, text trimmed, each
+//! mistake named after its field.
+
+use provision::clusters::ClusterSpec;
+use provision::Error;
+
+use crate::dto::ClusterForm;
+
+fn number(field: &'static str, label: &str, v: &str) -> Result<u32, Error> {
+    v.trim()
+        .parse()
+        .map_err(|_| Error::invalid(field, format!("{label} must be a whole number.")))
+}
+
+/// A node count typed in a form.
+pub fn count(v: &str) -> Result<u32, Error> {
+    number("node_count", "The node count", v)
+}
+
+/// The form as a spec, with the same rules as the API after it.
+pub fn spec(f: &ClusterForm) -> Result<ClusterSpec, Error> {
+    let endpoint = match f.api_endpoint.as_str() {
+        "private" => provision::clusters::ApiEndpoint::Private,
+        "public" | "" => provision::clusters::ApiEndpoint::Public,
+        _ => {
+            return Err(Error::invalid(
+                "api_endpoint",
+                "The API endpoint is public or private.",
+            ))
+        }
+    };
+    Ok(ClusterSpec {
+        name: f.name.trim().to_string(),
+        kubernetes_version: Some(f.kubernetes_version.trim().to_string()).filter(|v| !v.is_empty()),
+        master_count: number("master_count", "The master count", &f.master_count)?,
+        master_flavor: f.master_flavor.trim().to_string(),
+        pod_cidr: f.pod_cidr.trim().to_string(),
+        service_cidr: f.service_cidr.trim().to_string(),
+        api_endpoint: endpoint,
+        node_groups: vec![group(
+            &f.ng_name,
+            &f.ng_flavor,
+            &f.ng_count,
+            &f.ng_min,
+            &f.ng_max,
+        )?],
+    })
+}
+
+/// A node group as typed in a form.
+pub fn group(
+    name: &str,
+    flavor: &str,
+    count: &str,
+    min: &str,
+    max: &str,
+) -> Result<provision::clusters::NodeGroupSpec, Error> {
+    Ok(provision::clusters::NodeGroupSpec {
+        name: name.trim().to_string(),
+        flavor: flavor.trim().to_string(),
+        node_count: number("node_count", "The node count", count)?,
+        min_node_count: Some(number("min_node_count", "The minimum", min)?),
+        max_node_count: Some(number("max_node_count", "The maximum", max)?),
+        boot_volume_gib: 20,
+        labels: Default::default(),
+        taints: Vec::new(),
+    })
+}

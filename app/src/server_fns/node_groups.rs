@@ -1,0 +1,201 @@
+//! Server functions of the node group pages: scaling with its plan, adding with its
+//! plan, deleting.
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::{convert, forms, lookup};
+use crate::dto::*;
+use crate::error::AppError;
+
+/// A cluster's record and node groups, without asking the cloud: what the node group
+/// pages show (and a much smaller answer for the browser to read than the whole page's).
+#[server(endpoint = "cluster_groups")]
+pub async fn get_cluster_groups(id: String) -> Result<ClusterGroups, AppError> {
+    crate::ssr::answer(async move {
+        use crate::ssr::*;
+        let (actor, _, _) = require_actor().await?;
+        let st = state()?;
+        let (cluster, groups) = provision::clusters::groups(&st.store, &actor, &id).await?;
+        Ok(ClusterGroups {
+            cluster: lookup::row_with_creator(&st.store, &cluster, &groups).await?,
+            node_groups: groups.iter().map(convert::node_group).collect(),
+        })
+    })
+    .await
+}
+
+/// The plan of scaling a node group to `node_count` (changes nothing).
+#[server(endpoint = "nodegroup_plan")]
+pub async fn node_group_plan(
+    id: String,
+    group: String,
+    node_count: String,
+) -> Result<PlanDto, AppError> {
+    crate::ssr::answer(async move {
+        use crate::ssr::*;
+        let (actor, _, _) = require_actor().await?;
+        let st = state()?;
+        let change = provision::clusters::NodeGroupChange {
+            node_count: Some(forms::count(&node_count)?),
+            ..Default::default()
+        };
+        let plan = provision::clusters::scale_plan(
+            &st.store,
+            st.cloud.as_ref(),
+            &actor,
+            &id,
+            &group,
+            &change,
+        )
+        .await?;
+        Ok(convert::plan(&plan, false))
+    })
+    .await
+}
+
+/// Scales a node group as planned, then back to the cluster's page.
+#[server(endpoint = "nodegroup_scale")]
+pub async fn scale_node_group(
+    id: String,
+    group: String,
+    node_count: String,
+    plan_id: String,
+) -> Result<(), AppError> {
+    crate::ssr::answer(async move {
+        use crate::ssr::*;
+        let (actor, _, _) = require_actor().await?;
+        let st = state()?;
+        let change = provision::clusters::NodeGroupChange {
+            node_count: Some(forms::count(&node_count)?),
+            ..Default::default()
+        };
+        if !plan_id.is_empty() {
+            let plan = provision::clusters::scale_plan(
+                &st.store,
+                st.cloud.as_ref(),
+                &actor,
+                &id,
+                &group,
+                &change,
+            )
+            .await?;
+            provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
+        }
+        provision::clusters::scale(
+            &st.store,
+            &st.engine,
+            st.cloud.as_ref(),
+            &actor,
+            &id,
+            &group,
+            change,
+        )
+        .await?;
+        leptos_axum::redirect(&format!("/clusters/{id}"));
+        Ok(())
+    })
+    .await
+}
+
+/// The plan of adding a node group (changes nothing).
+#[server(endpoint = "nodegroup_create_plan")]
+pub async fn node_group_create_plan(
+    id: String,
+    name: String,
+    flavor: String,
+    node_count: String,
+    min_node_count: String,
+    max_node_count: String,
+) -> Result<PlanDto, AppError> {
+    crate::ssr::answer(async move {
+        use crate::ssr::*;
+        let (actor, _, _) = require_actor().await?;
+        let st = state()?;
+        let group = forms::group(
+            &name,
+            &flavor,
+            &node_count,
+            &min_node_count,
+            &max_node_count,
+        )?;
+        let flavors = lookup::flavors(&st).await?;
+        let plan = provision::clusters::node_group_create_plan(
+            &st.store,
+            st.cloud.as_ref(),
+            &actor,
+            &id,
+            &group,
+            &flavors,
+        )
+        .await?;
+        Ok(convert::plan(&plan, false))
+    })
+    .await
+}
+
+/// Adds the node group of the plan the user read (`plan_id`), then back to the
+/// cluster's page.
+#[server(endpoint = "nodegroup_create")]
+pub async fn create_node_group(
+    id: String,
+    name: String,
+    flavor: String,
+    node_count: String,
+    min_node_count: String,
+    max_node_count: String,
+    plan_id: String,
+) -> Result<(), AppError> {
+    crate::ssr::answer(async move {
+        use crate::ssr::*;
+        let (actor, _, _) = require_actor().await?;
+        let st = state()?;
+        let group = forms::group(
+            &name,
+            &flavor,
+            &node_count,
+            &min_node_count,
+            &max_node_count,
+        )?;
+        let flavors = lookup::flavors(&st).await?;
+        if !plan_id.is_empty() {
+            let plan = provision::clusters::node_group_create_plan(
+                &st.store,
+                st.cloud.as_ref(),
+                &actor,
+                &id,
+                &group,
+                &flavors,
+            )
+            .await?;
+            provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
+        }
+        provision::clusters::node_group_create(&st.store, &st.engine, &actor, &id, group, &flavors)
+            .await?;
+        leptos_axum::redirect(&format!("/clusters/{id}"));
+        Ok(())
+    })
+    .await
+}
+
+/// Deletes a node group (a cluster keeps at least one).
+#[server(endpoint = "nodegroup_delete")]
+pub async fn delete_node_group(id: String, group: String) -> Result<(), AppError> {
+    crate::ssr::answer(async move {
+        use crate::ssr::*;
+        let (actor, _, _) = require_actor().await?;
+        let st = state()?;
+        provision::clusters::node_group_delete(
+            &st.store,
+            &st.engine,
+            st.cloud.as_ref(),
+            &actor,
+            &id,
+            &group,
+        )
+        .await?;
+        leptos_axum::redirect(&format!("/clusters/{id}"));
+        Ok(())
+    })
+    .await
+}
