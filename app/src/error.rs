@@ -57,6 +57,33 @@ impl AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl From<AppError> for provision::Error {
+    /// Back to the core's error, for the REST API, which answers in its own shape what
+    /// the shared resolver ([`crate::ssr::resolve`]) refused.
+    fn from(e: AppError) -> Self {
+        use provision::Error as E;
+        match e {
+            AppError::Invalid { message, .. } => E::Invalid {
+                field: None,
+                message,
+            },
+            AppError::Unauthenticated(m) => E::Unauthenticated(m),
+            AppError::Forbidden(m) => E::Forbidden(m),
+            AppError::NotFound(m) => E::NotFound(m),
+            AppError::Conflict(m) => E::Conflict(m),
+            AppError::Throttled {
+                message,
+                retry_after_secs,
+            } => E::Throttled {
+                message,
+                retry_after_secs,
+            },
+            AppError::Internal(m) | AppError::Transport(m) => E::internal(m),
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -12,6 +12,8 @@ use super::operations::RetryOperation;
 use super::{convert, forms, lookup};
 use crate::dto::*;
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use provision::{authz::Action, Intent};
 
 /// Clusters listed per page.
 pub const PER_PAGE: i64 = 20;
@@ -71,20 +73,12 @@ pub async fn cluster_plan(form: ClusterForm) -> Result<PlanDto, AppError> {
         use crate::ssr::*;
         let (actor, _, session) = require_actor().await?;
         let project = lookup::current_project(&actor, &session).await?;
+        let spec = forms::spec(&form)?;
         let st = state()?;
-        provision::authz::authorize(&st.store, &actor, &project, provision::authz::Action::View)
+        let out = st
+            .cluster_create(&actor, &project, spec, Intent::Plan)
             .await?;
-        let mut spec = forms::spec(&form)?;
-        let flavors = lookup::flavors(&st).await?;
-        provision::clusters::prepare(&st.store, &mut spec, &flavors).await?;
-        let plan = provision::clusters::plan::create_plan_full(
-            &st.store,
-            &project,
-            &spec,
-            &flavors,
-            st.cloud.as_ref(),
-        )
-        .await?;
+        let plan = out.into_plan()?;
         Ok(convert::plan(&plan, false))
     })
     .await
@@ -111,7 +105,6 @@ pub async fn create_cluster(
         use crate::ssr::*;
         let (actor, _, session) = require_actor().await?;
         let project = lookup::current_project(&actor, &session).await?;
-        let st = state()?;
         let form = ClusterForm {
             name,
             kubernetes_version,
@@ -126,23 +119,11 @@ pub async fn create_cluster(
             ng_min,
             ng_max,
         };
-        let mut spec = forms::spec(&form)?;
-        let flavors = lookup::flavors(&st).await?;
-        provision::clusters::prepare(&st.store, &mut spec, &flavors).await?;
-        if !plan_id.is_empty() {
-            let plan = provision::clusters::plan::create_plan_full(
-                &st.store,
-                &project,
-                &spec,
-                &flavors,
-                st.cloud.as_ref(),
-            )
-            .await?;
-            provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
-        }
-        let started =
-            provision::clusters::create(&st.store, &st.engine, &actor, &project, spec, &flavors)
-                .await?;
+        let spec = forms::spec(&form)?;
+        let intent = Intent::from_query(false, Some(&plan_id));
+        let st = state()?;
+        let started = st.cluster_create(&actor, &project, spec, intent).await?;
+        let started = started.into_started()?;
         leptos_axum::redirect(&format!("/clusters/{}", started.cluster.id));
         Ok(())
     })
@@ -155,106 +136,7 @@ pub async fn get_cluster(id: String) -> Result<ClusterPageDto, AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
-        let st = state()?;
-        let v = provision::clusters::view(&st.store, st.cloud.as_ref(), &actor, &id).await?;
-        let cluster = lookup::row_with_creator(&st.store, &v.cluster, &v.node_groups).await?;
-        let mut operations = Vec::new();
-        for o in v.operations.iter().take(10) {
-            let current = if o.state.unfinished() {
-                st.store
-                    .op_steps(&o.id)
-                    .await?
-                    .into_iter()
-                    .filter(|s| s.state == provision::ops::StepState::Running)
-                    .map(|s| s.step)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            operations.push(OperationDto {
-                id: o.id.clone(),
-                kind: o.kind.clone(),
-                state: o.state.as_str().to_string(),
-                done: o.steps_done,
-                total: o.steps_total,
-                current,
-                error: o.error.clone(),
-                retryable: o.retryable.unwrap_or(false),
-                created_at: o.created_at,
-                finished: !o.state.unfinished(),
-            });
-        }
-        let kubernetes = match v.cluster.api_address {
-            Some(_) => {
-                let k =
-                    provision::clusters::kube_status::read(&st.store, &st.secret_key, &actor, &id)
-                        .await?;
-                Some(KubeDto {
-                    reachable: k.api.reachable,
-                    version: k.api.version,
-                    error: k.api.error,
-                    nodes: k
-                        .nodes
-                        .into_iter()
-                        .map(|n| KubeNodeDto {
-                            name: n.name,
-                            ready: n.ready,
-                            version: n.kubelet_version,
-                            pods: n.pods,
-                            simulated: n.simulated,
-                        })
-                        .collect(),
-                })
-            }
-            None => None,
-        };
-        let detail = ClusterDetail {
-            kubernetes,
-            cluster,
-            api_address: v.cluster.api_address.clone(),
-            api_endpoint: v.cluster.api_endpoint.clone(),
-            master_flavor: v.cluster.master_flavor.clone(),
-            pod_cidr: v.cluster.pod_cidr.clone(),
-            service_cidr: v.cluster.service_cidr.clone(),
-            node_groups: v.node_groups.iter().map(convert::node_group).collect(),
-            nodes: v
-                .nodes
-                .into_iter()
-                .map(|n| NodeDto {
-                    name: n.name,
-                    role: n.role,
-                    node_group: n.node_group,
-                    status: n.status,
-                    host: n.host,
-                    address: n.address,
-                })
-                .collect(),
-            load_balancers: v
-                .load_balancers
-                .into_iter()
-                .map(|l| LoadBalancerDto {
-                    name: l.name,
-                    role: l.role,
-                    vip: l.vip,
-                    status: l.status,
-                    operating_status: l.operating_status,
-                })
-                .collect(),
-            volumes: v
-                .volumes
-                .into_iter()
-                .map(|x| VolumeDto {
-                    name: x.name,
-                    role: x.role,
-                    size_gib: x.size_gib,
-                    status: x.status,
-                    attached_to: x.attached_to,
-                })
-                .collect(),
-            operations,
-            can_edit: v.role.allows(provision::authz::Action::Mutate),
-            cloud_error: v.cloud_error,
-        };
+        let detail = super::cluster_page::detail(&state()?, &actor, &id).await?;
         Ok(ClusterPageDto {
             id: detail.cluster.id.clone(),
             busy: detail.busy(),
@@ -272,14 +154,12 @@ pub async fn cluster_delete_plan(id: String) -> Result<(ClusterRowDto, PlanDto),
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
         let st = state()?;
-        let (cluster, _) = provision::clusters::cluster_for(
-            &st.store,
-            &actor,
-            &id,
-            provision::authz::Action::Mutate,
-        )
-        .await?;
-        let plan = provision::clusters::plan::delete_plan(st.cloud.as_ref(), &cluster.id).await?;
+        // Only who may delete it sees what deleting it removes.
+        let (cluster, _) = st.cluster(&actor, &id, Action::Mutate).await?;
+        let plan = st
+            .cluster_delete(&actor, &id, Intent::Plan)
+            .await?
+            .into_plan()?;
         Ok((
             convert::row(&cluster, 0, String::new()),
             convert::plan(&plan, true),
@@ -295,13 +175,7 @@ pub async fn delete_cluster(id: String, confirm: String, plan_id: String) -> Res
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
         let st = state()?;
-        let (cluster, _) = provision::clusters::cluster_for(
-            &st.store,
-            &actor,
-            &id,
-            provision::authz::Action::Mutate,
-        )
-        .await?;
+        let (cluster, _) = st.cluster(&actor, &id, Action::Mutate).await?;
         if confirm.trim() != cluster.name {
             return Err(provision::Error::invalid(
                 "confirm",
@@ -309,19 +183,8 @@ pub async fn delete_cluster(id: String, confirm: String, plan_id: String) -> Res
             )
             .into());
         }
-        let plan = provision::clusters::plan::delete_plan(st.cloud.as_ref(), &cluster.id).await?;
-        provision::clusters::plan::check_unchanged(
-            &plan,
-            Some(plan_id.as_str()).filter(|p| !p.is_empty()),
-        )?;
-        provision::clusters::delete(
-            &st.store,
-            &st.engine,
-            &actor,
-            &cluster.project_id,
-            &cluster.id,
-        )
-        .await?;
+        let intent = Intent::from_query(false, Some(&plan_id));
+        st.cluster_delete(&actor, &cluster.id, intent).await?;
         leptos_axum::redirect(&format!("/clusters/{}", cluster.id));
         Ok(())
     })

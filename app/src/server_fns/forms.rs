@@ -17,6 +17,14 @@ pub fn count(v: &str) -> Result<u32, Error> {
     number("node_count", "The node count", v)
 }
 
+/// A node group's new count typed in a form, as a change.
+pub fn scale(node_count: &str) -> Result<provision::clusters::NodeGroupChange, Error> {
+    Ok(provision::clusters::NodeGroupChange {
+        node_count: Some(count(node_count)?),
+        ..Default::default()
+    })
+}
+
 /// The form as a spec, with the same rules as the API after it.
 pub fn spec(f: &ClusterForm) -> Result<ClusterSpec, Error> {
     let endpoint = match f.api_endpoint.as_str() {

@@ -7,6 +7,8 @@ use leptos::prelude::*;
 use super::{convert, forms, lookup};
 use crate::dto::*;
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use provision::Intent;
 
 /// A cluster's record and node groups, without asking the cloud: what the node group
 /// pages show (and a much smaller answer for the browser to read than the whole page's).
@@ -35,21 +37,10 @@ pub async fn node_group_plan(
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
+        let change = forms::scale(&node_count)?;
         let st = state()?;
-        let change = provision::clusters::NodeGroupChange {
-            node_count: Some(forms::count(&node_count)?),
-            ..Default::default()
-        };
-        let plan = provision::clusters::scale_plan(
-            &st.store,
-            st.cloud.as_ref(),
-            &actor,
-            &id,
-            &group,
-            &change,
-        )
-        .await?;
-        Ok(convert::plan(&plan, false))
+        let out = st.node_group_scale(&actor, &id, &group, change, Intent::Plan);
+        Ok(convert::plan(&out.await?.into_plan()?, false))
     })
     .await
 }
@@ -65,33 +56,11 @@ pub async fn scale_node_group(
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
+        let change = forms::scale(&node_count)?;
+        let intent = Intent::from_query(false, Some(&plan_id));
         let st = state()?;
-        let change = provision::clusters::NodeGroupChange {
-            node_count: Some(forms::count(&node_count)?),
-            ..Default::default()
-        };
-        if !plan_id.is_empty() {
-            let plan = provision::clusters::scale_plan(
-                &st.store,
-                st.cloud.as_ref(),
-                &actor,
-                &id,
-                &group,
-                &change,
-            )
+        st.node_group_scale(&actor, &id, &group, change, intent)
             .await?;
-            provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
-        }
-        provision::clusters::scale(
-            &st.store,
-            &st.engine,
-            st.cloud.as_ref(),
-            &actor,
-            &id,
-            &group,
-            change,
-        )
-        .await?;
         leptos_axum::redirect(&format!("/clusters/{id}"));
         Ok(())
     })
@@ -111,7 +80,6 @@ pub async fn node_group_create_plan(
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
-        let st = state()?;
         let group = forms::group(
             &name,
             &flavor,
@@ -119,17 +87,9 @@ pub async fn node_group_create_plan(
             &min_node_count,
             &max_node_count,
         )?;
-        let flavors = lookup::flavors(&st).await?;
-        let plan = provision::clusters::node_group_create_plan(
-            &st.store,
-            st.cloud.as_ref(),
-            &actor,
-            &id,
-            &group,
-            &flavors,
-        )
-        .await?;
-        Ok(convert::plan(&plan, false))
+        let st = state()?;
+        let out = st.node_group_create(&actor, &id, group, Intent::Plan);
+        Ok(convert::plan(&out.await?.into_plan()?, false))
     })
     .await
 }
@@ -149,7 +109,6 @@ pub async fn create_node_group(
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
-        let st = state()?;
         let group = forms::group(
             &name,
             &flavor,
@@ -157,20 +116,9 @@ pub async fn create_node_group(
             &min_node_count,
             &max_node_count,
         )?;
-        let flavors = lookup::flavors(&st).await?;
-        if !plan_id.is_empty() {
-            let plan = provision::clusters::node_group_create_plan(
-                &st.store,
-                st.cloud.as_ref(),
-                &actor,
-                &id,
-                &group,
-                &flavors,
-            )
-            .await?;
-            provision::clusters::plan::check_unchanged(&plan, Some(&plan_id))?;
-        }
-        provision::clusters::node_group_create(&st.store, &st.engine, &actor, &id, group, &flavors)
+        let intent = Intent::from_query(false, Some(&plan_id));
+        state()?
+            .node_group_create(&actor, &id, group, intent)
             .await?;
         leptos_axum::redirect(&format!("/clusters/{id}"));
         Ok(())
@@ -185,15 +133,8 @@ pub async fn delete_node_group(id: String, group: String) -> Result<(), AppError
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
         let st = state()?;
-        provision::clusters::node_group_delete(
-            &st.store,
-            &st.engine,
-            st.cloud.as_ref(),
-            &actor,
-            &id,
-            &group,
-        )
-        .await?;
+        st.node_group_delete(&actor, &id, &group, Intent::Apply)
+            .await?;
         leptos_axum::redirect(&format!("/clusters/{id}"));
         Ok(())
     })

@@ -1,27 +1,16 @@
 //! The client's address, for throttling and the audit log (behind trusted proxies
 //! too).
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
 use leptos::prelude::*;
 
 use super::state;
 
-/// The client's address, for throttling and the audit log.
+/// The client's address, for throttling and the audit log ([`super::address_of`]
+/// on this request).
 pub async fn client_addr() -> String {
     let hops = state().map(|s| s.config.forwarded_hops).unwrap_or(0);
-    let parts = use_context::<http::request::Parts>();
-    let forwarded = parts.as_ref().and_then(|p| {
-        p.headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-    });
-    let peer = match leptos_axum::extract::<ConnectInfo<SocketAddr>>().await {
-        Ok(ConnectInfo(addr)) => Some(addr.ip()),
-        Err(_) => None,
-    };
-    client_address(peer, forwarded, hops)
+    use_context::<http::request::Parts>()
+        .map_or_else(|| "unknown".to_string(), |p| super::address_of(&p, hops))
 }
 
 /// The client's address: with `hops` trusted proxies in front, the X-Forwarded-For

@@ -6,6 +6,7 @@
 //! `crate::ssr::*` / `app::ssr::X` without knowing which file holds what.
 
 mod answer;
+mod caller;
 mod client;
 mod headers;
 mod preload;
@@ -14,6 +15,7 @@ mod session;
 mod state;
 
 pub use answer::*;
+pub use caller::*;
 pub use client::*;
 pub use headers::*;
 pub use preload::*;

@@ -1,10 +1,10 @@
 //! Who is asking: the session's keys and claims, the signed-in user and the project
 //! the console works in.
 
-use provision::domain::{Actor, Credential, User};
+use provision::domain::{Actor, User};
 use tower_sessions::Session;
 
-use super::{client_addr, memo, state};
+use super::{memo, state};
 use crate::error::AppError;
 
 /// Session keys.
@@ -40,7 +40,7 @@ pub async fn session() -> Result<Session, AppError> {
         .map_err(|_| super::plumbing(super::NO_SESSION_LAYER))
 }
 
-fn session_err(e: tower_sessions::session::Error) -> AppError {
+pub(super) fn session_err(e: tower_sessions::session::Error) -> AppError {
     tracing::error!(error = %e, "session store");
     super::plumbing(super::SESSION_STORAGE_FAILED)
 }
@@ -81,25 +81,11 @@ impl SessionClaims {
 
 /// The signed-in user, if the session holds a live one. A disabled user, a session
 /// begun before the user's last password change, or one past its absolute lifetime is
-/// signed out here, on the spot.
+/// signed out here, on the spot ([`super::session_user`]).
 pub async fn current_user() -> Result<Option<(User, Session)>, AppError> {
     let session = session().await?;
-    let Some(claims) = SessionClaims::of(&session).await.map_err(session_err)? else {
-        return Ok(None);
-    };
-    let st = state()?;
-    let user = memo().user(&st.store, &claims.uid).await?;
-    let now = provision::now_ms();
-    match user {
-        Some(user) if claims.admit(&user, now, st.config.session_absolute_ms) => {
-            touch(&session).await;
-            Ok(Some((user, session)))
-        }
-        _ => {
-            session.flush().await.map_err(session_err)?;
-            Ok(None)
-        }
-    }
+    let user = super::session_user(&state()?, &session).await?;
+    Ok(user.map(|u| (u, session)))
 }
 
 /// The acting user, or 401; 403 while they must still change a one-time password.
@@ -110,15 +96,18 @@ pub async fn require_actor() -> Result<(Actor, User, Session), AppError> {
 }
 
 /// The acting user, or 401, even one who must still change a one-time password: for
-/// that change itself.
+/// that change itself. Resolved by [`super::resolve`], as the REST API's callers are.
 pub async fn require_signed_in() -> Result<(Actor, User, Session), AppError> {
-    let Some((user, session)) = current_user().await? else {
+    let session = session().await?;
+    let parts = leptos::prelude::use_context::<http::request::Parts>()
+        .unwrap_or_else(|| http::Request::new(()).into_parts().0);
+    let caller = super::resolve(&state()?, &parts, Some(&session), super::Accept::Session).await?;
+    let Some(caller) = caller else {
         return Err(AppError::from(provision::Error::Unauthenticated(
             "Sign in first.".into(),
         )));
     };
-    let actor = Actor::new(&user, client_addr().await, Credential::Session);
-    Ok((actor, user, session))
+    Ok((caller.actor, caller.user, session))
 }
 
 /// Starts an authenticated session: a new session id (no fixation), then the user.
