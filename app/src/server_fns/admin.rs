@@ -325,12 +325,8 @@ pub async fn admin_operation(operation: String, action: String) -> Result<(), Ap
         provision::accounts::require_admin(&actor)?;
         let st = state()?;
         match action.as_str() {
-            "retry" => {
-                provision::operations::retry(&st.store, &st.engine, &actor, &operation).await?
-            }
-            "abort" => {
-                provision::operations::abort(&st.store, &st.engine, &actor, &operation).await?
-            }
+            "retry" => st.operation_retry(&actor, &operation).await?,
+            "abort" => st.operation_abort(&actor, &operation).await?,
             _ => return Err(provision::Error::invalid("action", "Retry or abort.").into()),
         };
         Ok(())

@@ -161,3 +161,41 @@ pub fn flavor(f: provision::clusters::flavors::FlavorOffer) -> FlavorDto {
         enabled: f.enabled,
     }
 }
+
+/// A cluster's services and volumes page.
+pub fn workloads(v: provision::clusters::WorkloadsView) -> ClusterWorkloads {
+    ClusterWorkloads {
+        id: v.cluster.id,
+        name: v.cluster.name,
+        status: v.cluster.status,
+        status_reason: v.cluster.status_reason,
+        services: v
+            .services
+            .iter()
+            .map(|x| ServiceDto {
+                name: x.name.clone(),
+                ports: x
+                    .ports
+                    .iter()
+                    .map(|p| format!("{}→{}", p.port, p.node_port.unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                status: x.status.clone(),
+                status_reason: x.status_reason.clone(),
+                vip: x.vip.clone(),
+            })
+            .collect(),
+        persistent_volumes: v
+            .persistent_volumes
+            .iter()
+            .map(|x| PersistentVolumeDto {
+                name: x.name.clone(),
+                size_gib: x.size_gib,
+                status: x.status.clone(),
+                status_reason: x.status_reason.clone(),
+            })
+            .collect(),
+        can_edit: v.role.allows(provision::authz::Action::Mutate),
+        busy: v.busy,
+    }
+}

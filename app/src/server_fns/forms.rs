@@ -1,6 +1,7 @@
 //! The core's specs from what a form posted: numbers parsed, text trimmed, each
 //! mistake named after its field.
 
+use provision::clusters::workloads::{ServicePort, ServiceSpec, VolumeRequest};
 use provision::clusters::ClusterSpec;
 use provision::Error;
 
@@ -72,5 +73,36 @@ pub fn group(
         boot_volume_gib: 20,
         labels: Default::default(),
         taints: Vec::new(),
+    })
+}
+
+/// A service as typed in the form: one port, the node port picked when blank.
+pub fn service(name: &str, port: &str, node_port: &str) -> Result<ServiceSpec, Error> {
+    let port: u16 = port
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid("ports", "The port is a number from 1 to 65535."))?;
+    let node_port = match node_port.trim() {
+        "" => None,
+        n => Some(n.parse::<u16>().map_err(|_| {
+            Error::invalid("ports", "The node port is a number from 30000 to 32767.")
+        })?),
+    };
+    Ok(ServiceSpec {
+        name: name.trim().to_string(),
+        ports: vec![ServicePort { port, node_port }],
+    })
+}
+
+/// A persistent volume as typed in the form.
+pub fn volume(name: &str, size_gib: &str) -> Result<VolumeRequest, Error> {
+    let size_gib: u64 = size_gib
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid("size_gib", "The size is a whole number of GiB."))?;
+    Ok(VolumeRequest {
+        name: name.trim().to_string(),
+        size_gib,
+        volume_type: None,
     })
 }

@@ -13,7 +13,7 @@ pub async fn get_operation(id: String) -> Result<OperationDetail, AppError> {
         use provision::authz::{authorize, Action};
         let (actor, _, _) = require_actor().await?;
         let st = state()?;
-        let op = provision::operations::visible(&st.store, &actor, &id, Action::View).await?;
+        let op = st.operation(&actor, &id).await?;
         let can_act = authorize(&st.store, &actor, &op.project_id, Action::Mutate)
             .await
             .is_ok();
@@ -73,7 +73,7 @@ pub async fn retry_operation(id: String, operation: String) -> Result<(), AppErr
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
         let st = state()?;
-        provision::operations::retry(&st.store, &st.engine, &actor, &operation).await?;
+        st.operation_retry(&actor, &operation).await?;
         leptos_axum::redirect(&format!("/clusters/{id}"));
         Ok(())
     })
@@ -89,12 +89,8 @@ pub async fn change_operation(operation: String, action: String) -> Result<(), A
         let (actor, _, _) = require_actor().await?;
         let st = state()?;
         match action.as_str() {
-            "retry" => {
-                provision::operations::retry(&st.store, &st.engine, &actor, &operation).await?
-            }
-            "abort" => {
-                provision::operations::abort(&st.store, &st.engine, &actor, &operation).await?
-            }
+            "retry" => st.operation_retry(&actor, &operation).await?,
+            "abort" => st.operation_abort(&actor, &operation).await?,
             _ => return Err(provision::Error::invalid("action", "Retry or abort.").into()),
         };
         leptos_axum::redirect(&format!("/operations/{operation}"));

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use provision::authz::Action;
-use provision::clusters;
 use provision::Error;
 use serde::Deserialize;
 
@@ -52,14 +51,10 @@ pub(super) async fn kubeconfig_issue(
             )
         })?
     };
-    let kc = clusters::kubeconfig(
-        &state.core.store,
-        &state.core.secret_key,
-        &caller.actor,
-        &cluster.id,
-        req.validity_hours,
-    )
-    .await?;
+    let kc = state
+        .core
+        .kubeconfig(&caller.actor, &cluster.id, req.validity_hours)
+        .await?;
     let expires = provision::pki::rfc3339(kc.not_after);
     let wants_json = headers
         .get(http::header::ACCEPT)
@@ -121,14 +116,7 @@ pub(super) async fn ca_rotate(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<CaRotated>)> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let (r, op) = clusters::rotate_ca(
-        &state.core.store,
-        &state.core.engine,
-        &state.core.secret_key,
-        &caller.actor,
-        &cluster.id,
-    )
-    .await?;
+    let (r, op) = state.core.rotate_ca(&caller.actor, &cluster.id).await?;
     Ok((StatusCode::ACCEPTED, Json(CaRotated {
         operation: OperationView::from(&op),
         ca: CaRotation {

@@ -4,7 +4,6 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
-use provision::authz::Action;
 
 use super::{accepted, ApiResult, AppState, Caller};
 use crate::views::*;
@@ -24,8 +23,7 @@ pub(super) async fn operation_show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let op =
-        provision::operations::visible(&state.core.store, &caller.actor, &id, Action::View).await?;
+    let op = state.core.operation(&caller.actor, &id).await?;
     let steps = state.core.store.op_steps(&id).await?;
     let events = state.core.store.op_events(&id).await?;
     Ok(Json(OperationShown {
@@ -71,9 +69,7 @@ pub(super) async fn operation_retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let op =
-        provision::operations::retry(&state.core.store, &state.core.engine, &caller.actor, &id)
-            .await?;
+    let op = state.core.operation_retry(&caller.actor, &id).await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))
@@ -94,9 +90,7 @@ pub(super) async fn operation_abort(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let op =
-        provision::operations::abort(&state.core.store, &state.core.engine, &caller.actor, &id)
-            .await?;
+    let op = state.core.operation_abort(&caller.actor, &id).await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))

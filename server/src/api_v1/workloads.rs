@@ -53,15 +53,10 @@ pub(super) async fn service_create(
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let spec: workloads::ServiceSpec = parse(&body, "a service")?;
-    let (service, op) = workloads::service_create(
-        &state.core.store,
-        &state.core.engine,
-        state.core.cloud.as_ref(),
-        &caller.actor,
-        &cluster.id,
-        spec,
-    )
-    .await?;
+    let (service, op) = state
+        .core
+        .service_create(&caller.actor, &cluster.id, spec)
+        .await?;
     Ok(accepted(ServiceStarted {
         service,
         operation: (&op).into(),
@@ -84,14 +79,10 @@ pub(super) async fn service_delete(
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let op = workloads::service_delete(
-        &state.core.store,
-        &state.core.engine,
-        &caller.actor,
-        &cluster.id,
-        &name,
-    )
-    .await?;
+    let op = state
+        .core
+        .service_delete(&caller.actor, &cluster.id, &name)
+        .await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))
@@ -137,15 +128,10 @@ pub(super) async fn volume_create(
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let req: workloads::VolumeRequest = parse(&body, "a volume")?;
-    let (volume, op) = workloads::volume_create(
-        &state.core.store,
-        &state.core.engine,
-        state.core.cloud.as_ref(),
-        &caller.actor,
-        &cluster.id,
-        req,
-    )
-    .await?;
+    let (volume, op) = state
+        .core
+        .volume_create(&caller.actor, &cluster.id, req)
+        .await?;
     Ok(accepted(VolumeStarted {
         volume,
         operation: (&op).into(),
@@ -168,14 +154,10 @@ pub(super) async fn volume_delete(
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let op = workloads::volume_delete(
-        &state.core.store,
-        &state.core.engine,
-        &caller.actor,
-        &cluster.id,
-        &name,
-    )
-    .await?;
+    let op = state
+        .core
+        .volume_delete(&caller.actor, &cluster.id, &name)
+        .await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))
