@@ -285,6 +285,31 @@ pub struct EventView {
     pub detail: String,
 }
 
+impl From<provision::ops::StepRow> for StepView {
+    fn from(s: provision::ops::StepRow) -> Self {
+        StepView {
+            key: s.step,
+            state: s.state,
+            attempts: s.attempts,
+            error: s.error,
+            output: s.output,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+        }
+    }
+}
+
+impl From<provision::ops::EventRow> for EventView {
+    fn from(e: provision::ops::EventRow) -> Self {
+        EventView {
+            at: e.at,
+            step: e.step,
+            event: e.event,
+            detail: e.detail,
+        }
+    }
+}
+
 /// An operation with its steps and its events.
 #[derive(Serialize, ToSchema)]
 pub struct OperationDetail {

@@ -20,6 +20,30 @@ pub(super) struct StatesQuery {
     state: Option<String>,
 }
 
+impl StatesQuery {
+    /// The states asked for: a comma-separated list, else every one an admin watches.
+    fn states(&self) -> ApiResult<Vec<provision::ops::OpState>> {
+        use provision::ops::OpState;
+        Ok(match self.state.as_deref() {
+            None | Some("") => vec![
+                OpState::Pending,
+                OpState::Running,
+                OpState::Unwinding,
+                OpState::Failed,
+                OpState::Stuck,
+            ],
+            Some(list) => list
+                .split(',')
+                .map(|s| {
+                    OpState::parse(s.trim()).ok_or_else(|| {
+                        Error::invalid("state", format!("'{s}' is not an operation state."))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        })
+    }
+}
+
 /// Every project's operations in some states (admins only).
 #[utoipa::path(
     get,
@@ -36,27 +60,10 @@ pub(super) async fn admin_operations(
     caller: Caller,
     q: Result<Query<StatesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    use provision::ops::OpState;
     let q = q
         .map(|Query(q)| q)
         .map_err(|e| Error::invalid("query", format!("Bad query string: {e}")))?;
-    let states = match q.state.as_deref() {
-        None | Some("") => vec![
-            OpState::Pending,
-            OpState::Running,
-            OpState::Unwinding,
-            OpState::Failed,
-            OpState::Stuck,
-        ],
-        Some(list) => list
-            .split(',')
-            .map(|s| {
-                OpState::parse(s.trim()).ok_or_else(|| {
-                    Error::invalid("state", format!("'{s}' is not an operation state."))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+    let states = q.states()?;
     let ops = provision::operations::list_all(&state.core.store, &caller.actor, &states).await?;
     Ok(Json(OperationList {
         operations: ops

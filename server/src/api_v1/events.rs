@@ -2,6 +2,7 @@
 //! console's cluster page while something runs.
 
 use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use provision::authz::Action;
 use provision::clusters;
@@ -56,7 +57,6 @@ pub(super) async fn cluster_events(
     Path(id): Path<String>,
     request: http::request::Parts,
 ) -> ApiResult<Response> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let permit = streams.open(&caller.user.id)?;
     let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
@@ -70,7 +70,32 @@ pub(super) async fn cluster_events(
         checked: std::time::Instant::now(),
         _permit: permit,
     };
-    let stream = futures_util::stream::unfold(follow, move |mut f| async move {
+    let stream = futures_util::stream::unfold(follow, move |f| f.next(until));
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5)))
+        .into_response())
+}
+
+/// What a cluster's event stream carries from one poll to the next.
+struct Follow {
+    state: AppState,
+    request: http::request::Parts,
+    id: String,
+    last: String,
+    first: bool,
+    gone: bool,
+    checked: std::time::Instant,
+    _permit: crate::live_streams::StreamPermit,
+}
+
+impl Follow {
+    /// The next event: after the next change of what the cluster page follows, or
+    /// `None` once the stream is over (deleted, out of time, or no longer allowed).
+    async fn next(
+        mut self,
+        until: std::time::Instant,
+    ) -> Option<(Result<Event, std::convert::Infallible>, Follow)> {
+        let f = &mut self;
         loop {
             // The last event said the cluster is gone: nothing more will change.
             if f.gone {
@@ -88,41 +113,34 @@ pub(super) async fn cluster_events(
                 }
                 f.checked = std::time::Instant::now();
             }
-            let store = &f.state.core.store;
-            let status = match store.cluster_by_id(&f.id).await {
-                Ok(c) => c.status,
-                Err(_) => return None,
-            };
-            let ops = store.op_list_for(&f.id).await.unwrap_or_default();
-            let now = json!({
-                "status": status,
-                "operations": ops.iter().take(5).map(|o| json!({
-                    "id": o.id, "state": o.state.as_str(), "done": o.steps_done, "total": o.steps_total,
-                })).collect::<Vec<_>>(),
-            })
-            .to_string();
+            let (status, now) = f.snapshot().await?;
             if now != f.last {
                 f.gone = status == "DELETED";
                 f.first = false;
                 f.last = now.clone();
                 let event = Event::default().event("message").data(now);
-                return Some((Ok::<_, std::convert::Infallible>(event), f));
+                return Some((Ok(event), self));
             }
         }
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5)))
-        .into_response())
-}
+    }
 
-/// What a cluster's event stream carries from one poll to the next.
-struct Follow {
-    state: AppState,
-    request: http::request::Parts,
-    id: String,
-    last: String,
-    first: bool,
-    gone: bool,
-    checked: std::time::Instant,
-    _permit: crate::live_streams::StreamPermit,
+    /// What the page follows now, as the event's JSON: the cluster's status and its
+    /// latest operations' progress. `None` when the cluster cannot be read (gone).
+    async fn snapshot(&self) -> Option<(String, String)> {
+        let store = &self.state.core.store;
+        let status = store.cluster_by_id(&self.id).await.ok()?.status;
+        let ops = store.op_list_for(&self.id).await.unwrap_or_default();
+        let operations: Vec<_> = ops
+            .iter()
+            .take(5)
+            .map(|o| {
+                json!({
+                    "id": o.id, "state": o.state.as_str(), "done": o.steps_done,
+                    "total": o.steps_total,
+                })
+            })
+            .collect();
+        let now = json!({ "status": status, "operations": operations }).to_string();
+        Some((status, now))
+    }
 }

@@ -41,41 +41,55 @@ pub(super) async fn kubeconfig_issue(
     body: Bytes,
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let req: KubeconfigRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        KubeconfigRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            Error::invalid(
-                "body",
-                format!("Send {{\"validity_hours\": 24}} or nothing: {e}"),
-            )
-        })?
-    };
+    let req = KubeconfigRequest::parse(&body)?;
     let kc = state
         .core
         .kubeconfig(&caller.actor, &cluster.id, req.validity_hours)
         .await?;
-    let expires = provision::pki::rfc3339(kc.not_after);
     let wants_json = headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
-    if wants_json {
-        return Ok((
-            StatusCode::CREATED,
-            Json(KubeconfigIssued {
-                kubeconfig: KubeconfigView {
-                    yaml: kc.yaml,
-                    serial: kc.serial,
-                    expires_at: expires,
-                    file_name: kc.file_name,
-                    ca_generation: kc.ca_generation,
-                },
-            }),
-        )
-            .into_response());
+    Ok(if wants_json {
+        (StatusCode::CREATED, Json(KubeconfigIssued::from(kc))).into_response()
+    } else {
+        yaml_download(kc)
+    })
+}
+
+impl KubeconfigRequest {
+    /// The optional body: nothing, or `{"validity_hours": n}`.
+    fn parse(body: &Bytes) -> ApiResult<KubeconfigRequest> {
+        if body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(KubeconfigRequest::default());
+        }
+        Ok(serde_json::from_slice(body).map_err(|e| {
+            Error::invalid(
+                "body",
+                format!("Send {{\"validity_hours\": 24}} or nothing: {e}"),
+            )
+        })?)
     }
-    Ok((
+}
+
+impl From<provision::pki::Kubeconfig> for KubeconfigIssued {
+    fn from(kc: provision::pki::Kubeconfig) -> Self {
+        KubeconfigIssued {
+            kubeconfig: KubeconfigView {
+                expires_at: provision::pki::rfc3339(kc.not_after),
+                yaml: kc.yaml,
+                serial: kc.serial,
+                file_name: kc.file_name,
+                ca_generation: kc.ca_generation,
+            },
+        }
+    }
+}
+
+/// The kubeconfig as a YAML download, its serial and expiry in headers.
+fn yaml_download(kc: provision::pki::Kubeconfig) -> Response {
+    let expires = provision::pki::rfc3339(kc.not_after);
+    (
         StatusCode::CREATED,
         [
             (http::header::CONTENT_TYPE, "application/yaml".to_string()),
@@ -95,7 +109,7 @@ pub(super) async fn kubeconfig_issue(
         ],
         kc.yaml,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Replaces the cluster's CA and starts rebuilding its servers with certificates of the

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use provision::authz::Action;
-use provision::clusters;
+use provision::clusters::{self, NodeGroup};
 use provision::{Error, Intent, Outcome};
 
 use super::clusters::visible_cluster;
@@ -53,14 +53,7 @@ pub(super) async fn node_group_show(
     Path((id, ng)): Path<(String, String)>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let group = state
-        .core
-        .store
-        .node_groups_of(&cluster.id)
-        .await?
-        .into_iter()
-        .find(|n| n.name == ng || n.id == ng)
-        .ok_or_else(|| Error::NotFound(format!("Node group {ng} not found.")))?;
+    let group = node_group_named(&state, &cluster.id, &ng).await?;
     Ok(Json(NodeGroupShown {
         node_group: (&group).into(),
     }))
@@ -97,27 +90,18 @@ pub(super) async fn node_group_update(
         Outcome::Planned(plan) => return Ok(Json(PlanBody { plan: *plan }).into_response()),
         Outcome::Started(op) => op,
     };
-    let group = state
-        .core
-        .store
-        .node_groups_of(&cluster.id)
-        .await?
-        .into_iter()
-        .find(|n| n.name == ng)
-        .ok_or_else(|| Error::NotFound(format!("Node group {ng} not found.")))?;
-    let status = if op.is_some() {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
+    let group = node_group_named(&state, &cluster.id, &ng).await?;
+    let status = match op {
+        Some(_) => StatusCode::ACCEPTED,
+        None => StatusCode::OK,
     };
-    Ok((
-        status,
-        Json(NodeGroupChanged {
-            node_group: (&group).into(),
-            operation: op.as_ref().map(OperationView::from),
-        }),
-    )
-        .into_response())
+    let node_group = (&group).into();
+    let operation = op.as_ref().map(OperationView::from);
+    let changed = NodeGroupChanged {
+        node_group,
+        operation,
+    };
+    Ok((status, Json(changed)).into_response())
 }
 
 #[utoipa::path(
@@ -203,4 +187,11 @@ pub(super) async fn node_group_delete(
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))
+}
+
+/// The cluster's node group by name (or id).
+async fn node_group_named(state: &AppState, cluster: &str, ng: &str) -> ApiResult<NodeGroup> {
+    let groups = state.core.store.node_groups_of(cluster).await?;
+    let found = groups.into_iter().find(|n| n.name == ng || n.id == ng);
+    Ok(found.ok_or_else(|| Error::NotFound(format!("Node group {ng} not found.")))?)
 }

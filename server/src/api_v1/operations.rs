@@ -26,32 +26,12 @@ pub(super) async fn operation_show(
     let op = state.core.operation(&caller.actor, &id).await?;
     let steps = state.core.store.op_steps(&id).await?;
     let events = state.core.store.op_events(&id).await?;
-    Ok(Json(OperationShown {
-        operation: OperationDetail {
-            operation: (&op).into(),
-            steps: steps
-                .into_iter()
-                .map(|s| StepView {
-                    key: s.step,
-                    state: s.state,
-                    attempts: s.attempts,
-                    error: s.error,
-                    output: s.output,
-                    started_at: s.started_at,
-                    finished_at: s.finished_at,
-                })
-                .collect(),
-            events: events
-                .into_iter()
-                .map(|e| EventView {
-                    at: e.at,
-                    step: e.step,
-                    event: e.event,
-                    detail: e.detail,
-                })
-                .collect(),
-        },
-    }))
+    let operation = OperationDetail {
+        operation: (&op).into(),
+        steps: steps.into_iter().map(StepView::from).collect(),
+        events: events.into_iter().map(EventView::from).collect(),
+    };
+    Ok(Json(OperationShown { operation }))
 }
 
 #[utoipa::path(
