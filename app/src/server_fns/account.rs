@@ -135,28 +135,12 @@ pub async fn get_tokens(shown: String) -> Result<TokensView, AppError> {
         use crate::ssr::*;
         let (actor, _, session) = require_actor().await?;
         let st = state()?;
-        let tokens = provision::tokens::list(&st.store, &actor).await?;
+        let tokens = st.token_list(&actor).await?;
         let now = provision::now_ms();
         let new_secret = session
             .id()
             .and_then(|sid| st.handoff.take(&sid.to_string(), &shown, now));
-        Ok(TokensView {
-            tokens: tokens
-                .into_iter()
-                .map(|t| TokenDto {
-                    expired: t.expired(now),
-                    id: t.id,
-                    name: t.name,
-                    created_at: t.created_at,
-                    last_used_at: t.last_used_at,
-                    revoked_at: t.revoked_at,
-                    expires_at: t.expires_at,
-                    read_only: t.read_only,
-                })
-                .collect(),
-            new_secret,
-            default_lifetime_days: provision::tokens::DEFAULT_LIFETIME_DAYS,
-        })
+        Ok(convert::tokens_view(tokens, new_secret, now))
     })
     .await
 }
@@ -172,33 +156,10 @@ pub async fn create_token(
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, session) = require_actor().await?;
-        let lifetime_days = match expires_in_days.as_deref().map(str::trim) {
-            None | Some("") => Some(provision::tokens::DEFAULT_LIFETIME_DAYS),
-            Some("never") => None,
-            Some(days) => Some(days.parse::<u32>().map_err(|_| {
-                AppError::from(provision::Error::invalid(
-                    "expires_in_days",
-                    "Pick how many days the token lives, or never.",
-                ))
-            })?),
-        };
-        let options = provision::tokens::TokenOptions {
-            lifetime_days,
-            read_only: read_only.is_some_and(|v| !v.is_empty() && v != "false"),
-        };
+        let options = token_options(expires_in_days.as_deref(), read_only.as_deref())?;
         let st = state()?;
-        let (token, secret) = provision::tokens::create(&st.store, &actor, &name, options).await?;
-        // A session that has not been saved yet has no id: save it so the secret has a key.
-        if session.id().is_none() {
-            session
-                .save()
-                .await
-                .map_err(|_| plumbing(SESSION_STORAGE_FAILED))?;
-        }
-        if let Some(sid) = session.id() {
-            st.handoff
-                .leave(&sid.to_string(), &token.id, secret, provision::now_ms());
-        }
+        let (token, secret) = st.token_create(&actor, &name, options).await?;
+        leave_secret(&st, &session, &token.id, secret).await?;
         leptos_axum::redirect(&format!("/account?token={}", token.id));
         Ok(())
     })
@@ -215,4 +176,51 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
         Ok(())
     })
     .await
+}
+
+/// A new token's options as the form posted them: `expires_in_days` a number of days,
+/// `never`, or empty (the default); `read_only` present when ticked.
+#[cfg(feature = "ssr")]
+fn token_options(
+    expires_in_days: Option<&str>,
+    read_only: Option<&str>,
+) -> Result<provision::tokens::TokenOptions, provision::Error> {
+    let lifetime_days = match expires_in_days.map(str::trim) {
+        None | Some("") => Some(provision::tokens::DEFAULT_LIFETIME_DAYS),
+        Some("never") => None,
+        Some(days) => Some(days.parse::<u32>().map_err(|_| {
+            provision::Error::invalid(
+                "expires_in_days",
+                "Pick how many days the token lives, or never.",
+            )
+        })?),
+    };
+    Ok(provision::tokens::TokenOptions {
+        lifetime_days,
+        read_only: read_only.is_some_and(|v| !v.is_empty() && v != "false"),
+    })
+}
+
+/// Leaves a new token's secret in this process's memory under the session's id, for
+/// the page that shows it (see `get_tokens`). A session that has not been saved yet has
+/// no id: it is saved so the secret has a key.
+#[cfg(feature = "ssr")]
+async fn leave_secret(
+    st: &crate::ssr::AppState,
+    session: &tower_sessions::Session,
+    token_id: &str,
+    secret: String,
+) -> Result<(), AppError> {
+    use crate::ssr::{plumbing, SESSION_STORAGE_FAILED};
+    if session.id().is_none() {
+        session
+            .save()
+            .await
+            .map_err(|_| plumbing(SESSION_STORAGE_FAILED))?;
+    }
+    if let Some(sid) = session.id() {
+        st.handoff
+            .leave(&sid.to_string(), token_id, secret, provision::now_ms());
+    }
+    Ok(())
 }

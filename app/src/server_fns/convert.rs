@@ -199,3 +199,182 @@ pub fn workloads(v: provision::clusters::WorkloadsView) -> ClusterWorkloads {
         busy: v.busy,
     }
 }
+
+/// The account's API tokens; `now` decides which have expired.
+pub fn tokens_view(
+    tokens: Vec<provision::tokens::ApiToken>,
+    new_secret: Option<String>,
+    now: i64,
+) -> TokensView {
+    TokensView {
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenDto {
+                expired: t.expired(now),
+                id: t.id,
+                name: t.name,
+                created_at: t.created_at,
+                last_used_at: t.last_used_at,
+                revoked_at: t.revoked_at,
+                expires_at: t.expires_at,
+                read_only: t.read_only,
+            })
+            .collect(),
+        new_secret,
+        default_lifetime_days: provision::tokens::DEFAULT_LIFETIME_DAYS,
+    }
+}
+
+/// The admin's audit page, with the filter as typed.
+pub fn admin_audit(
+    a: provision::provisioner::admin::AdminAudit,
+    filter: AuditFilterDto,
+) -> AdminAudit {
+    AdminAudit {
+        audit: a.entries.iter().map(audit).collect(),
+        audit_filter: filter,
+        audit_error: a.filter_error,
+        audit_actions: a.actions,
+        projects: a.projects,
+        emails: a.emails,
+    }
+}
+
+/// The admin's overview; the operations newest first, at most 100.
+pub fn admin_overview(o: provision::provisioner::admin::AdminOverview) -> AdminOverview {
+    let capacity = o.capacity;
+    AdminOverview {
+        clusters_by_status: o.overview.clusters_by_status,
+        operations_24h: o.overview.operations_24h,
+        hosts: capacity
+            .hosts
+            .iter()
+            .map(|h| HostDto {
+                name: h.name.clone(),
+                vcpus_used: h.vcpus_used,
+                vcpus: h.vcpus,
+                ram_used_mib: h.ram_used_mib,
+                ram_mib: h.ram_mib,
+            })
+            .collect(),
+        load_balancers: capacity.load_balancers,
+        volumes: capacity.volumes,
+        volume_gib: capacity.volume_gib,
+        cloud_error: capacity.error,
+        operations: o
+            .operations
+            .iter()
+            .rev()
+            .take(100)
+            .map(|o| AdminOperationDto {
+                id: o.id.clone(),
+                kind: o.kind.clone(),
+                state: o.state.as_str().to_string(),
+                project_id: o.project_id.clone(),
+                target_id: o.target_id.clone(),
+                done: o.steps_done,
+                total: o.steps_total,
+                error: o.error.clone(),
+                created_at: o.created_at,
+            })
+            .collect(),
+    }
+}
+
+/// The offer: versions and flavors, and why the cloud's flavors are missing (as the
+/// error would be shown).
+pub fn admin_offer(o: provision::provisioner::admin::AdminOffer) -> AdminOffer {
+    AdminOffer {
+        cloud_error: o
+            .cloud_error
+            .map(|e| crate::error::AppError::from(e).to_string()),
+        versions: o
+            .versions
+            .into_iter()
+            .map(|v| VersionDto {
+                version: v.version,
+                image: v.image,
+                enabled: v.enabled,
+            })
+            .collect(),
+        flavors: o.flavors.into_iter().map(flavor).collect(),
+    }
+}
+
+/// One project's quota beside what it uses.
+pub fn project_quota(p: &provision::admin::ProjectQuota) -> ProjectQuotaDto {
+    let (q, u) = (&p.quota, &p.usage);
+    ProjectQuotaDto {
+        project_id: p.project_id.clone(),
+        name: p.name.clone(),
+        personal_of: p.personal_of.clone(),
+        quota: QuotaDto {
+            clusters: q.clusters,
+            vcpus: q.vcpus,
+            ram_mib: q.ram_mib,
+            volume_gib: q.volume_gib,
+            load_balancers: q.load_balancers,
+        },
+        usage: QuotaDto {
+            clusters: u.clusters,
+            vcpus: u.vcpus,
+            ram_mib: u.ram_mib,
+            volume_gib: u.volume_gib,
+            load_balancers: u.load_balancers,
+        },
+    }
+}
+
+/// An operation's page: its steps, its newest 200 events (oldest first), whether the
+/// caller may retry or abort it.
+pub fn operation_detail(
+    op: &provision::ops::OperationRow,
+    steps: Vec<provision::ops::StepRow>,
+    events: Vec<provision::ops::EventRow>,
+    can_act: bool,
+    is_admin: bool,
+) -> OperationDetail {
+    let skip = events.len().saturating_sub(200);
+    OperationDetail {
+        operation: OperationDto {
+            id: op.id.clone(),
+            kind: op.kind.clone(),
+            state: op.state.as_str().to_string(),
+            done: op.steps_done,
+            total: op.steps_total,
+            current: steps
+                .iter()
+                .filter(|s| s.state.as_str() == "running")
+                .map(|s| s.step.clone())
+                .collect(),
+            error: op.error.clone(),
+            retryable: op.retryable.unwrap_or(false),
+            created_at: op.created_at,
+            finished: !op.state.unfinished(),
+        },
+        cluster_id: op.target_id.clone(),
+        steps: steps
+            .into_iter()
+            .map(|s| StepDto {
+                state: s.state.as_str().to_string(),
+                step: s.step,
+                attempts: s.attempts,
+                error: s.error,
+                started_at: s.started_at,
+                finished_at: s.finished_at,
+            })
+            .collect(),
+        events: events
+            .into_iter()
+            .skip(skip)
+            .map(|e| EventDto {
+                at: e.at,
+                step: e.step,
+                event: e.event,
+                detail: e.detail,
+            })
+            .collect(),
+        can_act,
+        is_admin,
+    }
+}

@@ -18,6 +18,8 @@ pub mod projects;
 pub mod workloads;
 
 #[cfg(feature = "ssr")]
+mod admin_forms;
+#[cfg(feature = "ssr")]
 mod cluster_page;
 #[cfg(feature = "ssr")]
 mod convert;

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use super::convert;
 use crate::dto::*;
 use crate::error::AppError;
 
@@ -19,49 +21,13 @@ pub async fn get_operation(id: String) -> Result<OperationDetail, AppError> {
             .is_ok();
         let steps = st.store.op_steps(&op.id).await?;
         let events = st.store.op_events(&op.id).await?;
-        let skip = events.len().saturating_sub(200);
-        Ok(OperationDetail {
-            operation: OperationDto {
-                id: op.id.clone(),
-                kind: op.kind.clone(),
-                state: op.state.as_str().to_string(),
-                done: op.steps_done,
-                total: op.steps_total,
-                current: steps
-                    .iter()
-                    .filter(|s| s.state.as_str() == "running")
-                    .map(|s| s.step.clone())
-                    .collect(),
-                error: op.error.clone(),
-                retryable: op.retryable.unwrap_or(false),
-                created_at: op.created_at,
-                finished: !op.state.unfinished(),
-            },
-            cluster_id: op.target_id.clone(),
-            steps: steps
-                .into_iter()
-                .map(|s| StepDto {
-                    state: s.state.as_str().to_string(),
-                    step: s.step,
-                    attempts: s.attempts,
-                    error: s.error,
-                    started_at: s.started_at,
-                    finished_at: s.finished_at,
-                })
-                .collect(),
-            events: events
-                .into_iter()
-                .skip(skip)
-                .map(|e| EventDto {
-                    at: e.at,
-                    step: e.step,
-                    event: e.event,
-                    detail: e.detail,
-                })
-                .collect(),
+        Ok(convert::operation_detail(
+            &op,
+            steps,
+            events,
             can_act,
-            is_admin: actor.is_admin,
-        })
+            actor.is_admin,
+        ))
     })
     .await
 }

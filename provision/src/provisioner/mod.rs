@@ -3,6 +3,8 @@
 //! plan the caller read ([`Intent`]), audits and starts the operation. No web layer
 //! repeats those rules.
 
+mod accounts;
+pub mod admin;
 mod clusters;
 mod node_groups;
 mod operations;
