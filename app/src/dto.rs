@@ -1,5 +1,6 @@
 //! Wire types: what the browser receives. Secrets never appear here.
 
+pub use model::ClusterStatus;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +147,7 @@ mod tests {
 pub struct ClusterRowDto {
     pub id: String,
     pub name: String,
-    pub status: String,
+    pub status: ClusterStatus,
     pub status_reason: Option<String>,
     pub version: String,
     pub masters: i64,
@@ -429,7 +430,7 @@ pub struct KubeNodeDto {
 pub struct ClusterWorkloads {
     pub id: String,
     pub name: String,
-    pub status: String,
+    pub status: ClusterStatus,
     pub status_reason: Option<String>,
     pub services: Vec<ServiceDto>,
     pub persistent_volumes: Vec<PersistentVolumeDto>,

@@ -33,7 +33,7 @@ both!(
         )
         .await
         .unwrap();
-        assert_eq!(started.cluster.status, "CREATING");
+        assert_eq!(started.cluster.status, model::ClusterStatus::Creating);
         // CA, group, API LB, 3 × (etcd, master, attach, member), listener, pool, monitor,
         // the API's access, 2 workers.
         assert_eq!(started.operation.steps_total, 3 + 3 * 4 + 3 + 1 + 2);
@@ -45,7 +45,7 @@ both!(
             .cluster_get(&e.project, &started.cluster.id)
             .await
             .unwrap();
-        assert_eq!(cluster.status, "ACTIVE");
+        assert_eq!(cluster.status, model::ClusterStatus::Active);
         let api = cluster.api_address.clone().expect("API address");
         assert!(api.starts_with("127.") && api.ends_with(":6443"), "{api}");
 
@@ -89,7 +89,7 @@ both!(
         let deleting = clusters::delete(&e.store, &e.engine, &e.actor, &e.project, &cluster.id)
             .await
             .unwrap();
-        assert_eq!(deleting.cluster.status, "DELETING");
+        assert_eq!(deleting.cluster.status, model::ClusterStatus::Deleting);
         drain(&e.engine).await;
         assert_eq!(
             e.store.op_get(&deleting.operation.id).await.unwrap().state,
@@ -134,7 +134,7 @@ both!(
             .cluster_get(&e.project, &started.cluster.id)
             .await
             .unwrap();
-        assert_eq!(cluster.status, "FAILED");
+        assert_eq!(cluster.status, model::ClusterStatus::Failed);
         assert!(
             cluster
                 .status_reason
@@ -395,7 +395,7 @@ both!(node_groups_scale_up_and_down, |store: Store| async move {
     .unwrap();
     assert_eq!(
         e.store.cluster_get(&e.project, &id).await.unwrap().status,
-        "UPDATING"
+        model::ClusterStatus::Updating
     );
     drain(&e.engine).await;
     assert_eq!(
@@ -407,7 +407,7 @@ both!(node_groups_scale_up_and_down, |store: Store| async move {
     assert_eq!(e.store.node_groups_of(&id).await.unwrap()[0].node_count, 4);
     assert_eq!(
         e.store.cluster_get(&e.project, &id).await.unwrap().status,
-        "ACTIVE"
+        model::ClusterStatus::Active
     );
 
     // Shrink naming the node to remove; the others stay.
@@ -842,7 +842,12 @@ async fn active_cluster(e: &Env, name: &str, masters: u32, workers: u32) -> Stri
         .cluster_get(&e.project, &started.cluster.id)
         .await
         .unwrap();
-    assert_eq!(c.status, "ACTIVE", "{:?}", c.status_reason);
+    assert_eq!(
+        c.status,
+        model::ClusterStatus::Active,
+        "{:?}",
+        c.status_reason
+    );
     c.id
 }
 
@@ -1222,7 +1227,7 @@ both!(
         assert_eq!(e.store.node_groups_of(&id).await.unwrap().len(), 2);
         assert_eq!(
             e.store.cluster_get(&e.project, &id).await.unwrap().status,
-            "ACTIVE"
+            model::ClusterStatus::Active
         );
 
         // Refused: a duplicate name, a flavor not on offer, a count beyond the bounds.
@@ -1321,7 +1326,7 @@ both!(
         assert_eq!(workers_of("doomed").await, 0);
         assert_eq!(e.store.node_groups_of(&id).await.unwrap().len(), 1);
         let c = e.store.cluster_get(&e.project, &id).await.unwrap();
-        assert_eq!(c.status, "ACTIVE");
+        assert_eq!(c.status, model::ClusterStatus::Active);
         assert!(c
             .status_reason
             .unwrap()
@@ -1507,7 +1512,7 @@ both!(
                 "CA left after {key}"
             );
             let c = store.cluster_get(project, &s.cluster.id).await.unwrap();
-            assert_eq!(c.status, "FAILED");
+            assert_eq!(c.status, model::ClusterStatus::Failed);
             assert!(c.status_reason.unwrap().contains(key.as_str()));
             chaos.set(ChaosMode::Off);
             clusters::delete(store, &engine, actor, project, &s.cluster.id)
@@ -1821,7 +1826,7 @@ both!(
                     .await
                     .unwrap()
                     .status,
-                "DELETING"
+                model::ClusterStatus::Deleting
             );
             chaos.set(ChaosMode::Off);
             engine.retry(&d.operation.id).await.unwrap();
@@ -1859,13 +1864,13 @@ both!(
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
         store
-            .cluster_set_status(&ids[2], "FAILED", Some("no valid host"))
+            .cluster_set_status(&ids[2], model::ClusterStatus::Failed, Some("no valid host"))
             .await
             .unwrap();
         store.cluster_mark_deleted(&ids[4]).await.unwrap();
         let filter = |name: &str, status: &str, limit: i64, offset: i64| clusters::ClusterFilter {
             name: Some(name.to_string()).filter(|s| !s.is_empty()),
-            status: Some(status.to_string()).filter(|s| !s.is_empty()),
+            status: model::ClusterStatus::parse(status),
             limit,
             offset,
         };
@@ -1883,7 +1888,7 @@ both!(
         assert_eq!(page[0].created_by_email, "lister@example.com");
         assert_eq!(page[0].id, ids[3]);
         assert_eq!(page[0].master_count, 1);
-        assert_eq!(page[1].status, "FAILED");
+        assert_eq!(page[1].status, model::ClusterStatus::Failed);
         assert_eq!(page[1].status_reason.as_deref(), Some("no valid host"));
         assert_eq!(page[0].status_reason, None);
 

@@ -201,7 +201,7 @@ both!(
             .cluster_get(&e.project, &started.cluster.id)
             .await
             .unwrap();
-        assert_eq!(cluster.status, "ACTIVE");
+        assert_eq!(cluster.status, model::ClusterStatus::Active);
         let kc = clusters::kubeconfig(&e.store, &e.key, &e.actor, &cluster.id, None)
             .await
             .unwrap();

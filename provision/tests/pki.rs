@@ -65,7 +65,7 @@ both!(
             .cluster_get(&e.project, &started.cluster.id)
             .await
             .unwrap();
-        assert_eq!(cluster.status, "ACTIVE");
+        assert_eq!(cluster.status, model::ClusterStatus::Active);
         let vip = cluster
             .api_address
             .clone()
@@ -222,7 +222,7 @@ both!(
                 .await
                 .unwrap()
                 .status,
-            "UPDATING"
+            model::ClusterStatus::Updating
         );
         drain(&e.engine).await;
         let op = e.store.op_get(&op.id).await.unwrap();
@@ -238,7 +238,7 @@ both!(
                 .await
                 .unwrap()
                 .status,
-            "ACTIVE"
+            model::ClusterStatus::Active
         );
         let fresh = clusters::kubeconfig(&e.store, &key, &e.actor, &cluster.id, None)
             .await

@@ -150,7 +150,7 @@ async fn crash_and_recover(backend: Backend) {
             other => panic!("cluster {id} ended {other}"),
         }
         if deleted.contains(id) {
-            assert_eq!(c.status, "DELETED");
+            assert_eq!(c.status, model::ClusterStatus::Deleted);
         }
     }
     let all = driver.server_list(&Default::default()).await.unwrap();

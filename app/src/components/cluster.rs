@@ -2,6 +2,8 @@
 //! badge, the name and status on top, the tabs.
 
 use leptos::prelude::*;
+use model::ClusterStatus;
+use model::Tone;
 
 /// The badge class of a cluster or operation status.
 pub fn badge(status: &str) -> &'static str {
@@ -12,9 +14,19 @@ pub fn badge(status: &str) -> &'static str {
     }
 }
 
+/// The badge class of a cluster's status.
+pub fn cluster_badge(status: ClusterStatus) -> &'static str {
+    match status.tone() {
+        Tone::Good => "badge good",
+        Tone::Bad => "badge bad",
+        Tone::Busy => "badge busy",
+    }
+}
+
 /// The name and status on top of each of a cluster's pages.
-pub fn cluster_head(name: String, status: String, reason: Option<String>) -> impl IntoView {
-    let class = badge(&status);
+pub fn cluster_head(name: String, status: ClusterStatus, reason: Option<String>) -> impl IntoView {
+    let class = cluster_badge(status);
+    let status = status.as_str();
     view! {
         <div class="page-head">
             <h1 id="cluster-name">{name}</h1>

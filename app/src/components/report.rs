@@ -64,7 +64,7 @@ fn ClusterView(d: ClusterDetail, retry_action: &'static str) -> impl IntoView {
     };
     view! {
         {reload_while(busy)}
-        {cluster_head(c.name.clone(), c.status.clone(), c.status_reason.clone())}
+        {cluster_head(c.name.clone(), c.status, c.status_reason.clone())}
         {cluster_tabs(c.id.clone(), "")}
         <div class="card">
             <dl class="facts">
@@ -74,7 +74,7 @@ fn ClusterView(d: ClusterDetail, retry_action: &'static str) -> impl IntoView {
                 <dt>"Pod / service CIDR"</dt><dd>{format!("{} / {}", d.pod_cidr, d.service_cidr)}</dd>
                 <dt>"Created"</dt><dd>{format!("{} by {}", format_time(c.created_at), c.created_by)}</dd>
             </dl>
-            {(c.status == "ACTIVE" || c.status == "UPDATING").then(|| view! {
+            {c.status.serves_api().then(|| view! {
                 <form method="post" action=format!("/api/v1/clusters/{}/kubeconfig", c.id) id="kubeconfig-form" class="form inline">
                     <button type="submit" id="download-kubeconfig">"Download kubeconfig"</button>
                     <span class="muted">
@@ -137,7 +137,7 @@ fn ClusterView(d: ClusterDetail, retry_action: &'static str) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-            {(can_edit && c.status == "ACTIVE").then(|| view! {
+            {(can_edit && c.status.accepts_changes()).then(|| view! {
                 <p><a href=format!("/clusters/{}/add-node-group", c.id) class="button secondary small" id="add-node-group">"Add a node group"</a></p>
             })}
             <h3>"Workers"</h3>
@@ -292,7 +292,7 @@ mod tests {
         let cluster = ClusterRowDto {
             id: "c1".into(),
             name: "web".into(),
-            status: "FAILED".into(),
+            status: ClusterStatus::Failed,
             status_reason: Some("no <room>".into()),
             version: "1.31".into(),
             masters: 1,

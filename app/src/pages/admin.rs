@@ -191,7 +191,7 @@ fn AllClusters() -> impl IntoView {
                                     <tr data-cluster=c.name.clone()>
                                         <td><a href=format!("/clusters/{}", c.id)>{c.name.clone()}</a></td>
                                         <td>{project}</td>
-                                        <td><span class="badge" title=c.status_reason.clone().unwrap_or_default()>{c.status.clone()}</span></td>
+                                        <td><span class="badge" title=c.status_reason.clone().unwrap_or_default()>{c.status.as_str()}</span></td>
                                         <td>{c.version.clone()}</td>
                                         <td>{format_time(c.created_at)}</td>
                                     </tr>

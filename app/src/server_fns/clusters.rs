@@ -28,7 +28,7 @@ pub async fn list_clusters(q: String, status: String, page: i64) -> Result<Clust
         let page = page.max(1);
         let filter = provision::clusters::ClusterFilter {
             name: Some(q.trim().to_string()).filter(|s| !s.is_empty()),
-            status: Some(status.trim().to_uppercase()).filter(|s| !s.is_empty()),
+            status: forms::status(&status)?,
             limit: PER_PAGE,
             offset: (page - 1) * PER_PAGE,
         };

@@ -89,7 +89,7 @@ pub fn row(c: &provision::clusters::Cluster, nodes: i64, created_by: String) -> 
     ClusterRowDto {
         id: c.id.clone(),
         name: c.name.clone(),
-        status: c.status.clone(),
+        status: c.status,
         status_reason: c.status_reason.clone(),
         version: c.kubernetes_version.clone(),
         masters: c.master_count,

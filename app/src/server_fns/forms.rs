@@ -106,3 +106,13 @@ pub fn volume(name: &str, size_gib: &str) -> Result<VolumeRequest, Error> {
         volume_type: None,
     })
 }
+
+/// The status a list is narrowed to (blank: any).
+pub fn status(s: &str) -> Result<Option<model::ClusterStatus>, Error> {
+    match s.trim() {
+        "" => Ok(None),
+        s => model::ClusterStatus::parse(s)
+            .map(Some)
+            .ok_or_else(|| Error::invalid("status", format!("'{s}' is not a cluster status."))),
+    }
+}

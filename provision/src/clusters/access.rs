@@ -136,7 +136,7 @@ impl ClusterAccess {
                 let Some(api) = c.api_address.as_deref() else {
                     continue;
                 };
-                if !matches!(c.status.as_str(), "ACTIVE" | "UPDATING") {
+                if !c.status.serves_api() {
                     continue;
                 }
                 // A cluster that does not answer holds up the change by this much at most.

@@ -13,6 +13,7 @@ use super::saga::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepDef};
 use crate::{Result, Store};
+use model::ClusterStatus;
 
 pub(super) struct CreateCluster {
     pub(super) store: Store,
@@ -128,13 +129,13 @@ impl SagaKind for CreateCluster {
                 .await?;
         }
         self.store
-            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .cluster_set_status(&op.target_id, ClusterStatus::Active, None)
             .await
     }
 
     async fn unwound(&self, op: &OperationRow) -> Result<()> {
         self.store
-            .cluster_set_status(&op.target_id, "FAILED", op.error.as_deref())
+            .cluster_set_status(&op.target_id, ClusterStatus::Failed, op.error.as_deref())
             .await
     }
 }

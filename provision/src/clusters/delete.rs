@@ -11,6 +11,7 @@ use super::saga::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Result, Store};
+use model::ClusterStatus;
 
 /// Removes everything that carries the cluster's mark, whatever the database says.
 pub(super) struct DeleteCluster {
@@ -115,7 +116,7 @@ impl SagaKind for DeleteCluster {
 
     async fn unwound(&self, op: &OperationRow) -> Result<()> {
         self.store
-            .cluster_set_status(&op.target_id, "DELETING", op.error.as_deref())
+            .cluster_set_status(&op.target_id, ClusterStatus::Deleting, op.error.as_deref())
             .await
     }
 }

@@ -5,6 +5,7 @@ use crate::authz::{authorize, Action};
 use crate::domain::Actor;
 use crate::ops::{Engine, NewOperation, OperationRow};
 use crate::{Error, Result, Store};
+use model::ClusterStatus;
 
 use super::{flavors, rotate, saga, versions, Cluster, ClusterFilter, ClusterSpec, ClusterSummary};
 
@@ -58,7 +59,7 @@ pub(super) async fn submit_marked(
     store: &Store,
     engine: &Engine,
     cluster: &Cluster,
-    status: &str,
+    status: ClusterStatus,
     new: NewOperation,
 ) -> Result<OperationRow> {
     store.cluster_set_status(&cluster.id, status, None).await?;
@@ -68,7 +69,7 @@ pub(super) async fn submit_marked(
             store
                 .cluster_set_status(
                     &cluster.id,
-                    &cluster.status,
+                    cluster.status,
                     cluster.status_reason.as_deref(),
                 )
                 .await?;
@@ -142,7 +143,7 @@ pub async fn delete(
         store,
         engine,
         &cluster,
-        "DELETING",
+        ClusterStatus::Deleting,
         NewOperation {
             project_id: project_id.to_string(),
             kind: saga::DELETE.into(),
@@ -167,7 +168,7 @@ pub async fn delete(
     // The record as it was marked, not read again: the delete may have finished (and
     // the cluster be gone) by now, and the caller must still learn that it started.
     let cluster = Cluster {
-        status: "DELETING".into(),
+        status: ClusterStatus::Deleting,
         status_reason: None,
         ..cluster
     };
@@ -186,8 +187,8 @@ pub async fn kubeconfig(
     let (cluster, role) = cluster_for(store, actor, cluster_id, Action::View).await?;
     let hours = validity_hours.unwrap_or(crate::pki::DEFAULT_VALIDITY_HOURS);
     crate::pki::check_validity(hours)?;
-    let address = match (&cluster.api_address, cluster.status.as_str()) {
-        (Some(a), "ACTIVE" | "UPDATING") => a.clone(),
+    let address = match &cluster.api_address {
+        Some(a) if cluster.status.serves_api() => a.clone(),
         _ => {
             return Err(Error::Conflict(format!(
                 "The cluster is {}; its API endpoint serves kubeconfigs once it is ACTIVE.",
@@ -238,7 +239,7 @@ pub async fn rotate_ca(
     cluster_id: &str,
 ) -> Result<(crate::pki::Rotation, OperationRow)> {
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
-    if cluster.status != "ACTIVE" {
+    if !cluster.status.accepts_changes() {
         return Err(Error::Conflict(format!(
             "The cluster is {}; rotate its CA once it is ACTIVE.",
             cluster.status
@@ -251,7 +252,7 @@ pub async fn rotate_ca(
         store,
         engine,
         &cluster,
-        "UPDATING",
+        ClusterStatus::Updating,
         NewOperation {
             project_id: cluster.project_id.clone(),
             kind: rotate::ROTATE_CA.into(),

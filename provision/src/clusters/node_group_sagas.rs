@@ -12,6 +12,7 @@ use super::saga::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Error, Result, Store};
+use model::ClusterStatus;
 
 /// Scale a node group: add workers (new, higher indices) or remove the named ones. An
 /// add that fails unwinds (the new workers go); a removal is not undone.
@@ -119,7 +120,7 @@ impl SagaKind for ScaleNodeGroup {
             .node_group_set_count(&p.node_group_id, p.target as i64)
             .await?;
         self.store
-            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .cluster_set_status(&op.target_id, ClusterStatus::Active, None)
             .await
     }
 
@@ -138,7 +139,7 @@ impl SagaKind for ScaleNodeGroup {
             ScaleMode::Shrink => format!("Removing nodes failed (retry carries on): {error}"),
         };
         self.store
-            .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
+            .cluster_set_status(&op.target_id, ClusterStatus::Active, Some(&reason))
             .await
     }
 }
@@ -249,7 +250,7 @@ impl SagaKind for DeleteNodeGroup {
         let p: NodeGroupDeleteParams = params(&op.spec)?;
         self.store.node_group_remove(&p.node_group_id).await?;
         self.store
-            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .cluster_set_status(&op.target_id, ClusterStatus::Active, None)
             .await
     }
 
@@ -259,7 +260,7 @@ impl SagaKind for DeleteNodeGroup {
             op.error.as_deref().unwrap_or("unknown error")
         );
         self.store
-            .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
+            .cluster_set_status(&op.target_id, ClusterStatus::Active, Some(&reason))
             .await
     }
 }

@@ -5,6 +5,7 @@ use crate::authz::Action;
 use crate::domain::Actor;
 use crate::ops::{Engine, NewOperation, OperationRow};
 use crate::{Error, Result, Store};
+use model::ClusterStatus;
 
 use super::lifecycle::{cluster_for, submit_marked};
 use super::{
@@ -75,7 +76,7 @@ pub async fn node_group_create(
     let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
     let names = self::flavors::offered(store, flavors).await?;
     group.validate(&names)?;
-    if cluster.status != "ACTIVE" {
+    if !cluster.status.accepts_changes() {
         return Err(Error::Conflict(format!(
             "The cluster is {}; add node groups once it is ACTIVE.",
             cluster.status
@@ -102,7 +103,7 @@ pub async fn node_group_create(
         store,
         engine,
         &cluster,
-        "UPDATING",
+        ClusterStatus::Updating,
         NewOperation {
             project_id: cluster.project_id.clone(),
             kind: saga::NODE_GROUP_CREATE.into(),
@@ -201,7 +202,7 @@ pub async fn node_group_delete(
             ng.name
         )));
     }
-    if cluster.status != "ACTIVE" {
+    if !cluster.status.accepts_changes() {
         return Err(Error::Conflict(format!(
             "The cluster is {}; delete node groups once it is ACTIVE.",
             cluster.status
@@ -212,7 +213,7 @@ pub async fn node_group_delete(
         store,
         engine,
         &cluster,
-        "UPDATING",
+        ClusterStatus::Updating,
         NewOperation {
             project_id: cluster.project_id.clone(),
             kind: saga::NODE_GROUP_DELETE.into(),
@@ -434,7 +435,7 @@ pub async fn scale(
         store.node_group_set_count(&ng.id, target as i64).await?;
         return Ok(None);
     }
-    if cluster.status != "ACTIVE" {
+    if !cluster.status.accepts_changes() {
         return Err(Error::Conflict(format!(
             "The cluster is {}; scale it once it is ACTIVE.",
             cluster.status
@@ -480,7 +481,7 @@ pub async fn scale(
         store,
         engine,
         &cluster,
-        "UPDATING",
+        ClusterStatus::Updating,
         NewOperation {
             project_id: cluster.project_id.clone(),
             kind: if add.is_empty() {

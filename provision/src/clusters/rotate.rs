@@ -16,6 +16,7 @@ use super::saga::{cluster_metadata, params, RotateParams, Settings};
 use crate::cloud::Cloud;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Result, Store};
+use model::ClusterStatus;
 
 pub const ROTATE_CA: &str = "cluster.rotate_ca";
 
@@ -131,7 +132,7 @@ impl SagaKind for RotateCa {
 
     async fn succeeded(&self, op: &OperationRow) -> Result<()> {
         self.store
-            .cluster_set_status(&op.target_id, "ACTIVE", None)
+            .cluster_set_status(&op.target_id, ClusterStatus::Active, None)
             .await
     }
 
@@ -141,7 +142,7 @@ impl SagaKind for RotateCa {
             op.error.as_deref().unwrap_or("unknown error")
         );
         self.store
-            .cluster_set_status(&op.target_id, "ACTIVE", Some(&reason))
+            .cluster_set_status(&op.target_id, ClusterStatus::Active, Some(&reason))
             .await
     }
 }

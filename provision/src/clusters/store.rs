@@ -3,6 +3,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use model::ClusterStatus;
+
 use super::{ClusterSpec, NodeGroupSpec};
 use crate::{now_ms, Error, Result, Store};
 
@@ -12,8 +14,7 @@ pub struct Cluster {
     pub id: String,
     pub project_id: String,
     pub name: String,
-    /// CREATING, ACTIVE, UPDATING, DELETING, FAILED (DELETED once gone).
-    pub status: String,
+    pub status: ClusterStatus,
     pub status_reason: Option<String>,
     pub kubernetes_version: String,
     pub master_count: i64,
@@ -44,12 +45,17 @@ pub struct NodeGroup {
 
 const CLUSTER_COLUMNS: &str = "id, project_id, name, status, status_reason, kubernetes_version, master_count, master_flavor, pod_cidr, service_cidr, api_endpoint, api_address, created_by, created_at, updated_at";
 
+/// A stored status.
+fn status_of(s: &str) -> Result<ClusterStatus> {
+    ClusterStatus::parse(s).ok_or_else(|| Error::internal(format!("a cluster's status is '{s}'")))
+}
+
 fn cluster_row(r: &AnyRow) -> Result<Cluster> {
     Ok(Cluster {
         id: r.try_get("id")?,
         project_id: r.try_get("project_id")?,
         name: r.try_get("name")?,
-        status: r.try_get("status")?,
+        status: status_of(&r.try_get::<String, _>("status")?)?,
         status_reason: r.try_get("status_reason")?,
         kubernetes_version: r.try_get("kubernetes_version")?,
         master_count: r.try_get("master_count")?,
@@ -249,13 +255,13 @@ impl Store {
     pub async fn cluster_set_status(
         &self,
         id: &str,
-        status: &str,
+        status: ClusterStatus,
         reason: Option<&str>,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE clusters SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(reason)
         .bind(now_ms())
         .bind(id)
@@ -377,7 +383,7 @@ impl Store {
 pub struct ClusterSummary {
     pub id: String,
     pub name: String,
-    pub status: String,
+    pub status: ClusterStatus,
     pub status_reason: Option<String>,
     pub kubernetes_version: String,
     pub master_count: i64,
@@ -390,7 +396,7 @@ pub struct ClusterSummary {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterFilter {
     pub name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<ClusterStatus>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -412,7 +418,7 @@ impl Store {
             "c.project_id = $1 AND c.deleted_at IS NULL AND ($2 = '' OR {contains}) AND ($3 = '' OR c.status = $3)"
         );
         let name = f.name.clone().unwrap_or_default();
-        let status = f.status.clone().unwrap_or_default();
+        let status = f.status.map_or("", ClusterStatus::as_str);
         // One row whatever the page: the page's clusters as one JSON array of arrays (the
         // fields of `ClusterSummary`, in order), and the total. A row per cluster would
         // cross from the database's worker thread one by one (and be converted value by
@@ -440,7 +446,7 @@ impl Store {
         ))
         .bind(project_id)
         .bind(&name)
-        .bind(&status)
+        .bind(status)
         .bind(f.limit.clamp(1, 200))
         .bind(f.offset.max(0))
         .fetch_one(reader.conn())

@@ -115,7 +115,7 @@ impl Follow {
             }
             let (status, now) = f.snapshot().await?;
             if now != f.last {
-                f.gone = status == "DELETED";
+                f.gone = status == model::ClusterStatus::Deleted;
                 f.first = false;
                 f.last = now.clone();
                 let event = Event::default().event("message").data(now);
@@ -126,7 +126,7 @@ impl Follow {
 
     /// What the page follows now, as the event's JSON: the cluster's status and its
     /// latest operations' progress. `None` when the cluster cannot be read (gone).
-    async fn snapshot(&self) -> Option<(String, String)> {
+    async fn snapshot(&self) -> Option<(model::ClusterStatus, String)> {
         let store = &self.state.core.store;
         let status = store.cluster_by_id(&self.id).await.ok()?.status;
         let ops = store.op_list_for(&self.id).await.unwrap_or_default();

@@ -6,13 +6,11 @@ use leptos::tachys::html::InertElement;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::cluster::badge;
+use crate::components::cluster::cluster_badge;
 use crate::components::{authed, ErrorText};
 use crate::dto::*;
 use crate::escape_html as esc;
 use crate::server_fns::list_clusters;
-
-const STATUSES: [&str; 5] = ["CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED"];
 
 #[component]
 pub fn ClustersPage() -> impl IntoView {
@@ -54,9 +52,10 @@ fn ClusterList(project: String) -> impl IntoView {
                 <label for="status">"Status"</label>
                 <select id="status" name="status">
                     <option value="" selected=move || status().is_empty()>"any"</option>
-                    {STATUSES
+                    {ClusterStatus::LIVE
                         .iter()
-                        .map(|s| view! { <option value=*s selected=move || status() == *s>{*s}</option> })
+                        .map(|s| s.as_str())
+                        .map(|s| view! { <option value=s selected=move || status() == s>{s}</option> })
                         .collect_view()}
                 </select>
                 <button type="submit" class="secondary">"Search"</button>
@@ -129,11 +128,11 @@ fn row_html(c: &ClusterRowDto) -> String {
     s.push_str("\">");
     esc(&c.name, &mut s);
     s.push_str("</a></td><td><span class=\"");
-    s.push_str(badge(&c.status));
+    s.push_str(cluster_badge(c.status));
     s.push_str("\" title=\"");
     esc(c.status_reason.as_deref().unwrap_or_default(), &mut s);
     s.push_str("\">");
-    esc(&c.status, &mut s);
+    esc(c.status.as_str(), &mut s);
     s.push_str("</span>");
     if let Some(r) = &c.status_reason {
         s.push_str("<details class=\"reason\"><summary>why</summary>");
@@ -175,7 +174,7 @@ mod tests {
         let row = ClusterRowDto {
             id: "c1".into(),
             name: "a<b>&c".into(),
-            status: "FAILED".into(),
+            status: ClusterStatus::Failed,
             status_reason: Some("quota \"cores\" <exceeded>".into()),
             version: "1.31".into(),
             masters: 3,
@@ -191,7 +190,7 @@ mod tests {
              <td>1.31</td><td>3</td><td>2</td><td>1970-01-01 00:00 UTC</td><td>o&#39;neil@example.com</td></tr>"
         );
         let active = ClusterRowDto {
-            status: "ACTIVE".into(),
+            status: ClusterStatus::Active,
             status_reason: None,
             ..row
         };

@@ -84,10 +84,10 @@ struct WorkloadForms {
 fn WorkloadsView(w: ClusterWorkloads, forms: WorkloadForms) -> impl IntoView {
     let id = w.id.clone();
     let can_edit = w.can_edit;
-    let live = w.status == "ACTIVE";
+    let live = w.status.accepts_changes();
     view! {
         {reload_while(w.busy)}
-        {cluster_head(w.name.clone(), w.status.clone(), w.status_reason.clone())}
+        {cluster_head(w.name.clone(), w.status, w.status_reason.clone())}
         {cluster_tabs(w.id.clone(), "/workloads")}
         {(!live).then(|| view! { <p class="muted">"Services and volumes can be changed while the cluster is ACTIVE."</p> })}
         <div class="card">

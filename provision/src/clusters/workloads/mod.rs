@@ -161,7 +161,7 @@ impl VolumeRequest {
 /// A live, ACTIVE cluster the actor may change.
 async fn mutable_cluster(store: &Store, actor: &Actor, cluster_id: &str) -> Result<super::Cluster> {
     let (cluster, _) = super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
-    if cluster.status != "ACTIVE" {
+    if !cluster.status.accepts_changes() {
         return Err(Error::Conflict(format!(
             "The cluster is {}; change it once it is ACTIVE.",
             cluster.status

@@ -1,0 +1,6 @@
+//! The core's words that the browser shares: compiled into the server and into the
+//! WASM alike, so the console and the core cannot disagree on them.
+
+mod status;
+
+pub use status::{ClusterStatus, Tone};
