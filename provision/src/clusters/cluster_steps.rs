@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::saga::*;
+use super::saga_shared::*;
 use super::ClusterSpec;
 use crate::cloud::*;
 use crate::ops::{Step, StepContext, StepError};

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::cluster_steps::{ClusterStep, Res, Shared};
-use super::saga::*;
+use super::saga_shared::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepDef};
 use crate::{Result, Store};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::saga::*;
+use super::saga_shared::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Result, Store};

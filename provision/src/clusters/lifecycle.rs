@@ -7,7 +7,8 @@ use crate::ops::{Engine, NewOperation, OperationRow};
 use crate::{Error, Result, Store};
 use model::ClusterStatus;
 
-use super::{flavors, rotate, saga, versions, Cluster, ClusterFilter, ClusterSpec, ClusterSummary};
+use super::saga_shared as saga;
+use super::{flavors, rotate, versions, Cluster, ClusterFilter, ClusterSpec, ClusterSummary};
 
 /// What a create or delete answers with.
 #[derive(Clone, Debug)]

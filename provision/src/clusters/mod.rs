@@ -17,6 +17,7 @@ mod node_groups;
 pub mod plan;
 pub mod rotate;
 pub mod saga;
+mod saga_shared;
 mod spec;
 mod store;
 pub mod versions;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::cluster_steps::{ClusterStep, Res, Shared};
-use super::saga::*;
+use super::saga_shared::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Error, Result, Store};

@@ -8,8 +8,9 @@ use crate::{Error, Result, Store};
 use model::ClusterStatus;
 
 use super::lifecycle::{cluster_for, submit_marked};
+use super::saga_shared as saga;
 use super::{
-    flavors, plan, saga, versions, ApiEndpoint, Cluster, ClusterSpec, NodeGroup, NodeGroupChange,
+    flavors, plan, versions, ApiEndpoint, Cluster, ClusterSpec, NodeGroup, NodeGroupChange,
     NodeGroupSpec, MAX_NODES,
 };
 

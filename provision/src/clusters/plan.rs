@@ -304,7 +304,7 @@ pub async fn quota_section(
     flavors: &[Flavor],
     more: &Usage,
 ) -> Result<QuotaSection> {
-    let etcd = super::saga::ETCD_GIB as i64;
+    let etcd = super::saga_shared::ETCD_GIB as i64;
     let quota = crate::quotas::get(store, project_id).await?;
     let used = crate::quotas::usage(store, project_id, flavors, etcd).await?;
     let left_after = Usage {
@@ -362,7 +362,7 @@ pub async fn create_plan_full(
     cloud: &dyn Cloud,
 ) -> Result<Plan> {
     let mut plan = create_plan(spec, flavors, cloud).await?;
-    let etcd = super::saga::ETCD_GIB as i64;
+    let etcd = super::saga_shared::ETCD_GIB as i64;
     let more = crate::quotas::cluster_usage(spec, flavors, etcd);
     plan.quota = Some(quota_section(store, project_id, flavors, &more).await?);
     Ok(seal(plan))
@@ -374,7 +374,7 @@ pub async fn delete_plan(cloud: &dyn Cloud, cluster_id: &str) -> Result<Plan> {
     let fail = |e: crate::cloud::CloudError| {
         Error::internal(format!("listing the cluster's resources: {e}"))
     };
-    let mark = super::saga::cluster_metadata(cluster_id);
+    let mark = super::saga_shared::cluster_metadata(cluster_id);
     let mut resources = Vec::new();
     let mut servers = cloud.server_list(&mark).await.map_err(fail)?;
     servers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -388,7 +388,7 @@ pub async fn delete_plan(cloud: &dyn Cloud, cluster_id: &str) -> Result<Plan> {
             .push(PlannedResource::new("delete", "server", s.name.clone(), detail).with_id(&s.id));
     }
     let mut lbs = cloud
-        .load_balancer_list(&[super::saga::cluster_tag(cluster_id)])
+        .load_balancer_list(&[super::saga_shared::cluster_tag(cluster_id)])
         .await
         .map_err(fail)?;
     lbs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -411,7 +411,7 @@ pub async fn delete_plan(cloud: &dyn Cloud, cluster_id: &str) -> Result<Plan> {
         resources
             .push(PlannedResource::new("delete", "volume", v.name.clone(), detail).with_id(&v.id));
     }
-    let group = format!("{}-masters", super::saga::prefix(cluster_id));
+    let group = format!("{}-masters", super::saga_shared::prefix(cluster_id));
     if let Some(g) = cloud.server_group_find(&group).await.map_err(fail)? {
         resources.push(
             PlannedResource::new("delete", "server_group", g.name.clone(), "anti-affinity")

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::bootstrap::{Node, Role};
-use super::saga::{cluster_metadata, params, RotateParams, Settings};
+use super::saga_shared::{cluster_metadata, params, RotateParams, Settings};
 use crate::cloud::Cloud;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Result, Store};

@@ -1,78 +1,19 @@
-//! The cluster operations as sagas over the [`Cloud`] driver: what they share (names,
-//! marks, settings) and the table of every kind. Each saga is a file of its own:
-//! [`super::create`], [`super::delete`], [`super::node_group_sagas`],
-//! [`super::rotate`], and the services and volumes of [`super::workloads`]; the steps
-//! that make one resource of a cluster are [`super::cluster_steps`].
-//!
-//! Every resource is named `sy-<first 8 of the cluster id>-…` and carries
-//! `shipyard-cluster=<cluster id>` (servers and volumes in metadata, load balancers in
-//! tags), so a delete finds everything of the cluster in the cloud whatever the
-//! database says, and so does anyone with the cloud's own client.
+//! The cluster operations as sagas over the [`Cloud`] driver, registered by name. Each
+//! saga is a file of its own: [`super::create`], [`super::delete`],
+//! [`super::node_group_sagas`], [`super::rotate`], and the services and volumes of
+//! [`super::workloads`]; the steps that make one resource of a cluster are
+//! [`super::cluster_steps`]; what they share is [`super::saga_shared`] (re-exported
+//! here, where callers have always found it).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::create::CreateCluster;
 use super::delete::DeleteCluster;
 use super::node_group_sagas::{DeleteNodeGroup, ScaleMode, ScaleNodeGroup};
-use super::ClusterSpec;
+pub use super::saga_shared::*;
 use crate::cloud::*;
 use crate::ops::SagaKind;
-use crate::pki::SecretKey;
-use crate::{Error, Result, Store};
-
-pub const CREATE: &str = "cluster.create";
-pub const DELETE: &str = "cluster.delete";
-pub const SCALE: &str = "nodegroup.scale";
-/// Removing workers: not undone (a failure stops as `failed`; a retry carries on).
-pub const SHRINK: &str = "nodegroup.shrink";
-pub const NODE_GROUP_CREATE: &str = "nodegroup.create";
-pub const NODE_GROUP_DELETE: &str = "nodegroup.delete";
-
-/// The metadata key and tag prefix that mark a cluster's resources.
-pub const CLUSTER_KEY: &str = "shipyard-cluster";
-
-/// Each master's etcd volume, GiB: what the create makes, and what quotas and plans
-/// count (the one source of that size).
-pub const ETCD_GIB: u64 = 10;
-
-/// How clusters are laid out on the cloud.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The network servers and load balancer VIPs go on.
-    pub network: String,
-    pub wait: WaitPolicy,
-    /// Seals each cluster CA's private key.
-    pub secret_key: Arc<SecretKey>,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            network: "private".into(),
-            wait: WaitPolicy::default(),
-            // Ephemeral: a server passes the key it keeps (see `pki::SecretKey`).
-            secret_key: Arc::new(SecretKey::generate()),
-        }
-    }
-}
-
-/// The tag every load balancer of the cluster carries.
-pub fn cluster_tag(cluster_id: &str) -> String {
-    format!("{CLUSTER_KEY}={cluster_id}")
-}
-
-pub fn cluster_metadata(cluster_id: &str) -> Metadata {
-    BTreeMap::from([(CLUSTER_KEY.to_string(), cluster_id.to_string())])
-}
-
-pub(crate) fn prefix(cluster_id: &str) -> String {
-    format!("sy-{}", &cluster_id[..cluster_id.len().min(8)])
-}
+use crate::Store;
 
 /// Registers every cluster operation (clusters, node groups, services, volumes) with
 /// an engine builder.
@@ -140,59 +81,4 @@ pub fn kinds(
     ));
     kinds.extend(super::workloads::kinds(store, cloud, settings));
     kinds
-}
-
-/// What a cluster create starts from (also a node group's add, grow and shrink, with
-/// [`NodeGroupParams`]).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct CreateParams {
-    pub cluster_id: String,
-    pub spec: ClusterSpec,
-    pub image: String,
-}
-
-/// What a cluster delete starts from.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct DeleteParams {
-    pub cluster_id: String,
-}
-
-/// What a CA rotation starts from: the image every server boots again.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct RotateParams {
-    pub cluster_id: String,
-    pub image: String,
-}
-
-/// What a node group's add, grow or shrink starts from: the cluster's spec with that
-/// one group (at its new count), the worker indices to add and the names to remove.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct NodeGroupParams {
-    pub cluster_id: String,
-    pub node_group_id: String,
-    pub spec: ClusterSpec,
-    pub image: String,
-    pub add: Vec<u32>,
-    pub remove: Vec<String>,
-    pub target: u32,
-}
-
-/// What a node group's delete starts from: its workers as the cloud had them.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct NodeGroupDeleteParams {
-    pub cluster_id: String,
-    pub node_group_id: String,
-    pub node_group: String,
-    pub remove: Vec<String>,
-}
-
-/// An operation's parameters as the saga reads them.
-pub(super) fn params<T: DeserializeOwned>(spec: &Value) -> Result<T> {
-    serde_json::from_value(spec.clone())
-        .map_err(|e| Error::internal(format!("an operation's parameters do not parse: {e}")))
-}
-
-/// Parameters as the operation stores them.
-pub(super) fn stored<T: Serialize>(params: &T) -> Result<Value> {
-    serde_json::to_value(params).map_err(Error::internal)
 }

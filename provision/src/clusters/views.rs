@@ -7,7 +7,8 @@ use crate::ops::OperationRow;
 use crate::{Result, Store};
 
 use super::lifecycle::cluster_for;
-use super::{saga, Cluster, NodeGroup};
+use super::saga_shared as saga;
+use super::{Cluster, NodeGroup};
 
 /// A server of the cluster as its page shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::super::saga::{cluster_metadata, cluster_tag, Settings};
+use super::super::saga_shared::{cluster_metadata, cluster_tag, Settings};
 use crate::cloud::*;
 use crate::ops::{Step, StepContext, StepError};
 use crate::Store;

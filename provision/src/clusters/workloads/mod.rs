@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::check_dns_label;
-use super::saga::cluster_metadata;
+use super::saga_shared::cluster_metadata;
 use crate::authz::Action;
 use crate::cloud::*;
 use crate::domain::Actor;
@@ -186,7 +186,7 @@ async fn insert_within_quota<'q>(
         .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
     let claim = crate::quotas::Claim {
         flavors: &flavors,
-        etcd_gib: super::saga::ETCD_GIB as i64,
+        etcd_gib: super::saga_shared::ETCD_GIB as i64,
         more,
     };
     crate::quotas::claim_then(store, project_id, &claim, insert)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::super::saga::{cluster_metadata, cluster_tag, prefix, Settings};
+use super::super::saga_shared::{cluster_metadata, cluster_tag, prefix, Settings};
 use super::*;
 use crate::cloud::*;
 use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
