@@ -1,0 +1,65 @@
+//! Helpers shared by this suite's modules: service and volume requests, an ACTIVE
+//! cluster, a step's recorded output.
+
+use provision::clusters;
+use provision::clusters::workloads::{ServicePort, ServiceSpec, VolumeRequest};
+
+use crate::common::*;
+
+pub fn service(name: &str, ports: &[(u16, Option<u16>)]) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        ports: ports
+            .iter()
+            .map(|(port, node_port)| ServicePort {
+                port: *port,
+                node_port: *node_port,
+            })
+            .collect(),
+    }
+}
+
+pub fn volume(name: &str, size_gib: u64, volume_type: Option<&str>) -> VolumeRequest {
+    VolumeRequest {
+        name: name.into(),
+        size_gib,
+        volume_type: volume_type.map(String::from),
+    }
+}
+
+pub async fn active_cluster(e: &Env, name: &str, masters: u32, workers: u32) -> String {
+    let started = clusters::create(
+        &e.store,
+        &e.engine,
+        &e.actor,
+        &e.project,
+        spec(name, masters, workers),
+        &e.flavors,
+    )
+    .await
+    .unwrap();
+    drain(&e.engine).await;
+    let c = e
+        .store
+        .cluster_get(&e.project, &started.cluster.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.status,
+        model::ClusterStatus::Active,
+        "{:?}",
+        c.status_reason
+    );
+    c.id
+}
+
+pub async fn step_output(e: &Env, op: &str, key: &str) -> serde_json::Value {
+    e.store
+        .op_steps(op)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.step == key)
+        .and_then(|s| s.output)
+        .unwrap_or_else(|| panic!("step {key} has no output"))
+}
