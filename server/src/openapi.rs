@@ -18,6 +18,16 @@ pub fn document(generated: utoipa::openapi::OpenApi) -> Value {
     });
     doc["servers"] = json!([{"url": "/"}]);
     doc["security"] = json!([{"bearer": []}, {"session": []}]);
+    // Every route may answer an error in the one `ErrorBody` shape (`views::ApiErrors`);
+    // a response enum names the schema but does not bring it, so it is added here.
+    let mut schemas = vec![(
+        "ErrorBody".to_string(),
+        <crate::views::ErrorBody as utoipa::PartialSchema>::schema(),
+    )];
+    <crate::views::ErrorBody as utoipa::ToSchema>::schemas(&mut schemas);
+    for (name, schema) in schemas {
+        doc["components"]["schemas"][name] = serde_json::to_value(schema).unwrap_or_default();
+    }
     doc["components"]["securitySchemes"] = json!({
         "bearer": {"type": "http", "scheme": "bearer"},
         "session": {"type": "apiKey", "in": "cookie", "name": "shipyard_session"},
@@ -103,6 +113,16 @@ mod tests {
                     }
                 }
             }
+        }
+        // Every reference resolves.
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = &reference[..reference.find('"').unwrap()];
+            let name = target.trim_start_matches("#/components/schemas/");
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "{target} is not in the document"
+            );
         }
         let created = &doc["paths"]["/api/v1/clusters"]["post"]["responses"]["202"];
         assert!(created["links"]["GetCluster"].is_object(), "{created}");
