@@ -1,7 +1,6 @@
 //! How every `/api/v1` error answers: a [`provision::Error`] mapped once to its status
 //! and the one `{"error": …}` body.
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use provision::Error;
@@ -19,18 +18,11 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self.0 {
-            Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
-            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
-            Error::Internal { internal } => {
-                tracing::error!(error = %internal, "api");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        };
+        // The one map from the core's error to a status, shared with the console.
+        let (status, code) = app::error::status_of(&self.0);
+        if let Error::Internal { internal } = &self.0 {
+            tracing::error!(error = %internal, "api");
+        }
         let field = match &self.0 {
             Error::Invalid { field, .. } => *field,
             _ => None,
