@@ -48,9 +48,9 @@ impl ClusterStatus {
 
     /// The status these words name (as stored), any case.
     pub fn parse(s: &str) -> Option<ClusterStatus> {
-        [Self::LIVE.as_slice(), &[ClusterStatus::Deleted]]
-            .concat()
+        Self::LIVE
             .into_iter()
+            .chain([ClusterStatus::Deleted])
             .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
