@@ -19,11 +19,10 @@
 mod control;
 mod engine;
 mod run;
-mod states;
+pub(crate) mod states;
 mod step;
-mod store;
 
+pub use crate::store::{EventRow, NewOperation, OperationRow, StepRow};
 pub use engine::{Backoff, Engine, EngineBuilder, EngineConfig};
 pub use states::{OpState, StepState};
-pub use step::{NewOperation, SagaKind, Step, StepContext, StepDef, StepError};
-pub use store::{EventRow, OperationRow, StepRow};
+pub use step::{SagaKind, Step, StepContext, StepDef, StepError};

@@ -6,9 +6,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::Value;
 
-use super::store::StepChange;
 use super::{Engine, OpState, OperationRow, StepContext, StepDef, StepError, StepRow, StepState};
+use crate::store::StepChange;
 use crate::{Error, Result, Store};
+
+/// A step error as the operation's row records it: its message and whether it is
+/// retryable.
+fn message(error: Option<&StepError>) -> Option<(&str, bool)> {
+    error.map(|e| (e.message.as_str(), e.retryable))
+}
 
 /// One execution of one operation by this worker.
 pub(super) struct Run<'a> {
@@ -40,7 +46,7 @@ impl Run<'_> {
 
     pub(super) async fn set_state(&self, state: OpState, error: Option<&StepError>) -> Result<()> {
         self.store()
-            .op_set_state(&self.op.id, self.owner(), state, error, false)
+            .op_set_state(&self.op.id, self.owner(), state, message(error), false)
             .await
     }
 
@@ -52,7 +58,7 @@ impl Run<'_> {
         )
         .await?;
         self.store()
-            .op_set_state(&self.op.id, self.owner(), state, error, true)
+            .op_set_state(&self.op.id, self.owner(), state, message(error), true)
             .await
     }
 

@@ -142,13 +142,3 @@ pub trait SagaKind: Send + Sync {
         Ok(())
     }
 }
-
-/// What a caller asks for.
-#[derive(Clone, Debug)]
-pub struct NewOperation {
-    pub project_id: String,
-    pub kind: String,
-    pub target_id: String,
-    pub requested_by: String,
-    pub spec: Value,
-}

@@ -22,11 +22,15 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 mod audit;
 mod cache;
 mod logins;
+mod operations;
 mod projects;
 mod readers;
 mod sessions;
 mod settings;
 mod users;
+
+pub(crate) use operations::StepChange;
+pub use operations::{EventRow, NewOperation, OperationRow, StepRow};
 
 #[cfg(test)]
 mod file_tests;

@@ -1,14 +1,26 @@
-//! The operations tables. Writes by a worker are fenced by its lease: a step's state
-//! changes only while the operation's `lease_owner` is that worker, so a worker that
-//! lost its lease (paused, partitioned) cannot overwrite the one that took over.
+//! The SQL of the operations engine ([`crate::ops`]): its tables `operations`,
+//! `operation_steps` and `operation_events`, and the rows read from them. Writes by a
+//! worker are fenced by its lease: a step's state changes only while the operation's
+//! `lease_owner` is that worker, so a worker that lost its lease (paused, partitioned)
+//! cannot overwrite the one that took over.
 
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{NewOperation, OpState, StepError, StepState};
-use crate::store::Backend;
+use super::Backend;
+use crate::ops::states::{OpState, StepState};
 use crate::{now_ms, Error, Result, Store};
+
+/// What a caller asks for.
+#[derive(Clone, Debug)]
+pub struct NewOperation {
+    pub project_id: String,
+    pub kind: String,
+    pub target_id: String,
+    pub requested_by: String,
+    pub spec: Value,
+}
 
 /// An operation as stored.
 #[derive(Clone, Debug)]
@@ -350,14 +362,15 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Moves the operation to `state` (fenced by the lease); a final state also
-    /// releases the lease and stamps `finished_at`.
+    /// Moves the operation to `state` (fenced by the lease), with the step error's
+    /// message and whether it is retryable, if any; a final state also releases the
+    /// lease and stamps `finished_at`.
     pub(crate) async fn op_set_state(
         &self,
         id: &str,
         owner: &str,
         state: OpState,
-        error: Option<&StepError>,
+        error: Option<(&str, bool)>,
         finished: bool,
     ) -> Result<()> {
         let now = now_ms();
@@ -368,8 +381,8 @@ impl Store {
              WHERE id = $7 AND lease_owner = $8",
         )
         .bind(state.as_str())
-        .bind(error.map(|e| e.message.clone()))
-        .bind(error.map(|e| e.retryable as i64))
+        .bind(error.map(|(message, _)| message.to_string()))
+        .bind(error.map(|(_, retryable)| retryable as i64))
         .bind(now)
         .bind(finished.then_some(now))
         .bind(finished as i64)
