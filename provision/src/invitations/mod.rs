@@ -4,8 +4,6 @@
 //! signed in or signed up with that email) and accepts or declines it. An invitation
 //! lasts [`VALIDITY_MS`]; inviting again renews it with the new role.
 
-mod store;
-
 use crate::accounts::audit;
 use crate::authz::{authorize, Action};
 use crate::domain::{Actor, Outcome, Role};

@@ -1,9 +1,11 @@
-//! The SQL of invitations.
+//! The SQL of membership invitations ([`crate::invitations`]): the
+//! `project_invitations` rows, made, renewed, listed, accepted and deleted. Who may
+//! invite and what accepting grants stay in `invitations`.
 
 use sqlx::Row;
 
-use super::Invitation;
 use crate::domain::Role;
+use crate::invitations::Invitation;
 use crate::{Error, Result, Store};
 
 const COLUMNS: &str = "i.project_id, p.name AS project_name, i.email, i.role, i.invited_by, \
