@@ -6,7 +6,6 @@
 //! may be read-only, and cannot mint tokens: only a signed-in session can.
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::domain::{Actor, Credential, NewAudit, Outcome, User};
 use crate::{now_ms, Error, Result, Store};
@@ -102,63 +101,29 @@ pub async fn create(
     let id = crate::new_id();
     let now = now_ms();
     let expires_at = options.lifetime_days.map(|d| now + i64::from(d) * DAY_MS);
-    sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, read_only) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(&id)
-        .bind(&actor.user_id)
-        .bind(name)
-        .bind(digest(&token))
-        .bind(now)
-        .bind(expires_at)
-        .bind(options.read_only as i64)
-        .execute(store.pool())
+    let created = ApiToken {
+        id,
+        name: name.to_string(),
+        created_at: now,
+        last_used_at: None,
+        revoked_at: None,
+        expires_at,
+        read_only: options.read_only,
+    };
+    store
+        .token_insert(&actor.user_id, &created, &digest(&token))
         .await?;
-    audit(store, actor, "token.create", &id).await?;
-    Ok((
-        ApiToken {
-            id,
-            name: name.to_string(),
-            created_at: now,
-            last_used_at: None,
-            revoked_at: None,
-            expires_at,
-            read_only: options.read_only,
-        },
-        token,
-    ))
+    audit(store, actor, "token.create", &created.id).await?;
+    Ok((created, token))
 }
 
 pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<ApiToken>> {
-    let rows = sqlx::query(
-        "SELECT id, name, created_at, last_used_at, revoked_at, expires_at, read_only FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id",
-    )
-    .bind(&actor.user_id)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ApiToken {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-                last_used_at: r.try_get("last_used_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-                expires_at: r.try_get("expires_at")?,
-                read_only: r.try_get::<i64, _>("read_only")? != 0,
-            })
-        })
-        .collect()
+    store.token_list(&actor.user_id).await
 }
 
 /// Revokes one of the actor's own tokens (another user's is "not found").
 pub async fn revoke(store: &Store, actor: &Actor, id: &str) -> Result<()> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(id)
-        .bind(&actor.user_id)
-        .execute(store.pool())
-        .await?
-        .rows_affected();
-    if done == 0 {
+    if !store.token_revoke(&actor.user_id, id, now_ms()).await? {
         return Err(Error::NotFound(format!("No live token {id}.")));
     }
     audit(store, actor, "token.revoke", id).await
@@ -167,14 +132,7 @@ pub async fn revoke(store: &Store, actor: &Actor, id: &str) -> Result<()> {
 /// Revokes every live token of the actor's (after a password change, if they ask);
 /// returns how many.
 pub async fn revoke_all(store: &Store, actor: &Actor) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now_ms())
-    .bind(&actor.user_id)
-    .execute(store.pool())
-    .await?
-    .rows_affected();
+    let done = store.token_revoke_all(&actor.user_id, now_ms()).await?;
     if done > 0 {
         audit(store, actor, "token.revoke_all", &format!("{done} tokens")).await?;
     }
@@ -193,18 +151,10 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Authenticated> {
         return Err(refused());
     }
     let now = now_ms();
-    let row = sqlx::query(
-        "SELECT id, user_id, read_only FROM api_tokens
-         WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
-    )
-    .bind(digest(token))
-    .bind(now)
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or_else(refused)?;
-    let user_id: String = row.try_get("user_id")?;
-    let id: String = row.try_get("id")?;
-    let read_only = row.try_get::<i64, _>("read_only")? != 0;
+    let (id, user_id, read_only) = store
+        .token_find_live(&digest(token), now)
+        .await?
+        .ok_or_else(refused)?;
     let user = store
         .user_by_id(&user_id)
         .await?
@@ -215,11 +165,7 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Authenticated> {
             crate::accounts::MUST_CHANGE_PASSWORD.into(),
         ));
     }
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&id)
-        .execute(store.pool())
-        .await?;
+    store.token_touch(&id, now).await?;
     Ok(Authenticated {
         user,
         credential: Credential::Token { id, read_only },

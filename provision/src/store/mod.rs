@@ -28,6 +28,7 @@ mod projects;
 mod readers;
 mod sessions;
 mod settings;
+mod tokens;
 mod users;
 
 pub(crate) use operations::StepChange;
