@@ -1,14 +1,12 @@
 //! A cluster's certificate authority: its rows (one per generation), made, rotated and
 //! removed, and the active one opened to sign.
 
+use super::{at, pki_err, random_serial, SecretKey, BACKDATE_SECS, CA_DAYS};
+use crate::{now_ms, Error, Result, Store};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
-use sqlx::Row;
-
-use super::{at, pki_err, random_serial, SecretKey, BACKDATE_SECS, CA_DAYS};
-use crate::{now_ms, Error, Result, Store};
 
 /// A cluster's CA as stored (the certificate, not the key).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,39 +42,15 @@ fn ca_params(common_name: &str, not_before: i64, not_after: i64) -> Result<Certi
     Ok(p)
 }
 
-fn ca_row(r: &sqlx::any::AnyRow) -> Result<CaInfo> {
-    Ok(CaInfo {
-        cluster_id: r.try_get("cluster_id")?,
-        generation: r.try_get("generation")?,
-        common_name: r.try_get("common_name")?,
-        cert_pem: r.try_get("cert_pem")?,
-        created_at: r.try_get("created_at")?,
-        not_after: r.try_get("not_after")?,
-    })
-}
-
-const CA_COLUMNS: &str = "cluster_id, generation, common_name, cert_pem, created_at, not_after";
-
 /// The cluster's active CA, if it has one.
 pub async fn ca_get(store: &Store, cluster_id: &str) -> Result<Option<CaInfo>> {
-    let row = sqlx::query(&format!(
-        "SELECT {CA_COLUMNS} FROM cluster_cas WHERE cluster_id = $1 AND retired_at IS NULL"
-    ))
-    .bind(cluster_id)
-    .fetch_optional(store.pool())
-    .await?;
-    row.as_ref().map(ca_row).transpose()
+    store.ca_get(cluster_id).await
 }
 
 /// Makes the next CA generation (1 for a new cluster), retiring the active one.
 async fn ca_make(store: &Store, key: &SecretKey, cluster_id: &str) -> Result<CaInfo> {
     let now = now_ms();
-    let last: Option<i64> =
-        sqlx::query("SELECT MAX(generation) AS g FROM cluster_cas WHERE cluster_id = $1")
-            .bind(cluster_id)
-            .fetch_one(store.pool())
-            .await?
-            .try_get("g")?;
+    let last = store.ca_last_generation(cluster_id).await?;
     let generation = last.unwrap_or(0) + 1;
     let common_name = format!(
         "shipyard-{}-ca-{generation}",
@@ -92,42 +66,16 @@ async fn ca_make(store: &Store, key: &SecretKey, cluster_id: &str) -> Result<CaI
         ca_key.serialize_pem().as_bytes(),
         &aad(cluster_id, generation),
     );
-    let mut tx = store.pool().begin().await?;
-    sqlx::query(
-        "UPDATE cluster_cas SET retired_at = $1 WHERE cluster_id = $2 AND retired_at IS NULL",
-    )
-    .bind(now)
-    .bind(cluster_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO cluster_cas (cluster_id, generation, common_name, cert_pem, key_sealed, created_at, not_after) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(cluster_id)
-    .bind(generation)
-    .bind(&common_name)
-    .bind(cert.pem())
-    .bind(&sealed)
-    .bind(now)
-    .bind(not_after)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            Error::Conflict("The cluster's CA changed meanwhile; try again.".into())
-        }
-        _ => Error::from(e),
-    })?;
-    tx.commit().await?;
-    Ok(CaInfo {
+    let ca = CaInfo {
         cluster_id: cluster_id.to_string(),
         generation,
         common_name,
         cert_pem: cert.pem(),
         created_at: now,
         not_after,
-    })
+    };
+    store.ca_replace(&ca, &sealed).await?;
+    Ok(ca)
 }
 
 /// The cluster's CA, made if it has none yet (idempotent: a saga step may run twice,
@@ -148,15 +96,7 @@ pub async fn ca_create(store: &Store, key: &SecretKey, cluster_id: &str) -> Resu
 /// Removes every CA of the cluster and the record of its kubeconfigs (a create that
 /// unwinds leaves nothing).
 pub async fn ca_remove(store: &Store, cluster_id: &str) -> Result<()> {
-    let mut tx = store.pool().begin().await?;
-    for table in ["kubeconfigs_issued", "cluster_cas"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE cluster_id = $1"))
-            .bind(cluster_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    store.ca_remove(cluster_id).await
 }
 
 /// What a rotation did.
@@ -174,16 +114,11 @@ pub async fn ca_rotate(store: &Store, key: &SecretKey, cluster_id: &str) -> Resu
     let old = ca_get(store, cluster_id).await?;
     let ca = ca_make(store, key, cluster_id).await?;
     let invalidated = match &old {
-        Some(old) => sqlx::query(
-            "SELECT COUNT(*) AS n FROM kubeconfigs_issued \
-             WHERE cluster_id = $1 AND ca_generation = $2 AND not_after > $3",
-        )
-        .bind(cluster_id)
-        .bind(old.generation)
-        .bind(now_ms())
-        .fetch_one(store.pool())
-        .await?
-        .try_get("n")?,
+        Some(old) => {
+            store
+                .kubeconfig_count_valid(cluster_id, old.generation, now_ms())
+                .await?
+        }
         None => 0,
     };
     Ok(Rotation {
@@ -199,15 +134,7 @@ pub(super) async fn issuer(
     key: &SecretKey,
     cluster_id: &str,
 ) -> Result<(CaInfo, Issuer<'static, KeyPair>)> {
-    let row = sqlx::query(&format!(
-        "SELECT {CA_COLUMNS}, key_sealed FROM cluster_cas WHERE cluster_id = $1 AND retired_at IS NULL"
-    ))
-    .bind(cluster_id)
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or_else(|| Error::Conflict("The cluster has no certificate authority yet.".into()))?;
-    let ca = ca_row(&row)?;
-    let sealed: String = row.try_get("key_sealed")?;
+    let (ca, sealed) = store.ca_get_sealed(cluster_id).await?;
     let pem = key.open(&sealed, &aad(cluster_id, ca.generation))?;
     let pem = String::from_utf8(pem).map_err(Error::internal)?;
     let ca_key = KeyPair::from_pem(&pem).map_err(pki_err)?;

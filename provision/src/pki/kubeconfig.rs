@@ -4,7 +4,6 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use rcgen::ExtendedKeyUsagePurpose;
-use sqlx::Row;
 
 use super::ca::{ca_get, issuer};
 use super::certs::leaf;
@@ -104,20 +103,21 @@ pub async fn issue_kubeconfig(
         "preferences": {},
     });
     let yaml = serde_yaml::to_string(&doc).map_err(Error::internal)?;
-    sqlx::query(
-        "INSERT INTO kubeconfigs_issued (serial, cluster_id, ca_generation, user_id, subject, groups, issued_at, not_after) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&client.serial)
-    .bind(req.cluster_id)
-    .bind(ca.generation)
-    .bind(req.user_id)
-    .bind(req.user)
-    .bind(req.group)
-    .bind(now_ms())
-    .bind(client.not_after)
-    .execute(store.pool())
-    .await?;
+    store
+        .kubeconfig_record(
+            req.cluster_id,
+            &IssuedKubeconfig {
+                serial: client.serial.clone(),
+                user_id: req.user_id.to_string(),
+                subject: req.user.to_string(),
+                groups: req.group.to_string(),
+                issued_at: now_ms(),
+                not_after: client.not_after,
+                ca_generation: ca.generation,
+                current: true,
+            },
+        )
+        .await?;
     Ok(Kubeconfig {
         yaml,
         serial: client.serial,
@@ -148,29 +148,7 @@ pub async fn kubeconfigs_list(
     user_id: Option<&str>,
 ) -> Result<Vec<IssuedKubeconfig>> {
     let active = ca_get(store, cluster_id).await?.map(|c| c.generation);
-    let rows = sqlx::query(
-        "SELECT serial, user_id, subject, groups, issued_at, not_after, ca_generation FROM kubeconfigs_issued \
-         WHERE cluster_id = $1 AND ($2 = '' OR user_id = $2) ORDER BY issued_at DESC, serial LIMIT 200",
-    )
-    .bind(cluster_id)
-    .bind(user_id.unwrap_or(""))
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let generation: i64 = r.try_get("ca_generation")?;
-            Ok(IssuedKubeconfig {
-                serial: r.try_get("serial")?,
-                user_id: r.try_get("user_id")?,
-                subject: r.try_get("subject")?,
-                groups: r.try_get("groups")?,
-                issued_at: r.try_get("issued_at")?,
-                not_after: r.try_get("not_after")?,
-                ca_generation: generation,
-                current: Some(generation) == active,
-            })
-        })
-        .collect()
+    store.kubeconfig_list(cluster_id, user_id, active).await
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod cache;
 mod invitations;
 mod logins;
 mod operations;
+mod pki;
 mod projects;
 mod readers;
 mod sessions;
