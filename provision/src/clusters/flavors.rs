@@ -4,13 +4,11 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
-use sqlx::Row;
-
 use crate::accounts::{audit, require_admin};
 use crate::cloud::{Cloud, Flavor};
 use crate::domain::{Actor, Outcome};
 use crate::{now_ms, Error, Result, Store};
+use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -23,12 +21,7 @@ pub struct FlavorOffer {
 
 /// The names an admin has disabled.
 pub async fn disabled(store: &Store) -> Result<HashSet<String>> {
-    let rows = sqlx::query("SELECT name FROM flavor_offers WHERE enabled = 0")
-        .fetch_all(store.pool())
-        .await?;
-    rows.iter()
-        .map(|r| Ok(r.try_get::<String, _>("name")?))
-        .collect()
+    store.flavor_disabled().await
 }
 
 /// Every flavor of the cloud, each with whether it is on offer.
@@ -73,16 +66,7 @@ pub async fn set(
             "The cloud has no flavor named '{name}'."
         )));
     }
-    // An upsert: two admins changing the same flavor at once both succeed (last wins).
-    sqlx::query(
-        "INSERT INTO flavor_offers (name, enabled, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-    )
-    .bind(name)
-    .bind(enabled as i64)
-    .bind(now_ms())
-    .execute(store.pool())
-    .await?;
+    store.flavor_set(name, enabled, now_ms()).await?;
     audit(
         store,
         actor,

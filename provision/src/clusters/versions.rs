@@ -2,13 +2,11 @@
 //! disabled version takes no new clusters; clusters already on it keep working (their
 //! node groups still scale, from the same image).
 
-use serde::Serialize;
-use sqlx::Row;
-
 use super::ClusterSpec;
 use crate::accounts::{audit, require_admin};
 use crate::domain::{Actor, Outcome};
 use crate::{now_ms, Error, Result, Store};
+use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -32,19 +30,7 @@ pub fn parse(version: &str) -> Option<(u32, u32, u32)> {
 
 /// Every version (or only the enabled ones), oldest first.
 pub async fn list(store: &Store, include_disabled: bool) -> Result<Vec<KubeVersion>> {
-    let rows = sqlx::query("SELECT version, image, enabled FROM kubernetes_versions")
-        .fetch_all(store.pool())
-        .await?;
-    let mut out = rows
-        .iter()
-        .map(|r| {
-            Ok(KubeVersion {
-                version: r.try_get("version")?,
-                image: r.try_get("image")?,
-                enabled: r.try_get::<i64, _>("enabled")? != 0,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut out = store.version_list().await?;
     out.retain(|v| include_disabled || v.enabled);
     out.sort_by_key(|v| parse(&v.version).unwrap_or_default());
     Ok(out)
@@ -52,13 +38,7 @@ pub async fn list(store: &Store, include_disabled: bool) -> Result<Vec<KubeVersi
 
 /// The image a version boots from, enabled or not (existing clusters keep theirs).
 pub async fn image_of(store: &Store, version: &str) -> Result<String> {
-    sqlx::query("SELECT image FROM kubernetes_versions WHERE version = $1")
-        .bind(version)
-        .fetch_optional(store.pool())
-        .await?
-        .map(|r| r.try_get("image"))
-        .transpose()?
-        .ok_or_else(|| Error::Conflict(format!("Kubernetes {version} is no longer known.")))
+    store.version_image(version).await
 }
 
 /// Fills in the newest enabled version when none was asked for, checks the one asked
@@ -134,22 +114,20 @@ pub async fn set(
             ))
         }
         (None, Some(i)) => {
-            sqlx::query("INSERT INTO kubernetes_versions (version, image, enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
-                .bind(version)
-                .bind(i)
-                .bind(enabled as i64)
-                .bind(now)
-                .execute(store.pool())
-                .await?;
+            let new = KubeVersion {
+                version: version.to_string(),
+                image: i.to_string(),
+                enabled,
+            };
+            store.version_insert(&new, now).await?;
         }
         (Some(old), i) => {
-            sqlx::query("UPDATE kubernetes_versions SET image = $1, enabled = $2, updated_at = $3 WHERE version = $4")
-                .bind(i.unwrap_or(&old.image))
-                .bind(enabled as i64)
-                .bind(now)
-                .bind(version)
-                .execute(store.pool())
-                .await?;
+            let changed = KubeVersion {
+                version: version.to_string(),
+                image: i.unwrap_or(&old.image).to_string(),
+                enabled,
+            };
+            store.version_update(&changed, now).await?;
         }
     }
     audit(

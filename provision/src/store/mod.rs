@@ -21,6 +21,7 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 
 mod audit;
 mod cache;
+mod catalog;
 mod invitations;
 mod logins;
 mod operations;
