@@ -2,8 +2,6 @@
 //! day's operations, the cloud's own capacity figures, and every project's clusters.
 //! Admins only.
 
-use sqlx::Row;
-
 use crate::accounts::require_admin;
 use crate::cloud::{Cloud, HostUsage};
 use crate::clusters::Cluster;
@@ -32,23 +30,8 @@ pub struct Overview {
 
 pub async fn overview(store: &Store, actor: &Actor) -> Result<Overview> {
     require_admin(actor)?;
-    let by_status = sqlx::query(
-        "SELECT status, COUNT(*) AS n FROM clusters WHERE deleted_at IS NULL GROUP BY status ORDER BY status",
-    )
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
-    .collect::<Result<Vec<_>>>()?;
-    let ops = sqlx::query(
-        "SELECT state, COUNT(*) AS n FROM operations WHERE finished_at >= $1 GROUP BY state ORDER BY state",
-    )
-    .bind(now_ms() - 86_400_000)
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
-    .collect::<Result<Vec<_>>>()?;
+    let by_status = store.cluster_count_by_status().await?;
+    let ops = store.op_count_by_state_since(now_ms() - 86_400_000).await?;
     Ok(Overview {
         clusters_by_status: by_status,
         operations_24h: ops,
@@ -81,17 +64,10 @@ pub async fn capacity(cloud: &dyn Cloud, actor: &Actor) -> Result<Capacity> {
 /// Every project's live clusters, newest first, with the project's name.
 pub async fn clusters(store: &Store, actor: &Actor, limit: i64) -> Result<Vec<(Cluster, String)>> {
     require_admin(actor)?;
-    let rows = sqlx::query(
-        "SELECT c.id, p.name AS project FROM clusters c JOIN projects p ON p.id = c.project_id \
-         WHERE c.deleted_at IS NULL ORDER BY c.created_at DESC, c.id LIMIT $1",
-    )
-    .bind(limit.clamp(1, 1000))
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store.cluster_list_all(limit.clamp(1, 1000)).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let id: String = r.try_get("id")?;
-        out.push((store.cluster_by_id(&id).await?, r.try_get("project")?));
+    for (id, project) in rows {
+        out.push((store.cluster_by_id(&id).await?, project));
     }
     Ok(out)
 }
@@ -116,26 +92,16 @@ pub async fn project_quotas(
     limit: i64,
 ) -> Result<Vec<ProjectQuota>> {
     require_admin(actor)?;
-    let rows = sqlx::query(&format!(
-        "SELECT p.id, p.name, u.email, {} FROM projects p \
-         LEFT JOIN users u ON u.id = p.personal_of \
-         LEFT JOIN project_quotas q ON q.project_id = p.id \
-         ORDER BY p.created_at, p.id LIMIT $1",
-        crate::quotas::QUOTA_COLUMNS
-    ))
-    .bind(limit.clamp(1, 1000))
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store.project_list_with_quota(limit.clamp(1, 1000)).await?;
     let etcd = crate::clusters::saga::ETCD_GIB as i64;
     let mut usage = crate::quotas::usage_by_project(store, None, flavors, etcd).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let id: String = r.try_get("id")?;
+    for (id, name, personal_of, quota) in rows {
         out.push(ProjectQuota {
-            quota: crate::quotas::from_row(&r)?,
+            quota,
             usage: usage.remove(&id).unwrap_or_default(),
-            name: r.try_get("name")?,
-            personal_of: r.try_get("email")?,
+            name,
+            personal_of,
             project_id: id,
         });
     }
@@ -180,18 +146,7 @@ pub async fn audit_choices(
     limit: i64,
 ) -> Result<(Vec<(String, String)>, Vec<String>)> {
     require_admin(actor)?;
-    let projects = sqlx::query("SELECT id, name FROM projects ORDER BY created_at, id LIMIT $1")
-        .bind(limit.clamp(1, 5000))
-        .fetch_all(store.pool())
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
-        .collect::<Result<Vec<_>>>()?;
-    let actions = sqlx::query("SELECT DISTINCT action FROM audit_log ORDER BY action")
-        .fetch_all(store.pool())
-        .await?
-        .iter()
-        .map(|r| Ok(r.try_get("action")?))
-        .collect::<Result<Vec<_>>>()?;
+    let projects = store.project_names(limit.clamp(1, 5000)).await?;
+    let actions = store.audit_actions().await?;
     Ok((projects, actions))
 }

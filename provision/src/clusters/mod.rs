@@ -1,8 +1,8 @@
-//! Clusters and node groups: what a user asks for ([`spec`]), how it is stored, what a
-//! change would do ([`plan`]), the core's rules for each change ([`lifecycle`],
-//! [`node_groups`]), what the pages show ([`views`]) and the operations that make it
-//! real in the cloud (one saga per file: [`create`], [`delete`], [`node_group_sagas`],
-//! [`rotate`], sharing [`saga`]).
+//! Clusters and node groups: what a user asks for ([`spec`]), what a change would do
+//! ([`plan`]), the core's rules for each change ([`lifecycle`], [`node_groups`]), what
+//! the pages show ([`views`]) and the operations that make it real in the cloud (one
+//! saga per file: [`create`], [`delete`], [`node_group_sagas`], [`rotate`], sharing
+//! [`saga`]). How they are stored is in [`crate::store`].
 
 pub mod access;
 pub mod bootstrap;
@@ -18,12 +18,12 @@ pub mod plan;
 pub mod rotate;
 pub mod saga;
 mod saga_shared;
-mod spec;
-mod store;
+pub(crate) mod spec;
 pub mod versions;
 mod views;
 pub mod workloads;
 
+pub use crate::store::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
 pub use lifecycle::{
     cluster_for, create, delete, kubeconfig, prepare, rotate_ca, search_in, Started,
 };
@@ -34,7 +34,6 @@ pub use node_groups::{
 pub use spec::{
     check_dns_label, ApiEndpoint, ClusterSpec, NodeGroupChange, NodeGroupSpec, MAX_NODES,
 };
-pub use store::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
 pub use views::{
     groups, view, workloads, ClusterView, LoadBalancerView, NodeView, VolumeView, WorkloadsView,
 };

@@ -19,20 +19,26 @@ use crate::{Error, Result};
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+mod admin;
 mod audit;
 mod cache;
 mod catalog;
+mod clusters;
 mod invitations;
 mod logins;
 mod operations;
 mod pki;
 mod projects;
+mod quotas;
 mod readers;
 mod sessions;
 mod settings;
 mod tokens;
 mod users;
+mod workloads;
 
+pub use admin::ProjectQuotaRow;
+pub use clusters::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
 pub(crate) use operations::StepChange;
 pub use operations::{EventRow, NewOperation, OperationRow, StepRow};
 

@@ -6,7 +6,6 @@
 
 mod members;
 mod sagas;
-mod store;
 
 pub use members::SyncServiceMembers;
 pub use sagas::kinds;
@@ -21,7 +20,6 @@ use crate::cloud::*;
 use crate::domain::Actor;
 use crate::ops::{Engine, NewOperation, OperationRow};
 use crate::{now_ms, Error, Result, Store};
-use store::unique_violation;
 
 pub const SERVICE_CREATE: &str = "service.create";
 pub const SERVICE_DELETE: &str = "service.delete";
@@ -170,28 +168,22 @@ async fn mutable_cluster(store: &Store, actor: &Actor, cluster_id: &str) -> Resu
     Ok(cluster)
 }
 
-/// Inserts a service or volume row (`insert`) in one transaction with claiming `more`
-/// from the project's quota: parallel requests see each other's claims.
-async fn insert_within_quota<'q>(
-    store: &Store,
-    cloud: &dyn Cloud,
-    project_id: &str,
-    more: crate::quotas::Usage,
-    insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    what: &str,
-) -> Result<()> {
-    let flavors = cloud
+/// The cloud's flavors: they turn the project's recorded clusters into quota usage.
+async fn flavors(cloud: &dyn Cloud) -> Result<Vec<Flavor>> {
+    cloud
         .flavor_list()
         .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
-    let claim = crate::quotas::Claim {
-        flavors: &flavors,
+        .map_err(|e| Error::internal(format!("listing flavors: {e}")))
+}
+
+/// What a new service or volume asks of the project's quota: `more`. The row is
+/// inserted in one transaction with the claim: parallel requests see each other's.
+fn claim(flavors: &[Flavor], more: crate::quotas::Usage) -> crate::quotas::Claim<'_> {
+    crate::quotas::Claim {
+        flavors,
         etcd_gib: super::saga_shared::ETCD_GIB as i64,
         more,
-    };
-    crate::quotas::claim_then(store, project_id, &claim, insert)
-        .await?
-        .map_err(|e| unique_violation(e, what))
+    }
 }
 
 /// Submits the operation that makes the row `id` of `table` real; when it is refused
@@ -206,10 +198,7 @@ async fn submit_or_forget(
     match engine.submit(new).await {
         Ok(op) => Ok(op),
         Err(e) => {
-            sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
-                .bind(id)
-                .execute(store.pool())
-                .await?;
+            store.workload_forget(table, id).await?;
             Err(e)
         }
     }
@@ -263,31 +252,25 @@ pub async fn service_create(
         })
         .collect();
     let id = crate::new_id();
-    let now = now_ms();
-    let ports = serde_json::to_string(&spec.ports).map_err(Error::internal)?;
-    let insert = sqlx::query(
-        "INSERT INTO cluster_services (id, cluster_id, name, ports, status, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'CREATING', $5, $6, $6)",
-    )
-    .bind(&id)
-    .bind(cluster_id)
-    .bind(&spec.name)
-    .bind(&ports)
-    .bind(&actor.user_id)
-    .bind(now);
+    let row = Service {
+        id: id.clone(),
+        cluster_id: cluster_id.to_string(),
+        name: spec.name.clone(),
+        ports: spec.ports.clone(),
+        status: "CREATING".into(),
+        status_reason: None,
+        vip: None,
+        created_by: actor.user_id.clone(),
+        created_at: now_ms(),
+    };
     let one_balancer = crate::quotas::Usage {
         load_balancers: 1,
         ..Default::default()
     };
-    insert_within_quota(
-        store,
-        cloud,
-        &cluster.project_id,
-        one_balancer,
-        insert,
-        "service",
-    )
-    .await?;
+    let flavors = flavors(cloud).await?;
+    store
+        .service_insert_within_quota(&cluster.project_id, &row, &claim(&flavors, one_balancer))
+        .await?;
     let op = submit_or_forget(
         store,
         engine,
@@ -376,23 +359,26 @@ pub async fn volume_create(
     req.validate()?;
     let cluster = mutable_cluster(store, actor, cluster_id).await?;
     let id = crate::new_id();
-    let now = now_ms();
-    let insert = sqlx::query(
-        "INSERT INTO cluster_volumes (id, cluster_id, name, size_gib, volume_type, status, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'CREATING', $6, $7, $7)",
-    )
-    .bind(&id)
-    .bind(cluster_id)
-    .bind(&req.name)
-    .bind(req.size_gib as i64)
-    .bind(&req.volume_type)
-    .bind(&actor.user_id)
-    .bind(now);
+    let row = PersistentVolume {
+        id: id.clone(),
+        cluster_id: cluster_id.to_string(),
+        name: req.name.clone(),
+        size_gib: req.size_gib as i64,
+        volume_type: req.volume_type.clone(),
+        status: "CREATING".into(),
+        status_reason: None,
+        volume_id: None,
+        created_by: actor.user_id.clone(),
+        created_at: now_ms(),
+    };
     let size = crate::quotas::Usage {
         volume_gib: req.size_gib as i64,
         ..Default::default()
     };
-    insert_within_quota(store, cloud, &cluster.project_id, size, insert, "volume").await?;
+    let flavors = flavors(cloud).await?;
+    store
+        .volume_insert_within_quota(&cluster.project_id, &row, &claim(&flavors, size))
+        .await?;
     let op = submit_or_forget(
         store,
         engine,

@@ -1,11 +1,15 @@
-//! The clusters and node_groups tables.
+//! The SQL of clusters ([`crate::clusters`]): the `clusters` and `node_groups`
+//! tables, the rows read from them, and the inserts and scale-ups that claim from the
+//! project's quota in the same transaction. What a change may do stays in `clusters`.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use model::ClusterStatus;
 
-use super::{ClusterSpec, NodeGroupSpec};
+use super::quotas::claim_in_txn;
+use crate::clusters::spec::{ClusterSpec, NodeGroupSpec};
+use crate::quotas::Claim;
 use crate::{now_ms, Error, Result, Store};
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -84,14 +88,15 @@ impl Store {
             .await
     }
 
-    /// [`Store::cluster_insert`] after [`crate::quotas::claim_in_txn`] in the same
-    /// transaction: the quota check and the insert are one step.
+    /// [`Store::cluster_insert`] after claiming from the project's quota (see
+    /// [`crate::quotas::Claim`]) in the same transaction: the quota check and the
+    /// insert are one step.
     pub async fn cluster_insert_within_quota(
         &self,
         project_id: &str,
         user_id: &str,
         spec: &ClusterSpec,
-        claim: &crate::quotas::Claim<'_>,
+        claim: &Claim<'_>,
     ) -> Result<Cluster> {
         self.cluster_insert_claimed(project_id, user_id, spec, Some(claim))
             .await
@@ -102,7 +107,7 @@ impl Store {
         project_id: &str,
         user_id: &str,
         spec: &ClusterSpec,
-        claim: Option<&crate::quotas::Claim<'_>>,
+        claim: Option<&Claim<'_>>,
     ) -> Result<Cluster> {
         let now = now_ms();
         let id = crate::new_id();
@@ -124,7 +129,7 @@ impl Store {
         }
         let mut tx = self.pool().begin().await?;
         if let Some(c) = claim {
-            crate::quotas::claim_in_txn(&mut tx, project_id, c).await?;
+            claim_in_txn(&mut tx, project_id, c).await?;
         }
         sqlx::query(
             "INSERT INTO clusters (id, project_id, name, status, kubernetes_version, master_count, master_flavor, pod_cidr, service_cidr, api_endpoint, created_by, created_at, updated_at)
@@ -158,10 +163,10 @@ impl Store {
         project_id: &str,
         cluster_id: &str,
         ng: &NodeGroupSpec,
-        claim: &crate::quotas::Claim<'_>,
+        claim: &Claim<'_>,
     ) -> Result<NodeGroup> {
         let mut tx = self.pool().begin().await?;
-        crate::quotas::claim_in_txn(&mut tx, project_id, claim).await?;
+        claim_in_txn(&mut tx, project_id, claim).await?;
         node_group_insert(&mut tx, cluster_id, ng, now_ms())
             .await
             .map_err(|_| {
@@ -311,10 +316,10 @@ impl Store {
         project_id: &str,
         id: &str,
         target: i64,
-        claim: &crate::quotas::Claim<'_>,
+        claim: &Claim<'_>,
     ) -> Result<Option<i64>> {
         let mut tx = self.pool().begin().await?;
-        crate::quotas::claim_in_txn(&mut tx, project_id, claim).await?;
+        claim_in_txn(&mut tx, project_id, claim).await?;
         let before: Option<i64> =
             sqlx::query_scalar("SELECT claimed_count FROM node_groups WHERE id = $1")
                 .bind(id)

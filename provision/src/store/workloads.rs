@@ -1,9 +1,14 @@
-//! Services and persistent volumes as the database holds them.
+//! The SQL of a cluster's workloads ([`crate::clusters::workloads`]): services and
+//! persistent volumes as the `cluster_services` and `cluster_volumes` tables hold
+//! them, inserted in one transaction with their quota claim. Validation, node ports
+//! and the operations that make them real stay in `workloads`.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::*;
+use super::quotas::claim_then;
+use crate::clusters::workloads::{PersistentVolume, Service};
+use crate::quotas::Claim;
 use crate::{now_ms, Error, Result, Store};
 
 fn service_row(r: &AnyRow) -> Result<Service> {
@@ -40,7 +45,7 @@ const SERVICE_COLUMNS: &str =
     "id, cluster_id, name, ports, status, status_reason, vip, created_by, created_at";
 const VOLUME_COLUMNS: &str = "id, cluster_id, name, size_gib, volume_type, status, status_reason, volume_id, created_by, created_at";
 
-pub(super) fn unique_violation(e: sqlx::Error, what: &str) -> Error {
+fn unique_violation(e: sqlx::Error, what: &str) -> Error {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => Error::invalid(
             "name",
@@ -51,6 +56,66 @@ pub(super) fn unique_violation(e: sqlx::Error, what: &str) -> Error {
 }
 
 impl Store {
+    /// Records a new service (CREATING) in one transaction with claiming `claim` from
+    /// the project's quota: parallel requests see each other's claims. A service of
+    /// the same name in the cluster is refused.
+    pub(crate) async fn service_insert_within_quota(
+        &self,
+        project_id: &str,
+        service: &Service,
+        claim: &Claim<'_>,
+    ) -> Result<()> {
+        let ports = serde_json::to_string(&service.ports).map_err(Error::internal)?;
+        let insert = sqlx::query(
+            "INSERT INTO cluster_services (id, cluster_id, name, ports, status, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'CREATING', $5, $6, $6)",
+        )
+        .bind(&service.id)
+        .bind(&service.cluster_id)
+        .bind(&service.name)
+        .bind(&ports)
+        .bind(&service.created_by)
+        .bind(service.created_at);
+        claim_then(self, project_id, claim, insert)
+            .await?
+            .map_err(|e| unique_violation(e, "service"))
+    }
+
+    /// Records a new persistent volume (CREATING) in one transaction with claiming
+    /// `claim` from the project's quota; a volume of the same name in the cluster is
+    /// refused.
+    pub(crate) async fn volume_insert_within_quota(
+        &self,
+        project_id: &str,
+        volume: &PersistentVolume,
+        claim: &Claim<'_>,
+    ) -> Result<()> {
+        let insert = sqlx::query(
+            "INSERT INTO cluster_volumes (id, cluster_id, name, size_gib, volume_type, status, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'CREATING', $6, $7, $7)",
+        )
+        .bind(&volume.id)
+        .bind(&volume.cluster_id)
+        .bind(&volume.name)
+        .bind(volume.size_gib)
+        .bind(&volume.volume_type)
+        .bind(&volume.created_by)
+        .bind(volume.created_at);
+        claim_then(self, project_id, claim, insert)
+            .await?
+            .map_err(|e| unique_violation(e, "volume"))
+    }
+
+    /// Deletes the row `id` of `table` (`cluster_services` or `cluster_volumes`)
+    /// outright: its operation was never started.
+    pub(crate) async fn workload_forget(&self, table: &str, id: &str) -> Result<()> {
+        sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The cluster's live services, oldest first.
     pub async fn services_of(&self, cluster_id: &str) -> Result<Vec<Service>> {
         let rows = sqlx::query(&format!(
