@@ -1,6 +1,12 @@
 //! The store: one SQL dialect subset that runs on SQLite (embedded default) and
 //! PostgreSQL (shared by replicas), through sqlx's `Any` driver.
 //!
+//! All the SQL of the core lives here, one file per area (accounts and sessions,
+//! projects, clusters, workloads, operations, quotas, tokens, certificates, the
+//! catalog of flavors and versions, the admin dashboard's reads); the modules above
+//! keep their rules and call these methods, and none of them writes a query. A method
+//! that takes several statements in one transaction keeps them together here.
+//!
 //! Queries use `$N` placeholders, which both backends accept; times are Unix
 //! milliseconds and flags are 0/1 integers so that rows decode the same on both.
 //! Functions are named resource first (`user_create`, `member_list`).
