@@ -43,7 +43,6 @@ mod tokens;
 mod users;
 mod workloads;
 
-pub use admin::ProjectQuotaRow;
 pub use clusters::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
 pub(crate) use operations::StepChange;
 pub use operations::{EventRow, NewOperation, OperationRow, StepRow};
