@@ -49,6 +49,6 @@ pub async fn current_membership(
 pub async fn current_project(
     actor: &provision::domain::Actor,
     session: &tower_sessions::Session,
-) -> Result<String, AppError> {
-    Ok(current_membership(actor, session).await?.project.id)
+) -> Result<model::ProjectId, AppError> {
+    Ok(current_membership(actor, session).await?.project.id.into())
 }

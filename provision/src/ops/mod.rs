@@ -25,5 +25,5 @@ mod store;
 
 pub use engine::{Backoff, Engine, EngineBuilder, EngineConfig};
 pub use states::{OpState, StepState};
-pub use step::{NewOperation, SagaKind, Step, StepContext, StepDef, StepError};
+pub use step::{record, recorded, NewOperation, SagaKind, Step, StepContext, StepDef, StepError};
 pub use store::{EventRow, OperationRow, StepRow};
