@@ -52,7 +52,7 @@ pub async fn get_create_options() -> Result<CreateOptions, AppError> {
         require_actor().await?;
         let st = state()?;
         let versions = provision::clusters::versions::list(&st.store, false).await?;
-        let flavors = lookup::flavors(&st).await?;
+        let flavors = st.flavors().await?;
         let offers = provision::clusters::flavors::list(&st.store, &flavors).await?;
         Ok(CreateOptions {
             versions: versions.into_iter().rev().map(|v| v.version).collect(),

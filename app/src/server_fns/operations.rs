@@ -12,22 +12,9 @@ use crate::error::AppError;
 pub async fn get_operation(id: OperationId) -> Result<OperationDetail, AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
-        use provision::authz::{authorize, Action};
         let (actor, _, _) = require_actor().await?;
-        let st = state()?;
-        let op = st.operation(&actor, &id).await?;
-        let can_act = authorize(&st.store, &actor, &op.project_id, Action::Mutate)
-            .await
-            .is_ok();
-        let steps = st.store.op_steps(&op.id).await?;
-        let events = st.store.op_events(&op.id).await?;
-        Ok(convert::operation_detail(
-            &op,
-            steps,
-            events,
-            can_act,
-            actor.is_admin,
-        ))
+        let record = state()?.operation_record(&actor, &id).await?;
+        Ok(convert::operation_detail(record, actor.is_admin))
     })
     .await
 }

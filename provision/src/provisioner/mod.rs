@@ -8,6 +8,7 @@ pub mod admin;
 mod clusters;
 mod node_groups;
 mod operations;
+pub use operations::OperationRecord;
 mod workloads;
 
 use std::future::Future;

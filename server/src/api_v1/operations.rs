@@ -24,13 +24,11 @@ pub(super) async fn operation_show(
     caller: Caller,
     Path(id): Path<OperationId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let op = state.core.operation(&caller.actor, &id).await?;
-    let steps = state.core.store.op_steps(&id).await?;
-    let events = state.core.store.op_events(&id).await?;
+    let record = state.core.operation_record(&caller.actor, &id).await?;
     let operation = OperationDetail {
-        operation: (&op).into(),
-        steps: steps.into_iter().map(StepView::from).collect(),
-        events: events.into_iter().map(EventView::from).collect(),
+        operation: (&record.operation).into(),
+        steps: record.steps.into_iter().map(StepView::from).collect(),
+        events: record.events.into_iter().map(EventView::from).collect(),
     };
     Ok(Json(OperationShown { operation }))
 }
