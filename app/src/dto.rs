@@ -1,6 +1,6 @@
 //! Wire types: what the browser receives. Secrets never appear here.
 
-pub use model::ClusterStatus;
+pub use model::{ClusterId, ClusterStatus, NodeGroupId, OperationId, PlanId, ProjectId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,14 @@ pub struct ProjectDetails {
     pub invitations: Vec<InvitationDto>,
     pub can_edit: bool,
     pub can_manage: bool,
+}
+
+/// The project page in one answer: the user's own open invitations and the current
+/// project's details (none without a current project).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectPageDto {
+    pub mine: Vec<InvitationDto>,
+    pub current: Option<ProjectDetails>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +253,7 @@ pub struct CreateOptions {
 /// what its button does with the plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanDto {
-    pub plan_id: String,
+    pub plan_id: PlanId,
     /// Whether the cloud's hosts can take it (`None`: the cloud does not say).
     pub fits: Option<bool>,
     pub quota_fits: bool,

@@ -30,7 +30,7 @@ fn Operation_() -> impl IntoView {
                 change.version().get(),
             )
         },
-        |(id, _, _)| get_operation(id),
+        |(id, _, _)| get_operation(id.into()),
     );
     follow(
         move || {

@@ -6,10 +6,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::components::{authed, ActionError, ErrorText, Notice, PostForm, Submit};
-use crate::dto::format_time;
+use crate::dto::{format_time, InvitationDto};
 use crate::server_fns::{
-    get_my_invitations, get_project, AcceptInvitation, CreateProject, DeclineInvitation,
-    RemoveMember, RevokeInvitation, SetMember, UpdateProject,
+    get_project_page, AcceptInvitation, CreateProject, DeclineInvitation, RemoveMember,
+    RevokeInvitation, SetMember, UpdateProject,
 };
 
 #[component]
@@ -17,41 +17,27 @@ pub fn ProjectPage() -> impl IntoView {
     view! {
         <Title text="Project · Shipyard" />
         {authed(|info| {
-            let create = Submit::new::<CreateProject>();
-            let body = match info.current {
-                Some(p) => view! { <ProjectDetailsView project_id=p.id /> }.into_any(),
-                None => view! { <p class="muted">"You are not a member of any project."</p> }.into_any(),
-            };
-            view! {
-                <section class="page">
-                    <MyInvitations />
-                    {body}
-                    <div class="card">
-                        <h2>"New project"</h2>
-                        <PostForm action=create attr:class="form inline" attr:id="project-create-form">
-                            <ActionError value=create.value() />
-                            <label for="new-project-name">"Name"</label>
-                            <input id="new-project-name" name="name" maxlength="64" required />
-                            <button type="submit">"Create project"</button>
-                        </PostForm>
-                    </div>
-                </section>
-            }
-                .into_any()
+            let current = info.current.map(|p| p.id).unwrap_or_default();
+            view! { <ProjectView current /> }.into_any()
         })}
     }
 }
 
+/// The page under one resource: the user's invitations, the current project (when
+/// there is one: `current` is its id, else empty) and the new project form.
 #[component]
-fn ProjectDetailsView(project_id: String) -> impl IntoView {
+fn ProjectView(current: String) -> impl IntoView {
+    let create = Submit::new::<CreateProject>();
     let update = Submit::new::<UpdateProject>();
     let set_member = Submit::new::<SetMember>();
     let remove = Submit::new::<RemoveMember>();
     let withdraw = Submit::new::<RevokeInvitation>();
+    let accept = Submit::new::<AcceptInvitation>();
+    let decline = Submit::new::<DeclineInvitation>();
     let location = use_location();
     let query = use_query_map();
-    let pid = project_id.clone();
-    let details = crate::load(
+    let pid = current.clone();
+    let page = crate::load(
         move || {
             (
                 location.search.get(),
@@ -59,9 +45,10 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                 set_member.version().get(),
                 remove.version().get(),
                 withdraw.version().get(),
+                (accept.version().get(), decline.version().get()),
             )
         },
-        move |_| get_project(pid.clone()),
+        move |_| get_project_page(pid.clone()),
     );
     let notice = move || {
         query.with(
@@ -86,6 +73,9 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
         )
     };
     view! {
+        <section class="page">
+        <ActionError value=accept.value() />
+        <ActionError value=decline.value() />
         {move || notice().map(|text| view! { <Notice text /> })}
         <ActionError value=update.value() />
         <ActionError value=set_member.value() />
@@ -93,16 +83,25 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
         <ActionError value=withdraw.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
-                let project_id = project_id.clone();
+                let project_id = current.clone();
                 Suspend::new(async move {
-                    let d = match details.await {
-                        Ok(d) => d,
+                    let page = match page.await {
+                        Ok(page) => page,
                         Err(e) => return view! { <ErrorText error=e /> }.into_any(),
+                    };
+                    let mine = my_invitations(page.mine, accept, decline);
+                    let Some(d) = page.current else {
+                        return view! {
+                            {mine}
+                            <p class="muted">"You are not a member of any project."</p>
+                        }
+                            .into_any();
                     };
                     let can_manage = d.can_manage;
                     let pid_update = project_id.clone();
                     let pid_member = project_id.clone();
                     view! {
+                        {mine}
                         <div class="page-head">
                             <h1>{d.project.name.clone()}</h1>
                             <p class="muted">"Your role: " <span class="badge">{d.project.role.clone()}</span></p>
@@ -235,73 +234,64 @@ fn ProjectDetailsView(project_id: String) -> impl IntoView {
                 })
             }}
         </Transition>
+        <div class="card">
+            <h2>"New project"</h2>
+            <PostForm action=create attr:class="form inline" attr:id="project-create-form">
+                <ActionError value=create.value() />
+                <label for="new-project-name">"Name"</label>
+                <input id="new-project-name" name="name" maxlength="64" required />
+                <button type="submit">"Create project"</button>
+            </PostForm>
+        </div>
+        </section>
     }
 }
 
 /// The signed-in user's open invitations, each with Accept and Decline; nothing when
 /// there are none.
-#[component]
-fn MyInvitations() -> impl IntoView {
-    let accept = Submit::new::<AcceptInvitation>();
-    let decline = Submit::new::<DeclineInvitation>();
-    let location = use_location();
-    let mine = crate::load(
-        move || {
-            (
-                location.search.get(),
-                accept.version().get(),
-                decline.version().get(),
-            )
-        },
-        move |_| get_my_invitations(),
-    );
-    view! {
-        <ActionError value=accept.value() />
-        <ActionError value=decline.value() />
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let mine = mine.await.unwrap_or_default();
-                (!mine.is_empty()).then(|| view! {
-                    <div class="card" id="my-invitations">
-                        <h2>"Invitations for you"</h2>
-                        <table class="table">
-                            <thead>
+fn my_invitations(
+    mine: Vec<InvitationDto>,
+    accept: Submit<()>,
+    decline: Submit<()>,
+) -> impl IntoView {
+    (!mine.is_empty()).then(|| view! {
+        <div class="card" id="my-invitations">
+            <h2>"Invitations for you"</h2>
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Project"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Until"</th>
+                        <th scope="col">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {mine
+                        .into_iter()
+                        .map(|i| {
+                            let (pid, pid2) = (i.project_id.clone(), i.project_id.clone());
+                            view! {
                                 <tr>
-                                    <th scope="col">"Project"</th>
-                                    <th scope="col">"Role"</th>
-                                    <th scope="col">"Until"</th>
-                                    <th scope="col">"Actions"</th>
+                                    <td>{i.project_name.clone()}</td>
+                                    <td><span class="badge">{i.role.clone()}</span></td>
+                                    <td>{format_time(i.expires_at)}</td>
+                                    <td>
+                                        <PostForm action=accept attr:class="inline">
+                                            <input type="hidden" name="project_id" value=pid />
+                                            <button type="submit" class="small">"Accept"</button>
+                                        </PostForm>
+                                        <PostForm action=decline attr:class="inline">
+                                            <input type="hidden" name="project_id" value=pid2 />
+                                            <button type="submit" class="secondary small">"Decline"</button>
+                                        </PostForm>
+                                    </td>
                                 </tr>
-                            </thead>
-                            <tbody>
-                                {mine
-                                    .into_iter()
-                                    .map(|i| {
-                                        let (pid, pid2) = (i.project_id.clone(), i.project_id.clone());
-                                        view! {
-                                            <tr>
-                                                <td>{i.project_name.clone()}</td>
-                                                <td><span class="badge">{i.role.clone()}</span></td>
-                                                <td>{format_time(i.expires_at)}</td>
-                                                <td>
-                                                    <PostForm action=accept attr:class="inline">
-                                                        <input type="hidden" name="project_id" value=pid />
-                                                        <button type="submit" class="small">"Accept"</button>
-                                                    </PostForm>
-                                                    <PostForm action=decline attr:class="inline">
-                                                        <input type="hidden" name="project_id" value=pid2 />
-                                                        <button type="submit" class="secondary small">"Decline"</button>
-                                                    </PostForm>
-                                                </td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                })
-            })}
-        </Transition>
-    }
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    })
 }

@@ -168,7 +168,7 @@ pub async fn admin_quota(
 
 /// Retries or aborts any project's operation (admins; `action` = retry or abort).
 #[server(endpoint = "admin_operation")]
-pub async fn admin_operation(operation: String, action: String) -> Result<(), AppError> {
+pub async fn admin_operation(operation: OperationId, action: String) -> Result<(), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;

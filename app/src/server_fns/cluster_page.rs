@@ -11,7 +11,11 @@ use crate::error::AppError;
 use crate::ssr::AppState;
 
 /// Everything the cluster's page shows, for someone who may see it.
-pub async fn detail(st: &AppState, actor: &Actor, id: &str) -> Result<ClusterDetail, AppError> {
+pub async fn detail(
+    st: &AppState,
+    actor: &Actor,
+    id: &ClusterId,
+) -> Result<ClusterDetail, AppError> {
     let v = st.cluster_view(actor, id).await?;
     let cluster = lookup::row_with_creator(&st.store, &v.cluster, &v.node_groups).await?;
     let mut operations = Vec::new();

@@ -52,7 +52,7 @@ pub async fn get_create_options() -> Result<CreateOptions, AppError> {
         require_actor().await?;
         let st = state()?;
         let versions = provision::clusters::versions::list(&st.store, false).await?;
-        let flavors = lookup::flavors(&st).await?;
+        let flavors = st.flavors().await?;
         let offers = provision::clusters::flavors::list(&st.store, &flavors).await?;
         Ok(CreateOptions {
             versions: versions.into_iter().rev().map(|v| v.version).collect(),
@@ -132,7 +132,7 @@ pub async fn create_cluster(
 
 /// The cluster's page: the record and what the cloud holds of it, drawn on the server.
 #[server(endpoint = "cluster")]
-pub async fn get_cluster(id: String) -> Result<ClusterPageDto, AppError> {
+pub async fn get_cluster(id: ClusterId) -> Result<ClusterPageDto, AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
@@ -149,7 +149,7 @@ pub async fn get_cluster(id: String) -> Result<ClusterPageDto, AppError> {
 /// What deleting the cluster removes (read from the cloud), and the cluster's name to
 /// type.
 #[server(endpoint = "cluster_delete_plan")]
-pub async fn cluster_delete_plan(id: String) -> Result<(ClusterRowDto, PlanDto), AppError> {
+pub async fn cluster_delete_plan(id: ClusterId) -> Result<(ClusterRowDto, PlanDto), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
@@ -170,7 +170,11 @@ pub async fn cluster_delete_plan(id: String) -> Result<(ClusterRowDto, PlanDto),
 
 /// Deletes the cluster once its name is typed, if the plan read is still the plan.
 #[server(endpoint = "cluster_delete")]
-pub async fn delete_cluster(id: String, confirm: String, plan_id: String) -> Result<(), AppError> {
+pub async fn delete_cluster(
+    id: ClusterId,
+    confirm: String,
+    plan_id: String,
+) -> Result<(), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
@@ -184,7 +188,7 @@ pub async fn delete_cluster(id: String, confirm: String, plan_id: String) -> Res
             .into());
         }
         let intent = Intent::from_query(false, Some(&plan_id));
-        st.cluster_delete(&actor, &cluster.id, intent).await?;
+        st.cluster_delete(&actor, &id, intent).await?;
         leptos_axum::redirect(&format!("/clusters/{}", cluster.id));
         Ok(())
     })

@@ -328,12 +328,16 @@ pub fn project_quota(p: &provision::admin::ProjectQuota) -> ProjectQuotaDto {
 /// An operation's page: its steps, its newest 200 events (oldest first), whether the
 /// caller may retry or abort it.
 pub fn operation_detail(
-    op: &provision::ops::OperationRow,
-    steps: Vec<provision::ops::StepRow>,
-    events: Vec<provision::ops::EventRow>,
-    can_act: bool,
+    record: provision::provisioner::OperationRecord,
     is_admin: bool,
 ) -> OperationDetail {
+    let provision::provisioner::OperationRecord {
+        operation,
+        steps,
+        events,
+        can_act,
+    } = record;
+    let op = &operation;
     let skip = events.len().saturating_sub(200);
     OperationDetail {
         operation: OperationDto {

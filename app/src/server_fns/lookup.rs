@@ -1,5 +1,5 @@
-//! Small reads several server functions share: the cloud's flavors, the project the
-//! console works in, a cluster's row with its creator.
+//! Small reads several server functions share: the project the console works in, a
+//! cluster's row with its creator.
 
 use provision::Error;
 
@@ -22,14 +22,6 @@ pub async fn row_with_creator(
     Ok(super::convert::row(c, nodes, created_by))
 }
 
-/// The cloud's flavors.
-pub async fn flavors(st: &crate::ssr::AppState) -> Result<Vec<provision::cloud::Flavor>, AppError> {
-    st.cloud
-        .flavor_list()
-        .await
-        .map_err(|e| AppError::from(Error::from(e)))
-}
-
 /// The project the console works in, with the user's role in it.
 pub async fn current_membership(
     actor: &provision::domain::Actor,
@@ -49,6 +41,6 @@ pub async fn current_membership(
 pub async fn current_project(
     actor: &provision::domain::Actor,
     session: &tower_sessions::Session,
-) -> Result<String, AppError> {
-    Ok(current_membership(actor, session).await?.project.id)
+) -> Result<model::ProjectId, AppError> {
+    Ok(current_membership(actor, session).await?.project.id.into())
 }

@@ -13,7 +13,7 @@ use provision::Intent;
 /// A cluster's record and node groups, without asking the cloud: what the node group
 /// pages show (and a much smaller answer for the browser to read than the whole page's).
 #[server(endpoint = "cluster_groups")]
-pub async fn get_cluster_groups(id: String) -> Result<ClusterGroups, AppError> {
+pub async fn get_cluster_groups(id: ClusterId) -> Result<ClusterGroups, AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
@@ -30,8 +30,8 @@ pub async fn get_cluster_groups(id: String) -> Result<ClusterGroups, AppError> {
 /// The plan of scaling a node group to `node_count` (changes nothing).
 #[server(endpoint = "nodegroup_plan")]
 pub async fn node_group_plan(
-    id: String,
-    group: String,
+    id: ClusterId,
+    group: NodeGroupId,
     node_count: String,
 ) -> Result<PlanDto, AppError> {
     crate::ssr::answer(async move {
@@ -48,8 +48,8 @@ pub async fn node_group_plan(
 /// Scales a node group as planned, then back to the cluster's page.
 #[server(endpoint = "nodegroup_scale")]
 pub async fn scale_node_group(
-    id: String,
-    group: String,
+    id: ClusterId,
+    group: NodeGroupId,
     node_count: String,
     plan_id: String,
 ) -> Result<(), AppError> {
@@ -70,7 +70,7 @@ pub async fn scale_node_group(
 /// The plan of adding a node group (changes nothing).
 #[server(endpoint = "nodegroup_create_plan")]
 pub async fn node_group_create_plan(
-    id: String,
+    id: ClusterId,
     name: String,
     flavor: String,
     node_count: String,
@@ -98,7 +98,7 @@ pub async fn node_group_create_plan(
 /// cluster's page.
 #[server(endpoint = "nodegroup_create")]
 pub async fn create_node_group(
-    id: String,
+    id: ClusterId,
     name: String,
     flavor: String,
     node_count: String,
@@ -128,7 +128,7 @@ pub async fn create_node_group(
 
 /// Deletes a node group (a cluster keeps at least one).
 #[server(endpoint = "nodegroup_delete")]
-pub async fn delete_node_group(id: String, group: String) -> Result<(), AppError> {
+pub async fn delete_node_group(id: ClusterId, group: NodeGroupId) -> Result<(), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;

@@ -9,32 +9,19 @@ use crate::error::AppError;
 
 /// An operation with its steps and events, for someone who may see its project.
 #[server(endpoint = "operation")]
-pub async fn get_operation(id: String) -> Result<OperationDetail, AppError> {
+pub async fn get_operation(id: OperationId) -> Result<OperationDetail, AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
-        use provision::authz::{authorize, Action};
         let (actor, _, _) = require_actor().await?;
-        let st = state()?;
-        let op = st.operation(&actor, &id).await?;
-        let can_act = authorize(&st.store, &actor, &op.project_id, Action::Mutate)
-            .await
-            .is_ok();
-        let steps = st.store.op_steps(&op.id).await?;
-        let events = st.store.op_events(&op.id).await?;
-        Ok(convert::operation_detail(
-            &op,
-            steps,
-            events,
-            can_act,
-            actor.is_admin,
-        ))
+        let record = state()?.operation_record(&actor, &id).await?;
+        Ok(convert::operation_detail(record, actor.is_admin))
     })
     .await
 }
 
 /// Runs a failed operation of the cluster again.
 #[server(endpoint = "operation_retry")]
-pub async fn retry_operation(id: String, operation: String) -> Result<(), AppError> {
+pub async fn retry_operation(id: ClusterId, operation: OperationId) -> Result<(), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
@@ -49,7 +36,7 @@ pub async fn retry_operation(id: String, operation: String) -> Result<(), AppErr
 /// Retries or aborts an operation from its page (`action` = retry or abort); the
 /// core decides who may (members retry failed ones, only admins stuck ones).
 #[server(endpoint = "operation_change")]
-pub async fn change_operation(operation: String, action: String) -> Result<(), AppError> {
+pub async fn change_operation(operation: OperationId, action: String) -> Result<(), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;

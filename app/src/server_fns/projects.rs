@@ -23,23 +23,50 @@ pub async fn switch_project(project_id: String) -> Result<(), AppError> {
 #[server(endpoint = "project")]
 pub async fn get_project(project_id: String) -> Result<ProjectDetails, AppError> {
     crate::ssr::answer(async move {
+        let (actor, _, _) = crate::ssr::require_actor().await?;
+        project_details(&actor, &project_id).await
+    })
+    .await
+}
+
+/// The project page's data in one call (one resource, one fetch): the user's open
+/// invitations and, when `project_id` is not empty, that project's details.
+#[server(endpoint = "project_page")]
+pub async fn get_project_page(project_id: String) -> Result<ProjectPageDto, AppError> {
+    crate::ssr::answer(async move {
         use crate::ssr::*;
-        use provision::authz::Action;
         let (actor, _, _) = require_actor().await?;
-        let store = state()?.store.clone();
-        let (project, role) = provision::projects::get(&store, &actor, &project_id).await?;
-        let members = provision::projects::members(&store, &actor, &project_id).await?;
-        let invitations = provision::invitations::of_project(&store, &actor, &project_id).await?;
-        let with_role = provision::domain::ProjectWithRole { project, role };
-        Ok(ProjectDetails {
-            project: convert::project(&with_role),
-            members: members.iter().map(convert::member).collect(),
-            invitations: invitations.iter().map(convert::invitation).collect(),
-            can_edit: role.allows(Action::Mutate),
-            can_manage: role.allows(Action::ManageMembers),
+        let mine = provision::invitations::mine(&state()?.store, &actor).await?;
+        let current = match project_id.as_str() {
+            "" => None,
+            id => Some(project_details(&actor, id).await?),
+        };
+        Ok(ProjectPageDto {
+            mine: mine.iter().map(convert::invitation).collect(),
+            current,
         })
     })
     .await
+}
+
+#[cfg(feature = "ssr")]
+async fn project_details(
+    actor: &provision::domain::Actor,
+    project_id: &str,
+) -> Result<ProjectDetails, AppError> {
+    use provision::authz::Action;
+    let store = crate::ssr::state()?.store.clone();
+    let (project, role) = provision::projects::get(&store, actor, project_id).await?;
+    let members = provision::projects::members(&store, actor, project_id).await?;
+    let invitations = provision::invitations::of_project(&store, actor, project_id).await?;
+    let with_role = provision::domain::ProjectWithRole { project, role };
+    Ok(ProjectDetails {
+        project: convert::project(&with_role),
+        members: members.iter().map(convert::member).collect(),
+        invitations: invitations.iter().map(convert::invitation).collect(),
+        can_edit: role.allows(Action::Mutate),
+        can_manage: role.allows(Action::ManageMembers),
+    })
 }
 
 #[server(endpoint = "project_create")]

@@ -11,7 +11,7 @@ use provision::Error;
 
 /// A cluster's services and persistent volumes (the store alone, no cloud reads).
 #[server(endpoint = "cluster_workloads")]
-pub async fn get_cluster_workloads(id: String) -> Result<ClusterWorkloads, AppError> {
+pub async fn get_cluster_workloads(id: ClusterId) -> Result<ClusterWorkloads, AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
@@ -24,7 +24,7 @@ pub async fn get_cluster_workloads(id: String) -> Result<ClusterWorkloads, AppEr
 /// Exposes a service on a load balancer: one port, the node port picked when blank.
 #[server(endpoint = "service_expose")]
 pub async fn expose_service(
-    id: String,
+    id: ClusterId,
     name: String,
     port: String,
     node_port: String,
@@ -42,7 +42,7 @@ pub async fn expose_service(
 
 /// Creates a persistent volume.
 #[server(endpoint = "volume_create")]
-pub async fn create_volume(id: String, name: String, size_gib: String) -> Result<(), AppError> {
+pub async fn create_volume(id: ClusterId, name: String, size_gib: String) -> Result<(), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;
@@ -56,7 +56,7 @@ pub async fn create_volume(id: String, name: String, size_gib: String) -> Result
 
 /// Removes a service (`what` = service) or a persistent volume (`what` = volume).
 #[server(endpoint = "workload_delete")]
-pub async fn delete_workload(id: String, what: String, name: String) -> Result<(), AppError> {
+pub async fn delete_workload(id: ClusterId, what: String, name: String) -> Result<(), AppError> {
     crate::ssr::answer(async move {
         use crate::ssr::*;
         let (actor, _, _) = require_actor().await?;

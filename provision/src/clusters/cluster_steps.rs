@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::outputs::{Attached, Made, MadeCa, MadeLoadBalancer, MadeServer, MadeVolume, Synced};
 use super::saga_shared::*;
 use super::ClusterSpec;
 use crate::cloud::*;
-use crate::ops::{Step, StepContext, StepError};
+use crate::ops::{record, recorded, Step, StepContext, StepError};
 use crate::Store;
 
 /// One resource of a cluster being created.
@@ -48,12 +49,6 @@ pub(super) struct Shared {
 pub(super) struct ClusterStep {
     pub(super) res: Res,
     pub(super) shared: Arc<Shared>,
-}
-
-fn field<'a>(v: &'a Value, key: &str) -> std::result::Result<&'a str, StepError> {
-    v[key]
-        .as_str()
-        .ok_or_else(|| StepError::permanent(format!("recorded output has no '{key}'")))
 }
 
 impl ClusterStep {
@@ -153,18 +148,21 @@ impl ClusterStep {
             .cloud()
             .wait_server_active(&server.id, self.wait())
             .await?;
-        Ok(json!({
-            "id": server.id,
-            "name": server.name,
-            "address": server.addresses.first(),
-            "host": server.host,
-        }))
+        record(&MadeServer {
+            address: server.addresses.first().cloned(),
+            id: server.id,
+            name: server.name,
+            host: server.host,
+        })
     }
 
     /// The API's VIP: from this create's load balancer step, or as the cluster records it.
     async fn vip(&self, cx: &StepContext) -> std::result::Result<String, StepError> {
-        if let Some(vip) = cx.outputs.get("api-lb").and_then(|o| o["vip"].as_str()) {
-            return Ok(vip.to_string());
+        if let Some(vip) = cx
+            .output_if::<MadeLoadBalancer>("api-lb")
+            .and_then(|lb| lb.vip)
+        {
+            return Ok(vip);
         }
         let cluster = self
             .shared
@@ -183,8 +181,8 @@ impl ClusterStep {
         &self,
         output: Option<&Value>,
     ) -> std::result::Result<Option<String>, StepError> {
-        if let Some(id) = output.and_then(|o| o["id"].as_str()) {
-            return Ok(Some(id.to_string()));
+        if let Some(made) = recorded::<Made>(output) {
+            return Ok(Some(made.id));
         }
         let name = self.name();
         let found = self
@@ -214,17 +212,20 @@ impl Step for ClusterStep {
                     &self.shared.cluster_id,
                 )
                 .await?;
-                Ok(json!({ "generation": ca.generation, "common_name": ca.common_name }))
+                record(&MadeCa {
+                    generation: ca.generation,
+                    common_name: ca.common_name,
+                })
             }
             Res::Group => {
                 let g = self
                     .cloud()
                     .server_group_create(&self.name(), GroupPolicy::AntiAffinity)
                     .await?;
-                Ok(json!({ "id": g.id }))
+                record(&Made { id: g.id })
             }
             Res::Master(_) => {
-                let group = field(cx.output("server-group")?, "id")?.to_string();
+                let group = cx.output_as::<Made>("server-group")?.id;
                 self.server(cx, "master", &spec.master_flavor, Some(group), None)
                     .await
             }
@@ -246,16 +247,19 @@ impl Step for ClusterStep {
                 self.cloud()
                     .wait_volume_available(&v.id, self.wait())
                     .await?;
-                Ok(json!({ "id": v.id, "size_gib": v.size_gib }))
+                record(&MadeVolume {
+                    id: v.id,
+                    size_gib: v.size_gib,
+                })
             }
             Res::Attach(i) => {
-                let server = field(cx.output(&format!("master-{i}"))?, "id")?;
-                let volume = field(cx.output(&format!("etcd-{i}"))?, "id")?;
-                let current = self.cloud().volume_get(volume).await?;
-                if !current.attached_to.iter().any(|s| s == server) {
-                    self.cloud().volume_attach(server, volume).await?;
+                let server = cx.output_as::<Made>(&format!("master-{i}"))?.id;
+                let volume = cx.output_as::<Made>(&format!("etcd-{i}"))?.id;
+                let current = self.cloud().volume_get(&volume).await?;
+                if !current.attached_to.contains(&server) {
+                    self.cloud().volume_attach(&server, &volume).await?;
                 }
-                Ok(json!({ "server": server, "volume": volume }))
+                record(&Attached { server, volume })
             }
             Res::Lb => {
                 let network = self
@@ -275,51 +279,54 @@ impl Step for ClusterStep {
                     .cloud()
                     .wait_load_balancer_active(&lb.id, self.wait())
                     .await?;
-                Ok(json!({ "id": lb.id, "vip": lb.vip_address }))
+                record(&MadeLoadBalancer {
+                    id: lb.id,
+                    vip: lb.vip_address,
+                })
             }
             Res::Listener => {
-                let lb = field(cx.output("api-lb")?, "id")?;
+                let lb = cx.output_as::<Made>("api-lb")?.id;
                 let l = self
                     .cloud()
                     .listener_create(&ListenerSpec {
                         name: self.name(),
-                        load_balancer_id: lb.to_string(),
+                        load_balancer_id: lb.clone(),
                         port: 6443,
                         tags: self.tags(),
                     })
                     .await?;
-                self.lb_ready(lb).await?;
-                Ok(json!({ "id": l.id }))
+                self.lb_ready(&lb).await?;
+                record(&Made { id: l.id })
             }
             Res::Pool => {
-                let lb = field(cx.output("api-lb")?, "id")?;
-                let listener = field(cx.output("api-listener")?, "id")?;
+                let lb = cx.output_as::<Made>("api-lb")?.id;
+                let listener = cx.output_as::<Made>("api-listener")?.id;
                 let p = self
                     .cloud()
                     .pool_create(&PoolSpec {
                         name: self.name(),
-                        listener_id: listener.to_string(),
+                        listener_id: listener,
                         tags: self.tags(),
                     })
                     .await?;
-                self.lb_ready(lb).await?;
-                Ok(json!({ "id": p.id }))
+                self.lb_ready(&lb).await?;
+                record(&Made { id: p.id })
             }
             Res::Monitor => {
-                let lb = field(cx.output("api-lb")?, "id")?;
-                let pool = field(cx.output("api-pool")?, "id")?;
+                let lb = cx.output_as::<Made>("api-lb")?.id;
+                let pool = cx.output_as::<Made>("api-pool")?.id;
                 let m = self
                     .cloud()
                     .health_monitor_create(&HealthMonitorSpec {
                         name: self.name(),
-                        pool_id: pool.to_string(),
+                        pool_id: pool,
                         delay_secs: 5,
                         timeout_secs: 3,
                         max_retries: 3,
                     })
                     .await?;
-                self.lb_ready(lb).await?;
-                Ok(json!({ "id": m.id }))
+                self.lb_ready(&lb).await?;
+                record(&Made { id: m.id })
             }
             Res::Access => {
                 let vip = self.vip(cx).await?;
@@ -340,25 +347,30 @@ impl Step for ClusterStep {
                 )
                 .await
                 .map_err(StepError::retryable)?;
-                Ok(json!({ "bindings": super::access::BINDINGS.len() }))
+                record(&Synced {
+                    bindings: super::access::BINDINGS.len(),
+                })
             }
             Res::Member(i) => {
-                let lb = field(cx.output("api-lb")?, "id")?;
-                let pool = field(cx.output("api-pool")?, "id")?;
-                let address = field(cx.output(&format!("master-{i}"))?, "address")?;
+                let lb = cx.output_as::<Made>("api-lb")?.id;
+                let pool = cx.output_as::<Made>("api-pool")?.id;
+                let master = cx.output_as::<MadeServer>(&format!("master-{i}"))?;
+                let address = master.address.ok_or_else(|| {
+                    StepError::permanent(format!("master-{i} recorded no address"))
+                })?;
                 let m = self
                     .cloud()
                     .member_add(
-                        pool,
+                        &pool,
                         &MemberSpec {
                             name: self.name(),
-                            address: address.to_string(),
+                            address,
                             port: 6443,
                         },
                     )
                     .await?;
-                self.lb_ready(lb).await?;
-                Ok(json!({ "id": m.id }))
+                self.lb_ready(&lb).await?;
+                record(&Made { id: m.id })
             }
         }
     }
@@ -374,8 +386,8 @@ impl Step for ClusterStep {
                 Ok(())
             }
             Res::Group => {
-                let id = match output.and_then(|o| o["id"].as_str()) {
-                    Some(id) => Some(id.to_string()),
+                let id = match recorded::<Made>(output) {
+                    Some(made) => Some(made.id),
                     None => self
                         .cloud()
                         .server_group_find(&self.name())
@@ -394,8 +406,8 @@ impl Step for ClusterStep {
                 Ok(())
             }
             Res::Etcd(_) => {
-                let id = match output.and_then(|o| o["id"].as_str()) {
-                    Some(id) => Some(id.to_string()),
+                let id = match recorded::<Made>(output) {
+                    Some(made) => Some(made.id),
                     None => {
                         let name = self.name();
                         self.cloud()
@@ -412,22 +424,16 @@ impl Step for ClusterStep {
                 Ok(())
             }
             Res::Attach(i) => {
-                let server = cx
-                    .outputs
-                    .get(&format!("master-{i}"))
-                    .and_then(|o| o["id"].as_str());
-                let volume = cx
-                    .outputs
-                    .get(&format!("etcd-{i}"))
-                    .and_then(|o| o["id"].as_str());
+                let server = cx.output_if::<Made>(&format!("master-{i}"));
+                let volume = cx.output_if::<Made>(&format!("etcd-{i}"));
                 if let (Some(s), Some(v)) = (server, volume) {
-                    self.cloud().volume_detach(s, v).await?;
+                    self.cloud().volume_detach(&s.id, &v.id).await?;
                 }
                 Ok(())
             }
             Res::Lb => {
-                let id = match output.and_then(|o| o["id"].as_str()) {
-                    Some(id) => Some(id.to_string()),
+                let id = match recorded::<Made>(output) {
+                    Some(made) => Some(made.id),
                     None => {
                         let name = self.name();
                         self.cloud()

@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::cluster_steps::{ClusterStep, Res, Shared};
+use super::outputs::MadeLoadBalancer;
 use super::saga_shared::*;
 use crate::cloud::*;
-use crate::ops::{OperationRow, SagaKind, Step, StepDef};
+use crate::ops::{recorded, OperationRow, SagaKind, Step, StepDef};
 use crate::{Result, Store};
 use model::ClusterStatus;
 
@@ -29,7 +30,7 @@ impl SagaKind for CreateCluster {
             store: self.store.clone(),
             cloud: self.cloud.clone(),
             settings: self.settings.clone(),
-            cluster_id: p.cluster_id,
+            cluster_id: p.cluster_id.into(),
             spec: p.spec,
             image: p.image,
         });
@@ -122,7 +123,8 @@ impl SagaKind for CreateCluster {
             .into_iter()
             .find(|s| s.step == "api-lb")
             .and_then(|s| s.output)
-            .and_then(|o| o["vip"].as_str().map(String::from));
+            .and_then(|o| recorded::<MadeLoadBalancer>(Some(&o)))
+            .and_then(|lb| lb.vip);
         if let Some(vip) = vip {
             self.store
                 .cluster_set_api_address(&op.target_id, &format!("{vip}:6443"))

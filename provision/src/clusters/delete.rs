@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::outputs::Removed;
 use super::saga_shared::*;
 use crate::cloud::*;
-use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
+use crate::ops::{record, OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Result, Store};
 use model::ClusterStatus;
 
@@ -80,7 +81,7 @@ impl Step for SweepStep {
                 }
             }
         }
-        Ok(json!({ "removed": removed }))
+        record(&Removed { removed })
     }
 }
 
@@ -91,7 +92,7 @@ impl SagaKind for DeleteCluster {
         let step = |what: Sweep| -> Arc<dyn Step> {
             Arc::new(SweepStep {
                 what,
-                cluster_id: cluster_id.clone(),
+                cluster_id: cluster_id.to_string(),
                 cloud: self.cloud.clone(),
             })
         };

@@ -106,7 +106,7 @@ pub async fn create(
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: saga::stored(&saga::CreateParams {
-                cluster_id: cluster.id.clone(),
+                cluster_id: cluster.id.clone().into(),
                 spec: spec.clone(),
                 image,
             })?,
@@ -151,7 +151,7 @@ pub async fn delete(
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: saga::stored(&saga::DeleteParams {
-                cluster_id: cluster.id.clone(),
+                cluster_id: cluster.id.clone().into(),
             })?,
         },
     )
@@ -260,7 +260,7 @@ pub async fn rotate_ca(
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: saga::stored(&saga::RotateParams {
-                cluster_id: cluster.id.clone(),
+                cluster_id: cluster.id.clone().into(),
                 image,
             })?,
         },

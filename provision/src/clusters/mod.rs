@@ -14,6 +14,7 @@ pub mod kube_status;
 mod lifecycle;
 mod node_group_sagas;
 mod node_groups;
+mod outputs;
 pub mod plan;
 pub mod rotate;
 pub mod saga;

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::cluster_steps::{ClusterStep, Res, Shared};
+use super::outputs::{Removed, WorkerRemoved};
 use super::saga_shared::*;
 use crate::cloud::*;
-use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
+use crate::ops::{record, OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Error, Result, Store};
 use model::ClusterStatus;
 
@@ -50,7 +51,10 @@ impl Step for RemoveWorker {
         if let Some(s) = &found {
             self.cloud.server_delete(&s.id).await?;
         }
-        Ok(json!({ "removed": self.name, "was_there": found.is_some() }))
+        record(&WorkerRemoved {
+            removed: self.name.clone(),
+            was_there: found.is_some(),
+        })
     }
 }
 
@@ -79,7 +83,7 @@ impl SagaKind for ScaleNodeGroup {
             store: self.store.clone(),
             cloud: self.cloud.clone(),
             settings: self.settings.clone(),
-            cluster_id: cluster_id.clone(),
+            cluster_id: cluster_id.to_string(),
             spec: cluster,
             image,
         });
@@ -100,7 +104,7 @@ impl SagaKind for ScaleNodeGroup {
                 &[],
                 Arc::new(RemoveWorker {
                     name,
-                    cluster_id: cluster_id.clone(),
+                    cluster_id: cluster_id.to_string(),
                     cloud: self.cloud.clone(),
                 }),
             ));
@@ -195,7 +199,9 @@ impl Step for SweepNodeGroup {
         if !self.cloud.server_list(&mark).await?.is_empty() {
             return Err(StepError::retryable("workers are still being deleted"));
         }
-        Ok(json!({ "removed": left.iter().map(|s| &s.name).collect::<Vec<_>>() }))
+        record(&Removed {
+            removed: left.iter().map(|s| &s.name).collect::<Vec<_>>(),
+        })
     }
 }
 
@@ -217,7 +223,7 @@ impl SagaKind for DeleteNodeGroup {
                 &[],
                 Arc::new(RemoveWorker {
                     name,
-                    cluster_id: cluster_id.clone(),
+                    cluster_id: cluster_id.to_string(),
                     cloud: self.cloud.clone(),
                 }),
             ));
@@ -229,7 +235,7 @@ impl SagaKind for DeleteNodeGroup {
             &after,
             Arc::new(SweepNodeGroup {
                 group,
-                cluster_id: cluster_id.clone(),
+                cluster_id: cluster_id.to_string(),
                 cloud: self.cloud.clone(),
             }),
         ));

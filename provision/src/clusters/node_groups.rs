@@ -111,8 +111,8 @@ pub async fn node_group_create(
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: saga::stored(&saga::NodeGroupParams {
-                cluster_id: cluster.id.clone(),
-                node_group_id: ng.id.clone(),
+                cluster_id: cluster.id.clone().into(),
+                node_group_id: ng.id.clone().into(),
                 spec,
                 image,
                 add: (0..group.node_count).collect(),
@@ -221,8 +221,8 @@ pub async fn node_group_delete(
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: saga::stored(&saga::NodeGroupDeleteParams {
-                cluster_id: cluster.id.clone(),
-                node_group_id: ng.id.clone(),
+                cluster_id: cluster.id.clone().into(),
+                node_group_id: ng.id.clone().into(),
                 node_group: ng.name.clone(),
                 remove: workers,
             })?,
@@ -493,8 +493,8 @@ pub async fn scale(
             target_id: cluster.id.clone(),
             requested_by: actor.user_id.clone(),
             spec: saga::stored(&saga::NodeGroupParams {
-                cluster_id: cluster.id.clone(),
-                node_group_id: ng.id.clone(),
+                cluster_id: cluster.id.clone().into(),
+                node_group_id: ng.id.clone().into(),
                 spec,
                 image,
                 add,

@@ -11,6 +11,7 @@ use super::ClusterSpec;
 use crate::cloud::{Cloud, Flavor, HostUsage};
 use crate::quotas::{Quota, Usage};
 use crate::{Error, Result};
+use model::PlanId;
 
 /// What a change would make or remove, whether the cloud and the quota have room for
 /// it, and how long it should take; `plan_id` names it (apply with it to get exactly
@@ -28,7 +29,7 @@ pub struct Plan {
     pub quota: Option<QuotaSection>,
     /// The longest chain of its steps under the cloud's usual latencies.
     pub expected_seconds: f64,
-    pub plan_id: String,
+    pub plan_id: PlanId,
 }
 
 /// One cloud resource a plan makes or removes.
@@ -251,7 +252,7 @@ pub async fn create_plan(
         capacity,
         quota: None,
         expected_seconds: create_seconds(spec),
-        plan_id: String::new(),
+        plan_id: PlanId::default(),
     })
 }
 
@@ -260,7 +261,7 @@ pub async fn create_plan(
 /// What identifies a plan: the resources it touches and whether it fits, hashed. Apply
 /// with `plan_id` recomputes the plan and refuses when the id differs: the world changed
 /// in between, and the user should read the new plan rather than get something else.
-pub fn plan_id(plan: &Plan) -> String {
+pub fn plan_id(plan: &Plan) -> PlanId {
     use sha2::{Digest, Sha256};
     let basis = json!({
         "resources": plan.resources,
@@ -268,7 +269,7 @@ pub fn plan_id(plan: &Plan) -> String {
         "quota_fits": plan.quota.as_ref().map(|q| q.fits),
     });
     let digest = Sha256::digest(basis.to_string().as_bytes());
-    hex::encode(&digest[..12])
+    PlanId::from(hex::encode(&digest[..12]))
 }
 
 /// Sets the plan's `plan_id`.
@@ -278,9 +279,9 @@ pub fn seal(mut plan: Plan) -> Plan {
 }
 
 /// Refuses to apply when the plan the user read (`expected`) is no longer the plan.
-pub fn check_unchanged(plan: &Plan, expected: Option<&str>) -> Result<()> {
+pub fn check_unchanged(plan: &Plan, expected: Option<&PlanId>) -> Result<()> {
     match expected {
-        Some(e) if e != plan_id(plan) => {
+        Some(e) if *e != plan_id(plan) => {
             let what: Vec<String> = plan
                 .resources
                 .iter()
@@ -438,7 +439,7 @@ pub async fn delete_plan(cloud: &dyn Cloud, cluster_id: &str) -> Result<Plan> {
         capacity: Capacity::fits(true),
         quota: None,
         expected_seconds: seconds,
-        plan_id: String::new(),
+        plan_id: PlanId::default(),
     }))
 }
 
@@ -497,6 +498,6 @@ pub async fn workers_plan(
         } else {
             SERVER_SECS
         },
-        plan_id: String::new(),
+        plan_id: PlanId::default(),
     }))
 }

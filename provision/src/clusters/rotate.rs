@@ -9,12 +9,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::bootstrap::{Node, Role};
+use super::outputs::{Rebuilt, Synced};
 use super::saga_shared::{cluster_metadata, params, RotateParams, Settings};
 use crate::cloud::Cloud;
-use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
+use crate::ops::{record, OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Result, Store};
 use model::ClusterStatus;
 
@@ -76,7 +77,9 @@ impl Step for RebuildServers {
         for id in &rebuilt {
             t.cloud.wait_server_active(id, &t.settings.wait).await?;
         }
-        Ok(json!({ "rebuilt": rebuilt.len() }))
+        record(&Rebuilt {
+            rebuilt: rebuilt.len(),
+        })
     }
 }
 
@@ -97,7 +100,9 @@ impl Step for ApiAccess {
             )
             .await
             .map_err(StepError::retryable)?;
-        Ok(json!({ "bindings": super::access::BINDINGS.len() }))
+        record(&Synced {
+            bindings: super::access::BINDINGS.len(),
+        })
     }
 }
 
@@ -113,7 +118,7 @@ impl SagaKind for RotateCa {
             store: self.store.clone(),
             cloud: self.cloud.clone(),
             settings: self.settings.clone(),
-            cluster_id: p.cluster_id,
+            cluster_id: p.cluster_id.into(),
             image: p.image,
         });
         Ok(vec![

@@ -18,6 +18,7 @@ use super::ClusterSpec;
 use crate::cloud::*;
 use crate::pki::SecretKey;
 use crate::{Error, Result};
+use model::{ClusterId, NodeGroupId};
 
 pub const CREATE: &str = "cluster.create";
 pub const DELETE: &str = "cluster.delete";
@@ -72,7 +73,7 @@ pub(crate) fn prefix(cluster_id: &str) -> String {
 /// [`NodeGroupParams`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct CreateParams {
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
     pub spec: ClusterSpec,
     pub image: String,
 }
@@ -80,13 +81,13 @@ pub(super) struct CreateParams {
 /// What a cluster delete starts from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct DeleteParams {
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
 }
 
 /// What a CA rotation starts from: the image every server boots again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct RotateParams {
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
     pub image: String,
 }
 
@@ -94,8 +95,8 @@ pub(super) struct RotateParams {
 /// one group (at its new count), the worker indices to add and the names to remove.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct NodeGroupParams {
-    pub cluster_id: String,
-    pub node_group_id: String,
+    pub cluster_id: ClusterId,
+    pub node_group_id: NodeGroupId,
     pub spec: ClusterSpec,
     pub image: String,
     pub add: Vec<u32>,
@@ -106,8 +107,8 @@ pub(super) struct NodeGroupParams {
 /// What a node group's delete starts from: its workers as the cloud had them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct NodeGroupDeleteParams {
-    pub cluster_id: String,
-    pub node_group_id: String,
+    pub cluster_id: ClusterId,
+    pub node_group_id: NodeGroupId,
     pub node_group: String,
     pub remove: Vec<String>,
 }

@@ -25,4 +25,4 @@ mod step;
 pub use crate::store::{EventRow, NewOperation, OperationRow, StepRow};
 pub use engine::{Backoff, Engine, EngineBuilder, EngineConfig};
 pub use states::{OpState, StepState};
-pub use step::{SagaKind, Step, StepContext, StepDef, StepError};
+pub use step::{record, recorded, SagaKind, Step, StepContext, StepDef, StepError};

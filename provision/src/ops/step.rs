@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::OperationRow;
@@ -83,6 +85,29 @@ impl StepContext {
             .get(key)
             .ok_or_else(|| StepError::permanent(format!("step output '{key}' is missing")))
     }
+
+    /// The output of step `key` read as the type that step records.
+    pub fn output_as<T: DeserializeOwned>(&self, key: &str) -> std::result::Result<T, StepError> {
+        serde_json::from_value(self.output(key)?.clone())
+            .map_err(|e| StepError::permanent(format!("step output '{key}' does not read: {e}")))
+    }
+
+    /// The output of step `key` if it ran and reads as `T`.
+    pub fn output_if<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        recorded(self.outputs.get(key))
+    }
+}
+
+/// A step's typed output as the engine records it (JSON).
+pub fn record<T: Serialize>(output: &T) -> std::result::Result<Value, StepError> {
+    serde_json::to_value(output)
+        .map_err(|e| StepError::permanent(format!("a step output does not serialize: {e}")))
+}
+
+/// A recorded output read back as its type (`None`: none was recorded, or it is of
+/// another shape, as an interrupted step's is).
+pub fn recorded<T: DeserializeOwned>(output: Option<&Value>) -> Option<T> {
+    output.and_then(|o| serde_json::from_value(o.clone()).ok())
 }
 
 /// One side effect and its undo. Both must be idempotent: `run` finds what an earlier

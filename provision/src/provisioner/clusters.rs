@@ -8,6 +8,7 @@ use crate::domain::{Actor, Role};
 use crate::ops::OperationRow;
 use crate::pki::{Kubeconfig, Rotation};
 use crate::Result;
+use model::{ClusterId, ProjectId};
 
 impl Provisioner {
     /// A cluster the actor may `action`, with the actor's role ("not found" to anyone
@@ -15,20 +16,20 @@ impl Provisioner {
     pub async fn cluster(
         &self,
         actor: &Actor,
-        id: &str,
+        id: &ClusterId,
         action: Action,
     ) -> Result<(Cluster, Role)> {
         clusters::cluster_for(&self.store, actor, id, action).await
     }
 
     /// A project's clusters.
-    pub async fn cluster_list(&self, actor: &Actor, project: &str) -> Result<Vec<Cluster>> {
+    pub async fn cluster_list(&self, actor: &Actor, project: &ProjectId) -> Result<Vec<Cluster>> {
         authorize(&self.store, actor, project, Action::View).await?;
         self.store.cluster_list(project).await
     }
 
     /// The cluster's page: its record and what the cloud holds of it.
-    pub async fn cluster_view(&self, actor: &Actor, id: &str) -> Result<ClusterView> {
+    pub async fn cluster_view(&self, actor: &Actor, id: &ClusterId) -> Result<ClusterView> {
         clusters::view(&self.store, self.cloud.as_ref(), actor, id).await
     }
 
@@ -37,7 +38,7 @@ impl Provisioner {
     pub async fn cluster_create(
         &self,
         actor: &Actor,
-        project: &str,
+        project: &ProjectId,
         mut spec: ClusterSpec,
         intent: Intent,
     ) -> Result<Outcome<Started>> {
@@ -64,7 +65,7 @@ impl Provisioner {
     pub async fn cluster_delete(
         &self,
         actor: &Actor,
-        id: &str,
+        id: &ClusterId,
         intent: Intent,
     ) -> Result<Outcome<Started>> {
         let (cluster, _) = self.cluster(actor, id, Action::View).await?;
@@ -83,14 +84,18 @@ impl Provisioner {
     pub async fn kubeconfig(
         &self,
         actor: &Actor,
-        id: &str,
+        id: &ClusterId,
         validity_hours: Option<u32>,
     ) -> Result<Kubeconfig> {
         clusters::kubeconfig(&self.store, &self.secret_key, actor, id, validity_hours).await
     }
 
     /// Replaces the cluster's CA and starts rebuilding its servers with it.
-    pub async fn rotate_ca(&self, actor: &Actor, id: &str) -> Result<(Rotation, OperationRow)> {
+    pub async fn rotate_ca(
+        &self,
+        actor: &Actor,
+        id: &ClusterId,
+    ) -> Result<(Rotation, OperationRow)> {
         clusters::rotate_ca(&self.store, &self.engine, &self.secret_key, actor, id).await
     }
 }

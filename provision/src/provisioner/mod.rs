@@ -8,6 +8,7 @@ pub mod admin;
 mod clusters;
 mod node_groups;
 mod operations;
+pub use operations::OperationRecord;
 mod workloads;
 
 use std::future::Future;
@@ -18,6 +19,7 @@ use crate::clusters::plan::{check_unchanged, Plan};
 use crate::ops::Engine;
 use crate::pki::SecretKey;
 use crate::{Error, Result, Store};
+use model::PlanId;
 
 /// Everything an action of the core needs: the store, the operation engine, the cloud
 /// and the key that seals the cluster CAs. Cheap to clone.
@@ -39,7 +41,7 @@ pub enum Intent {
     Apply,
     /// Apply only if the plan is still the one with this id (the one the user read);
     /// else refuse with what the plan is now, changing nothing.
-    ApplyPlan(String),
+    ApplyPlan(PlanId),
 }
 
 impl Intent {
@@ -48,7 +50,7 @@ impl Intent {
     pub fn from_query(dry_run: bool, plan_id: Option<&str>) -> Intent {
         match (dry_run, plan_id.filter(|p| !p.is_empty())) {
             (true, _) => Intent::Plan,
-            (false, Some(id)) => Intent::ApplyPlan(id.to_string()),
+            (false, Some(id)) => Intent::ApplyPlan(PlanId::from(id)),
             (false, None) => Intent::Apply,
         }
     }

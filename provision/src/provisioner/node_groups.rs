@@ -5,13 +5,14 @@ use crate::clusters::{self, NodeGroup, NodeGroupChange, NodeGroupSpec};
 use crate::domain::Actor;
 use crate::ops::OperationRow;
 use crate::Result;
+use model::{ClusterId, NodeGroupId};
 
 impl Provisioner {
     /// Adds a node group to an ACTIVE cluster.
     pub async fn node_group_create(
         &self,
         actor: &Actor,
-        cluster: &str,
+        cluster: &ClusterId,
         spec: NodeGroupSpec,
         intent: Intent,
     ) -> Result<Outcome<(NodeGroup, OperationRow)>> {
@@ -33,8 +34,8 @@ impl Provisioner {
     pub async fn node_group_scale(
         &self,
         actor: &Actor,
-        cluster: &str,
-        group: &str,
+        cluster: &ClusterId,
+        group: &NodeGroupId,
         change: NodeGroupChange,
         intent: Intent,
     ) -> Result<Outcome<Option<OperationRow>>> {
@@ -56,8 +57,8 @@ impl Provisioner {
     pub async fn node_group_delete(
         &self,
         actor: &Actor,
-        cluster: &str,
-        group: &str,
+        cluster: &ClusterId,
+        group: &NodeGroupId,
         intent: Intent,
     ) -> Result<Outcome<OperationRow>> {
         let (store, cloud) = (&self.store, self.cloud.as_ref());

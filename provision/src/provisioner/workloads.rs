@@ -6,10 +6,11 @@ use crate::clusters::{self, WorkloadsView};
 use crate::domain::Actor;
 use crate::ops::OperationRow;
 use crate::Result;
+use model::ClusterId;
 
 impl Provisioner {
     /// The cluster's services and volumes as the store holds them.
-    pub async fn workloads(&self, actor: &Actor, cluster: &str) -> Result<WorkloadsView> {
+    pub async fn workloads(&self, actor: &Actor, cluster: &ClusterId) -> Result<WorkloadsView> {
         clusters::workloads(&self.store, actor, cluster).await
     }
 
@@ -17,7 +18,7 @@ impl Provisioner {
     pub async fn service_create(
         &self,
         actor: &Actor,
-        cluster: &str,
+        cluster: &ClusterId,
         spec: ServiceSpec,
     ) -> Result<(Service, OperationRow)> {
         workloads::service_create(
@@ -35,7 +36,7 @@ impl Provisioner {
     pub async fn service_delete(
         &self,
         actor: &Actor,
-        cluster: &str,
+        cluster: &ClusterId,
         service: &str,
     ) -> Result<OperationRow> {
         workloads::service_delete(&self.store, &self.engine, actor, cluster, service).await
@@ -45,7 +46,7 @@ impl Provisioner {
     pub async fn volume_create(
         &self,
         actor: &Actor,
-        cluster: &str,
+        cluster: &ClusterId,
         req: VolumeRequest,
     ) -> Result<(PersistentVolume, OperationRow)> {
         workloads::volume_create(
@@ -63,7 +64,7 @@ impl Provisioner {
     pub async fn volume_delete(
         &self,
         actor: &Actor,
-        cluster: &str,
+        cluster: &ClusterId,
         volume: &str,
     ) -> Result<OperationRow> {
         workloads::volume_delete(&self.store, &self.engine, actor, cluster, volume).await

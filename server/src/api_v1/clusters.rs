@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
+use model::ClusterId;
 use provision::authz::Action;
 use provision::clusters::{self, Cluster, ClusterSpec};
 use provision::Intent;
@@ -73,7 +74,7 @@ fn cluster_started(started: clusters::Started) -> Response {
 pub(super) async fn visible_cluster(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    id: &ClusterId,
     action: Action,
 ) -> ApiResult<Cluster> {
     Ok(state.core.cluster(&caller.actor, id, action).await?.0)
@@ -92,7 +93,7 @@ pub(super) async fn visible_cluster(
 pub(super) async fn cluster_show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let ops = state.core.store.op_list_for(&cluster.id).await?;
@@ -119,7 +120,7 @@ pub(super) async fn cluster_show(
 pub(super) async fn cluster_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
     q: ProjectQuery,
 ) -> ApiResult<Response> {
     // A delete is planned with plan-delete; `dry_run` is not one of its parameters.
@@ -144,7 +145,7 @@ pub(super) async fn cluster_delete(
 pub(super) async fn cluster_plan_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let out = state
         .core

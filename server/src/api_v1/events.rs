@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use model::ClusterId;
 use provision::authz::Action;
 use provision::clusters;
 use provision::domain::Credential;
@@ -54,7 +55,7 @@ pub(super) async fn cluster_events(
     State(state): State<AppState>,
     axum::Extension(streams): axum::Extension<std::sync::Arc<crate::live_streams::LiveStreams>>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
     request: http::request::Parts,
 ) -> ApiResult<Response> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;

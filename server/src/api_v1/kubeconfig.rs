@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use model::ClusterId;
 use provision::authz::Action;
 use provision::Error;
 use serde::Deserialize;
@@ -37,14 +38,14 @@ pub(super) async fn kubeconfig_issue(
     State(state): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    visible_cluster(&state, &caller, &id, Action::View).await?;
     let req = KubeconfigRequest::parse(&body)?;
     let kc = state
         .core
-        .kubeconfig(&caller.actor, &cluster.id, req.validity_hours)
+        .kubeconfig(&caller.actor, &id, req.validity_hours)
         .await?;
     let wants_json = headers
         .get(http::header::ACCEPT)
@@ -127,10 +128,9 @@ fn yaml_download(kc: provision::pki::Kubeconfig) -> Response {
 pub(super) async fn ca_rotate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
 ) -> ApiResult<(StatusCode, Json<CaRotated>)> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let (r, op) = state.core.rotate_ca(&caller.actor, &cluster.id).await?;
+    let (r, op) = state.core.rotate_ca(&caller.actor, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(CaRotated {
         operation: OperationView::from(&op),
         ca: CaRotation {

@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use model::ClusterId;
 use provision::clusters::kube_status::{self, KubeStatus};
 
 use super::{ApiResult, AppState, Caller};
@@ -21,7 +22,7 @@ use crate::views::ApiErrors;
 pub(super) async fn cluster_kubernetes(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<KubeStatus>> {
     let status = kube_status::read(
         &state.core.store,

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use model::{ClusterId, NodeGroupId};
 use provision::authz::Action;
 use provision::clusters::{self, NodeGroup};
 use provision::{Error, Intent, Outcome};
@@ -28,7 +29,7 @@ use crate::views::*;
 pub(super) async fn node_group_list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let groups = state.core.store.node_groups_of(&cluster.id).await?;
@@ -50,7 +51,7 @@ pub(super) async fn node_group_list(
 pub(super) async fn node_group_show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, ng)): Path<(String, String)>,
+    Path((id, ng)): Path<(ClusterId, NodeGroupId)>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let group = node_group_named(&state, &cluster.id, &ng).await?;
@@ -76,7 +77,7 @@ pub(super) async fn node_group_show(
 pub(super) async fn node_group_update(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, ng)): Path<(String, String)>,
+    Path((id, ng)): Path<(ClusterId, NodeGroupId)>,
     q: ProjectQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -84,7 +85,7 @@ pub(super) async fn node_group_update(
     let change: clusters::NodeGroupChange = parse(&body, "a node group change")?;
     let out = state
         .core
-        .node_group_scale(&caller.actor, &cluster.id, &ng, change, q.intent())
+        .node_group_scale(&caller.actor, &id, &ng, change, q.intent())
         .await?;
     let op = match out {
         Outcome::Planned(plan) => return Ok(Json(PlanBody { plan: *plan }).into_response()),
@@ -119,15 +120,16 @@ pub(super) async fn node_group_update(
 pub(super) async fn node_group_create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
     q: ProjectQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    // Not found before the body is read, as everywhere under the cluster.
+    visible_cluster(&state, &caller, &id, Action::View).await?;
     let group: clusters::NodeGroupSpec = parse(&body, "a node group")?;
     let out = state
         .core
-        .node_group_create(&caller.actor, &cluster.id, group, q.intent())
+        .node_group_create(&caller.actor, &id, group, q.intent())
         .await?;
     planned(out, |(ng, op)| {
         accepted(NodeGroupChanged {
@@ -150,12 +152,11 @@ pub(super) async fn node_group_create(
 pub(super) async fn node_group_plan_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, ng)): Path<(String, String)>,
+    Path((id, ng)): Path<(ClusterId, NodeGroupId)>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     let out = state
         .core
-        .node_group_delete(&caller.actor, &cluster.id, &ng, Intent::Plan)
+        .node_group_delete(&caller.actor, &id, &ng, Intent::Plan)
         .await?;
     let plan = out.into_plan()?;
     Ok(Json(PlanBody { plan }))
@@ -174,15 +175,14 @@ pub(super) async fn node_group_plan_delete(
 pub(super) async fn node_group_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, ng)): Path<(String, String)>,
+    Path((id, ng)): Path<(ClusterId, NodeGroupId)>,
     q: ProjectQuery,
 ) -> ApiResult<Response> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     // A delete is planned with plan-delete; `dry_run` is not one of its parameters.
     let intent = Intent::from_query(false, q.plan_id.as_deref());
     let out = state
         .core
-        .node_group_delete(&caller.actor, &cluster.id, &ng, intent);
+        .node_group_delete(&caller.actor, &id, &ng, intent);
     let op = out.await?.into_started()?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
+use model::OperationId;
 
 use super::{accepted, ApiResult, AppState, Caller};
 use crate::views::*;
@@ -21,15 +22,13 @@ use crate::views::*;
 pub(super) async fn operation_show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<OperationId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let op = state.core.operation(&caller.actor, &id).await?;
-    let steps = state.core.store.op_steps(&id).await?;
-    let events = state.core.store.op_events(&id).await?;
+    let record = state.core.operation_record(&caller.actor, &id).await?;
     let operation = OperationDetail {
-        operation: (&op).into(),
-        steps: steps.into_iter().map(StepView::from).collect(),
-        events: events.into_iter().map(EventView::from).collect(),
+        operation: (&record.operation).into(),
+        steps: record.steps.into_iter().map(StepView::from).collect(),
+        events: record.events.into_iter().map(EventView::from).collect(),
     };
     Ok(Json(OperationShown { operation }))
 }
@@ -47,7 +46,7 @@ pub(super) async fn operation_show(
 pub(super) async fn operation_retry(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<OperationId>,
 ) -> ApiResult<Response> {
     let op = state.core.operation_retry(&caller.actor, &id).await?;
     Ok(accepted(OperationStarted {
@@ -68,7 +67,7 @@ pub(super) async fn operation_retry(
 pub(super) async fn operation_abort(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<OperationId>,
 ) -> ApiResult<Response> {
     let op = state.core.operation_abort(&caller.actor, &id).await?;
     Ok(accepted(OperationStarted {

@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use model::ProjectId;
 use provision::{Error, Intent};
 use serde::Deserialize;
 
@@ -26,9 +27,9 @@ pub(super) async fn project_of(
     state: &AppState,
     caller: &Caller,
     q: &ProjectQuery,
-) -> ApiResult<String> {
+) -> ApiResult<ProjectId> {
     if let Some(p) = q.project.clone().or_else(|| caller.session_project.clone()) {
-        return Ok(p);
+        return Ok(p.into());
     }
     let projects = state
         .core
@@ -37,7 +38,7 @@ pub(super) async fn project_of(
         .await?;
     projects
         .first()
-        .map(|p| p.project.id.clone())
+        .map(|p| ProjectId::from(p.project.id.clone()))
         .ok_or_else(|| {
             ApiError(Error::NotFound(
                 "You are not a member of any project.".into(),

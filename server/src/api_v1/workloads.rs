@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
+use model::ClusterId;
 use provision::authz::Action;
 use provision::clusters::workloads;
 
@@ -26,7 +27,7 @@ use crate::views::*;
 pub(super) async fn service_list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(ServiceList {
@@ -48,15 +49,12 @@ pub(super) async fn service_list(
 pub(super) async fn service_create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    visible_cluster(&state, &caller, &id, Action::View).await?;
     let spec: workloads::ServiceSpec = parse(&body, "a service")?;
-    let (service, op) = state
-        .core
-        .service_create(&caller.actor, &cluster.id, spec)
-        .await?;
+    let (service, op) = state.core.service_create(&caller.actor, &id, spec).await?;
     Ok(accepted(ServiceStarted {
         service,
         operation: (&op).into(),
@@ -76,13 +74,10 @@ pub(super) async fn service_create(
 pub(super) async fn service_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, name)): Path<(String, String)>,
+    Path((id, name)): Path<(ClusterId, String)>,
 ) -> ApiResult<Response> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let op = state
-        .core
-        .service_delete(&caller.actor, &cluster.id, &name)
-        .await?;
+    visible_cluster(&state, &caller, &id, Action::View).await?;
+    let op = state.core.service_delete(&caller.actor, &id, &name).await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))
@@ -101,7 +96,7 @@ pub(super) async fn service_delete(
 pub(super) async fn volume_list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
     let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(VolumeList {
@@ -123,15 +118,12 @@ pub(super) async fn volume_list(
 pub(super) async fn volume_create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ClusterId>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    visible_cluster(&state, &caller, &id, Action::View).await?;
     let req: workloads::VolumeRequest = parse(&body, "a volume")?;
-    let (volume, op) = state
-        .core
-        .volume_create(&caller.actor, &cluster.id, req)
-        .await?;
+    let (volume, op) = state.core.volume_create(&caller.actor, &id, req).await?;
     Ok(accepted(VolumeStarted {
         volume,
         operation: (&op).into(),
@@ -151,13 +143,10 @@ pub(super) async fn volume_create(
 pub(super) async fn volume_delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, name)): Path<(String, String)>,
+    Path((id, name)): Path<(ClusterId, String)>,
 ) -> ApiResult<Response> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
-    let op = state
-        .core
-        .volume_delete(&caller.actor, &cluster.id, &name)
-        .await?;
+    visible_cluster(&state, &caller, &id, Action::View).await?;
+    let op = state.core.volume_delete(&caller.actor, &id, &name).await?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
     }))

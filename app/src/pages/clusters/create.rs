@@ -166,9 +166,9 @@ fn PlanReview(
         }
     };
     let can = p.can_apply();
-    let plan_id = p.plan_id.clone();
+    let plan_id = p.plan_id.to_string();
     view! {
-        <div class="card" id="plan" data-plan-id=p.plan_id.clone()>
+        <div class="card" id="plan" data-plan-id=p.plan_id.to_string()>
             <h2>"The plan"</h2>
             <div class="plan-report" inner_html=p.html />
             <PostForm action=create attr:id="create-form">

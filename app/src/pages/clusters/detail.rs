@@ -26,7 +26,7 @@ fn ClusterBody() -> impl IntoView {
     let retry = Submit::new::<RetryOperation>();
     let page = crate::load(
         move || (id(), tick.get(), retry.version().get()),
-        |(id, _, _)| get_cluster(id),
+        |(id, _, _)| get_cluster(id.into()),
     );
     follow(
         move || {
@@ -74,7 +74,7 @@ pub fn DeleteClusterPage() -> impl IntoView {
 fn DeleteCluster_() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let plan = crate::load(id, cluster_delete_plan);
+    let plan = crate::load(id, |id| cluster_delete_plan(id.into()));
     let delete = Submit::new::<DeleteCluster>();
     view! {
         <section class="page">
@@ -96,7 +96,7 @@ fn DeleteCluster_() -> impl IntoView {
                         <div id="delete-plan" inner_html=p.html.clone() />
                         <PostForm action=delete attr:class="form" attr:id="delete-form">
                             <input type="hidden" name="id" value=c.id.clone() />
-                            <input type="hidden" name="plan_id" value=p.plan_id.clone() />
+                            <input type="hidden" name="plan_id" value=p.plan_id.to_string() />
                             <label for="confirm">{format!("Type {} to confirm", c.name)}</label>
                             <input id="confirm" name="confirm" autocomplete="off" required />
                             <button type="submit" class="danger" id="confirm-delete">"Delete the cluster"</button>

@@ -32,7 +32,7 @@ fn NodeGroup_() -> impl IntoView {
         |(params, query)| async move {
             let id = params.get("id").unwrap_or_default();
             let group = params.get("ng").unwrap_or_default();
-            let d = get_cluster_groups(id.clone()).await?;
+            let d = get_cluster_groups(id.clone().into()).await?;
             let ng = d
                 .node_groups
                 .iter()
@@ -42,7 +42,11 @@ fn NodeGroup_() -> impl IntoView {
                     crate::error::AppError::NotFound(format!("Node group {group} not found."))
                 })?;
             let plan = match query.get("node_count") {
-                Some(n) => Some(node_group_plan(id, group, n.clone()).await.map(|p| (n, p))),
+                Some(n) => Some(
+                    node_group_plan(id.into(), group.into(), n.clone())
+                        .await
+                        .map(|p| (n, p)),
+                ),
                 None => None,
             };
             Ok::<_, crate::error::AppError>((d.cluster, ng, plan))
@@ -83,7 +87,7 @@ fn NodeGroup_() -> impl IntoView {
                                         <input type="hidden" name="id" value=cid.clone() />
                                         <input type="hidden" name="group" value=gname.clone() />
                                         <input type="hidden" name="node_count" value=n />
-                                        <input type="hidden" name="plan_id" value=p.plan_id.clone() />
+                                        <input type="hidden" name="plan_id" value=p.plan_id.to_string() />
                                         <button type="submit" id="apply-scale-button" disabled=!p.quota_fits>"Apply"</button>
                                     </PostForm>
                                 </div>
@@ -127,7 +131,7 @@ fn AddNodeGroup() -> impl IntoView {
         |(params, q)| async move {
             let id = params.get("id").unwrap_or_default();
             let (d, o) = (
-                get_cluster_groups(id.clone()).await?,
+                get_cluster_groups(id.clone().into()).await?,
                 get_create_options().await?,
             );
             let field = |k: &str, default: &str| {
@@ -150,7 +154,7 @@ fn AddNodeGroup() -> impl IntoView {
             let plan = match q.get("review") {
                 Some(_) => {
                     let [name, flavor, count, min, max] = form.clone();
-                    Some(node_group_create_plan(id, name, flavor, count, min, max).await)
+                    Some(node_group_create_plan(id.into(), name, flavor, count, min, max).await)
                 }
                 None => None,
             };
@@ -211,7 +215,7 @@ fn AddNodeGroup() -> impl IntoView {
                                         {["name", "flavor", "node_count", "min_node_count", "max_node_count"].into_iter().zip(form.clone()).map(|(k, v)| view! {
                                             <input type="hidden" name=k value=v />
                                         }).collect_view()}
-                                        <input type="hidden" name="plan_id" value=p.plan_id.clone() />
+                                        <input type="hidden" name="plan_id" value=p.plan_id.to_string() />
                                         <button type="submit" id="create-node-group" disabled=!p.can_apply()>"Add node group"</button>
                                     </PostForm>
                                 </div>

@@ -40,7 +40,7 @@ fn Workloads() -> impl IntoView {
                     + forms.remove.version().get(),
             )
         },
-        |(id, _, _)| get_cluster_workloads(id),
+        |(id, _, _)| get_cluster_workloads(id.into()),
     );
     follow(
         move || {

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::super::outputs::{MadeServer, MembersSynced};
 use super::super::saga_shared::{cluster_metadata, cluster_tag, Settings};
 use crate::cloud::*;
-use crate::ops::{Step, StepContext, StepError};
+use crate::ops::{record, recorded, Step, StepContext, StepError};
 use crate::Store;
 
 /// Makes every service load balancer of the cluster forward to the workers the cluster
@@ -104,7 +105,7 @@ impl Step for SyncServiceMembers {
                 }
             }
         }
-        Ok(json!({ "added": added, "removed": removed }))
+        record(&MembersSynced { added, removed })
     }
 
     async fn undo(
@@ -113,15 +114,15 @@ impl Step for SyncServiceMembers {
         _output: Option<&Value>,
     ) -> std::result::Result<(), StepError> {
         // The workers this operation made are about to be undone: stop sending to them.
-        let made: Vec<&str> = cx
+        let made: Vec<String> = cx
             .outputs
             .iter()
             .filter(|(k, _)| k.starts_with("worker-"))
-            .filter_map(|(_, v)| v["address"].as_str())
+            .filter_map(|(_, v)| recorded::<MadeServer>(Some(v)).and_then(|s| s.address))
             .collect();
         for (pool, lb, _) in self.pools().await? {
             for m in self.cloud.member_list(&pool.id).await? {
-                if made.contains(&m.address.as_str()) {
+                if made.contains(&m.address) {
                     self.cloud.member_remove(&pool.id, &m.id).await?;
                     self.settle(&lb).await?;
                 }

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::super::outputs::{Made, MadeLoadBalancer, MadeVolume, Removed};
 use super::super::saga_shared::{cluster_metadata, cluster_tag, prefix, Settings};
 use super::*;
 use crate::cloud::*;
-use crate::ops::{OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
+use crate::ops::{record, recorded, OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use crate::{Error, Result, Store};
 
 /// The four workload operation kinds by name.
@@ -106,10 +107,9 @@ struct WorkloadStep {
     settings: Arc<Settings>,
 }
 
-fn out<'a>(cx: &'a StepContext, key: &str) -> std::result::Result<&'a str, StepError> {
-    cx.output(key)?["id"]
-        .as_str()
-        .ok_or_else(|| StepError::permanent(format!("step {key} recorded no id")))
+/// The id of what step `key` made.
+fn out(cx: &StepContext, key: &str) -> std::result::Result<String, StepError> {
+    Ok(cx.output_as::<Made>(key)?.id)
 }
 
 impl WorkloadStep {
@@ -140,7 +140,7 @@ impl WorkloadStep {
     async fn ready(&self, cx: &StepContext) -> std::result::Result<(), StepError> {
         let lb = out(cx, "lb")?;
         self.cloud()
-            .wait_load_balancer_active(lb, &self.settings.wait)
+            .wait_load_balancer_active(&lb, &self.settings.wait)
             .await?;
         Ok(())
     }
@@ -167,46 +167,49 @@ impl Step for WorkloadStep {
                     .cloud()
                     .wait_load_balancer_active(&lb.id, &self.settings.wait)
                     .await?;
-                Ok(json!({ "id": lb.id, "vip": lb.vip_address }))
+                record(&MadeLoadBalancer {
+                    id: lb.id,
+                    vip: lb.vip_address,
+                })
             }
             Res::Listener { port } => {
                 let l = self
                     .cloud()
                     .listener_create(&ListenerSpec {
                         name: format!("{lb_name}-{port}"),
-                        load_balancer_id: out(cx, "lb")?.to_string(),
+                        load_balancer_id: out(cx, "lb")?,
                         port: *port,
                         tags,
                     })
                     .await?;
                 self.ready(cx).await?;
-                Ok(json!({ "id": l.id }))
+                record(&Made { id: l.id })
             }
             Res::Pool { port } => {
                 let p = self
                     .cloud()
                     .pool_create(&PoolSpec {
                         name: format!("{lb_name}-{port}"),
-                        listener_id: out(cx, &format!("listener-{port}"))?.to_string(),
+                        listener_id: out(cx, &format!("listener-{port}"))?,
                         tags,
                     })
                     .await?;
                 self.ready(cx).await?;
-                Ok(json!({ "id": p.id }))
+                record(&Made { id: p.id })
             }
             Res::Monitor { port } => {
                 let m = self
                     .cloud()
                     .health_monitor_create(&HealthMonitorSpec {
                         name: format!("{lb_name}-{port}"),
-                        pool_id: out(cx, &format!("pool-{port}"))?.to_string(),
+                        pool_id: out(cx, &format!("pool-{port}"))?,
                         delay_secs: 5,
                         timeout_secs: 3,
                         max_retries: 3,
                     })
                     .await?;
                 self.ready(cx).await?;
-                Ok(json!({ "id": m.id }))
+                record(&Made { id: m.id })
             }
             Res::Member {
                 port,
@@ -217,7 +220,7 @@ impl Step for WorkloadStep {
                 let m = self
                     .cloud()
                     .member_add(
-                        out(cx, &format!("pool-{port}"))?,
+                        &out(cx, &format!("pool-{port}"))?,
                         &MemberSpec {
                             name: name.clone(),
                             address: address.clone(),
@@ -226,7 +229,7 @@ impl Step for WorkloadStep {
                     )
                     .await?;
                 self.ready(cx).await?;
-                Ok(json!({ "id": m.id }))
+                record(&Made { id: m.id })
             }
             Res::ServiceGone => {
                 let found = self.find_lb().await?;
@@ -238,7 +241,9 @@ impl Step for WorkloadStep {
                         ));
                     }
                 }
-                Ok(json!({ "removed": found.map(|l| l.name) }))
+                record(&Removed {
+                    removed: found.map(|l| l.name),
+                })
             }
             Res::Volume => {
                 let req = self
@@ -261,7 +266,10 @@ impl Step for WorkloadStep {
                 self.cloud()
                     .wait_volume_available(&v.id, &self.settings.wait)
                     .await?;
-                Ok(json!({ "id": v.id, "size_gib": v.size_gib }))
+                record(&MadeVolume {
+                    id: v.id,
+                    size_gib: v.size_gib,
+                })
             }
             Res::VolumeGone => {
                 let found = self.find_volume().await?;
@@ -274,7 +282,9 @@ impl Step for WorkloadStep {
                         return Err(StepError::retryable("the volume is still being deleted"));
                     }
                 }
-                Ok(json!({ "removed": found.map(|v| v.name) }))
+                record(&Removed {
+                    removed: found.map(|v| v.name),
+                })
             }
         }
     }
@@ -287,8 +297,8 @@ impl Step for WorkloadStep {
         match &self.res {
             // Cascade: listeners, pools, monitors and members go with it (undone last).
             Res::Lb => {
-                let id = match output.and_then(|o| o["id"].as_str()) {
-                    Some(id) => Some(id.to_string()),
+                let id = match recorded::<Made>(output) {
+                    Some(made) => Some(made.id),
                     None => self.find_lb().await?.map(|l| l.id),
                 };
                 if let Some(id) = id {
@@ -297,8 +307,8 @@ impl Step for WorkloadStep {
                 Ok(())
             }
             Res::Volume => {
-                let id = match output.and_then(|o| o["id"].as_str()) {
-                    Some(id) => Some(id.to_string()),
+                let id = match recorded::<Made>(output) {
+                    Some(made) => Some(made.id),
                     None => self.find_volume().await?.map(|v| v.id),
                 };
                 if let Some(id) = id {
@@ -435,7 +445,7 @@ impl SagaKind for WorkloadSaga {
         match self.what {
             Kind::ServiceCreate => {
                 let id = text(&op.spec, "service_id")?;
-                let vip = output("lb").and_then(|o| o["vip"].as_str().map(String::from));
+                let vip = recorded::<MadeLoadBalancer>(output("lb").as_ref()).and_then(|l| l.vip);
                 self.store
                     .workload_set(
                         "cluster_services",
@@ -448,7 +458,7 @@ impl SagaKind for WorkloadSaga {
             }
             Kind::VolumeCreate => {
                 let id = text(&op.spec, "volume_id")?;
-                let vid = output("volume").and_then(|o| o["id"].as_str().map(String::from));
+                let vid = recorded::<Made>(output("volume").as_ref()).map(|v| v.id);
                 self.store
                     .workload_set(
                         "cluster_volumes",
