@@ -19,6 +19,15 @@ pub struct FlavorOffer {
     pub enabled: bool,
 }
 
+/// The cloud's flavors, every one (what plans and the offer are made of); the cloud
+/// failing to answer is an internal error of the core.
+pub async fn of_cloud(cloud: &dyn Cloud) -> Result<Vec<Flavor>> {
+    cloud
+        .flavor_list()
+        .await
+        .map_err(|e| Error::internal(format!("listing flavors: {e}")))
+}
+
 /// The names an admin has disabled.
 pub async fn disabled(store: &Store) -> Result<HashSet<String>> {
     store.flavor_disabled().await
@@ -57,10 +66,7 @@ pub async fn set(
     enabled: bool,
 ) -> Result<FlavorOffer> {
     require_admin(actor)?;
-    let flavors = cloud
-        .flavor_list()
-        .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+    let flavors = of_cloud(cloud).await?;
     if !flavors.iter().any(|f| f.name == name) {
         return Err(Error::NotFound(format!(
             "The cloud has no flavor named '{name}'."

@@ -166,10 +166,7 @@ pub async fn node_group_delete_plan(
         .ok_or_else(|| Error::NotFound(format!("Node group {node_group} not found.")))?;
     let mut workers = group_workers(cloud, cluster_id, &ng.name).await?;
     workers.sort();
-    let flavors = cloud
-        .flavor_list()
-        .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+    let flavors = super::flavors::of_cloud(cloud).await?;
     plan::workers_plan(
         store,
         &cluster.project_id,
@@ -383,10 +380,7 @@ pub async fn scale_plan(
         change,
     )
     .await?;
-    let flavors = cloud
-        .flavor_list()
-        .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+    let flavors = super::flavors::of_cloud(cloud).await?;
     plan::workers_plan(
         store,
         &ch.cluster.project_id,
@@ -447,10 +441,7 @@ pub async fn scale(
     // target until the operation ends, so parallel scales and creates see each other.
     let mut claimed_before = None;
     if !add.is_empty() {
-        let flavors = cloud
-            .flavor_list()
-            .await
-            .map_err(|e| Error::internal(format!("listing flavors: {e}")))?;
+        let flavors = super::flavors::of_cloud(cloud).await?;
         let f = flavors.iter().find(|f| f.name == ng.flavor);
         let n = add.len() as i64;
         let claim = crate::quotas::Claim {

@@ -101,10 +101,7 @@ async fn planned<T>(
 impl Provisioner {
     /// The cloud's flavors (what the offer and the plans are made of).
     pub async fn flavors(&self) -> Result<Vec<Flavor>> {
-        self.cloud
-            .flavor_list()
-            .await
-            .map_err(|e| Error::internal(format!("listing flavors: {e}")))
+        crate::clusters::flavors::of_cloud(self.cloud.as_ref()).await
     }
 }
 

@@ -170,10 +170,7 @@ async fn mutable_cluster(store: &Store, actor: &Actor, cluster_id: &str) -> Resu
 
 /// The cloud's flavors: they turn the project's recorded clusters into quota usage.
 async fn flavors(cloud: &dyn Cloud) -> Result<Vec<Flavor>> {
-    cloud
-        .flavor_list()
-        .await
-        .map_err(|e| Error::internal(format!("listing flavors: {e}")))
+    super::flavors::of_cloud(cloud).await
 }
 
 /// What a new service or volume asks of the project's quota: `more`. The row is
