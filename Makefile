@@ -30,6 +30,18 @@ KUBERNETES_PY_VERSION := 37.0.3
 export DEBIAN_KUBECTL ?= $(HOME)/.cache/shipyard/debian-kubectl
 SCHEMATHESIS_VERSION := 4.32.5
 export OPENSTACK_CLI := $(VENV)/bin/openstack
+# The published OpenStack samples (never copied here). The tests look for
+# shared/openstack-api-samples above the checkout; a clone of a local checkout (CI's,
+# wherever it is made) also finds them above the checkout it was cloned from.
+ifndef OPENSTACK_SAMPLES
+SAMPLES_BESIDE_ORIGIN := $(shell d="$$(git config --get remote.origin.url 2>/dev/null)"; \
+	[ -d "$$d" ] && d="$$(cd "$$d" && pwd)" && while [ "$$d" != / ]; do \
+	[ -d "$$d/shared/openstack-api-samples" ] && { echo "$$d/shared/openstack-api-samples"; break; }; \
+	d="$$(dirname "$$d")"; done)
+ifneq ($(SAMPLES_BESIDE_ORIGIN),)
+export OPENSTACK_SAMPLES := $(SAMPLES_BESIDE_ORIGIN)
+endif
+endif
 
 .PHONY: help run build site tools test-tools test-build postgres-server postgres test test-suites test-rust test-api test-e2e bench fmt lint clean-site
 
