@@ -9,6 +9,7 @@ pub mod admin;
 pub mod authz;
 pub mod cloud;
 pub mod clusters;
+pub mod controllers;
 pub mod domain;
 pub mod error;
 pub mod invitations;

@@ -165,6 +165,14 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         settings,
     )
     .build();
+    // Services of type LoadBalancer and volume claims in every cluster, from now on.
+    provision::controllers::Controllers {
+        store: store.clone(),
+        engine: engine.clone(),
+        cloud: cloud.clone(),
+        key: secret_key.clone(),
+    }
+    .install();
     let state = AppState {
         core: provision::Provisioner {
             store: store.clone(),

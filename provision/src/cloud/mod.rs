@@ -364,7 +364,13 @@ pub trait Cloud: Send + Sync {
     /// Deletes the load balancer with its listeners, pools, members and monitors.
     async fn load_balancer_delete(&self, id: &str) -> CloudResult<()>;
     async fn listener_create(&self, spec: &ListenerSpec) -> CloudResult<Listener>;
+    /// Listeners carrying every given tag.
+    async fn listener_list(&self, tags: &[String]) -> CloudResult<Vec<Listener>>;
+    /// Deletes a listener (its pool goes first: [`Cloud::pool_delete`]); gone is done.
+    async fn listener_delete(&self, id: &str) -> CloudResult<()>;
     async fn pool_create(&self, spec: &PoolSpec) -> CloudResult<Pool>;
+    /// Deletes a pool with its members and health monitor; gone is done.
+    async fn pool_delete(&self, id: &str) -> CloudResult<()>;
     /// Pools carrying every given tag.
     async fn pool_list(&self, tags: &[String]) -> CloudResult<Vec<Pool>>;
     async fn member_add(&self, pool_id: &str, spec: &MemberSpec) -> CloudResult<Member>;
@@ -497,7 +503,10 @@ delegate! {
     load_balancer_list(tags: &[String]) -> CloudResult<Vec<LoadBalancer>>;
     load_balancer_delete(id: &str) -> CloudResult<()>;
     listener_create(spec: &ListenerSpec) -> CloudResult<Listener>;
+    listener_list(tags: &[String]) -> CloudResult<Vec<Listener>>;
+    listener_delete(id: &str) -> CloudResult<()>;
     pool_create(spec: &PoolSpec) -> CloudResult<Pool>;
+    pool_delete(id: &str) -> CloudResult<()>;
     pool_list(tags: &[String]) -> CloudResult<Vec<Pool>>;
     member_add(pool_id: &str, spec: &MemberSpec) -> CloudResult<Member>;
     member_remove(pool_id: &str, member_id: &str) -> CloudResult<()>;

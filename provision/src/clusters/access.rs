@@ -57,6 +57,27 @@ pub fn bindings(members: &[(String, Role)]) -> Vec<Value> {
         .collect()
 }
 
+const CLASSES_PATH: &str = "/apis/storage.k8s.io/v1/storageclasses";
+
+/// The StorageClass every cluster starts with: Cinder volumes, made as soon as a claim
+/// asks (`Immediate`: a claim is Bound before any pod uses it, so `kubectl get pvc`
+/// shows the volume at once), deleted with their claim, and growable.
+pub fn default_storage_class() -> Value {
+    json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "standard",
+            "labels": {"app.kubernetes.io/managed-by": "shipyard"},
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": super::workloads::claim_volume::PROVISIONER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": true,
+    })
+}
+
 /// Writes clusters' bindings from the database.
 #[derive(Clone)]
 pub struct ClusterAccess {
@@ -95,7 +116,11 @@ impl ClusterAccess {
             let name = binding["metadata"]["name"].as_str().unwrap_or_default();
             client.replace(BINDINGS_PATH, name, &binding).await?;
         }
-        Ok(())
+        // The managed service's default class; made once, then the cluster's own.
+        match client.create(CLASSES_PATH, &default_storage_class()).await {
+            Ok(_) | Err(crate::kube::KubeError::Status(409, _)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Waits until the cluster's API answers (up to `deadline`), then writes its

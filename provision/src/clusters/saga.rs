@@ -79,6 +79,16 @@ pub fn kinds(
             settings: settings.clone(),
         }),
     ));
-    kinds.extend(super::workloads::kinds(store, cloud, settings));
+    kinds.extend(super::workloads::kinds(
+        store,
+        cloud.clone(),
+        settings.clone(),
+    ));
+    kinds.extend(super::workloads::service_lb::kinds(
+        store,
+        cloud.clone(),
+        settings.clone(),
+    ));
+    kinds.extend(super::workloads::claim_volume::kinds(store, cloud, settings));
     kinds
 }

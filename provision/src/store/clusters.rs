@@ -246,6 +246,17 @@ impl Store {
         cluster_row(&row)
     }
 
+    /// Every live cluster whose Kubernetes API serves (ACTIVE or UPDATING): what the
+    /// controllers watch.
+    pub async fn clusters_serving(&self) -> Result<Vec<Cluster>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE deleted_at IS NULL AND status IN ('ACTIVE', 'UPDATING') AND api_address IS NOT NULL ORDER BY id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(cluster_row).collect()
+    }
+
     /// The project's live clusters, newest first.
     pub async fn cluster_list(&self, project_id: &str) -> Result<Vec<Cluster>> {
         let rows = sqlx::query(&format!(

@@ -163,6 +163,35 @@ impl Store {
         Ok(())
     }
 
+    /// A volume's size after it grew.
+    pub(crate) async fn volume_set_size(&self, id: &str, size_gib: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE cluster_volumes SET size_gib = $1, status = 'ACTIVE', status_reason = NULL, updated_at = $2 WHERE id = $3",
+        )
+        .bind(size_gib)
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A service's ports after its load balancer changed.
+    pub(crate) async fn service_set_ports(
+        &self,
+        id: &str,
+        ports: &[crate::clusters::workloads::ServicePort],
+    ) -> Result<()> {
+        let ports = serde_json::to_string(ports).map_err(Error::internal)?;
+        sqlx::query("UPDATE cluster_services SET ports = $1, updated_at = $2 WHERE id = $3")
+            .bind(ports)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn workload_mark_deleted(&self, table: &str, id: &str) -> Result<()> {
         let now = now_ms();
         sqlx::query(&format!(

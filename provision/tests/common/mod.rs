@@ -3,6 +3,8 @@
 //! helpers that read the cloud's inventory.
 #![allow(dead_code)]
 
+pub mod kubectl;
+
 use std::sync::Arc;
 use std::time::Duration;
 

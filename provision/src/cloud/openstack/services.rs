@@ -432,6 +432,41 @@ impl Cloud for OpenStack {
         .await
     }
 
+    async fn listener_list(&self, tags: &[String]) -> CloudResult<Vec<Listener>> {
+        let body: wire::ListenersBody = self
+            .get(
+                Service::LoadBalancer,
+                "/v2/lbaas/listeners",
+                &Self::lb_query(None, tags),
+                "list listeners",
+            )
+            .await?;
+        Ok(body
+            .listeners
+            .into_iter()
+            .map(Listener::from)
+            .filter(|l| has_tags(&l.tags, tags))
+            .collect())
+    }
+
+    async fn listener_delete(&self, id: &str) -> CloudResult<()> {
+        self.delete(
+            Service::LoadBalancer,
+            &format!("/v2/lbaas/listeners/{id}"),
+            &format!("delete listener {id}"),
+        )
+        .await
+    }
+
+    async fn pool_delete(&self, id: &str) -> CloudResult<()> {
+        self.delete(
+            Service::LoadBalancer,
+            &format!("/v2/lbaas/pools/{id}"),
+            &format!("delete pool {id}"),
+        )
+        .await
+    }
+
     async fn pool_list(&self, tags: &[String]) -> CloudResult<Vec<Pool>> {
         let body: wire::PoolsBody = self
             .get(

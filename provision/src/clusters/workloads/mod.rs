@@ -4,8 +4,10 @@
 //! persistent volume on block storage. Both carry the cluster's mark, so they are
 //! listed with the cluster, counted in its quota, and swept by its delete.
 
+pub mod claim_volume;
 mod members;
 mod sagas;
+pub mod service_lb;
 
 pub use members::SyncServiceMembers;
 pub use sagas::kinds;
@@ -175,7 +177,7 @@ async fn flavors(cloud: &dyn Cloud) -> Result<Vec<Flavor>> {
 
 /// What a new service or volume asks of the project's quota: `more`. The row is
 /// inserted in one transaction with the claim: parallel requests see each other's.
-fn claim(flavors: &[Flavor], more: crate::quotas::Usage) -> crate::quotas::Claim<'_> {
+pub(crate) fn claim(flavors: &[Flavor], more: crate::quotas::Usage) -> crate::quotas::Claim<'_> {
     crate::quotas::Claim {
         flavors,
         etcd_gib: super::saga_shared::ETCD_GIB as i64,
