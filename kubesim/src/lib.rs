@@ -13,10 +13,14 @@
 //! ones); [`reviews`] answer what callers ask about themselves, read from JSON or
 //! [`protobuf`].
 
+pub mod admission;
 pub mod authz;
 pub mod bootstrap;
+pub mod cidr;
+pub mod claims;
 pub mod controllers;
 pub mod discovery;
+pub mod finalizers;
 pub mod journal;
 pub mod key;
 pub mod kinds;
@@ -34,12 +38,15 @@ pub mod rbac;
 pub mod resources;
 pub mod reviews;
 pub mod server;
+pub mod services;
 pub mod stamps;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod subresources;
 pub mod table;
 pub mod tls;
+pub mod volumes;
 pub mod watch;
 
 pub use server::{start, Config, Running};
