@@ -153,11 +153,13 @@ pub fn admit(view: &View, cidr: Cidr, current: Option<&Value>, svc: &mut Value) 
             .or(kept);
         let field = format!("spec.ports[{i}].nodePort");
         let port = match asked {
-            Some(n) if !NODE_PORTS.contains(&n) => return Err(invalid(vec![Cause::invalid(
+            Some(n) if !NODE_PORTS.contains(&n) => {
+                return Err(invalid(vec![Cause::invalid(
                 field,
                 &json!(n),
                 "provided port is not in the valid range. The range of valid ports is 30000-32767",
-            )])),
+            )]))
+            }
             Some(n) if used.contains(&n) || mine.contains(&(n, protocol.clone())) => {
                 return Err(invalid(vec![Cause::invalid(
                     field,
