@@ -21,7 +21,7 @@ use crate::store::{Key, Store};
 
 const DEPLOYMENTS: &str = "deployments.apps";
 const REPLICASETS: &str = "replicasets.apps";
-pub(crate) const PODS: &str = "pods";
+const PODS: &str = "pods";
 const NODES: &str = "nodes";
 /// What the controllers read: a change to anything else (a Lease renewed, say) does not
 /// wake them; the node lifecycle, which reads Leases against the clock, looks once a

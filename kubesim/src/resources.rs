@@ -330,7 +330,7 @@ pub async fn delete(
 /// ([`crate::volumes::namespaces`]) deletes what is left again and removes it once it
 /// is empty, as kube-controller-manager's namespace controller does. Bounded: the
 /// namespace's own `spec.finalizers` (`kubernetes`) is not modelled.
-pub(crate) fn delete_namespace(shared: &Shared, key: &Key) -> ApiResult<Value> {
+pub fn delete_namespace(shared: &Shared, key: &Key) -> ApiResult<Value> {
     let current = shared
         .store
         .get(key)

@@ -93,7 +93,7 @@ pub fn reconcile(store: &Store) {
         }
     }
     let volume_names: HashSet<&str> = volumes.iter().map(|v| name(v)).collect();
-    let pods = list(store, crate::controllers::PODS);
+    let pods = list(store, "pods");
     let in_use = claims_in_use(&pods);
     for c in &claims {
         let c_key = key(PVCS, c);
@@ -219,5 +219,90 @@ pub fn namespaces(store: &Store) {
         {
             let _ = store.delete(&key("namespaces", &ns));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make(store: &Store, k: Key, o: Value) {
+        store.create(&k, o).unwrap();
+    }
+
+    #[test]
+    fn a_namespace_with_held_objects_terminates_until_they_go() {
+        let store = Store::open(None).unwrap();
+        let ns = Key::new("namespaces", None, "team");
+        make(
+            &store,
+            ns.clone(),
+            json!({"kind": "Namespace", "metadata": {}}),
+        );
+        let held = Key::new("configmaps", Some("team"), "held");
+        make(
+            &store,
+            held.clone(),
+            json!({"kind": "ConfigMap", "metadata": {"finalizers": ["example.com/x"]}}),
+        );
+        make(
+            &store,
+            Key::new("configmaps", Some("team"), "free"),
+            json!({"kind": "ConfigMap", "metadata": {}}),
+        );
+        assert_eq!(store.delete_namespaced("team").unwrap(), 1);
+        store
+            .mark_deleted(&ns, |n| n["status"]["phase"] = json!("Terminating"))
+            .unwrap();
+        assert!(terminating(&store.get(&held).unwrap()));
+        namespaces(&store);
+        assert!(store.get(&ns).is_some(), "held by its content");
+        let stamp = store.get(&held).unwrap()["metadata"]["deletionTimestamp"].clone();
+        // The finalizer goes: so does the object, then the namespace.
+        store
+            .modify(&held, |o| {
+                o["metadata"]["finalizers"] = json!([]);
+                true
+            })
+            .unwrap();
+        assert!(store.get(&held).is_none());
+        assert!(stamp.is_string());
+        namespaces(&store);
+        assert!(store.get(&ns).is_none());
+    }
+
+    #[test]
+    fn a_volume_binds_its_claim_and_is_released_when_the_claim_goes() {
+        let store = Store::open(None).unwrap();
+        let c = Key::new(PVCS, Some("default"), "data");
+        make(
+            &store,
+            c.clone(),
+            json!({"kind": "PersistentVolumeClaim", "metadata": {},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+        );
+        let claim_uid = store.get(&c).unwrap()["metadata"]["uid"].clone();
+        let v = Key::new(PVS, None, "pv-1");
+        make(
+            &store,
+            v.clone(),
+            json!({"kind": "PersistentVolume", "metadata": {},
+                "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                    "claimRef": {"namespace": "default", "name": "data", "uid": claim_uid}}}),
+        );
+        reconcile(&store);
+        let claim = store.get(&c).unwrap();
+        assert_eq!(claim["status"]["phase"], "Bound");
+        assert_eq!(claim["spec"]["volumeName"], "pv-1");
+        assert_eq!(store.get(&v).unwrap()["status"]["phase"], "Bound");
+        // A second pass writes nothing: it settled.
+        let revision = store.revision();
+        reconcile(&store);
+        assert_eq!(store.revision(), revision);
+        store.delete(&c).unwrap();
+        reconcile(&store);
+        assert!(store.get(&c).is_none(), "no pod uses it");
+        reconcile(&store);
+        assert_eq!(store.get(&v).unwrap()["status"]["phase"], "Released");
     }
 }
