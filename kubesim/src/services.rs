@@ -266,4 +266,35 @@ mod tests {
             Some(30086)
         );
     }
+
+    #[test]
+    fn concurrent_creates_get_distinct_addresses_and_ports() {
+        let store = std::sync::Arc::new(crate::store::Store::open(None).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let key = crate::store::Key::new("services", Some("default"), &format!("s{i}"));
+                    let svc = json!({"kind": "Service", "metadata": {"name": format!("s{i}"), "namespace": "default"},
+                        "spec": {"type": "NodePort", "ports": [{"port": 80}]}});
+                    store
+                        .create_checked(&key, svc, false, &mut |view, current, object| {
+                            admit(view, Cidr::default(), current, object)
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        let made: Vec<Value> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let ports: HashSet<i64> = made
+            .iter()
+            .map(|s| s["spec"]["ports"][0]["nodePort"].as_i64().unwrap())
+            .collect();
+        let ips: HashSet<&str> = made
+            .iter()
+            .map(|s| s["spec"]["clusterIP"].as_str().unwrap())
+            .collect();
+        assert_eq!((ports.len(), ips.len()), (8, 8));
+        assert_eq!(made[0]["spec"]["ports"][0]["targetPort"], 80);
+    }
 }
