@@ -26,7 +26,15 @@ const NODES: &str = "nodes";
 /// What the controllers read: a change to anything else (a Lease renewed, say) does not
 /// wake them; the node lifecycle, which reads Leases against the clock, looks once a
 /// second.
-const READ: [&str; 4] = [DEPLOYMENTS, REPLICASETS, PODS, NODES];
+const READ: [&str; 7] = [
+    DEPLOYMENTS,
+    REPLICASETS,
+    PODS,
+    NODES,
+    crate::volumes::PVCS,
+    crate::volumes::PVS,
+    "namespaces",
+];
 
 /// Runs the loop until the returned task is aborted.
 pub fn start(
@@ -66,6 +74,8 @@ pub fn reconcile(store: &Store) {
     deployments(store);
     replicasets(store);
     collect_garbage(store);
+    crate::volumes::reconcile(store);
+    crate::volumes::namespaces(store);
     schedule(store);
     crate::kubelet::run_bound_pods(store);
 }
@@ -208,11 +218,12 @@ fn replicasets(store: &Store) {
     for rs in list(store, REPLICASETS, None) {
         let ns = namespace(&rs).to_string();
         let want = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
+        // Pods being deleted (held by finalizers) no longer count, as in Kubernetes.
         let mut pods: Vec<Arc<Value>> = by_owner
             .remove(uid(&rs))
             .unwrap_or_default()
             .into_iter()
-            .filter(|p| namespace(p) == ns)
+            .filter(|p| namespace(p) == ns && !crate::finalizers::terminating(p))
             .collect();
         let template = &rs["spec"]["template"];
         while pods.len() < want {
@@ -271,7 +282,7 @@ fn collect_garbage(store: &Store) {
                         r["kind"] == owner_kind && !live.contains(r["uid"].as_str().unwrap_or(""))
                     })
                 });
-            if orphan {
+            if orphan && !crate::finalizers::terminating(&o) {
                 let _ = store.delete(&key(resource, &o));
             }
         }
@@ -364,6 +375,21 @@ fn schedule(store: &Store) {
         .collect();
     let by_name: HashMap<&str, usize> =
         rooms.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
+    // Claims are looked at only when a pending pod names one.
+    let names_claim = |p: &Value| {
+        p["spec"]["volumes"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|v| v["persistentVolumeClaim"].is_object()))
+    };
+    let bound: HashSet<(String, String)> = if pending.iter().any(|p| names_claim(p)) {
+        list(store, crate::volumes::PVCS, None)
+            .iter()
+            .filter(|c| c["status"]["phase"] == "Bound")
+            .map(|c| (namespace(c).to_string(), name(c).to_string()))
+            .collect()
+    } else {
+        HashSet::new()
+    };
     for p in &pods {
         if let Some(&i) = p["spec"]["nodeName"].as_str().and_then(|n| by_name.get(n)) {
             let (c, m) = requests(p);
@@ -372,6 +398,17 @@ fn schedule(store: &Store) {
         }
     }
     for pod in pending {
+        let unbound = names_claim(pod)
+            && crate::volumes::claims_in_use(std::slice::from_ref(pod))
+                .iter()
+                .any(|c| !bound.contains(c));
+        if unbound {
+            let message = format!(
+                "0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims."
+            );
+            unschedulable(store, &key(PODS, pod), &message);
+            continue;
+        }
         let (c, m) = requests(pod);
         let mut why = (0, 0, 0); // (taints, cpu, memory)
                                  // The fitting node with the fewest pods (by name among equals).
@@ -423,17 +460,22 @@ fn schedule(store: &Store) {
                     ));
                 }
                 let message = format!("0/{total} nodes are available: {}.", reasons.join(", "));
-                let condition = json!([{"type": "PodScheduled", "status": "False",
-                    "reason": "Unschedulable", "message": message}]);
-                let _ = store.modify(&pod_key, |o| {
-                    if o["status"]["conditions"] == condition {
-                        return false;
-                    }
-                    o["status"]["phase"] = json!("Pending");
-                    o["status"]["conditions"] = condition;
-                    true
-                });
+                unschedulable(store, &pod_key, &message);
             }
         }
     }
+}
+
+/// The pod at `pod_key` stays Pending, `PodScheduled` False for `message`.
+fn unschedulable(store: &Store, pod_key: &Key, message: &str) {
+    let condition = json!([{"type": "PodScheduled", "status": "False",
+        "reason": "Unschedulable", "message": message}]);
+    let _ = store.modify(pod_key, |o| {
+        if o["status"]["conditions"] == condition {
+            return false;
+        }
+        o["status"]["phase"] = json!("Pending");
+        o["status"]["conditions"] = condition;
+        true
+    });
 }

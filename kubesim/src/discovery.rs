@@ -60,13 +60,7 @@ fn aggregated_list(groups: &[(&str, &str)]) -> Response {
                         "singularResource": k.singular,
                         "verbs": kinds::verbs(k),
                         "shortNames": k.short_names,
-                        "subresources": if scalable(k) {
-                            json!([{"subresource": "scale",
-                                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
-                                "verbs": SCALE_VERBS}])
-                        } else {
-                            json!([])
-                        },
+                        "subresources": subresources(k),
                     })
                 })
                 .collect();
@@ -104,6 +98,22 @@ fn scalable(k: &Kind) -> bool {
 
 const SCALE_VERBS: &[&str] = &["get", "patch", "update"];
 
+/// A kind's subresources, as aggregated discovery lists them: `scale`, `status`.
+fn subresources(k: &Kind) -> Value {
+    let mut out = Vec::new();
+    if scalable(k) {
+        out.push(json!({"subresource": "scale",
+            "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "verbs": SCALE_VERBS}));
+    }
+    if crate::admission::has_status(k) {
+        out.push(json!({"subresource": "status",
+            "responseKind": {"group": k.group, "version": k.version, "kind": k.kind},
+            "verbs": SCALE_VERBS}));
+    }
+    Value::Array(out)
+}
+
 fn resource_list(group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
     for k in kinds::of(group, version) {
@@ -123,6 +133,15 @@ fn resource_list(group: &str, version: &str) -> Value {
                 "group": "autoscaling",
                 "version": "v1",
                 "kind": "Scale",
+                "verbs": SCALE_VERBS,
+            }));
+        }
+        if crate::admission::has_status(k) {
+            resources.push(json!({
+                "name": format!("{}/status", k.resource),
+                "singularName": "",
+                "namespaced": k.namespaced,
+                "kind": k.kind,
                 "verbs": SCALE_VERBS,
             }));
         }

@@ -31,6 +31,7 @@ pub fn apply(content_type: &str, mut current: Value, body: &[u8]) -> ApiResult<V
             return Err(ApiError {
                 code: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 reason: "UnsupportedMediaType",
+                details: None,
                 message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (not {other})"),
             })
         }

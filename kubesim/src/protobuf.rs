@@ -60,6 +60,7 @@ fn unsupported(message: String) -> ApiError {
     ApiError {
         code: StatusCode::UNSUPPORTED_MEDIA_TYPE,
         reason: "UnsupportedMediaType",
+        details: None,
         message,
     }
 }

@@ -22,7 +22,7 @@ use crate::store::Key;
 pub(crate) struct Target {
     pub(crate) kind: &'static Kind,
     pub(crate) namespace: Option<String>,
-    name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 impl Target {
@@ -49,11 +49,11 @@ impl Target {
         })
     }
 
-    fn key(&self, name: &str) -> Key {
+    pub(crate) fn key(&self, name: &str) -> Key {
         Key::new(&self.kind.store_name(), self.namespace.as_deref(), name)
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.name.as_deref().unwrap_or_default()
     }
 }
@@ -66,10 +66,10 @@ pub struct WriteQuery {
 }
 
 impl WriteQuery {
-    fn strict(&self) -> bool {
+    pub(crate) fn strict(&self) -> bool {
         self.field_validation.as_deref() == Some("Strict")
     }
-    fn dry_run(&self) -> bool {
+    pub(crate) fn dry_run(&self) -> bool {
         self.dry_run.as_deref() == Some("All")
     }
 }
@@ -103,7 +103,7 @@ fn unknown_fields(input: &Value, typed: &Value, at: &str, out: &mut Vec<String>)
 
 /// `input` read into the kind's type: only what the kind has is kept; `strict` refuses
 /// what it lacks.
-fn checked(kind: &Kind, mut input: Value, strict: bool) -> ApiResult<Value> {
+pub(crate) fn checked(kind: &Kind, mut input: Value, strict: bool) -> ApiResult<Value> {
     if input["kind"].is_null() {
         input["kind"] = json!(kind.kind);
     }
@@ -145,13 +145,13 @@ fn checked(kind: &Kind, mut input: Value, strict: bool) -> ApiResult<Value> {
     Ok(typed)
 }
 
-fn parse(body: &[u8]) -> ApiResult<Value> {
+pub(crate) fn parse(body: &[u8]) -> ApiResult<Value> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
 }
 
 /// The request's content type without its parameters.
-fn media_type(headers: &HeaderMap) -> String {
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
     headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -167,19 +167,35 @@ pub(crate) fn wants_table(headers: &HeaderMap) -> bool {
     crate::table::wanted(headers.get("accept").and_then(|v| v.to_str().ok()))
 }
 
-/// A namespaced object may only be made in a namespace that exists.
+/// A namespaced object may only be made in a namespace that exists and is not being
+/// deleted (403, as kube-apiserver's NamespaceLifecycle refuses it).
 fn namespace_exists(shared: &Shared, t: &Target) -> ApiResult<()> {
-    match &t.namespace {
-        Some(ns)
-            if shared
-                .store
-                .get(&Key::new("namespaces", None, ns))
-                .is_none() =>
-        {
-            Err(ApiError::not_found("namespaces", ns))
-        }
-        _ => Ok(()),
+    let Some(ns) = &t.namespace else {
+        return Ok(());
+    };
+    match shared.store.get(&Key::new("namespaces", None, ns)) {
+        None => Err(ApiError::not_found("namespaces", ns)),
+        Some(n) if crate::finalizers::terminating(&n) => Err(ApiError {
+            code: StatusCode::FORBIDDEN,
+            reason: "Forbidden",
+            message: format!(
+                "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                t.kind.resource,
+                t.name.as_deref().unwrap_or("")
+            ),
+            details: None,
+        }),
+        Some(_) => Ok(()),
     }
+}
+
+/// The store's check for a write of `t`'s kind ([`crate::admission`]).
+pub(crate) fn admission(
+    shared: &Shared,
+    t: &Target,
+) -> impl FnMut(&crate::store::View, Option<&Value>, &mut Value) -> ApiResult<()> {
+    let (kind, cidr) = (t.kind, shared.store.service_cidr());
+    move |view, current, object| crate::admission::admit(kind, cidr, view, current, object)
 }
 
 pub async fn get(
@@ -214,7 +230,12 @@ pub async fn create(
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request("metadata.name: Required value: name is required"))?
         .to_string();
-    let made = shared.store.create_as(&t.key(&name), object, q.dry_run())?;
+    let made = shared.store.create_checked(
+        &t.key(&name),
+        object,
+        q.dry_run(),
+        &mut admission(&shared, &t),
+    )?;
     Ok((StatusCode::CREATED, Json(made)).into_response())
 }
 
@@ -233,9 +254,12 @@ pub async fn update(
             t.name()
         )));
     }
-    let done = shared
-        .store
-        .replace(&t.key(t.name()), object, q.dry_run())?;
+    let done = shared.store.replace_checked(
+        &t.key(t.name()),
+        object,
+        q.dry_run(),
+        &mut admission(&shared, &t),
+    )?;
     Ok(Json(done).into_response())
 }
 
@@ -255,7 +279,12 @@ pub async fn patch(
             // Server-side apply of something new: it is made.
             namespace_exists(&shared, &t)?;
             let object = checked(t.kind, crate::patch::yaml(&body)?, q.strict())?;
-            let made = shared.store.create_as(&key, object, q.dry_run())?;
+            let made = shared.store.create_checked(
+                &key,
+                object,
+                q.dry_run(),
+                &mut admission(&shared, &t),
+            )?;
             return Ok((StatusCode::CREATED, Json(made)).into_response());
         }
         (_, None) => return Err(ApiError::not_found(t.kind.resource, t.name())),
@@ -266,7 +295,10 @@ pub async fn patch(
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
     }
-    let done = shared.store.replace(&key, object, q.dry_run())?;
+    let done =
+        shared
+            .store
+            .replace_checked(&key, object, q.dry_run(), &mut admission(&shared, &t))?;
     Ok(Json(done).into_response())
 }
 
@@ -284,11 +316,35 @@ pub async fn delete(
             .ok_or_else(|| ApiError::not_found(t.kind.resource, t.name()))?;
         return Ok(Json(object).into_response());
     }
-    let gone = shared.store.delete(&key)?;
     if t.kind.resource == "namespaces" && t.kind.group.is_empty() {
-        shared.store.delete_namespaced(t.name())?;
+        return delete_namespace(&shared, &key).map(|n| Json(n).into_response());
     }
+    let gone = shared.store.delete(&key)?;
     Ok(Json(gone).into_response())
+}
+
+/// Deleting a namespace deletes what is in it, each object as its own DELETE would
+/// ([`crate::finalizers`]). When nothing is left the namespace goes at once. Otherwise
+/// (objects held by their finalizers) it stays, marked with a deletionTimestamp and
+/// `status.phase: Terminating`, refusing new content, and the control loop
+/// ([`crate::volumes::namespaces`]) deletes what is left again and removes it once it
+/// is empty, as kube-controller-manager's namespace controller does. Bounded: the
+/// namespace's own `spec.finalizers` (`kubernetes`) is not modelled.
+pub fn delete_namespace(shared: &Shared, key: &Key) -> ApiResult<Value> {
+    let current = shared
+        .store
+        .get(key)
+        .ok_or_else(|| ApiError::not_found("namespaces", &key.name))?;
+    if crate::finalizers::terminating(&current) {
+        return Ok(current);
+    }
+    if shared.store.delete_namespaced(&key.name)? == 0 {
+        return shared.store.delete(key);
+    }
+    let marked = shared
+        .store
+        .mark_deleted(key, |n| n["status"]["phase"] = json!("Terminating"))?;
+    Ok(marked.unwrap_or(current))
 }
 
 /// The `scale` subresource of deployments and replicasets (`kubectl scale`): an

@@ -87,6 +87,7 @@ pub async fn access(
             return ApiError {
                 code: StatusCode::UNPROCESSABLE_ENTITY,
                 reason: "Invalid",
+                details: None,
                 message: format!(
                     "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: {field}: \
                      Invalid value: {value}: exactly one of nonResourceAttributes or \

@@ -52,8 +52,9 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/namespaces/{namespace}/{resource}/{name}", object())
         .route(
             "/api/v1/namespaces/{namespace}/{resource}/{name}/{subresource}",
-            get(crate::resources::not_running).post(crate::resources::not_running),
+            subresource(),
         )
+        .route("/api/v1/{resource}/{name}/{subresource}", subresource())
         .route("/apis/{group}/{version}/{resource}", collection())
         .route("/apis/{group}/{version}/{resource}/{name}", object())
         .route(
@@ -96,6 +97,12 @@ pub fn router(shared: Shared) -> Router {
 
 fn collection() -> axum::routing::MethodRouter<Shared> {
     get(crate::lists::list).post(crate::resources::create)
+}
+
+/// `status` of the kinds that have one, a pod's `log`, `exec`, … ([`crate::subresources`]).
+fn subresource() -> axum::routing::MethodRouter<Shared> {
+    use crate::subresources::handle;
+    get(handle).post(handle).put(handle).patch(handle)
 }
 
 fn object() -> axum::routing::MethodRouter<Shared> {

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use serde_json::{json, Value};
 
+use crate::cidr::Cidr;
 use crate::journal::Journal;
 pub use crate::key::Key;
 use crate::stamps::new_uid;
@@ -40,6 +41,9 @@ impl Stored {
 
 pub struct Store {
     inner: Mutex<Inner>,
+    /// The range Services' cluster IPs come from (the cluster's, whichever master
+    /// answers): [`crate::cidr::DEFAULT_SERVICE_CIDR`] unless set.
+    service_cidr: Mutex<Cidr>,
     changes: tokio::sync::broadcast::Sender<Arc<Change>>,
 }
 
@@ -54,6 +58,36 @@ struct Inner {
     /// 410 Gone and lists again).
     forgotten: u64,
 }
+
+/// The store's objects as they are under its lock, for what a write must check against
+/// the others as it is made (a free node port, the default StorageClass).
+pub struct View<'a> {
+    objects: &'a BTreeMap<Key, Stored>,
+}
+
+impl View<'_> {
+    /// The objects of `resource`, in `namespace` (or in all with `None`), by name.
+    pub fn list<'s>(
+        &'s self,
+        resource: &'s str,
+        namespace: Option<&'s str>,
+    ) -> impl Iterator<Item = &'s Value> + 's {
+        self.objects
+            .range(Key::new(resource, namespace, "")..)
+            .take_while(move |(k, _)| {
+                k.resource == resource && namespace.is_none_or(|n| k.namespace == n)
+            })
+            .map(|(_, s)| s.object.as_ref())
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&Value> {
+        self.objects.get(key).map(|s| s.object.as_ref())
+    }
+}
+
+/// What a write checks and fills in, under the store's lock: the other objects, the
+/// stored object it replaces (`None` for a create) and the object to store.
+pub type Check<'c> = &'c mut dyn FnMut(&View, Option<&Value>, &mut Value) -> ApiResult<()>;
 
 /// How many changes a store keeps for watches to resume from.
 pub const LOG: usize = 10_000;
@@ -114,6 +148,7 @@ impl Store {
                 forgotten: loaded.revision,
             }),
             changes: tokio::sync::broadcast::channel(CHANNEL).0,
+            service_cidr: Mutex::new(Cidr::default()),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let key = Key::new("namespaces", None, ns);
@@ -139,6 +174,20 @@ impl Store {
                 self.create(&key, object)?;
             }
         }
+        Ok(())
+    }
+
+    /// The range Services' cluster IPs come from.
+    pub fn service_cidr(&self) -> Cidr {
+        *self.service_cidr.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the range Services' cluster IPs come from (kube-apiserver's
+    /// `--service-cluster-ip-range`; `10.96.0.0/12` unless set). Services already made
+    /// keep their addresses.
+    pub fn set_service_cidr(&self, cidr: &str) -> Result<(), String> {
+        let parsed = Cidr::parse(cidr)?;
+        *self.service_cidr.lock().unwrap_or_else(|p| p.into_inner()) = parsed;
         Ok(())
     }
 
@@ -208,7 +257,33 @@ impl Store {
             return Ok(None);
         }
         let revision = inner.revision + 1;
+        let gone = crate::finalizers::on_update(&current, &mut object)?;
         object["metadata"]["generation"] = json!(next_generation(&current, &object));
+        object["metadata"]["resourceVersion"] = json!(revision.to_string());
+        if gone {
+            return self.remove(&mut inner, key, object, revision).map(Some);
+        }
+        self.commit(&mut inner, key, object, revision, false, "MODIFIED")
+            .map(Some)
+    }
+
+    /// Marks the object at `key` as being deleted (deletionTimestamp now, as a DELETE
+    /// of an object with finalizers does), `change` applied too: for what the server
+    /// itself deletes in steps (a namespace). `Ok(None)`: no such object.
+    pub fn mark_deleted(
+        &self,
+        key: &Key,
+        change: impl FnOnce(&mut Value),
+    ) -> ApiResult<Option<Value>> {
+        let mut inner = self.lock();
+        let Some(current) = inner.objects.get(key).map(|s| s.object.clone()) else {
+            return Ok(None);
+        };
+        let mut object = Value::clone(&current);
+        object["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+        object["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        change(&mut object);
+        let revision = inner.revision + 1;
         object["metadata"]["resourceVersion"] = json!(revision.to_string());
         self.commit(&mut inner, key, object, revision, false, "MODIFIED")
             .map(Some)
@@ -274,10 +349,33 @@ impl Store {
     }
 
     /// [`Store::create`], or with `dry_run` the object as it would be, stored nowhere.
-    pub fn create_as(&self, key: &Key, mut object: Value, dry_run: bool) -> ApiResult<Value> {
+    pub fn create_as(&self, key: &Key, object: Value, dry_run: bool) -> ApiResult<Value> {
+        self.create_checked(key, object, dry_run, &mut |_, _, _| Ok(()))
+    }
+
+    /// [`Store::create_as`], `check` first readying the object against the others.
+    pub fn create_checked(
+        &self,
+        key: &Key,
+        mut object: Value,
+        dry_run: bool,
+        check: Check,
+    ) -> ApiResult<Value> {
         let mut inner = self.lock();
         if inner.objects.contains_key(key) {
             return Err(ApiError::already_exists(&key.resource, &key.name));
+        }
+        check(
+            &View {
+                objects: &inner.objects,
+            },
+            None,
+            &mut object,
+        )?;
+        // Deletion marks are the server's to set.
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("deletionTimestamp");
+            meta.remove("deletionGracePeriodSeconds");
         }
         let revision = inner.revision + 1;
         let meta = object
@@ -297,13 +395,28 @@ impl Store {
 
     /// Replaces an object, keeping its uid and creation time. When `object` names a
     /// resourceVersion it must be the current one (else 409, as kube-apiserver).
-    pub fn replace(&self, key: &Key, mut object: Value, dry_run: bool) -> ApiResult<Value> {
+    pub fn replace(&self, key: &Key, object: Value, dry_run: bool) -> ApiResult<Value> {
+        self.replace_checked(key, object, dry_run, &mut |_, _, _| Ok(()))
+    }
+
+    /// [`Store::replace`], `check` readying the object against the stored one and the
+    /// others (after the resourceVersion is checked). The deletion marks stay as they
+    /// are stored, and a write that leaves a terminating object without finalizers
+    /// removes it ([`crate::finalizers`]).
+    pub fn replace_checked(
+        &self,
+        key: &Key,
+        mut object: Value,
+        dry_run: bool,
+        check: Check,
+    ) -> ApiResult<Value> {
         let mut inner = self.lock();
-        let current = &inner
+        let current = inner
             .objects
             .get(key)
             .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?
-            .object;
+            .object
+            .clone();
         let meta_now = current["metadata"].clone();
         let asked = object["metadata"]["resourceVersion"]
             .as_str()
@@ -315,12 +428,20 @@ impl Store {
             return Err(ApiError {
                 code: axum::http::StatusCode::CONFLICT,
                 reason: "Conflict",
+                details: None,
                 message: format!(
                     "Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
                     key.resource, key.name
                 ),
             });
         }
+        check(
+            &View {
+                objects: &inner.objects,
+            },
+            Some(&current),
+            &mut object,
+        )?;
         let meta = object
             .get_mut("metadata")
             .and_then(Value::as_object_mut)
@@ -332,9 +453,13 @@ impl Store {
         for kept in ["uid", "creationTimestamp"] {
             meta.insert(kept.into(), meta_now[kept].clone());
         }
-        object["metadata"]["generation"] = json!(next_generation(current, &object));
+        let gone = crate::finalizers::on_update(&current, &mut object)?;
+        object["metadata"]["generation"] = json!(next_generation(&current, &object));
         let revision = inner.revision + 1;
         object["metadata"]["resourceVersion"] = json!(revision.to_string());
+        if gone && !dry_run {
+            return self.remove(&mut inner, key, object, revision);
+        }
         self.commit(&mut inner, key, object, revision, dry_run, "MODIFIED")
     }
 
@@ -363,8 +488,11 @@ impl Store {
         Ok(object)
     }
 
-    /// Removes every object in `namespace` (the namespace itself is deleted).
-    pub fn delete_namespaced(&self, namespace: &str) -> ApiResult<()> {
+    /// Deletes every object in `namespace` as a DELETE of each would: those without
+    /// finalizers go, the others are marked ([`crate::finalizers`]). Answers how many
+    /// are left (marked, waiting for their finalizers). The namespace object itself is
+    /// not touched (see [`crate::resources::delete`]).
+    pub fn delete_namespaced(&self, namespace: &str) -> ApiResult<usize> {
         let mut inner = self.lock();
         let keys: Vec<Key> = inner
             .objects
@@ -372,41 +500,59 @@ impl Store {
             .filter(|k| k.namespace == namespace)
             .cloned()
             .collect();
+        let mut left = 0;
         for key in keys {
-            let revision = inner.revision + 1;
-            if let Some(j) = &mut inner.journal {
-                j.delete(revision, &key).map_err(not_saved)?;
-            }
-            if let Some(stored) = inner.objects.remove(&key) {
-                inner.revision = revision;
-                let mut object = Value::clone(&stored.object);
-                object["metadata"]["resourceVersion"] = json!(revision.to_string());
-                self.changed(&mut inner, "DELETED", &key, &object);
-            }
+            self.delete_locked(&mut inner, &key)?;
+            left += usize::from(inner.objects.contains_key(&key));
         }
-        compact_if_due(&mut inner);
-        Ok(())
+        Ok(left)
     }
 
-    /// Removes an object; answers it as it was.
+    /// Deletes an object: without finalizers it goes (answered as it was); with them it
+    /// stays, marked with a deletionTimestamp (answered as it now is).
     pub fn delete(&self, key: &Key) -> ApiResult<Value> {
         let mut inner = self.lock();
-        if !inner.objects.contains_key(key) {
-            return Err(ApiError::not_found(&key.resource, &key.name));
-        }
+        self.delete_locked(&mut inner, key)
+    }
+
+    fn delete_locked(&self, inner: &mut Inner, key: &Key) -> ApiResult<Value> {
+        let current = inner
+            .objects
+            .get(key)
+            .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?
+            .object
+            .clone();
         let revision = inner.revision + 1;
+        match crate::finalizers::on_delete(&current) {
+            crate::finalizers::Deletion::Unchanged => Ok(Value::clone(&current)),
+            crate::finalizers::Deletion::Mark(mut marked) => {
+                marked["metadata"]["resourceVersion"] = json!(revision.to_string());
+                self.commit(inner, key, marked, revision, false, "MODIFIED")
+            }
+            crate::finalizers::Deletion::Remove => {
+                self.remove(inner, key, Value::clone(&current), revision)
+            }
+        }
+    }
+
+    /// Removes the object at `key` at `revision`; watchers see `object` DELETED.
+    fn remove(
+        &self,
+        inner: &mut Inner,
+        key: &Key,
+        mut object: Value,
+        revision: u64,
+    ) -> ApiResult<Value> {
         if let Some(j) = &mut inner.journal {
             j.delete(revision, key).map_err(not_saved)?;
         }
-        let stored = inner
-            .objects
-            .remove(key)
-            .ok_or_else(|| ApiError::not_found(&key.resource, &key.name))?;
+        if inner.objects.remove(key).is_none() {
+            return Err(ApiError::not_found(&key.resource, &key.name));
+        }
         inner.revision = revision;
-        let mut object = Value::clone(&stored.object);
         object["metadata"]["resourceVersion"] = json!(revision.to_string());
-        self.changed(&mut inner, "DELETED", key, &object);
-        compact_if_due(&mut inner);
+        self.changed(inner, "DELETED", key, &object);
+        compact_if_due(inner);
         Ok(object)
     }
 }
@@ -416,6 +562,7 @@ fn not_saved(e: std::io::Error) -> ApiError {
     ApiError {
         code: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         reason: "InternalError",
+        details: None,
         message: format!("saving the cluster's objects: {e}"),
     }
 }

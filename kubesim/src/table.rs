@@ -6,42 +6,14 @@ use std::borrow::Borrow;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::columns::{col, Column, AGE, NAME};
 use crate::stamps::age;
+use crate::table_storage;
 
 /// Whether the client asked for a Table (`Accept: application/json;as=Table;…`).
 pub fn wanted(accept: Option<&str>) -> bool {
     accept.is_some_and(|a| a.split(',').any(|t| t.contains("as=Table")))
 }
-
-struct Column {
-    name: &'static str,
-    kind: &'static str,
-    /// 0: always shown; 1: with `-o wide`.
-    priority: u8,
-    description: &'static str,
-}
-
-const fn col(
-    name: &'static str,
-    kind: &'static str,
-    priority: u8,
-    description: &'static str,
-) -> Column {
-    Column {
-        name,
-        kind,
-        priority,
-        description,
-    }
-}
-
-const NAME: Column = col(
-    "Name",
-    "string",
-    0,
-    "Name must be unique within a namespace.",
-);
-const AGE: Column = col("Age", "string", 0, "CreationTimestamp of the object.");
 
 const NODES: &[Column] = &[
     NAME,
@@ -339,6 +311,9 @@ pub fn of<'a, V: Borrow<Value>>(resource: &str, objects: &'a [V], revision: u64)
         "deployments" => (DEPLOYMENTS, deployment_cells),
         "replicasets" => (REPLICASETS, replicaset_cells),
         "services" => (SERVICES, service_cells),
+        "persistentvolumeclaims" => (table_storage::CLAIMS, table_storage::claim_cells),
+        "persistentvolumes" => (table_storage::VOLUMES, table_storage::volume_cells),
+        "storageclasses" => (table_storage::CLASSES, table_storage::class_cells),
         "configmaps" => (CONFIGMAPS, |o| {
             vec![
                 json!(name(o)),

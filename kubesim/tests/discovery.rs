@@ -173,3 +173,47 @@ async fn openapi_v2_says_which_kinds_take_a_dry_run_as_protobuf_and_json() {
     );
     assert_eq!(doc["definitions"], json!({}));
 }
+
+#[tokio::test]
+async fn the_status_subresources_are_in_discovery() {
+    let (app, _) = app();
+    let root = || who("kim", &["system:masters"]);
+    let (_, _, body) = call(&app, Method::GET, "/api/v1", root(), &[], vec![]).await;
+    let list = json_of(&body);
+    for name in [
+        "services/status",
+        "persistentvolumeclaims/status",
+        "persistentvolumes/status",
+    ] {
+        let r = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {list}"));
+        assert_eq!(r["verbs"], json!(["get", "patch", "update"]));
+    }
+    let aggregated =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let (_, _, body) = call(
+        &app,
+        Method::GET,
+        "/api",
+        root(),
+        &[("accept", aggregated)],
+        vec![],
+    )
+    .await;
+    let all = json_of(&body);
+    let services = all["items"][0]["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "services")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        services["subresources"][0]["subresource"], "status",
+        "{services}"
+    );
+}
