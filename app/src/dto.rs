@@ -445,6 +445,9 @@ pub struct ClusterWorkloads {
     pub can_edit: bool,
     /// An operation of the cluster is under way: the page follows it.
     pub busy: bool,
+    /// Why the lists show only what Shipyard made in the cloud (the cluster's API did
+    /// not answer).
+    pub api_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

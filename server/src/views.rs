@@ -249,8 +249,8 @@ pub struct ServiceList {
 
 #[derive(Serialize, ToSchema)]
 pub struct ServiceStarted {
+    /// PENDING: the Service is in the cluster; its load balancer follows.
     pub service: Service,
-    pub operation: OperationView,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -260,8 +260,14 @@ pub struct VolumeList {
 
 #[derive(Serialize, ToSchema)]
 pub struct VolumeStarted {
+    /// PENDING: the claim is in the cluster; its volume follows.
     pub volume: PersistentVolume,
-    pub operation: OperationView,
+}
+
+/// A Service or claim being deleted: its cloud side goes first, then the object.
+#[derive(Serialize, ToSchema)]
+pub struct Deleting {
+    pub name: String,
 }
 
 #[derive(Serialize, ToSchema)]

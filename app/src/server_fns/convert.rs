@@ -197,6 +197,7 @@ pub fn workloads(v: provision::clusters::WorkloadsView) -> ClusterWorkloads {
             .collect(),
         can_edit: v.role.allows(provision::authz::Action::Mutate),
         busy: v.busy,
+        api_error: v.api_error,
     }
 }
 

@@ -79,11 +79,6 @@ pub fn kinds(
             settings: settings.clone(),
         }),
     ));
-    kinds.extend(super::workloads::kinds(
-        store,
-        cloud.clone(),
-        settings.clone(),
-    ));
     kinds.extend(super::workloads::service_lb::kinds(
         store,
         cloud.clone(),

@@ -64,9 +64,12 @@ pub struct WorkloadsView {
     pub role: crate::domain::Role,
     pub services: Vec<super::workloads::Service>,
     pub persistent_volumes: Vec<super::workloads::PersistentVolume>,
-    /// Whether an operation of the cluster is under way (a service or volume being made
-    /// or removed among them).
+    /// Whether an operation of the cluster is under way, or a service or volume is
+    /// still being made or removed.
     pub busy: bool,
+    /// Why the cluster's own objects are missing from the lists (its API did not
+    /// answer): the lists are what Shipyard made in the cloud.
+    pub api_error: Option<String>,
 }
 
 /// A cluster's record and its node groups, for someone who may see it: the store alone,
@@ -83,20 +86,35 @@ pub async fn groups(
 
 /// A cluster's services and persistent volumes, for someone who may see it: the store
 /// alone, no cloud reads (the "Services and volumes" page).
-pub async fn workloads(store: &Store, actor: &Actor, cluster_id: &str) -> Result<WorkloadsView> {
+pub async fn workloads(
+    store: &Store,
+    key: &crate::pki::SecretKey,
+    actor: &Actor,
+    cluster_id: &str,
+) -> Result<WorkloadsView> {
     let (cluster, role) = cluster_for(store, actor, cluster_id, Action::View).await?;
     // Operations first, as in `view`: a finished one means the rows read next are final.
-    let busy = store
+    let running = store
         .op_list_for(cluster_id)
         .await?
         .iter()
         .any(|o| o.state.unfinished());
+    let listed = if cluster.status.serves_api() {
+        super::workloads::listed(store, key, cluster_id).await?
+    } else {
+        super::workloads::Listed {
+            services: store.services_of(cluster_id).await?,
+            volumes: store.volumes_of(cluster_id).await?,
+            api_error: None,
+        }
+    };
     Ok(WorkloadsView {
-        services: store.services_of(cluster_id).await?,
-        persistent_volumes: store.volumes_of(cluster_id).await?,
+        busy: running || listed.settling(),
+        services: listed.services,
+        persistent_volumes: listed.volumes,
+        api_error: listed.api_error,
         cluster,
         role,
-        busy,
     })
 }
 

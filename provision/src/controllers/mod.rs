@@ -158,13 +158,15 @@ impl Controllers {
             if !tried.may_start(&action) {
                 continue;
             }
-            match self.start(&cluster.project_id, action).await {
+            match self.start(&cluster.project_id, &action).await {
                 Ok(()) => return Ok(true),
                 Err(Error::Conflict(_)) => return Ok(true),
-                Err(e) => return Err(e),
+                // Refused (the project's quota, say): the object says why, and the
+                // change is tried again later; the others go on.
+                Err(e) => warn(kube, &action, &e.to_string()).await,
             }
         }
-        Ok(false)
+        Ok(true)
     }
 
     async fn active(&self, cluster_id: &str) -> Result<bool> {
@@ -173,8 +175,8 @@ impl Controllers {
 
     /// Records the ledger row (with its quota claim) the first time, and starts the
     /// operation.
-    async fn start(&self, project_id: &str, action: Action) -> Result<()> {
-        let (kind, cluster_id, spec) = match &action {
+    async fn start(&self, project_id: &str, action: &Action) -> Result<()> {
+        let (kind, cluster_id, spec) = match action {
             Action::EnsureLb(p) => {
                 self.service_ledger(project_id, p).await?;
                 (service_lb::SERVICE_ENSURE, &p.cluster_id, json!(p))
@@ -231,7 +233,7 @@ impl Controllers {
         let row = workloads::Service {
             id: p.service.uid.clone(),
             cluster_id: p.cluster_id.clone(),
-            name: format!("{}/{}", p.service.namespace, p.service.name),
+            name: workloads::display_name(&p.service.namespace, &p.service.name),
             ports,
             status: "CREATING".into(),
             status_reason: None,
@@ -262,7 +264,7 @@ impl Controllers {
         let row = workloads::PersistentVolume {
             id: p.claim.uid.clone(),
             cluster_id: p.cluster_id.clone(),
-            name: format!("{}/{}", p.claim.namespace, p.claim.name),
+            name: workloads::display_name(&p.claim.namespace, &p.claim.name),
             size_gib: p.size_gib as i64,
             volume_type: p.volume_type.clone(),
             status: "CREATING".into(),
@@ -309,6 +311,48 @@ impl Tried {
             }
         }
     }
+}
+
+/// Records a Warning Event on the object an action is for, as a controller does
+/// (`kubectl describe` shows it); best effort.
+async fn warn(kube: &KubeClient, action: &Action, message: &str) {
+    let (kind, namespace, name, uid, reason) = match action {
+        Action::EnsureLb(p) => (
+            "Service",
+            &p.service.namespace,
+            &p.service.name,
+            &p.service.uid,
+            "SyncLoadBalancerFailed",
+        ),
+        Action::Provision(p) => (
+            "PersistentVolumeClaim",
+            &p.claim.namespace,
+            &p.claim.name,
+            &p.claim.uid,
+            "ProvisioningFailed",
+        ),
+        _ => return,
+    };
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let event = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": format!("{name}.{}", &crate::new_id()[..12]), "namespace": namespace},
+        "involvedObject": {"apiVersion": "v1", "kind": kind, "namespace": namespace, "name": name, "uid": uid},
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "source": {"component": "shipyard-cloud-controller"},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    });
+    let _ = kube
+        .create(&format!("/api/v1/namespaces/{namespace}/events"), &event)
+        .await;
+    tracing::info!(object = %name, reason, message, "controller change refused");
 }
 
 /// Puts the cleanup finalizer on a Service before its load balancer is made.

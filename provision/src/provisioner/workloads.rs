@@ -1,29 +1,29 @@
-//! A cluster's services and persistent volumes through the door.
+//! A cluster's services and persistent volumes through the door: Kubernetes objects in
+//! the cluster, which the controllers give their cloud side.
 
 use super::Provisioner;
 use crate::clusters::workloads::{self, PersistentVolume, Service, ServiceSpec, VolumeRequest};
 use crate::clusters::{self, WorkloadsView};
 use crate::domain::Actor;
-use crate::ops::OperationRow;
 use crate::Result;
 use model::ClusterId;
 
 impl Provisioner {
-    /// The cluster's services and volumes as the store holds them.
+    /// The cluster's services and volumes: its objects with what the cloud has of them.
     pub async fn workloads(&self, actor: &Actor, cluster: &ClusterId) -> Result<WorkloadsView> {
-        clusters::workloads(&self.store, actor, cluster).await
+        clusters::workloads(&self.store, &self.secret_key, actor, cluster).await
     }
 
-    /// Exposes a service on a cloud load balancer.
+    /// Exposes a service: a Service of type LoadBalancer in the cluster.
     pub async fn service_create(
         &self,
         actor: &Actor,
         cluster: &ClusterId,
         spec: ServiceSpec,
-    ) -> Result<(Service, OperationRow)> {
+    ) -> Result<Service> {
         workloads::service_create(
             &self.store,
-            &self.engine,
+            &self.secret_key,
             self.cloud.as_ref(),
             actor,
             cluster,
@@ -32,26 +32,26 @@ impl Provisioner {
         .await
     }
 
-    /// Removes a service and its load balancer.
+    /// Deletes a Service (its load balancer goes first).
     pub async fn service_delete(
         &self,
         actor: &Actor,
         cluster: &ClusterId,
         service: &str,
-    ) -> Result<OperationRow> {
-        workloads::service_delete(&self.store, &self.engine, actor, cluster, service).await
+    ) -> Result<()> {
+        workloads::service_delete(&self.store, &self.secret_key, actor, cluster, service).await
     }
 
-    /// Makes a persistent volume on block storage.
+    /// Asks for a persistent volume: a PersistentVolumeClaim in the cluster.
     pub async fn volume_create(
         &self,
         actor: &Actor,
         cluster: &ClusterId,
         req: VolumeRequest,
-    ) -> Result<(PersistentVolume, OperationRow)> {
+    ) -> Result<PersistentVolume> {
         workloads::volume_create(
             &self.store,
-            &self.engine,
+            &self.secret_key,
             self.cloud.as_ref(),
             actor,
             cluster,
@@ -60,13 +60,13 @@ impl Provisioner {
         .await
     }
 
-    /// Removes a persistent volume.
+    /// Deletes a PersistentVolumeClaim (its volume is reclaimed once it goes).
     pub async fn volume_delete(
         &self,
         actor: &Actor,
         cluster: &ClusterId,
         volume: &str,
-    ) -> Result<OperationRow> {
-        workloads::volume_delete(&self.store, &self.engine, actor, cluster, volume).await
+    ) -> Result<()> {
+        workloads::volume_delete(&self.store, &self.secret_key, actor, cluster, volume).await
     }
 }

@@ -106,16 +106,6 @@ impl Store {
             .map_err(|e| unique_violation(e, "volume"))
     }
 
-    /// Deletes the row `id` of `table` (`cluster_services` or `cluster_volumes`)
-    /// outright: its operation was never started.
-    pub(crate) async fn workload_forget(&self, table: &str, id: &str) -> Result<()> {
-        sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// The cluster's live services, oldest first.
     pub async fn services_of(&self, cluster_id: &str) -> Result<Vec<Service>> {
         let rows = sqlx::query(&format!(

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use provision::clusters::saga::{self, cluster_metadata, cluster_tag};
-use provision::clusters::{self, workloads};
+use provision::clusters;
+use provision::clusters::workloads::{claim_volume, service_lb};
 use provision::ops::OpState;
 use provision::Store;
 
@@ -364,68 +365,104 @@ both!(
         assert_eq!(workers().await, 1);
         assert_eq!(store.node_groups_of(&id).await.unwrap().len(), 1);
 
-        // Service create: twice, one load balancer with one member; a failure at each
-        // step unwinds to no load balancer; deletes twice and after a failure.
+        // The controllers' operations, submitted as they submit them. A service's load
+        // balancer: each step twice makes one load balancer with one member; a failure
+        // at any step stops it failed (nothing is undone: the controller tries again),
+        // and the next ensure finishes it with no duplicate; removal twice and after a
+        // failure.
+        let worker = cloud
+            .server_list(&cluster_metadata(&id))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.metadata.get("shipyard-role").map(String::as_str) == Some("worker"))
+            .unwrap();
+        let member = service_lb::LbMember {
+            name: worker.name.clone(),
+            address: worker.addresses[0].clone(),
+        };
+        let svc = |name: &str| service_lb::ServiceRef {
+            namespace: "default".into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+        };
+        let ensure = |name: &str| {
+            serde_json::json!(service_lb::EnsureParams {
+                cluster_id: id.clone(),
+                service: svc(name),
+                ports: vec![service_lb::LbPort {
+                    port: 80,
+                    node_port: 30080,
+                }],
+                members: vec![member.clone()],
+                applied: "test".into(),
+            })
+        };
+        let remove = |name: &str| {
+            serde_json::json!(service_lb::RemoveParams {
+                cluster_id: id.clone(),
+                service: svc(name),
+                deleting: true,
+            })
+        };
+        let submit = |kind: &'static str, spec: serde_json::Value| {
+            let engine = engine.clone();
+            let (project, id, by) = (project.to_string(), id.clone(), actor.user_id.clone());
+            async move {
+                engine
+                    .submit(provision::ops::NewOperation {
+                        project_id: project,
+                        kind: kind.into(),
+                        target_id: id,
+                        requested_by: by,
+                        spec,
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
         let svc_lbs = |name: &str| {
-            let tags = [cluster_tag(&id), format!("shipyard-service={name}")];
+            let tags = [cluster_tag(&id), service_lb::lb_name(&id, &svc(name))];
             async move { cloud.load_balancer_list(&tags).await.unwrap() }
         };
+        let members = |name: &str| {
+            let lb = service_lb::lb_name(&id, &svc(name));
+            async move {
+                let mut n = 0;
+                for p in cloud.pool_list(&[lb]).await.unwrap() {
+                    n += cloud.member_list(&p.id).await.unwrap().len();
+                }
+                n
+            }
+        };
         chaos.set(ChaosMode::Twice);
-        let (_, op) = workloads::service_create(
-            store,
-            &engine,
-            cloud,
-            actor,
-            &id,
-            service("web", &[(80, None)]),
-        )
-        .await
-        .unwrap();
+        let op = submit(service_lb::SERVICE_ENSURE, ensure("web")).await;
         drain(&engine).await;
         assert_eq!(op_state(store, &op.id).await, OpState::Succeeded);
         assert_eq!(svc_lbs("web").await.len(), 1);
-        let pool = step_output(&e, &op.id, "pool-80").await;
-        assert_eq!(
-            cloud
-                .member_list(pool["id"].as_str().unwrap())
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(members("web").await, 1);
         for (i, key) in step_keys(store, &op.id).await.into_iter().enumerate() {
-            chaos.set(ChaosMode::FailAt(key.clone()));
             let name = format!("flaky-{i}");
-            let (_, op) = workloads::service_create(
-                store,
-                &engine,
-                cloud,
-                actor,
-                &id,
-                service(&name, &[(80, None)]),
-            )
-            .await
-            .unwrap();
+            chaos.set(ChaosMode::FailAt(key.clone()));
+            let op = submit(service_lb::SERVICE_ENSURE, ensure(&name)).await;
             drain(&engine).await;
             assert_eq!(
                 op_state(store, &op.id).await,
-                OpState::Unwound,
+                OpState::Failed,
                 "failure at {key}"
             );
-            assert!(
-                svc_lbs(&name).await.is_empty(),
-                "LB left after a failure at {key}"
-            );
             chaos.set(ChaosMode::Off);
-            workloads::service_delete(store, &engine, actor, &id, &name)
-                .await
-                .unwrap();
+            let op = submit(service_lb::SERVICE_ENSURE, ensure(&name)).await;
             drain(&engine).await;
+            assert_eq!(op_state(store, &op.id).await, OpState::Succeeded, "{key}");
+            assert_eq!(svc_lbs(&name).await.len(), 1, "after a failure at {key}");
+            assert_eq!(members(&name).await, 1, "after a failure at {key}");
+            submit(service_lb::SERVICE_REMOVE, remove(&name)).await;
+            drain(&engine).await;
+            assert!(svc_lbs(&name).await.is_empty());
         }
         chaos.set(ChaosMode::FailAt("load-balancer".into()));
-        let op = workloads::service_delete(store, &engine, actor, &id, "web")
-            .await
-            .unwrap();
+        let op = submit(service_lb::SERVICE_REMOVE, remove("web")).await;
         drain(&engine).await;
         assert_eq!(op_state(store, &op.id).await, OpState::Failed);
         chaos.set(ChaosMode::Twice);
@@ -434,10 +471,10 @@ both!(
         assert_eq!(op_state(store, &op.id).await, OpState::Succeeded);
         assert!(svc_lbs("web").await.is_empty());
 
-        // Volume create and delete likewise.
+        // A claim's volume likewise (its PV is written into the cluster).
         let mark = cluster_metadata(&id);
         let pvs = |name: &str| {
-            let name = format!("-pv-{name}");
+            let name = format!("pvc-uid-{name}");
             let mark = &mark;
             async move {
                 cloud
@@ -445,29 +482,53 @@ both!(
                     .await
                     .unwrap()
                     .into_iter()
-                    .filter(|v| v.name.ends_with(&name))
+                    .filter(|v| v.name == name)
                     .count()
             }
         };
+        let claim = |name: &str| claim_volume::ClaimRef {
+            namespace: "default".into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+        };
+        let provision = |name: &str| {
+            serde_json::json!(claim_volume::EnsureParams {
+                cluster_id: id.clone(),
+                claim: claim(name),
+                size_gib: 1,
+                volume_type: None,
+                storage_class: "standard".into(),
+                access_modes: vec!["ReadWriteOnce".into()],
+                reclaim_policy: "Delete".into(),
+            })
+        };
+        let reclaim = |name: &str| {
+            serde_json::json!(claim_volume::RemoveParams {
+                cluster_id: id.clone(),
+                pv: claim(name).volume_name(),
+                claim_uid: format!("uid-{name}"),
+            })
+        };
         chaos.set(ChaosMode::Twice);
-        let (_, op) =
-            workloads::volume_create(store, &engine, cloud, actor, &id, volume("data", 1, None))
-                .await
-                .unwrap();
+        let op = submit(claim_volume::VOLUME_ENSURE, provision("data")).await;
         drain(&engine).await;
         assert_eq!(op_state(store, &op.id).await, OpState::Succeeded);
         assert_eq!(pvs("data").await, 1);
+        for key in step_keys(store, &op.id).await {
+            chaos.set(ChaosMode::FailAt(key.clone()));
+            let op = submit(claim_volume::VOLUME_ENSURE, provision("flaky")).await;
+            drain(&engine).await;
+            assert_eq!(op_state(store, &op.id).await, OpState::Failed, "{key}");
+            chaos.set(ChaosMode::Off);
+            submit(claim_volume::VOLUME_ENSURE, provision("flaky")).await;
+            drain(&engine).await;
+            assert_eq!(pvs("flaky").await, 1, "after a failure at {key}");
+            submit(claim_volume::VOLUME_REMOVE, reclaim("flaky")).await;
+            drain(&engine).await;
+            assert_eq!(pvs("flaky").await, 0);
+        }
         chaos.set(ChaosMode::FailAt("volume".into()));
-        let (_, op) =
-            workloads::volume_create(store, &engine, cloud, actor, &id, volume("flaky", 1, None))
-                .await
-                .unwrap();
-        drain(&engine).await;
-        assert_eq!(op_state(store, &op.id).await, OpState::Unwound);
-        assert_eq!(pvs("flaky").await, 0);
-        let op = workloads::volume_delete(store, &engine, actor, &id, "data")
-            .await
-            .unwrap();
+        let op = submit(claim_volume::VOLUME_REMOVE, reclaim("data")).await;
         drain(&engine).await;
         assert_eq!(op_state(store, &op.id).await, OpState::Failed);
         chaos.set(ChaosMode::Twice);

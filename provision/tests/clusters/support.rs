@@ -63,3 +63,17 @@ pub async fn step_output(e: &Env, op: &str, key: &str) -> serde_json::Value {
         .and_then(|s| s.output)
         .unwrap_or_else(|| panic!("step {key} has no output"))
 }
+
+/// The engine working in the background and the controllers watching the clusters.
+pub fn run_controllers(e: &Env) -> (tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>) {
+    let engine = e.engine.spawn();
+    let controllers = provision::controllers::Controllers {
+        store: e.store.clone(),
+        engine: e.engine.clone(),
+        cloud: e.cloud.clone(),
+        key: std::sync::Arc::new(e.key.clone()),
+    }
+    .install();
+    (engine, controllers)
+}
+

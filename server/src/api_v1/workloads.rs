@@ -1,5 +1,6 @@
 //! What runs on a cluster and needs the cloud: services exposed on load balancers, and
-//! persistent volumes on block storage.
+//! persistent volumes on block storage. Each is a Kubernetes object in the cluster
+//! (what `kubectl` would create); Shipyard's controllers make and remove its cloud side.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -29,20 +30,20 @@ pub(super) async fn service_list(
     caller: Caller,
     Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(ServiceList {
-        services: state.core.store.services_of(&cluster.id).await?,
+        services: state.core.workloads(&caller.actor, &id).await?.services,
     }))
 }
 
 #[utoipa::path(
     post,
     path = "/api/v1/clusters/{id}/services",
-    summary = "Expose a service: a load balancer, one listener per port, the workers as members on the node port (picked from 30000-32767 when omitted)",
+    summary = "Expose a service: a Service of type LoadBalancer in the cluster's default namespace (selecting pods labelled app=<name>); the cloud controller gives it a load balancer, one listener per port, the Ready nodes as members on the node port (picked from 30000-32767 when omitted)",
     params(("id" = String, Path, description = "The cluster's id")),
     request_body = provision::clusters::workloads::ServiceSpec,
     responses(
-        (status = 202, description = "The service (CREATING) and its operation", body = ServiceStarted),
+        (status = 202, description = "The service (PENDING until its load balancer is made)", body = ServiceStarted),
         ApiErrors,
     )
 )]
@@ -54,20 +55,17 @@ pub(super) async fn service_create(
 ) -> ApiResult<Response> {
     visible_cluster(&state, &caller, &id, Action::View).await?;
     let spec: workloads::ServiceSpec = parse(&body, "a service")?;
-    let (service, op) = state.core.service_create(&caller.actor, &id, spec).await?;
-    Ok(accepted(ServiceStarted {
-        service,
-        operation: (&op).into(),
-    }))
+    let service = state.core.service_create(&caller.actor, &id, spec).await?;
+    Ok(accepted(ServiceStarted { service }))
 }
 
 #[utoipa::path(
     delete,
     path = "/api/v1/clusters/{id}/services/{name}",
-    summary = "Remove a service's load balancer",
+    summary = "Delete a service (its load balancer goes first)",
     params(("id" = String, Path, description = "The cluster's id"), ("name" = String, Path, description = "The service's name or id")),
     responses(
-        (status = 202, description = "Its operation", body = OperationStarted),
+        (status = 202, description = "Being deleted", body = Deleting),
         ApiErrors,
     )
 )]
@@ -77,10 +75,8 @@ pub(super) async fn service_delete(
     Path((id, name)): Path<(ClusterId, String)>,
 ) -> ApiResult<Response> {
     visible_cluster(&state, &caller, &id, Action::View).await?;
-    let op = state.core.service_delete(&caller.actor, &id, &name).await?;
-    Ok(accepted(OperationStarted {
-        operation: (&op).into(),
-    }))
+    state.core.service_delete(&caller.actor, &id, &name).await?;
+    Ok(accepted(Deleting { name }))
 }
 
 #[utoipa::path(
@@ -98,20 +94,20 @@ pub(super) async fn volume_list(
     caller: Caller,
     Path(id): Path<ClusterId>,
 ) -> ApiResult<Json<impl serde::Serialize>> {
-    let cluster = visible_cluster(&state, &caller, &id, Action::View).await?;
+    visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(VolumeList {
-        volumes: state.core.store.volumes_of(&cluster.id).await?,
+        volumes: state.core.workloads(&caller.actor, &id).await?.persistent_volumes,
     }))
 }
 
 #[utoipa::path(
     post,
     path = "/api/v1/clusters/{id}/volumes",
-    summary = "Create a persistent volume on block storage",
+    summary = "Ask for a persistent volume: a PersistentVolumeClaim in the cluster's default namespace, of the StorageClass volume_type (the cluster's default when omitted); the provisioner makes its Cinder volume",
     params(("id" = String, Path, description = "The cluster's id")),
     request_body = provision::clusters::workloads::VolumeRequest,
     responses(
-        (status = 202, description = "The volume (CREATING) and its operation", body = VolumeStarted),
+        (status = 202, description = "The volume (PENDING until it is made)", body = VolumeStarted),
         ApiErrors,
     )
 )]
@@ -123,20 +119,17 @@ pub(super) async fn volume_create(
 ) -> ApiResult<Response> {
     visible_cluster(&state, &caller, &id, Action::View).await?;
     let req: workloads::VolumeRequest = parse(&body, "a volume")?;
-    let (volume, op) = state.core.volume_create(&caller.actor, &id, req).await?;
-    Ok(accepted(VolumeStarted {
-        volume,
-        operation: (&op).into(),
-    }))
+    let volume = state.core.volume_create(&caller.actor, &id, req).await?;
+    Ok(accepted(VolumeStarted { volume }))
 }
 
 #[utoipa::path(
     delete,
     path = "/api/v1/clusters/{id}/volumes/{name}",
-    summary = "Delete a persistent volume (detached first)",
+    summary = "Delete a persistent volume claim (its volume is deleted once detached)",
     params(("id" = String, Path, description = "The cluster's id"), ("name" = String, Path, description = "The volume's name or id")),
     responses(
-        (status = 202, description = "Its operation", body = OperationStarted),
+        (status = 202, description = "Being deleted", body = Deleting),
         ApiErrors,
     )
 )]
@@ -146,8 +139,6 @@ pub(super) async fn volume_delete(
     Path((id, name)): Path<(ClusterId, String)>,
 ) -> ApiResult<Response> {
     visible_cluster(&state, &caller, &id, Action::View).await?;
-    let op = state.core.volume_delete(&caller.actor, &id, &name).await?;
-    Ok(accepted(OperationStarted {
-        operation: (&op).into(),
-    }))
+    state.core.volume_delete(&caller.actor, &id, &name).await?;
+    Ok(accepted(Deleting { name }))
 }

@@ -4,7 +4,7 @@ use provision::testdb::TempDir;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 
-use crate::common::{wait_operation, App};
+use crate::common::{wait_listed, wait_operation, App};
 
 /// Kubeconfigs, node groups, services and volumes through the API; another user gets
 /// 404 on every one of those routes.
@@ -166,7 +166,8 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
 
-    // A service and a volume: created, listed.
+    // A service and a volume: Kubernetes objects in the cluster (PENDING), which the
+    // controllers give a load balancer and a volume (ACTIVE).
     let r = c
         .api(
             Method::POST,
@@ -176,13 +177,9 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-    let op = wait_operation(
-        &mut c,
-        &token,
-        r.json()["operation"]["id"].as_str().unwrap(),
-    )
-    .await;
-    assert_eq!(op["state"], "succeeded", "{op}");
+    assert_eq!(r.json()["service"]["status"], "PENDING", "{}", r.body);
+    let node_port = r.json()["service"]["ports"][0]["node_port"].as_u64().unwrap();
+    assert!((30000..=32767).contains(&node_port), "{}", r.body);
     let r = c
         .api(
             Method::POST,
@@ -192,39 +189,39 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-    let op = wait_operation(
+    let services = wait_listed(
         &mut c,
         &token,
-        r.json()["operation"]["id"].as_str().unwrap(),
+        &format!("/api/v1/clusters/{id}/services"),
+        "services",
+        "web",
+        "ACTIVE",
     )
     .await;
-    assert_eq!(op["state"], "succeeded", "{op}");
-    let services = c
-        .api(
-            Method::GET,
-            &format!("/api/v1/clusters/{id}/services"),
-            t,
-            None,
-        )
-        .await
-        .json();
-    assert_eq!(services["services"][0]["status"], "ACTIVE", "{services}");
-    assert_eq!(services["services"][0]["ports"][0]["node_port"], 30000);
-    let volumes = c
-        .api(
-            Method::GET,
-            &format!("/api/v1/clusters/{id}/volumes"),
-            t,
-            None,
-        )
-        .await
-        .json();
+    assert_eq!(services["services"][0]["ports"][0]["node_port"], node_port);
+    let volumes = wait_listed(
+        &mut c,
+        &token,
+        &format!("/api/v1/clusters/{id}/volumes"),
+        "volumes",
+        "data",
+        "ACTIVE",
+    )
+    .await;
     assert_eq!(volumes["volumes"][0]["size_gib"], 3, "{volumes}");
     // The console's "Services and volumes" page reads the same, and nothing runs.
-    let r = c.call("cluster_workloads", &[("id", id.as_str())]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let w = r.json();
-    assert_eq!(w["services"][0]["ports"], "80→30000", "{w}");
+    // (the last operation may still be recording its end)
+    let mut w = serde_json::Value::Null;
+    for _ in 0..100 {
+        let r = c.call("cluster_workloads", &[("id", id.as_str())]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        w = r.json();
+        if w["busy"] == false {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(w["services"][0]["ports"], format!("80→{node_port}"), "{w}");
     assert_eq!(w["services"][0]["status"], "ACTIVE", "{w}");
     assert_eq!(w["persistent_volumes"][0]["size_gib"], 3, "{w}");
     assert_eq!(w["busy"], false, "{w}");

@@ -264,6 +264,34 @@ impl Client {
     }
 }
 
+/// Waits until `GET path` lists `key` (`services` or `volumes`) with `name` in
+/// `status`, and answers that list (the controllers make their cloud side meanwhile).
+pub(crate) async fn wait_listed(
+    c: &mut Client,
+    token: &str,
+    path: &str,
+    key: &str,
+    name: &str,
+    status: &str,
+) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let r = c.api(reqwest::Method::GET, path, Some(token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        last = r.json();
+        let found = last[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["name"] == name && x["status"] == status);
+        if found {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} never {status} in {path}: {last}");
+}
+
 pub(crate) async fn wait_operation(c: &mut Client, token: &str, id: &str) -> Value {
     for _ in 0..600 {
         let r = c

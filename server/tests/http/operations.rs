@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::common::{wait_operation, wait_state, App};
+use crate::common::{wait_listed, wait_operation, wait_state, App};
 
 /// Plans before apply for every change, and "the world changed" instead of surprises.
 async fn api_plans_and_world_changes(app: &App) {
@@ -173,10 +173,14 @@ async fn api_plans_and_world_changes(app: &App) {
             Some(serde_json::json!({"name": "web", "ports": [{"port": 80}]})),
         )
         .await;
-    wait_operation(
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    wait_listed(
         &mut c,
         &token,
-        r.json()["operation"]["id"].as_str().unwrap(),
+        &format!("/api/v1/clusters/{id}/services"),
+        "services",
+        "web",
+        "ACTIVE",
     )
     .await;
     let r = c

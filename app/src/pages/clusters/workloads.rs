@@ -90,6 +90,8 @@ fn WorkloadsView(w: ClusterWorkloads, forms: WorkloadForms) -> impl IntoView {
         {cluster_head(w.name.clone(), w.status, w.status_reason.clone())}
         {cluster_tabs(w.id.clone(), "/workloads")}
         {(!live).then(|| view! { <p class="muted">"Services and volumes can be changed while the cluster is ACTIVE."</p> })}
+        <p class="muted">"Each is a Kubernetes object in the cluster (a Service of type LoadBalancer, a PersistentVolumeClaim): kubectl sees what is made here, and this page shows what kubectl makes."</p>
+        {w.api_error.clone().map(|e| view! { <p class="error" id="workloads-api-error">{format!("Only what Shipyard made in the cloud is listed: {e}")}</p> })}
         <div class="card">
             <h2>"Services"</h2>
             <table class="table" id="services">

@@ -1,32 +1,33 @@
-//! What a cluster's cloud controller manager and CSI driver would do, done from the
-//! console: expose a service on a cloud load balancer (one listener per port, the
-//! cluster's workers as members on the node port, a TCP health monitor), and make a
-//! persistent volume on block storage. Both carry the cluster's mark, so they are
-//! listed with the cluster, counted in its quota, and swept by its delete.
+//! A cluster's services exposed on cloud load balancers and its persistent volumes on
+//! block storage, one path for every client: the console's forms and the REST API
+//! create the Kubernetes objects (a Service of type LoadBalancer, a
+//! PersistentVolumeClaim) through the cluster's API, exactly as `kubectl` does, and
+//! Shipyard's controllers (`crate::controllers`) make the cloud's side as operations
+//! ([`service_lb`], [`claim_volume`]). The lists join the cluster's objects with the
+//! ledger the controllers keep of what they made (`cluster_services`,
+//! `cluster_volumes`: counted in the project's quota, swept with the cluster).
 
 pub mod claim_volume;
+mod listed;
 mod members;
-mod sagas;
 pub mod service_lb;
 
+pub use listed::{listed, Listed};
 pub use members::SyncServiceMembers;
-pub use sagas::kinds;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::check_dns_label;
-use super::saga_shared::cluster_metadata;
 use crate::authz::Action;
 use crate::cloud::*;
 use crate::domain::Actor;
-use crate::ops::{Engine, NewOperation, OperationRow};
-use crate::{now_ms, Error, Result, Store};
+use crate::kube::{KubeClient, KubeError};
+use crate::pki::SecretKey;
+use crate::{Error, Result, Store};
 
-pub const SERVICE_CREATE: &str = "service.create";
-pub const SERVICE_DELETE: &str = "service.delete";
-pub const VOLUME_CREATE: &str = "volume.create";
-pub const VOLUME_DELETE: &str = "volume.delete";
+/// Where the console and the API put what they create.
+pub const NAMESPACE: &str = "default";
 
 /// Kubernetes' default NodePort range.
 pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
@@ -59,6 +60,7 @@ pub struct ServiceSpec {
 pub struct VolumeRequest {
     pub name: String,
     pub size_gib: u64,
+    /// The StorageClass (the cluster's default, Cinder-backed, when left out).
     #[serde(default)]
     pub volume_type: Option<String>,
 }
@@ -70,7 +72,8 @@ pub struct Service {
     pub cluster_id: String,
     pub name: String,
     pub ports: Vec<ServicePort>,
-    /// CREATING, ACTIVE, DELETING, FAILED.
+    /// PENDING (asked in the cluster, no operation yet), CREATING, ACTIVE, DELETING,
+    /// FAILED.
     pub status: String,
     pub status_reason: Option<String>,
     pub vip: Option<String>,
@@ -85,7 +88,9 @@ pub struct PersistentVolume {
     pub cluster_id: String,
     pub name: String,
     pub size_gib: i64,
+    /// Its StorageClass.
     pub volume_type: Option<String>,
+    /// PENDING, CREATING, ACTIVE, DELETING, FAILED.
     pub status: String,
     pub status_reason: Option<String>,
     pub volume_id: Option<String>,
@@ -170,13 +175,8 @@ async fn mutable_cluster(store: &Store, actor: &Actor, cluster_id: &str) -> Resu
     Ok(cluster)
 }
 
-/// The cloud's flavors: they turn the project's recorded clusters into quota usage.
-async fn flavors(cloud: &dyn Cloud) -> Result<Vec<Flavor>> {
-    super::flavors::of_cloud(cloud).await
-}
-
-/// What a new service or volume asks of the project's quota: `more`. The row is
-/// inserted in one transaction with the claim: parallel requests see each other's.
+/// What a new service or volume asks of the project's quota: `more`. The controller's
+/// ledger row is inserted in one transaction with the claim.
 pub(crate) fn claim(flavors: &[Flavor], more: crate::quotas::Usage) -> crate::quotas::Claim<'_> {
     crate::quotas::Claim {
         flavors,
@@ -185,245 +185,184 @@ pub(crate) fn claim(flavors: &[Flavor], more: crate::quotas::Usage) -> crate::qu
     }
 }
 
-/// Submits the operation that makes the row `id` of `table` real; when it is refused
-/// (another operation runs on the cluster) the row goes again: it was never started.
-async fn submit_or_forget(
+/// Refuses, before anything is asked of the cluster, what the project's quota has no
+/// room for (the controller claims it for real when it starts the operation).
+async fn quota_room(
     store: &Store,
-    engine: &Engine,
-    table: &str,
-    id: &str,
-    new: NewOperation,
-) -> Result<OperationRow> {
-    match engine.submit(new).await {
-        Ok(op) => Ok(op),
-        Err(e) => {
-            store.workload_forget(table, id).await?;
-            Err(e)
-        }
+    cloud: &dyn Cloud,
+    project_id: &str,
+    more: crate::quotas::Usage,
+) -> Result<()> {
+    let flavors = super::flavors::of_cloud(cloud).await?;
+    let quota = crate::quotas::get(store, project_id).await?;
+    let used = crate::quotas::usage(
+        store,
+        project_id,
+        &flavors,
+        super::saga_shared::ETCD_GIB as i64,
+    )
+    .await?;
+    crate::quotas::check(&quota, &used, &more)
+}
+
+/// The name a list shows: bare in the default namespace, `namespace/name` elsewhere.
+pub fn display_name(namespace: &str, name: &str) -> String {
+    if namespace == NAMESPACE {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
     }
 }
 
-/// Exposes a service: records it (CREATING) and starts the operation that makes its
-/// load balancer. Node ports left out are picked from the free ones of the cluster.
+/// `namespace/name` or a bare name (the default namespace).
+fn split_name(name: &str) -> (&str, &str) {
+    name.split_once('/').unwrap_or((NAMESPACE, name))
+}
+
+/// What the cluster answered, in the caller's words.
+fn refused(e: KubeError, what: &str, field: &'static str) -> Error {
+    match e {
+        KubeError::Status(409, _) => Error::invalid(
+            "name",
+            format!("This cluster already has a {what} of that name."),
+        ),
+        KubeError::Status(404, _) => Error::NotFound(format!("That {what} is not in the cluster.")),
+        KubeError::Status(422, m) | KubeError::Status(400, m) => Error::invalid(field, m),
+        other => Error::from(other),
+    }
+}
+
+/// Exposes a service: a Service of type LoadBalancer in the cluster (selecting pods
+/// labelled `app=<name>`), which the cloud controller gives a load balancer. Node
+/// ports left out are picked by the cluster.
 pub async fn service_create(
     store: &Store,
-    engine: &Engine,
+    key: &SecretKey,
     cloud: &dyn Cloud,
     actor: &Actor,
     cluster_id: &str,
-    mut spec: ServiceSpec,
-) -> Result<(Service, OperationRow)> {
+    spec: ServiceSpec,
+) -> Result<Service> {
     spec.validate()?;
     let cluster = mutable_cluster(store, actor, cluster_id).await?;
-    let existing = store.services_of(cluster_id).await?;
-    let mut taken: std::collections::BTreeSet<u16> = existing
-        .iter()
-        .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port))
-        .collect();
-    for p in &spec.ports {
-        if let Some(np) = p.node_port {
-            if !taken.insert(np) {
-                return Err(Error::invalid(
-                    "ports",
-                    format!("Node port {np} is already used by another service of this cluster."),
-                ));
-            }
-        }
-    }
-    for p in spec.ports.iter_mut().filter(|p| p.node_port.is_none()) {
-        let free = NODE_PORTS
-            .clone()
-            .find(|n| !taken.contains(n))
-            .ok_or_else(|| Error::Conflict("No node port is free in this cluster.".into()))?;
-        taken.insert(free);
-        p.node_port = Some(free);
-    }
-    // The members: every worker of the cluster, on the node port.
-    let workers: Vec<Value> = cloud
-        .server_list(&cluster_metadata(cluster_id))
-        .await
-        .map_err(|e| Error::internal(format!("listing workers: {e}")))?
-        .into_iter()
-        .filter(|s| s.metadata.get("shipyard-role").map(String::as_str) == Some("worker"))
-        .filter_map(|s| {
-            let address = s.addresses.first()?.clone();
-            Some(json!({ "name": s.name, "address": address }))
-        })
-        .collect();
-    let id = crate::new_id();
-    let row = Service {
-        id: id.clone(),
-        cluster_id: cluster_id.to_string(),
-        name: spec.name.clone(),
-        ports: spec.ports.clone(),
-        status: "CREATING".into(),
-        status_reason: None,
-        vip: None,
-        created_by: actor.user_id.clone(),
-        created_at: now_ms(),
-    };
-    let one_balancer = crate::quotas::Usage {
+    let one = crate::quotas::Usage {
         load_balancers: 1,
         ..Default::default()
     };
-    let flavors = flavors(cloud).await?;
-    store
-        .service_insert_within_quota(&cluster.project_id, &row, &claim(&flavors, one_balancer))
-        .await?;
-    let op = submit_or_forget(
-        store,
-        engine,
-        "cluster_services",
-        &id,
-        NewOperation {
-            project_id: cluster.project_id.clone(),
-            kind: SERVICE_CREATE.into(),
-            target_id: cluster_id.to_string(),
-            requested_by: actor.user_id.clone(),
-            spec: json!({ "cluster_id": cluster_id, "service_id": id, "spec": spec, "workers": workers }),
-        },
-    )
-    .await?;
-    let service = store
-        .services_of(cluster_id)
-        .await?
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or_else(|| Error::internal("service vanished"))?;
-    Ok((service, op))
-}
-
-/// Starts the delete operation of a service or volume row (`(table, kind, id key)`)
-/// and marks the row DELETING.
-async fn submit_delete(
-    store: &Store,
-    engine: &Engine,
-    actor: &Actor,
-    cluster: &super::Cluster,
-    (table, kind, id_key): (&str, &str, &str),
-    id: &str,
-    name: &str,
-) -> Result<OperationRow> {
-    let op = engine
-        .submit(NewOperation {
-            project_id: cluster.project_id.clone(),
-            kind: kind.into(),
-            target_id: cluster.id.clone(),
-            requested_by: actor.user_id.clone(),
-            spec: json!({ "cluster_id": cluster.id, id_key: id, "name": name }),
+    quota_room(store, cloud, &cluster.project_id, one).await?;
+    let ports: Vec<serde_json::Value> = spec
+        .ports
+        .iter()
+        .map(|p| {
+            let mut port = json!({"name": format!("port-{}", p.port), "port": p.port,
+                "targetPort": p.port, "protocol": "TCP"});
+            if let Some(np) = p.node_port {
+                port["nodePort"] = json!(np);
+            }
+            port
         })
-        .await?;
-    store
-        .workload_set(table, id, "DELETING", None, None)
-        .await?;
-    Ok(op)
+        .collect();
+    let object = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": spec.name,
+            "namespace": NAMESPACE,
+            "annotations": {"shipyard.io/requested-by": actor.email},
+        },
+        "spec": {"type": "LoadBalancer", "selector": {"app": spec.name}, "ports": ports},
+    });
+    let kube = KubeClient::for_cluster(store, key, cluster_id).await?;
+    let made = kube
+        .create(&format!("/api/v1/namespaces/{NAMESPACE}/services"), &object)
+        .await
+        .map_err(|e| refused(e, "service", "ports"))?;
+    let service: k8s_openapi::api::core::v1::Service =
+        serde_json::from_value(made).map_err(Error::internal)?;
+    Ok(listed::service(cluster_id, &service, None))
 }
 
-/// Starts removing a service's load balancer.
+/// Deletes a Service; the cloud controller removes its load balancer first.
 pub async fn service_delete(
     store: &Store,
-    engine: &Engine,
+    key: &SecretKey,
     actor: &Actor,
     cluster_id: &str,
-    name_or_id: &str,
-) -> Result<OperationRow> {
-    let (cluster, _) = super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
-    let service = store
-        .services_of(cluster_id)
-        .await?
-        .into_iter()
-        .find(|s| s.name == name_or_id || s.id == name_or_id)
-        .ok_or_else(|| Error::NotFound(format!("Service {name_or_id} not found.")))?;
-    submit_delete(
-        store,
-        engine,
-        actor,
-        &cluster,
-        ("cluster_services", SERVICE_DELETE, "service_id"),
-        &service.id,
-        &service.name,
-    )
-    .await
+    name: &str,
+) -> Result<()> {
+    super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
+    let (namespace, name) = split_name(name);
+    let kube = KubeClient::for_cluster(store, key, cluster_id).await?;
+    let path = format!("/api/v1/namespaces/{namespace}/services/{name}");
+    kube.get::<serde_json::Value>(&path)
+        .await
+        .map_err(|e| refused(e, "service", "name"))?;
+    kube.delete(&path).await?;
+    Ok(())
 }
 
-/// Creates a persistent volume: records it (CREATING) and starts the operation.
+/// Creates a persistent volume: a PersistentVolumeClaim of `volume_type` (a
+/// StorageClass; the cluster's default when left out), which the volume provisioner
+/// gives a Cinder volume.
 pub async fn volume_create(
     store: &Store,
-    engine: &Engine,
+    key: &SecretKey,
     cloud: &dyn Cloud,
     actor: &Actor,
     cluster_id: &str,
     req: VolumeRequest,
-) -> Result<(PersistentVolume, OperationRow)> {
+) -> Result<PersistentVolume> {
     req.validate()?;
     let cluster = mutable_cluster(store, actor, cluster_id).await?;
-    let id = crate::new_id();
-    let row = PersistentVolume {
-        id: id.clone(),
-        cluster_id: cluster_id.to_string(),
-        name: req.name.clone(),
-        size_gib: req.size_gib as i64,
-        volume_type: req.volume_type.clone(),
-        status: "CREATING".into(),
-        status_reason: None,
-        volume_id: None,
-        created_by: actor.user_id.clone(),
-        created_at: now_ms(),
-    };
     let size = crate::quotas::Usage {
         volume_gib: req.size_gib as i64,
         ..Default::default()
     };
-    let flavors = flavors(cloud).await?;
-    store
-        .volume_insert_within_quota(&cluster.project_id, &row, &claim(&flavors, size))
-        .await?;
-    let op = submit_or_forget(
-        store,
-        engine,
-        "cluster_volumes",
-        &id,
-        NewOperation {
-            project_id: cluster.project_id.clone(),
-            kind: VOLUME_CREATE.into(),
-            target_id: cluster_id.to_string(),
-            requested_by: actor.user_id.clone(),
-            spec: json!({ "cluster_id": cluster_id, "volume_id": id, "spec": req }),
+    quota_room(store, cloud, &cluster.project_id, size).await?;
+    let mut object = json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": req.name,
+            "namespace": NAMESPACE,
+            "annotations": {"shipyard.io/requested-by": actor.email},
         },
-    )
-    .await?;
-    let volume = store
-        .volumes_of(cluster_id)
-        .await?
-        .into_iter()
-        .find(|v| v.id == id)
-        .ok_or_else(|| Error::internal("volume vanished"))?;
-    Ok((volume, op))
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": format!("{}Gi", req.size_gib)}},
+        },
+    });
+    if let Some(class) = &req.volume_type {
+        object["spec"]["storageClassName"] = json!(class);
+    }
+    let kube = KubeClient::for_cluster(store, key, cluster_id).await?;
+    let made = kube
+        .create(
+            &format!("/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims"),
+            &object,
+        )
+        .await
+        .map_err(|e| refused(e, "volume", "size_gib"))?;
+    let claim: k8s_openapi::api::core::v1::PersistentVolumeClaim =
+        serde_json::from_value(made).map_err(Error::internal)?;
+    Ok(listed::volume(cluster_id, &claim, None))
 }
 
-/// Starts removing a persistent volume (detached first if attached).
+/// Deletes a PersistentVolumeClaim; the provisioner reclaims its volume once it goes.
 pub async fn volume_delete(
     store: &Store,
-    engine: &Engine,
+    key: &SecretKey,
     actor: &Actor,
     cluster_id: &str,
-    name_or_id: &str,
-) -> Result<OperationRow> {
-    let (cluster, _) = super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
-    let volume = store
-        .volumes_of(cluster_id)
-        .await?
-        .into_iter()
-        .find(|v| v.name == name_or_id || v.id == name_or_id)
-        .ok_or_else(|| Error::NotFound(format!("Volume {name_or_id} not found.")))?;
-    submit_delete(
-        store,
-        engine,
-        actor,
-        &cluster,
-        ("cluster_volumes", VOLUME_DELETE, "volume_id"),
-        &volume.id,
-        &volume.name,
-    )
-    .await
+    name: &str,
+) -> Result<()> {
+    super::cluster_for(store, actor, cluster_id, Action::Mutate).await?;
+    let (namespace, name) = split_name(name);
+    let kube = KubeClient::for_cluster(store, key, cluster_id).await?;
+    let path = format!("/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}");
+    kube.get::<serde_json::Value>(&path)
+        .await
+        .map_err(|e| refused(e, "volume", "name"))?;
+    kube.delete(&path).await?;
+    Ok(())
 }
