@@ -181,7 +181,15 @@ both!(
         assert_eq!(lbs.len(), 1);
         assert_eq!(lbs[0].vip_address.as_deref(), Some(vip.as_str()));
         for (port, node_port) in [(8080, picked), (8443, 31443)] {
-            let members = members_of(cloud, &lb_name, port).await;
+            // Both nodes, once both are Ready (they may register after the first pass).
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let members = loop {
+                let m = members_of(cloud, &lb_name, port).await;
+                if m.len() == 2 || std::time::Instant::now() > deadline {
+                    break m;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
             assert_eq!(members.len(), 2, "{members:?}");
             assert!(members.iter().all(|m| m.port == node_port));
             // The listener is real: the VIP accepts TCP on the port.
@@ -190,22 +198,32 @@ both!(
                 .expect("the service VIP listens");
         }
         // The members follow the Ready nodes: scale up, then down.
+        // (A scale waits its turn while a controller's operation runs on the cluster.)
         for (count, want) in [(3, 3), (1, 1)] {
-            clusters::scale(
-                &e.store,
-                &e.engine,
-                cloud,
-                &e.actor,
-                &id,
-                "default-worker",
-                clusters::NodeGroupChange {
-                    node_count: Some(count),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let r = clusters::scale(
+                    &e.store,
+                    &e.engine,
+                    cloud,
+                    &e.actor,
+                    &id,
+                    "default-worker",
+                    clusters::NodeGroupChange {
+                        node_count: Some(count),
+                        ..Default::default()
+                    },
+                )
+                .await;
+                match r {
+                    Ok(_) => break,
+                    Err(Error::Conflict(m)) if std::time::Instant::now() < deadline => {
+                        eprintln!("scale waits: {m}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("scale to {count}: {e:?}"),
+                }
+            }
             let deadline = std::time::Instant::now() + Duration::from_secs(90);
             loop {
                 let a = members_of(cloud, &lb_name, 8080).await.len();
