@@ -72,17 +72,25 @@ where
 
     /// Lists `path`, then follows it by watches until the task is aborted, waking
     /// `changed` on every change. A watch the server ends is started again from the
-    /// last version seen; an error lists again after a pause.
+    /// last version seen; an error lists again after a pause. Returns after three
+    /// lists in a row fail (the client's certificate may be of a rotated CA): the
+    /// caller makes a new client.
     pub async fn follow(self: Arc<Self>, kube: Arc<KubeClient>, path: String, changed: Arc<Notify>) {
+        let mut failed = 0;
         loop {
             let version = match kube.list::<T>(&path).await {
                 Ok((items, version)) => {
+                    failed = 0;
                     self.replace(items);
                     changed.notify_one();
                     version
                 }
                 Err(e) => {
-                    tracing::debug!(path, error = %e, "list failed; trying again");
+                    failed += 1;
+                    tracing::debug!(path, error = %e, "list failed");
+                    if failed >= 3 {
+                        return;
+                    }
                     tokio::time::sleep(Duration::from_secs(2)).await;
                     continue;
                 }

@@ -111,6 +111,8 @@ impl Controllers {
                     _ = changed.notified() => tokio::time::sleep(SETTLE).await,
                     _ = tokio::time::sleep(next) => {}
                     _ = tokio::time::sleep_until(until) => break,
+                    // A cache gave up on this client: a new one.
+                    _ = watches.join_next() => break,
                 }
                 next = match caches.snapshot() {
                     Some(snap) => match self.pass(&kube, &cluster_id, &snap, &mut tried).await {

@@ -4,7 +4,7 @@ use provision::testdb::TempDir;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 
-use crate::common::{wait_listed, wait_operation, App};
+use crate::common::{delete_when_idle, wait_listed, wait_operation, App};
 
 /// Kubeconfigs, node groups, services and volumes through the API; another user gets
 /// 404 on every one of those routes.
@@ -391,15 +391,19 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-    wait_operation(
-        &mut c,
-        &token,
-        r.json()["operation"]["id"].as_str().unwrap(),
-    )
-    .await;
-    let r = c
-        .api(Method::DELETE, &format!("/api/v1/clusters/{id}"), t, None)
-        .await;
+    assert_eq!(r.json()["name"], "data", "{}", r.body);
+    for _ in 0..600 {
+        let v = c
+            .api(Method::GET, &format!("/api/v1/clusters/{id}/volumes"), t, None)
+            .await
+            .json();
+        if v["volumes"].as_array().is_some_and(|v| v.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // (The cluster's delete waits its turn while the volume's removal finishes.)
+    let r = delete_when_idle(&mut c, t, &format!("/api/v1/clusters/{id}")).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let op = wait_operation(
         &mut c,

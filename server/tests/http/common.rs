@@ -292,6 +292,19 @@ pub(crate) async fn wait_listed(
     panic!("{name} never {status} in {path}: {last}");
 }
 
+/// `DELETE path`, again while the answer is 409 because another operation of the
+/// object runs (a controller's, say).
+pub(crate) async fn delete_when_idle(c: &mut Client, token: Option<&str>, path: &str) -> Answer {
+    for _ in 0..600 {
+        let r = c.api(reqwest::Method::DELETE, path, token, None).await;
+        if r.status != StatusCode::CONFLICT {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} stayed busy");
+}
+
 pub(crate) async fn wait_operation(c: &mut Client, token: &str, id: &str) -> Value {
     for _ in 0..600 {
         let r = c

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::common::{wait_listed, wait_operation, wait_state, App};
+use crate::common::{delete_when_idle, wait_listed, wait_operation, wait_state, App};
 
 /// Plans before apply for every change, and "the world changed" instead of surprises.
 async fn api_plans_and_world_changes(app: &App) {
@@ -199,7 +199,7 @@ async fn api_plans_and_world_changes(app: &App) {
         r.json()["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("-svc-web"),
+            .contains("kube_service_"),
         "{}",
         r.body
     );
@@ -217,17 +217,15 @@ async fn api_plans_and_world_changes(app: &App) {
     assert!(after["resources"]
         .to_string()
         .contains("service load balancer"));
-    let r = c
-        .api(
-            Method::DELETE,
-            &format!(
-                "/api/v1/clusters/{id}?plan_id={}",
-                after["plan_id"].as_str().unwrap()
-            ),
-            t,
-            None,
-        )
-        .await;
+    let r = delete_when_idle(
+        &mut c,
+        t,
+        &format!(
+            "/api/v1/clusters/{id}?plan_id={}",
+            after["plan_id"].as_str().unwrap()
+        ),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let op = wait_operation(
         &mut c,

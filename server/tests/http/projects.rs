@@ -3,7 +3,7 @@
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 
-use crate::common::{wait_operation, App};
+use crate::common::{wait_listed, wait_operation, App};
 
 // A user owns at most the admin-set number of projects (their personal one included),
 // also when they ask for many at once: the count and the insert are one transaction.
@@ -336,8 +336,10 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
             )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{path}: {}", r.body);
-        let op = r.json()["operation"]["id"].as_str().unwrap().to_string();
-        assert_eq!(wait_operation(&mut a, &ta, &op).await["state"], "succeeded");
+    }
+    for (path, name) in [("services", "web"), ("volumes", "data")] {
+        let url = format!("/api/v1/clusters/{cluster}/{path}");
+        wait_listed(&mut a, &ta, &url, path, name, "ACTIVE").await;
     }
     let tokens = a
         .api(Method::GET, "/api/v1/tokens", Some(&ta), None)
@@ -360,15 +362,24 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
         .as_str()
         .unwrap()
         .to_string();
-    let before = a
-        .api(
-            Method::GET,
-            &format!("/api/v1/clusters/{cluster}"),
-            Some(&ta),
-            None,
-        )
-        .await
-        .body;
+    // The cluster as it settles (the controllers' last operation recorded).
+    let mut before = String::new();
+    for _ in 0..100 {
+        let now = a
+            .api(
+                Method::GET,
+                &format!("/api/v1/clusters/{cluster}"),
+                Some(&ta),
+                None,
+            )
+            .await
+            .body;
+        if now == before {
+            break;
+        }
+        before = now;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 
     let doc = a
         .api(Method::GET, "/api/v1/openapi.json", Some(&ta), None)
