@@ -162,8 +162,9 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
     }
   }
 
-  // Expose a service and create a volume on the cluster's "Services and volumes" tab;
-  // both become ACTIVE there, followed live.
+  // Expose a service and create a volume on the cluster's "Services and volumes" tab
+  // (a LoadBalancer Service and a PersistentVolumeClaim in the cluster); both become
+  // ACTIVE there once the controllers have made their cloud side, followed live.
   await page.click('nav.tabs >> text=Services and volumes');
   await page.waitForURL(`${clusterUrl}/workloads`);
   await page.waitForSelector('#expose-form');
@@ -172,7 +173,7 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   await page.fill('#service-port', '80');
   await page.click('#expose-form button[type=submit]');
   await page.waitForSelector('#services tr[data-service=frontend] .badge:text-is("ACTIVE")', { timeout: 60_000 });
-  assert.match(await page.textContent('#services tr[data-service=frontend]'), /80→30000/);
+  assert.match(await page.textContent('#services tr[data-service=frontend]'), /80→3\d{4}/);
   await page.fill('#volume-name', 'data');
   await page.fill('#volume-size', '5');
   await page.click('#volume-form button[type=submit]');
@@ -182,8 +183,8 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   await page.click('nav.tabs >> text=Overview');
   await page.waitForURL(clusterUrl);
   await page.waitForSelector('#load-balancers');
-  assert.match(await page.textContent('#load-balancers'), /svc-frontend/);
-  assert.match(await page.textContent('#volumes'), /pv-data/);
+  assert.match(await page.textContent('#load-balancers'), /kube_service_[0-9a-f-]+_default_frontend/);
+  assert.match(await page.textContent('#volumes'), /pvc-[0-9a-f-]+/);
 
   // The list finds it by name and status, and not by what it is not.
   await page.goto(`${server.url}/clusters`);
