@@ -1,6 +1,6 @@
 //! The cluster operations as sagas over the [`Cloud`] driver, registered by name. Each
 //! saga is a file of its own: [`super::create`], [`super::delete`],
-//! [`super::node_group_sagas`], [`super::rotate`], and the services and volumes of
+//! [`super::node_group_sagas`], [`super::repair`], [`super::rotate`], and the services and volumes of
 //! [`super::workloads`]; the steps that make one resource of a cluster are
 //! [`super::cluster_steps`]; what they share is [`super::saga_shared`] (re-exported
 //! here, where callers have always found it).
@@ -79,6 +79,14 @@ pub fn kinds(
             settings: settings.clone(),
         }),
     ));
+    kinds.push((
+        super::repair::NODE_REPAIR,
+        Arc::new(super::repair::RepairNode {
+            store: store.clone(),
+            cloud: cloud.clone(),
+            settings: settings.clone(),
+        }),
+    ));
     kinds.extend(super::workloads::kinds(
         store,
         cloud.clone(),
@@ -89,6 +97,8 @@ pub fn kinds(
         cloud.clone(),
         settings.clone(),
     ));
-    kinds.extend(super::workloads::claim_volume::kinds(store, cloud, settings));
+    kinds.extend(super::workloads::claim_volume::kinds(
+        store, cloud, settings,
+    ));
     kinds
 }

@@ -10,6 +10,8 @@
 
 pub mod cache;
 pub mod decide;
+pub mod repair;
+mod repairing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub struct Controllers {
     pub engine: Engine,
     pub cloud: Arc<dyn Cloud>,
     pub key: Arc<SecretKey>,
+    /// Auto-repair's timeouts and bounds ([`repair`]).
+    pub repair: repair::RepairSettings,
 }
 
 impl Controllers {
@@ -78,7 +82,8 @@ impl Controllers {
                             if !running.contains_key(&id) {
                                 let me = self.clone();
                                 let cid = id.clone();
-                                running.insert(id, tokio::spawn(async move { me.cluster(cid).await }));
+                                running
+                                    .insert(id, tokio::spawn(async move { me.cluster(cid).await }));
                             }
                         }
                     }
@@ -94,6 +99,7 @@ impl Controllers {
         let caches = Caches::default();
         let changed = Arc::new(Notify::new());
         let mut tried = Tried::default();
+        let mut repairs = repairing::Repairs::default();
         loop {
             let kube = match KubeClient::for_cluster(&self.store, &self.key, &cluster_id).await {
                 Ok(k) => Arc::new(k),
@@ -123,6 +129,9 @@ impl Controllers {
                     },
                     None => RETRY,
                 };
+                if let Some(nodes) = caches.nodes.snapshot() {
+                    next = next.min(self.repair_pass(&cluster_id, &nodes, &mut repairs).await);
+                }
             }
             watches.abort_all();
         }
@@ -292,10 +301,12 @@ impl Tried {
     fn may_start(&mut self, action: &Action) -> bool {
         let key = format!("{action:?}");
         let now = tokio::time::Instant::now();
-        self.0.retain(|_, (_, at)| now.duration_since(*at) < RESYNC * 2);
+        self.0
+            .retain(|_, (_, at)| now.duration_since(*at) < RESYNC * 2);
         match self.0.get_mut(&key) {
             Some((n, at)) => {
-                let wait = (Duration::from_secs(10) * 2u32.saturating_pow(n.saturating_sub(1))).min(RESYNC);
+                let wait = (Duration::from_secs(10) * 2u32.saturating_pow(n.saturating_sub(1)))
+                    .min(RESYNC);
                 if now.duration_since(*at) < wait {
                     return false;
                 }
@@ -349,7 +360,11 @@ impl Caches {
         let mut set = tokio::task::JoinSet::new();
         let k = || kube.clone();
         let c = || changed.clone();
-        set.spawn(self.services.clone().follow(k(), "/api/v1/services".into(), c()));
+        set.spawn(
+            self.services
+                .clone()
+                .follow(k(), "/api/v1/services".into(), c()),
+        );
         set.spawn(self.nodes.clone().follow(k(), "/api/v1/nodes".into(), c()));
         set.spawn(
             self.claims
