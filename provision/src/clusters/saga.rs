@@ -1,7 +1,7 @@
 //! The cluster operations as sagas over the [`Cloud`] driver, registered by name. Each
 //! saga is a file of its own: [`super::create`], [`super::delete`],
-//! [`super::node_group_sagas`], [`super::repair`], [`super::rotate`], and the services and volumes of
-//! [`super::workloads`]; the steps that make one resource of a cluster are
+//! [`super::node_group_sagas`], [`super::repair`], [`super::rotate`], and the services
+//! and volumes of [`super::workloads`]; the steps that make one resource of a cluster are
 //! [`super::cluster_steps`]; what they share is [`super::saga_shared`] (re-exported
 //! here, where callers have always found it).
 
@@ -97,8 +97,6 @@ pub fn kinds(
         cloud.clone(),
         settings.clone(),
     ));
-    kinds.extend(super::workloads::claim_volume::kinds(
-        store, cloud, settings,
-    ));
+    kinds.extend(super::workloads::claim_volume::kinds(store, cloud, settings));
     kinds
 }

@@ -73,12 +73,7 @@ where
     /// Lists `path`, then follows it by watches until the task is aborted, waking
     /// `changed` on every change. A watch the server ends is started again from the
     /// last version seen; an error lists again after a pause.
-    pub async fn follow(
-        self: Arc<Self>,
-        kube: Arc<KubeClient>,
-        path: String,
-        changed: Arc<Notify>,
-    ) {
+    pub async fn follow(self: Arc<Self>, kube: Arc<KubeClient>, path: String, changed: Arc<Notify>) {
         loop {
             let version = match kube.list::<T>(&path).await {
                 Ok((items, version)) => {

@@ -56,3 +56,4 @@ pub async fn until(
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
