@@ -164,8 +164,9 @@ impl Step for NodeIsReady {
                 Err(e) if e.is_not_found() || e.is_transient() => {}
                 Err(e) => return Err(e.into()),
             }
+            // The whole wait has passed: trying again would only wait as long again.
             if tokio::time::Instant::now() + pause > deadline {
-                return Err(StepError::retryable(format!(
+                return Err(StepError::permanent(format!(
                     "the node {} is not Ready after {}s ({last})",
                     self.name,
                     wait.deadline.as_secs()
