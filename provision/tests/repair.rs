@@ -1,18 +1,21 @@
 //! Auto-repair on a cluster Shipyard made: a worker whose server is put into ERROR
 //! through Nova's admin action (`os-resetState`) is replaced by a `node.repair`
 //! operation that says why, and `kubectl get nodes` comes back to as many Ready nodes;
-//! with half the workers broken at once nothing is repaired, and the audit log says why.
+//! with half the workers broken at once nothing is repaired, and the audit log says why;
+//! a repair that fails before the old server goes deletes its new one, after, keeps it.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use provision::cloud::{Cloud, Server};
 use provision::clusters;
+use provision::clusters::saga;
 use provision::clusters::saga::cluster_metadata;
 use provision::controllers::repair::RepairSettings;
 use provision::controllers::{Controllers, CONTROLLER};
 use provision::domain::AuditFilter;
-use provision::ops::OpState;
+use provision::ops::{OpState, OperationRow, SagaKind, Step, StepContext, StepDef, StepError};
 use provision::Store;
 use serde_json::Value;
 
@@ -329,5 +332,154 @@ both!(
         let cluster = e.store.cluster_by_id(&id).await.unwrap();
         assert_eq!(cluster.status_reason, None);
         controllers.abort();
+    }
+);
+
+/// Fails a step (by key prefix) after it ran, once armed.
+#[derive(Clone, Default)]
+struct FailAfter(Arc<Mutex<Option<String>>>);
+
+impl FailAfter {
+    fn arm(&self, prefix: Option<&str>) {
+        *self.0.lock().unwrap() = prefix.map(str::to_string);
+    }
+}
+
+struct FailingKind {
+    inner: Arc<dyn SagaKind>,
+    fail: FailAfter,
+}
+
+struct FailingStep {
+    inner: Arc<dyn Step>,
+    key: String,
+    fail: FailAfter,
+}
+
+#[async_trait::async_trait]
+impl SagaKind for FailingKind {
+    fn steps(&self, spec: &Value) -> provision::Result<Vec<StepDef>> {
+        Ok(self
+            .inner
+            .steps(spec)?
+            .into_iter()
+            .map(|d| StepDef {
+                step: Arc::new(FailingStep {
+                    inner: d.step.clone(),
+                    key: d.key.clone(),
+                    fail: self.fail.clone(),
+                }),
+                ..d
+            })
+            .collect())
+    }
+    fn unwinds(&self) -> bool {
+        self.inner.unwinds()
+    }
+    fn summary(&self, spec: &Value) -> Option<String> {
+        self.inner.summary(spec)
+    }
+    async fn succeeded(&self, op: &OperationRow) -> provision::Result<()> {
+        self.inner.succeeded(op).await
+    }
+    async fn unwound(&self, op: &OperationRow) -> provision::Result<()> {
+        self.inner.unwound(op).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for FailingStep {
+    async fn run(&self, cx: &StepContext) -> Result<Value, StepError> {
+        let out = self.inner.run(cx).await?;
+        let armed = self.fail.0.lock().unwrap().clone();
+        if armed.is_some_and(|p| self.key.starts_with(&p)) {
+            return Err(StepError::permanent(format!("injected after {}", self.key)));
+        }
+        Ok(out)
+    }
+    async fn undo(&self, cx: &StepContext, output: Option<&Value>) -> Result<(), StepError> {
+        self.inner.undo(cx, output).await
+    }
+}
+
+both!(
+    a_failed_repair_keeps_one_worker_of_the_two,
+    |store: Store| async move {
+        let e = env(store, timings).await;
+        let (id, _k, _config, workers) = cluster(&e, "fail", 3).await;
+        let fail = FailAfter::default();
+        let settings = saga::Settings {
+            secret_key: Arc::new(e.key.clone()),
+            ..test_settings()
+        };
+        let kinds = saga::kinds(&e.store, e.cloud.clone(), settings)
+            .into_iter()
+            .map(|(n, k)| {
+                let k: Arc<dyn SagaKind> = Arc::new(FailingKind {
+                    inner: k,
+                    fail: fail.clone(),
+                });
+                (n, k)
+            })
+            .collect();
+        let engine = engine_with(&e.store, kinds);
+        let _engine = engine.spawn();
+        let _controllers = Controllers {
+            store: e.store.clone(),
+            engine: engine.clone(),
+            cloud: e.cloud.clone(),
+            key: Arc::new(e.key.clone()),
+            // Three repairs an hour for three workers, so that the second try may start.
+            repair: RepairSettings {
+                per_window_percent: 100,
+                ..quick()
+            },
+        }
+        .install();
+        let broken = workers[2].clone();
+        let replacement = format!("{}-default-worker-3", &broken.name[..11]);
+        let repairs = || async {
+            e.store
+                .op_list_for(&id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|o| o.kind == "node.repair")
+                .collect::<Vec<_>>()
+        };
+
+        // A failure before the old server goes: the new one is deleted, the old one stays.
+        fail.arm(Some("ready-"));
+        reset_state(&e, &broken.id, "error").await;
+        eventually("the first repair is unwound", 120, || async {
+            repairs()
+                .await
+                .first()
+                .is_some_and(|o| !o.state.unfinished())
+        })
+        .await;
+        let first = repairs().await.remove(0);
+        assert_eq!(first.state, OpState::Unwound, "{:?}", first.error);
+        let now = e.cloud.server_list(&cluster_metadata(&id)).await.unwrap();
+        assert!(now.iter().any(|s| s.id == broken.id), "{now:?}");
+        assert!(!now.iter().any(|s| s.name == replacement), "{now:?}");
+
+        // A failure after it went: the new one stays, and nothing more is repaired.
+        fail.arm(Some("node-"));
+        eventually("the second repair is unwound", 120, || async {
+            let ops = repairs().await;
+            ops.len() == 2 && ops.iter().all(|o| !o.state.unfinished())
+        })
+        .await;
+        fail.arm(None);
+        let now = e.cloud.server_list(&cluster_metadata(&id)).await.unwrap();
+        assert!(!now.iter().any(|s| s.id == broken.id), "{now:?}");
+        let new = now
+            .iter()
+            .find(|s| s.name == replacement)
+            .unwrap_or_else(|| panic!("{now:?}"));
+        assert_eq!(new.status, "ACTIVE");
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(repairs().await.len(), 2, "the cluster is healthy again");
     }
 );
