@@ -1,7 +1,8 @@
 //! Nova's server actions and `user_data` in localcloud: a server keeps the user data it
 //! was given and never shows it back; bad user data is refused and makes nothing;
 //! `os-stop` and `os-start` move it between ACTIVE and SHUTOFF (a second stop is a
-//! 409); `rebuild` boots it again with new user data (REBUILD, then ACTIVE).
+//! 409); `rebuild` boots it again with new user data (REBUILD, then ACTIVE);
+//! `os-resetState` (admin) puts it in ERROR and back to ACTIVE.
 
 mod common;
 
@@ -125,4 +126,47 @@ async fn user_data_stop_start_and_rebuild() {
         "ACTIVE"
     );
     cloud.running.stop();
+}
+
+#[tokio::test]
+async fn reset_state_puts_a_server_in_error_and_back() {
+    let cloud = Cloud::start_with(|c| c.server_build_delay = std::time::Duration::ZERO).await;
+    let token = cloud.token().await;
+    let (s, made) = cloud
+        .send(
+            Method::POST,
+            "/compute/v2.1/servers",
+            &token,
+            Some(server("vm", Value::Null)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{made}");
+    let id = made["server"]["id"].as_str().unwrap().to_string();
+    let reset = |state: Value| {
+        let (cloud, token, id) = (&cloud, &token, &id);
+        async move {
+            cloud
+                .send(
+                    Method::POST,
+                    &format!("/compute/v2.1/servers/{id}/action"),
+                    token,
+                    Some(json!({"os-resetState": {"state": state}})),
+                )
+                .await
+        }
+    };
+    let (s, body) = reset(json!("paused")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, body) = reset(json!("error")).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let shown = status(&cloud, &token, &id).await;
+    assert_eq!(shown["server"]["status"], "ERROR", "{shown}");
+    assert!(shown["server"]["fault"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("reset to ERROR")));
+    let (s, body) = reset(json!("active")).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let shown = status(&cloud, &token, &id).await;
+    assert_eq!(shown["server"]["status"], "ACTIVE", "{shown}");
+    assert!(shown["server"].get("fault").is_none(), "{shown}");
 }

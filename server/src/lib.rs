@@ -171,6 +171,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         engine: engine.clone(),
         cloud: cloud.clone(),
         key: secret_key.clone(),
+        repair: Default::default(),
     }
     .install();
     let state = AppState {

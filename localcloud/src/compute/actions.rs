@@ -1,7 +1,9 @@
 //! Nova's server actions that localcloud takes (`POST /servers/{id}/action`):
-//! `os-stop` (SHUTOFF), `os-start`, and `rebuild` (the same server, booted again from an
+//! `os-stop` (SHUTOFF), `os-start`, `rebuild` (the same server, booted again from an
 //! image with new `user_data`, as Nova's microversion 2.57 allows; attached volumes
-//! stay), and the checks on a server's `user_data`.
+//! stay), the admin action `os-resetState` (ERROR or ACTIVE by decree: a test's way to
+//! break a server, whose guest stops while it is ERROR), and the checks on a server's
+//! `user_data`.
 
 use std::sync::Arc;
 
@@ -48,8 +50,9 @@ pub fn user_data(encoded: &str) -> Result<String, ApiError> {
     })
 }
 
-/// `POST /servers/{id}/action` with `{"os-stop": null}`, `{"os-start": null}` or
-/// `{"rebuild": {"imageRef": ..., "user_data": ...}}`.
+/// `POST /servers/{id}/action` with `{"os-stop": null}`, `{"os-start": null}`,
+/// `{"rebuild": {"imageRef": ..., "user_data": ...}}` or
+/// `{"os-resetState": {"state": "error" | "active"}}`.
 pub async fn action(
     State(cloud): State<Arc<Cloud>>,
     headers: HeaderMap,
@@ -77,6 +80,7 @@ pub async fn action(
         "os-stop" => true,
         "os-start" => false,
         "rebuild" => return rebuild(&cloud, &token, &id, &body["rebuild"]).await,
+        "os-resetState" => return reset_state(&cloud, &token, &id, &body["os-resetState"]).await,
         other => {
             return Err(NOVA.err(
                 StatusCode::BAD_REQUEST,
@@ -106,6 +110,51 @@ pub async fn action(
         state.changed()
     };
     save(&cloud, snapshot).await;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// What an ERROR set by `os-resetState` shows as the server's fault.
+pub(crate) const RESET_FAULT: &str = "The server's state was reset to ERROR by an administrator.";
+
+/// Nova's `os-resetState` (admin only): `error` puts the server in ERROR (its guest
+/// stops, as a failed hypervisor's would), `active` brings it back ACTIVE.
+pub(crate) async fn reset_state(
+    cloud: &Arc<Cloud>,
+    token: &crate::identity::Token,
+    id: &str,
+    req: &Value,
+) -> Result<Response, ApiError> {
+    if !token.admin {
+        return Err(NOVA.err(
+            StatusCode::FORBIDDEN,
+            "Policy doesn't allow os_compute_api:os-admin-actions:reset_state to be performed.",
+        ));
+    }
+    let error =
+        match req["state"].as_str() {
+            Some("error") => true,
+            Some("active") => false,
+            _ => return Err(NOVA.bad(
+                "Invalid input for field/attribute state. Value: must be one of 'active', 'error'.",
+            )),
+        };
+    let now = time::OffsetDateTime::now_utc();
+    let snapshot = {
+        let mut state = cloud.compute.servers.lock()?;
+        visible(&state, token, id)?;
+        if let Some(s) = state.servers.get_mut(id) {
+            if error {
+                s.fault = Some(RESET_FAULT.into());
+            } else {
+                s.fault = None;
+                s.fails_at = None;
+                s.stopped = false;
+                s.active_at = s.active_at.min(now);
+            }
+        }
+        state.changed()
+    };
+    save(cloud, snapshot).await;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

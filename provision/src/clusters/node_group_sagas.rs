@@ -33,10 +33,10 @@ pub(super) enum ScaleMode {
 }
 
 /// Removes one worker by name (gone already counts as removed).
-struct RemoveWorker {
-    name: String,
-    cluster_id: String,
-    cloud: Arc<dyn Cloud>,
+pub(super) struct RemoveWorker {
+    pub(super) name: String,
+    pub(super) cluster_id: String,
+    pub(super) cloud: Arc<dyn Cloud>,
 }
 
 #[async_trait]
@@ -158,7 +158,7 @@ pub(super) struct DeleteNodeGroup {
 }
 
 /// `steps`, then one that makes the service load balancers follow the workers.
-fn with_member_sync(
+pub(super) fn with_member_sync(
     mut steps: Vec<StepDef>,
     cluster_id: &str,
     store: &Store,

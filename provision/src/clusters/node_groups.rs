@@ -15,7 +15,7 @@ use super::{
 };
 
 /// The cluster's spec with one node group: what a node group operation works on.
-fn spec_with_group(cluster: &Cluster, group: NodeGroupSpec) -> ClusterSpec {
+pub(super) fn spec_with_group(cluster: &Cluster, group: NodeGroupSpec) -> ClusterSpec {
     ClusterSpec {
         name: cluster.name.clone(),
         kubernetes_version: Some(cluster.kubernetes_version.clone()),
@@ -229,7 +229,7 @@ pub async fn node_group_delete(
 }
 
 /// The index at the end of a worker's name (`sy-xxxxxxxx-<group>-<index>`).
-fn worker_index(name: &str) -> Option<u32> {
+pub(super) fn worker_index(name: &str) -> Option<u32> {
     name.rsplit('-').next()?.parse().ok()
 }
 

@@ -63,6 +63,12 @@ pub struct WorkerRemoved {
     pub was_there: bool,
 }
 
+/// A node registered and Ready (a repair's replacement).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeReady {
+    pub node: String,
+}
+
 /// The members a node change added to and removed from its services' pools.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MembersSynced {

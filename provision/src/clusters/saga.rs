@@ -1,7 +1,7 @@
 //! The cluster operations as sagas over the [`Cloud`] driver, registered by name. Each
 //! saga is a file of its own: [`super::create`], [`super::delete`],
-//! [`super::node_group_sagas`], [`super::rotate`], and the services and volumes of
-//! [`super::workloads`]; the steps that make one resource of a cluster are
+//! [`super::node_group_sagas`], [`super::repair`], [`super::rotate`], and the services
+//! and volumes of [`super::workloads`]; the steps that make one resource of a cluster are
 //! [`super::cluster_steps`]; what they share is [`super::saga_shared`] (re-exported
 //! here, where callers have always found it).
 
@@ -74,6 +74,14 @@ pub fn kinds(
     kinds.push((
         super::rotate::ROTATE_CA,
         Arc::new(super::rotate::RotateCa {
+            store: store.clone(),
+            cloud: cloud.clone(),
+            settings: settings.clone(),
+        }),
+    ));
+    kinds.push((
+        super::repair::NODE_REPAIR,
+        Arc::new(super::repair::RepairNode {
             store: store.clone(),
             cloud: cloud.clone(),
             settings: settings.clone(),

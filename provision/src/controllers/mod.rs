@@ -10,6 +10,8 @@
 
 pub mod cache;
 pub mod decide;
+pub mod repair;
+mod repairing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub struct Controllers {
     pub engine: Engine,
     pub cloud: Arc<dyn Cloud>,
     pub key: Arc<SecretKey>,
+    /// Auto-repair's timeouts and bounds ([`repair`]).
+    pub repair: repair::RepairSettings,
 }
 
 impl Controllers {
@@ -75,10 +79,12 @@ impl Controllers {
                             keep
                         });
                         for id in ids {
-                            if !running.contains_key(&id) {
+                            if let std::collections::hash_map::Entry::Vacant(slot) =
+                                running.entry(id)
+                            {
                                 let me = self.clone();
-                                let cid = id.clone();
-                                running.insert(id, tokio::spawn(async move { me.cluster(cid).await }));
+                                let cid = slot.key().clone();
+                                slot.insert(tokio::spawn(async move { me.cluster(cid).await }));
                             }
                         }
                     }
@@ -94,6 +100,7 @@ impl Controllers {
         let caches = Caches::default();
         let changed = Arc::new(Notify::new());
         let mut tried = Tried::default();
+        let mut repairs = repairing::Repairs::default();
         loop {
             let kube = match KubeClient::for_cluster(&self.store, &self.key, &cluster_id).await {
                 Ok(k) => Arc::new(k),
@@ -125,6 +132,9 @@ impl Controllers {
                     },
                     None => RETRY,
                 };
+                if let Some(nodes) = caches.nodes.snapshot() {
+                    next = next.min(self.repair_pass(&cluster_id, &nodes, &mut repairs).await);
+                }
             }
             watches.abort_all();
         }

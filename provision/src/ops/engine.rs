@@ -203,8 +203,11 @@ impl Engine {
         if state == OpState::Pending || state == OpState::Running {
             if state == OpState::Pending {
                 run.set_state(OpState::Running, None).await?;
-                run.event(None, "started", &format!("{} started", op.kind))
-                    .await?;
+                let started = match kind.summary(&op.spec) {
+                    Some(why) => format!("{} started: {why}", op.kind),
+                    None => format!("{} started", op.kind),
+                };
+                run.event(None, "started", &started).await?;
             }
             match run.forward().await? {
                 // The hook runs before the final state is written: a crash in between

@@ -156,6 +156,11 @@ pub trait SagaKind: Send + Sync {
     fn unwinds(&self) -> bool {
         true
     }
+    /// Why the operation runs, in words, for its `started` event (a controller's
+    /// operation says what it saw); `None` for most kinds.
+    fn summary(&self, _spec: &Value) -> Option<String> {
+        None
+    }
     /// Called when every step succeeded, before the operation is marked so; must be
     /// idempotent (a crash in between calls it again).
     async fn succeeded(&self, _op: &OperationRow) -> Result<()> {

@@ -286,6 +286,36 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the status reason of an ACTIVE cluster (a controller's note, such as why
+    /// auto-repair holds back) without touching its status; `None` clears a note that
+    /// starts with `prefix` (and no one else's reason). Nothing if the cluster is not
+    /// ACTIVE: an operation's own status and reason come first.
+    pub async fn cluster_note(&self, id: &str, prefix: &str, note: Option<&str>) -> Result<()> {
+        match note {
+            Some(note) => {
+                sqlx::query(
+                    "UPDATE clusters SET status_reason = $1, updated_at = $2 WHERE id = $3 AND status = 'ACTIVE'",
+                )
+                .bind(note)
+                .bind(now_ms())
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE clusters SET status_reason = NULL, updated_at = $1 WHERE id = $2 AND status = 'ACTIVE' AND status_reason LIKE $3",
+                )
+                .bind(now_ms())
+                .bind(id)
+                .bind(format!("{prefix}%"))
+                .execute(self.pool())
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn cluster_set_api_address(&self, id: &str, address: &str) -> Result<()> {
         sqlx::query("UPDATE clusters SET api_address = $1, updated_at = $2 WHERE id = $3")
             .bind(address)
