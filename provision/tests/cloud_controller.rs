@@ -114,30 +114,54 @@ both!(
         std::fs::write(&config, &kc.yaml).unwrap();
         let clouds = e.dir.join("clouds.yaml");
         let k = kubectls().pop().unwrap();
-        let (ok, out, err) = until(&k, &config, &["get", "nodes", "-o", "json"], 60, |ok, out| {
-            ok && json(out)["items"].as_array().is_some_and(|n| n.len() == 2)
-        })
+        let (ok, out, err) = until(
+            &k,
+            &config,
+            &["get", "nodes", "-o", "json"],
+            60,
+            |ok, out| ok && json(out)["items"].as_array().is_some_and(|n| n.len() == 2),
+        )
         .await;
         assert!(ok, "nodes: {out} {err}");
         let node_ips: Vec<String> = json(&out)["items"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|n| n["status"]["addresses"][0]["address"].as_str().unwrap().to_string())
+            .map(|n| {
+                n["status"]["addresses"][0]["address"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
 
         // kubectl expose --type=LoadBalancer: an EXTERNAL-IP, the cloud's VIP.
-        let (ok, _, err) = kubectl(&k, &config, &["create", "deployment", "web", "--image=nginx:1.27"]);
+        let (ok, _, err) = kubectl(
+            &k,
+            &config,
+            &["create", "deployment", "web", "--image=nginx:1.27"],
+        );
         assert!(ok, "{err}");
         let (ok, _, err) = kubectl(
             &k,
             &config,
-            &["expose", "deployment", "web", "--type=LoadBalancer", "--port=80", "--target-port=8080"],
+            &[
+                "expose",
+                "deployment",
+                "web",
+                "--type=LoadBalancer",
+                "--port=80",
+                "--target-port=8080",
+            ],
         );
         assert!(ok, "expose: {err}");
-        let (_, out, err) = until(&k, &config, &["get", "svc", "web", "-o", "json"], 60, |ok, out| {
-            ok && json(out)["status"]["loadBalancer"]["ingress"][0]["ip"].is_string()
-        })
+        let (_, out, err) = until(
+            &k,
+            &config,
+            &["get", "svc", "web", "-o", "json"],
+            60,
+            |ok, out| ok && json(out)["status"]["loadBalancer"]["ingress"][0]["ip"].is_string(),
+        )
         .await;
         let svc = json(&out);
         let vip = svc["status"]["loadBalancer"]["ingress"][0]["ip"]
@@ -159,7 +183,11 @@ both!(
         let lbs = e.cloud.load_balancer_list(&tags).await.unwrap();
         assert_eq!(lbs.len(), 1, "{lbs:?}");
         assert_eq!(lbs[0].vip_address.as_deref(), Some(vip.as_str()));
-        let pools = e.cloud.pool_list(std::slice::from_ref(&lb_name)).await.unwrap();
+        let pools = e
+            .cloud
+            .pool_list(std::slice::from_ref(&lb_name))
+            .await
+            .unwrap();
         assert_eq!(pools.len(), 1);
         let mut members: Vec<(String, u16)> = e
             .cloud
@@ -170,12 +198,17 @@ both!(
             .map(|m| (m.address, m.port))
             .collect();
         members.sort();
-        let mut want: Vec<(String, u16)> = node_ips.iter().map(|a| (a.clone(), node_port)).collect();
+        let mut want: Vec<(String, u16)> =
+            node_ips.iter().map(|a| (a.clone(), node_port)).collect();
         want.sort();
         assert_eq!(members, want, "the nodes on the NodePort");
         let cli = openstack_cli();
         if let Some(cli) = &cli {
-            let listed = openstack(cli, &clouds, &["loadbalancer", "list", "--tags", &cluster_tag(&id)]);
+            let listed = openstack(
+                cli,
+                &clouds,
+                &["loadbalancer", "list", "--tags", &cluster_tag(&id)],
+            );
             let lb = listed
                 .as_array()
                 .unwrap()
@@ -183,18 +216,31 @@ both!(
                 .find(|l| l["name"] == lb_name.as_str())
                 .unwrap_or_else(|| panic!("the CLI lists the load balancer: {listed}"));
             assert_eq!(lb["vip_address"], vip.as_str());
-            let members = openstack(cli, &clouds, &["loadbalancer", "member", "list", pools[0].id.as_str()]);
+            let members = openstack(
+                cli,
+                &clouds,
+                &["loadbalancer", "member", "list", pools[0].id.as_str()],
+            );
             let members = members.as_array().unwrap();
             assert_eq!(members.len(), 2, "{members:?}");
-            assert!(members.iter().all(|m| m["protocol_port"] == node_port), "{members:?}");
+            assert!(
+                members.iter().all(|m| m["protocol_port"] == node_port),
+                "{members:?}"
+            );
         }
 
         // A second port: a listener of its own.
         let (ok, _, err) = kubectl(
             &k,
             &config,
-            &["patch", "svc", "web", "--type=json", "-p",
-              r#"[{"op":"add","path":"/spec/ports/0/name","value":"http"},{"op":"add","path":"/spec/ports/-","value":{"name":"https","port":443,"targetPort":8443}}]"#],
+            &[
+                "patch",
+                "svc",
+                "web",
+                "--type=json",
+                "-p",
+                r#"[{"op":"add","path":"/spec/ports/0/name","value":"http"},{"op":"add","path":"/spec/ports/-","value":{"name":"https","port":443,"targetPort":8443}}]"#,
+            ],
         );
         assert!(ok, "patch: {err}");
         eventually("a listener per port", 60, || async {
@@ -216,9 +262,13 @@ both!(
         std::fs::write(&manifest, CLAIM).unwrap();
         let (ok, _, err) = kubectl(&k, &config, &["apply", "-f", manifest.to_str().unwrap()]);
         assert!(ok, "apply claim: {err}");
-        let (_, out, err) = until(&k, &config, &["get", "pvc", "data", "-o", "json"], 60, |ok, out| {
-            ok && json(out)["status"]["phase"] == "Bound"
-        })
+        let (_, out, err) = until(
+            &k,
+            &config,
+            &["get", "pvc", "data", "-o", "json"],
+            60,
+            |ok, out| ok && json(out)["status"]["phase"] == "Bound",
+        )
         .await;
         let claim = json(&out);
         assert_eq!(claim["status"]["phase"], "Bound", "{out} {err}");
@@ -226,7 +276,10 @@ both!(
         let volume_name = format!("pvc-{}", claim["metadata"]["uid"].as_str().unwrap());
         assert_eq!(claim["spec"]["volumeName"], volume_name.as_str());
         let (ok, out, _) = kubectl(&k, &config, &["get", "pvc", "data"]);
-        assert!(ok && out.contains("Bound") && out.contains(&volume_name), "{out}");
+        assert!(
+            ok && out.contains("Bound") && out.contains(&volume_name),
+            "{out}"
+        );
         let mark = clusters::saga::cluster_metadata(&id);
         let volumes = e.cloud.volume_list(&mark).await.unwrap();
         let volume = volumes
@@ -235,11 +288,18 @@ both!(
             .unwrap_or_else(|| panic!("{volumes:?}"));
         assert_eq!(volume.size_gib, 1);
         assert_eq!(volume.metadata["csi.storage.k8s.io/pvc/name"], "data");
-        assert_eq!(volume.metadata["csi.storage.k8s.io/pvc/namespace"], "default");
+        assert_eq!(
+            volume.metadata["csi.storage.k8s.io/pvc/namespace"],
+            "default"
+        );
         if let Some(cli) = &cli {
             let listed = openstack(cli, &clouds, &["volume", "list", "--long"]);
             assert!(
-                listed.as_array().unwrap().iter().any(|v| v["Name"] == volume_name.as_str()),
+                listed
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|v| v["Name"] == volume_name.as_str()),
                 "the CLI lists the volume: {listed}"
             );
         }
@@ -247,7 +307,10 @@ both!(
         // Deleting the Service and the claim deletes the cloud's objects.
         let (ok, _, err) = kubectl(&k, &config, &["delete", "svc", "web", "--timeout=60s"]);
         assert!(ok, "delete svc: {err}");
-        assert!(e.cloud.load_balancer_list(&tags).await.unwrap().is_empty(), "the load balancer went first");
+        assert!(
+            e.cloud.load_balancer_list(&tags).await.unwrap().is_empty(),
+            "the load balancer went first"
+        );
         let (ok, _, err) = kubectl(&k, &config, &["delete", "pvc", "data", "--timeout=60s"]);
         assert!(ok, "delete pvc: {err}");
         eventually("the volume and its PV go", 60, || async {
@@ -267,7 +330,14 @@ both!(
         let (ok, _, err) = kubectl(
             &k,
             &config,
-            &["expose", "deployment", "web", "--type=LoadBalancer", "--port=80", "--name=again"],
+            &[
+                "expose",
+                "deployment",
+                "web",
+                "--type=LoadBalancer",
+                "--port=80",
+                "--name=again",
+            ],
         );
         assert!(ok, "{err}");
         let (ok, _, err) = kubectl(&k, &config, &["apply", "-f", manifest.to_str().unwrap()]);

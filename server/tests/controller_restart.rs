@@ -152,11 +152,20 @@ async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controlle
             .collect::<Vec<_>>()
     };
 
-    let (ok, out) = kubectl(&file, &["create", "deployment", "web", "--image=nginx:1.27"]);
+    let (ok, out) = kubectl(
+        &file,
+        &["create", "deployment", "web", "--image=nginx:1.27"],
+    );
     assert!(ok, "{out}");
     let (ok, out) = kubectl(
         &file,
-        &["expose", "deployment", "web", "--type=LoadBalancer", "--port=80"],
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "--type=LoadBalancer",
+            "--port=80",
+        ],
     );
     assert!(ok, "{out}");
     // Killed while the load balancer is being made.
@@ -170,7 +179,13 @@ async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controlle
     eventually("the Service has its EXTERNAL-IP", 120, || async {
         let (ok, out) = kubectl(
             &file,
-            &["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"],
+            &[
+                "get",
+                "svc",
+                "web",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].ip}",
+            ],
         );
         ok && out.starts_with("127.")
     })
@@ -194,7 +209,10 @@ async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controlle
     let _ = shipyard.child.wait();
     let mut shipyard = start(&db.url, &data.0, &admin);
     eventually("the claim is Bound", 120, || async {
-        let (ok, out) = kubectl(&file, &["get", "pvc", "data", "-o", "jsonpath={.status.phase}"]);
+        let (ok, out) = kubectl(
+            &file,
+            &["get", "pvc", "data", "-o", "jsonpath={.status.phase}"],
+        );
         ok && out == "Bound"
     })
     .await;
@@ -209,14 +227,18 @@ async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controlle
     shipyard.child.kill().expect("SIGKILL");
     let _ = shipyard.child.wait();
     let mut shipyard = start(&db.url, &data.0, &admin);
-    eventually("the Service and the claim are gone with their cloud objects", 120, || async {
-        let (_, svc) = kubectl(&file, &["get", "svc", "web"]);
-        let (_, pvc) = kubectl(&file, &["get", "pvc", "data"]);
-        svc.contains("NotFound")
-            && pvc.contains("NotFound")
-            && cloud.load_balancer_list(&tags).await.unwrap().is_empty()
-            && pvc_volumes().await.is_empty()
-    })
+    eventually(
+        "the Service and the claim are gone with their cloud objects",
+        120,
+        || async {
+            let (_, svc) = kubectl(&file, &["get", "svc", "web"]);
+            let (_, pvc) = kubectl(&file, &["get", "pvc", "data"]);
+            svc.contains("NotFound")
+                && pvc.contains("NotFound")
+                && cloud.load_balancer_list(&tags).await.unwrap().is_empty()
+                && pvc_volumes().await.is_empty()
+        },
+    )
     .await;
     running.cloud.set_behaviour(normal);
     shipyard.child.kill().expect("SIGKILL");

@@ -92,6 +92,8 @@ pub fn kinds(
         cloud.clone(),
         settings.clone(),
     ));
-    kinds.extend(super::workloads::claim_volume::kinds(store, cloud, settings));
+    kinds.extend(super::workloads::claim_volume::kinds(
+        store, cloud, settings,
+    ));
     kinds
 }

@@ -75,7 +75,12 @@ where
     /// last version seen; an error lists again after a pause. Returns after three
     /// lists in a row fail (the client's certificate may be of a rotated CA): the
     /// caller makes a new client.
-    pub async fn follow(self: Arc<Self>, kube: Arc<KubeClient>, path: String, changed: Arc<Notify>) {
+    pub async fn follow(
+        self: Arc<Self>,
+        kube: Arc<KubeClient>,
+        path: String,
+        changed: Arc<Notify>,
+    ) {
         let mut failed = 0;
         loop {
             let version = match kube.list::<T>(&path).await {

@@ -40,10 +40,9 @@ pub fn members(nodes: &[Node]) -> Vec<LbMember> {
     let mut out: Vec<LbMember> = nodes
         .iter()
         .filter(|n| {
-            !n.metadata
-                .labels
-                .as_ref()
-                .is_some_and(|l| l.contains_key("node.kubernetes.io/exclude-from-external-load-balancers"))
+            !n.metadata.labels.as_ref().is_some_and(|l| {
+                l.contains_key("node.kubernetes.io/exclude-from-external-load-balancers")
+            })
         })
         .filter(|n| {
             n.status
@@ -79,7 +78,10 @@ fn service_ref(s: &Service) -> Option<ServiceRef> {
     })
 }
 
-fn annotation<'a>(m: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, key: &str) -> Option<&'a str> {
+fn annotation<'a>(
+    m: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    key: &str,
+) -> Option<&'a str> {
     m.annotations.as_ref()?.get(key).map(String::as_str)
 }
 
@@ -186,7 +188,9 @@ pub fn gib(q: &str) -> Option<u64> {
     Some(((bytes / 1024f64.powi(3)).ceil() as u64).max(1))
 }
 
-fn storage(map: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>) -> Option<u64> {
+fn storage(
+    map: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+) -> Option<u64> {
     gib(&map?.get("storage")?.0)
 }
 
@@ -276,10 +280,17 @@ pub fn volumes(cluster_id: &str, snap: &Snapshot) -> Vec<Action> {
             continue;
         }
         let spec = v.spec.clone().unwrap_or_default();
-        if spec.persistent_volume_reclaim_policy.as_deref().unwrap_or("Delete") != "Delete" {
+        if spec
+            .persistent_volume_reclaim_policy
+            .as_deref()
+            .unwrap_or("Delete")
+            != "Delete"
+        {
             continue;
         }
-        let Some(claim) = spec.claim_ref else { continue };
+        let Some(claim) = spec.claim_ref else {
+            continue;
+        };
         let claim_uid = claim.uid.clone().unwrap_or_default();
         // Reclaimed once the claim is gone (not while it is only terminating).
         let claimed = snap

@@ -306,10 +306,12 @@ impl Tried {
     fn may_start(&mut self, action: &Action) -> bool {
         let key = format!("{action:?}");
         let now = tokio::time::Instant::now();
-        self.0.retain(|_, (_, at)| now.duration_since(*at) < RESYNC * 2);
+        self.0
+            .retain(|_, (_, at)| now.duration_since(*at) < RESYNC * 2);
         match self.0.get_mut(&key) {
             Some((n, at)) => {
-                let wait = (Duration::from_secs(10) * 2u32.saturating_pow(n.saturating_sub(1))).min(RESYNC);
+                let wait = (Duration::from_secs(10) * 2u32.saturating_pow(n.saturating_sub(1)))
+                    .min(RESYNC);
                 if now.duration_since(*at) < wait {
                     return false;
                 }
@@ -405,7 +407,11 @@ impl Caches {
         let mut set = tokio::task::JoinSet::new();
         let k = || kube.clone();
         let c = || changed.clone();
-        set.spawn(self.services.clone().follow(k(), "/api/v1/services".into(), c()));
+        set.spawn(
+            self.services
+                .clone()
+                .follow(k(), "/api/v1/services".into(), c()),
+        );
         set.spawn(self.nodes.clone().follow(k(), "/api/v1/nodes".into(), c()));
         set.spawn(
             self.claims

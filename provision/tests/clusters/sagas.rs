@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use provision::clusters::saga::{self, cluster_metadata, cluster_tag};
 use provision::clusters;
+use provision::clusters::saga::{self, cluster_metadata, cluster_tag};
 use provision::clusters::workloads::{claim_volume, service_lb};
 use provision::ops::OpState;
 use provision::Store;

@@ -77,4 +77,3 @@ pub fn run_controllers(e: &Env) -> (tokio::task::JoinHandle<()>, tokio::task::Jo
     .install();
     (engine, controllers)
 }
-

@@ -167,7 +167,9 @@ both!(
         .await
         .unwrap();
         assert_eq!(svc.status, "PENDING");
-        let picked = svc.ports[0].node_port.expect("the cluster picked a node port");
+        let picked = svc.ports[0]
+            .node_port
+            .expect("the cluster picked a node port");
         assert!(workloads::NODE_PORTS.contains(&picked), "{picked}");
         assert_eq!(svc.ports[1].node_port, Some(31443));
         let listed = until_listed(&e, &id, "web", "ACTIVE").await;
@@ -249,9 +251,8 @@ both!(
             (service("api", &[(80, Some(29999))]), "ports"),
             (service("api", &[(80, Some(31443))]), "ports"),
         ] {
-            let r =
-                workloads::service_create(&e.store, &e.key, cloud, &e.actor, &id, bad.clone())
-                    .await;
+            let r = workloads::service_create(&e.store, &e.key, cloud, &e.actor, &id, bad.clone())
+                .await;
             assert!(
                 matches!(&r, Err(Error::Invalid { field: Some(f), .. }) if *f == field),
                 "{bad:?}: {r:?}"
@@ -290,8 +291,7 @@ both!(
             volume("x", 1, Some("no such!")),
         ] {
             let r =
-                workloads::volume_create(&e.store, &e.key, cloud, &e.actor, &id, bad.clone())
-                    .await;
+                workloads::volume_create(&e.store, &e.key, cloud, &e.actor, &id, bad.clone()).await;
             assert!(matches!(r, Err(Error::Invalid { .. })), "{bad:?}: {r:?}");
         }
 
@@ -362,9 +362,16 @@ both!(
         )
         .await
         .unwrap();
-        workloads::volume_create(&e.store, &e.key, cloud, &e.actor, &id, volume("kept", 1, None))
-            .await
-            .unwrap();
+        workloads::volume_create(
+            &e.store,
+            &e.key,
+            cloud,
+            &e.actor,
+            &id,
+            volume("kept", 1, None),
+        )
+        .await
+        .unwrap();
         until_listed(&e, &id, "again", "ACTIVE").await;
         until_listed(&e, &id, "kept", "ACTIVE").await;
         while e.store.op_active_for(&id).await.unwrap().is_some() {

@@ -96,7 +96,11 @@ pub(super) async fn volume_list(
 ) -> ApiResult<Json<impl serde::Serialize>> {
     visible_cluster(&state, &caller, &id, Action::View).await?;
     Ok(Json(VolumeList {
-        volumes: state.core.workloads(&caller.actor, &id).await?.persistent_volumes,
+        volumes: state
+            .core
+            .workloads(&caller.actor, &id)
+            .await?
+            .persistent_volumes,
     }))
 }
 

@@ -178,7 +178,9 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     assert_eq!(r.json()["service"]["status"], "PENDING", "{}", r.body);
-    let node_port = r.json()["service"]["ports"][0]["node_port"].as_u64().unwrap();
+    let node_port = r.json()["service"]["ports"][0]["node_port"]
+        .as_u64()
+        .unwrap();
     assert!((30000..=32767).contains(&node_port), "{}", r.body);
     let r = c
         .api(
@@ -394,7 +396,12 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
     assert_eq!(r.json()["name"], "data", "{}", r.body);
     for _ in 0..600 {
         let v = c
-            .api(Method::GET, &format!("/api/v1/clusters/{id}/volumes"), t, None)
+            .api(
+                Method::GET,
+                &format!("/api/v1/clusters/{id}/volumes"),
+                t,
+                None,
+            )
             .await
             .json();
         if v["volumes"].as_array().is_some_and(|v| v.is_empty()) {

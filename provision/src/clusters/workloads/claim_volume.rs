@@ -226,9 +226,7 @@ impl SagaKind for VolumeSaga {
             }
             What::Expand => {
                 let p: Arc<ExpandParams> = parse(&op.spec)?;
-                store
-                    .volume_set_size(&p.claim.uid, p.size_gib as i64)
-                    .await
+                store.volume_set_size(&p.claim.uid, p.size_gib as i64).await
             }
             What::Remove => {
                 let p: Arc<RemoveParams> = parse(&op.spec)?;
@@ -244,7 +242,10 @@ impl SagaKind for VolumeSaga {
         let (id, status) = match self.what {
             What::Ensure => (parse::<EnsureParams>(&op.spec)?.claim.uid.clone(), "FAILED"),
             What::Expand => (parse::<ExpandParams>(&op.spec)?.claim.uid.clone(), "ACTIVE"),
-            What::Remove => (parse::<RemoveParams>(&op.spec)?.claim_uid.clone(), "DELETING"),
+            What::Remove => (
+                parse::<RemoveParams>(&op.spec)?.claim_uid.clone(),
+                "DELETING",
+            ),
         };
         self.s
             .store
@@ -269,7 +270,10 @@ impl Step for MakeVolume {
                 let mut metadata = cluster_metadata(&p.cluster_id);
                 metadata.insert("shipyard-operation".into(), cx.operation_id.clone());
                 metadata.insert("shipyard-role".into(), "persistent-volume".into());
-                metadata.insert("cinder.csi.openstack.org/cluster".into(), p.cluster_id.clone());
+                metadata.insert(
+                    "cinder.csi.openstack.org/cluster".into(),
+                    p.cluster_id.clone(),
+                );
                 metadata.insert("csi.storage.k8s.io/pvc/name".into(), claim.name.clone());
                 metadata.insert(
                     "csi.storage.k8s.io/pvc/namespace".into(),
@@ -359,7 +363,9 @@ impl Step for Grow {
     async fn run(&self, _cx: &StepContext) -> std::result::Result<Value, StepError> {
         let name = self.p.claim.volume_name();
         let Some(v) = self.s.find(&self.p.cluster_id, &name).await? else {
-            return Err(StepError::permanent(format!("the volume {name} is not there")));
+            return Err(StepError::permanent(format!(
+                "the volume {name} is not there"
+            )));
         };
         if v.size_gib < self.p.size_gib {
             self.s.cloud.volume_extend(&v.id, self.p.size_gib).await?;

@@ -188,7 +188,9 @@ pub async fn listed(store: &Store, key: &SecretKey, cluster_id: &str) -> Result<
             out.volumes.push(r.clone());
         }
     }
-    out.services.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
-    out.volumes.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+    out.services
+        .sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+    out.volumes
+        .sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
     Ok(out)
 }

@@ -165,7 +165,11 @@ impl SagaKind for ServiceSaga {
                         s: shared.clone(),
                     }),
                 ),
-                StepDef::new("release", &["load-balancer"], Arc::new(Release { p, s: shared })),
+                StepDef::new(
+                    "release",
+                    &["load-balancer"],
+                    Arc::new(Release { p, s: shared }),
+                ),
             ])
         } else {
             let p: EnsureParams = serde_json::from_value(spec.clone()).map_err(Error::internal)?;
@@ -187,7 +191,11 @@ impl SagaKind for ServiceSaga {
                         s: shared.clone(),
                     }),
                 ),
-                StepDef::new("publish", &["listeners"], Arc::new(Publish { p, s: shared })),
+                StepDef::new(
+                    "publish",
+                    &["listeners"],
+                    Arc::new(Publish { p, s: shared }),
+                ),
             ])
         }
     }
@@ -227,7 +235,13 @@ impl SagaKind for ServiceSaga {
         let reason = op.error.as_deref().unwrap_or("unknown error");
         let status = if self.remove { "DELETING" } else { "FAILED" };
         self.store
-            .workload_set("cluster_services", &uid_of(&op.spec)?, status, Some(reason), None)
+            .workload_set(
+                "cluster_services",
+                &uid_of(&op.spec)?,
+                status,
+                Some(reason),
+                None,
+            )
             .await
     }
 }

@@ -36,13 +36,24 @@ fn json_merge(a: &mut serde_json::Value, b: serde_json::Value) {
 fn a_new_load_balancer_service_gets_its_finalizer_and_a_load_balancer_on_ready_nodes() {
     let snap = Snapshot {
         services: vec![lb_service(json!({}))],
-        nodes: vec![node("w1", "127.10.0.5", true), node("w2", "127.10.0.6", false)],
+        nodes: vec![
+            node("w1", "127.10.0.5", true),
+            node("w2", "127.10.0.6", false),
+        ],
         ..Default::default()
     };
     let actions = services("c1", &snap);
     assert!(matches!(&actions[0], Action::AddFinalizer(r) if r.uid == "u1"));
-    let Action::EnsureLb(p) = &actions[1] else { panic!("{actions:?}") };
-    assert_eq!(p.ports, vec![LbPort { port: 80, node_port: 30080 }]);
+    let Action::EnsureLb(p) = &actions[1] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(
+        p.ports,
+        vec![LbPort {
+            port: 80,
+            node_port: 30080
+        }]
+    );
     assert_eq!(p.members.len(), 1, "only the Ready node");
     assert_eq!(p.members[0].address, "127.10.0.5");
 }
@@ -51,7 +62,10 @@ fn a_new_load_balancer_service_gets_its_finalizer_and_a_load_balancer_on_ready_n
 fn a_published_service_settles_and_changes_when_nodes_do() {
     let nodes = vec![node("w1", "127.10.0.5", true)];
     let applied = fingerprint(
-        &[LbPort { port: 80, node_port: 30080 }],
+        &[LbPort {
+            port: 80,
+            node_port: 30080,
+        }],
         &members(&nodes),
     );
     let done = lb_service(json!({
@@ -132,7 +146,9 @@ fn a_claim_is_provisioned_once_grown_when_its_class_allows_and_reclaimed_when_go
         ..Default::default()
     };
     let actions = volumes("c1", &snap);
-    assert!(matches!(&actions[..], [Action::Provision(p)] if p.size_gib == 2 && p.claim.volume_name() == "pvc-c-1"));
+    assert!(
+        matches!(&actions[..], [Action::Provision(p)] if p.size_gib == 2 && p.claim.volume_name() == "pvc-c-1")
+    );
     // The PV is there (being bound): nothing more.
     snap.volumes = vec![pv("2Gi", "c-1")];
     assert!(volumes("c1", &snap).is_empty());
@@ -140,10 +156,15 @@ fn a_claim_is_provisioned_once_grown_when_its_class_allows_and_reclaimed_when_go
     snap.claims = vec![claim("5Gi", Some("pvc-c-1"))];
     assert!(matches!(&volumes("c1", &snap)[..], [Action::Expand(p)] if p.size_gib == 5));
     snap.classes = vec![class(false)];
-    assert!(volumes("c1", &snap).is_empty(), "the class does not allow growing");
+    assert!(
+        volumes("c1", &snap).is_empty(),
+        "the class does not allow growing"
+    );
     // The claim is gone: the volume goes.
     snap.claims.clear();
-    assert!(matches!(&volumes("c1", &snap)[..], [Action::Reclaim(p)] if p.pv == "pvc-c-1" && p.claim_uid == "c-1"));
+    assert!(
+        matches!(&volumes("c1", &snap)[..], [Action::Reclaim(p)] if p.pv == "pvc-c-1" && p.claim_uid == "c-1")
+    );
 }
 
 #[test]
