@@ -9,7 +9,10 @@
 #     create's makespan against the longest chain of its plan (provision/benches);
 #   - kubesim with 200 nodes and 5,000 pods: list latency against the same bytes as a
 #     static file, the time to bind 1,000 pending pods, the watch delay, and kubectl
-#     get pods -A (kubesim/benches/api).
+#     get pods -A (kubesim/benches/api);
+#   - the cloud controller: a LoadBalancer Service's time to EXTERNAL-IP against the
+#     cloud's own time for the same load balancer, and the controllers' CPU with 50
+#     quiet clusters (provision/benches/controllers).
 # Writes the table to docs/BENCHMARKS.md. Run it with `make bench` (which builds the
 # release binary and the site first).
 set -euo pipefail
@@ -105,6 +108,7 @@ LOCALCLOUD_MD=$(cargo bench -q -p localcloud --bench localcloud)
 ENGINE_MD=$(cargo bench -q -p provision --bench engine)
 HASHING_MD=$(cargo bench -q -p provision --bench argon2)
 KUBESIM_MD=$(cargo bench -q -p kubesim --bench api)
+CONTROLLERS_MD=$(cargo bench -q -p provision --bench controllers)
 FUZZ_TABLE=$(mktemp)
 PATH="${VENV:-$HOME/.cache/shipyard/venv}/bin:$PATH" SHIPYARD_BIN="$BIN" \
   python3 scripts/api-fuzz.py --summary "$FUZZ_TABLE" >/dev/null 2>&1 || true
@@ -181,6 +185,8 @@ $HASHING_MD
 $FUZZ_MD
 
 $KUBESIM_MD
+
+$CONTROLLERS_MD
 
 Reproduce: \`make bench\` (or \`BENCH_DURATION=30s make bench\` for longer runs).
 MD
