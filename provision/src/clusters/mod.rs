@@ -5,6 +5,7 @@
 //! [`saga`]). How they are stored is in [`crate::store`].
 
 pub mod access;
+pub mod autoscaling;
 pub mod bootstrap;
 mod cluster_steps;
 mod create;
@@ -24,6 +25,7 @@ pub mod versions;
 mod views;
 pub mod workloads;
 
+pub use autoscaling::{node_group_autoscale, Autoscaling, RESIZE_REFUSED};
 pub use crate::store::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
 pub use lifecycle::{
     cluster_for, create, delete, kubeconfig, prepare, rotate_ca, search_in, Started,
