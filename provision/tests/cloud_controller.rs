@@ -104,6 +104,7 @@ both!(
             engine: e.engine.clone(),
             cloud: e.cloud.clone(),
             key: std::sync::Arc::new(e.key.clone()),
+            autoscaler: Default::default(),
         }
         .install();
         let kc = clusters::kubeconfig(&e.store, &e.key, &e.actor, &id, None)

@@ -108,7 +108,16 @@ pub async fn autoscaler_plan(
     node_group: &str,
     change: &NodeGroupChange,
 ) -> Result<plan::Plan> {
-    plan_by(store, cloud, actor, cluster_id, node_group, change, By::Autoscaler).await
+    plan_by(
+        store,
+        cloud,
+        actor,
+        cluster_id,
+        node_group,
+        change,
+        By::Autoscaler,
+    )
+    .await
 }
 
 /// Applies a change of the autoscaler if its plan is still `planned` (the normal scale

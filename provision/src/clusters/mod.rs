@@ -25,8 +25,8 @@ pub mod versions;
 mod views;
 pub mod workloads;
 
-pub use autoscaling::{node_group_autoscale, Autoscaling, RESIZE_REFUSED};
 pub use crate::store::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
+pub use autoscaling::{node_group_autoscale, Autoscaling, RESIZE_REFUSED};
 pub use lifecycle::{
     cluster_for, create, delete, kubeconfig, prepare, rotate_ca, search_in, Started,
 };

@@ -277,7 +277,17 @@ pub async fn scale_change(
     node_group: &str,
     change: &NodeGroupChange,
 ) -> Result<ScaleChange> {
-    change_by(store, cloud, actor, action, cluster_id, node_group, change, By::Hand).await
+    change_by(
+        store,
+        cloud,
+        actor,
+        action,
+        cluster_id,
+        node_group,
+        change,
+        By::Hand,
+    )
+    .await
 }
 
 /// Who resizes a group: a user (refused while the group autoscales) or the autoscaler.
@@ -401,7 +411,16 @@ pub async fn scale_plan(
     node_group: &str,
     change: &NodeGroupChange,
 ) -> Result<plan::Plan> {
-    plan_by(store, cloud, actor, cluster_id, node_group, change, By::Hand).await
+    plan_by(
+        store,
+        cloud,
+        actor,
+        cluster_id,
+        node_group,
+        change,
+        By::Hand,
+    )
+    .await
 }
 
 pub(super) async fn plan_by(
@@ -448,7 +467,17 @@ pub async fn scale(
     node_group: &str,
     change: NodeGroupChange,
 ) -> Result<Option<OperationRow>> {
-    scale_by(store, engine, cloud, actor, cluster_id, node_group, change, By::Hand).await
+    scale_by(
+        store,
+        engine,
+        cloud,
+        actor,
+        cluster_id,
+        node_group,
+        change,
+        By::Hand,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
