@@ -56,4 +56,3 @@ pub async fn until(
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
-
