@@ -159,7 +159,7 @@ both!(
         let lbs = e.cloud.load_balancer_list(&tags).await.unwrap();
         assert_eq!(lbs.len(), 1, "{lbs:?}");
         assert_eq!(lbs[0].vip_address.as_deref(), Some(vip.as_str()));
-        let pools = e.cloud.pool_list(&[lb_name.clone()]).await.unwrap();
+        let pools = e.cloud.pool_list(std::slice::from_ref(&lb_name)).await.unwrap();
         assert_eq!(pools.len(), 1);
         let mut members: Vec<(String, u16)> = e
             .cloud
@@ -200,7 +200,7 @@ both!(
         eventually("a listener per port", 60, || async {
             let mut ports: Vec<u16> = e
                 .cloud
-                .listener_list(&[lb_name.clone()])
+                .listener_list(std::slice::from_ref(&lb_name))
                 .await
                 .unwrap()
                 .iter()

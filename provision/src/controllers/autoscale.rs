@@ -156,7 +156,7 @@ fn node_of(pod: &Pod) -> Option<&str> {
 }
 
 /// Holds a node's resources: bound, and not finished.
-fn running_on<'a>(pod: &'a Pod) -> Option<&'a str> {
+fn running_on(pod: &Pod) -> Option<&str> {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     if matches!(phase, Some("Succeeded" | "Failed")) {
         return None;
@@ -295,7 +295,7 @@ fn first_fit<'a>(rooms: &mut [Room], pods: Vec<&'a Pod>) -> Vec<&'a Pod> {
 }
 
 /// Biggest first (CPU, then memory), as bin packing likes them.
-fn biggest_first<'a>(mut pods: Vec<&'a Pod>) -> Vec<&'a Pod> {
+fn biggest_first(mut pods: Vec<&Pod>) -> Vec<&Pod> {
     pods.sort_by_key(|p| std::cmp::Reverse(requests(p)));
     pods
 }

@@ -80,10 +80,10 @@ impl Controllers {
                             keep
                         });
                         for id in ids {
-                            if !running.contains_key(&id) {
+                            if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
                                 let me = self.clone();
-                                let cid = id.clone();
-                                running.insert(id, tokio::spawn(async move { me.cluster(cid).await }));
+                                let cid = slot.key().clone();
+                                slot.insert(tokio::spawn(async move { me.cluster(cid).await }));
                             }
                         }
                     }
