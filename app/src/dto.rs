@@ -306,6 +306,8 @@ pub struct NodeGroupDto {
     pub node_count: i64,
     pub min_node_count: i64,
     pub max_node_count: i64,
+    /// The autoscaler keeps it between its bounds (no manual resize meanwhile).
+    pub autoscale: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,10 @@
 //! (`…/{name}/status`): GET answers the object; PUT and every patch type the main
 //! resource takes change only its `status` (metadata and spec as sent are ignored, but a
 //! resourceVersion sent must be the current one), as kube-apiserver's status
-//! strategies do. Other subresources of a pod answer [`crate::resources::not_running`].
+//! strategies do. A pod's `eviction` (POST an `policy/v1` Eviction, as `kubectl drain`
+//! and cluster autoscalers do) deletes it as a DELETE would; disruption budgets are not
+//! modelled, so an eviction is never refused with 429. Other subresources of a pod
+//! answer [`crate::resources::not_running`].
 
 use std::collections::HashMap;
 
@@ -27,6 +30,13 @@ pub async fn handle(
 ) -> ApiResult<Response> {
     let t = Target::from(&p)?;
     let what = p.get("subresource").map(String::as_str).unwrap_or("");
+    if what == "eviction"
+        && t.kind.resource == "pods"
+        && t.kind.group.is_empty()
+        && method == Method::POST
+    {
+        return evict(&shared, &t);
+    }
     if what != "status" || !crate::admission::has_status(t.kind) {
         if matches!(method, Method::GET | Method::POST) {
             return crate::resources::not_running(State(shared), Path(p)).await;
@@ -94,4 +104,19 @@ pub async fn handle(
                 Ok(())
             })?;
     Ok(Json(done).into_response())
+}
+
+/// Evicts a pod: deleted as its DELETE would be (its ReplicaSet makes another, which
+/// the scheduler places); answered with a `Success` Status, 201, as kube-apiserver does.
+fn evict(shared: &Shared, t: &Target) -> ApiResult<Response> {
+    let key = t.key(t.name());
+    if shared.store.get(&key).is_none() {
+        return Err(ApiError::not_found(t.kind.resource, t.name()));
+    }
+    shared.store.delete(&key)?;
+    let status = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Success", "code": 201,
+    });
+    Ok((axum::http::StatusCode::CREATED, Json(status)).into_response())
 }

@@ -185,7 +185,10 @@ async fn cloud_alone(w: &World, member: &(String, String), i: usize) -> f64 {
         })
         .await
         .expect("lb");
-    cloud.wait_load_balancer_active(&lb.id, &wait).await.expect("active");
+    cloud
+        .wait_load_balancer_active(&lb.id, &wait)
+        .await
+        .expect("active");
     let l = cloud
         .listener_create(&ListenerSpec {
             name: name.clone(),
@@ -195,7 +198,10 @@ async fn cloud_alone(w: &World, member: &(String, String), i: usize) -> f64 {
         })
         .await
         .expect("listener");
-    cloud.wait_load_balancer_active(&lb.id, &wait).await.expect("active");
+    cloud
+        .wait_load_balancer_active(&lb.id, &wait)
+        .await
+        .expect("active");
     let p = cloud
         .pool_create(&PoolSpec {
             name: name.clone(),
@@ -204,7 +210,10 @@ async fn cloud_alone(w: &World, member: &(String, String), i: usize) -> f64 {
         })
         .await
         .expect("pool");
-    cloud.wait_load_balancer_active(&lb.id, &wait).await.expect("active");
+    cloud
+        .wait_load_balancer_active(&lb.id, &wait)
+        .await
+        .expect("active");
     cloud
         .health_monitor_create(&HealthMonitorSpec {
             name: name.clone(),
@@ -215,7 +224,10 @@ async fn cloud_alone(w: &World, member: &(String, String), i: usize) -> f64 {
         })
         .await
         .expect("monitor");
-    cloud.wait_load_balancer_active(&lb.id, &wait).await.expect("active");
+    cloud
+        .wait_load_balancer_active(&lb.id, &wait)
+        .await
+        .expect("active");
     cloud
         .member_add(
             &p.id,
@@ -227,7 +239,10 @@ async fn cloud_alone(w: &World, member: &(String, String), i: usize) -> f64 {
         )
         .await
         .expect("member");
-    cloud.wait_load_balancer_active(&lb.id, &wait).await.expect("active");
+    cloud
+        .wait_load_balancer_active(&lb.id, &wait)
+        .await
+        .expect("active");
     let took = start.elapsed().as_secs_f64();
     cloud.load_balancer_delete(&lb.id).await.expect("delete");
     took
@@ -301,9 +316,10 @@ async fn main() {
             .await
             .expect("nodes");
         let ready = nodes.iter().any(|n| {
-            n["status"]["conditions"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            n["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
         });
         if ready {
             break;
@@ -327,6 +343,7 @@ async fn main() {
         engine: w.engine.clone(),
         cloud: w.cloud.clone(),
         key: w.key.clone(),
+        autoscaler: Default::default(),
         repair: Default::default(),
     }
     .install();

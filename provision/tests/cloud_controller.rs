@@ -105,6 +105,7 @@ both!(
             cloud: e.cloud.clone(),
             key: std::sync::Arc::new(e.key.clone()),
             repair: Default::default(),
+            autoscaler: Default::default(),
         }
         .install();
         let kc = clusters::kubeconfig(&e.store, &e.key, &e.actor, &id, None)

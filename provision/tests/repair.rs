@@ -148,6 +148,7 @@ fn controllers(e: &Env) -> tokio::task::JoinHandle<()> {
         engine: e.engine.clone(),
         cloud: e.cloud.clone(),
         key: std::sync::Arc::new(e.key.clone()),
+        autoscaler: Default::default(),
         repair: quick(),
     }
     .install()
@@ -429,6 +430,7 @@ both!(
             engine: engine.clone(),
             cloud: e.cloud.clone(),
             key: Arc::new(e.key.clone()),
+            autoscaler: Default::default(),
             // Three repairs an hour for three workers, so that the second try may start.
             repair: RepairSettings {
                 per_window_percent: 100,

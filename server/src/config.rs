@@ -123,6 +123,39 @@ pub struct Config {
     #[arg(long, env = "SHIPYARD_OPERATION_LEASE_SECONDS", default_value_t = 30)]
     pub operation_lease_seconds: u64,
 
+    /// Node group autoscaling: seconds a node's pods' requests must stay under the
+    /// utilization threshold before the node is removed (cluster-autoscaler's
+    /// --scale-down-unneeded-time).
+    #[arg(
+        long,
+        env = "SHIPYARD_AUTOSCALE_UNNEEDED_SECONDS",
+        default_value_t = 600
+    )]
+    pub autoscale_unneeded_seconds: u64,
+
+    /// Node group autoscaling: no scale-down for this many seconds after a scale-up
+    /// (--scale-down-delay-after-add).
+    #[arg(
+        long,
+        env = "SHIPYARD_AUTOSCALE_DELAY_AFTER_ADD_SECONDS",
+        default_value_t = 600
+    )]
+    pub autoscale_delay_after_add_seconds: u64,
+
+    /// Node group autoscaling: nothing changes for this many seconds after a failed
+    /// scale operation (--scale-down-delay-after-failure).
+    #[arg(
+        long,
+        env = "SHIPYARD_AUTOSCALE_BACKOFF_SECONDS",
+        default_value_t = 180
+    )]
+    pub autoscale_backoff_seconds: u64,
+
+    /// Node group autoscaling: a node whose pods' requests stay under this share of its
+    /// allocatable CPU and memory is unneeded (--scale-down-utilization-threshold).
+    #[arg(long, env = "SHIPYARD_AUTOSCALE_UTILIZATION", default_value_t = 0.5)]
+    pub autoscale_utilization: f64,
+
     /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "SHIPYARD_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,

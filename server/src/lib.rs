@@ -165,13 +165,22 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         settings,
     )
     .build();
-    // Services of type LoadBalancer and volume claims in every cluster, from now on.
+    // Services of type LoadBalancer, volume claims and autoscaled node groups in every
+    // cluster, from now on.
     provision::controllers::Controllers {
         store: store.clone(),
         engine: engine.clone(),
         cloud: cloud.clone(),
         key: secret_key.clone(),
         repair: Default::default(),
+        autoscaler: provision::controllers::Autoscaler::new(
+            provision::controllers::autoscale::Settings {
+                unneeded: Duration::from_secs(config.autoscale_unneeded_seconds),
+                delay_after_add: Duration::from_secs(config.autoscale_delay_after_add_seconds),
+                backoff: Duration::from_secs(config.autoscale_backoff_seconds),
+                utilization: config.autoscale_utilization.clamp(0.0, 1.0),
+            },
+        ),
     }
     .install();
     let state = AppState {

@@ -117,6 +117,9 @@ pub struct NodeGroupView {
     /// Taints of its nodes (`key=value:Effect`).
     #[schema(value_type = Vec<String>)]
     pub taints: Value,
+    /// Whether the autoscaler keeps it between its minimum and maximum (a manual
+    /// resize is refused while it does).
+    pub autoscale: bool,
 }
 
 impl From<&NodeGroup> for NodeGroupView {
@@ -132,6 +135,7 @@ impl From<&NodeGroup> for NodeGroupView {
             labels: serde_json::from_str(&n.labels)
                 .unwrap_or_else(|_| Value::Object(Default::default())),
             taints: serde_json::from_str(&n.taints).unwrap_or_else(|_| Value::Array(Vec::new())),
+            autoscale: n.autoscale,
         }
     }
 }

@@ -67,6 +67,7 @@ pub fn node_group(n: &provision::clusters::NodeGroup) -> NodeGroupDto {
         node_count: n.node_count,
         min_node_count: n.min_node_count,
         max_node_count: n.max_node_count,
+        autoscale: n.autoscale,
     }
 }
 

@@ -26,6 +26,19 @@ pub fn scale(node_count: &str) -> Result<provision::clusters::NodeGroupChange, E
     })
 }
 
+/// Autoscaling as the node group page's form posts it (`enabled` is `on` or `off`).
+pub fn autoscaling(
+    enabled: &str,
+    min: &str,
+    max: &str,
+) -> Result<provision::clusters::Autoscaling, Error> {
+    Ok(provision::clusters::Autoscaling {
+        enabled: enabled.trim() == "on",
+        min_node_count: Some(number("min_node_count", "The minimum", min)?),
+        max_node_count: Some(number("max_node_count", "The maximum", max)?),
+    })
+}
+
 /// The form as a spec, with the same rules as the API after it.
 pub fn spec(f: &ClusterForm) -> Result<ClusterSpec, Error> {
     let endpoint = match f.api_endpoint.as_str() {

@@ -1,5 +1,5 @@
 //! Server functions of the node group pages: scaling with its plan, adding with its
-//! plan, deleting.
+//! plan, deleting, autoscaling on or off.
 
 use leptos::prelude::*;
 
@@ -119,6 +119,29 @@ pub async fn create_node_group(
         let intent = Intent::from_query(false, Some(&plan_id));
         state()?
             .node_group_create(&actor, &id, group, intent)
+            .await?;
+        leptos_axum::redirect(&format!("/clusters/{id}"));
+        Ok(())
+    })
+    .await
+}
+
+/// Turns autoscaling of a node group on or off with its bounds, then back to the
+/// cluster's page.
+#[server(endpoint = "nodegroup_autoscale")]
+pub async fn autoscale_node_group(
+    id: ClusterId,
+    group: NodeGroupId,
+    enabled: String,
+    min_node_count: String,
+    max_node_count: String,
+) -> Result<(), AppError> {
+    crate::ssr::answer(async move {
+        use crate::ssr::*;
+        let (actor, _, _) = require_actor().await?;
+        let asked = forms::autoscaling(&enabled, &min_node_count, &max_node_count)?;
+        state()?
+            .node_group_autoscale(&actor, &id, &group, &asked)
             .await?;
         leptos_axum::redirect(&format!("/clusters/{id}"));
         Ok(())

@@ -5,6 +5,7 @@
 //! [`saga`]). How they are stored is in [`crate::store`].
 
 pub mod access;
+pub mod autoscaling;
 pub mod bootstrap;
 mod cluster_steps;
 mod create;
@@ -26,6 +27,7 @@ mod views;
 pub mod workloads;
 
 pub use crate::store::{Cluster, ClusterFilter, ClusterSummary, NodeGroup};
+pub use autoscaling::{node_group_autoscale, Autoscaling, RESIZE_REFUSED};
 pub use lifecycle::{
     cluster_for, create, delete, kubeconfig, prepare, rotate_ca, search_in, Started,
 };

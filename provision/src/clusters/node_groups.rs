@@ -277,6 +277,37 @@ pub async fn scale_change(
     node_group: &str,
     change: &NodeGroupChange,
 ) -> Result<ScaleChange> {
+    change_by(
+        store,
+        cloud,
+        actor,
+        action,
+        cluster_id,
+        node_group,
+        change,
+        By::Hand,
+    )
+    .await
+}
+
+/// Who resizes a group: a user (refused while the group autoscales) or the autoscaler.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum By {
+    Hand,
+    Autoscaler,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn change_by(
+    store: &Store,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    action: Action,
+    cluster_id: &str,
+    node_group: &str,
+    change: &NodeGroupChange,
+    by: By,
+) -> Result<ScaleChange> {
     let (cluster, _) = cluster_for(store, actor, cluster_id, action).await?;
     let ng = store
         .node_groups_of(cluster_id)
@@ -284,6 +315,14 @@ pub async fn scale_change(
         .into_iter()
         .find(|n| n.name == node_group || n.id == node_group)
         .ok_or_else(|| Error::NotFound(format!("Node group {node_group} not found.")))?;
+    let autoscaled = ng.autoscale && by == By::Hand;
+    let resized = change
+        .node_count
+        .is_some_and(|n| i64::from(n) != ng.node_count)
+        || !change.remove_nodes.is_empty();
+    if autoscaled && resized {
+        return Err(Error::Conflict(super::autoscaling::RESIZE_REFUSED.into()));
+    }
     let target = change.node_count.unwrap_or(ng.node_count as u32);
     let min = change.min_node_count.unwrap_or(ng.min_node_count as u32);
     let max = change.max_node_count.unwrap_or(ng.max_node_count as u32);
@@ -299,7 +338,9 @@ pub async fn scale_change(
             "The minimum node count is above the maximum.",
         ));
     }
-    if target < min || target > max {
+    // An autoscaled group's new bounds may leave it outside them: the autoscaler
+    // brings it back in, as it does any group below its minimum or above its maximum.
+    if !autoscaled && (target < min || target > max) {
         return Err(Error::invalid(
             "node_count",
             format!("The node count must be between the minimum ({min}) and the maximum ({max})."),
@@ -370,7 +411,28 @@ pub async fn scale_plan(
     node_group: &str,
     change: &NodeGroupChange,
 ) -> Result<plan::Plan> {
-    let ch = scale_change(
+    plan_by(
+        store,
+        cloud,
+        actor,
+        cluster_id,
+        node_group,
+        change,
+        By::Hand,
+    )
+    .await
+}
+
+pub(super) async fn plan_by(
+    store: &Store,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    node_group: &str,
+    change: &NodeGroupChange,
+    by: By,
+) -> Result<plan::Plan> {
+    let ch = change_by(
         store,
         cloud,
         actor,
@@ -378,6 +440,7 @@ pub async fn scale_plan(
         cluster_id,
         node_group,
         change,
+        by,
     )
     .await?;
     let flavors = super::flavors::of_cloud(cloud).await?;
@@ -404,6 +467,30 @@ pub async fn scale(
     node_group: &str,
     change: NodeGroupChange,
 ) -> Result<Option<OperationRow>> {
+    scale_by(
+        store,
+        engine,
+        cloud,
+        actor,
+        cluster_id,
+        node_group,
+        change,
+        By::Hand,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn scale_by(
+    store: &Store,
+    engine: &Engine,
+    cloud: &dyn crate::cloud::Cloud,
+    actor: &Actor,
+    cluster_id: &str,
+    node_group: &str,
+    change: NodeGroupChange,
+    by: By,
+) -> Result<Option<OperationRow>> {
     let ScaleChange {
         cluster,
         node_group: ng,
@@ -412,7 +499,7 @@ pub async fn scale(
         max,
         add,
         remove,
-    } = scale_change(
+    } = change_by(
         store,
         cloud,
         actor,
@@ -420,6 +507,7 @@ pub async fn scale(
         cluster_id,
         node_group,
         &change,
+        by,
     )
     .await?;
     if add.is_empty() && remove.is_empty() {

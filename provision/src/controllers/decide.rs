@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::clusters::workloads::claim_volume::{self, ClaimRef, PROVISIONER};
@@ -21,6 +21,7 @@ pub struct Snapshot {
     pub claims: Vec<PersistentVolumeClaim>,
     pub volumes: Vec<PersistentVolume>,
     pub classes: Vec<StorageClass>,
+    pub pods: Vec<Pod>,
 }
 
 /// One thing to do. Only `AddFinalizer` is a write to the cluster alone; the others

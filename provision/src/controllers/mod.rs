@@ -8,6 +8,8 @@
 //! after a crash, one at a time per cluster). Nothing is polled; a pass also runs
 //! every [`RESYNC`], and soon again while work is waiting.
 
+pub mod autoscale;
+mod autoscaler;
 pub mod cache;
 pub mod decide;
 pub mod repair;
@@ -17,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -28,6 +30,7 @@ use crate::kube::KubeClient;
 use crate::ops::{Engine, NewOperation};
 use crate::pki::SecretKey;
 use crate::{Error, Result, Store};
+pub use autoscaler::Autoscaler;
 use cache::Cache;
 use decide::{Action, Snapshot};
 
@@ -53,6 +56,8 @@ pub struct Controllers {
     pub key: Arc<SecretKey>,
     /// Auto-repair's timeouts and bounds ([`repair`]).
     pub repair: repair::RepairSettings,
+    /// The node group autoscaler ([`autoscale`]), with its settings.
+    pub autoscaler: Autoscaler,
 }
 
 impl Controllers {
@@ -148,10 +153,11 @@ impl Controllers {
         snap: &Snapshot,
         tried: &mut Tried,
     ) -> Result<bool> {
+        let autoscaling = self.autoscaler.pass(self, kube, cluster_id, snap).await;
         let mut actions = decide::services(cluster_id, snap);
         actions.extend(decide::volumes(cluster_id, snap));
         if actions.is_empty() {
-            return Ok(false);
+            return Ok(autoscaling);
         }
         let cluster = self.store.cluster_by_id(cluster_id).await?;
         if !cluster.status.serves_api() {
@@ -400,6 +406,7 @@ struct Caches {
     claims: Arc<Cache<PersistentVolumeClaim>>,
     volumes: Arc<Cache<PersistentVolume>>,
     classes: Arc<Cache<StorageClass>>,
+    pods: Arc<Cache<Pod>>,
 }
 
 impl Caches {
@@ -423,6 +430,7 @@ impl Caches {
                 .clone()
                 .follow(k(), "/api/v1/persistentvolumes".into(), c()),
         );
+        set.spawn(self.pods.clone().follow(k(), "/api/v1/pods".into(), c()));
         set.spawn(self.classes.clone().follow(
             k(),
             "/apis/storage.k8s.io/v1/storageclasses".into(),
@@ -438,6 +446,7 @@ impl Caches {
             claims: self.claims.snapshot()?,
             volumes: self.volumes.snapshot()?,
             classes: self.classes.snapshot()?,
+            pods: self.pods.snapshot()?,
         })
     }
 }

@@ -1,7 +1,8 @@
-//! Node groups through the door: add, scale and delete, planned or applied.
+//! Node groups through the door: add, scale and delete, planned or applied; autoscaling
+//! on or off.
 
 use super::{planned, Intent, Outcome, Provisioner};
-use crate::clusters::{self, NodeGroup, NodeGroupChange, NodeGroupSpec};
+use crate::clusters::{self, Autoscaling, NodeGroup, NodeGroupChange, NodeGroupSpec};
 use crate::domain::Actor;
 use crate::ops::OperationRow;
 use crate::Result;
@@ -65,5 +66,18 @@ impl Provisioner {
         let plan = clusters::node_group_delete_plan(store, cloud, actor, cluster, group);
         let apply = clusters::node_group_delete(store, &self.engine, cloud, actor, cluster, group);
         planned(intent, plan, apply).await
+    }
+
+    /// Turns autoscaling of a node group on or off, with the bounds it keeps to (the
+    /// autoscaler brings a group outside new bounds back in). While it is on, a manual
+    /// resize is refused ([`clusters::RESIZE_REFUSED`]).
+    pub async fn node_group_autoscale(
+        &self,
+        actor: &Actor,
+        cluster: &ClusterId,
+        group: &NodeGroupId,
+        asked: &Autoscaling,
+    ) -> Result<NodeGroup> {
+        clusters::node_group_autoscale(&self.store, actor, cluster, group, asked).await
     }
 }

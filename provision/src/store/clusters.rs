@@ -45,6 +45,8 @@ pub struct NodeGroup {
     pub boot_volume_gib: i64,
     pub labels: String,
     pub taints: String,
+    /// The autoscaler keeps the group between its bounds; manual resizes are refused.
+    pub autoscale: bool,
 }
 
 const CLUSTER_COLUMNS: &str = "id, project_id, name, status, status_reason, kubernetes_version, master_count, master_flavor, pod_cidr, service_cidr, api_endpoint, api_address, created_by, created_at, updated_at";
@@ -397,9 +399,28 @@ impl Store {
         Ok(())
     }
 
+    /// Turns autoscaling on or off, with the bounds it keeps to, in one write.
+    pub async fn node_group_set_autoscale(
+        &self,
+        id: &str,
+        on: bool,
+        min: i64,
+        max: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE node_groups SET autoscale = $1, min_node_count = $2, max_node_count = $3, updated_at = $4 WHERE id = $5")
+            .bind(i64::from(on))
+            .bind(min)
+            .bind(max)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn node_groups_of(&self, cluster_id: &str) -> Result<Vec<NodeGroup>> {
         let rows = sqlx::query(
-            "SELECT id, cluster_id, name, flavor, node_count, min_node_count, max_node_count, boot_volume_gib, labels, taints FROM node_groups WHERE cluster_id = $1 ORDER BY created_at, name",
+            "SELECT id, cluster_id, name, flavor, node_count, min_node_count, max_node_count, boot_volume_gib, labels, taints, autoscale FROM node_groups WHERE cluster_id = $1 ORDER BY created_at, name",
         )
         .bind(cluster_id)
         .fetch_all(self.pool())
@@ -417,6 +438,7 @@ impl Store {
                     boot_volume_gib: r.try_get("boot_volume_gib")?,
                     labels: r.try_get("labels")?,
                     taints: r.try_get("taints")?,
+                    autoscale: r.try_get::<i64, _>("autoscale")? != 0,
                 })
             })
             .collect()

@@ -72,6 +72,7 @@ pub fn run_controllers(e: &Env) -> (tokio::task::JoinHandle<()>, tokio::task::Jo
         engine: e.engine.clone(),
         cloud: e.cloud.clone(),
         key: std::sync::Arc::new(e.key.clone()),
+        autoscaler: Default::default(),
         repair: Default::default(),
     }
     .install();

@@ -79,6 +79,7 @@ fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
             node_groups::node_group_delete
         ))
         .routes(routes!(node_groups::node_group_plan_delete))
+        .routes(routes!(node_groups::node_group_autoscale))
         .routes(routes!(clusters::cluster_plan_delete))
         .routes(routes!(workloads::service_list, workloads::service_create))
         .routes(routes!(workloads::service_delete))

@@ -1,5 +1,5 @@
 //! A cluster's node groups: list, show, add, scale or change bounds, delete, each change
-//! with its plan (`dry_run`, `plan_id`).
+//! with its plan (`dry_run`, `plan_id`); autoscaling on or off.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -186,6 +186,38 @@ pub(super) async fn node_group_delete(
     let op = out.await?.into_started()?;
     Ok(accepted(OperationStarted {
         operation: (&op).into(),
+    }))
+}
+
+/// `PUT` a node group's autoscaling: on between `min_node_count` and
+/// `max_node_count` (the autoscaler grows it for unschedulable pods and removes
+/// underused nodes, never past the bounds; a manual resize is refused while it is on),
+/// or off.
+#[utoipa::path(
+    put,
+    path = "/api/v1/clusters/{id}/nodegroups/{ng}/autoscaling",
+    summary = "Turn autoscaling of a node group on (between min_node_count and max_node_count) or off",
+    params(("id" = String, Path, description = "The cluster's id"), ("ng" = String, Path, description = "The node group's name")),
+    request_body = provision::clusters::Autoscaling,
+    responses(
+        (status = 200, description = "The node group as it is now", body = NodeGroupShown),
+        ApiErrors,
+    )
+)]
+pub(super) async fn node_group_autoscale(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, ng)): Path<(ClusterId, NodeGroupId)>,
+    body: Bytes,
+) -> ApiResult<Json<impl serde::Serialize>> {
+    visible_cluster(&state, &caller, &id, Action::View).await?;
+    let asked: clusters::Autoscaling = parse(&body, "autoscaling")?;
+    let group = state
+        .core
+        .node_group_autoscale(&caller.actor, &id, &ng, &asked)
+        .await?;
+    Ok(Json(NodeGroupShown {
+        node_group: (&group).into(),
     }))
 }
 

@@ -166,6 +166,52 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
 
+    // Autoscaling on: the group says so, and a resize by hand is refused with why.
+    let group = format!("/api/v1/clusters/{id}/nodegroups/default-worker");
+    let autoscaling = format!("{group}/autoscaling");
+    let on = serde_json::json!({"enabled": true, "min_node_count": 1, "max_node_count": 4});
+    let r = c.api(Method::PUT, &autoscaling, t, Some(on)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ng = r.json()["node_group"].clone();
+    assert_eq!(
+        (ng["autoscale"].as_bool(), ng["max_node_count"].as_i64()),
+        (Some(true), Some(4)),
+        "{ng}"
+    );
+    let r = c
+        .api(
+            Method::PATCH,
+            &group,
+            t,
+            Some(serde_json::json!({"node_count": 2})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body.contains(provision::clusters::RESIZE_REFUSED),
+        "{}",
+        r.body
+    );
+    let r = c
+        .api(
+            Method::PUT,
+            &autoscaling,
+            t,
+            Some(serde_json::json!({"enabled": false, "extra": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = c
+        .api(
+            Method::PUT,
+            &autoscaling,
+            t,
+            Some(serde_json::json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["node_group"]["autoscale"], false, "{}", r.body);
+
     // A service and a volume: Kubernetes objects in the cluster (PENDING), which the
     // controllers give a load balancer and a volume (ACTIVE).
     let r = c
@@ -316,6 +362,11 @@ async fn api_kubeconfigs_node_groups_services_volumes(app: &App) {
             Method::DELETE,
             format!("/api/v1/clusters/{id}/nodegroups/default-worker"),
             None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/clusters/{id}/nodegroups/default-worker/autoscaling"),
+            Some(serde_json::json!({"enabled": true})),
         ),
         (Method::GET, format!("/api/v1/clusters/{id}/services"), None),
         (

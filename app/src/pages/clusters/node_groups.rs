@@ -1,5 +1,5 @@
-//! A cluster's node group pages: scaling one (with the plan: which nodes come or go)
-//! or deleting it, and adding one (with its plan).
+//! A cluster's node group pages: scaling one (with the plan: which nodes come or go),
+//! turning its autoscaling on or off, or deleting it, and adding one (with its plan).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::components::{authed, ActionError, ErrorText, PostForm, Submit};
 use crate::server_fns::{
     get_cluster_groups, get_create_options, node_group_create_plan, node_group_plan,
-    CreateNodeGroup, DeleteNodeGroup, ScaleNodeGroup,
+    AutoscaleNodeGroup, CreateNodeGroup, DeleteNodeGroup, ScaleNodeGroup,
 };
 
 /// `/clusters/:id/nodegroups/:ng`: scale (with the plan: which nodes come or go) or
@@ -27,6 +27,7 @@ fn NodeGroup_() -> impl IntoView {
     let query = use_query_map();
     let scale = Submit::new::<ScaleNodeGroup>();
     let delete = Submit::new::<DeleteNodeGroup>();
+    let autoscale = Submit::new::<AutoscaleNodeGroup>();
     let data = crate::load(
         move || (params.get(), query.get()),
         |(params, query)| async move {
@@ -56,6 +57,7 @@ fn NodeGroup_() -> impl IntoView {
         <section class="page">
             <ActionError value=scale.value() />
             <ActionError value=delete.value() />
+            <ActionError value=autoscale.value() />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let (c, ng, plan) = match data.await {
@@ -69,14 +71,23 @@ fn NodeGroup_() -> impl IntoView {
                     let here = format!("/clusters/{}/nodegroups/{}", c.id, ng.name);
                     let back = format!("/clusters/{}", c.id);
                     let (cid, gname) = (c.id.clone(), ng.name.clone());
+                    let (aid, agroup) = (c.id.clone(), ng.name.clone());
                     view! {
                         <h1>{format!("{} / {}", c.name, ng.name)}</h1>
                         <p class="muted">{format!("{} nodes of {} (from {} to {})", ng.node_count, ng.flavor, ng.min_node_count, ng.max_node_count)}</p>
-                        <form method="get" action=here class="form inline" id="scale-form">
-                            <label for="node_count">"Nodes"</label>
-                            <input id="node_count" name="node_count" inputmode="numeric" value=ng.node_count.to_string() />
-                            <button type="submit" class="secondary" id="review-scale">"Review the plan"</button>
-                        </form>
+                        {if ng.autoscale {
+                            view! {
+                                <p id="autoscaled">{format!("Autoscaling is on: the group grows for pods no node can take and loses nodes that stay underused, between {} and {} nodes. Turn it off to resize it by hand.", ng.min_node_count, ng.max_node_count)}</p>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <form method="get" action=here class="form inline" id="scale-form">
+                                    <label for="node_count">"Nodes"</label>
+                                    <input id="node_count" name="node_count" inputmode="numeric" value=ng.node_count.to_string() />
+                                    <button type="submit" class="secondary" id="review-scale">"Review the plan"</button>
+                                </form>
+                            }.into_any()
+                        }}
                         {plan.map(|r| match r {
                             Err(e) => view! { <ErrorText error=e /> }.into_any(),
                             Ok((n, p)) => view! {
@@ -93,6 +104,23 @@ fn NodeGroup_() -> impl IntoView {
                                 </div>
                             }.into_any(),
                         })}
+                        <div class="card" id="autoscaling">
+                            <h2>"Autoscaling"</h2>
+                            <PostForm action=autoscale attr:id="autoscale-form">
+                                <input type="hidden" name="id" value=aid />
+                                <input type="hidden" name="group" value=agroup />
+                                <label for="enabled">"Autoscaling"</label>
+                                <select id="enabled" name="enabled">
+                                    <option value="on" selected=ng.autoscale>"On"</option>
+                                    <option value="off" selected=!ng.autoscale>"Off"</option>
+                                </select>
+                                <label for="autoscale_min">"Minimum"</label>
+                                <input id="autoscale_min" name="min_node_count" inputmode="numeric" value=ng.min_node_count.to_string() />
+                                <label for="autoscale_max">"Maximum"</label>
+                                <input id="autoscale_max" name="max_node_count" inputmode="numeric" value=ng.max_node_count.to_string() />
+                                <button type="submit" class="secondary" id="apply-autoscaling">"Save"</button>
+                            </PostForm>
+                        </div>
                         <div class="card danger">
                             <h2>"Delete this node group"</h2>
                             <p>"Its servers are removed. A cluster keeps at least one node group."</p>
