@@ -32,6 +32,7 @@ fn cpu_seconds() -> f64 {
 }
 
 struct World {
+    actor: Actor,
     running: localcloud::Running,
     cloud: Arc<dyn Cloud>,
     store: Store,
@@ -154,6 +155,7 @@ async fn world(dir: &std::path::Path, n: usize) -> World {
         }
     }
     World {
+        actor,
         running,
         cloud,
         store,
@@ -277,6 +279,92 @@ async fn through_controllers(w: &World, kube: &KubeClient, i: usize) -> f64 {
     took
 }
 
+/// The cloud's own time to boot one worker-sized server (m1.small), as the scale-up's
+/// step waits for it.
+async fn boot_alone(w: &World) -> f64 {
+    let cloud = w.cloud.as_ref();
+    let wait = WaitPolicy {
+        initial: Duration::from_millis(20),
+        max_interval: Duration::from_millis(100),
+        deadline: Duration::from_secs(120),
+    };
+    let start = Instant::now();
+    let s = cloud
+        .server_create(&ServerSpec {
+            name: "bench-boot".into(),
+            flavor: "m1.small".into(),
+            image: "ubuntu-22.04-k8s-v1.31".into(),
+            metadata: [("bench".to_string(), "boot".to_string())].into(),
+            group: None,
+            network: Some("private".into()),
+            boot_volume_gib: None,
+            user_data: None,
+        })
+        .await
+        .expect("server");
+    cloud
+        .wait_server_active(&s.id, &wait)
+        .await
+        .expect("active");
+    let took = start.elapsed().as_secs_f64();
+    cloud.server_delete(&s.id).await.expect("delete");
+    took
+}
+
+/// From a Deployment that does not fit to all its pods placed: the autoscaler's
+/// operation boots a worker, it registers Ready, the scheduler binds the pods.
+async fn scale_up(w: &World, cluster: &str) -> f64 {
+    let core = provision::Provisioner {
+        store: w.store.clone(),
+        engine: w.engine.clone(),
+        cloud: w.cloud.clone(),
+        secret_key: w.key.clone(),
+    };
+    core.node_group_autoscale(
+        &w.actor,
+        &cluster.to_string().into(),
+        &"w".to_string().into(),
+        &provision::clusters::Autoscaling {
+            enabled: true,
+            min_node_count: Some(1),
+            max_node_count: Some(2),
+        },
+    )
+    .await
+    .expect("autoscaling on");
+    let kube = KubeClient::for_cluster(&w.store, &w.key, cluster)
+        .await
+        .expect("client");
+    // Two pods of 700m: one fits the one m1.small worker, the other needs a new node.
+    let start = Instant::now();
+    kube.create(
+        "/apis/apps/v1/namespaces/default/deployments",
+        &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "grow"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "grow"}},
+              "template": {"metadata": {"labels": {"app": "grow"}}, "spec": {"containers": [
+                {"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": "700m"}}}]}}}}),
+    )
+    .await
+    .expect("deployment");
+    loop {
+        let (pods, _) = kube
+            .list::<serde_json::Value>("/api/v1/namespaces/default/pods")
+            .await
+            .expect("pods");
+        let placed = pods
+            .iter()
+            .filter(|p| {
+                p["metadata"]["labels"]["app"] == "grow" && p["spec"]["nodeName"].is_string()
+            })
+            .count();
+        if placed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    start.elapsed().as_secs_f64()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -343,7 +431,14 @@ async fn main() {
         engine: w.engine.clone(),
         cloud: w.cloud.clone(),
         key: w.key.clone(),
-        autoscaler: Default::default(),
+        autoscaler: provision::controllers::Autoscaler::new(
+            provision::controllers::autoscale::Settings {
+                unneeded: Duration::from_secs(600),
+                delay_after_add: Duration::from_secs(600),
+                backoff: Duration::from_secs(5),
+                utilization: 0.5,
+            },
+        ),
         repair: Default::default(),
     }
     .install();
@@ -364,6 +459,16 @@ async fn main() {
         direct.push(cloud_alone(&w, &member, i).await);
         via.push(through_controllers(&w, &kube, i).await);
     }
+    // Scale-up with a cloud whose servers take time to boot.
+    let boot_secs: f64 = std::env::var("BENCH_BOOT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.0);
+    let mut b = w.running.cloud.behaviour();
+    b.server_build_seconds = boot_secs;
+    w.running.cloud.set_behaviour(b);
+    let boot = boot_alone(&w).await;
+    let grow = scale_up(&w, &w.clusters[1]).await;
     controllers.abort();
     let (direct, via) = (median(direct), median(via));
     let ratio = via / direct;
@@ -393,6 +498,11 @@ async fn main() {
         "| **controllers' share** | **{extra_ms:.1} ms/s** ({:.2} ms/s per cluster) |",
         extra_ms / idle_n as f64
     );
+    println!(
+        "| the cloud's own time to boot a worker-sized server (localcloud: {boot_secs:.1} s) | {boot:.2} s |"
+    );
+    println!("| Deployment that does not fit → its Unschedulable pod placed on a new node made by the autoscaler (boot, register Ready, bind) | {grow:.2} s |");
+    println!("| **scale-up / boot** | **{:.2}×** |", grow / boot);
     println!(
         "\nThe controllers hold one watch per collection per cluster (Services, Nodes, claims,"
     );
