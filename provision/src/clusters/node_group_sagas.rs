@@ -109,13 +109,7 @@ impl SagaKind for ScaleNodeGroup {
                 }),
             ));
         }
-        Ok(with_member_sync(
-            steps,
-            &cluster_id,
-            &self.store,
-            &self.cloud,
-            &self.settings,
-        ))
+        Ok(steps)
     }
 
     async fn succeeded(&self, op: &OperationRow) -> Result<()> {
@@ -154,30 +148,6 @@ impl SagaKind for ScaleNodeGroup {
 pub(super) struct DeleteNodeGroup {
     pub(super) store: Store,
     pub(super) cloud: Arc<dyn Cloud>,
-    pub(super) settings: Arc<Settings>,
-}
-
-/// `steps`, then one that makes the service load balancers follow the workers.
-pub(super) fn with_member_sync(
-    mut steps: Vec<StepDef>,
-    cluster_id: &str,
-    store: &Store,
-    cloud: &Arc<dyn Cloud>,
-    settings: &Arc<Settings>,
-) -> Vec<StepDef> {
-    let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();
-    let after: Vec<&str> = keys.iter().map(String::as_str).collect();
-    steps.push(StepDef::new(
-        "service-members",
-        &after,
-        Arc::new(super::workloads::SyncServiceMembers {
-            cluster_id: cluster_id.to_string(),
-            store: store.clone(),
-            cloud: cloud.clone(),
-            settings: settings.clone(),
-        }),
-    ));
-    steps
 }
 
 /// Removes whatever servers of the node group remain.
@@ -239,13 +209,7 @@ impl SagaKind for DeleteNodeGroup {
                 cloud: self.cloud.clone(),
             }),
         ));
-        Ok(with_member_sync(
-            steps,
-            &cluster_id,
-            &self.store,
-            &self.cloud,
-            &self.settings,
-        ))
+        Ok(steps)
     }
 
     fn unwinds(&self) -> bool {

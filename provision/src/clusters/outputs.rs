@@ -69,13 +69,6 @@ pub struct NodeReady {
     pub node: String,
 }
 
-/// The members a node change added to and removed from its services' pools.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct MembersSynced {
-    pub added: usize,
-    pub removed: usize,
-}
-
 /// The servers a CA rotation rebuilt.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rebuilt {

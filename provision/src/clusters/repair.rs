@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::cluster_steps::{ClusterStep, Res, Shared};
-use super::node_group_sagas::{with_member_sync, RemoveWorker};
+use super::node_group_sagas::RemoveWorker;
 use super::outputs::{NodeReady, Removed, WorkerRemoved};
 use super::saga_shared::*;
 use super::ClusterSpec;
@@ -263,13 +263,7 @@ impl SagaKind for RepairNode {
                 }),
             ),
         ];
-        Ok(with_member_sync(
-            steps,
-            &p.cluster_id,
-            &self.store,
-            &self.cloud,
-            &self.settings,
-        ))
+        Ok(steps)
     }
 
     fn summary(&self, spec: &Value) -> Option<String> {

@@ -67,7 +67,6 @@ pub fn kinds(
             Arc::new(DeleteNodeGroup {
                 store: store.clone(),
                 cloud: cloud.clone(),
-                settings: settings.clone(),
             }),
         ),
     ];

@@ -9,11 +9,9 @@
 
 pub mod claim_volume;
 mod listed;
-mod members;
 pub mod service_lb;
 
 pub use listed::{listed, Listed};
-pub use members::SyncServiceMembers;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
