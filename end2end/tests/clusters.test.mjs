@@ -224,8 +224,8 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
   await page.waitForURL(`${clusterUrl}/delete`);
   await hydrated(page);
   const doomed = await page.textContent('#delete-plan');
-  assert.match(doomed, /svc-frontend/);
-  assert.match(doomed, /pv-data/);
+  assert.match(doomed, /kube_service_[0-9a-f-]+_default_frontend/);
+  assert.match(doomed, /pvc-[0-9a-f-]+/);
   assert.equal((doomed.match(/master-\d/g) ?? []).length >= 3, true, doomed);
   await page.fill('#confirm', 'not-the-name');
   await page.click('#confirm-delete');
