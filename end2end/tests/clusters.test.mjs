@@ -162,6 +162,30 @@ test('create a 3-master cluster after its plan, see it ACTIVE, download its kube
     }
   }
 
+  // Autoscaling on (between 2 and 2: nothing to change), then off again: while it is on,
+  // the page says so instead of offering a resize by hand.
+  await page.goto(`${clusterUrl}/nodegroups/default-worker`);
+  await hydrated(page);
+  await page.selectOption('#enabled', 'on');
+  await page.fill('#autoscale_min', '2');
+  await page.fill('#autoscale_max', '2');
+  await page.click('#apply-autoscaling');
+  await page.waitForURL(clusterUrl);
+  await page.goto(`${clusterUrl}/nodegroups/default-worker`);
+  await hydrated(page);
+  await page.waitForSelector('#autoscaled', { timeout: 30_000 });
+  assert.match(await page.textContent('#autoscaled'), /between 2 and 2 nodes/);
+  assert.equal(await page.locator('#node_count').count(), 0);
+  await page.selectOption('#enabled', 'off');
+  await page.click('#apply-autoscaling');
+  await page.waitForURL(clusterUrl);
+  await page.goto(`${clusterUrl}/nodegroups/default-worker`);
+  await hydrated(page);
+  await page.waitForSelector('#node_count', { timeout: 30_000 });
+  assert.equal(await page.locator('#autoscaled').count(), 0);
+  await page.goto(clusterUrl);
+  await hydrated(page);
+
   // Expose a service and create a volume on the cluster's "Services and volumes" tab
   // (a LoadBalancer Service and a PersistentVolumeClaim in the cluster); both become
   // ACTIVE there once the controllers have made their cloud side, followed live.
