@@ -503,9 +503,7 @@ async fn main() {
     );
     println!("| Deployment that does not fit → its Unschedulable pod placed on a new node made by the autoscaler (boot, register Ready, bind) | {grow:.2} s |");
     println!("| **scale-up / boot** | **{:.2}×** |", grow / boot);
-    println!(
-        "\nThe controllers hold one watch per collection per cluster (Services, Nodes, Pods,"
-    );
+    println!("\nThe controllers hold one watch per collection per cluster (Services, Nodes, Pods,");
     println!("claims, PVs, StorageClasses), look at a quiet cluster again every 5 minutes, and");
     println!("auto-repair reads each ACTIVE cluster's servers from the cloud every 30 s; the");
     println!("simulated kubelets' heartbeats are changes they see. The CPU rows are the whole");

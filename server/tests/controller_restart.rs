@@ -59,7 +59,7 @@ spec:
 async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controllers_make() {
     let db = TestDb::new(Backend::Sqlite).await.expect("test database");
     let data = TempDir::new(&format!("shipyard-ctl-{}", &provision::new_id()[..8])).unwrap();
-    let mut lc = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), &data.0.join("cloud"));
+    let mut lc = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), data.0.join("cloud"));
     lc.server_build_delay = Duration::ZERO;
     lc.volume_delay = Duration::ZERO;
     lc.lb_delay = Duration::ZERO;
@@ -192,9 +192,15 @@ async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controlle
     .await;
     let lbs = cloud.load_balancer_list(&tags).await.unwrap();
     assert_eq!(lbs.len(), 1, "one load balancer: {lbs:?}");
-    let listeners = cloud.listener_list(&[lb_name.clone()]).await.unwrap();
+    let listeners = cloud
+        .listener_list(std::slice::from_ref(&lb_name))
+        .await
+        .unwrap();
     assert_eq!(listeners.len(), 1, "one listener: {listeners:?}");
-    let pools = cloud.pool_list(&[lb_name.clone()]).await.unwrap();
+    let pools = cloud
+        .pool_list(std::slice::from_ref(&lb_name))
+        .await
+        .unwrap();
     assert_eq!(pools.len(), 1, "one pool: {pools:?}");
     assert_eq!(cloud.member_list(&pools[0].id).await.unwrap().len(), 1);
 
