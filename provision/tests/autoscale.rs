@@ -95,13 +95,7 @@ fn autoscaling(enabled: bool, min: u32, max: u32) -> Autoscaling {
 both!(
     a_deployment_grows_its_group_to_max_then_shrinks_it_back_to_min,
     |store: Store| async move {
-        let e = env(store, |c| {
-            c.node_timings = localcloud::guests::NodeTimings {
-                heartbeat: Duration::from_secs(1),
-                grace: Duration::from_secs(5),
-            };
-        })
-        .await;
+        let e = env(store, fast_nodes).await;
         let started = clusters::create(
             &e.store,
             &e.engine,

@@ -5,7 +5,6 @@
 //! cloud's objects, and deleting the cluster with both still present leaves nothing.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use provision::cloud::Cloud;
 use provision::clusters;
@@ -54,18 +53,6 @@ fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_default()
 }
 
-async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 const CLAIM: &str = "apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
@@ -79,13 +66,7 @@ spec:
 both!(
     services_and_claims_make_and_remove_their_cloud_objects,
     |store: Store| async move {
-        let e = env(store, |c| {
-            c.node_timings = localcloud::guests::NodeTimings {
-                heartbeat: Duration::from_secs(1),
-                grace: Duration::from_secs(5),
-            };
-        })
-        .await;
+        let e = env(store, fast_nodes).await;
         let started = clusters::create(
             &e.store,
             &e.engine,

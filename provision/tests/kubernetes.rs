@@ -32,42 +32,6 @@ fn ready_nodes(json: &str) -> Vec<String> {
         .collect()
 }
 
-/// A Nova server action through localcloud's API (what `openstack server stop` sends).
-async fn nova_action(e: &Env, server_id: &str, action: &str) {
-    let running = e.running.as_ref().unwrap();
-    let admin = running.admin();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let auth = http
-        .post(format!("{}/auth/tokens", admin.auth_url))
-        .json(&serde_json::json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": admin.username, "domain": {"id": "default"}, "password": admin.password}}},
-            "scope": {"project": {"name": admin.project, "domain": {"id": "default"}}}}}))
-        .send()
-        .await
-        .unwrap();
-    let token = auth.headers()["x-subject-token"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let r = http
-        .post(format!(
-            "{}/compute/v2.1/servers/{server_id}/action",
-            running.url
-        ))
-        .header("x-auth-token", token)
-        .json(&serde_json::json!({ action: null }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status().as_u16(),
-        202,
-        "{action}: {}",
-        r.text().await.unwrap()
-    );
-}
-
 /// Runs scripts/kube-client-check.py with the venv's Python (the `kubernetes` package
 /// from PyPI, installed by `make test-tools`).
 fn python_client_check(config: &Path, nodes: usize) {
@@ -284,12 +248,12 @@ both!(
             .iter()
             .find(|s| s.metadata["shipyard-role"] == "master")
             .unwrap();
-        nova_action(&e, &master.id, "os-stop").await;
+        nova_action(&e, &master.id, serde_json::json!({"os-stop": null})).await;
         for _ in 0..5 {
             let (ok, _, err) = until(&k, &config, &["get", "nodes"], 30, |ok, _| ok).await;
             assert!(ok, "with one master stopped: {err}");
         }
-        nova_action(&e, &master.id, "os-start").await;
+        nova_action(&e, &master.id, serde_json::json!({"os-start": null})).await;
 
         // A worker's server deleted: its node goes NotReady, then is removed.
         let gone = servers

@@ -41,53 +41,15 @@ fn ready_nodes(json: &str) -> Vec<String> {
     names
 }
 
-/// Nova's admin action `os-resetState` through localcloud's API (what
-/// `openstack server set --state error` sends).
+/// Nova's admin action `os-resetState` (what `openstack server set --state error`
+/// sends).
 async fn reset_state(e: &Env, server_id: &str, state: &str) {
-    let running = e.running.as_ref().unwrap();
-    let admin = running.admin();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let auth = http
-        .post(format!("{}/auth/tokens", admin.auth_url))
-        .json(&serde_json::json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": admin.username, "domain": {"id": "default"}, "password": admin.password}}},
-            "scope": {"project": {"name": admin.project, "domain": {"id": "default"}}}}}))
-        .send()
-        .await
-        .unwrap();
-    let token = auth.headers()["x-subject-token"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let r = http
-        .post(format!(
-            "{}/compute/v2.1/servers/{server_id}/action",
-            running.url
-        ))
-        .header("x-auth-token", token)
-        .json(&serde_json::json!({"os-resetState": {"state": state}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status().as_u16(),
-        202,
-        "os-resetState: {}",
-        r.text().await.unwrap_or_default()
-    );
-}
-
-async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    nova_action(
+        e,
+        server_id,
+        serde_json::json!({"os-resetState": {"state": state}}),
+    )
+    .await;
 }
 
 /// Auto-repair in seconds rather than minutes.

@@ -8,28 +8,9 @@ use std::time::Duration;
 
 use provision::testdb::{TempDir, TestDb};
 use provision::Backend;
-use serde_json::{json, Value};
 
 mod child;
 use child::*;
-
-fn kubectl(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(config)
-        .arg("--request-timeout=5s")
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("HOME", config.parent().unwrap())
-        .output()
-        .expect("kubectl runs (make test-tools installs it)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 /// `kubectl args` until `done` holds (60 s at most); the last output.
 async fn until(config: &Path, args: &[&str], done: impl Fn(bool, &str) -> bool) -> (bool, String) {
@@ -74,47 +55,7 @@ async fn a_restart_of_shipyard_and_its_cloud_keeps_every_object_in_the_cluster()
         .unwrap();
     let mut shipyard = start(&db.url, &data.0, &running.admin());
     let token = token(&http, &shipyard.url).await;
-    let body = json!({"name": "keep", "master_count": 1, "master_flavor": "m1.small",
-        "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]});
-    let (status, made) = api(
-        &http,
-        reqwest::Method::POST,
-        &format!("{}/api/v1/clusters", shipyard.url),
-        &token,
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, 202, "{made}");
-    let id = made["cluster"]["id"].as_str().unwrap().to_string();
-    let op = made["operation"]["id"].as_str().unwrap().to_string();
-    let mut state = Value::Null;
-    for _ in 0..300 {
-        let (_, o) = api(
-            &http,
-            reqwest::Method::GET,
-            &format!("{}/api/v1/operations/{op}", shipyard.url),
-            &token,
-            None,
-        )
-        .await;
-        state = o["operation"]["state"].clone();
-        if state == "succeeded" || state == "unwound" || state == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(state, "succeeded");
-    let kubeconfig = http
-        .post(format!("{}/api/v1/clusters/{id}/kubeconfig", shipyard.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let file = data.0.join("keep.kubeconfig.yaml");
-    std::fs::write(&file, kubeconfig).unwrap();
+    let (id, file) = small_cluster(&http, &shipyard.url, &token, "keep", &data.0).await;
 
     let (ok, out) = until(&file, &["get", "nodes"], |ok, out| {
         ok && out.contains(" Ready ")

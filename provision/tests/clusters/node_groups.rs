@@ -10,7 +10,6 @@ use provision::{Error, Store};
 
 use crate::both;
 use crate::common::*;
-use crate::support::*;
 
 both!(node_groups_scale_up_and_down, |store: Store| async move {
     let e = env(store, |_| {}).await;

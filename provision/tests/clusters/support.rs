@@ -1,7 +1,6 @@
 //! Helpers shared by this suite's modules: service and volume requests, an ACTIVE
 //! cluster, a step's recorded output.
 
-use provision::clusters;
 use provision::clusters::workloads::{ServicePort, ServiceSpec, VolumeRequest};
 
 use crate::common::*;
@@ -25,32 +24,6 @@ pub fn volume(name: &str, size_gib: u64, volume_type: Option<&str>) -> VolumeReq
         size_gib,
         volume_type: volume_type.map(String::from),
     }
-}
-
-pub async fn active_cluster(e: &Env, name: &str, masters: u32, workers: u32) -> String {
-    let started = clusters::create(
-        &e.store,
-        &e.engine,
-        &e.actor,
-        &e.project,
-        spec(name, masters, workers),
-        &e.flavors,
-    )
-    .await
-    .unwrap();
-    drain(&e.engine).await;
-    let c = e
-        .store
-        .cluster_get(&e.project, &started.cluster.id)
-        .await
-        .unwrap();
-    assert_eq!(
-        c.status,
-        model::ClusterStatus::Active,
-        "{:?}",
-        c.status_reason
-    );
-    c.id
 }
 
 pub async fn step_output(e: &Env, op: &str, key: &str) -> serde_json::Value {

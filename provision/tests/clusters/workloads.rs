@@ -49,13 +49,6 @@ async fn members_of(cloud: &dyn Cloud, lb_name: &str, port: u16) -> Vec<Member> 
     cloud.member_list(&pool.id).await.unwrap()
 }
 
-fn fast_nodes(c: &mut localcloud::Config) {
-    c.node_timings = localcloud::guests::NodeTimings {
-        heartbeat: Duration::from_secs(1),
-        grace: Duration::from_secs(4),
-    };
-}
-
 both!(
     every_member_is_one_of_localclouds_loopback_addresses,
     |store: Store| async move {

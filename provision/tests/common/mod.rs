@@ -204,3 +204,88 @@ pub async fn assert_empty(cloud: &dyn Cloud, cluster_id: &str) {
         "left behind: {s:?} {v:?} {l:?} group={g}"
     );
 }
+
+/// Simulated kubelets that heartbeat every second and go NotReady after 5 s of silence.
+pub fn fast_nodes(c: &mut localcloud::Config) {
+    c.node_timings = localcloud::guests::NodeTimings {
+        heartbeat: Duration::from_secs(1),
+        grace: Duration::from_secs(5),
+    };
+}
+
+/// A cluster of `masters` and `workers` in a group `default-worker`, made and ACTIVE.
+pub async fn active_cluster(e: &Env, name: &str, masters: u32, workers: u32) -> String {
+    let started = provision::clusters::create(
+        &e.store,
+        &e.engine,
+        &e.actor,
+        &e.project,
+        spec(name, masters, workers),
+        &e.flavors,
+    )
+    .await
+    .unwrap();
+    drain(&e.engine).await;
+    let c = e
+        .store
+        .cluster_get(&e.project, &started.cluster.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.status,
+        model::ClusterStatus::Active,
+        "{:?}",
+        c.status_reason
+    );
+    c.id
+}
+
+/// A Nova server action through localcloud's API as its admin (`{"os-stop": null}`,
+/// `{"os-resetState": {"state": "error"}}`: what the `openstack` CLI sends).
+pub async fn nova_action(e: &Env, server_id: &str, action: serde_json::Value) {
+    let running = e.running.as_ref().unwrap();
+    let admin = running.admin();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let auth = http
+        .post(format!("{}/auth/tokens", admin.auth_url))
+        .json(&serde_json::json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": admin.username, "domain": {"id": "default"}, "password": admin.password}}},
+            "scope": {"project": {"name": admin.project, "domain": {"id": "default"}}}}}))
+        .send()
+        .await
+        .unwrap();
+    let token = auth.headers()["x-subject-token"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .post(format!(
+            "{}/compute/v2.1/servers/{server_id}/action",
+            running.url
+        ))
+        .header("x-auth-token", token)
+        .json(&action)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        202,
+        "{action}: {}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
+/// Waits until `check` holds, `secs` at most.
+pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -116,3 +116,76 @@ pub async fn api(
         Err(_) => (0, Value::Null),
     }
 }
+
+/// `kubectl args` with the kubeconfig `config` (PATH's kubectl): success, and what it
+/// printed (both streams).
+pub fn kubectl(config: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(config)
+        .arg("--request-timeout=5s")
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", config.parent().unwrap())
+        .output()
+        .expect("kubectl runs (make test-tools installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Creates a cluster of one master and one worker through the API, waits for its
+/// create to succeed, and writes a kubeconfig for it into `dir`: its id and the file.
+pub async fn small_cluster(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+    dir: &std::path::Path,
+) -> (String, std::path::PathBuf) {
+    let body = json!({"name": name, "master_count": 1, "master_flavor": "m1.small",
+        "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]});
+    let (status, made) = api(
+        http,
+        reqwest::Method::POST,
+        &format!("{url}/api/v1/clusters"),
+        token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 202, "{made}");
+    let id = made["cluster"]["id"].as_str().unwrap().to_string();
+    let op = made["operation"]["id"].as_str().unwrap().to_string();
+    let mut state = Value::Null;
+    for _ in 0..300 {
+        let (_, o) = api(
+            http,
+            reqwest::Method::GET,
+            &format!("{url}/api/v1/operations/{op}"),
+            token,
+            None,
+        )
+        .await;
+        state = o["operation"]["state"].clone();
+        if state == "succeeded" || state == "unwound" || state == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(state, "succeeded");
+    let kubeconfig = http
+        .post(format!("{url}/api/v1/clusters/{id}/kubeconfig"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let file = dir.join(format!("{name}.kubeconfig.yaml"));
+    std::fs::write(&file, kubeconfig).unwrap();
+    (id, file)
+}
