@@ -286,6 +286,95 @@ both!(
             );
         }
 
+        // Back to ClusterIP: the load balancer goes, and so do the EXTERNAL-IP and the
+        // finalizer; LoadBalancer again: a load balancer again.
+        let (ok, _, err) = kubectl(
+            &k,
+            &config,
+            &[
+                "patch",
+                "svc",
+                "web",
+                "-p",
+                r#"{"spec":{"type":"ClusterIP"}}"#,
+            ],
+        );
+        assert!(ok, "retype: {err}");
+        let (_, out, _) = until(
+            &k,
+            &config,
+            &["get", "svc", "web", "-o", "json"],
+            60,
+            |ok, out| {
+                let s = json(out);
+                ok && s["status"]["loadBalancer"]["ingress"].is_null()
+                    && s["metadata"]["finalizers"]
+                        .as_array()
+                        .is_none_or(|f| f.is_empty())
+            },
+        )
+        .await;
+        let svc = json(&out);
+        assert!(svc["status"]["loadBalancer"]["ingress"].is_null(), "{out}");
+        assert!(e.cloud.load_balancer_list(&tags).await.unwrap().is_empty());
+        let (ok, _, err) = kubectl(
+            &k,
+            &config,
+            &[
+                "patch",
+                "svc",
+                "web",
+                "-p",
+                r#"{"spec":{"type":"LoadBalancer"}}"#,
+            ],
+        );
+        assert!(ok, "retype: {err}");
+        let (_, out, _) = until(
+            &k,
+            &config,
+            &["get", "svc", "web", "-o", "json"],
+            60,
+            |ok, out| ok && json(out)["status"]["loadBalancer"]["ingress"][0]["ip"].is_string(),
+        )
+        .await;
+        assert!(
+            json(&out)["status"]["loadBalancer"]["ingress"][0]["ip"].is_string(),
+            "{out}"
+        );
+        assert_eq!(e.cloud.load_balancer_list(&tags).await.unwrap().len(), 1);
+
+        // The claim asks more: the volume and the PV grow, and the claim says so.
+        let (ok, _, err) = kubectl(
+            &k,
+            &config,
+            &[
+                "patch",
+                "pvc",
+                "data",
+                "-p",
+                r#"{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}"#,
+            ],
+        );
+        assert!(ok, "expand: {err}");
+        let (_, out, _) = until(
+            &k,
+            &config,
+            &["get", "pvc", "data", "-o", "json"],
+            60,
+            |ok, out| ok && json(out)["status"]["capacity"]["storage"] == "2Gi",
+        )
+        .await;
+        assert_eq!(json(&out)["status"]["capacity"]["storage"], "2Gi", "{out}");
+        let grown = e.cloud.volume_list(&mark).await.unwrap();
+        assert_eq!(
+            grown
+                .iter()
+                .find(|v| v.name == volume_name)
+                .map(|v| v.size_gib),
+            Some(2),
+            "{grown:?}"
+        );
+
         // Deleting the Service and the claim deletes the cloud's objects.
         let (ok, _, err) = kubectl(&k, &config, &["delete", "svc", "web", "--timeout=60s"]);
         assert!(ok, "delete svc: {err}");

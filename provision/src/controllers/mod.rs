@@ -1,12 +1,15 @@
 //! Shipyard's controllers of its clusters, run as clients of each cluster's API (what
-//! the OpenStack cloud controller manager and the Cinder CSI provisioner do on a real
-//! cluster): Services of type LoadBalancer get cloud load balancers, claims of a
-//! Cinder-backed class get volumes. Each cluster that serves its API has one task: its
-//! [`cache`]s follow Services, Nodes, claims, PersistentVolumes and StorageClasses by
-//! watches, and every change wakes a pass that works out what the cloud must do
-//! ([`decide`]) and starts it as an ordinary operation (a saga with its steps, resumed
-//! after a crash, one at a time per cluster). Nothing is polled; a pass also runs
-//! every [`RESYNC`], and soon again while work is waiting.
+//! the OpenStack cloud controller manager, the Cinder CSI provisioner, the
+//! cluster-autoscaler and a MachineHealthCheck do on a real cluster): Services of type
+//! LoadBalancer get cloud load balancers, claims of a Cinder-backed class get volumes,
+//! autoscaled node groups follow their pods ([`autoscale`]), broken workers are
+//! replaced ([`repair`]). Each cluster that serves its API has one task: its
+//! [`cache`]s follow Services, Nodes, Pods, claims, PersistentVolumes and
+//! StorageClasses by watches, and every change wakes a pass that works out what the
+//! cloud must do ([`decide`]) and starts it as an ordinary operation (a saga with its
+//! steps, resumed after a crash, one at a time per cluster). Nothing is polled; a pass
+//! also runs every [`RESYNC`], and soon again while work is waiting; auto-repair reads
+//! the cluster's servers from the cloud every 30 s.
 
 pub mod autoscale;
 mod autoscaler;
