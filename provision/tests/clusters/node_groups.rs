@@ -184,11 +184,7 @@ both!(
         .await
         .unwrap();
         assert_eq!(ng.node_count, 2);
-        assert_eq!(
-            op.steps_total,
-            2 + 1,
-            "two workers, then the service members"
-        );
+        assert_eq!(op.steps_total, 2, "two workers");
         drain(&e.engine).await;
         assert_eq!(
             e.store.op_get(&op.id).await.unwrap().state,
