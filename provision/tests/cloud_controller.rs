@@ -337,10 +337,14 @@ both!(
             |ok, out| ok && json(out)["status"]["loadBalancer"]["ingress"][0]["ip"].is_string(),
         )
         .await;
-        assert!(
-            json(&out)["status"]["loadBalancer"]["ingress"][0]["ip"].is_string(),
-            "{out}"
-        );
+        if !json(&out)["status"]["loadBalancer"]["ingress"][0]["ip"].is_string() {
+            let ops = e.store.op_list_for(&id).await.unwrap();
+            let seen: Vec<_> = ops
+                .iter()
+                .map(|o| (o.kind.clone(), o.state, o.error.clone()))
+                .collect();
+            panic!("no EXTERNAL-IP again: {out}\noperations: {seen:#?}");
+        }
         assert_eq!(e.cloud.load_balancer_list(&tags).await.unwrap().len(), 1);
 
         // The claim asks more: the volume and the PV grow, and the claim says so.

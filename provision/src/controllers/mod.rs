@@ -159,6 +159,7 @@ impl Controllers {
         let autoscaling = self.autoscaler.pass(self, kube, cluster_id, snap).await;
         let mut actions = decide::services(cluster_id, snap);
         actions.extend(decide::volumes(cluster_id, snap));
+        tried.keep_only(&actions);
         if actions.is_empty() {
             return Ok(autoscaling);
         }
@@ -312,6 +313,14 @@ impl Controllers {
 struct Tried(HashMap<String, (u32, tokio::time::Instant)>);
 
 impl Tried {
+    /// Forgets the changes no longer asked for: they were done, and the same change
+    /// asked again later (a Service retyped back, say) starts at once.
+    fn keep_only(&mut self, asked: &[Action]) {
+        let asked: std::collections::HashSet<String> =
+            asked.iter().map(|a| format!("{a:?}")).collect();
+        self.0.retain(|key, _| asked.contains(key));
+    }
+
     fn may_start(&mut self, action: &Action) -> bool {
         let key = format!("{action:?}");
         let now = tokio::time::Instant::now();

@@ -58,7 +58,8 @@ fn unique_violation(e: sqlx::Error, what: &str) -> Error {
 impl Store {
     /// Records a new service (CREATING) in one transaction with claiming `claim` from
     /// the project's quota: parallel requests see each other's claims. A service of
-    /// the same name in the cluster is refused.
+    /// the same name in the cluster is refused. The row of a Service that was a
+    /// LoadBalancer before (same uid, marked deleted) comes back.
     pub(crate) async fn service_insert_within_quota(
         &self,
         project_id: &str,
@@ -68,7 +69,9 @@ impl Store {
         let ports = serde_json::to_string(&service.ports).map_err(Error::internal)?;
         let insert = sqlx::query(
             "INSERT INTO cluster_services (id, cluster_id, name, ports, status, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'CREATING', $5, $6, $6)",
+             VALUES ($1, $2, $3, $4, 'CREATING', $5, $6, $6) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, ports = excluded.ports, status = 'CREATING', \
+             status_reason = NULL, vip = NULL, deleted_at = NULL, updated_at = excluded.updated_at",
         )
         .bind(&service.id)
         .bind(&service.cluster_id)
@@ -92,7 +95,9 @@ impl Store {
     ) -> Result<()> {
         let insert = sqlx::query(
             "INSERT INTO cluster_volumes (id, cluster_id, name, size_gib, volume_type, status, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'CREATING', $6, $7, $7)",
+             VALUES ($1, $2, $3, $4, $5, 'CREATING', $6, $7, $7) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, size_gib = excluded.size_gib, status = 'CREATING', \
+             status_reason = NULL, volume_id = NULL, deleted_at = NULL, updated_at = excluded.updated_at",
         )
         .bind(&volume.id)
         .bind(&volume.cluster_id)
