@@ -3,6 +3,9 @@
 //! operation that says why, and `kubectl get nodes` comes back to as many Ready nodes;
 //! with half the workers broken at once nothing is repaired, and the audit log says why;
 //! a repair that fails before the old server goes deletes its new one, after, keeps it.
+//! A master in ERROR is replaced while the other two keep etcd's quorum (the new one
+//! serves the API under its own certificate and takes the old one's place in the API
+//! pool); the only master of a cluster is not, and the hold says why.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -65,12 +68,24 @@ fn quick() -> RepairSettings {
 /// A cluster of one master and `workers` workers, its kubeconfig, kubectl, and its
 /// workers' servers once every node is Ready.
 async fn cluster(e: &Env, name: &str, workers: u32) -> (String, PathBuf, PathBuf, Vec<Server>) {
+    cluster_of(e, name, 1, workers, "worker").await
+}
+
+/// A cluster of `masters` masters and `workers` workers, its kubeconfig, kubectl, and
+/// its servers of `role` once every node is Ready.
+async fn cluster_of(
+    e: &Env,
+    name: &str,
+    masters: u32,
+    workers: u32,
+    role: &str,
+) -> (String, PathBuf, PathBuf, Vec<Server>) {
     let started = clusters::create(
         &e.store,
         &e.engine,
         &e.actor,
         &e.project,
-        spec(name, 1, workers),
+        spec(name, masters, workers),
         &e.flavors,
     )
     .await
@@ -98,7 +113,7 @@ async fn cluster(e: &Env, name: &str, workers: u32) -> (String, PathBuf, PathBuf
         .await
         .unwrap()
         .into_iter()
-        .filter(|s| s.metadata["shipyard-role"] == "worker")
+        .filter(|s| s.metadata["shipyard-role"] == role)
         .collect();
     servers.sort_by(|a, b| a.name.cmp(&b.name));
     (id, k, config, servers)
@@ -294,6 +309,175 @@ both!(
         .await;
         let cluster = e.store.cluster_by_id(&id).await.unwrap();
         assert_eq!(cluster.status_reason, None);
+        controllers.abort();
+    }
+);
+
+both!(
+    a_broken_master_is_replaced_while_etcd_keeps_quorum,
+    |store: Store| async move {
+        let e = env(store, timings).await;
+        let (id, k, config, masters) = cluster_of(&e, "ha", 3, 1, "master").await;
+        assert_eq!(masters.len(), 3);
+        let _engine = e.engine.spawn();
+        let controllers = controllers(&e);
+        let broken = masters[1].clone();
+        let p = &broken.name[..broken.name.len() - "-master-1".len()];
+        reset_state(&e, &broken.id, "error").await;
+
+        eventually("a master.repair operation ends", 180, || async {
+            let ops = e.store.op_list_for(&id).await.unwrap();
+            ops.iter()
+                .any(|o| o.kind == "master.repair" && !o.state.unfinished())
+        })
+        .await;
+        let ops = e.store.op_list_for(&id).await.unwrap();
+        let op = ops.iter().find(|o| o.kind == "master.repair").unwrap();
+        assert_eq!(op.state, OpState::Succeeded, "{:?}", op.error);
+        assert_eq!(op.requested_by, CONTROLLER);
+        assert!(!ops.iter().any(|o| o.kind == "node.repair"), "{ops:?}");
+        let reason = op.spec["reason"].as_str().unwrap().to_string();
+        assert!(
+            reason.starts_with(&format!("master {} is ERROR in the cloud", broken.name)),
+            "{reason}"
+        );
+        assert!(
+            audit(&e.store, "master.repair")
+                .await
+                .iter()
+                .any(|a| a.object == broken.name && a.detail.contains(&reason)),
+            "the audit log says why"
+        );
+
+        // The cloud: the broken master and its etcd volume are gone; the masters' next,
+        // with an etcd volume of its own, in their place.
+        let replacement = format!("{p}-master-3");
+        let servers = e.cloud.server_list(&cluster_metadata(&id)).await.unwrap();
+        assert!(!servers.iter().any(|s| s.id == broken.id), "{servers:?}");
+        let now: Vec<&Server> = servers
+            .iter()
+            .filter(|s| s.metadata["shipyard-role"] == "master")
+            .collect();
+        let mut names: Vec<&str> = now.iter().map(|s| s.name.as_str()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                format!("{p}-master-0"),
+                format!("{p}-master-2"),
+                replacement.clone()
+            ]
+        );
+        let new = now.iter().find(|s| s.name == replacement).unwrap();
+        assert_eq!(new.status, "ACTIVE");
+        let volumes = e.cloud.volume_list(&cluster_metadata(&id)).await.unwrap();
+        let mut etcd: Vec<&str> = volumes
+            .iter()
+            .filter(|v| v.name.starts_with(&format!("{p}-etcd-")))
+            .map(|v| v.name.as_str())
+            .collect();
+        etcd.sort();
+        assert_eq!(
+            etcd,
+            [
+                format!("{p}-etcd-0"),
+                format!("{p}-etcd-2"),
+                format!("{p}-etcd-3")
+            ]
+        );
+        let new_etcd = volumes
+            .iter()
+            .find(|v| v.name == format!("{p}-etcd-3"))
+            .unwrap();
+        assert_eq!(new_etcd.attached_to, [new.id.clone()]);
+
+        // The API pool sends to the three healthy masters, the new one on its address.
+        let pool = e
+            .cloud
+            .pool_list(&[saga::cluster_tag(&id)])
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|pl| pl.name == format!("{p}-api-masters"))
+            .unwrap();
+        let members = e.cloud.member_list(&pool.id).await.unwrap();
+        let mut in_pool: Vec<(String, String)> = members
+            .iter()
+            .map(|m| (m.name.clone(), m.address.clone()))
+            .collect();
+        in_pool.sort();
+        let mut want: Vec<(String, String)> = now
+            .iter()
+            .map(|s| (s.name.clone(), s.addresses[0].clone()))
+            .collect();
+        want.sort();
+        assert_eq!(in_pool, want);
+
+        // kubectl through the VIP, and straight to the new master under its own name:
+        // its certificate is for it, and it serves the cluster's nodes.
+        let (_, out, err) = until(
+            &k,
+            &config,
+            &["get", "nodes", "-o", "json"],
+            60,
+            |ok, out| ok && ready_nodes(out).len() == 1,
+        )
+        .await;
+        assert_eq!(ready_nodes(&out).len(), 1, "{out} {err}");
+        let direct = format!("--server=https://{}:6443", new.addresses[0]);
+        let name = format!("--tls-server-name={replacement}");
+        let (ok, out, err) = kubectl(&k, &config, &[&direct, &name, "get", "nodes", "-o", "json"]);
+        assert!(ok && ready_nodes(&out).len() == 1, "{out} {err}");
+        let wrong = format!("--tls-server-name={p}-master-0");
+        let (ok, _, err) = kubectl(&k, &config, &[&direct, &wrong, "get", "nodes"]);
+        assert!(!ok, "another master's name must not verify: {err}");
+        controllers.abort();
+    }
+);
+
+both!(
+    the_only_master_is_not_replaced_and_the_hold_says_why,
+    |store: Store| async move {
+        let e = env(store, timings).await;
+        let (id, _k, _config, masters) = cluster_of(&e, "solo", 1, 1, "master").await;
+        let _engine = e.engine.spawn();
+        reset_state(&e, &masters[0].id, "error").await;
+        let controllers = controllers(&e);
+        eventually("the hold is in the audit log", 60, || async {
+            !audit(&e.store, "node.repair.hold").await.is_empty()
+        })
+        .await;
+        let holds = audit(&e.store, "node.repair.hold").await;
+        assert_eq!(holds.len(), 1, "{holds:?}");
+        assert!(
+            holds[0]
+                .detail
+                .starts_with(&format!("master {} is ERROR in the cloud", masters[0].name))
+                && holds[0]
+                    .detail
+                    .contains("etcd has lost its quorum (0 of 1 masters healthy)"),
+            "{}",
+            holds[0].detail
+        );
+        let ops = e.store.op_list_for(&id).await.unwrap();
+        assert!(!ops.iter().any(|o| o.kind == "master.repair"), "{ops:?}");
+        let servers = e.cloud.server_list(&cluster_metadata(&id)).await.unwrap();
+        assert_eq!(
+            servers
+                .iter()
+                .filter(|s| s.metadata["shipyard-role"] == "master")
+                .count(),
+            1
+        );
+        let cluster = e.store.cluster_by_id(&id).await.unwrap();
+        assert!(
+            cluster
+                .status_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("etcd has lost its quorum")),
+            "{:?}",
+            cluster.status_reason
+        );
         controllers.abort();
     }
 );

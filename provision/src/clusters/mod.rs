@@ -1,7 +1,8 @@
 //! Clusters and node groups: what a user asks for ([`spec`]), what a change would do
 //! ([`plan`]), the core's rules for each change ([`lifecycle`], [`node_groups`]), what
 //! the pages show ([`views`]) and the operations that make it real in the cloud (one
-//! saga per file: [`create`], [`delete`], [`node_group_sagas`], [`repair`], [`rotate`], sharing
+//! saga per file: [`create`], [`delete`], [`node_group_sagas`], [`repair`],
+//! [`repair_master`], [`rotate`], sharing
 //! [`saga`]). How they are stored is in [`crate::store`].
 
 pub mod access;
@@ -18,6 +19,7 @@ mod node_groups;
 mod outputs;
 pub mod plan;
 pub mod repair;
+pub mod repair_master;
 pub mod rotate;
 pub mod saga;
 mod saga_shared;

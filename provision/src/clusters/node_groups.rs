@@ -16,6 +16,11 @@ use super::{
 
 /// The cluster's spec with one node group: what a node group operation works on.
 pub(super) fn spec_with_group(cluster: &Cluster, group: NodeGroupSpec) -> ClusterSpec {
+    spec_with_groups(cluster, vec![group])
+}
+
+/// The cluster as a spec, with these node groups (none: its masters alone).
+pub(super) fn spec_with_groups(cluster: &Cluster, node_groups: Vec<NodeGroupSpec>) -> ClusterSpec {
     ClusterSpec {
         name: cluster.name.clone(),
         kubernetes_version: Some(cluster.kubernetes_version.clone()),
@@ -28,7 +33,7 @@ pub(super) fn spec_with_group(cluster: &Cluster, group: NodeGroupSpec) -> Cluste
         } else {
             ApiEndpoint::Public
         },
-        node_groups: vec![group],
+        node_groups,
     }
 }
 

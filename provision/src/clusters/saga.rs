@@ -86,6 +86,14 @@ pub fn kinds(
             settings: settings.clone(),
         }),
     ));
+    kinds.push((
+        super::repair_master::MASTER_REPAIR,
+        Arc::new(super::repair_master::RepairMaster {
+            store: store.clone(),
+            cloud: cloud.clone(),
+            settings: settings.clone(),
+        }),
+    ));
     kinds.extend(super::workloads::service_lb::kinds(
         store,
         cloud.clone(),

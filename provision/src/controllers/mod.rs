@@ -126,8 +126,13 @@ impl Controllers {
                     _ = changed.notified() => tokio::time::sleep(SETTLE).await,
                     _ = tokio::time::sleep(next) => {}
                     _ = tokio::time::sleep_until(until) => break,
-                    // A cache gave up on this client: a new one.
-                    _ = watches.join_next() => break,
+                    // A cache gave up on this client (the API is down, or the CA was
+                    // rotated): a new one. Auto-repair goes on meanwhile: a broken
+                    // master may be why.
+                    _ = watches.join_next() => {
+                        self.repair_pass(&cluster_id, caches.nodes.snapshot(), &mut repairs).await;
+                        break;
+                    }
                 }
                 next = match caches.snapshot() {
                     Some(snap) => match self.pass(&kube, &cluster_id, &snap, &mut tried).await {
@@ -140,9 +145,10 @@ impl Controllers {
                     },
                     None => RETRY,
                 };
-                if let Some(nodes) = caches.nodes.snapshot() {
-                    next = next.min(self.repair_pass(&cluster_id, &nodes, &mut repairs).await);
-                }
+                next = next.min(
+                    self.repair_pass(&cluster_id, caches.nodes.snapshot(), &mut repairs)
+                        .await,
+                );
             }
             watches.abort_all();
         }
@@ -168,8 +174,10 @@ impl Controllers {
             return Ok(true);
         }
         for action in actions {
+            // The cleanup finalizer goes on before the load balancer is made.
             if let Action::AddFinalizer(r) = &action {
-                add_finalizer(kube, r).await?;
+                kube.add_finalizer(&r.path(), &r.uid, service_lb::CLEANUP_FINALIZER)
+                    .await?;
                 continue;
             }
             // One operation at a time per cluster: once one runs, the rest wait.
@@ -385,29 +393,6 @@ async fn warn(kube: &KubeClient, action: &Action, message: &str) {
         .create(&format!("/api/v1/namespaces/{namespace}/events"), &event)
         .await;
     tracing::info!(object = %name, reason, message, "controller change refused");
-}
-
-/// Puts the cleanup finalizer on a Service before its load balancer is made.
-async fn add_finalizer(kube: &KubeClient, r: &service_lb::ServiceRef) -> Result<()> {
-    let now: serde_json::Value = match kube.get(&r.path()).await {
-        Ok(v) => v,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    if now["metadata"]["uid"] != r.uid.as_str() {
-        return Ok(());
-    }
-    let mut finalizers: Vec<serde_json::Value> = now["metadata"]["finalizers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    finalizers.push(json!(service_lb::CLEANUP_FINALIZER));
-    kube.merge_patch(
-        &r.path(),
-        &json!({"metadata": {"finalizers": finalizers, "resourceVersion": now["metadata"]["resourceVersion"]}}),
-    )
-    .await?;
-    Ok(())
 }
 
 /// The collections a cluster's controllers follow.

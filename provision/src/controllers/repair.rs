@@ -8,8 +8,14 @@
 //! within [`RepairSettings::unregistered_for`] of being ACTIVE. It is held back, and the
 //! hold said in words, while more than [`RepairSettings::max_unready_percent`] of the
 //! cluster's nodes are unready (the cloud is sick, not the node) and once its node group
-//! had its share of repairs in the window. Masters are not Nodes here: an ERROR master
-//! is reported, never replaced (see [`master_quorum`]).
+//! had its share of repairs in the window.
+//!
+//! Masters are not Nodes here. A master is broken when its server is ERROR, or when the
+//! API load balancer's health check has found its API down for
+//! [`RepairSettings::not_ready_for`]; it is replaced (Cluster API's control plane
+//! remediation) only while the masters left keep etcd's quorum ([`master_quorum`]):
+//! a new member cannot join an etcd that has lost it, and the data would be the
+//! broken master's alone. Otherwise the hold says so.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -63,15 +69,31 @@ pub struct Observed<'a> {
     pub servers: &'a [Server],
     /// When each server was first seen ACTIVE (Unix ms), by server id.
     pub active_since: &'a HashMap<String, i64>,
-    /// The node groups of the repairs started within the window.
+    /// The node groups of the repairs started within the window ([`MASTERS`] for a
+    /// master's).
     pub recent: &'a [String],
+    /// Since when each master's API has failed the load balancer's health check (Unix
+    /// ms), by server name.
+    pub api_down_since: &'a HashMap<String, i64>,
 }
 
-/// A worker to replace, and why.
+/// What `recent` says for a master's repair (no node group is named so: not a DNS label).
+pub const MASTERS: &str = ":masters";
+
+/// What a repair replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Worker,
+    Master,
+}
+
+/// A worker or a master to replace, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unhealthy {
+    pub role: Role,
     pub server_id: String,
     pub name: String,
+    /// Its node group ([`MASTERS`] for a master).
     pub group: String,
     pub reason: String,
 }
@@ -84,8 +106,8 @@ pub struct Hold {
     pub reason: String,
 }
 
-/// The worker to replace now (at most one: one operation at a time per cluster), and
-/// what is held back.
+/// The worker or master to replace now (at most one: one operation at a time per
+/// cluster; a master first), and what is held back.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decision {
     pub repair: Option<Unhealthy>,
@@ -235,8 +257,9 @@ pub fn decide(s: &RepairSettings, o: &Observed<'_>) -> Decision {
         .collect();
     workers.sort_by(|a, b| a.name.cmp(&b.name));
     let mut unready = Vec::new();
-    let mut candidates = Vec::new();
-    let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+    let (mut candidates, holds, master_count) = masters(s, o);
+    out.holds.extend(holds);
+    let mut sizes: BTreeMap<&str, usize> = BTreeMap::from([(MASTERS, master_count)]);
     for w in &workers {
         let group = w.metadata[GROUP_KEY].as_str();
         *sizes.entry(group).or_default() += 1;
@@ -244,6 +267,7 @@ pub fn decide(s: &RepairSettings, o: &Observed<'_>) -> Decision {
             unready.push(w.name.as_str());
             if let Some(reason) = verdict {
                 candidates.push(Unhealthy {
+                    role: Role::Worker,
                     server_id: w.id.clone(),
                     name: w.name.clone(),
                     group: group.to_string(),
@@ -252,7 +276,6 @@ pub fn decide(s: &RepairSettings, o: &Observed<'_>) -> Decision {
             }
         }
     }
-    out.holds.extend(masters(o.servers));
     if !s.enabled || candidates.is_empty() {
         return out;
     }
@@ -286,13 +309,16 @@ pub fn decide(s: &RepairSettings, o: &Observed<'_>) -> Decision {
             }
             continue;
         }
+        let who = match c.role {
+            Role::Master => "the masters".to_string(),
+            Role::Worker => format!("node group {}", c.group),
+        };
         out.holds.push(Hold {
             key: format!("budget:{}", c.group),
             reason: format!(
-                "{}; not repaired: node group {} had {used} repair(s) in the last {} \
+                "{}; not repaired: {who} had {used} repair(s) in the last {} \
                  (at most {allowed} for its {size} node(s))",
                 c.reason,
-                c.group,
                 words(s.window)
             ),
         });
@@ -300,35 +326,66 @@ pub fn decide(s: &RepairSettings, o: &Observed<'_>) -> Decision {
     out
 }
 
-/// ERROR masters, said once each: they are not replaced automatically.
-fn masters(servers: &[Server]) -> Vec<Hold> {
-    let masters: Vec<&Server> = servers
+/// The broken masters that may be replaced (while the others keep etcd's quorum),
+/// the holds of those that may not, and how many masters there are.
+fn masters(s: &RepairSettings, o: &Observed<'_>) -> (Vec<Unhealthy>, Vec<Hold>, usize) {
+    let mut masters: Vec<&Server> = o
+        .servers
         .iter()
         .filter(|s| s.metadata.get(ROLE_KEY).map(String::as_str) == Some("master"))
         .collect();
-    let healthy = masters.iter().filter(|m| m.status == "ACTIVE").count();
-    masters
+    masters.sort_by(|a, b| a.name.cmp(&b.name));
+    let total = masters.len();
+    let api_down = |m: &Server| o.api_down_since.get(&m.name).copied();
+    let healthy = masters
         .iter()
-        .filter(|m| m.status == "ERROR")
-        .map(|m| {
-            let quorum = if master_quorum(masters.len(), healthy) {
-                format!("etcd keeps its quorum ({healthy} of {} healthy)", masters.len())
+        .filter(|m| m.status == "ACTIVE" && api_down(m).is_none())
+        .count();
+    let broken: Vec<Unhealthy> = masters
+        .iter()
+        .filter_map(|m| {
+            let reason = if m.status == "ERROR" {
+                let fault = m
+                    .fault
+                    .as_deref()
+                    .map(|f| format!(": {f}"))
+                    .unwrap_or_default();
+                format!("master {} is ERROR in the cloud{fault}", m.name)
             } else {
+                let for_ = since(o.now_ms, api_down(m)?);
+                if m.status != "ACTIVE" || for_ < s.not_ready_for {
+                    return None;
+                }
                 format!(
-                    "etcd has lost its quorum ({healthy} of {} healthy) and no master may be replaced",
-                    masters.len()
+                    "master {}'s API has failed the load balancer's health check for {}",
+                    m.name,
+                    words(for_)
                 )
             };
-            Hold {
-                key: format!("master:{}", m.name),
-                reason: format!(
-                    "master {} is ERROR in the cloud; {quorum}; masters are not replaced automatically \
-                     (replace it by hand)",
-                    m.name
-                ),
-            }
+            Some(Unhealthy {
+                role: Role::Master,
+                server_id: m.id.clone(),
+                name: m.name.clone(),
+                group: MASTERS.into(),
+                reason,
+            })
         })
-        .collect()
+        .collect();
+    if master_quorum(total, healthy) {
+        return (broken, Vec::new(), total);
+    }
+    let holds = broken
+        .into_iter()
+        .map(|b| Hold {
+            key: format!("master:{}", b.name),
+            reason: format!(
+                "{}; etcd has lost its quorum ({healthy} of {total} masters healthy): a new \
+                 member cannot join it, so no master is replaced (restore one by hand)",
+                b.reason
+            ),
+        })
+        .collect();
+    (Vec::new(), holds, total)
 }
 
 /// The window's start for `now_ms`.

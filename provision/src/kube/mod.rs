@@ -87,6 +87,38 @@ impl KubeClient {
         cluster_id: &str,
         api_address: &str,
     ) -> Result<KubeClient> {
+        Self::build(store, key, cluster_id, api_address, None).await
+    }
+
+    /// A client for one master's API at `address:6443`, checking that its certificate
+    /// is for `name` (the master's own name; a master's VIP certificate names both).
+    pub async fn connect_named(
+        store: &Store,
+        key: &SecretKey,
+        cluster_id: &str,
+        name: &str,
+        address: &str,
+    ) -> Result<KubeClient> {
+        let ip: std::net::IpAddr = address
+            .parse()
+            .map_err(|_| Error::internal(format!("{name} has no IP address: {address}")))?;
+        Self::build(
+            store,
+            key,
+            cluster_id,
+            &format!("{name}:6443"),
+            Some((name, std::net::SocketAddr::new(ip, 6443))),
+        )
+        .await
+    }
+
+    async fn build(
+        store: &Store,
+        key: &SecretKey,
+        cluster_id: &str,
+        api_address: &str,
+        resolve: Option<(&str, std::net::SocketAddr)>,
+    ) -> Result<KubeClient> {
         let (ca, cert) = crate::pki::client_cert(
             store,
             key,
@@ -101,7 +133,11 @@ impl KubeClient {
         let identity =
             reqwest::Identity::from_pem(format!("{}\n{}", cert.cert_pem, cert.key_pem).as_bytes())
                 .map_err(Error::internal)?;
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some((name, at)) = resolve {
+            http = http.resolve(name, at);
+        }
+        let http = http
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
             .add_root_certificate(root)
@@ -240,6 +276,39 @@ impl KubeClient {
         }
     }
 
+    /// Puts `finalizer` on the object at `path` if it is still the one with `uid` (over
+    /// the version read, so a change meanwhile is not lost); gone or another object:
+    /// nothing to do.
+    pub async fn add_finalizer(
+        &self,
+        path: &str,
+        uid: &str,
+        finalizer: &str,
+    ) -> std::result::Result<(), KubeError> {
+        let now: Value = match self.get(path).await {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if now["metadata"]["uid"] != uid {
+            return Ok(());
+        }
+        let mut finalizers = finalizers_of(&now);
+        if finalizers.iter().any(|f| f == finalizer) {
+            return Ok(());
+        }
+        finalizers.push(finalizer.to_string());
+        self.merge_patch(
+            path,
+            &serde_json::json!({"metadata": {
+                "finalizers": finalizers,
+                "resourceVersion": now["metadata"]["resourceVersion"],
+            }}),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Makes `object` exactly what is stored under `collection`/`name`: replaced (PUT)
     /// when it exists, created otherwise. Fields absent from `object` are gone after.
     pub async fn replace(
@@ -257,4 +326,37 @@ impl KubeClient {
             other => other,
         }
     }
+}
+
+/// The finalizers an object carries.
+pub fn finalizers_of(object: &Value) -> Vec<String> {
+    object["metadata"]["finalizers"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The metadata patch that takes `finalizer` off `object`, over the version read (a
+/// finalizer added meanwhile is kept); `None` when it does not carry it.
+pub fn without_finalizer(
+    object: &Value,
+    finalizer: &str,
+) -> Option<serde_json::Map<String, Value>> {
+    let finalizers = finalizers_of(object);
+    if !finalizers.iter().any(|f| f == finalizer) {
+        return None;
+    }
+    let rest: Vec<String> = finalizers.into_iter().filter(|f| f != finalizer).collect();
+    let mut meta = serde_json::Map::new();
+    meta.insert("finalizers".into(), rest.into());
+    meta.insert(
+        "resourceVersion".into(),
+        object["metadata"]["resourceVersion"].clone(),
+    );
+    Some(meta)
 }

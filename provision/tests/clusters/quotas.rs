@@ -235,7 +235,7 @@ both!(
                 n
             }
         };
-        settle_at_one(&e, || made("service")).await;
+        settle_at_one(|| made("service")).await;
 
         // Volumes: 5 GiB each, room for 5.
         quota_with_room(
@@ -255,7 +255,7 @@ both!(
         })
         .await;
         some_within_quota(&volumes, "volumes");
-        settle_at_one(&e, || made("volume")).await;
+        settle_at_one(|| made("volume")).await;
     }
 );
 
@@ -271,7 +271,7 @@ fn some_within_quota<T: std::fmt::Debug>(results: &[provision::Result<T>], what:
 }
 
 /// Waits until `count` is 1, then checks it stays 1 while the controllers keep trying.
-async fn settle_at_one<F, Fut>(e: &Env, count: F)
+async fn settle_at_one<F, Fut>(count: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = usize>,
@@ -283,7 +283,6 @@ where
     }
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert_eq!(count().await, 1, "the quota held");
-    let _ = e;
 }
 
 both!(

@@ -292,6 +292,24 @@ pub(crate) async fn wait_listed(
     panic!("{name} never {status} in {path}: {last}");
 }
 
+/// Waits until the cluster's API lists `count` Nodes, all Ready: a load balancer made
+/// before then gets its members in a second operation when the nodes come.
+pub(crate) async fn wait_nodes_ready(c: &mut Client, token: &str, cluster: &str, count: usize) {
+    let path = format!("/api/v1/clusters/{cluster}/kubernetes");
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let r = c.api(reqwest::Method::GET, &path, Some(token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        last = r.json();
+        let nodes = last["nodes"].as_array().cloned().unwrap_or_default();
+        if nodes.len() == count && nodes.iter().all(|n| n["ready"] == "True") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the cluster's {count} node(s) never all Ready: {last}");
+}
+
 /// `DELETE path`, again while the answer is 409 because another operation of the
 /// object runs (a controller's, say).
 pub(crate) async fn delete_when_idle(c: &mut Client, token: Option<&str>, path: &str) -> Answer {

@@ -3,7 +3,7 @@
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 
-use crate::common::{wait_listed, wait_operation, App};
+use crate::common::{wait_listed, wait_nodes_ready, wait_operation, App};
 
 // A user owns at most the admin-set number of projects (their personal one included),
 // also when they ask for many at once: the count and the insert are one transaction.
@@ -317,6 +317,8 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
     let cluster = r.json()["cluster"]["id"].as_str().unwrap().to_string();
     let op = r.json()["operation"]["id"].as_str().unwrap().to_string();
     assert_eq!(wait_operation(&mut a, &ta, &op).await["state"], "succeeded");
+    // The load balancer is made once, with its member, so the cluster settles.
+    wait_nodes_ready(&mut a, &ta, &cluster, 1).await;
     for (path, body) in [
         (
             "services",
@@ -374,7 +376,10 @@ async fn cross_tenant_sweep_of_every_route_with_an_id(app: &App) {
             )
             .await
             .body;
-        if now == before {
+        let idle = !["pending", "running", "unwinding"]
+            .iter()
+            .any(|s| now.contains(&format!("\"state\":\"{s}\"")));
+        if now == before && idle {
             break;
         }
         before = now;

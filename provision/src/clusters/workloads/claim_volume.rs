@@ -135,9 +135,7 @@ impl Shared {
     }
 
     async fn kube(&self, cluster_id: &str) -> std::result::Result<KubeClient, StepError> {
-        KubeClient::for_cluster(&self.store, &self.settings.secret_key, cluster_id)
-            .await
-            .map_err(|e| StepError::retryable(e.to_string()))
+        super::kube_for(&self.store, &self.settings, cluster_id).await
     }
 }
 
@@ -455,19 +453,8 @@ impl Step for DropPv {
             }
             Err(e) => return Err(e.into()),
         };
-        let finalizers: Vec<&str> = pv["metadata"]["finalizers"]
-            .as_array()
-            .map(|f| f.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        if finalizers.contains(&PV_FINALIZER) {
-            let rest: Vec<&str> = finalizers
-                .into_iter()
-                .filter(|f| *f != PV_FINALIZER)
-                .collect();
-            match kube
-                .merge_patch(&path, &json!({"metadata": {"finalizers": rest}}))
-                .await
-            {
+        if let Some(meta) = crate::kube::without_finalizer(&pv, PV_FINALIZER) {
+            match kube.merge_patch(&path, &json!({ "metadata": meta })).await {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),

@@ -203,6 +203,17 @@ async fn quota_room(
     crate::quotas::check(&quota, &used, &more)
 }
 
+/// A client of the cluster's API for a step: not reaching it is worth another try.
+pub(crate) async fn kube_for(
+    store: &Store,
+    settings: &super::saga::Settings,
+    cluster_id: &str,
+) -> std::result::Result<KubeClient, crate::ops::StepError> {
+    KubeClient::for_cluster(store, &settings.secret_key, cluster_id)
+        .await
+        .map_err(|e| crate::ops::StepError::retryable(e.to_string()))
+}
+
 /// The name a list shows: bare in the default namespace, `namespace/name` elsewhere.
 pub fn display_name(namespace: &str, name: &str) -> String {
     if namespace == NAMESPACE {

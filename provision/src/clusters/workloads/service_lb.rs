@@ -276,9 +276,7 @@ impl Shared {
     }
 
     async fn kube(&self, cluster_id: &str) -> std::result::Result<KubeClient, StepError> {
-        KubeClient::for_cluster(&self.store, &self.settings.secret_key, cluster_id)
-            .await
-            .map_err(|e| StepError::retryable(e.to_string()))
+        super::kube_for(&self.store, &self.settings, cluster_id).await
     }
 
     /// The Service as the cluster has it now, if it is still the same one.
@@ -541,23 +539,7 @@ impl Step for Release {
         let Some(now) = self.s.service(&kube, service).await? else {
             return record(&Removed::<Option<String>> { removed: None });
         };
-        let finalizers: Vec<&str> = now["metadata"]["finalizers"]
-            .as_array()
-            .map(|f| f.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let mut meta = serde_json::Map::new();
-        if finalizers.contains(&CLEANUP_FINALIZER) {
-            let rest: Vec<&str> = finalizers
-                .into_iter()
-                .filter(|f| *f != CLEANUP_FINALIZER)
-                .collect();
-            meta.insert("finalizers".into(), json!(rest));
-            // Only over the version read: a finalizer added meanwhile is kept.
-            meta.insert(
-                "resourceVersion".into(),
-                now["metadata"]["resourceVersion"].clone(),
-            );
-        }
+        let mut meta = crate::kube::without_finalizer(&now, CLEANUP_FINALIZER).unwrap_or_default();
         if !self.p.deleting {
             meta.insert(
                 "annotations".into(),

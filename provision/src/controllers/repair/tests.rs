@@ -65,6 +65,7 @@ fn run(servers: &[Server], nodes: &[Node], recent: &[String]) -> Decision {
             servers,
             active_since: &active,
             recent,
+            api_down_since: &HashMap::new(),
         },
     )
 }
@@ -132,6 +133,7 @@ fn a_server_that_never_registers_is_replaced_ten_minutes_after_it_was_active() {
                 servers: &servers,
                 active_since: active,
                 recent: &[],
+                api_down_since: &HashMap::new(),
             },
         )
     };
@@ -208,25 +210,112 @@ fn repairs_per_group_are_bounded_per_hour() {
         .is_none());
 }
 
+fn masters(statuses: &[&str]) -> Vec<Server> {
+    statuses
+        .iter()
+        .enumerate()
+        .map(|(i, st)| server(&format!("sy-c1-master-{i}"), "master", st))
+        .collect()
+}
+
 #[test]
-fn masters_are_reported_never_replaced_with_their_quorum() {
+fn a_broken_master_is_replaced_while_the_others_keep_quorum_and_before_a_worker() {
     let (mut servers, nodes) = workers(3);
-    servers.push(server("sy-c1-master-0", "master", "ERROR"));
-    servers.push(server("sy-c1-master-1", "master", "ACTIVE"));
-    servers.push(server("sy-c1-master-2", "master", "ACTIVE"));
+    servers[2] = server("sy-c1-default-worker-2", "worker", "ERROR");
+    servers.extend(masters(&["ACTIVE", "ERROR", "ACTIVE"]));
+    let d = run(&servers, &nodes, &[]);
+    let r = d.repair.expect("a repair");
+    assert_eq!(r.role, Role::Master);
+    assert_eq!(r.name, "sy-c1-master-1");
+    assert_eq!(r.group, MASTERS);
+    assert_eq!(
+        r.reason,
+        "master sy-c1-master-1 is ERROR in the cloud: it broke"
+    );
+    assert!(d.holds.is_empty(), "{:?}", d.holds);
+    // One master repair an hour: the worker goes first meanwhile, the master says why.
+    let d = run(&servers, &nodes, &[MASTERS.to_string()]);
+    assert_eq!(d.repair.expect("the worker").role, Role::Worker);
+    assert_eq!(d.holds.len(), 1);
+    assert!(
+        d.holds[0]
+            .reason
+            .ends_with("not repaired: the masters had 1 repair(s) in the last 1h (at most 1 for its 3 node(s))"),
+        "{}",
+        d.holds[0].reason
+    );
+}
+
+#[test]
+fn without_quorum_no_master_is_replaced_and_the_hold_says_why() {
+    let (mut servers, nodes) = workers(3);
+    servers.extend(masters(&["ERROR"]));
     let d = run(&servers, &nodes, &[]);
     assert_eq!(d.repair, None);
     assert_eq!(d.holds.len(), 1);
     assert_eq!(d.holds[0].key, "master:sy-c1-master-0");
-    assert!(
-        d.holds[0]
-            .reason
-            .contains("etcd keeps its quorum (2 of 3 healthy)"),
-        "{}",
-        d.holds[0].reason
+    assert_eq!(
+        d.holds[0].reason,
+        "master sy-c1-master-0 is ERROR in the cloud: it broke; etcd has lost its quorum \
+         (0 of 1 masters healthy): a new member cannot join it, so no master is replaced \
+         (restore one by hand)"
     );
+    let (mut servers, nodes) = workers(3);
+    servers.extend(masters(&["ERROR", "ACTIVE", "ERROR"]));
+    let d = run(&servers, &nodes, &[]);
+    assert_eq!(d.repair, None);
+    let keys: Vec<&str> = d.holds.iter().map(|h| h.key.as_str()).collect();
+    assert_eq!(keys, ["master:sy-c1-master-0", "master:sy-c1-master-2"]);
+    assert!(d.holds[0].reason.contains("(1 of 3 masters healthy)"));
     assert!(
         master_quorum(3, 2) && !master_quorum(3, 1) && !master_quorum(2, 1) && master_quorum(1, 1)
+    );
+}
+
+#[test]
+fn a_master_whose_api_stays_down_is_replaced_after_the_timeout() {
+    let (mut servers, nodes) = workers(3);
+    servers.extend(masters(&["ACTIVE", "ACTIVE", "ACTIVE"]));
+    let active = HashMap::new();
+    let at = |down: HashMap<String, i64>| {
+        decide(
+            &settings(),
+            &Observed {
+                now_ms: NOW,
+                nodes: &nodes,
+                servers: &servers,
+                active_since: &active,
+                recent: &[],
+                api_down_since: &down,
+            },
+        )
+    };
+    // Down for a minute: not yet.
+    let d = at(HashMap::from([(
+        "sy-c1-master-2".to_string(),
+        NOW - 60_000,
+    )]));
+    assert_eq!(d, Decision::default());
+    // Down for six: replaced, with the words.
+    let d = at(HashMap::from([(
+        "sy-c1-master-2".to_string(),
+        NOW - 360_000,
+    )]));
+    let r = d.repair.expect("a repair");
+    assert_eq!(
+        r.reason,
+        "master sy-c1-master-2's API has failed the load balancer's health check for 6m"
+    );
+    // Another master's API down too (however briefly): no quorum without both.
+    let d = at(HashMap::from([
+        ("sy-c1-master-2".to_string(), NOW - 360_000),
+        ("sy-c1-master-0".to_string(), NOW - 1_000),
+    ]));
+    assert_eq!(d.repair, None);
+    assert!(
+        d.holds[0].reason.contains("(1 of 3 masters healthy)"),
+        "{:?}",
+        d.holds
     );
 }
 
@@ -246,6 +335,7 @@ fn off_repairs_nothing() {
             servers: &servers,
             active_since: &active,
             recent: &[],
+            api_down_since: &HashMap::new(),
         },
     );
     assert_eq!(d.repair, None);
