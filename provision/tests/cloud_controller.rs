@@ -3,6 +3,8 @@
 //! the nodes on the NodePort as members, as the `openstack` CLI lists them), a claim of
 //! the default class gets a Cinder volume and a bound PV, deleting them deletes the
 //! cloud's objects, and deleting the cluster with both still present leaves nothing.
+//! A claim's volume still attached to a server when the claim goes is kept (the
+//! removal fails and says why) and deleted by a later try once it is detached.
 
 use std::path::{Path, PathBuf};
 
@@ -436,6 +438,131 @@ both!(
         })
         .await;
         assert_empty(e.cloud.as_ref(), &id).await;
+        controllers.abort();
+    }
+);
+
+both!(
+    a_claims_volume_still_attached_is_deleted_once_it_is_detached,
+    |store: Store| async move {
+        let e = env(store, fast_nodes).await;
+        let id = active_cluster(&e, "att", 1, 1).await;
+        let _engine = e.engine.spawn();
+        let controllers = provision::controllers::Controllers {
+            store: e.store.clone(),
+            engine: e.engine.clone(),
+            cloud: e.cloud.clone(),
+            key: std::sync::Arc::new(e.key.clone()),
+            repair: Default::default(),
+            autoscaler: Default::default(),
+        }
+        .install();
+        let kc = clusters::kubeconfig(&e.store, &e.key, &e.actor, &id, None)
+            .await
+            .unwrap();
+        let config = e.dir.join(&kc.file_name);
+        std::fs::write(&config, &kc.yaml).unwrap();
+        let k = kubectls().pop().unwrap();
+        let manifest = e.dir.join("claim.yaml");
+        std::fs::write(&manifest, CLAIM).unwrap();
+        let (_, out, err) = until(
+            &k,
+            &config,
+            &["apply", "-f", manifest.to_str().unwrap()],
+            30,
+            |ok, _| ok,
+        )
+        .await;
+        assert!(out.contains("created"), "{out} {err}");
+        let (_, out, err) = until(
+            &k,
+            &config,
+            &["get", "pvc", "data", "-o", "json"],
+            60,
+            |ok, out| ok && json(out)["status"]["phase"] == "Bound",
+        )
+        .await;
+        assert_eq!(json(&out)["status"]["phase"], "Bound", "{out} {err}");
+        let pv = json(&out)["spec"]["volumeName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mark = clusters::saga::cluster_metadata(&id);
+        let volume = e
+            .cloud
+            .volume_list(&mark)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|v| v.name == pv)
+            .unwrap();
+        // A pod on the worker has it mounted (what the CSI attacher does).
+        let worker = e
+            .cloud
+            .server_list(&mark)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.metadata["shipyard-role"] == "worker")
+            .unwrap();
+        e.cloud.volume_attach(&worker.id, &volume.id).await.unwrap();
+        e.cloud
+            .wait_volume_status(&volume.id, "in-use", &Default::default())
+            .await
+            .unwrap();
+
+        // The claim goes; the volume may not while it is attached: the removal fails
+        // and says why, and the volume and its (Released) PV stay.
+        let (ok, _, err) = kubectl(&k, &config, &["delete", "pvc", "data", "--wait=false"]);
+        assert!(ok, "{err}");
+        let removals = || async {
+            e.store
+                .op_list_for(&id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|o| o.kind == "volume.remove")
+                .collect::<Vec<_>>()
+        };
+        eventually(
+            "a removal fails while the volume is attached",
+            60,
+            || async {
+                removals().await.iter().any(|o| {
+                    o.state == provision::ops::OpState::Failed
+                        && o.error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("is still attached to server"))
+                })
+            },
+        )
+        .await;
+        let still = e.cloud.volume_get(&volume.id).await.unwrap();
+        assert_eq!(still.attached_to, [worker.id.clone()]);
+        let (ok, out, err) = kubectl(&k, &config, &["get", "pv", &pv, "-o", "json"]);
+        assert!(ok, "the PV stays while its volume does: {err}");
+        assert_eq!(json(&out)["status"]["phase"], "Released", "{out}");
+
+        // Detached (the pod is gone): the next try deletes the volume, then the PV.
+        e.cloud.volume_detach(&worker.id, &volume.id).await.unwrap();
+        eventually("the volume and its PV are gone", 120, || async {
+            let gone = e
+                .cloud
+                .volume_list(&mark)
+                .await
+                .unwrap()
+                .iter()
+                .all(|v| v.id != volume.id);
+            let (ok, out, _) = kubectl(&k, &config, &["get", "pv", "-o", "json"]);
+            gone && ok && json(&out)["items"].as_array().is_some_and(|i| i.is_empty())
+        })
+        .await;
+        let done = removals().await;
+        assert!(
+            done.iter()
+                .any(|o| o.state == provision::ops::OpState::Succeeded),
+            "{done:?}"
+        );
         controllers.abort();
     }
 );
