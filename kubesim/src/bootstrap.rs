@@ -37,6 +37,10 @@ pub struct Bootstrap {
     /// Labels a worker's Node registers with (its node group, say).
     #[serde(default)]
     pub node_labels: std::collections::BTreeMap<String, String>,
+    /// Taints a worker's Node registers with (`key=value:Effect` or `key:Effect`, as
+    /// the kubelet's `--register-with-taints`).
+    #[serde(default)]
+    pub node_taints: Vec<String>,
 }
 
 impl std::fmt::Debug for Bootstrap {
@@ -90,6 +94,7 @@ mod tests {
             cert_pem: "c".into(),
             key_pem: "k".into(),
             node_labels: [("shipyard.io/node-group".to_string(), "default".to_string())].into(),
+            node_taints: vec!["dedicated=batch:NoSchedule".into()],
         };
         let text = b.render();
         assert_eq!(Bootstrap::parse(&text), Some(Ok(b.clone())));

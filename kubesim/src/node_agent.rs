@@ -164,6 +164,11 @@ impl NodeAgent {
         ]);
         labels.extend(b.node_labels.clone());
         labels.extend(self.labels.clone());
+        let mut spec = json!({"providerID": format!("openstack:///{}", self.server_id)});
+        let taints: Vec<Value> = b.node_taints.iter().filter_map(|t| taint(t)).collect();
+        if !taints.is_empty() {
+            spec["taints"] = json!(taints);
+        }
         let resources = json!({
             "cpu": self.vcpus.to_string(),
             "memory": format!("{}Mi", self.memory_mib),
@@ -177,7 +182,7 @@ impl NodeAgent {
                 "labels": labels,
                 "annotations": {SIMULATED: "true"},
             },
-            "spec": {"providerID": format!("openstack:///{}", self.server_id)},
+            "spec": spec,
             "status": {
                 "capacity": resources,
                 "allocatable": resources,
@@ -218,4 +223,38 @@ fn conditions() -> Value {
          "message": "kubelet is posting ready status (simulated: no container runs here)",
          "lastHeartbeatTime": now, "lastTransitionTime": now},
     ])
+}
+
+/// A taint as `--register-with-taints` spells it (`key=value:Effect`, `key:Effect`).
+fn taint(text: &str) -> Option<Value> {
+    let (kv, effect) = text.rsplit_once(':')?;
+    let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+    if key.is_empty() || !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return None;
+    }
+    let mut t = json!({"key": key, "effect": effect});
+    if !value.is_empty() {
+        t["value"] = json!(value);
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taints_as_the_kubelet_flag_spells_them() {
+        assert_eq!(
+            taint("dedicated=batch:NoSchedule"),
+            Some(json!({"key": "dedicated", "value": "batch", "effect": "NoSchedule"}))
+        );
+        assert_eq!(
+            taint("gpu:NoExecute"),
+            Some(json!({"key": "gpu", "effect": "NoExecute"}))
+        );
+        assert_eq!(taint("gpu"), None);
+        assert_eq!(taint("gpu=x:Sometimes"), None);
+        assert_eq!(taint("=x:NoSchedule"), None);
+    }
 }

@@ -102,7 +102,13 @@ both!(
             &e.engine,
             &e.actor,
             &e.project,
-            spec("kube", 3, 3),
+            {
+                let mut s = spec("kube", 3, 3);
+                s.node_groups[0].labels =
+                    [("example.com/team".to_string(), "web".to_string())].into();
+                s.node_groups[0].taints = vec!["example.com/spot=true:PreferNoSchedule".into()];
+                s
+            },
             &e.flavors,
         )
         .await
@@ -162,6 +168,12 @@ both!(
                 assert_eq!(
                     n["metadata"]["labels"]["shipyard.io/node-group"],
                     "default-worker"
+                );
+                // The group's labels and taints, as the kubelet registers them.
+                assert_eq!(n["metadata"]["labels"]["example.com/team"], "web");
+                assert_eq!(
+                    n["spec"]["taints"],
+                    serde_json::json!([{"key": "example.com/spot", "value": "true", "effect": "PreferNoSchedule"}])
                 );
             }
             let (ok, out, err) = kubectl(&k, &config, &["get", "nodes"]);

@@ -36,6 +36,7 @@ struct Document<'a> {
     cert_pem: String,
     key_pem: String,
     node_labels: BTreeMap<String, String>,
+    node_taints: &'a [String],
 }
 
 /// One server to boot.
@@ -51,6 +52,9 @@ pub struct Node<'a> {
     pub name: &'a str,
     /// A worker's node group.
     pub node_group: Option<&'a str>,
+    /// A worker's labels and taints (its node group's), registered with its Node.
+    pub labels: &'a BTreeMap<String, String>,
+    pub taints: &'a [String],
 }
 
 /// The label that says which node group a Node belongs to.
@@ -97,9 +101,15 @@ pub async fn user_data(store: &Store, key: &SecretKey, node: &Node<'_>) -> Resul
         cert_pem: cert.cert_pem,
         key_pem: cert.key_pem,
         node_labels: node
-            .node_group
-            .map(|g| BTreeMap::from([(NODE_GROUP_LABEL.to_string(), g.to_string())]))
-            .unwrap_or_default(),
+            .labels
+            .clone()
+            .into_iter()
+            .chain(
+                node.node_group
+                    .map(|g| (NODE_GROUP_LABEL.to_string(), g.to_string())),
+            )
+            .collect(),
+        node_taints: node.taints,
     };
     let yaml = serde_yaml::to_string(&doc).map_err(crate::Error::internal)?;
     Ok(UserData(format!("{HEADER}\n{yaml}")))

@@ -106,10 +106,13 @@ impl ClusterStep {
         let image = self.shared.image.clone();
         let mut metadata = self.metadata(cx, role);
         let mut node_group = None;
+        let none = Default::default();
+        let (mut labels, mut taints) = (&none, &[][..]);
         if let Res::Worker { group, .. } = &self.res {
-            let name = self.shared.spec.node_groups[*group].name.clone();
-            metadata.insert("shipyard-node-group".into(), name.clone());
-            node_group = Some(name);
+            let ng = &self.shared.spec.node_groups[*group];
+            metadata.insert("shipyard-node-group".into(), ng.name.clone());
+            node_group = Some(ng.name.clone());
+            (labels, taints) = (&ng.labels, &ng.taints[..]);
         }
         let vip = self.vip(cx).await?;
         let name = self.name();
@@ -124,6 +127,8 @@ impl ClusterStep {
             vip: &vip,
             name: &name,
             node_group: node_group.as_deref(),
+            labels,
+            taints,
         };
         let user_data = super::bootstrap::user_data(
             &self.shared.store,

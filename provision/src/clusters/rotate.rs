@@ -55,6 +55,15 @@ impl Step for RebuildServers {
             .cloud
             .server_list(&cluster_metadata(&t.cluster_id))
             .await?;
+        // Workers come back with their group's labels and taints.
+        let groups: std::collections::HashMap<String, super::NodeGroupSpec> = t
+            .store
+            .node_groups_of(&t.cluster_id)
+            .await?
+            .into_iter()
+            .map(|g| (g.name.clone(), g.spec()))
+            .collect();
+        let no_labels = Default::default();
         let mut rebuilt = Vec::new();
         for s in &servers {
             let role = match s.metadata.get("shipyard-role").map(String::as_str) {
@@ -62,13 +71,17 @@ impl Step for RebuildServers {
                 Some("worker") => Role::Worker,
                 _ => continue,
             };
+            let node_group = s.metadata.get("shipyard-node-group").map(String::as_str);
+            let group = node_group.and_then(|g| groups.get(g));
             let node = Node {
                 role,
                 cluster_id: &t.cluster_id,
                 kubernetes_version: &cluster.kubernetes_version,
                 vip: &vip,
                 name: &s.name,
-                node_group: s.metadata.get("shipyard-node-group").map(String::as_str),
+                node_group,
+                labels: group.map_or(&no_labels, |g| &g.labels),
+                taints: group.map_or(&[][..], |g| &g.taints),
             };
             let data = super::bootstrap::user_data(&t.store, &t.settings.secret_key, &node).await?;
             t.cloud.server_rebuild(&s.id, &t.image, &data).await?;

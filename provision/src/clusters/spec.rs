@@ -199,19 +199,28 @@ impl NodeGroupSpec {
             ));
         }
         for (k, v) in &self.labels {
-            if k.is_empty() || k.len() > 63 || v.len() > 63 {
+            if !qualified_name(k) || !label_value(v) {
                 return Err(Error::invalid(
                     "labels",
-                    "Label keys are 1–63 characters, values at most 63.",
+                    format!(
+                        "Label '{k}={v}' is not a Kubernetes label: a key is [prefix/]name, the \
+                         name (and a value) at most 63 letters, digits, '-', '_' or '.', \
+                         beginning and ending with a letter or digit."
+                    ),
+                ));
+            }
+            if reserved(k) {
+                return Err(Error::invalid(
+                    "labels",
+                    format!("Label '{k}' is Kubernetes' or Shipyard's own: choose another key."),
                 ));
             }
         }
         for t in &self.taints {
-            let effect_ok = t.ends_with(":NoSchedule")
-                || t.ends_with(":PreferNoSchedule")
-                || t.ends_with(":NoExecute");
-            if !effect_ok || t.len() > 253 {
-                return Err(Error::invalid("taints", format!("Taint '{t}' must look like key=value:NoSchedule (or PreferNoSchedule, NoExecute).")));
+            match parse_taint(t).map(|(k, _, _)| k) {
+                None => return Err(Error::invalid("taints", format!("Taint '{t}' must look like key=value:NoSchedule (or PreferNoSchedule, NoExecute)."))),
+                Some(k) if reserved(k) => return Err(Error::invalid("taints", format!("Taint '{t}' uses a key of Kubernetes' own: choose another key."))),
+                Some(_) => {}
             }
         }
         Ok(())
@@ -290,4 +299,61 @@ pub struct NodeGroupChange {
     pub max_node_count: Option<u32>,
     #[serde(default)]
     pub remove_nodes: Vec<String>,
+}
+
+/// A taint as the kubelet's `--register-with-taints` spells it (`key=value:Effect`,
+/// `key:Effect`): its key, value and effect.
+pub fn parse_taint(t: &str) -> Option<(&str, &str, &str)> {
+    let (kv, effect) = t.rsplit_once(':')?;
+    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    let ok = matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute")
+        && qualified_name(k)
+        && label_value(v);
+    ok.then_some((k, v, effect))
+}
+
+/// A label's name (or a value): 1–63 letters, digits, `-`, `_`, `.`, alphanumeric at
+/// both ends.
+fn label_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// A label's value: empty, or as a name.
+fn label_value(v: &str) -> bool {
+    v.is_empty() || label_part(v)
+}
+
+/// A label or taint key: `[prefix/]name`, the prefix a DNS subdomain.
+fn qualified_name(k: &str) -> bool {
+    match k.split_once('/') {
+        Some((prefix, name)) => {
+            prefix.len() <= 253
+                && prefix.split('.').all(|l| {
+                    let b = l.as_bytes();
+                    !b.is_empty()
+                        && b.len() <= 63
+                        && b.iter()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                        && b[0] != b'-'
+                        && b[b.len() - 1] != b'-'
+                })
+                && label_part(name)
+        }
+        None => label_part(k),
+    }
+}
+
+/// Keys the kubelet may not set, or Shipyard sets itself.
+fn reserved(k: &str) -> bool {
+    let prefix = k.split_once('/').map_or("", |(p, _)| p);
+    k == crate::clusters::bootstrap::NODE_GROUP_LABEL
+        || ["kubernetes.io", "k8s.io"]
+            .iter()
+            .any(|r| prefix == *r || prefix.ends_with(&format!(".{r}")))
 }

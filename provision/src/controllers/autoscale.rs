@@ -68,6 +68,9 @@ pub struct Group {
     pub cpu: i64,
     /// A node's allocatable memory, bytes (the flavor's RAM).
     pub memory: i64,
+    /// The labels and taints its nodes register with (beside the group's own label).
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<String>,
 }
 
 /// What the autoscaler remembers between passes of one cluster.
@@ -232,16 +235,24 @@ impl Room {
         }
     }
 
-    /// A new node of `g`, labelled as its kubelet registers it.
+    /// A new node of `g`, labelled and tainted as its kubelet registers it.
     fn template(g: &Group, index: usize) -> Room {
+        let mut labels = g.labels.clone();
+        labels.extend([
+            (NODE_GROUP_LABEL.to_string(), g.name.clone()),
+            ("kubernetes.io/os".into(), "linux".into()),
+            ("kubernetes.io/arch".into(), "amd64".into()),
+        ]);
         Room {
             name: format!("{}-new-{index}", g.name),
-            labels: BTreeMap::from([
-                (NODE_GROUP_LABEL.to_string(), g.name.clone()),
-                ("kubernetes.io/os".into(), "linux".into()),
-                ("kubernetes.io/arch".into(), "amd64".into()),
-            ]),
-            taints: Vec::new(),
+            labels,
+            taints: g
+                .taints
+                .iter()
+                .filter_map(|t| crate::clusters::spec::parse_taint(t))
+                .filter(|(_, _, effect)| *effect != "PreferNoSchedule")
+                .map(|(k, v, e)| (k.to_string(), v.to_string(), e.to_string()))
+                .collect(),
             cpu: g.cpu,
             memory: g.memory,
             pods: MAX_PODS,

@@ -128,6 +128,7 @@ impl Autoscaler {
             .iter()
             .filter_map(|g| {
                 let f = flavors.iter().find(|f| f.name == g.flavor)?;
+                let spec = g.spec();
                 Some(Group {
                     name: g.name.clone(),
                     autoscale: g.autoscale,
@@ -136,6 +137,8 @@ impl Autoscaler {
                     max: g.max_node_count as u32,
                     cpu: f.vcpus as i64 * 1000,
                     memory: f.ram_mib as i64 * (1 << 20),
+                    labels: spec.labels,
+                    taints: spec.taints,
                 })
             })
             .collect();

@@ -255,6 +255,46 @@ both!(
                 bad(&|s| s.node_groups[0].taints = vec!["x".into()]),
                 "taints",
             ),
+            (
+                bad(&|s| s.node_groups[0].taints = vec!["a b=c:NoSchedule".into()]),
+                "taints",
+            ),
+            (
+                bad(&|s| s.node_groups[0].taints = vec!["node.kubernetes.io/x=y:NoExecute".into()]),
+                "taints",
+            ),
+            (
+                bad(&|s| {
+                    s.node_groups[0]
+                        .labels
+                        .insert("has space".into(), "x".into());
+                }),
+                "labels",
+            ),
+            (
+                bad(&|s| {
+                    s.node_groups[0]
+                        .labels
+                        .insert("team".into(), "-dash".into());
+                }),
+                "labels",
+            ),
+            (
+                bad(&|s| {
+                    s.node_groups[0]
+                        .labels
+                        .insert("node-role.kubernetes.io/master".into(), "".into());
+                }),
+                "labels",
+            ),
+            (
+                bad(&|s| {
+                    s.node_groups[0]
+                        .labels
+                        .insert("shipyard.io/node-group".into(), "other".into());
+                }),
+                "labels",
+            ),
         ];
         for (s, field) in cases {
             match clusters::create(

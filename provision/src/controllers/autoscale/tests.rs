@@ -12,6 +12,8 @@ fn ng(name: &str, count: u32, min: u32, max: u32, cpu: i64, memory: i64) -> Grou
         max,
         cpu,
         memory,
+        labels: BTreeMap::new(),
+        taints: Vec::new(),
     }
 }
 
@@ -150,6 +152,48 @@ fn least_waste_picks_the_group_whose_new_nodes_are_fullest() {
         panic!("{out:?}")
     };
     assert_eq!((group.as_str(), to), ("medium", 3));
+}
+
+#[test]
+fn a_groups_labels_and_taints_decide_which_pods_its_new_nodes_take() {
+    // "batch" nodes are labelled pool=batch and tainted dedicated=batch:NoSchedule.
+    let mut batch = ng("batch", 1, 1, 5, 8000, 32 * GI);
+    batch.labels = BTreeMap::from([("pool".to_string(), "batch".to_string())]);
+    batch.taints = vec!["dedicated=batch:NoSchedule".into()];
+    let g = [batch, ng("general", 1, 1, 5, 2000, 2 * GI)];
+    let nodes = [
+        node("b0", "batch", 8000, 32),
+        node("g0", "general", 2000, 2),
+    ];
+    let fill = [
+        pod("fill-b", "8", "1Gi", Some("b0")),
+        pod("fill-g", "2", "1Gi", Some("g0")),
+    ];
+    let run = |p: Pod| {
+        let mut pods = fill.to_vec();
+        pods.push(p);
+        decide(&g, &nodes, &pods, &mut Memory::default(), 0, &quick()).decision
+    };
+    // A plain pod does not tolerate the taint: only "general" can take it.
+    let Some(Decision::Up { group, .. }) = run(pod("plain", "500m", "1Gi", None)) else {
+        panic!("a plain pod grows a group")
+    };
+    assert_eq!(group, "general");
+    // One that selects pool=batch and tolerates it: only "batch".
+    let mut p = pod("batchy", "500m", "1Gi", None);
+    let spec = p.spec.as_mut().unwrap();
+    spec.node_selector = Some(BTreeMap::from([("pool".to_string(), "batch".to_string())]));
+    spec.tolerations = Some(vec![serde_json::from_value(
+        json!({"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}),
+    )
+    .unwrap()]);
+    let Some(Decision::Up { group, .. }) = run(p.clone()) else {
+        panic!("a batch pod grows a group")
+    };
+    assert_eq!(group, "batch");
+    // Selecting the label without tolerating the taint: nothing fits, nothing grows.
+    p.spec.as_mut().unwrap().tolerations = None;
+    assert!(run(p).is_none());
 }
 
 #[test]
