@@ -414,6 +414,44 @@ both!(
 );
 
 both!(
+    a_persons_operation_waits_for_background_work_instead_of_being_refused,
+    |store: Store| async move {
+        let world = Shared::default();
+        let engine = engine(&store, &world, Duration::from_secs(10));
+        let background = NewOperation {
+            requested_by: "system:cloud-controller".into(),
+            ..new_op("c1", diamond())
+        };
+        let first = engine.submit(background.clone()).await.unwrap();
+        // Background work is refused behind background work.
+        let err = engine.submit(background).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        // A person's operation waits while the first runs, then starts.
+        let person = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.submit(new_op("c1", diamond())).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!person.is_finished(), "it waits, it is not refused");
+        drain(&engine).await;
+        let second = person.await.unwrap().expect("started once the first ended");
+        assert_ne!(second.id, first.id);
+        assert_eq!(
+            store.op_get(&first.id).await.unwrap().state,
+            OpState::Succeeded
+        );
+        drain(&engine).await;
+        // Behind a person's operation, a person is refused at once, as before.
+        let third = engine.submit(new_op("c1", diamond())).await.unwrap();
+        let err = engine.submit(new_op("c1", diamond())).await.unwrap_err();
+        match err {
+            Error::Conflict(m) => assert!(m.contains(&third.id), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+);
+
+both!(
     an_abort_cancels_running_steps_and_unwinds,
     |store: Store| async move {
         let world = Shared::default();

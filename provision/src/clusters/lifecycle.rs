@@ -17,6 +17,20 @@ pub struct Started {
     pub operation: OperationRow,
 }
 
+/// The cluster a person is about to change, once background work on it (the
+/// controllers' operations) has ended, bounded ([`Engine::give_way`]): authorized
+/// first, then read again after the wait, so the change is worked out from what is now.
+pub(super) async fn cluster_to_change(
+    store: &Store,
+    engine: &Engine,
+    actor: &Actor,
+    cluster_id: &str,
+) -> Result<(Cluster, crate::domain::Role)> {
+    cluster_for(store, actor, cluster_id, Action::Mutate).await?;
+    engine.give_way(cluster_id, &actor.user_id).await?;
+    cluster_for(store, actor, cluster_id, Action::Mutate).await
+}
+
 /// A live cluster the actor may `action`, with the actor's role; "not found" to anyone
 /// outside its project (existence never leaks).
 pub async fn cluster_for(
@@ -63,6 +77,7 @@ pub(super) async fn submit_marked(
     status: ClusterStatus,
     new: NewOperation,
 ) -> Result<OperationRow> {
+    engine.give_way(&new.target_id, &new.requested_by).await?;
     store.cluster_set_status(&cluster.id, status, None).await?;
     match engine.submit(new).await {
         Ok(op) => Ok(op),
@@ -139,6 +154,8 @@ pub async fn delete(
     cluster_id: &str,
 ) -> Result<Started> {
     authorize(store, actor, project_id, Action::Mutate).await?;
+    store.cluster_get(project_id, cluster_id).await?;
+    engine.give_way(cluster_id, &actor.user_id).await?;
     let cluster = store.cluster_get(project_id, cluster_id).await?;
     let operation = submit_marked(
         store,
@@ -239,7 +256,7 @@ pub async fn rotate_ca(
     actor: &Actor,
     cluster_id: &str,
 ) -> Result<(crate::pki::Rotation, OperationRow)> {
-    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
+    let (cluster, _) = cluster_to_change(store, engine, actor, cluster_id).await?;
     if !cluster.status.accepts_changes() {
         return Err(Error::Conflict(format!(
             "The cluster is {}; rotate its CA once it is ACTIVE.",

@@ -7,7 +7,7 @@ use crate::ops::{Engine, NewOperation, OperationRow};
 use crate::{Error, Result, Store};
 use model::ClusterStatus;
 
-use super::lifecycle::{cluster_for, submit_marked};
+use super::lifecycle::{cluster_for, cluster_to_change, submit_marked};
 use super::saga_shared as saga;
 use super::{
     flavors, plan, versions, ApiEndpoint, Cluster, ClusterSpec, NodeGroup, NodeGroupChange,
@@ -79,7 +79,7 @@ pub async fn node_group_create(
     group: NodeGroupSpec,
     flavors: &[crate::cloud::Flavor],
 ) -> Result<(NodeGroup, OperationRow)> {
-    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
+    let (cluster, _) = cluster_to_change(store, engine, actor, cluster_id).await?;
     let names = self::flavors::offered(store, flavors).await?;
     group.validate(&names)?;
     if !cluster.status.accepts_changes() {
@@ -193,7 +193,7 @@ pub async fn node_group_delete(
     cluster_id: &str,
     node_group: &str,
 ) -> Result<OperationRow> {
-    let (cluster, _) = cluster_for(store, actor, cluster_id, Action::Mutate).await?;
+    let (cluster, _) = cluster_to_change(store, engine, actor, cluster_id).await?;
     let groups = store.node_groups_of(cluster_id).await?;
     let ng = groups
         .iter()
@@ -496,6 +496,10 @@ pub(super) async fn scale_by(
     change: NodeGroupChange,
     by: By,
 ) -> Result<Option<OperationRow>> {
+    // A person's resize is worked out once the controllers' work on the cluster ended.
+    if by == By::Hand {
+        cluster_to_change(store, engine, actor, cluster_id).await?;
+    }
     let ScaleChange {
         cluster,
         node_group: ng,
