@@ -538,7 +538,7 @@ both!(
         )
         .await;
         let still = e.cloud.volume_get(&volume.id).await.unwrap();
-        assert_eq!(still.attached_to, [worker.id.clone()]);
+        assert_eq!(still.attached_to, std::slice::from_ref(&worker.id));
         let (ok, out, err) = kubectl(&k, &config, &["get", "pv", &pv, "-o", "json"]);
         assert!(ok, "the PV stays while its volume does: {err}");
         assert_eq!(json(&out)["status"]["phase"], "Released", "{out}");

@@ -389,7 +389,7 @@ both!(
             .iter()
             .find(|v| v.name == format!("{p}-etcd-3"))
             .unwrap();
-        assert_eq!(new_etcd.attached_to, [new.id.clone()]);
+        assert_eq!(new_etcd.attached_to, std::slice::from_ref(&new.id));
 
         // The API pool sends to the three healthy masters, the new one on its address.
         let pool = e

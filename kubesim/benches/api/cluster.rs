@@ -115,6 +115,7 @@ pub async fn start(dir: &Path) -> Cluster {
                 cert_pem: cert,
                 key_pem: key,
                 node_labels: [("shipyard.io/node-group".to_string(), "bench".to_string())].into(),
+                node_taints: Vec::new(),
             },
             internal_ip: format!("10.0.{}.{}", i / 250, i % 250 + 1),
             server_id: format!("00000000-0000-4000-8000-{i:012}"),
