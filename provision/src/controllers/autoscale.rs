@@ -11,7 +11,8 @@
 //! - **Down**: a Ready node of an autoscaled group above its minimum whose pods' requests
 //!   stay under [`Settings::utilization`] of its allocatable (CPU or memory, whichever is
 //!   higher) for [`Settings::unneeded`], whose pods all have a controller and fit on the
-//!   other nodes, is removed (one at a time), no sooner than
+//!   other nodes, is removed (one at a time; empty nodes of one group together, up to
+//!   [`MAX_EMPTY_BULK`], as `--max-empty-bulk-delete`), no sooner than
 //!   [`Settings::delay_after_add`] after a scale-up. A group above its maximum loses its
 //!   emptiest node at once.
 //! - After a failed change nothing is changed for [`Settings::backoff`].
@@ -28,6 +29,8 @@ use crate::clusters::bootstrap::NODE_GROUP_LABEL;
 
 /// The pods a simulated kubelet takes (kubesim's `MAX_PODS`, the kubelet's default).
 pub const MAX_PODS: i64 = 110;
+/// Empty nodes removed in one change (cluster-autoscaler's `--max-empty-bulk-delete`).
+pub const MAX_EMPTY_BULK: usize = 10;
 
 /// The autoscaler's timings and threshold (cluster-autoscaler's flags in brackets).
 #[derive(Clone, Debug, PartialEq)]
@@ -91,10 +94,11 @@ pub struct Memory {
 pub enum Decision {
     /// Grow `group` to `to` nodes.
     Up { group: String, to: u32, why: String },
-    /// Drain `node`, then shrink `group` to `to` without it.
+    /// Drain `nodes`, then shrink `group` to `to` without them (one node, or several
+    /// empty ones).
     Down {
         group: String,
-        node: String,
+        nodes: Vec<String>,
         to: u32,
         why: String,
     },
@@ -518,13 +522,43 @@ fn scale_down(
             .entry(name(n).to_string())
             .or_insert(now);
     }
-    let ripe = candidates.iter().find(|(_, n, _)| {
+
+    let is_ripe = |n: &Node| {
         memory
             .unneeded_since
             .get(name(n))
             .is_some_and(|t| now - t >= s.unneeded.as_millis() as i64)
-    });
+    };
+    let empty = |n: &Node| {
+        on(name(n)).iter().all(|p| {
+            p.metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|o| o.kind == "DaemonSet"))
+        })
+    };
+    let ripe = candidates.iter().find(|(_, n, _)| is_ripe(n));
     match ripe {
+        // Empty: every empty ripe node of its group goes with it, down to its minimum.
+        Some((_, n, g)) if !cooling && empty(n) => {
+            let room = (g.node_count - g.min) as usize;
+            let mut gone: Vec<String> = candidates
+                .iter()
+                .filter(|(_, m, h)| h.name == g.name && empty(m) && is_ripe(m))
+                .map(|(_, m, _)| name(m).to_string())
+                .take(room.min(MAX_EMPTY_BULK))
+                .collect();
+            gone.sort();
+            Outcome {
+                decision: Some(Decision::Down {
+                    group: g.name.clone(),
+                    to: g.node_count - gone.len() as u32,
+                    nodes: gone,
+                    why: format!("empty for {} s or more", s.unneeded.as_secs()),
+                }),
+                waiting: true,
+            }
+        }
         Some((u, n, g)) if !cooling => down(
             g,
             n,
@@ -546,7 +580,7 @@ fn down(g: &Group, n: &Node, to: u32, why: String) -> Outcome {
     Outcome {
         decision: Some(Decision::Down {
             group: g.name.clone(),
-            node: name(n).to_string(),
+            nodes: vec![name(n).to_string()],
             to,
             why,
         }),

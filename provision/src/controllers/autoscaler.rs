@@ -103,9 +103,11 @@ impl Autoscaler {
             r.started = None;
             if op.state != OpState::Succeeded {
                 r.memory.last_failure = Some(now);
-                if let Decision::Down { node, .. } = decision {
-                    r.memory.removing.remove(&node);
-                    let _ = cordon(kube, &node, false).await;
+                if let Decision::Down { nodes, .. } = decision {
+                    for node in &nodes {
+                        r.memory.removing.remove(node);
+                        let _ = cordon(kube, node, false).await;
+                    }
                 }
             }
         }
@@ -171,18 +173,30 @@ impl Autoscaler {
             }
             Decision::Down {
                 group,
-                node,
+                nodes,
                 to,
                 why,
             } => {
-                drain(kube, node, &snap.pods).await?;
-                r.memory.removing.insert(node.clone());
+                for node in nodes {
+                    if let Err(e) = drain(kube, node, &snap.pods).await {
+                        for n in nodes {
+                            r.memory.removing.remove(n);
+                            let _ = cordon(kube, n, false).await;
+                        }
+                        return Err(e);
+                    }
+                    r.memory.removing.insert(node.clone());
+                }
                 let change = NodeGroupChange {
                     node_count: Some(*to),
-                    remove_nodes: vec![node.clone()],
+                    remove_nodes: nodes.clone(),
                     ..Default::default()
                 };
-                (group, change, format!("scale down {node}: {why}"))
+                (
+                    group,
+                    change,
+                    format!("scale down {}: {why}", nodes.join(", ")),
+                )
             }
         };
         tracing::info!(cluster = %cluster_id, group = %group, "autoscaler: {why}");
@@ -201,9 +215,11 @@ impl Autoscaler {
             Ok(Some(op)) => r.started = Some((op.id, decision)),
             Ok(None) => {}
             Err(e) => {
-                if let Decision::Down { node, .. } = &decision {
-                    r.memory.removing.remove(node);
-                    let _ = cordon(kube, node, false).await;
+                if let Decision::Down { nodes, .. } = &decision {
+                    for node in nodes {
+                        r.memory.removing.remove(node);
+                        let _ = cordon(kube, node, false).await;
+                    }
                 }
                 // Another operation came first: not a failure, the next pass sees.
                 if matches!(e, crate::Error::Conflict(_)) {

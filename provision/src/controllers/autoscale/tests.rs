@@ -241,12 +241,18 @@ fn an_underused_node_goes_after_the_unneeded_time_never_below_min() {
     assert_eq!(out.decision, None);
     let out = decide(&g, &nodes, &pods, &mut m, 10_000, &s);
     let Some(Decision::Down {
-        group, node, to, ..
+        group,
+        nodes: gone,
+        to,
+        ..
     }) = out.decision
     else {
         panic!("{out:?}")
     };
-    assert_eq!((group.as_str(), node.as_str(), to), ("small", "w1", 1));
+    assert_eq!(
+        (group.as_str(), gone, to),
+        ("small", vec!["w1".to_string()], 1)
+    );
     // At its minimum it stays.
     let at_min = [ng("small", 2, 2, 3, 1000, 2 * GI)];
     let out = decide(&at_min, &nodes, &pods, &mut m, 20_000, &s);
@@ -335,8 +341,50 @@ fn a_group_above_its_maximum_loses_its_emptiest_node() {
         pod("p2", "700m", "1Mi", Some("w2")),
     ];
     let out = decide(&g, &nodes, &pods, &mut Memory::default(), 0, &quick());
-    let Some(Decision::Down { node, to, .. }) = out.decision else {
+    let Some(Decision::Down { nodes, to, .. }) = out.decision else {
         panic!("{out:?}")
     };
-    assert_eq!((node.as_str(), to), ("w1", 2));
+    assert_eq!((nodes, to), (vec!["w1".to_string()], 2));
+}
+
+#[test]
+fn empty_nodes_of_a_group_go_together_down_to_its_minimum() {
+    // Five nodes, min 2: w0 busy, w1 at 10 %, w2..w4 empty (a DaemonSet pod on w2).
+    let g = [ng("small", 5, 2, 5, 1000, 2 * GI)];
+    let nodes: Vec<Node> = (0..5)
+        .map(|i| node(&format!("w{i}"), "small", 1000, 2))
+        .collect();
+    let mut daemon = pod("ds-w2", "50m", "1Mi", Some("w2"));
+    daemon.metadata.owner_references.as_mut().unwrap()[0].kind = "DaemonSet".into();
+    let pods = [
+        pod("p0", "900m", "1Mi", Some("w0")),
+        pod("p1", "100m", "1Mi", Some("w1")),
+        daemon,
+    ];
+    let s = quick();
+    let mut m = Memory::default();
+    assert_eq!(decide(&g, &nodes, &pods, &mut m, 0, &s).decision, None);
+    let out = decide(&g, &nodes, &pods, &mut m, 10_000, &s);
+    let Some(Decision::Down {
+        nodes: gone, to, ..
+    }) = out.decision
+    else {
+        panic!("{out:?}")
+    };
+    // Three empty, room for three above the minimum: all three at once, the busy and
+    // the nearly idle node stay (the nearly idle one goes on its own, later).
+    assert_eq!(gone, ["w2", "w3", "w4"]);
+    assert_eq!(to, 2);
+    // With room for two only, two go.
+    let g = [ng("small", 5, 3, 5, 1000, 2 * GI)];
+    let mut m = Memory::default();
+    decide(&g, &nodes, &pods, &mut m, 0, &s);
+    let out = decide(&g, &nodes, &pods, &mut m, 10_000, &s);
+    let Some(Decision::Down {
+        nodes: gone, to, ..
+    }) = out.decision
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!((gone.len(), to), (2, 3));
 }
