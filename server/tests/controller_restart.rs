@@ -321,6 +321,27 @@ async fn ready_nodes_when(file: &std::path::Path, n: usize, secs: u64) -> Vec<St
     }
 }
 
+/// Every Node's name `kubectl get nodes` shows (Ready or not), once there are `n` (else
+/// what there are at the deadline).
+async fn node_names_when(file: &std::path::Path, n: usize, secs: u64) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (ok, out) = kubectl(file, &["get", "nodes", "-o", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap_or_default();
+        let mut names: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        if (ok && names.len() == n) || std::time::Instant::now() >= deadline {
+            return names;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// Auto-repair in seconds rather than minutes.
 const QUICK_REPAIR: [(&str, &str); 3] = [
     ("SHIPYARD_REPAIR_EVERY_SECONDS", "1"),
@@ -407,11 +428,8 @@ async fn a_killed_repair_ends_with_one_replacement(backend: Backend) {
     assert_eq!(ready.len(), 3, "three Ready nodes: {ready:?}");
     assert!(ready.contains(&new[0].name), "{ready:?}");
     assert!(!ready.contains(&broken.name), "{ready:?}");
-    let (ok, out) = kubectl(&file, &["get", "nodes", "-o", "name"]);
-    assert!(
-        ok && !out.contains(&broken.name),
-        "the old Node is gone: {out}"
-    );
+    let nodes = node_names_when(&file, 3, 60).await;
+    assert_eq!(nodes, ready, "the old Node is gone: {nodes:?}");
     w.running.cloud.set_behaviour(normal);
     w.finish(shipyard).await;
 }
@@ -552,6 +570,7 @@ async fn a_killed_autoscaler_grows_and_shrinks_exactly(backend: Backend) {
     .await;
     let ready = ready_nodes_when(&file, 3, 60).await;
     assert_eq!(ready.len(), 3, "three Ready nodes: {ready:?}");
+    assert_eq!(node_names_when(&file, 3, 60).await, ready, "no other Node");
     eventually("the autoscaler's operations end", 60, || async {
         let ops = autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.scale").await;
         ops.iter().all(finished)
@@ -623,6 +642,8 @@ async fn a_killed_autoscaler_grows_and_shrinks_exactly(backend: Backend) {
         vec![workers[0].name.clone()],
         "one Ready node, the one left"
     );
+    let nodes = node_names_when(&file, 1, 60).await;
+    assert_eq!(nodes, ready, "the removed nodes' Nodes are gone too");
     eventually("the one pod runs", 60, || async { pods(&file) == (1, 0) }).await;
     w.running.cloud.set_behaviour(normal);
     w.finish(shipyard).await;
