@@ -89,6 +89,14 @@ impl Shipyard {
     }
 }
 
+/// A test that fails leaves no Shipyard running.
+impl Drop for Shipyard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub async fn token(http: &reqwest::Client, url: &str) -> String {
     let res = http
         .post(format!("{url}/api/sign_in"))
