@@ -159,7 +159,7 @@ pub struct Config {
     #[arg(long, env = "SHIPYARD_AUTOSCALE_UTILIZATION", default_value_t = 0.5)]
     pub autoscale_utilization: f64,
 
-    /// Auto-repair: replace broken workers (ERROR in the cloud, NotReady too long, never
+    /// Auto-repair: replace broken nodes (ERROR in the cloud, NotReady too long, never
     /// registered). `false` turns it off.
     #[arg(
         long,
