@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+/// The longest auto-repair timing accepted, seconds (a week; turn it off instead).
+const WEEK: u64 = 7 * 24 * 3600;
+
 /// Which cloud Shipyard provisions on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CloudMode {
@@ -156,6 +159,32 @@ pub struct Config {
     #[arg(long, env = "SHIPYARD_AUTOSCALE_UTILIZATION", default_value_t = 0.5)]
     pub autoscale_utilization: f64,
 
+    /// Auto-repair: replace broken nodes (ERROR in the cloud, NotReady too long, never
+    /// registered). `false` turns it off.
+    #[arg(
+        long,
+        env = "SHIPYARD_REPAIR_ENABLED",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub repair_enabled: bool,
+
+    /// Auto-repair: seconds a Node may stay NotReady (or Unknown) before its worker is
+    /// replaced.
+    #[arg(long, env = "SHIPYARD_REPAIR_NOT_READY_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=WEEK))]
+    pub repair_not_ready_seconds: u64,
+
+    /// Auto-repair: seconds an ACTIVE worker may go without registering its Node before
+    /// it is replaced.
+    #[arg(long, env = "SHIPYARD_REPAIR_UNREGISTERED_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=WEEK))]
+    pub repair_unregistered_seconds: u64,
+
+    /// Auto-repair: how often each cluster's servers are read from the cloud and judged,
+    /// seconds.
+    #[arg(long, env = "SHIPYARD_REPAIR_EVERY_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=WEEK))]
+    pub repair_every_seconds: u64,
+
     /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "SHIPYARD_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
@@ -190,10 +219,68 @@ impl Config {
         })
     }
 
+    /// Auto-repair's settings: the timings above, the rest as
+    /// [`RepairSettings::default`](provision::controllers::repair::RepairSettings).
+    pub fn repair(&self) -> provision::controllers::repair::RepairSettings {
+        provision::controllers::repair::RepairSettings {
+            enabled: self.repair_enabled,
+            not_ready_for: std::time::Duration::from_secs(self.repair_not_ready_seconds),
+            unregistered_for: std::time::Duration::from_secs(self.repair_unregistered_seconds),
+            every: std::time::Duration::from_secs(self.repair_every_seconds),
+            ..Default::default()
+        }
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("shipyard.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repair_defaults_are_the_controllers_and_bad_values_are_refused() {
+        let c = Config::try_parse_from(["shipyard"]).unwrap();
+        let (got, want) = (
+            c.repair(),
+            provision::controllers::repair::RepairSettings::default(),
+        );
+        assert_eq!(got.enabled, want.enabled);
+        assert_eq!(got.not_ready_for, want.not_ready_for);
+        assert_eq!(got.unregistered_for, want.unregistered_for);
+        assert_eq!(got.every, want.every);
+
+        let c = Config::try_parse_from([
+            "shipyard",
+            "--repair-enabled",
+            "off",
+            "--repair-not-ready-seconds",
+            "5",
+            "--repair-unregistered-seconds",
+            "30",
+            "--repair-every-seconds",
+            "1",
+        ])
+        .unwrap();
+        let r = c.repair();
+        assert!(!r.enabled);
+        assert_eq!(r.not_ready_for, std::time::Duration::from_secs(5));
+        assert_eq!(r.unregistered_for, std::time::Duration::from_secs(30));
+        assert_eq!(r.every, std::time::Duration::from_secs(1));
+
+        for (flag, bad) in [
+            ("--repair-enabled", "maybe"),
+            ("--repair-every-seconds", "0"),
+            ("--repair-not-ready-seconds", "-1"),
+            ("--repair-unregistered-seconds", "ten"),
+        ] {
+            let e = Config::try_parse_from(["shipyard", &format!("{flag}={bad}")]).unwrap_err();
+            assert!(e.to_string().contains(flag), "{flag}={bad}: {e}");
+        }
     }
 }

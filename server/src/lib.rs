@@ -172,7 +172,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         engine: engine.clone(),
         cloud: cloud.clone(),
         key: secret_key.clone(),
-        repair: Default::default(),
+        repair: config.repair(),
         autoscaler: provision::controllers::Autoscaler::new(
             provision::controllers::autoscale::Settings {
                 unneeded: Duration::from_secs(config.autoscale_unneeded_seconds),

@@ -3,15 +3,29 @@
 //! (the cloud is slow on purpose) when Shipyard is killed; after a restart each has
 //! exactly one; then both are being removed when it is killed again, and after the
 //! next restart the cloud holds neither.
+//!
+//! The same for auto-repair and the node group autoscaler, on SQLite and PostgreSQL: a
+//! worker put into ERROR is being replaced (its replacement booting) when Shipyard is
+//! killed; after a restart the repair ends with exactly one replacement and the broken
+//! server gone. A Deployment larger than the group is being made room for (new workers
+//! booting) when Shipyard is killed; after a restart the group has exactly the nodes
+//! its pods need; then, its pods scaled down, it is killed while a node is being
+//! removed, and after the next restart the group is back at its minimum.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use provision::cloud::{Cloud, OpenStack, OpenStackConfig};
+use provision::cloud::{Cloud, Metadata, OpenStack, OpenStackConfig, Server};
+use provision::clusters::saga::cluster_metadata;
 use provision::testdb::{TempDir, TestDb};
 use provision::Backend;
+use serde_json::{json, Value};
 
 mod child;
 use child::*;
+
+/// Each test runs a cloud, a cluster and Shipyard: one at a time on a small machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
 where
@@ -37,6 +51,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controllers_make() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let db = TestDb::new(Backend::Sqlite).await.expect("test database");
     let data = TempDir::new(&format!("shipyard-ctl-{}", &provision::new_id()[..8])).unwrap();
     let mut lc = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), data.0.join("cloud"));
@@ -191,4 +206,455 @@ async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controlle
     let _ = shipyard.child.wait();
     running.stop();
     db.cleanup().await;
+}
+
+/// A cloud in this process (quick, nodes that register and heartbeat within seconds)
+/// that outlives every Shipyard, its data directory, and the driver the test reads its
+/// inventory with.
+struct World {
+    db: TestDb,
+    data: TempDir,
+    running: localcloud::Running,
+    cloud: OpenStack,
+    http: reqwest::Client,
+}
+
+async fn world(backend: Backend, name: &str) -> World {
+    let db = TestDb::new(backend).await.expect("test database");
+    let data = TempDir::new(&format!("shipyard-{name}-{}", &provision::new_id()[..8])).unwrap();
+    let mut lc = localcloud::Config::new("127.0.0.1:0".parse().unwrap(), data.0.join("cloud"));
+    lc.server_build_delay = Duration::ZERO;
+    lc.volume_delay = Duration::ZERO;
+    lc.lb_delay = Duration::ZERO;
+    lc.lb_update_delay = Duration::ZERO;
+    lc.vip_range = localcloud::random_vip_range();
+    lc.subnet = localcloud::addresses::random_subnet();
+    lc.node_timings = localcloud::guests::NodeTimings {
+        heartbeat: Duration::from_secs(1),
+        grace: Duration::from_secs(5),
+    };
+    let running = localcloud::start(lc).await.unwrap();
+    let admin = running.admin();
+    let cloud = OpenStack::connect(OpenStackConfig::new(
+        admin.auth_url.clone(),
+        admin.username.clone(),
+        admin.password.clone(),
+        admin.project.clone(),
+    ))
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .unwrap();
+    World {
+        db,
+        data,
+        running,
+        cloud,
+        http,
+    }
+}
+
+impl World {
+    /// Every server in the cloud (whoever made it).
+    async fn servers(&self) -> Vec<Server> {
+        self.cloud.server_list(&Metadata::new()).await.unwrap()
+    }
+
+    /// The cluster's workers in the cloud, by name.
+    async fn workers(&self, id: &str) -> Vec<Server> {
+        let mut w: Vec<Server> = self
+            .cloud
+            .server_list(&cluster_metadata(id))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.metadata.get("shipyard-role").map(String::as_str) == Some("worker"))
+            .collect();
+        w.sort_by(|a, b| a.name.cmp(&b.name));
+        w
+    }
+
+    /// Nothing the cloud holds is left over: no two servers share a name, and every
+    /// volume is attached to a server that exists. The number of volumes.
+    async fn nothing_leaked(&self) -> usize {
+        let servers = self.servers().await;
+        let names: BTreeSet<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names.len(),
+            servers.len(),
+            "a server made twice: {servers:?}"
+        );
+        let volumes = self.cloud.volume_list(&Metadata::new()).await.unwrap();
+        for v in &volumes {
+            assert!(
+                !v.attached_to.is_empty()
+                    && v.attached_to
+                        .iter()
+                        .all(|id| servers.iter().any(|s| &s.id == id)),
+                "a volume left behind: {v:?} (servers {servers:?})"
+            );
+        }
+        volumes.len()
+    }
+
+    async fn finish(self, shipyard: Shipyard) {
+        shipyard.kill();
+        self.running.stop();
+        self.db.cleanup().await;
+    }
+}
+
+/// The Ready nodes `kubectl get nodes` shows, once there are `n` (else what there are
+/// at the deadline).
+async fn ready_nodes_when(file: &std::path::Path, n: usize, secs: u64) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (ok, out) = kubectl(file, &["get", "nodes", "-o", "json"]);
+        let ready = if ok { ready_nodes(&out) } else { Vec::new() };
+        if ready.len() == n || std::time::Instant::now() >= deadline {
+            return ready;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Every Node's name `kubectl get nodes` shows (Ready or not), once there are `n` (else
+/// what there are at the deadline).
+async fn node_names_when(file: &std::path::Path, n: usize, secs: u64) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (ok, out) = kubectl(file, &["get", "nodes", "-o", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap_or_default();
+        let mut names: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        if (ok && names.len() == n) || std::time::Instant::now() >= deadline {
+            return names;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Auto-repair in seconds rather than minutes.
+const QUICK_REPAIR: [(&str, &str); 3] = [
+    ("SHIPYARD_REPAIR_EVERY_SECONDS", "1"),
+    ("SHIPYARD_REPAIR_NOT_READY_SECONDS", "5"),
+    ("SHIPYARD_REPAIR_UNREGISTERED_SECONDS", "30"),
+];
+
+async fn a_killed_repair_ends_with_one_replacement(backend: Backend) {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world(backend, "repair").await;
+    let admin = w.running.admin();
+    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_REPAIR);
+    let token = token(&w.http, &shipyard.url).await;
+    let (id, file) = cluster_of(&w.http, &shipyard.url, &token, "rp", &w.data.0, 3).await;
+    let ready = ready_nodes_when(&file, 3, 60).await;
+    assert_eq!(ready.len(), 3, "three Ready workers: {ready:?}");
+    let before = w.workers(&id).await;
+    assert_eq!(before.len(), 3, "{before:?}");
+    let servers_before = w.servers().await.len();
+    let volumes_before = w.nothing_leaked().await;
+
+    // A replacement takes 4 s to boot: Shipyard is killed while it does.
+    let normal = w.running.cloud.behaviour();
+    let mut slow = normal.clone();
+    slow.server_build_seconds = 4.0;
+    w.running.cloud.set_behaviour(slow);
+    let broken = before[1].clone();
+    nova_action(
+        &w.running,
+        &broken.id,
+        json!({"os-resetState": {"state": "error"}}),
+    )
+    .await;
+    let known: BTreeSet<String> = before.iter().map(|s| s.name.clone()).collect();
+    eventually(
+        "a node.repair runs and its replacement is booting",
+        120,
+        || async {
+            let ops = operations_of(&w.http, &shipyard.url, &token, &id, "node.repair").await;
+            let running = ops.iter().any(|o| o["state"] == "running");
+            running
+                && w.workers(&id)
+                    .await
+                    .iter()
+                    .any(|s| !known.contains(&s.name) && s.status == "BUILD")
+        },
+    )
+    .await;
+    shipyard.kill();
+
+    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_REPAIR);
+    eventually("the repair ends", 180, || async {
+        let ops = operations_of(&w.http, &shipyard.url, &token, &id, "node.repair").await;
+        !ops.is_empty() && ops.iter().all(finished)
+    })
+    .await;
+    let ops = operations_of(&w.http, &shipyard.url, &token, &id, "node.repair").await;
+    assert_eq!(ops.len(), 1, "one repair: {ops:?}");
+    assert_eq!(ops[0]["state"], "succeeded", "{:?}", ops[0]);
+    assert_eq!(ops[0]["requested_by"], provision::controllers::CONTROLLER);
+
+    // The broken server is gone; exactly one new worker took its place.
+    let after = w.workers(&id).await;
+    assert!(!after.iter().any(|s| s.id == broken.id), "{after:?}");
+    assert_eq!(after.len(), 3, "as many workers as before: {after:?}");
+    let new: Vec<&Server> = after.iter().filter(|s| !known.contains(&s.name)).collect();
+    assert_eq!(new.len(), 1, "one replacement: {after:?}");
+    assert_eq!(new[0].status, "ACTIVE");
+    assert_eq!(new[0].metadata["shipyard-node-group"], "w");
+    assert!(
+        before
+            .iter()
+            .filter(|s| s.id != broken.id)
+            .all(|s| after.iter().any(|a| a.id == s.id)),
+        "the healthy workers stay: {after:?}"
+    );
+    assert_eq!(w.servers().await.len(), servers_before, "no extra server");
+    assert_eq!(
+        w.nothing_leaked().await,
+        volumes_before,
+        "no volume more or less"
+    );
+    let ready = ready_nodes_when(&file, 3, 60).await;
+    assert_eq!(ready.len(), 3, "three Ready nodes: {ready:?}");
+    assert!(ready.contains(&new[0].name), "{ready:?}");
+    assert!(!ready.contains(&broken.name), "{ready:?}");
+    let nodes = node_names_when(&file, 3, 60).await;
+    assert_eq!(nodes, ready, "the old Node is gone: {nodes:?}");
+    w.running.cloud.set_behaviour(normal);
+    w.finish(shipyard).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_killed_repair_ends_with_one_replacement() {
+    a_killed_repair_ends_with_one_replacement(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_killed_repair_ends_with_one_replacement() {
+    a_killed_repair_ends_with_one_replacement(Backend::Postgres).await;
+}
+
+/// Three pods of 600m: one per m1.small node (1 vCPU).
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        resources:
+          requests: {cpu: 600m, memory: 256Mi}
+";
+
+/// The autoscaler in seconds rather than minutes.
+const QUICK_AUTOSCALE: [(&str, &str); 3] = [
+    ("SHIPYARD_AUTOSCALE_UNNEEDED_SECONDS", "3"),
+    ("SHIPYARD_AUTOSCALE_DELAY_AFTER_ADD_SECONDS", "5"),
+    ("SHIPYARD_AUTOSCALE_BACKOFF_SECONDS", "5"),
+];
+
+/// (scheduled, Pending) pods of the Deployment.
+fn pods(file: &std::path::Path) -> (usize, usize) {
+    let (_, out) = kubectl(file, &["get", "pods", "-l", "app=web", "-o", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap_or_default();
+    let live: Vec<&Value> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .collect();
+    let placed = live
+        .iter()
+        .filter(|p| p["spec"]["nodeName"].is_string())
+        .count();
+    (placed, live.len() - placed)
+}
+
+/// The node group `w`'s count.
+async fn group_count(http: &reqwest::Client, url: &str, token: &str, id: &str) -> Option<u64> {
+    let c = cluster_shown(http, url, token, id).await;
+    c["node_groups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["name"] == "w")?["node_count"]
+        .as_u64()
+}
+
+/// The autoscaler's operations of `kind` on the cluster.
+async fn autoscaler_ops(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+    kind: &str,
+) -> Vec<Value> {
+    operations_of(http, url, token, id, kind)
+        .await
+        .into_iter()
+        .filter(|o| o["requested_by"] == provision::controllers::CONTROLLER)
+        .collect()
+}
+
+async fn a_killed_autoscaler_grows_and_shrinks_exactly(backend: Backend) {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world(backend, "autoscale").await;
+    let admin = w.running.admin();
+    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_AUTOSCALE);
+    let token = token(&w.http, &shipyard.url).await;
+    let (id, file) = small_cluster(&w.http, &shipyard.url, &token, "as", &w.data.0).await;
+    let ready = ready_nodes_when(&file, 1, 60).await;
+    assert_eq!(ready.len(), 1, "one Ready worker: {ready:?}");
+    let (status, body) = api(
+        &w.http,
+        reqwest::Method::PUT,
+        &format!(
+            "{}/api/v1/clusters/{id}/nodegroups/w/autoscaling",
+            shipyard.url
+        ),
+        &token,
+        Some(json!({"enabled": true, "min_node_count": 1, "max_node_count": 4})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let masters = w.servers().await.len() - 1;
+    let volumes_before = w.nothing_leaked().await;
+    let known: BTreeSet<String> = w.workers(&id).await.into_iter().map(|s| s.name).collect();
+
+    // 1. Three pods that need a node each: new workers take 4 s to boot, and Shipyard
+    // is killed while they do.
+    let normal = w.running.cloud.behaviour();
+    let mut slow = normal.clone();
+    slow.server_build_seconds = 4.0;
+    w.running.cloud.set_behaviour(slow.clone());
+    let deployment = w.data.0.join("web.yaml");
+    std::fs::write(&deployment, DEPLOYMENT).unwrap();
+    let (ok, out) = kubectl(&file, &["apply", "-f", deployment.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    eventually(
+        "the autoscaler's scale-up runs and a new worker is booting",
+        120,
+        || async {
+            let ops = autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.scale").await;
+            ops.iter().any(|o| o["state"] == "running")
+                && w.workers(&id)
+                    .await
+                    .iter()
+                    .any(|s| !known.contains(&s.name) && s.status == "BUILD")
+        },
+    )
+    .await;
+    shipyard.kill();
+
+    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_AUTOSCALE);
+    eventually("the pods all have a node", 180, || async {
+        pods(&file) == (3, 0)
+    })
+    .await;
+    let ready = ready_nodes_when(&file, 3, 60).await;
+    assert_eq!(ready.len(), 3, "three Ready nodes: {ready:?}");
+    assert_eq!(node_names_when(&file, 3, 60).await, ready, "no other Node");
+    eventually("the autoscaler's operations end", 60, || async {
+        let ops = autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.scale").await;
+        ops.iter().all(finished)
+    })
+    .await;
+    let ups = autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.scale").await;
+    assert_eq!(
+        ups.len(),
+        1,
+        "one scale-up, for as many nodes as the pods need: {ups:?}"
+    );
+    assert_eq!(ups[0]["state"], "succeeded", "{:?}", ups[0]);
+    let count = group_count(&w.http, &shipyard.url, &token, &id).await;
+    assert_eq!(count, Some(3), "the group has what its pods need, no more");
+    let workers = w.workers(&id).await;
+    assert_eq!(workers.len(), 3, "{workers:?}");
+    assert!(workers.iter().all(|s| s.status == "ACTIVE"), "{workers:?}");
+    assert_eq!(w.servers().await.len(), masters + 3, "no extra server");
+    assert_eq!(
+        w.nothing_leaked().await,
+        volumes_before,
+        "no volume more or less"
+    );
+
+    // 2. One pod: the two idle nodes go, one at a time; Shipyard is killed while the
+    // first is being removed (each cloud call takes a while).
+    let (ok, out) = kubectl(&file, &["scale", "deployment", "web", "--replicas=1"]);
+    assert!(ok, "{out}");
+    let mut slower = slow.clone();
+    slower.api_latency_ms = 1000;
+    w.running.cloud.set_behaviour(slower);
+    eventually("the autoscaler's scale-down runs", 120, || async {
+        autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.shrink")
+            .await
+            .iter()
+            .any(|o| o["state"] == "running")
+    })
+    .await;
+    shipyard.kill();
+    w.running.cloud.set_behaviour(slow);
+
+    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_AUTOSCALE);
+    eventually("the group is back at its minimum", 180, || async {
+        group_count(&w.http, &shipyard.url, &token, &id).await == Some(1)
+            && autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.shrink")
+                .await
+                .iter()
+                .all(finished)
+    })
+    .await;
+    let downs = autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.shrink").await;
+    assert_eq!(downs.len(), 2, "two scale-downs, a node each: {downs:?}");
+    assert!(downs.iter().all(|o| o["state"] == "succeeded"), "{downs:?}");
+    let workers = w.workers(&id).await;
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    assert_eq!(
+        w.servers().await.len(),
+        masters + 1,
+        "no server left behind"
+    );
+    assert_eq!(
+        w.nothing_leaked().await,
+        volumes_before,
+        "no volume more or less"
+    );
+    let ready = ready_nodes_when(&file, 1, 60).await;
+    assert_eq!(
+        ready,
+        vec![workers[0].name.clone()],
+        "one Ready node, the one left"
+    );
+    let nodes = node_names_when(&file, 1, 60).await;
+    assert_eq!(nodes, ready, "the removed nodes' Nodes are gone too");
+    eventually("the one pod runs", 60, || async { pods(&file) == (1, 0) }).await;
+    w.running.cloud.set_behaviour(normal);
+    w.finish(shipyard).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_killed_autoscaler_grows_and_shrinks_exactly() {
+    a_killed_autoscaler_grows_and_shrinks_exactly(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_killed_autoscaler_grows_and_shrinks_exactly() {
+    a_killed_autoscaler_grows_and_shrinks_exactly(Backend::Postgres).await;
 }

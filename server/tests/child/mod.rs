@@ -32,6 +32,16 @@ pub fn start(
     data: &std::path::Path,
     admin: &localcloud::credentials::Credentials,
 ) -> Shipyard {
+    start_with(db_url, data, admin, &[])
+}
+
+/// As [`start`], with more environment (`SHIPYARD_AUTOSCALE_*`, `SHIPYARD_REPAIR_*`).
+pub fn start_with(
+    db_url: &str,
+    data: &std::path::Path,
+    admin: &localcloud::credentials::Credentials,
+    env: &[(&str, &str)],
+) -> Shipyard {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shipyard"))
         .env("SHIPYARD_LISTEN", "127.0.0.1:0")
         .env("SHIPYARD_DATA_DIR", data)
@@ -50,6 +60,7 @@ pub fn start(
         .env("OS_PROJECT_DOMAIN_NAME", "Default")
         .env_remove("OS_CLOUD")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -68,6 +79,22 @@ pub fn start(
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Shipyard { child, url }
+}
+
+impl Shipyard {
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+/// A test that fails leaves no Shipyard running.
+impl Drop for Shipyard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub async fn token(http: &reqwest::Client, url: &str) -> String {
@@ -146,8 +173,20 @@ pub async fn small_cluster(
     name: &str,
     dir: &std::path::Path,
 ) -> (String, std::path::PathBuf) {
+    cluster_of(http, url, token, name, dir, 1).await
+}
+
+/// As [`small_cluster`], with `workers` workers (m1.small) in the node group `w`.
+pub async fn cluster_of(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+    dir: &std::path::Path,
+    workers: u32,
+) -> (String, std::path::PathBuf) {
     let body = json!({"name": name, "master_count": 1, "master_flavor": "m1.small",
-        "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": 1}]});
+        "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": workers}]});
     let (status, made) = api(
         http,
         reqwest::Method::POST,
@@ -188,4 +227,102 @@ pub async fn small_cluster(
     let file = dir.join(format!("{name}.kubeconfig.yaml"));
     std::fs::write(&file, kubeconfig).unwrap();
     (id, file)
+}
+
+/// The cluster as `GET /api/v1/clusters/{id}` shows it (with its node groups and
+/// operations), `Null` while Shipyard does not answer.
+pub async fn cluster_shown(http: &reqwest::Client, url: &str, token: &str, id: &str) -> Value {
+    let (status, body) = api(
+        http,
+        reqwest::Method::GET,
+        &format!("{url}/api/v1/clusters/{id}"),
+        token,
+        None,
+    )
+    .await;
+    if status == 200 {
+        body["cluster"].clone()
+    } else {
+        Value::Null
+    }
+}
+
+/// The cluster's operations of `kind` (newest first, as the API lists them).
+pub async fn operations_of(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+    kind: &str,
+) -> Vec<Value> {
+    cluster_shown(http, url, token, id).await["operations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// Whether an operation's state is final.
+pub fn finished(op: &Value) -> bool {
+    matches!(
+        op["state"].as_str(),
+        Some("succeeded" | "failed" | "unwound" | "stuck")
+    )
+}
+
+/// An admin action of localcloud's Nova on a server (`{"os-resetState": …}`), as the
+/// cloud's admin; the cloud must accept it.
+pub async fn nova_action(cloud: &localcloud::Running, server_id: &str, action: Value) {
+    let admin = cloud.admin();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let auth = http
+        .post(format!("{}/auth/tokens", admin.auth_url))
+        .json(&json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": admin.username, "domain": {"id": "default"}, "password": admin.password}}},
+            "scope": {"project": {"name": admin.project, "domain": {"id": "default"}}}}}))
+        .send()
+        .await
+        .unwrap();
+    let token = auth.headers()["x-subject-token"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .post(format!(
+            "{}/compute/v2.1/servers/{server_id}/action",
+            cloud.url
+        ))
+        .header("x-auth-token", token)
+        .json(&action)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        202,
+        "{action}: {}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
+/// The names of the Ready nodes in `kubectl get nodes -o json`'s answer, sorted.
+pub fn ready_nodes(json: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(json).unwrap_or_default();
+    let mut names: Vec<String> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| {
+            n["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
+        .map(|n| n["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    names
 }
