@@ -595,8 +595,8 @@ async fn a_killed_autoscaler_grows_and_shrinks_exactly(backend: Backend) {
         "no volume more or less"
     );
 
-    // 2. One pod: the two idle nodes go, one at a time; Shipyard is killed while the
-    // first is being removed (each cloud call takes a while).
+    // 2. One pod: the two emptied nodes go (together, or a pass apart); Shipyard is
+    // killed while the first removal runs (each cloud call takes a while).
     let (ok, out) = kubectl(&file, &["scale", "deployment", "web", "--replicas=1"]);
     assert!(ok, "{out}");
     let mut slower = slow.clone();
@@ -622,7 +622,10 @@ async fn a_killed_autoscaler_grows_and_shrinks_exactly(backend: Backend) {
     })
     .await;
     let downs = autoscaler_ops(&w.http, &shipyard.url, &token, &id, "nodegroup.shrink").await;
-    assert_eq!(downs.len(), 2, "two scale-downs, a node each: {downs:?}");
+    assert!(
+        (1..=2).contains(&downs.len()),
+        "one scale-down of both empty nodes, or one each: {downs:?}"
+    );
     assert!(downs.iter().all(|o| o["state"] == "succeeded"), "{downs:?}");
     let workers = w.workers(&id).await;
     assert_eq!(workers.len(), 1, "{workers:?}");
