@@ -7,7 +7,10 @@
 //! The same for auto-repair and the node group autoscaler, on SQLite and PostgreSQL: a
 //! worker put into ERROR is being replaced (its replacement booting) when Shipyard is
 //! killed; after a restart the repair ends with exactly one replacement and the broken
-//! server gone. A Deployment larger than the group is being made room for (new workers
+//! server gone; a master put into ERROR (of three) is being replaced (its new master
+//! booting) when Shipyard is killed; after a restart the repair ends with exactly one
+//! new master, one etcd volume per master, the broken master's server and volume gone
+//! and the API pool sending to the three live masters. A Deployment larger than the group is being made room for (new workers
 //! booting) when Shipyard is killed; after a restart the group has exactly the nodes
 //! its pods need; then, its pods scaled down, it is killed while a node is being
 //! removed, and after the next restart the group is back at its minimum.
@@ -355,7 +358,7 @@ async fn a_killed_repair_ends_with_one_replacement(backend: Backend) {
     let admin = w.running.admin();
     let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_REPAIR);
     let token = token(&w.http, &shipyard.url).await;
-    let (id, file) = cluster_of(&w.http, &shipyard.url, &token, "rp", &w.data.0, 3).await;
+    let (id, file) = cluster_of(&w.http, &shipyard.url, &token, "rp", &w.data.0, 1, 3).await;
     let ready = ready_nodes_when(&file, 3, 60).await;
     assert_eq!(ready.len(), 3, "three Ready workers: {ready:?}");
     let before = w.workers(&id).await;
@@ -442,6 +445,164 @@ async fn sqlite_a_killed_repair_ends_with_one_replacement() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_killed_repair_ends_with_one_replacement() {
     a_killed_repair_ends_with_one_replacement(Backend::Postgres).await;
+}
+
+impl World {
+    /// The cluster's masters in the cloud, by name.
+    async fn masters(&self, id: &str) -> Vec<Server> {
+        let mut m: Vec<Server> = self
+            .cloud
+            .server_list(&cluster_metadata(id))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.metadata.get("shipyard-role").map(String::as_str) == Some("master"))
+            .collect();
+        m.sort_by(|a, b| a.name.cmp(&b.name));
+        m
+    }
+}
+
+async fn a_killed_master_repair_ends_with_one_new_master(backend: Backend) {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world(backend, "master").await;
+    let admin = w.running.admin();
+    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_REPAIR);
+    let token = token(&w.http, &shipyard.url).await;
+    let (id, file) = cluster_of(&w.http, &shipyard.url, &token, "mr", &w.data.0, 3, 1).await;
+    let ready = ready_nodes_when(&file, 1, 60).await;
+    assert_eq!(ready.len(), 1, "one Ready worker: {ready:?}");
+    let before = w.masters(&id).await;
+    assert_eq!(before.len(), 3, "{before:?}");
+    let p = before[0]
+        .name
+        .strip_suffix("-master-0")
+        .expect("the first master is master-0")
+        .to_string();
+    let servers_before = w.servers().await.len();
+    let volumes_before = w.nothing_leaked().await;
+    let etcd_of = |name: &str| format!("{p}-etcd-{}", name.rsplit('-').next().unwrap());
+
+    // A new master takes 4 s to boot: Shipyard is killed while it does.
+    let normal = w.running.cloud.behaviour();
+    let mut slow = normal.clone();
+    slow.server_build_seconds = 4.0;
+    w.running.cloud.set_behaviour(slow);
+    let broken = before[1].clone();
+    nova_action(
+        &w.running,
+        &broken.id,
+        json!({"os-resetState": {"state": "error"}}),
+    )
+    .await;
+    let known: BTreeSet<String> = before.iter().map(|s| s.name.clone()).collect();
+    eventually(
+        "a master.repair runs and its new master is booting",
+        120,
+        || async {
+            let ops = operations_of(&w.http, &shipyard.url, &token, &id, "master.repair").await;
+            let running = ops.iter().any(|o| o["state"] == "running");
+            running
+                && w.masters(&id)
+                    .await
+                    .iter()
+                    .any(|s| !known.contains(&s.name) && s.status == "BUILD")
+        },
+    )
+    .await;
+    shipyard.kill();
+
+    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_REPAIR);
+    eventually("the master's repair ends", 240, || async {
+        let ops = operations_of(&w.http, &shipyard.url, &token, &id, "master.repair").await;
+        !ops.is_empty() && ops.iter().all(finished)
+    })
+    .await;
+    let ops = operations_of(&w.http, &shipyard.url, &token, &id, "master.repair").await;
+    assert_eq!(ops.len(), 1, "one master repair: {ops:?}");
+    assert_eq!(ops[0]["state"], "succeeded", "{:?}", ops[0]);
+    assert_eq!(ops[0]["requested_by"], provision::controllers::CONTROLLER);
+
+    // The broken master is gone; exactly one new master took its place.
+    let after = w.masters(&id).await;
+    assert!(!after.iter().any(|s| s.id == broken.id), "{after:?}");
+    assert_eq!(after.len(), 3, "three masters: {after:?}");
+    let new: Vec<&Server> = after.iter().filter(|s| !known.contains(&s.name)).collect();
+    assert_eq!(new.len(), 1, "one new master: {after:?}");
+    assert_eq!(new[0].status, "ACTIVE");
+    assert!(
+        before
+            .iter()
+            .filter(|s| s.id != broken.id)
+            .all(|s| after.iter().any(|a| a.id == s.id)),
+        "the healthy masters stay: {after:?}"
+    );
+    assert!(after.iter().all(|s| s.status == "ACTIVE"), "{after:?}");
+    assert_eq!(w.servers().await.len(), servers_before, "no extra server");
+
+    // One etcd volume per live master, attached to it; the broken one's is gone.
+    let volumes = w.cloud.volume_list(&Metadata::new()).await.unwrap();
+    let mut etcd: Vec<(String, Vec<String>)> = volumes
+        .iter()
+        .filter(|v| v.name.starts_with(&format!("{p}-etcd-")))
+        .map(|v| (v.name.clone(), v.attached_to.clone()))
+        .collect();
+    etcd.sort();
+    let mut want: Vec<(String, Vec<String>)> = after
+        .iter()
+        .map(|s| (etcd_of(&s.name), vec![s.id.clone()]))
+        .collect();
+    want.sort();
+    assert_eq!(etcd, want, "one etcd volume attached to each master");
+    assert!(
+        !volumes.iter().any(|v| v.name == etcd_of(&broken.name)),
+        "the broken master's etcd volume is gone: {volumes:?}"
+    );
+    assert_eq!(
+        w.nothing_leaked().await,
+        volumes_before,
+        "no volume more or less"
+    );
+
+    // The API pool sends to the three live masters, each on its address.
+    let pool = w
+        .cloud
+        .pool_list(&[provision::clusters::saga::cluster_tag(&id)])
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|pl| pl.name == format!("{p}-api-masters"))
+        .expect("the API pool");
+    let mut in_pool: Vec<(String, String, u16)> = w
+        .cloud
+        .member_list(&pool.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.name, m.address, m.port))
+        .collect();
+    in_pool.sort();
+    let mut want: Vec<(String, String, u16)> = after
+        .iter()
+        .map(|s| (s.name.clone(), s.addresses[0].clone(), 6443))
+        .collect();
+    want.sort();
+    assert_eq!(in_pool, want, "the pool's members are the live masters");
+
+    let ready = ready_nodes_when(&file, 1, 60).await;
+    assert_eq!(ready.len(), 1, "the worker is Ready: {ready:?}");
+    w.running.cloud.set_behaviour(normal);
+    w.finish(shipyard).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_killed_master_repair_ends_with_one_new_master() {
+    a_killed_master_repair_ends_with_one_new_master(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_killed_master_repair_ends_with_one_new_master() {
+    a_killed_master_repair_ends_with_one_new_master(Backend::Postgres).await;
 }
 
 /// Three pods of 600m: one per m1.small node (1 vCPU).

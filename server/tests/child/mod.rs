@@ -173,19 +173,21 @@ pub async fn small_cluster(
     name: &str,
     dir: &std::path::Path,
 ) -> (String, std::path::PathBuf) {
-    cluster_of(http, url, token, name, dir, 1).await
+    cluster_of(http, url, token, name, dir, 1, 1).await
 }
 
-/// As [`small_cluster`], with `workers` workers (m1.small) in the node group `w`.
+/// As [`small_cluster`], with `masters` masters and `workers` workers (m1.small) in the
+/// node group `w`.
 pub async fn cluster_of(
     http: &reqwest::Client,
     url: &str,
     token: &str,
     name: &str,
     dir: &std::path::Path,
+    masters: u32,
     workers: u32,
 ) -> (String, std::path::PathBuf) {
-    let body = json!({"name": name, "master_count": 1, "master_flavor": "m1.small",
+    let body = json!({"name": name, "master_count": masters, "master_flavor": "m1.small",
         "node_groups": [{"name": "w", "flavor": "m1.small", "node_count": workers}]});
     let (status, made) = api(
         http,
