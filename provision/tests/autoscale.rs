@@ -3,7 +3,8 @@
 //! no further (the rest stay Pending), scaling the Deployment down shrinks the group
 //! back to the minimum once the (shortened) delays have passed, each change a normal
 //! node group operation requested by the controller and audited with its plan; a
-//! manual resize of an autoscaled group is refused.
+//! manual resize of an autoscaled group is refused; a node a stopped Shipyard left
+//! marked for deletion is released.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -368,5 +369,94 @@ both!(
             .await
             .unwrap();
         assert_eq!(audit.len(), 2, "{audit:?}");
+    }
+);
+
+both!(
+    a_node_left_marked_for_deletion_by_a_stopped_shipyard_is_released,
+    |store: Store| async move {
+        // Shipyard drained a node (cordon + cluster-autoscaler's taint) and stopped before
+        // its scale-down started: the next autoscaler releases it. A node a person
+        // cordoned stays cordoned.
+        let e = env(store, fast_nodes).await;
+        let id = active_cluster(&e, "stale", 1, 2).await;
+        core(&e)
+            .node_group_autoscale(
+                &e.actor,
+                &id.clone().into(),
+                &GROUP.into(),
+                &autoscaling(true, 1, 3),
+            )
+            .await
+            .unwrap();
+        let kc = clusters::kubeconfig(&e.store, &e.key, &e.actor, &id, None)
+            .await
+            .unwrap();
+        let config = e.dir.join(&kc.file_name);
+        std::fs::write(&config, &kc.yaml).unwrap();
+        let k = kubectls().pop().unwrap();
+        let (_, out, err) = until(
+            &k,
+            &config,
+            &["get", "nodes", "-o", "json"],
+            60,
+            |ok, out| ok && json(out)["items"].as_array().is_some_and(|i| i.len() == 2),
+        )
+        .await;
+        let mut names: Vec<String> = json(&out)["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{out} {err}"))
+            .iter()
+            .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        let (stale, mine) = (&names[0], &names[1]);
+        let mark = serde_json::json!({"spec": {"unschedulable": true, "taints": [
+            {"key": "ToBeDeletedByClusterAutoscaler", "value": "1796600000", "effect": "NoSchedule"}]}});
+        let (ok, _, err) = kubectl(
+            &k,
+            &config,
+            &[
+                "patch",
+                "node",
+                stale,
+                "--type=merge",
+                "-p",
+                &mark.to_string(),
+            ],
+        );
+        assert!(ok, "{err}");
+        let (ok, _, err) = kubectl(&k, &config, &["cordon", mine]);
+        assert!(ok, "{err}");
+
+        let _engine = e.engine.spawn();
+        let controllers = Controllers {
+            store: e.store.clone(),
+            engine: e.engine.clone(),
+            cloud: e.cloud.clone(),
+            key: Arc::new(e.key.clone()),
+            repair: Default::default(),
+            // Nothing is unneeded for long enough to go during the test.
+            autoscaler: Autoscaler::new(autoscale::Settings::default()),
+        }
+        .install();
+        let node = |name: &str| {
+            let (_, out, _) = kubectl(&k, &config, &["get", "node", name, "-o", "json"]);
+            json(&out)
+        };
+        eventually("the stale mark is taken off", 60, || async {
+            let n = node(stale);
+            n["metadata"]["name"] == stale.as_str()
+                && n["spec"]["unschedulable"].is_null()
+                && n["spec"]["taints"].as_array().is_none_or(|t| t.is_empty())
+        })
+        .await;
+        assert_eq!(
+            node(mine)["spec"]["unschedulable"],
+            true,
+            "a person's cordon stays"
+        );
+        assert_eq!(count(&e.store, &id).await, 2, "nothing was scaled");
+        controllers.abort();
     }
 );

@@ -3,8 +3,11 @@
 //! [`CONTROLLER`]): a scale-up is the normal scale operation with its plan; a
 //! scale-down first cordons the node and evicts its pods through the cluster's API
 //! (their ReplicaSets make new ones, the scheduler puts them elsewhere), then shrinks
-//! the group removing exactly that node. It remembers, per cluster, the nodes it found
-//! unneeded, its last scale-up, its last failure and the operation it started.
+//! the group removing exactly that node. A node it drains carries cluster-autoscaler's
+//! `ToBeDeletedByClusterAutoscaler` taint; one still carrying it that no scale-down of
+//! its is removing (Shipyard stopped between the drain and the operation) is released
+//! again. It remembers, per cluster, the nodes it found unneeded, its last scale-up, its
+//! last failure and the operation it started.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +27,8 @@ use crate::Result;
 
 /// How long the cloud's flavors are kept before they are read again.
 const FLAVORS_FOR_MS: i64 = 5 * 60 * 1000;
+/// The taint on a node the autoscaler is removing (cluster-autoscaler's own).
+pub const TO_BE_DELETED: &str = "ToBeDeletedByClusterAutoscaler";
 
 /// The autoscaler of every cluster: its settings and what it remembers.
 #[derive(Clone, Default)]
@@ -89,6 +94,9 @@ impl Autoscaler {
         snap: &Snapshot,
         r: &mut Remembered,
     ) -> Result<bool> {
+        if r.started.is_none() {
+            release_stale(c, kube, cluster_id, snap, r).await?;
+        }
         let groups = c.store.node_groups_of(cluster_id).await?;
         if !groups.iter().any(|g| g.autoscale) {
             *r = Remembered::default();
@@ -232,14 +240,76 @@ impl Autoscaler {
     }
 }
 
-/// Marks a node unschedulable (or schedulable again).
+/// Marks a node unschedulable and to be deleted by the autoscaler (or takes both
+/// marks off again), over the version read.
 async fn cordon(kube: &KubeClient, node: &str, on: bool) -> Result<()> {
-    let value = if on { json!(true) } else { json!(null) };
+    let path = format!("/api/v1/nodes/{node}");
+    let now: serde_json::Value = match kube.get(&path).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut taints: Vec<serde_json::Value> = now["spec"]["taints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    taints.retain(|t| t["key"] != TO_BE_DELETED);
+    if on {
+        let at = (crate::now_ms() / 1000).to_string();
+        taints.push(json!({"key": TO_BE_DELETED, "value": at, "effect": "NoSchedule"}));
+    }
     kube.merge_patch(
-        &format!("/api/v1/nodes/{node}"),
-        &json!({"spec": {"unschedulable": value}}),
+        &path,
+        &json!({
+            "metadata": {"resourceVersion": now["metadata"]["resourceVersion"]},
+            "spec": {"unschedulable": if on { json!(true) } else { json!(null) }, "taints": taints},
+        }),
     )
     .await?;
+    Ok(())
+}
+
+/// Releases the nodes still marked for deletion that no scale-down removes: this
+/// Shipyard drained them and stopped before its operation started (or forgot it).
+async fn release_stale(
+    c: &Controllers,
+    kube: &KubeClient,
+    cluster_id: &str,
+    snap: &Snapshot,
+    r: &Remembered,
+) -> Result<()> {
+    let marked: Vec<&str> = snap
+        .nodes
+        .iter()
+        .filter(|n| {
+            n.spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .is_some_and(|t| t.iter().any(|t| t.key == TO_BE_DELETED))
+        })
+        .filter_map(|n| n.metadata.name.as_deref())
+        .filter(|n| !r.memory.removing.contains(*n))
+        .collect();
+    if marked.is_empty() {
+        return Ok(());
+    }
+    let removing: Vec<String> = match c.store.op_active_for(cluster_id).await? {
+        Some(op) if op.requested_by == CONTROLLER => op.spec["remove"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect(),
+        // Another operation: judged again once it ends.
+        Some(_) => return Ok(()),
+        None => Vec::new(),
+    };
+    for node in marked {
+        if !removing.iter().any(|n| n == node) {
+            tracing::info!(cluster = %cluster_id, node, "autoscaler: releasing a node no scale-down removes");
+            cordon(kube, node, false).await?;
+        }
+    }
     Ok(())
 }
 
