@@ -45,18 +45,6 @@ fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_default()
 }
 
-async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 async fn count(store: &Store, id: &str) -> i64 {
     store.node_groups_of(id).await.unwrap()[0].node_count
 }

@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use provision::cloud::{Cloud, Metadata, OpenStack, OpenStackConfig, Server};
+use provision::cloud::{Cloud, Metadata, OpenStack, Server};
 use provision::clusters::saga::cluster_metadata;
 use provision::testdb::{TempDir, TestDb};
 use provision::Backend;
@@ -29,18 +29,6 @@ use child::*;
 
 /// Each test runs a cloud, a cluster and Shipyard: one at a time on a small machine.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 const CLAIM: &str = "apiVersion: v1
 kind: PersistentVolumeClaim
@@ -66,14 +54,7 @@ async fn a_killed_shipyard_leaves_no_duplicate_and_no_leak_of_what_its_controlle
     lc.subnet = localcloud::addresses::random_subnet();
     let running = localcloud::start(lc).await.unwrap();
     let admin = running.admin();
-    let cloud = OpenStack::connect(OpenStackConfig::new(
-        admin.auth_url.clone(),
-        admin.username.clone(),
-        admin.password.clone(),
-        admin.project.clone(),
-    ))
-    .await
-    .unwrap();
+    let cloud = driver(&admin).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .no_proxy()
@@ -238,14 +219,7 @@ async fn world(backend: Backend, name: &str) -> World {
     };
     let running = localcloud::start(lc).await.unwrap();
     let admin = running.admin();
-    let cloud = OpenStack::connect(OpenStackConfig::new(
-        admin.auth_url.clone(),
-        admin.username.clone(),
-        admin.password.clone(),
-        admin.project.clone(),
-    ))
-    .await
-    .unwrap();
+    let cloud = driver(&admin).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .no_proxy()
@@ -266,18 +240,23 @@ impl World {
         self.cloud.server_list(&Metadata::new()).await.unwrap()
     }
 
-    /// The cluster's workers in the cloud, by name.
-    async fn workers(&self, id: &str) -> Vec<Server> {
+    /// The cluster's servers of `role` (`worker`, `master`) in the cloud, by name.
+    async fn of_role(&self, id: &str, role: &str) -> Vec<Server> {
         let mut w: Vec<Server> = self
             .cloud
             .server_list(&cluster_metadata(id))
             .await
             .unwrap()
             .into_iter()
-            .filter(|s| s.metadata.get("shipyard-role").map(String::as_str) == Some("worker"))
+            .filter(|s| s.metadata.get("shipyard-role").map(String::as_str) == Some(role))
             .collect();
         w.sort_by(|a, b| a.name.cmp(&b.name));
         w
+    }
+
+    /// The cluster's workers in the cloud, by name.
+    async fn workers(&self, id: &str) -> Vec<Server> {
+        self.of_role(id, "worker").await
     }
 
     /// Nothing the cloud holds is left over: no two servers share a name, and every
@@ -352,6 +331,79 @@ const QUICK_REPAIR: [(&str, &str); 3] = [
     ("SHIPYARD_REPAIR_UNREGISTERED_SECONDS", "30"),
 ];
 
+/// Puts `before[1]` into ERROR while new servers take 4 s to boot, kills Shipyard once
+/// its `kind` repair runs and a new `role` server is booting, starts it again and waits
+/// for the repair to end. Checks it was the only one, succeeded, by the controller; the
+/// broken server is gone, the healthy ones stay and exactly one new one, ACTIVE, took
+/// its place. Answers the Shipyard now running, the broken server and the new one.
+#[allow(clippy::too_many_arguments)]
+async fn kill_during_repair(
+    w: &World,
+    shipyard: Shipyard,
+    admin: &localcloud::credentials::Credentials,
+    token: &str,
+    id: &str,
+    kind: &str,
+    role: &str,
+    before: &[Server],
+) -> (Shipyard, Server, Server) {
+    let normal = w.running.cloud.behaviour();
+    let mut slow = normal.clone();
+    slow.server_build_seconds = 4.0;
+    w.running.cloud.set_behaviour(slow);
+    let broken = before[1].clone();
+    nova_action(
+        &w.running,
+        &broken.id,
+        json!({"os-resetState": {"state": "error"}}),
+    )
+    .await;
+    let known: BTreeSet<String> = before.iter().map(|s| s.name.clone()).collect();
+    eventually(
+        &format!("a {kind} runs and its new {role} is booting"),
+        120,
+        || async {
+            let ops = operations_of(&w.http, &shipyard.url, token, id, kind).await;
+            let running = ops.iter().any(|o| o["state"] == "running");
+            running
+                && w.of_role(id, role)
+                    .await
+                    .iter()
+                    .any(|s| !known.contains(&s.name) && s.status == "BUILD")
+        },
+    )
+    .await;
+    shipyard.kill();
+
+    let shipyard = start_with(&w.db.url, &w.data.0, admin, &QUICK_REPAIR);
+    eventually(&format!("the {kind} ends"), 240, || async {
+        let ops = operations_of(&w.http, &shipyard.url, token, id, kind).await;
+        !ops.is_empty() && ops.iter().all(finished)
+    })
+    .await;
+    w.running.cloud.set_behaviour(normal);
+    let ops = operations_of(&w.http, &shipyard.url, token, id, kind).await;
+    assert_eq!(ops.len(), 1, "one {kind}: {ops:?}");
+    assert_eq!(ops[0]["state"], "succeeded", "{:?}", ops[0]);
+    assert_eq!(ops[0]["requested_by"], provision::controllers::CONTROLLER);
+
+    let after = w.of_role(id, role).await;
+    assert!(!after.iter().any(|s| s.id == broken.id), "{after:?}");
+    assert_eq!(after.len(), before.len(), "as many as before: {after:?}");
+    let new: Vec<&Server> = after.iter().filter(|s| !known.contains(&s.name)).collect();
+    assert_eq!(new.len(), 1, "one replacement: {after:?}");
+    assert_eq!(new[0].status, "ACTIVE");
+    assert!(
+        before
+            .iter()
+            .filter(|s| s.id != broken.id)
+            .all(|s| after.iter().any(|a| a.id == s.id)),
+        "the healthy ones stay: {after:?}"
+    );
+    let new = new[0].clone();
+    (shipyard, broken, new)
+}
+
 async fn a_killed_repair_ends_with_one_replacement(backend: Backend) {
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world(backend, "repair").await;
@@ -367,60 +419,18 @@ async fn a_killed_repair_ends_with_one_replacement(backend: Backend) {
     let volumes_before = w.nothing_leaked().await;
 
     // A replacement takes 4 s to boot: Shipyard is killed while it does.
-    let normal = w.running.cloud.behaviour();
-    let mut slow = normal.clone();
-    slow.server_build_seconds = 4.0;
-    w.running.cloud.set_behaviour(slow);
-    let broken = before[1].clone();
-    nova_action(
-        &w.running,
-        &broken.id,
-        json!({"os-resetState": {"state": "error"}}),
+    let (shipyard, broken, new) = kill_during_repair(
+        &w,
+        shipyard,
+        &admin,
+        &token,
+        &id,
+        "node.repair",
+        "worker",
+        &before,
     )
     .await;
-    let known: BTreeSet<String> = before.iter().map(|s| s.name.clone()).collect();
-    eventually(
-        "a node.repair runs and its replacement is booting",
-        120,
-        || async {
-            let ops = operations_of(&w.http, &shipyard.url, &token, &id, "node.repair").await;
-            let running = ops.iter().any(|o| o["state"] == "running");
-            running
-                && w.workers(&id)
-                    .await
-                    .iter()
-                    .any(|s| !known.contains(&s.name) && s.status == "BUILD")
-        },
-    )
-    .await;
-    shipyard.kill();
-
-    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_REPAIR);
-    eventually("the repair ends", 180, || async {
-        let ops = operations_of(&w.http, &shipyard.url, &token, &id, "node.repair").await;
-        !ops.is_empty() && ops.iter().all(finished)
-    })
-    .await;
-    let ops = operations_of(&w.http, &shipyard.url, &token, &id, "node.repair").await;
-    assert_eq!(ops.len(), 1, "one repair: {ops:?}");
-    assert_eq!(ops[0]["state"], "succeeded", "{:?}", ops[0]);
-    assert_eq!(ops[0]["requested_by"], provision::controllers::CONTROLLER);
-
-    // The broken server is gone; exactly one new worker took its place.
-    let after = w.workers(&id).await;
-    assert!(!after.iter().any(|s| s.id == broken.id), "{after:?}");
-    assert_eq!(after.len(), 3, "as many workers as before: {after:?}");
-    let new: Vec<&Server> = after.iter().filter(|s| !known.contains(&s.name)).collect();
-    assert_eq!(new.len(), 1, "one replacement: {after:?}");
-    assert_eq!(new[0].status, "ACTIVE");
-    assert_eq!(new[0].metadata["shipyard-node-group"], "w");
-    assert!(
-        before
-            .iter()
-            .filter(|s| s.id != broken.id)
-            .all(|s| after.iter().any(|a| a.id == s.id)),
-        "the healthy workers stay: {after:?}"
-    );
+    assert_eq!(new.metadata["shipyard-node-group"], "w");
     assert_eq!(w.servers().await.len(), servers_before, "no extra server");
     assert_eq!(
         w.nothing_leaked().await,
@@ -429,11 +439,10 @@ async fn a_killed_repair_ends_with_one_replacement(backend: Backend) {
     );
     let ready = ready_nodes_when(&file, 3, 60).await;
     assert_eq!(ready.len(), 3, "three Ready nodes: {ready:?}");
-    assert!(ready.contains(&new[0].name), "{ready:?}");
+    assert!(ready.contains(&new.name), "{ready:?}");
     assert!(!ready.contains(&broken.name), "{ready:?}");
     let nodes = node_names_when(&file, 3, 60).await;
     assert_eq!(nodes, ready, "the old Node is gone: {nodes:?}");
-    w.running.cloud.set_behaviour(normal);
     w.finish(shipyard).await;
 }
 
@@ -447,22 +456,6 @@ async fn postgres_a_killed_repair_ends_with_one_replacement() {
     a_killed_repair_ends_with_one_replacement(Backend::Postgres).await;
 }
 
-impl World {
-    /// The cluster's masters in the cloud, by name.
-    async fn masters(&self, id: &str) -> Vec<Server> {
-        let mut m: Vec<Server> = self
-            .cloud
-            .server_list(&cluster_metadata(id))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|s| s.metadata.get("shipyard-role").map(String::as_str) == Some("master"))
-            .collect();
-        m.sort_by(|a, b| a.name.cmp(&b.name));
-        m
-    }
-}
-
 async fn a_killed_master_repair_ends_with_one_new_master(backend: Backend) {
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world(backend, "master").await;
@@ -472,7 +465,7 @@ async fn a_killed_master_repair_ends_with_one_new_master(backend: Backend) {
     let (id, file) = cluster_of(&w.http, &shipyard.url, &token, "mr", &w.data.0, 3, 1).await;
     let ready = ready_nodes_when(&file, 1, 60).await;
     assert_eq!(ready.len(), 1, "one Ready worker: {ready:?}");
-    let before = w.masters(&id).await;
+    let before = w.of_role(&id, "master").await;
     assert_eq!(before.len(), 3, "{before:?}");
     let p = before[0]
         .name
@@ -484,59 +477,18 @@ async fn a_killed_master_repair_ends_with_one_new_master(backend: Backend) {
     let etcd_of = |name: &str| format!("{p}-etcd-{}", name.rsplit('-').next().unwrap());
 
     // A new master takes 4 s to boot: Shipyard is killed while it does.
-    let normal = w.running.cloud.behaviour();
-    let mut slow = normal.clone();
-    slow.server_build_seconds = 4.0;
-    w.running.cloud.set_behaviour(slow);
-    let broken = before[1].clone();
-    nova_action(
-        &w.running,
-        &broken.id,
-        json!({"os-resetState": {"state": "error"}}),
+    let (shipyard, broken, _) = kill_during_repair(
+        &w,
+        shipyard,
+        &admin,
+        &token,
+        &id,
+        "master.repair",
+        "master",
+        &before,
     )
     .await;
-    let known: BTreeSet<String> = before.iter().map(|s| s.name.clone()).collect();
-    eventually(
-        "a master.repair runs and its new master is booting",
-        120,
-        || async {
-            let ops = operations_of(&w.http, &shipyard.url, &token, &id, "master.repair").await;
-            let running = ops.iter().any(|o| o["state"] == "running");
-            running
-                && w.masters(&id)
-                    .await
-                    .iter()
-                    .any(|s| !known.contains(&s.name) && s.status == "BUILD")
-        },
-    )
-    .await;
-    shipyard.kill();
-
-    let shipyard = start_with(&w.db.url, &w.data.0, &admin, &QUICK_REPAIR);
-    eventually("the master's repair ends", 240, || async {
-        let ops = operations_of(&w.http, &shipyard.url, &token, &id, "master.repair").await;
-        !ops.is_empty() && ops.iter().all(finished)
-    })
-    .await;
-    let ops = operations_of(&w.http, &shipyard.url, &token, &id, "master.repair").await;
-    assert_eq!(ops.len(), 1, "one master repair: {ops:?}");
-    assert_eq!(ops[0]["state"], "succeeded", "{:?}", ops[0]);
-    assert_eq!(ops[0]["requested_by"], provision::controllers::CONTROLLER);
-
-    // The broken master is gone; exactly one new master took its place.
-    let after = w.masters(&id).await;
-    assert!(!after.iter().any(|s| s.id == broken.id), "{after:?}");
-    assert_eq!(after.len(), 3, "three masters: {after:?}");
-    let new: Vec<&Server> = after.iter().filter(|s| !known.contains(&s.name)).collect();
-    assert_eq!(new.len(), 1, "one new master: {after:?}");
-    assert_eq!(new[0].status, "ACTIVE");
-    assert!(
-        before
-            .iter()
-            .filter(|s| s.id != broken.id)
-            .all(|s| after.iter().any(|a| a.id == s.id)),
-        "the healthy masters stay: {after:?}"
-    );
+    let after = w.of_role(&id, "master").await;
     assert!(after.iter().all(|s| s.status == "ACTIVE"), "{after:?}");
     assert_eq!(w.servers().await.len(), servers_before, "no extra server");
 
@@ -591,7 +543,6 @@ async fn a_killed_master_repair_ends_with_one_new_master(backend: Backend) {
 
     let ready = ready_nodes_when(&file, 1, 60).await;
     assert_eq!(ready.len(), 1, "the worker is Ready: {ready:?}");
-    w.running.cloud.set_behaviour(normal);
     w.finish(shipyard).await;
 }
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use provision::cloud::{Cloud, OpenStack, OpenStackConfig};
+use provision::cloud::Cloud;
 use provision::clusters::saga::{cluster_metadata, cluster_tag};
 use provision::testdb::{TempDir, TestDb};
 use provision::Backend;
@@ -34,14 +34,7 @@ async fn crash_and_recover(backend: Backend) {
     lc.vip_range = localcloud::random_vip_range();
     let cloud_running = localcloud::start(lc).await.unwrap();
     let admin = cloud_running.admin();
-    let driver = OpenStack::connect(OpenStackConfig::new(
-        admin.auth_url.clone(),
-        admin.username.clone(),
-        admin.password.clone(),
-        admin.project.clone(),
-    ))
-    .await
-    .unwrap();
+    let driver = driver(&admin).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -191,14 +184,7 @@ async fn postgres_replica_finishes_what_a_dead_one_started() {
     lc.vip_range = localcloud::random_vip_range();
     let cloud_running = localcloud::start(lc).await.unwrap();
     let admin = cloud_running.admin();
-    let driver = OpenStack::connect(OpenStackConfig::new(
-        admin.auth_url.clone(),
-        admin.username.clone(),
-        admin.password.clone(),
-        admin.project.clone(),
-    ))
-    .await
-    .unwrap();
+    let driver = driver(&admin).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()

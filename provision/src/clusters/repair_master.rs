@@ -52,18 +52,18 @@ impl MasterRepairParams {
 
     /// The broken master's etcd volume (`sy-…-etcd-<i>` beside `sy-…-master-<i>`).
     fn old_etcd(&self) -> String {
-        let p = prefix(&self.cluster_id);
-        let i = self
-            .replaces
-            .strip_prefix(&format!("{p}-master-"))
-            .unwrap_or("");
-        format!("{p}-etcd-{i}")
+        let i = index_of(&self.cluster_id, "master", &self.replaces);
+        format!(
+            "{}-etcd-{}",
+            prefix(&self.cluster_id),
+            i.unwrap_or_default()
+        )
     }
 }
 
-/// The `master-<i>` index of a master's name.
-fn master_index(cluster_id: &str, name: &str) -> Option<u32> {
-    name.strip_prefix(&format!("{}-master-", prefix(cluster_id)))?
+/// The `<i>` of a master's or an etcd volume's name (`sy-…-<kind>-<i>`).
+fn index_of(cluster_id: &str, kind: &str, name: &str) -> Option<u32> {
+    name.strip_prefix(&format!("{}-{kind}-", prefix(cluster_id)))?
         .parse()
         .ok()
 }
@@ -83,15 +83,14 @@ pub(crate) async fn master_repair_params(
         .volume_list(&cluster_metadata(cluster_id))
         .await
         .map_err(|e| Error::internal(format!("listing the cluster's volumes: {e}")))?;
-    let p = prefix(cluster_id);
     let index = servers
         .iter()
-        .filter_map(|s| master_index(cluster_id, &s.name))
-        .chain(volumes.iter().filter_map(|v| {
-            v.name
-                .strip_prefix(&format!("{p}-etcd-"))
-                .and_then(|i| i.parse::<u32>().ok())
-        }))
+        .filter_map(|s| index_of(cluster_id, "master", &s.name))
+        .chain(
+            volumes
+                .iter()
+                .filter_map(|v| index_of(cluster_id, "etcd", &v.name)),
+        )
         .max()
         .map_or(0, |m| m + 1);
     Ok(MasterRepairParams {
@@ -455,8 +454,12 @@ mod tests {
     fn names_of_a_master_and_its_etcd_volume() {
         let id = "0670bbc5-7af0-489c-8355-84340df640fc";
         let p = prefix(id);
-        assert_eq!(master_index(id, &format!("{p}-master-12")), Some(12));
-        assert_eq!(master_index(id, &format!("{p}-default-worker-1")), None);
-        assert_eq!(master_index(id, "sy-other-master-1"), None);
+        assert_eq!(index_of(id, "master", &format!("{p}-master-12")), Some(12));
+        assert_eq!(index_of(id, "etcd", &format!("{p}-etcd-3")), Some(3));
+        assert_eq!(
+            index_of(id, "master", &format!("{p}-default-worker-1")),
+            None
+        );
+        assert_eq!(index_of(id, "master", "sy-other-master-1"), None);
     }
 }

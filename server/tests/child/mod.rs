@@ -310,6 +310,32 @@ pub async fn nova_action(cloud: &localcloud::Running, server_id: &str, action: V
     );
 }
 
+/// Waits until `check` holds, `secs` at most.
+pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Shipyard's own OpenStack driver, signed in to the cloud as its admin: how a test
+/// reads the cloud's inventory.
+pub async fn driver(admin: &localcloud::credentials::Credentials) -> provision::cloud::OpenStack {
+    provision::cloud::OpenStack::connect(provision::cloud::OpenStackConfig::new(
+        admin.auth_url.clone(),
+        admin.username.clone(),
+        admin.password.clone(),
+        admin.project.clone(),
+    ))
+    .await
+    .unwrap()
+}
+
 /// The names of the Ready nodes in `kubectl get nodes -o json`'s answer, sorted.
 pub fn ready_nodes(json: &str) -> Vec<String> {
     let v: Value = serde_json::from_str(json).unwrap_or_default();
